@@ -1,0 +1,8 @@
+//! jobcd: GitOps for Kubernetes Jobs and CronJobs.
+//!
+//! The data path and the contracts between its parts are described in the
+//! project's DESIGN.md; each part is one module here.
+
+#![forbid(unsafe_code)]
+
+pub mod schedule;
