@@ -5,4 +5,6 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod manifest;
 pub mod schedule;

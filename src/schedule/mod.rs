@@ -43,7 +43,7 @@ pub enum Error {
         found: usize,
     },
     /// One item of one field is invalid.
-    #[error("{field} field: {item:?}: {problem} ({hint})")]
+    #[error("{field} field: {item:?}: {problem}; {hint}")]
     Field {
         /// The field holding the item.
         field: Field,

@@ -1,0 +1,54 @@
+//! The command line: argument parsing and printing only. Every decision is
+//! made by the library parts; this module turns their values into text or
+//! JSON and exit codes.
+
+mod schedule;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code when the input is invalid (or, later, a diff exists or a run failed).
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code for usage, I/O and environment errors.
+pub const EXIT_ERROR: u8 = 2;
+
+/// GitOps for Kubernetes Jobs and CronJobs.
+#[derive(Debug, Parser)]
+#[command(name = "jobcd", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check manifests as the Kubernetes API server would, reporting every problem with file and line.
+    Validate(validate::Args),
+    /// Show when a cron schedule fires, exactly as the CronJob controller computes it.
+    Schedule(schedule::Args),
+}
+
+/// Output formats shared by commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// For people.
+    Text,
+    /// For machines: stable, documented, times in RFC 3339 UTC.
+    Json,
+}
+
+/// Runs a parsed command line. `Err` means a usage, I/O or environment
+/// problem (exit 2); invalid input is reported and returns exit code 1.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Schedule(args) => schedule::run(args),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

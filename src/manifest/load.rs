@@ -1,0 +1,350 @@
+//! From files to objects: split documents, sort out kinds, decode strictly,
+//! validate, and find duplicates — collecting every problem in one pass.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+
+use super::decode::{self, closest};
+use super::diagnostic::{Diagnostic, Severity};
+use super::object::{Ignored, Kind, Location, Object, ObjectRef, Typed};
+use super::path::Path;
+use super::validate;
+use super::yaml::{self, Node, Value};
+
+/// The namespace of an object whose manifest names none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// One file's path (relative to the manifest root, `/`-separated) and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Relative path, used in every message about the file.
+    pub path: String,
+    /// The file's contents.
+    pub bytes: Vec<u8>,
+}
+
+/// How strictly to load.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Treat documents that are not Jobs or CronJobs as errors.
+    pub strict: bool,
+    /// The current time, for warnings about schedules that never fire.
+    pub now: Timestamp,
+}
+
+/// Everything found in a set of files: the valid objects, the documents of
+/// other kinds, and every problem.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// Jobs and CronJobs that decoded and validated, sorted by kind, namespace, name.
+    pub objects: Vec<Object>,
+    /// Documents of other kinds (never applied).
+    pub ignored: Vec<Ignored>,
+    /// Errors and warnings, sorted by file and line.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Files read.
+    pub files: usize,
+}
+
+impl Validation {
+    /// True when there is no error (warnings allowed).
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The desired set, if nothing is wrong; a revision with any error is
+    /// rejected whole.
+    pub fn into_desired(self) -> Result<DesiredSet, Validation> {
+        if self.is_valid() {
+            Ok(DesiredSet {
+                objects: self.objects,
+                ignored: self.ignored,
+            })
+        } else {
+            Err(self)
+        }
+    }
+}
+
+/// The validated Jobs and CronJobs of one revision. Only a revision without
+/// errors becomes one.
+#[derive(Debug, Clone)]
+pub struct DesiredSet {
+    objects: Vec<Object>,
+    ignored: Vec<Ignored>,
+}
+
+impl DesiredSet {
+    /// The objects, sorted by kind, namespace and name.
+    pub fn objects(&self) -> &[Object] {
+        &self.objects
+    }
+
+    /// Documents of other kinds, reported but never applied.
+    pub fn ignored(&self) -> &[Ignored] {
+        &self.ignored
+    }
+}
+
+/// Loads and validates every document of every file.
+pub fn load(files: &[SourceFile], options: &Options) -> Validation {
+    let mut out = Validation {
+        objects: Vec::new(),
+        ignored: Vec::new(),
+        diagnostics: Vec::new(),
+        files: files.len(),
+    };
+    for file in files {
+        load_file(file, options, &mut out);
+    }
+    report_duplicates(&mut out);
+    out.objects.sort_by(|a, b| a.id.cmp(&b.id));
+    out.diagnostics
+        .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
+    out
+}
+
+fn load_file(file: &SourceFile, options: &Options, out: &mut Validation) {
+    let text = match std::str::from_utf8(&file.bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let line = 1 + file.bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            out.diagnostics.push(
+                Diagnostic::file_error(&file.path, line as u32, "the file is not valid UTF-8")
+                    .with_hint("save it as UTF-8 (YAML manifests must be UTF-8 text)"),
+            );
+            return;
+        }
+    };
+    let documents = match yaml::parse(text) {
+        Ok(docs) => docs,
+        Err(e) => {
+            out.diagnostics.push(
+                Diagnostic::file_error(&file.path, e.line, format!("invalid YAML: {}", e.message))
+                    .with_hint("fix the syntax; nothing in this file was checked further"),
+            );
+            return;
+        }
+    };
+    for doc in &documents {
+        load_document(&file.path, &doc.root, options, out);
+    }
+}
+
+fn load_document(file: &str, root: &Node, options: &Options, out: &mut Validation) {
+    let here = |line| Location {
+        file: file.to_string(),
+        line,
+    };
+    match &root.value {
+        Value::Null => return,
+        Value::Map(_) => {}
+        _ => {
+            out.diagnostics.push(
+                Diagnostic::file_error(
+                    file,
+                    root.line,
+                    format!(
+                        "expected a Kubernetes object (a mapping), found {}",
+                        root.type_name()
+                    ),
+                )
+                .with_hint(
+                    "each YAML document must be one object with apiVersion, kind and metadata",
+                ),
+            );
+            return;
+        }
+    }
+    let api_version = root.get("apiVersion").and_then(Node::as_str);
+    let kind = root.get("kind").and_then(Node::as_str);
+    let (Some(api_version), Some(kind)) = (api_version, kind) else {
+        out.diagnostics.push(
+            Diagnostic::file_error(
+                file,
+                root.line,
+                "the document has no apiVersion or kind (both must be strings)",
+            )
+            .with_hint("a Job starts with `apiVersion: batch/v1` and `kind: Job`"),
+        );
+        return;
+    };
+    match (api_version, kind) {
+        ("batch/v1", "Job") => load_object::<Job>(file, root, Kind::Job, options, out),
+        ("batch/v1", "CronJob") => load_object::<CronJob>(file, root, Kind::CronJob, options, out),
+        ("v1", "List") => match root.get("items").map(|n| &n.value) {
+            Some(Value::Seq(items)) => {
+                for item in items {
+                    load_document(file, item, options, out);
+                }
+            }
+            _ => out.diagnostics.push(Diagnostic::file_error(
+                file,
+                root.line,
+                "a List needs `items`, a list of objects",
+            )),
+        },
+        ("batch/v1beta1" | "batch/v2alpha1", "CronJob" | "Job") => out.diagnostics.push(
+            located(
+                file,
+                root,
+                kind,
+                "apiVersion",
+                format!("{api_version} {kind} is not served since Kubernetes 1.25"),
+            )
+            .with_hint("use apiVersion: batch/v1"),
+        ),
+        ("batch/v1", other) => out.diagnostics.push(
+            located(
+                file,
+                root,
+                other,
+                "kind",
+                format!("unknown kind {other:?} in batch/v1"),
+            )
+            .with_hint(match closest(other, &["Job", "CronJob"]) {
+                Some(k) => format!("did you mean {k}?"),
+                None => "batch/v1 has Job and CronJob".to_string(),
+            }),
+        ),
+        _ => {
+            let ignored = Ignored {
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+                name: meta_str(root, "name").map(str::to_string),
+                location: here(root.line),
+            };
+            if options.strict {
+                out.diagnostics.push(
+                    Diagnostic::file_error(file, root.line, format!("{api_version} {kind} is not a Job or CronJob"))
+                        .with_hint("jobcd applies only batch/v1 Jobs and CronJobs; move other objects elsewhere or drop --strict"),
+                );
+            }
+            out.ignored.push(ignored);
+        }
+    }
+}
+
+fn load_object<T>(file: &str, root: &Node, kind: Kind, options: &Options, out: &mut Validation)
+where
+    T: serde::de::DeserializeOwned + Validate,
+{
+    let id = ObjectRef {
+        kind,
+        namespace: meta_str(root, "namespace")
+            .unwrap_or(DEFAULT_NAMESPACE)
+            .to_string(),
+        name: meta_str(root, "name").unwrap_or("<unnamed>").to_string(),
+    };
+    let diagnostic =
+        |severity, field: String, line, message: String, hint: Option<String>| Diagnostic {
+            severity,
+            file: file.to_string(),
+            line,
+            object: Some(id.clone()),
+            field: Some(field),
+            message,
+            hint,
+        };
+    let typed: T = match decode::decode(root, &Path::Root) {
+        Ok(typed) => typed,
+        Err(problems) => {
+            out.diagnostics.extend(
+                problems
+                    .into_iter()
+                    .map(|p| diagnostic(Severity::Error, p.field, p.line, p.message, p.hint)),
+            );
+            return;
+        }
+    };
+    let findings = typed.validate(root, options.now);
+    let valid = !findings.iter().any(|f| f.severity == Severity::Error);
+    out.diagnostics.extend(
+        findings
+            .into_iter()
+            .map(|f| diagnostic(f.severity, f.field, f.line, f.message, f.hint)),
+    );
+    if valid {
+        out.objects.push(Object {
+            id,
+            location: Location {
+                file: file.to_string(),
+                line: root.line,
+            },
+            typed: typed.into_typed(),
+            manifest: root.to_json(),
+        });
+    }
+}
+
+/// The kinds `load_object` handles.
+trait Validate {
+    fn validate(&self, root: &Node, now: Timestamp) -> Vec<validate::Finding>;
+    fn into_typed(self) -> Typed;
+}
+
+impl Validate for Job {
+    fn validate(&self, root: &Node, _now: Timestamp) -> Vec<validate::Finding> {
+        validate::job(self, root)
+    }
+    fn into_typed(self) -> Typed {
+        Typed::Job(Box::new(self))
+    }
+}
+
+impl Validate for CronJob {
+    fn validate(&self, root: &Node, now: Timestamp) -> Vec<validate::Finding> {
+        validate::cronjob(self, root, now)
+    }
+    fn into_typed(self) -> Typed {
+        Typed::CronJob(Box::new(self))
+    }
+}
+
+fn meta_str<'a>(root: &'a Node, key: &str) -> Option<&'a str> {
+    root.get("metadata")?.get(key)?.as_str()
+}
+
+fn located(file: &str, root: &Node, kind: &str, key: &str, message: String) -> Diagnostic {
+    let line = root.entry(key).map_or(root.line, |e| e.key_line);
+    let mut d = Diagnostic::file_error(file, line, message);
+    d.field = Some(key.to_string());
+    if let Some(name) = meta_str(root, "name") {
+        d.message = format!("{kind} {name}: {}", d.message);
+    }
+    d
+}
+
+/// Two documents naming the same kind/namespace/name: one error naming both
+/// places, and neither object goes forward.
+fn report_duplicates(out: &mut Validation) {
+    let mut places: BTreeMap<&ObjectRef, Vec<&Location>> = BTreeMap::new();
+    for object in &out.objects {
+        places.entry(&object.id).or_default().push(&object.location);
+    }
+    let duplicated: Vec<(ObjectRef, Vec<Location>)> = places
+        .into_iter()
+        .filter(|(_, at)| at.len() > 1)
+        .map(|(id, at)| (id.clone(), at.into_iter().cloned().collect()))
+        .collect();
+    for (id, at) in duplicated {
+        let list: Vec<String> = at.iter().map(ToString::to_string).collect();
+        out.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            file: at[0].file.clone(),
+            line: at[0].line,
+            object: Some(id.clone()),
+            field: None,
+            message: format!("defined {} times: {}", at.len(), list.join(" and ")),
+            hint: Some(
+                "keep one definition, or give the others different names or namespaces".into(),
+            ),
+        });
+        out.objects.retain(|o| o.id != id);
+    }
+}

@@ -1,0 +1,20 @@
+//! Reading Job and CronJob manifests from a tree of YAML files, decoding them
+//! into the `batch/v1` types, and validating them as the API server would,
+//! with the file and line of every object and every problem.
+//!
+//! This part touches neither git nor the network: it is handed files (from a
+//! directory or from git blobs) and returns values.
+
+mod decode;
+mod diagnostic;
+mod load;
+mod object;
+mod path;
+mod validate;
+mod walk;
+mod yaml;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use load::{DEFAULT_NAMESPACE, DesiredSet, Options, SourceFile, Validation, load};
+pub use object::{Ignored, Kind, Location, Object, ObjectRef, Typed};
+pub use walk::{Error, read_dir};

@@ -1,0 +1,350 @@
+//! A Job's spec, standalone or as a CronJob's `jobTemplate.spec`
+//! (K8S-SEMANTICS.md §1.2, §1.7, §1.8, §1.13).
+
+use k8s_openapi::api::batch::v1::{JobSpec, PodFailurePolicy, SuccessPolicy};
+
+use super::{Findings, pod};
+
+/// Limit on parallelism of Indexed Jobs and on maxFailedIndexes.
+const INDEXED_MAX: i32 = 100_000;
+/// Rules allowed in podFailurePolicy and successPolicy.
+const MAX_RULES: usize = 20;
+
+/// Whose spec this is; a CronJob's template has stricter selector rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Owner {
+    Job,
+    CronJob,
+}
+
+pub(super) fn spec(f: &mut Findings<'_>, spec: &JobSpec, base: &str, owner: Owner) {
+    let at = |field: &str| format!("{base}.{field}");
+    f.non_negative(&at("parallelism"), spec.parallelism.map(i64::from));
+    f.non_negative(&at("completions"), spec.completions.map(i64::from));
+    f.non_negative(&at("activeDeadlineSeconds"), spec.active_deadline_seconds);
+    f.non_negative(&at("backoffLimit"), spec.backoff_limit.map(i64::from));
+    f.non_negative(
+        &at("ttlSecondsAfterFinished"),
+        spec.ttl_seconds_after_finished.map(i64::from),
+    );
+    f.non_negative(
+        &at("backoffLimitPerIndex"),
+        spec.backoff_limit_per_index.map(i64::from),
+    );
+    f.non_negative(
+        &at("maxFailedIndexes"),
+        spec.max_failed_indexes.map(i64::from),
+    );
+    f.one_of(
+        &at("completionMode"),
+        spec.completion_mode.as_deref(),
+        &["NonIndexed", "Indexed"],
+    );
+    f.one_of(
+        &at("podReplacementPolicy"),
+        spec.pod_replacement_policy.as_deref(),
+        &["Failed", "TerminatingOrFailed"],
+    );
+
+    let indexed = spec.completion_mode.as_deref() == Some("Indexed");
+    if indexed {
+        match spec.completions {
+            None => f.error(
+                at("completions"),
+                "required when completionMode is Indexed",
+                Some("set completions to the number of indexes"),
+            ),
+            Some(c) => {
+                if let Some(m) = spec.max_failed_indexes.filter(|m| *m > c) {
+                    f.error(
+                        at("maxFailedIndexes"),
+                        format!("{m} is more than completions ({c})"),
+                        None,
+                    );
+                }
+            }
+        }
+        if let Some(p) = spec.parallelism.filter(|p| *p > INDEXED_MAX) {
+            f.error(
+                at("parallelism"),
+                format!("{p} is more than {INDEXED_MAX}, the limit for Indexed Jobs"),
+                None,
+            );
+        }
+        if let Some(m) = spec.max_failed_indexes.filter(|m| *m > INDEXED_MAX) {
+            f.error(
+                at("maxFailedIndexes"),
+                format!("{m} is more than {INDEXED_MAX}"),
+                None,
+            );
+        }
+    } else {
+        for (field, set) in [
+            (
+                "backoffLimitPerIndex",
+                spec.backoff_limit_per_index.is_some(),
+            ),
+            ("maxFailedIndexes", spec.max_failed_indexes.is_some()),
+            ("successPolicy", spec.success_policy.is_some()),
+        ] {
+            if set {
+                f.error(
+                    at(field),
+                    "only allowed when completionMode is Indexed",
+                    Some("set completionMode: Indexed or remove the field"),
+                );
+            }
+        }
+    }
+    if spec.max_failed_indexes.is_some() && spec.backoff_limit_per_index.is_none() {
+        f.error(
+            at("maxFailedIndexes"),
+            "requires backoffLimitPerIndex",
+            None,
+        );
+    }
+
+    let restart = spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref());
+    if let Some(policy) = &spec.pod_failure_policy {
+        pod_failure_policy(
+            f,
+            policy,
+            &at("podFailurePolicy"),
+            spec.backoff_limit_per_index.is_some(),
+        );
+        if restart.is_some_and(|r| r != "Never") {
+            f.error(
+                at("template.spec.restartPolicy"),
+                "must be Never when podFailurePolicy is set",
+                None,
+            );
+        }
+        if spec.pod_replacement_policy.as_deref() == Some("TerminatingOrFailed") {
+            f.error(
+                at("podReplacementPolicy"),
+                "must be Failed when podFailurePolicy is set",
+                None,
+            );
+        }
+    }
+    if spec.backoff_limit_per_index.is_some() && restart.is_some_and(|r| r != "Never") {
+        f.error(
+            at("template.spec.restartPolicy"),
+            "must be Never when backoffLimitPerIndex is set",
+            None,
+        );
+    }
+    if let Some(policy) = &spec.success_policy {
+        success_policy(f, policy, &at("successPolicy"), spec.completions);
+    }
+
+    match owner {
+        Owner::CronJob => {
+            if spec.selector.is_some() {
+                f.error(at("selector"), "not allowed in a CronJob's jobTemplate", Some("remove it; the Job controller generates the selector"));
+            }
+            if spec.manual_selector == Some(true) {
+                f.error(at("manualSelector"), "may not be true in a CronJob's jobTemplate", None);
+            }
+        }
+        Owner::Job if spec.manual_selector != Some(true) && spec.selector.is_some() => f.error(
+            at("selector"),
+            "`selector` not auto-generated",
+            Some("remove the selector (the API server generates one from the Job's uid), or set manualSelector: true"),
+        ),
+        Owner::Job => {}
+    }
+    if spec.manual_selector == Some(true) && owner == Owner::Job {
+        manual_selector(f, spec, base);
+    }
+    if let Some(manager) = spec.managed_by.as_deref()
+        && manager != "kubernetes.io/job-controller"
+    {
+        f.warning(
+            at("managedBy"),
+            format!("managed by {manager:?}: the built-in Job controller and jobcd's local executor will not run it"),
+            None,
+        );
+    }
+    pod::template(f, &spec.template, &at("template"));
+}
+
+fn manual_selector(f: &mut Findings<'_>, spec: &JobSpec, base: &str) {
+    let Some(selector) = &spec.selector else {
+        f.error(
+            format!("{base}.selector"),
+            "required when manualSelector is true",
+            None,
+        );
+        return;
+    };
+    let labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.as_ref());
+    for (key, value) in selector.match_labels.iter().flatten() {
+        if labels.and_then(|l| l.get(key)) != Some(value) {
+            f.error(
+                format!("{base}.template.metadata.labels"),
+                format!("`selector` does not match template `labels`: missing {key}={value}"),
+                None,
+            );
+        }
+    }
+}
+
+fn pod_failure_policy(
+    f: &mut Findings<'_>,
+    policy: &PodFailurePolicy,
+    base: &str,
+    per_index: bool,
+) {
+    if policy.rules.len() > MAX_RULES {
+        f.error(
+            format!("{base}.rules"),
+            format!(
+                "{} rules; at most {MAX_RULES} are allowed",
+                policy.rules.len()
+            ),
+            None,
+        );
+    }
+    for (i, rule) in policy.rules.iter().enumerate() {
+        let at = format!("{base}.rules[{i}]");
+        f.one_of(
+            &format!("{at}.action"),
+            Some(&rule.action),
+            &["FailJob", "Ignore", "Count", "FailIndex"],
+        );
+        if rule.action == "FailIndex" && !per_index {
+            f.error(
+                format!("{at}.action"),
+                "FailIndex requires backoffLimitPerIndex",
+                None,
+            );
+        }
+        match (&rule.on_exit_codes, &rule.on_pod_conditions) {
+            (Some(_), Some(_)) | (None, None) => f.error(
+                at.clone(),
+                "exactly one of onExitCodes and onPodConditions must be set",
+                None,
+            ),
+            (Some(codes), None) => {
+                let at = format!("{at}.onExitCodes");
+                f.one_of(
+                    &format!("{at}.operator"),
+                    Some(&codes.operator),
+                    &["In", "NotIn"],
+                );
+                let values = &codes.values;
+                if values.is_empty() || values.len() > 255 {
+                    f.error(
+                        format!("{at}.values"),
+                        "must list between 1 and 255 exit codes",
+                        None,
+                    );
+                }
+                if !values.windows(2).all(|w| w[0] < w[1]) {
+                    f.error(
+                        format!("{at}.values"),
+                        "must be unique and in ascending order",
+                        None,
+                    );
+                }
+                if codes.operator == "In" && values.contains(&0) {
+                    f.error(
+                        format!("{at}.values"),
+                        "may not contain 0 with operator In",
+                        Some("a container that exits 0 succeeded"),
+                    );
+                }
+            }
+            (None, Some(patterns)) => {
+                if patterns.is_empty() || patterns.len() > MAX_RULES {
+                    f.error(
+                        format!("{at}.onPodConditions"),
+                        format!("must list between 1 and {MAX_RULES} patterns"),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn success_policy(
+    f: &mut Findings<'_>,
+    policy: &SuccessPolicy,
+    base: &str,
+    completions: Option<i32>,
+) {
+    if policy.rules.is_empty() || policy.rules.len() > MAX_RULES {
+        f.error(
+            format!("{base}.rules"),
+            format!("must have between 1 and {MAX_RULES} rules"),
+            None,
+        );
+    }
+    for (i, rule) in policy.rules.iter().enumerate() {
+        let at = format!("{base}.rules[{i}]");
+        if rule.succeeded_count.is_none() && rule.succeeded_indexes.is_none() {
+            f.error(
+                at.clone(),
+                "set succeededIndexes, succeededCount or both",
+                None,
+            );
+        }
+        let mut listed = None;
+        if let Some(indexes) = &rule.succeeded_indexes {
+            match interval_count(indexes, completions.unwrap_or(i32::MAX)) {
+                Ok(n) => listed = Some(n),
+                Err(e) => f.error(
+                    format!("{at}.succeededIndexes"),
+                    e,
+                    Some("write ascending indexes and ranges such as \"0,2-4\""),
+                ),
+            }
+        }
+        if let Some(count) = rule.succeeded_count {
+            let most = listed.or(completions.map(i64::from)).unwrap_or(i64::MAX);
+            if count < 1 || i64::from(count) > most {
+                f.error(
+                    format!("{at}.succeededCount"),
+                    format!("must be between 1 and {most}"),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+/// Counts the indexes of an interval list such as `1,3-5`, checking they are
+/// ascending, disjoint and below `completions`.
+fn interval_count(text: &str, completions: i32) -> Result<i64, String> {
+    let mut previous: Option<i64> = None;
+    let mut count = 0;
+    for part in text.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let parse = |s: &str| {
+            s.parse::<i64>()
+                .map_err(|_| format!("{part:?} is not an index or range"))
+        };
+        let (a, b) = (parse(a)?, parse(b)?);
+        if a > b || previous.is_some_and(|p| a <= p) {
+            return Err(format!("{part:?} is out of order or overlaps"));
+        }
+        if b >= i64::from(completions) {
+            return Err(format!(
+                "index {b} is not below completions ({completions})"
+            ));
+        }
+        previous = Some(b);
+        count += b - a + 1;
+    }
+    Ok(count)
+}

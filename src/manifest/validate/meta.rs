@@ -1,0 +1,87 @@
+//! `metadata`: name, namespace, labels and annotations.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::Findings;
+use super::names;
+use crate::manifest::Kind;
+use crate::manifest::path::join_key;
+
+/// Annotations of one object may total at most 256 KiB.
+const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;
+
+/// The longest name the API server accepts for a kind: a Job's name becomes
+/// the value of its pods' `job-name` label (63 characters); a CronJob's Jobs
+/// add an 11-character suffix to it.
+pub(crate) fn object_name_limit(kind: Kind) -> usize {
+    match kind {
+        Kind::Job => 63,
+        Kind::CronJob => 52,
+    }
+}
+
+pub(super) fn object_meta(f: &mut Findings<'_>, meta: &ObjectMeta, name_limit: usize) {
+    match meta.name.as_deref() {
+        None | Some("") => f.error(
+            "metadata.name",
+            "required field is missing",
+            Some(if meta.generate_name.is_some() {
+                "generateName is not supported: jobcd needs a stable name to track what it applied"
+            } else {
+                "give the object a name"
+            }),
+        ),
+        Some(name) => {
+            if let Err(e) = names::dns_subdomain(name) {
+                f.error("metadata.name", format!("invalid name {name:?}: {e}"), None);
+            } else if name.len() > name_limit {
+                f.error(
+                    "metadata.name",
+                    format!("{name:?} is {} characters; at most {name_limit} are allowed for this kind", name.len()),
+                    Some("Job names become a pod label (63 characters at most) and CronJobs add an 11-character suffix to their Jobs' names"),
+                );
+            }
+        }
+    }
+    if let Some(ns) = meta.namespace.as_deref()
+        && let Err(e) = names::dns_label(ns)
+    {
+        f.error(
+            "metadata.namespace",
+            format!("invalid namespace {ns:?}: {e}"),
+            None,
+        );
+    }
+    labels(f, "metadata", meta);
+}
+
+/// Checks `labels` and `annotations` of metadata at `base`.
+pub(super) fn labels(f: &mut Findings<'_>, base: &str, meta: &ObjectMeta) {
+    for (key, value) in meta.labels.iter().flatten() {
+        let field = join_key(&format!("{base}.labels"), key);
+        if let Err(e) = names::qualified_name(key) {
+            f.error(&field, format!("invalid label key: {e}"), None);
+        }
+        if let Err(e) = names::label_value(value) {
+            f.error(&field, format!("invalid label value {value:?}: {e}"), None);
+        }
+    }
+    let mut total = 0;
+    for (key, value) in meta.annotations.iter().flatten() {
+        total += key.len() + value.len();
+        if let Err(e) = names::qualified_name(key) {
+            f.error(
+                join_key(&format!("{base}.annotations"), key),
+                format!("invalid annotation key: {e}"),
+                None,
+            );
+        }
+    }
+    if total > ANNOTATIONS_MAX_BYTES {
+        f.error(
+            format!("{base}.annotations"),
+            format!("annotations total {total} bytes; at most {ANNOTATIONS_MAX_BYTES} are allowed"),
+            Some("move large data into a ConfigMap"),
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! Finding manifest files under a directory.
+//!
+//! Every `*.yaml` and `*.yml` file below the root, recursively, in a stable
+//! order; directories whose name starts with `.` (`.git`, `.github`) are
+//! skipped. A symlink is followed only while it stays inside the root: one
+//! that points outside is reported, never read, so a manifest tree cannot
+//! make jobcd read arbitrary files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::Diagnostic;
+use super::load::{Options, SourceFile, Validation, load};
+
+/// Files larger than this are refused; a Kubernetes object is at most about
+/// 1.5 MiB, so a manifest file this big is a mistake.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The manifest root itself cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The root does not exist or is not readable.
+    #[error("cannot read manifest directory {path}")]
+    Root {
+        /// The root as given.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The root is a file, not a directory.
+    #[error("{path} is not a directory; pass the directory that holds the manifests")]
+    NotADirectory {
+        /// The root as given.
+        path: PathBuf,
+    },
+}
+
+/// Reads and validates every manifest under `root`.
+pub fn read_dir(root: &Path, options: &Options) -> Result<Validation, Error> {
+    let canonical = root.canonicalize().map_err(|source| Error::Root {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    if !canonical.is_dir() {
+        return Err(Error::NotADirectory {
+            path: root.to_path_buf(),
+        });
+    }
+    let mut walk = Walk {
+        root: canonical.clone(),
+        files: Vec::new(),
+        problems: Vec::new(),
+        visited: vec![canonical.clone()],
+    };
+    walk.dir(&canonical, "")?;
+    walk.files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut validation = load(&walk.files, options);
+    validation.diagnostics.extend(walk.problems);
+    validation
+        .diagnostics
+        .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
+    Ok(validation)
+}
+
+struct Walk {
+    root: PathBuf,
+    files: Vec<SourceFile>,
+    problems: Vec<Diagnostic>,
+    /// Canonical directories already entered, so symlink loops end.
+    visited: Vec<PathBuf>,
+}
+
+impl Walk {
+    fn dir(&mut self, dir: &Path, relative: &str) -> Result<(), Error> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(source) if relative.is_empty() => {
+                return Err(Error::Root {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
+            Err(e) => {
+                self.problems.push(Diagnostic::file_error(
+                    relative,
+                    0,
+                    format!("cannot read directory: {e}"),
+                ));
+                return Ok(());
+            }
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if relative.is_empty() {
+                name.clone()
+            } else {
+                format!("{relative}/{name}")
+            };
+            let path = entry.path();
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let target = if file_type.is_symlink() {
+                match path.canonicalize() {
+                    Ok(t) if t.starts_with(&self.root) => t,
+                    Ok(t) => {
+                        if is_manifest_name(&name) || t.is_dir() {
+                            self.problems.push(
+                                Diagnostic::file_error(
+                                    &rel,
+                                    0,
+                                    format!(
+                                        "symlink points outside the manifest root, to {}",
+                                        t.display()
+                                    ),
+                                )
+                                .with_hint(
+                                    "copy the file into the repository instead of linking to it",
+                                ),
+                            );
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        if is_manifest_name(&name) {
+                            self.problems.push(Diagnostic::file_error(
+                                &rel,
+                                0,
+                                format!("broken symlink: {e}"),
+                            ));
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                path.clone()
+            };
+            if target.is_dir() {
+                if name.starts_with('.') || self.visited.contains(&target) {
+                    continue;
+                }
+                self.visited.push(target.clone());
+                self.dir(&target, &rel)?;
+            } else if is_manifest_name(&name) {
+                self.file(&target, rel);
+            }
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, path: &Path, rel: String) {
+        let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if size > MAX_FILE_BYTES {
+            self.problems.push(
+                Diagnostic::file_error(&rel, 0, format!("the file is {size} bytes; the limit is {MAX_FILE_BYTES}"))
+                    .with_hint("a Kubernetes object is at most about 1.5 MiB; split the file or remove generated data"),
+            );
+            return;
+        }
+        match fs::read(path) {
+            Ok(bytes) => self.files.push(SourceFile { path: rel, bytes }),
+            Err(e) => self.problems.push(Diagnostic::file_error(
+                &rel,
+                0,
+                format!("cannot read the file: {e}"),
+            )),
+        }
+    }
+}
+
+/// Whether a file name is one jobcd reads as a manifest.
+pub fn is_manifest_name(name: &str) -> bool {
+    name.ends_with(".yaml") || name.ends_with(".yml")
+}
