@@ -24,9 +24,13 @@ pub(crate) struct Problem {
     pub hint: Option<String>,
 }
 
-/// Decodes `node` into `T`, or returns every unknown field plus the first
-/// type error.
-pub(crate) fn decode<T: DeserializeOwned>(node: &Node, root: &Path<'_>) -> Result<T, Vec<Problem>> {
+/// Decodes `node` into `T`. Unknown fields do not stop decoding, so the
+/// value comes back (for further validation) along with them; a type error
+/// does, and is the last problem listed.
+pub(crate) fn decode<T: DeserializeOwned>(
+    node: &Node,
+    root: &Path<'_>,
+) -> (Option<T>, Vec<Problem>) {
     let unknown = RefCell::new(Vec::new());
     let result = T::deserialize(De {
         node,
@@ -35,8 +39,7 @@ pub(crate) fn decode<T: DeserializeOwned>(node: &Node, root: &Path<'_>) -> Resul
     });
     let mut problems = unknown.into_inner();
     match result {
-        Ok(value) if problems.is_empty() => Ok(value),
-        Ok(_) => Err(problems),
+        Ok(value) => (Some(value), problems),
         Err(e) => {
             let (field, line) = e.at.unwrap_or_else(|| (root.to_string(), node.line));
             problems.push(Problem {
@@ -45,7 +48,7 @@ pub(crate) fn decode<T: DeserializeOwned>(node: &Node, root: &Path<'_>) -> Resul
                 message: e.message,
                 hint: None,
             });
-            Err(problems)
+            (None, problems)
         }
     }
 }
@@ -337,41 +340,14 @@ impl<'de> de::MapAccess<'de> for Map<'_> {
     }
 }
 
-/// The field most likely meant by a misspelt key: same name in another case,
-/// or the smallest edit distance within a third of the name's length.
+/// The field most likely meant by a misspelt key: within a third of the
+/// name's length in edits.
 pub(crate) fn closest<'f>(key: &str, fields: &[&'f str]) -> Option<&'f str> {
-    if let Some(same) = fields.iter().find(|f| f.eq_ignore_ascii_case(key)) {
-        return Some(same);
-    }
-    let limit = (key.chars().count() / 3).max(1);
-    fields
-        .iter()
-        .map(|f| {
-            (
-                edit_distance(&key.to_ascii_lowercase(), &f.to_ascii_lowercase()),
-                *f,
-            )
-        })
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, f)| f)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
+    crate::suggest::closest(
+        key,
+        fields.iter().copied(),
+        (key.chars().count() / 3).max(1),
+    )
 }
 
 #[cfg(test)]
@@ -381,7 +357,10 @@ mod tests {
 
     fn decode_job(text: &str) -> Result<Job, Vec<Problem>> {
         let docs = super::super::yaml::parse(text).unwrap();
-        decode(&docs[0].root, &Path::Root)
+        match decode(&docs[0].root, &Path::Root) {
+            (Some(job), problems) if problems.is_empty() => Ok(job),
+            (_, problems) => Err(problems),
+        }
     }
 
     #[test]

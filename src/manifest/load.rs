@@ -251,19 +251,16 @@ where
             message,
             hint,
         };
-    let typed: T = match decode::decode(root, &Path::Root) {
-        Ok(typed) => typed,
-        Err(problems) => {
-            out.diagnostics.extend(
-                problems
-                    .into_iter()
-                    .map(|p| diagnostic(Severity::Error, p.field, p.line, p.message, p.hint)),
-            );
-            return;
-        }
-    };
+    let (typed, problems) = decode::decode::<T>(root, &Path::Root);
+    let mut valid = problems.is_empty();
+    out.diagnostics.extend(
+        problems
+            .into_iter()
+            .map(|p| diagnostic(Severity::Error, p.field, p.line, p.message, p.hint)),
+    );
+    let Some(typed) = typed else { return };
     let findings = typed.validate(root, options.now);
-    let valid = !findings.iter().any(|f| f.severity == Severity::Error);
+    valid &= !findings.iter().any(|f| f.severity == Severity::Error);
     out.diagnostics.extend(
         findings
             .into_iter()

@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Severity};
 use super::load::{Options, SourceFile, Validation, load};
 
 /// Files larger than this are refused; a Kubernetes object is at most about
@@ -57,6 +57,19 @@ pub fn read_dir(root: &Path, options: &Options) -> Result<Validation, Error> {
     walk.files.sort_by(|a, b| a.path.cmp(&b.path));
     let mut validation = load(&walk.files, options);
     validation.diagnostics.extend(walk.problems);
+    if validation.objects.is_empty() && validation.is_valid() {
+        validation.diagnostics.push(Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::file_error(
+                &root.display().to_string(),
+                0,
+                "no Job or CronJob manifests found",
+            )
+            .with_hint(
+                "check the directory; syncing an empty tree would prune every managed object",
+            )
+        });
+    }
     validation
         .diagnostics
         .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));

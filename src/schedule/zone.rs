@@ -61,7 +61,15 @@ impl Zone {
             }
         }
         let tz = TimeZone::get(name).map_err(|_| {
-            invalid("no such zone in the IANA time zone database (names are case-sensitive, e.g. America/New_York)")
+            invalid(&match closest_zone(name) {
+                Some(near) => {
+                    format!("no such zone in the IANA time zone database; did you mean {near}?")
+                }
+                None => {
+                    "no such zone in the IANA time zone database (names look like America/New_York)"
+                        .into()
+                }
+            })
         })?;
         if tz.iana_name() != Some(name) {
             return Err(invalid(&format!(
@@ -102,6 +110,12 @@ impl Zone {
             period: Cell::new(Period::EMPTY),
         }
     }
+}
+
+/// The known zone name nearest to a misspelt one, if any is close.
+fn closest_zone(name: &str) -> Option<String> {
+    let names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
+    crate::suggest::closest(name, names.iter().map(String::as_str), 2).map(str::to_string)
 }
 
 /// A span of Unix seconds during which a zone's offset does not change.

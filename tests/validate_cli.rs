@@ -1,0 +1,315 @@
+//! `jobcd validate` on trees a user might really have: the examples, and
+//! each kind of broken input, checking the exit code and that every message
+//! names the file, line, object and field to fix.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn jobcd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .args(args)
+        .output()
+        .expect("the jobcd binary runs")
+}
+
+fn tree(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn validate(dir: &Path) -> (i32, String, String) {
+    let out = jobcd(&["validate", dir.to_str().unwrap()]);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: pi
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: pi
+          image: perl
+          command: [perl, -e, 'print 1']
+";
+
+#[test]
+fn the_examples_are_valid() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let (code, stdout, stderr) = validate(&examples);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("valid: 5 objects in 5 files"), "{stdout}");
+    assert!(
+        stdout.contains("CronJob default/nightly-backup"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("At 08:00 on Monday (Europe/Berlin)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn malformed_yaml_names_file_and_line() {
+    let dir = tree(&[(
+        "bad.yaml",
+        b"apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: [unclosed\n",
+    )]);
+    let (code, _, stderr) = validate(dir.path());
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(stderr, @r"
+    error: bad.yaml:5: invalid YAML: while parsing a flow sequence, expected ',' or ']'
+      hint: fix the syntax; nothing in this file was checked further
+    ");
+}
+
+#[test]
+fn every_problem_in_a_tree_is_reported_at_once() {
+    let dir = tree(&[
+        (
+            "jobs/typo.yaml",
+            b"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+spec:
+  backofLimit: 3
+  template:
+    spec:
+      restartPolicy: Always
+      containers:
+        - name: migrate
+          image: postgres
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: flags
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: flags
+          image: busybox
+          env:
+            - name: DRY_RUN
+              value: yes
+",
+        ),
+        (
+            "cron/bad.yaml",
+            b"apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: report
+  namespace: Team_A
+spec:
+  schedule: \"0 0 * * 7\"
+  timeZone: Europe/Berlim
+  concurrencyPolicy: Sometimes
+  jobTemplate:
+    spec:
+      backoffLimit: -1
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+            - name: report
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: with-tz
+spec:
+  schedule: \"CRON_TZ=UTC 0 3 * * *\"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: a, image: b}]
+",
+        ),
+    ]);
+    let (code, stdout, stderr) = validate(dir.path());
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("INVALID"), "{stdout}");
+    insta::assert_snapshot!(stderr);
+}
+
+#[test]
+fn wrong_types_are_errors_at_the_field() {
+    let dir = tree(&[(
+        "job.yaml",
+        JOB.replace("  template:", "  parallelism: two\n  template:")
+            .as_bytes(),
+    )]);
+    let (code, _, stderr) = validate(dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("job.yaml:6: Job default/pi: spec.parallelism: expected an integer, found the string \"two\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn duplicate_objects_name_both_places() {
+    let dir = tree(&[
+        ("a.yaml", JOB.as_bytes()),
+        ("b/c.yaml", format!("---\n{JOB}").as_bytes()),
+    ]);
+    let (code, _, stderr) = validate(dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr
+            .contains("error: a.yaml:1: Job default/pi: defined 2 times: a.yaml:1 and b/c.yaml:2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn non_utf8_bytes_are_reported_with_their_line() {
+    let mut bytes = JOB.as_bytes().to_vec();
+    bytes.extend_from_slice(b"# caf\xe9\n");
+    let dir = tree(&[("latin1.yaml", &bytes)]);
+    let (code, _, stderr) = validate(dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("latin1.yaml:13: the file is not valid UTF-8"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_huge_file_is_refused_without_reading_it() {
+    let dir = tree(&[("ok.yaml", JOB.as_bytes())]);
+    let huge = fs::File::create(dir.path().join("huge.yaml")).unwrap();
+    huge.set_len(9 * 1024 * 1024).unwrap();
+    let (code, stdout, stderr) = validate(dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("error: huge.yaml: the file is 9437184 bytes; the limit is 8388608"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("Job default/pi"),
+        "the other files are still checked: {stdout}"
+    );
+}
+
+#[test]
+fn an_empty_tree_is_valid_but_says_so() {
+    let dir = tree(&[("README.md", b"no manifests here")]);
+    let (code, stdout, stderr) = validate(dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("0 objects in 0 files"), "{stdout}");
+    assert!(
+        stderr.contains("no Job or CronJob manifests found"),
+        "{stderr}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_escaping_the_root_is_an_error_and_not_followed() {
+    let outside = tree(&[("secret.yaml", JOB.as_bytes())]);
+    let dir = tree(&[(
+        "ok.yaml",
+        JOB.replace("name: pi\n", "name: ok\n").as_bytes(),
+    )]);
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        dir.path().join("link.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("linkdir")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("ok.yaml"), dir.path().join("inside.yml")).unwrap();
+    let (code, stdout, stderr) = validate(dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("error: link.yaml: symlink points outside the manifest root"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: linkdir: symlink points outside the manifest root"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("Job default/pi"),
+        "the outside file must not be read: {stdout}"
+    );
+    // A link inside the root is followed (and here duplicates ok.yaml).
+    assert!(
+        stderr.contains("defined 2 times: inside.yml:1 and ok.yaml:1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dot_directories_are_skipped_and_other_kinds_ignored_unless_strict() {
+    let dir = tree(&[
+        (".github/workflow.yaml", b"on: push\n"),
+        ("job.yaml", JOB.as_bytes()),
+        (
+            "cm.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+        ),
+        ("empty.yaml", b"# only a comment\n---\n---\n"),
+    ]);
+    let (code, stdout, _) = validate(dir.path());
+    assert_eq!(code, 0);
+    assert!(stdout.contains("ConfigMap settings"), "{stdout}");
+    assert!(
+        stdout.contains("1 objects in 3 files, 1 ignored"),
+        "{stdout}"
+    );
+    let out = jobcd(&["validate", "--strict", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cm.yaml:1: v1 ConfigMap is not a Job or CronJob")
+    );
+}
+
+#[test]
+fn json_output_is_machine_readable() {
+    let dir = tree(&[(
+        "job.yaml",
+        JOB.replace("restartPolicy: Never", "restartPolicy: Always")
+            .as_bytes(),
+    )]);
+    let out = jobcd(&["validate", "-o", "json", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(
+        report["diagnostics"][0]["field"],
+        "spec.template.spec.restartPolicy"
+    );
+    assert_eq!(report["diagnostics"][0]["line"], 8);
+    assert_eq!(report["diagnostics"][0]["object"]["name"], "pi");
+}
+
+#[test]
+fn a_missing_directory_is_a_usage_error() {
+    let out = jobcd(&["validate", "/nonexistent/manifests"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot read manifest directory /nonexistent/manifests")
+    );
+}
