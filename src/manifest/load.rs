@@ -8,7 +8,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 
 use super::decode::{self, closest};
 use super::diagnostic::{Diagnostic, Severity};
-use super::object::{Ignored, Kind, Location, Object, ObjectRef, Typed};
+use super::object::{Ignored, Kind, Location, Manifest, Object, ObjectRef, Typed};
 use super::path::Path;
 use super::validate;
 use super::yaml::{self, Node, Value};
@@ -88,8 +88,50 @@ impl DesiredSet {
     }
 }
 
-/// Loads and validates every document of every file.
+/// Below this many files, loading stays on the calling thread.
+const PARALLEL_MIN_FILES: usize = 64;
+
+/// Loads and validates every document of every file. Files are spread over
+/// the machine's cores; the result does not depend on how.
 pub fn load(files: &[SourceFile], options: &Options) -> Validation {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts: Vec<Validation> = if workers < 2 || files.len() < PARALLEL_MIN_FILES {
+        vec![load_sequentially(files, options)]
+    } else {
+        let chunk = files.len().div_ceil(workers);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || load_sequentially(part, options)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    };
+    let mut out = Validation {
+        objects: Vec::new(),
+        ignored: Vec::new(),
+        diagnostics: Vec::new(),
+        files: files.len(),
+    };
+    for part in parts {
+        out.objects.extend(part.objects);
+        out.ignored.extend(part.ignored);
+        out.diagnostics.extend(part.diagnostics);
+    }
+    report_duplicates(&mut out);
+    out.objects.sort_by(|a, b| a.id.cmp(&b.id));
+    out.diagnostics
+        .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
+    out
+}
+
+fn load_sequentially(files: &[SourceFile], options: &Options) -> Validation {
     let mut out = Validation {
         objects: Vec::new(),
         ignored: Vec::new(),
@@ -99,10 +141,6 @@ pub fn load(files: &[SourceFile], options: &Options) -> Validation {
     for file in files {
         load_file(file, options, &mut out);
     }
-    report_duplicates(&mut out);
-    out.objects.sort_by(|a, b| a.id.cmp(&b.id));
-    out.diagnostics
-        .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
     out
 }
 
@@ -131,12 +169,12 @@ fn load_file(file: &SourceFile, options: &Options, out: &mut Validation) {
             return;
         }
     };
-    for doc in &documents {
-        load_document(&file.path, &doc.root, options, out);
+    for doc in documents {
+        load_document(&file.path, doc.root, options, out);
     }
 }
 
-fn load_document(file: &str, root: &Node, options: &Options, out: &mut Validation) {
+fn load_document(file: &str, root: Node, options: &Options, out: &mut Validation) {
     let here = |line| Location {
         file: file.to_string(),
         line,
@@ -161,8 +199,11 @@ fn load_document(file: &str, root: &Node, options: &Options, out: &mut Validatio
             return;
         }
     }
-    let api_version = root.get("apiVersion").and_then(Node::as_str);
-    let kind = root.get("kind").and_then(Node::as_str);
+    let api_version = root
+        .get("apiVersion")
+        .and_then(Node::as_str)
+        .map(str::to_string);
+    let kind = root.get("kind").and_then(Node::as_str).map(str::to_string);
     let (Some(api_version), Some(kind)) = (api_version, kind) else {
         out.diagnostics.push(
             Diagnostic::file_error(
@@ -174,25 +215,26 @@ fn load_document(file: &str, root: &Node, options: &Options, out: &mut Validatio
         );
         return;
     };
+    let (api_version, kind) = (api_version.as_str(), kind.as_str());
     match (api_version, kind) {
         ("batch/v1", "Job") => load_object::<Job>(file, root, Kind::Job, options, out),
         ("batch/v1", "CronJob") => load_object::<CronJob>(file, root, Kind::CronJob, options, out),
-        ("v1", "List") => match root.get("items").map(|n| &n.value) {
-            Some(Value::Seq(items)) => {
+        ("v1", "List") => match (root.line, root.into_entry("items").map(|n| n.value)) {
+            (_, Some(Value::Seq(items))) => {
                 for item in items {
                     load_document(file, item, options, out);
                 }
             }
-            _ => out.diagnostics.push(Diagnostic::file_error(
+            (line, _) => out.diagnostics.push(Diagnostic::file_error(
                 file,
-                root.line,
+                line,
                 "a List needs `items`, a list of objects",
             )),
         },
         ("batch/v1beta1" | "batch/v2alpha1", "CronJob" | "Job") => out.diagnostics.push(
             located(
                 file,
-                root,
+                &root,
                 kind,
                 "apiVersion",
                 format!("{api_version} {kind} is not served since Kubernetes 1.25"),
@@ -202,7 +244,7 @@ fn load_document(file: &str, root: &Node, options: &Options, out: &mut Validatio
         ("batch/v1", other) => out.diagnostics.push(
             located(
                 file,
-                root,
+                &root,
                 other,
                 "kind",
                 format!("unknown kind {other:?} in batch/v1"),
@@ -216,7 +258,7 @@ fn load_document(file: &str, root: &Node, options: &Options, out: &mut Validatio
             let ignored = Ignored {
                 api_version: api_version.to_string(),
                 kind: kind.to_string(),
-                name: meta_str(root, "name").map(str::to_string),
+                name: meta_str(&root, "name").map(str::to_string),
                 location: here(root.line),
             };
             if options.strict {
@@ -230,16 +272,16 @@ fn load_document(file: &str, root: &Node, options: &Options, out: &mut Validatio
     }
 }
 
-fn load_object<T>(file: &str, root: &Node, kind: Kind, options: &Options, out: &mut Validation)
+fn load_object<T>(file: &str, root: Node, kind: Kind, options: &Options, out: &mut Validation)
 where
     T: serde::de::DeserializeOwned + Validate,
 {
     let id = ObjectRef {
         kind,
-        namespace: meta_str(root, "namespace")
+        namespace: meta_str(&root, "namespace")
             .unwrap_or(DEFAULT_NAMESPACE)
             .to_string(),
-        name: meta_str(root, "name").unwrap_or("<unnamed>").to_string(),
+        name: meta_str(&root, "name").unwrap_or("<unnamed>").to_string(),
     };
     let diagnostic =
         |severity, field: String, line, message: String, hint: Option<String>| Diagnostic {
@@ -251,7 +293,7 @@ where
             message,
             hint,
         };
-    let (typed, problems) = decode::decode::<T>(root, &Path::Root);
+    let (typed, problems) = decode::decode::<T>(&root, &Path::Root);
     let mut valid = problems.is_empty();
     out.diagnostics.extend(
         problems
@@ -259,7 +301,7 @@ where
             .map(|p| diagnostic(Severity::Error, p.field, p.line, p.message, p.hint)),
     );
     let Some(typed) = typed else { return };
-    let findings = typed.validate(root, options.now);
+    let findings = typed.validate(&root, options.now);
     valid &= !findings.iter().any(|f| f.severity == Severity::Error);
     out.diagnostics.extend(
         findings
@@ -274,7 +316,7 @@ where
                 line: root.line,
             },
             typed: typed.into_typed(),
-            manifest: root.to_json(),
+            manifest: Manifest(root),
         });
     }
 }
@@ -311,7 +353,7 @@ fn located(file: &str, root: &Node, kind: &str, key: &str, message: String) -> D
     let line = root.entry(key).map_or(root.line, |e| e.key_line);
     let mut d = Diagnostic::file_error(file, line, message);
     d.field = Some(key.to_string());
-    if let Some(name) = meta_str(root, "name") {
+    if let Some(name) = meta_str(&root, "name") {
         d.message = format!("{kind} {name}: {}", d.message);
     }
     d

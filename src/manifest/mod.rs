@@ -16,5 +16,5 @@ mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use load::{DEFAULT_NAMESPACE, DesiredSet, Options, SourceFile, Validation, load};
-pub use object::{Ignored, Kind, Location, Object, ObjectRef, Typed};
+pub use object::{Ignored, Kind, Location, Manifest, Object, ObjectRef, Typed};
 pub use walk::{Error, read_dir};

@@ -7,6 +7,9 @@ use std::fmt;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use serde::Serialize;
 
+use super::path::line_of;
+use super::yaml::Node;
+
 /// The kinds jobcd manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Kind {
@@ -75,8 +78,29 @@ pub struct Object {
     pub location: Location,
     /// The typed form.
     pub typed: Typed,
-    /// The manifest as written, as JSON (no defaults added, nothing dropped).
-    pub manifest: serde_json::Value,
+    /// The manifest as written.
+    pub manifest: Manifest,
+}
+
+/// A manifest exactly as written — every field the author set, nothing
+/// defaulted, nothing dropped — with the line of every value, for hashing,
+/// diffing and applying, and for pointing at the line a later error is about.
+/// Kept as a compact node tree (about 80 bytes a field) and turned into JSON
+/// on demand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest(pub(crate) Node);
+
+impl Manifest {
+    /// The JSON the API server would receive.
+    pub fn to_json(&self) -> serde_json::Value {
+        self.0.to_json()
+    }
+
+    /// The line of a field such as `spec.template.spec.containers[0].image`
+    /// (of its nearest existing parent when it is not set).
+    pub fn line_of(&self, field: &str) -> u32 {
+        line_of(&self.0, field)
+    }
 }
 
 /// A document of another kind: reported, never applied.

@@ -58,6 +58,14 @@ impl Node {
         }
     }
 
+    /// Takes the value under `key` out of a mapping.
+    pub(crate) fn into_entry(self, key: &str) -> Option<Node> {
+        match self.value {
+            Value::Map(entries) => entries.into_iter().find(|e| e.key == key).map(|e| e.value),
+            _ => None,
+        }
+    }
+
     pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),

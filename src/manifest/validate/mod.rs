@@ -16,7 +16,8 @@ use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 
 use super::diagnostic::Severity;
-use super::yaml::{Node, Value};
+use super::path::line_of;
+use super::yaml::Node;
 
 pub(crate) use meta::object_name_limit;
 
@@ -126,77 +127,4 @@ pub(crate) fn cronjob(cronjob: &CronJob, root: &Node, now: Timestamp) -> Vec<Fin
         ),
     }
     f.list
-}
-
-/// The line of the deepest node along `field` that exists; the line of the
-/// key itself for a mapping entry.
-fn line_of(root: &Node, field: &str) -> u32 {
-    let mut node = root;
-    let mut line = root.line;
-    for step in steps(field) {
-        let next = match (&node.value, step) {
-            (Value::Map(entries), Step::Key(key)) => {
-                entries.iter().find(|e| e.key == key).map(|e| {
-                    line = e.key_line;
-                    &e.value
-                })
-            }
-            (Value::Seq(items), Step::Index(i)) => items.get(i).inspect(|n| line = n.line),
-            _ => None,
-        };
-        match next {
-            Some(n) => node = n,
-            None => break,
-        }
-    }
-    line
-}
-
-enum Step<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-/// Splits `a.b[0]["c.d"]` into its steps.
-fn steps(field: &str) -> Vec<Step<'_>> {
-    let mut out = Vec::new();
-    let mut rest = field;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("[\"") {
-            let end = r.find("\"]").unwrap_or(r.len());
-            out.push(Step::Key(&r[..end]));
-            rest = r.get(end + 2..).unwrap_or("");
-        } else if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']').unwrap_or(r.len());
-            out.push(Step::Index(r[..end].parse().unwrap_or(usize::MAX)));
-            rest = r.get(end + 1..).unwrap_or("");
-        } else {
-            let r = rest.strip_prefix('.').unwrap_or(rest);
-            let end = r.find(['.', '[']).unwrap_or(r.len());
-            out.push(Step::Key(&r[..end]));
-            rest = &r[end..];
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_follow_field_paths() {
-        let docs = super::super::yaml::parse(
-            "metadata:\n  labels:\n    app.kubernetes.io/name: x\nspec:\n  containers:\n  - name: a\n  - name: b\n    image: c\n",
-        )
-        .unwrap();
-        let root = &docs[0].root;
-        assert_eq!(
-            line_of(root, "metadata.labels[\"app.kubernetes.io/name\"]"),
-            3
-        );
-        assert_eq!(line_of(root, "spec.containers[1].image"), 8);
-        assert_eq!(line_of(root, "spec.containers[1].missing"), 7);
-        assert_eq!(line_of(root, "spec.nothing"), 4);
-    }
 }

@@ -1,0 +1,139 @@
+//! Loading and validating a large repository: 10,000 Jobs and CronJobs spread
+//! over 1,000 files, read from disk, decoded, validated, duplicates checked.
+//!
+//! `cargo bench --bench load`. Reports the median wall time of several rounds
+//! and the process's peak resident memory (VmHWM) after them.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use jobcd::manifest;
+
+const FILES: usize = 1_000;
+const OBJECTS_PER_FILE: usize = 10;
+const ROUNDS: usize = 7;
+
+fn main() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for f in 0..FILES {
+        let mut text = String::new();
+        for o in 0..OBJECTS_PER_FILE {
+            let name = format!("obj-{f}-{o}");
+            if o % 2 == 0 {
+                write_job(&mut text, &name);
+            } else {
+                write_cronjob(&mut text, &name, o);
+            }
+        }
+        let sub = dir.path().join(format!("team-{}", f % 20));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(format!("{f}.yaml")), text).unwrap();
+    }
+    let options = manifest::Options {
+        strict: false,
+        now: "2026-01-01T00:00:00Z".parse().unwrap(),
+    };
+    let mut times = Vec::new();
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        let v = manifest::read_dir(dir.path(), &options).expect("the tree loads");
+        times.push(t.elapsed());
+        assert_eq!(
+            v.objects.len(),
+            FILES * OBJECTS_PER_FILE,
+            "{:?}",
+            v.diagnostics.first()
+        );
+        assert!(v.is_valid());
+    }
+    times.sort();
+    println!(
+        "load+validate {} objects in {FILES} files: median {:.1} ms (min {:.1}, max {:.1}); peak RSS {} MiB",
+        FILES * OBJECTS_PER_FILE,
+        times[ROUNDS / 2].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[ROUNDS - 1].as_secs_f64() * 1e3,
+        peak_rss_kib() / 1024,
+    );
+}
+
+fn write_job(out: &mut String, name: &str) {
+    let _ = write!(
+        out,
+        "---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+  namespace: batch
+  labels:
+    app.kubernetes.io/name: {name}
+    app.kubernetes.io/part-of: bench
+  annotations:
+    jobcd.dev/run: \"1\"
+spec:
+  backoffLimit: 4
+  completions: 10
+  parallelism: 2
+  ttlSecondsAfterFinished: 3600
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: {name}
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: main
+          image: registry.example.com/tools/migrate:1.2.3
+          command: [\"sh\", \"-c\", \"echo migrating && sleep 1\"]
+          env:
+            - name: MODE
+              value: apply
+            - name: RETRIES
+              value: \"3\"
+          resources:
+            requests: {{cpu: 100m, memory: 64Mi}}
+            limits: {{memory: 128Mi}}
+"
+    );
+}
+
+fn write_cronjob(out: &mut String, name: &str, i: usize) {
+    let _ = write!(
+        out,
+        "---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {name}
+  namespace: cron
+spec:
+  schedule: \"{i} */2 * * MON-FRI\"
+  timeZone: Europe/Berlin
+  concurrencyPolicy: Forbid
+  startingDeadlineSeconds: 300
+  jobTemplate:
+    spec:
+      backoffLimit: 2
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+            - name: main
+              image: registry.example.com/tools/report:2.0
+              args: [\"--since\", \"2h\"]
+"
+    );
+}
+
+/// Peak resident set size of this process, from /proc (0 where unavailable).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
