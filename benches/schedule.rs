@@ -87,7 +87,7 @@ fn robfig_rate(expr: &str, zone: &str) -> Option<f64> {
         let built = Command::new(go())
             .args(["build", "-o", bin, "."])
             .current_dir(dir)
-            .env("GOFLAGS", "-mod=mod")
+            .env("GOFLAGS", "-mod=mod -buildvcs=false")
             .status()
             .ok()?;
         if !built.success() {

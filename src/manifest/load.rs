@@ -353,7 +353,7 @@ fn located(file: &str, root: &Node, kind: &str, key: &str, message: String) -> D
     let line = root.entry(key).map_or(root.line, |e| e.key_line);
     let mut d = Diagnostic::file_error(file, line, message);
     d.field = Some(key.to_string());
-    if let Some(name) = meta_str(&root, "name") {
+    if let Some(name) = meta_str(root, "name") {
         d.message = format!("{kind} {name}: {}", d.message);
     }
     d

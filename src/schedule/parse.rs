@@ -243,7 +243,17 @@ fn parse_item(field: Field, item: &str) -> Result<u64, String> {
 /// A number or, in fields that have them, a three-letter name.
 fn value(field: Field, text: &str) -> Result<u64, String> {
     if let Some((names, first)) = field.names() {
-        let lower = text.to_ascii_lowercase();
+        // robfig lowers names with Go's strings.ToLower, which maps exactly
+        // two non-ASCII characters to ASCII: U+0130 'İ' to 'i' (so `FRİ` is
+        // Friday) and U+212A KELVIN SIGN to 'k'.
+        let lower: String = text
+            .chars()
+            .map(|c| match c {
+                '\u{130}' => 'i',
+                '\u{212a}' => 'k',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
         if let Some(i) = names.iter().position(|n| *n == lower) {
             return Ok(u64::from(first) + i as u64);
         }
@@ -285,6 +295,7 @@ mod tests {
         assert_eq!(fields("0 0 * * MON/2").dow, 1 << 1 | 1 << 3 | 1 << 5);
         assert_eq!(fields("0 0 1,,15 * *").dom, 1 << 1 | 1 << 15);
         assert_eq!(fields("0 0 1 jan-Mar *").month, 0b1110);
+        assert_eq!(fields("0 0 * * FR\u{130}").dow, 1 << 5);
         assert_eq!(fields("0 0 , * *").dom, 0);
     }
 

@@ -1,0 +1,7 @@
+//! Helpers shared by the integration tests. Each test crate uses only part
+//! of them.
+#![allow(dead_code)]
+
+pub mod cron_gen;
+pub mod rng;
+pub mod robfig;
