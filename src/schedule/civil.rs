@@ -32,6 +32,16 @@ pub(crate) fn days_from_civil(year: i64, month: u32, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468 + (day - 1)
 }
 
+/// Days in a month of the proleptic Gregorian calendar.
+pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// The date of a day number (days since 1970-01-01).
 pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;

@@ -15,7 +15,7 @@
 //! spring-forward gap is therefore skipped that day, and one inside a
 //! fall-back overlap fires twice (K8S-SEMANTICS.md §3, vectors 59–85).
 
-use super::civil::Civil;
+use super::civil::{Civil, SECS_PER_DAY, days_in_month};
 use super::parse::{Fields, STAR};
 use super::zone::Clock;
 
@@ -23,6 +23,32 @@ const YEARS_SEARCHED: i64 = 5;
 
 fn has(bits: u64, value: u32) -> bool {
     bits & (1 << value) != 0
+}
+
+/// The smallest allowed value in `from..=max`.
+fn next_allowed(bits: u64, from: u32, max: u32) -> Option<u32> {
+    if from > max {
+        return None;
+    }
+    let window = (bits >> from) & ((1u64 << (max - from + 1)) - 1);
+    (window != 0).then(|| from + window.trailing_zeros())
+}
+
+/// Days from `c` to the next day of its month that matches the day fields,
+/// or to the 1st of the next month when none does.
+fn days_to_next_match(f: &Fields, c: &Civil) -> i64 {
+    let last = days_in_month(c.year, c.month);
+    for ahead in 1..=(last - c.day) {
+        let day = Civil {
+            day: c.day + ahead,
+            weekday: (c.weekday + ahead) % 7,
+            ..*c
+        };
+        if day_matches(f, &day) {
+            return i64::from(ahead);
+        }
+    }
+    i64::from(last - c.day + 1)
 }
 
 /// The day-of-month/day-of-week rule: when either field is a star the day
@@ -67,6 +93,19 @@ pub(crate) fn next_fields(f: &Fields, clock: &Clock<'_>, after_secs: i64) -> Opt
                 reset = true;
                 at.to(clock.resolve(at.c.year, at.c.month.into(), at.c.day.into(), 0, 0, 0));
             }
+            // Where the offset stays put and the clock reads midnight, each
+            // date step is exactly one day: jump to the next matching day of
+            // the month, or to the 1st of the next month.
+            if at.c.hour == 0 {
+                let days = days_to_next_match(f, &at.c);
+                if let Some(t) = at.stable_jump(days * SECS_PER_DAY) {
+                    at.to(t);
+                    if at.c.day == 1 {
+                        continue 'search;
+                    }
+                    continue;
+                }
+            }
             at.to(at.shift_date(0, 1));
             // Moving by date across a DST change leaves the clock off
             // midnight; pull it back to the nearest midnight by whole hours.
@@ -89,7 +128,11 @@ pub(crate) fn next_fields(f: &Fields, clock: &Clock<'_>, after_secs: i64) -> Opt
                 let c = at.c;
                 at.to(clock.resolve(c.year, c.month.into(), c.day.into(), c.hour.into(), 0, 0));
             }
-            at.to(at.t + 3600);
+            // One hour per step while the offset holds: jump to the next
+            // allowed hour, or to midnight.
+            let target = next_allowed(f.hour, at.c.hour + 1, 23).unwrap_or(24);
+            let jump = i64::from(target - at.c.hour) * 3600;
+            at.to(at.stable_jump(jump).unwrap_or(at.t + 3600));
             if at.c.hour == 0 {
                 continue 'search;
             }
@@ -100,7 +143,9 @@ pub(crate) fn next_fields(f: &Fields, clock: &Clock<'_>, after_secs: i64) -> Opt
                 reset = true;
                 at.to(at.t.div_euclid(60) * 60);
             }
-            at.to(at.t + 60);
+            let target = next_allowed(f.minute, at.c.minute + 1, 59).unwrap_or(60);
+            let jump = i64::from(target - at.c.minute) * 60;
+            at.to(at.stable_jump(jump).unwrap_or(at.t + 60));
             if at.c.minute == 0 {
                 continue 'search;
             }
@@ -133,6 +178,13 @@ impl<'a, 'z> Cursor<'a, 'z> {
             t,
             c: clock.civil(t),
         }
+    }
+
+    /// `t + secs`, if the zone's offset is the same all the way there, so
+    /// that the jump lands where stepping would.
+    fn stable_jump(&self, secs: i64) -> Option<i64> {
+        let to = self.t.checked_add(secs)?;
+        (to < self.clock.stable_until(self.t)).then_some(to)
     }
 
     fn to(&mut self, t: i64) {

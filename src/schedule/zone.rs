@@ -158,6 +158,17 @@ impl Clock<'_> {
         p.offset
     }
 
+    /// The first Unix second after `unix` at which the offset may change
+    /// (`i64::MAX` for a fixed zone): every second in between has the same
+    /// offset as `unix`.
+    pub(crate) fn stable_until(&self, unix: i64) -> i64 {
+        if self.fixed {
+            return i64::MAX;
+        }
+        self.offset(unix);
+        self.period.get().end
+    }
+
     fn lookup(&self, unix: i64) -> Period {
         let clamped = unix.clamp(
             Timestamp::MIN.as_second() + 1,
