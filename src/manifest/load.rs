@@ -2,6 +2,7 @@
 //! validate, and find duplicates — collecting every problem in one pass.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -169,12 +170,29 @@ fn load_file(file: &SourceFile, options: &Options, out: &mut Validation) {
             return;
         }
     };
-    for doc in documents {
-        load_document(&file.path, doc.root, options, out);
+    let text: Arc<str> = Arc::from(text);
+    for (document, doc) in documents.into_iter().enumerate() {
+        let origin = Origin {
+            file: &file.path,
+            text: &text,
+            document,
+            items: Vec::new(),
+        };
+        load_document(&origin, doc.root, options, out);
     }
 }
 
-fn load_document(file: &str, root: Node, options: &Options, out: &mut Validation) {
+/// Where a document came from, so that its lines can be found again later.
+struct Origin<'a> {
+    file: &'a str,
+    text: &'a Arc<str>,
+    document: usize,
+    /// Indexes into nested `kind: List` items.
+    items: Vec<usize>,
+}
+
+fn load_document(origin: &Origin<'_>, root: Node, options: &Options, out: &mut Validation) {
+    let file = origin.file;
     let here = |line| Location {
         file: file.to_string(),
         line,
@@ -217,12 +235,20 @@ fn load_document(file: &str, root: Node, options: &Options, out: &mut Validation
     };
     let (api_version, kind) = (api_version.as_str(), kind.as_str());
     match (api_version, kind) {
-        ("batch/v1", "Job") => load_object::<Job>(file, root, Kind::Job, options, out),
-        ("batch/v1", "CronJob") => load_object::<CronJob>(file, root, Kind::CronJob, options, out),
+        ("batch/v1", "Job") => load_object::<Job>(origin, root, Kind::Job, options, out),
+        ("batch/v1", "CronJob") => {
+            load_object::<CronJob>(origin, root, Kind::CronJob, options, out)
+        }
         ("v1", "List") => match (root.line, root.into_entry("items").map(|n| n.value)) {
             (_, Some(Value::Seq(items))) => {
-                for item in items {
-                    load_document(file, item, options, out);
+                for (i, item) in items.into_iter().enumerate() {
+                    let mut nested = origin.items.clone();
+                    nested.push(i);
+                    let origin = Origin {
+                        items: nested,
+                        ..*origin
+                    };
+                    load_document(&origin, item, options, out);
                 }
             }
             (line, _) => out.diagnostics.push(Diagnostic::file_error(
@@ -272,10 +298,16 @@ fn load_document(file: &str, root: Node, options: &Options, out: &mut Validation
     }
 }
 
-fn load_object<T>(file: &str, root: Node, kind: Kind, options: &Options, out: &mut Validation)
-where
+fn load_object<T>(
+    origin: &Origin<'_>,
+    root: Node,
+    kind: Kind,
+    options: &Options,
+    out: &mut Validation,
+) where
     T: serde::de::DeserializeOwned + Validate,
 {
+    let file = origin.file;
     let id = ObjectRef {
         kind,
         namespace: meta_str(&root, "namespace")
@@ -316,7 +348,12 @@ where
                 line: root.line,
             },
             typed: typed.into_typed(),
-            manifest: Manifest(root),
+            manifest: Manifest::new(
+                &root,
+                origin.text.clone(),
+                origin.document,
+                origin.items.clone(),
+            ),
         });
     }
 }
@@ -385,5 +422,76 @@ fn report_duplicates(out: &mut Validation) {
             ),
         });
         out.objects.retain(|o| o.id != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Validation {
+        let files = [SourceFile {
+            path: "t.yaml".into(),
+            bytes: text.as_bytes().to_vec(),
+        }];
+        load(
+            &files,
+            &Options {
+                strict: false,
+                now: Timestamp::UNIX_EPOCH,
+            },
+        )
+    }
+
+    const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: i}]\n";
+
+    #[test]
+    fn manifests_keep_the_written_fields_in_order_and_their_lines() {
+        let v = load_text(&format!("# leading comment\n---\n{JOB}"));
+        assert!(v.is_valid(), "{:?}", v.diagnostics);
+        let m = &v.objects[0].manifest;
+        assert_eq!(
+            m.json(),
+            r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"a"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"i"}]}}}}"#
+        );
+        assert_eq!(m.line_of("spec.template.spec.restartPolicy"), 9);
+        assert_eq!(
+            m.to_json()["spec"]["template"]["spec"]["containers"][0]["image"],
+            "i"
+        );
+    }
+
+    #[test]
+    fn list_items_are_objects_with_their_own_lines() {
+        let items: String = JOB
+            .replace("name: a", "name: b")
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect();
+        let text = format!("apiVersion: v1\nkind: List\nitems:\n- {}", &items[2..]);
+        let v = load_text(&text);
+        assert!(v.is_valid(), "{:?}", v.diagnostics);
+        assert_eq!(v.objects[0].id.name, "b");
+        assert_eq!(v.objects[0].location.line, 4);
+        assert_eq!(
+            v.objects[0]
+                .manifest
+                .line_of("spec.template.spec.containers[0].image"),
+            11
+        );
+    }
+
+    #[test]
+    fn removed_api_versions_and_kind_typos_are_errors() {
+        let v = load_text(&JOB.replace("batch/v1", "batch/v1beta1"));
+        assert!(
+            v.diagnostics[0]
+                .message
+                .contains("not served since Kubernetes 1.25"),
+            "{:?}",
+            v.diagnostics
+        );
+        let v = load_text(&JOB.replace("kind: Job", "kind: Jbo"));
+        assert_eq!(v.diagnostics[0].hint.as_deref(), Some("did you mean Job?"));
     }
 }

@@ -3,6 +3,7 @@
 //! because the typed structs drop fields they do not know.
 
 use std::fmt;
+use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use serde::Serialize;
@@ -83,23 +84,62 @@ pub struct Object {
 }
 
 /// A manifest exactly as written — every field the author set, nothing
-/// defaulted, nothing dropped — with the line of every value, for hashing,
-/// diffing and applying, and for pointing at the line a later error is about.
-/// Kept as a compact node tree (about 80 bytes a field) and turned into JSON
-/// on demand.
+/// defaulted, nothing dropped — for hashing, diffing and applying. It is kept
+/// as compact JSON text (a tenth of the memory of a parsed tree) together
+/// with the file it came from, so that a later error about a field can still
+/// name its line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Manifest(pub(crate) Node);
+pub struct Manifest {
+    json: Box<str>,
+    source: Arc<str>,
+    document: usize,
+    items: Vec<usize>,
+}
 
 impl Manifest {
-    /// The JSON the API server would receive.
+    pub(crate) fn new(
+        root: &Node,
+        source: Arc<str>,
+        document: usize,
+        items: Vec<usize>,
+    ) -> Manifest {
+        Manifest {
+            json: serde_json::to_string(root)
+                .expect("a YAML node always serializes")
+                .into(),
+            source,
+            document,
+            items,
+        }
+    }
+
+    /// The JSON the API server would receive, keys in the order written.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The same, parsed.
     pub fn to_json(&self) -> serde_json::Value {
-        self.0.to_json()
+        serde_json::from_str(&self.json).expect("jobcd wrote this JSON itself")
     }
 
     /// The line of a field such as `spec.template.spec.containers[0].image`
-    /// (of its nearest existing parent when it is not set).
+    /// (of its nearest existing parent when it is not set). Parses the
+    /// source document again: this is for error messages, not hot paths.
     pub fn line_of(&self, field: &str) -> u32 {
-        line_of(&self.0, field)
+        let Ok(documents) = super::yaml::parse(&self.source) else {
+            return 0;
+        };
+        let Some(mut node) = documents.get(self.document).map(|d| &d.root) else {
+            return 0;
+        };
+        for i in &self.items {
+            match node.get("items").map(|n| &n.value) {
+                Some(super::yaml::Value::Seq(items)) if *i < items.len() => node = &items[*i],
+                _ => return 0,
+            }
+        }
+        line_of(node, field)
     }
 }
 

@@ -8,6 +8,7 @@
 //! kubectl's strict validation refuses, are errors too. Anchors and aliases are
 //! expanded with a budget so that a "billion laughs" file cannot exhaust memory.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
@@ -85,26 +86,37 @@ impl Node {
             Value::Map(_) => "a mapping",
         }
     }
+}
 
-    /// The untyped JSON form, as the API server would receive it.
-    pub(crate) fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
+/// Writes the node as JSON, keys in document order, as the API server would
+/// receive it.
+impl serde::Serialize for Node {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
         match &self.value {
-            Value::Null => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) => J::from(*i),
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(i) => serializer.serialize_i64(*i),
             Value::Float(f) => match integral(*f) {
-                Some(i) => J::from(i),
-                None => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+                Some(i) => serializer.serialize_i64(i),
+                None if f.is_finite() => serializer.serialize_f64(*f),
+                None => serializer.serialize_unit(),
             },
-            Value::String(s) => J::String(s.clone()),
-            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
+            Value::String(s) => serializer.serialize_str(s),
+            Value::Seq(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for e in entries {
+                    map.serialize_entry(&e.key, &e.value)?;
+                }
+                map.end()
+            }
         }
     }
 }
@@ -215,7 +227,7 @@ impl<'a> Builder<'a> {
         let (node, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(span, 1)?;
-                let value = resolve(&text, style, tag.as_deref()).map_err(|m| error(span, m))?;
+                let value = resolve(text, style, tag.as_deref()).map_err(|m| error(span, m))?;
                 (Node { value, line }, anchor)
             }
             Event::SequenceStart(anchor, tag) => {
@@ -276,7 +288,8 @@ impl<'a> Builder<'a> {
                 merge_into(&mut merged, value).map_err(|m| error(span, m))?;
                 continue;
             }
-            let key = key_text(&key_node).map_err(|m| error(span, m))?;
+            let key_line = key_node.line;
+            let key = key_text(key_node).map_err(|m| error(span, m))?;
             if let Some(first) = entries.iter().find(|e| e.key == key) {
                 return Err(error(
                     span,
@@ -288,7 +301,7 @@ impl<'a> Builder<'a> {
             }
             entries.push(Entry {
                 key,
-                key_line: key_node.line,
+                key_line,
                 value,
             });
         }
@@ -334,9 +347,9 @@ fn merge_into(merged: &mut Vec<Entry>, value: Node) -> Result<(), String> {
 }
 
 /// Mapping keys become strings, as they do in the JSON the API server sees.
-fn key_text(key: &Node) -> Result<String, String> {
-    Ok(match &key.value {
-        Value::String(s) => s.clone(),
+fn key_text(key: Node) -> Result<String, String> {
+    Ok(match key.value {
+        Value::String(s) => s,
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => f.to_string(),
@@ -358,19 +371,19 @@ fn check_collection_tag(tag: Option<&Tag>, expected: &str) -> Result<(), String>
 }
 
 /// Resolves a scalar to a typed value the way sigs.k8s.io/yaml (YAML 1.1) does.
-fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+fn resolve(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
     if let Some(tag) = tag {
         let core = tag.is_yaml_core_schema();
         return match (core, tag.suffix.as_str()) {
-            (true, "str") => Ok(Value::String(text.to_string())),
+            (true, "str") => Ok(Value::String(text.into_owned())),
             (true, "null") => Ok(Value::Null),
-            (true, "bool") => resolve_plain(text)
+            (true, "bool") => resolve_plain(&text)
                 .filter(|v| matches!(v, Value::Bool(_)))
                 .ok_or_else(|| format!("{text:?} is not a boolean")),
-            (true, "int") => resolve_plain(text)
+            (true, "int") => resolve_plain(&text)
                 .filter(|v| matches!(v, Value::Int(_)))
                 .ok_or_else(|| format!("{text:?} is not an integer")),
-            (true, "float") => match resolve_plain(text) {
+            (true, "float") => match resolve_plain(&text) {
                 Some(Value::Int(i)) => Ok(Value::Float(i as f64)),
                 Some(v @ Value::Float(_)) => Ok(v),
                 _ => Err(format!("{text:?} is not a number")),
@@ -381,9 +394,9 @@ fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, S
         };
     }
     if style != ScalarStyle::Plain {
-        return Ok(Value::String(text.to_string()));
+        return Ok(Value::String(text.into_owned()));
     }
-    Ok(resolve_plain(text).unwrap_or_else(|| Value::String(text.to_string())))
+    Ok(resolve_plain(&text).unwrap_or_else(|| Value::String(text.into_owned())))
 }
 
 /// The non-string reading of a plain scalar, if it has one.

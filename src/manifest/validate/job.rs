@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::batch::v1::{JobSpec, PodFailurePolicy, SuccessPolicy};
 
-use super::{Findings, pod};
+use super::{At, Findings, pod};
 
 /// Limit on parallelism of Indexed Jobs and on maxFailedIndexes.
 const INDEXED_MAX: i32 = 100_000;
@@ -19,29 +19,32 @@ pub(super) enum Owner {
 
 pub(super) fn spec(f: &mut Findings<'_>, spec: &JobSpec, base: &str, owner: Owner) {
     let at = |field: &str| format!("{base}.{field}");
-    f.non_negative(&at("parallelism"), spec.parallelism.map(i64::from));
-    f.non_negative(&at("completions"), spec.completions.map(i64::from));
-    f.non_negative(&at("activeDeadlineSeconds"), spec.active_deadline_seconds);
-    f.non_negative(&at("backoffLimit"), spec.backoff_limit.map(i64::from));
+    f.non_negative(At(base, "parallelism"), spec.parallelism.map(i64::from));
+    f.non_negative(At(base, "completions"), spec.completions.map(i64::from));
     f.non_negative(
-        &at("ttlSecondsAfterFinished"),
+        At(base, "activeDeadlineSeconds"),
+        spec.active_deadline_seconds,
+    );
+    f.non_negative(At(base, "backoffLimit"), spec.backoff_limit.map(i64::from));
+    f.non_negative(
+        At(base, "ttlSecondsAfterFinished"),
         spec.ttl_seconds_after_finished.map(i64::from),
     );
     f.non_negative(
-        &at("backoffLimitPerIndex"),
+        At(base, "backoffLimitPerIndex"),
         spec.backoff_limit_per_index.map(i64::from),
     );
     f.non_negative(
-        &at("maxFailedIndexes"),
+        At(base, "maxFailedIndexes"),
         spec.max_failed_indexes.map(i64::from),
     );
     f.one_of(
-        &at("completionMode"),
+        At(base, "completionMode"),
         spec.completion_mode.as_deref(),
         &["NonIndexed", "Indexed"],
     );
     f.one_of(
-        &at("podReplacementPolicy"),
+        At(base, "podReplacementPolicy"),
         spec.pod_replacement_policy.as_deref(),
         &["Failed", "TerminatingOrFailed"],
     );
@@ -217,7 +220,7 @@ fn pod_failure_policy(
     for (i, rule) in policy.rules.iter().enumerate() {
         let at = format!("{base}.rules[{i}]");
         f.one_of(
-            &format!("{at}.action"),
+            At(&at, "action"),
             Some(&rule.action),
             &["FailJob", "Ignore", "Count", "FailIndex"],
         );
@@ -236,11 +239,7 @@ fn pod_failure_policy(
             ),
             (Some(codes), None) => {
                 let at = format!("{at}.onExitCodes");
-                f.one_of(
-                    &format!("{at}.operator"),
-                    Some(&codes.operator),
-                    &["In", "NotIn"],
-                );
+                f.one_of(At(&at, "operator"), Some(&codes.operator), &["In", "NotIn"]);
                 let values = &codes.values;
                 if values.is_empty() || values.len() > 255 {
                     f.error(

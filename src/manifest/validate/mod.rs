@@ -12,6 +12,8 @@ mod meta;
 mod names;
 mod pod;
 
+use std::fmt;
+
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 
@@ -74,24 +76,43 @@ impl<'a> Findings<'a> {
         });
     }
 
-    /// Requires `value >= 0` for a count or duration field.
-    pub(crate) fn non_negative(&mut self, field: &str, value: Option<i64>) {
+    /// Requires `value >= 0` for a count or duration field. (Field paths are
+    /// rendered only when something is wrong.)
+    pub(crate) fn non_negative(&mut self, field: impl fmt::Display, value: Option<i64>) {
         if let Some(v) = value.filter(|v| *v < 0) {
-            self.error(field, format!("must be 0 or more, not {v}"), None);
+            self.error(
+                field.to_string(),
+                format!("must be 0 or more, not {v}"),
+                None,
+            );
         }
     }
 
     /// Requires an optional string field to be one of `allowed`.
-    pub(crate) fn one_of(&mut self, field: &str, value: Option<&str>, allowed: &[&str]) {
+    pub(crate) fn one_of(
+        &mut self,
+        field: impl fmt::Display,
+        value: Option<&str>,
+        allowed: &[&str],
+    ) {
         if let Some(v) = value
             && !allowed.contains(&v)
         {
             self.error(
-                field,
+                field.to_string(),
                 format!("unsupported value {v:?}"),
                 Some(&format!("use one of: {}", allowed.join(", "))),
             );
         }
+    }
+}
+
+/// `base.name`, rendered on demand.
+pub(crate) struct At<'a>(pub &'a str, pub &'a str);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::core::v1::{Container, PodTemplateSpec};
 
-use super::{Findings, meta, names};
+use super::{At, Findings, meta, names};
 
 /// Validates `template` at `base` (e.g. `spec.template`).
 pub(super) fn template(f: &mut Findings<'_>, template: &PodTemplateSpec, base: &str) {
@@ -32,7 +32,7 @@ pub(super) fn template(f: &mut Findings<'_>, template: &PodTemplateSpec, base: &
         ),
     }
     f.non_negative(
-        &format!("{base}.terminationGracePeriodSeconds"),
+        At(&base, "terminationGracePeriodSeconds"),
         spec.termination_grace_period_seconds,
     );
     if let Some(d) = spec.active_deadline_seconds.filter(|d| *d <= 0) {
@@ -93,7 +93,7 @@ fn container(f: &mut Findings<'_>, c: &Container, path: &str) {
         );
     }
     f.one_of(
-        &format!("{path}.imagePullPolicy"),
+        At(path, "imagePullPolicy"),
         c.image_pull_policy.as_deref(),
         &["Always", "IfNotPresent", "Never"],
     );
