@@ -3,9 +3,10 @@
 //! The data path and the contracts between its parts are described in the
 //! project's DESIGN.md; each part is one module here.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod manifest;
 pub mod schedule;
+pub mod source;
 mod suggest;

@@ -2,9 +2,12 @@
 //! made by the library parts; this module turns their values into text or
 //! JSON and exit codes.
 
+mod repo;
 mod schedule;
+mod source;
 mod validate;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -20,6 +23,9 @@ pub const EXIT_ERROR: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Where jobcd keeps its state: mirrors of remote repositories, and later the local executor's database.
+    #[arg(long, global = true, env = "JOBCD_STATE_DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +34,9 @@ enum Command {
     Validate(validate::Args),
     /// Show when a cron schedule fires, exactly as the CronJob controller computes it.
     Schedule(schedule::Args),
+    /// Inspect a git source: the commit a ref resolves to and the manifests in it.
+    #[command(subcommand)]
+    Source(source::Command),
 }
 
 /// Output formats shared by commands.
@@ -42,9 +51,11 @@ pub(crate) enum Format {
 /// Runs a parsed command line. `Err` means a usage, I/O or environment
 /// problem (exit 2); invalid input is reported and returns exit code 1.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let state_dir = repo::state_dir(cli.state_dir);
     match cli.command {
-        Command::Validate(args) => validate::run(args),
+        Command::Validate(args) => validate::run(args, state_dir),
         Command::Schedule(args) => schedule::run(args),
+        Command::Source(command) => source::run(command, state_dir),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `jobcd validate [DIR]`.
+//! `jobcd validate [DIR] | --repo URL [--ref REF] [--path P]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,15 +6,19 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 
+use super::repo::RepoArgs;
 use super::{EXIT_INVALID, Format, print_json};
-use crate::manifest::{self, Diagnostic, Ignored, Typed, Validation};
+use crate::manifest::{self, Diagnostic, Ignored, Object, Typed, Validation};
 use crate::schedule::{Schedule, Zone};
+use crate::source::Revision;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Directory holding the manifests (searched recursively).
-    #[arg(default_value = ".")]
-    dir: PathBuf,
+    /// Directory holding the manifests (searched recursively); or use --repo.
+    #[arg(conflicts_with = "repo")]
+    dir: Option<PathBuf>,
+    #[command(flatten)]
+    repo: RepoArgs,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
     output: Format,
@@ -23,16 +27,38 @@ pub(crate) struct Args {
     strict: bool,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
     let options = manifest::Options {
         strict: args.strict,
         now: jiff::Timestamp::now(),
     };
-    let validation = manifest::read_dir(&args.dir, &options)
-        .with_context(|| format!("validating {}", args.dir.display()))?;
+    let (label, tree, revision) = match &args.repo.repo {
+        Some(repo) => {
+            let source = args.repo.source(repo, state_dir)?;
+            let snapshot = source
+                .snapshot()
+                .with_context(|| format!("reading {repo}"))?;
+            let label = format!(
+                "{repo}@{} /{}",
+                snapshot.revision.short_sha,
+                source.path.trim_start_matches('/')
+            );
+            (label, snapshot.tree, Some(snapshot.revision))
+        }
+        None => {
+            let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+            let tree = manifest::read_dir(&dir)
+                .with_context(|| format!("validating {}", dir.display()))?;
+            (dir.display().to_string(), tree, None)
+        }
+    };
+    let validation = manifest::load_tree(&tree, &label, &options);
     match args.output {
-        Format::Json => print_json(&Report::from(&validation))?,
-        Format::Text => print_text(&args.dir, &validation),
+        Format::Json => print_json(&Report {
+            revision: revision.as_ref(),
+            ..Report::from(&validation)
+        })?,
+        Format::Text => print_text(&label, &validation),
     }
     Ok(if validation.is_valid() {
         ExitCode::SUCCESS
@@ -41,10 +67,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_text(dir: &std::path::Path, v: &Validation) {
+fn print_text(label: &str, v: &Validation) {
     for d in &v.diagnostics {
         eprintln!("{d}");
     }
+    print_objects(v);
+    let errors = v.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = v.diagnostics.len() - errors;
+    let verdict = if errors == 0 { "valid" } else { "INVALID" };
+    println!(
+        "{label}: {verdict}: {} objects in {} files, {} ignored, {errors} errors, {warnings} warnings",
+        v.objects.len(),
+        v.files,
+        v.ignored.len()
+    );
+}
+
+/// One line per object (with the schedule of a CronJob) and per ignored document.
+pub(crate) fn print_objects(v: &Validation) {
     for object in &v.objects {
         let detail = match &object.typed {
             Typed::CronJob(cj) => cj
@@ -69,16 +109,6 @@ fn print_text(dir: &std::path::Path, v: &Validation) {
             ignored.location
         );
     }
-    let errors = v.diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = v.diagnostics.len() - errors;
-    let verdict = if errors == 0 { "valid" } else { "INVALID" };
-    println!(
-        "{}: {verdict}: {} objects in {} files, {} ignored, {errors} errors, {warnings} warnings",
-        dir.display(),
-        v.objects.len(),
-        v.files,
-        v.ignored.len()
-    );
 }
 
 fn cron_summary(schedule: &str, zone: Option<&str>) -> String {
@@ -95,14 +125,17 @@ fn cron_summary(schedule: &str, zone: Option<&str>) -> String {
 #[derive(Serialize)]
 struct Report<'a> {
     valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<&'a Revision>,
     files: usize,
     objects: Vec<ObjectSummary<'a>>,
     ignored: &'a [Ignored],
     diagnostics: &'a [Diagnostic],
 }
 
+/// An object in JSON listings.
 #[derive(Serialize)]
-struct ObjectSummary<'a> {
+pub(crate) struct ObjectSummary<'a> {
     kind: manifest::Kind,
     namespace: &'a str,
     name: &'a str,
@@ -110,22 +143,25 @@ struct ObjectSummary<'a> {
     line: u32,
 }
 
+impl<'a> From<&'a Object> for ObjectSummary<'a> {
+    fn from(o: &'a Object) -> Self {
+        ObjectSummary {
+            kind: o.id.kind,
+            namespace: &o.id.namespace,
+            name: &o.id.name,
+            file: &o.location.file,
+            line: o.location.line,
+        }
+    }
+}
+
 impl<'a> From<&'a Validation> for Report<'a> {
     fn from(v: &'a Validation) -> Self {
         Report {
             valid: v.is_valid(),
+            revision: None,
             files: v.files,
-            objects: v
-                .objects
-                .iter()
-                .map(|o| ObjectSummary {
-                    kind: o.id.kind,
-                    namespace: &o.id.namespace,
-                    name: &o.id.name,
-                    file: &o.location.file,
-                    line: o.location.line,
-                })
-                .collect(),
+            objects: v.objects.iter().map(ObjectSummary::from).collect(),
             ignored: &v.ignored,
             diagnostics: &v.diagnostics,
         }

@@ -26,6 +26,16 @@ pub struct SourceFile {
     pub bytes: Vec<u8>,
 }
 
+/// Manifest files found under a root, and the problems met finding them
+/// (unreadable files, links that leave the root, files over the size limit).
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    /// Files to load, sorted by path.
+    pub files: Vec<SourceFile>,
+    /// Problems with files that were not read.
+    pub problems: Vec<Diagnostic>,
+}
+
 /// How strictly to load.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -130,6 +140,23 @@ pub fn load(files: &[SourceFile], options: &Options) -> Validation {
     out.diagnostics
         .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
     out
+}
+
+/// Loads and validates a tree; `label` names its root in messages.
+pub fn load_tree(tree: &Tree, label: &str, options: &Options) -> Validation {
+    let mut validation = load(&tree.files, options);
+    validation.diagnostics.extend(tree.problems.iter().cloned());
+    if validation.objects.is_empty() && validation.is_valid() {
+        validation.diagnostics.push(Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::file_error(label, 0, "no Job or CronJob manifests found")
+                .with_hint("check the path; syncing an empty tree would prune every managed object")
+        });
+    }
+    validation
+        .diagnostics
+        .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
+    validation
 }
 
 fn load_sequentially(files: &[SourceFile], options: &Options) -> Validation {

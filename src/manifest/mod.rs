@@ -15,6 +15,8 @@ mod walk;
 mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
-pub use load::{DEFAULT_NAMESPACE, DesiredSet, Options, SourceFile, Validation, load};
+pub use load::{
+    DEFAULT_NAMESPACE, DesiredSet, Options, SourceFile, Tree, Validation, load, load_tree,
+};
 pub use object::{Ignored, Kind, Location, Manifest, Object, ObjectRef, Typed};
-pub use walk::{Error, read_dir};
+pub use walk::{Error, MAX_FILE_BYTES, is_manifest_name, read_dir};

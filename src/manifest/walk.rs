@@ -9,8 +9,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::diagnostic::{Diagnostic, Severity};
-use super::load::{Options, SourceFile, Validation, load};
+use super::diagnostic::Diagnostic;
+use super::load::{SourceFile, Tree};
 
 /// Files larger than this are refused; a Kubernetes object is at most about
 /// 1.5 MiB, so a manifest file this big is a mistake.
@@ -36,8 +36,8 @@ pub enum Error {
     },
 }
 
-/// Reads and validates every manifest under `root`.
-pub fn read_dir(root: &Path, options: &Options) -> Result<Validation, Error> {
+/// Reads every manifest file under `root`.
+pub fn read_dir(root: &Path) -> Result<Tree, Error> {
     let canonical = root.canonicalize().map_err(|source| Error::Root {
         path: root.to_path_buf(),
         source,
@@ -55,25 +55,10 @@ pub fn read_dir(root: &Path, options: &Options) -> Result<Validation, Error> {
     };
     walk.dir(&canonical, "")?;
     walk.files.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut validation = load(&walk.files, options);
-    validation.diagnostics.extend(walk.problems);
-    if validation.objects.is_empty() && validation.is_valid() {
-        validation.diagnostics.push(Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::file_error(
-                &root.display().to_string(),
-                0,
-                "no Job or CronJob manifests found",
-            )
-            .with_hint(
-                "check the directory; syncing an empty tree would prune every managed object",
-            )
-        });
-    }
-    validation
-        .diagnostics
-        .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
-    Ok(validation)
+    Ok(Tree {
+        files: walk.files,
+        problems: walk.problems,
+    })
 }
 
 struct Walk {

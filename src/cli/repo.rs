@@ -1,0 +1,118 @@
+//! The arguments that name a git source and how to reach it, shared by the
+//! commands that read one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::source::{self, Credentials, HostKeyCheck, Location, RefName, Secret, Source};
+
+/// `--repo URL [--ref REF] [--path P]` and credentials.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RepoArgs {
+    /// Repository: a local path, file://, https://, ssh://, git@host:path or git:// URL.
+    #[arg(long, env = "JOBCD_REPO")]
+    pub repo: Option<String>,
+    /// Branch, tag or full commit sha (default: the current branch locally, the remote's default branch otherwise).
+    #[arg(long = "ref", env = "JOBCD_REF")]
+    pub reference: Option<String>,
+    /// Directory inside the repository holding the manifests.
+    #[arg(long, default_value = "", env = "JOBCD_PATH")]
+    pub path: String,
+    /// For a local repository: read the working tree, uncommitted edits included, instead of the commit.
+    #[arg(long)]
+    pub uncommitted: bool,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// How to authenticate. Passwords and passphrases are read from the
+/// environment or from files, never from the command line (which other users
+/// can see in the process list).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct CredentialArgs {
+    /// HTTPS user name (the password or token comes from JOBCD_GIT_PASSWORD or --git-password-file).
+    #[arg(long, env = "JOBCD_GIT_USERNAME")]
+    git_username: Option<String>,
+    /// File holding the HTTPS password or token.
+    #[arg(long, env = "JOBCD_GIT_PASSWORD_FILE")]
+    git_password_file: Option<PathBuf>,
+    /// SSH private key (default: ask the SSH agent).
+    #[arg(long, env = "JOBCD_SSH_KEY")]
+    ssh_key: Option<PathBuf>,
+    /// File holding the SSH key's passphrase (or set JOBCD_SSH_PASSPHRASE).
+    #[arg(long, env = "JOBCD_SSH_PASSPHRASE_FILE")]
+    ssh_passphrase_file: Option<PathBuf>,
+    /// known_hosts file for SSH host keys (default ~/.ssh/known_hosts).
+    #[arg(long, env = "JOBCD_SSH_KNOWN_HOSTS")]
+    ssh_known_hosts: Option<PathBuf>,
+    /// Accept any SSH host key. Only for throwaway setups: it allows a man in the middle.
+    #[arg(long)]
+    insecure_skip_host_key_check: bool,
+    /// Seconds to wait for a remote to answer.
+    #[arg(long, env = "JOBCD_GIT_TIMEOUT", default_value_t = source::DEFAULT_TIMEOUT.as_secs())]
+    git_timeout: u64,
+}
+
+impl CredentialArgs {
+    fn credentials(&self) -> anyhow::Result<Credentials> {
+        let secret = |file: &Option<PathBuf>, var: &str| -> anyhow::Result<Option<Secret>> {
+            Ok(match file {
+                Some(path) => Some(Secret::from_file(path)?),
+                None => std::env::var(var)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .map(Secret::new),
+            })
+        };
+        Ok(Credentials {
+            username: self.git_username.clone(),
+            password: secret(&self.git_password_file, "JOBCD_GIT_PASSWORD")?,
+            ssh_key: self.ssh_key.clone(),
+            ssh_passphrase: secret(&self.ssh_passphrase_file, "JOBCD_SSH_PASSPHRASE")?,
+            known_hosts: self.ssh_known_hosts.clone(),
+            host_key_check: if self.insecure_skip_host_key_check {
+                HostKeyCheck::Skip
+            } else {
+                HostKeyCheck::Strict
+            },
+        })
+    }
+}
+
+impl RepoArgs {
+    /// The source these arguments name, with mirrors under `state_dir`.
+    pub(crate) fn source(&self, repo: &str, state_dir: PathBuf) -> anyhow::Result<Source> {
+        let location = Location::parse(repo)?;
+        if self.uncommitted && !matches!(location, Location::Local(_)) {
+            anyhow::bail!("--uncommitted reads a local working tree; {repo} is a remote");
+        }
+        Ok(Source {
+            location,
+            reference: RefName::parse(self.reference.as_deref()),
+            path: self.path.clone(),
+            credentials: self
+                .credentials
+                .credentials()
+                .context("reading credentials")?,
+            state_dir,
+            timeout: Duration::from_secs(self.credentials.git_timeout.max(1)),
+            uncommitted: self.uncommitted,
+        })
+    }
+}
+
+/// The state directory: `--state-dir`, else `$XDG_STATE_HOME/jobcd`, else
+/// `~/.local/state/jobcd`.
+pub(crate) fn state_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| {
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/state")
+            });
+        base.join("jobcd")
+    })
+}

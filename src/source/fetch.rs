@@ -1,0 +1,126 @@
+//! Bare mirrors of remote repositories in the state directory.
+//!
+//! The first fetch clones; later ones transfer only what is new. Branches and
+//! tags are mirrored one to one with forced updates and pruning, so a
+//! force-push is followed and a deleted branch disappears (and is then
+//! reported as missing, rather than served stale). The remote's default
+//! branch becomes the mirror's HEAD.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use git2::{AutotagOption, FetchOptions, FetchPrune, Repository};
+use sha2::{Digest, Sha256};
+
+use super::Error;
+use super::credentials::{Attempts, Credentials};
+use super::reference::RefName;
+use super::url::Remote;
+
+const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+
+/// The mirror directory of a URL: a readable name plus a hash of the URL.
+pub(crate) fn mirror_dir(state_dir: &Path, remote: &Remote) -> PathBuf {
+    let digest = Sha256::digest(remote.url.as_bytes());
+    let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let slug: String = remote
+        .url
+        .rsplit(['/', ':'])
+        .find(|s| !s.is_empty())
+        .unwrap_or("repo")
+        .trim_end_matches(".git")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    state_dir.join("mirrors").join(format!("{slug}-{hash}.git"))
+}
+
+/// Brings the mirror of `remote` up to date and returns it.
+pub(crate) fn mirror(
+    remote: &Remote,
+    reference: &RefName,
+    credentials: &Credentials,
+    state_dir: &Path,
+    timeout: Duration,
+) -> Result<Repository, Error> {
+    let dir = mirror_dir(state_dir, remote);
+    let mirror_error = |source| Error::Mirror {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(mirror_error)?;
+    let repo = match Repository::open_bare(&dir) {
+        Ok(repo) => repo,
+        Err(_) => Repository::init_bare(&dir)
+            .map_err(|e| mirror_error(std::io::Error::other(e.message().to_string())))?,
+    };
+    let mut refspecs: Vec<String> = REFSPECS.iter().map(|s| s.to_string()).collect();
+    // A pinned commit that no branch or tag reaches can still be asked for
+    // directly, where the server allows it.
+    if let RefName::Commit(oid) = reference
+        && repo.find_commit(*oid).is_err()
+    {
+        refspecs.push(oid.to_string());
+    }
+    fetch(&repo, remote, credentials, &refspecs, timeout)?;
+    Ok(repo)
+}
+
+fn fetch(
+    repo: &Repository,
+    remote: &Remote,
+    credentials: &Credentials,
+    refspecs: &[String],
+    timeout: Duration,
+) -> Result<(), Error> {
+    let attempts = RefCell::new(Attempts::default());
+    let mut git_remote = repo
+        .remote_anonymous(&remote.url)
+        .map_err(|e| Error::Fetch {
+            url: remote.url.clone(),
+            message: e.message().to_string(),
+        })?;
+    let mut options = FetchOptions::new();
+    options
+        .remote_callbacks(credentials.callbacks(remote, &attempts))
+        .prune(FetchPrune::On)
+        .download_tags(AutotagOption::None);
+    let started = Instant::now();
+    let result = git_remote.fetch(refspecs, Some(&mut options), Some("jobcd: fetch"));
+    drop(options);
+    if let Err(e) = result {
+        let mut attempts = attempts.into_inner();
+        if let Some(host_key) = attempts.host_key.take() {
+            return Err(host_key);
+        }
+        if let Some(auth) = attempts.auth_error(remote, &credentials.user_for(remote)) {
+            return Err(auth);
+        }
+        let message = e.message().to_string();
+        if started.elapsed() >= timeout || message.contains("timed out") {
+            return Err(Error::Timeout {
+                url: remote.url.clone(),
+                seconds: timeout.as_secs(),
+            });
+        }
+        return Err(Error::Fetch {
+            url: remote.url.clone(),
+            message,
+        });
+    }
+    // The remote's default branch becomes HEAD, for sources without --ref.
+    if let Ok(default) = git_remote.default_branch()
+        && let Ok(name) = default.as_str()
+    {
+        let _ = repo.set_head(name);
+    }
+    Ok(())
+}

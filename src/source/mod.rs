@@ -1,0 +1,264 @@
+//! The source of truth: a git repository, a ref and a path inside it.
+//!
+//! Local repositories are read in place; remotes are mirrored as bare clones
+//! under the state directory and updated with incremental fetches (force
+//! pushes followed, deleted branches pruned). Manifests are read from the
+//! commit's tree, not from a checkout. This part knows nothing about targets;
+//! it hands a [`Revision`] and a [`manifest::Tree`] to whoever asked.
+//! git2 is blocking: async callers run it on a blocking thread.
+
+mod credentials;
+mod fetch;
+mod known_hosts;
+mod reference;
+mod revision;
+mod timeouts;
+mod tree;
+mod url;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use credentials::{Credentials, HostKeyCheck, Secret};
+pub use reference::RefName;
+pub use revision::Revision;
+pub use url::{Location, Remote, Transport};
+
+use crate::manifest;
+
+/// How long a connection to a remote may take before jobcd gives up.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a source could not be read. Messages name the repository (never with
+/// a secret), the ref or path, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `--repo` is not a usable path or URL.
+    #[error("repository {url}: {reason}")]
+    Url {
+        /// The repository as given (password redacted).
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A local path that is not a git repository.
+    #[error(
+        "{path} is not a git repository ({message}); pass the repository's top directory, or a URL"
+    )]
+    NotARepository {
+        /// The path given.
+        path: PathBuf,
+        /// libgit2's explanation.
+        message: String,
+    },
+    /// The server refused the credentials, or asked for some and there were none.
+    #[error(
+        "authentication to {url} as {user:?} failed (tried {tried}); check JOBCD_GIT_USERNAME and JOBCD_GIT_PASSWORD(_FILE) for HTTPS, or --ssh-key / the SSH agent for SSH"
+    )]
+    Auth {
+        /// The repository.
+        url: String,
+        /// The user name offered.
+        user: String,
+        /// Which credentials were offered.
+        tried: String,
+    },
+    /// The SSH server's host key is not trusted.
+    #[error(
+        "the SSH host key of {host} {problem} {known_hosts}; verify the key and add it (e.g. ssh-keyscan), point --ssh-known-hosts at the right file, or (for throwaway setups only) pass --insecure-skip-host-key-check"
+    )]
+    HostKey {
+        /// `host` or `[host]:port`.
+        host: String,
+        /// "is not in", "does not match the key recorded in", …
+        problem: String,
+        /// The known_hosts file consulted.
+        known_hosts: PathBuf,
+    },
+    /// Connecting or transferring took longer than the timeout.
+    #[error(
+        "{url} did not answer within {seconds} s; check that the server is up and reachable, or raise --git-timeout"
+    )]
+    Timeout {
+        /// The repository.
+        url: String,
+        /// The timeout.
+        seconds: u64,
+    },
+    /// Any other fetch failure.
+    #[error("fetching {url} failed: {message}")]
+    Fetch {
+        /// The repository.
+        url: String,
+        /// libgit2's explanation.
+        message: String,
+    },
+    /// The ref does not exist (a deleted branch, a typo).
+    #[error("{reference:?} is not a branch or tag of {url}{}", available_hint(.available))]
+    RefNotFound {
+        /// The ref asked for.
+        reference: String,
+        /// The repository.
+        url: String,
+        /// Some branches that do exist.
+        available: Vec<String>,
+    },
+    /// A pinned commit that the repository does not have.
+    #[error("commit {sha} is not in {url}; check the sha, or fetch the branch that contains it")]
+    CommitNotFound {
+        /// The sha asked for.
+        sha: String,
+        /// The repository.
+        url: String,
+    },
+    /// `--path` does not name a directory in the commit.
+    #[error("path {path:?} {problem} (commit {sha})")]
+    Path {
+        /// The path asked for.
+        path: String,
+        /// The commit.
+        sha: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A secret file could not be read.
+    #[error("cannot read the secret file {path}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The mirror in the state directory could not be created or updated.
+    #[error("the mirror at {path} cannot be used; remove it to start afresh")]
+    Mirror {
+        /// The mirror's directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading objects failed (a corrupt repository, usually).
+    #[error("reading {what} failed: {message}")]
+    Git {
+        /// What was being read.
+        what: String,
+        /// libgit2's explanation.
+        message: String,
+    },
+    /// Reading the working tree (`--uncommitted`) failed.
+    #[error(transparent)]
+    WorkingTree(#[from] manifest::Error),
+}
+
+fn available_hint(available: &[String]) -> String {
+    if available.is_empty() {
+        String::new()
+    } else {
+        format!("; branches: {}", available.join(", "))
+    }
+}
+
+impl Error {
+    pub(crate) fn git(what: &str, e: git2::Error) -> Error {
+        Error::Git {
+            what: what.to_string(),
+            message: e.message().to_string(),
+        }
+    }
+}
+
+/// A repository, a ref and a path: where one set of manifests comes from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The repository.
+    pub location: Location,
+    /// Which commit.
+    pub reference: RefName,
+    /// Directory inside the repository holding the manifests ("" for the top).
+    pub path: String,
+    /// How to authenticate to a remote.
+    pub credentials: Credentials,
+    /// Where remote mirrors are kept.
+    pub state_dir: PathBuf,
+    /// Connection timeout for remotes.
+    pub timeout: Duration,
+    /// For a local repository: read the working tree instead of the commit.
+    pub uncommitted: bool,
+}
+
+/// A revision and the manifest files in it.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The commit.
+    pub revision: Revision,
+    /// The manifest files under the source's path.
+    pub tree: manifest::Tree,
+}
+
+impl Source {
+    /// Fetches (for a remote), resolves the ref and reads the manifests.
+    pub fn snapshot(&self) -> Result<Snapshot, Error> {
+        let (repo, url) = self.open()?;
+        let (commit, reference) = reference::resolve(&repo, &self.reference, &url)?;
+        let revision = Revision::of(&commit, reference);
+        let tree = match (&self.location, self.uncommitted) {
+            (Location::Local(_), true) => {
+                let workdir = repo.workdir().ok_or_else(|| Error::Path {
+                    path: self.path.clone(),
+                    sha: revision.sha.clone(),
+                    problem: "cannot be read uncommitted: the repository is bare".into(),
+                })?;
+                manifest::read_dir(&workdir.join(&self.path))?
+            }
+            _ => tree::read(&repo, &commit, &self.path)?,
+        };
+        Ok(Snapshot { revision, tree })
+    }
+
+    /// Only the revision the ref points at now (fetching first for a remote).
+    pub fn revision(&self) -> Result<Revision, Error> {
+        let (repo, url) = self.open()?;
+        let (commit, reference) = reference::resolve(&repo, &self.reference, &url)?;
+        Ok(Revision::of(&commit, reference))
+    }
+
+    /// The repository to read: the local one, or the refreshed mirror.
+    fn open(&self) -> Result<(git2::Repository, String), Error> {
+        match &self.location {
+            Location::Local(path) => {
+                let repo = git2::Repository::open(path).map_err(|e| Error::NotARepository {
+                    path: path.clone(),
+                    message: e.message().to_string(),
+                })?;
+                Ok((repo, path.display().to_string()))
+            }
+            Location::Remote(remote) => {
+                timeouts::apply(self.timeout);
+                let repo = fetch::mirror(
+                    remote,
+                    &self.reference,
+                    &self.credentials,
+                    &self.state_dir,
+                    self.timeout,
+                )?;
+                Ok((repo, remote.url.clone()))
+            }
+        }
+    }
+
+    /// The directory of the local repository's git metadata, for watching.
+    pub fn git_dir(&self) -> Result<Option<PathBuf>, Error> {
+        match &self.location {
+            Location::Local(path) => {
+                let repo = git2::Repository::open(path).map_err(|e| Error::NotARepository {
+                    path: path.clone(),
+                    message: e.message().to_string(),
+                })?;
+                Ok(Some(repo.path().to_path_buf()))
+            }
+            Location::Remote(_) => Ok(None),
+        }
+    }
+}

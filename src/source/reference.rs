@@ -1,0 +1,130 @@
+//! Which commit a `--ref` means.
+
+use git2::{Oid, Repository};
+
+use super::Error;
+
+/// A `--ref`: the default branch, a branch or tag name, or a pinned commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefName {
+    /// The current branch of a local repository; the remote's default branch.
+    Default,
+    /// A branch, a tag, a full ref name (`refs/heads/main`), or any other
+    /// revision git understands (a short sha, `main~1`).
+    Named(String),
+    /// A full 40-character commit sha: pinned, never moves.
+    Commit(Oid),
+}
+
+impl RefName {
+    /// Reads a `--ref` value (None for the default).
+    pub fn parse(text: Option<&str>) -> RefName {
+        match text.map(str::trim) {
+            None | Some("") => RefName::Default,
+            Some(t) if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Oid::from_str(t).map_or_else(|_| RefName::Named(t.to_string()), RefName::Commit)
+            }
+            Some(t) => RefName::Named(t.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for RefName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RefName::Default => f.write_str("HEAD"),
+            RefName::Named(n) => f.write_str(n),
+            RefName::Commit(oid) => write!(f, "{oid}"),
+        }
+    }
+}
+
+/// The commit `reference` points at in `repo`, and the full ref name.
+pub(crate) fn resolve<'r>(
+    repo: &'r Repository,
+    reference: &RefName,
+    url: &str,
+) -> Result<(git2::Commit<'r>, String), Error> {
+    let not_found = || Error::RefNotFound {
+        reference: reference.to_string(),
+        url: url.to_string(),
+        available: branches(repo),
+    };
+    let (object, name) = match reference {
+        RefName::Commit(oid) => {
+            let commit = repo.find_commit(*oid).map_err(|_| Error::CommitNotFound {
+                sha: oid.to_string(),
+                url: url.to_string(),
+            })?;
+            return Ok((commit, oid.to_string()));
+        }
+        RefName::Default => {
+            let head = repo.head().map_err(|_| not_found())?;
+            let name = head.name().unwrap_or("HEAD").to_string();
+            (
+                head.peel(git2::ObjectType::Commit)
+                    .map_err(|_| not_found())?,
+                name,
+            )
+        }
+        RefName::Named(name) => {
+            let candidates = if name.starts_with("refs/") {
+                vec![name.clone()]
+            } else {
+                vec![format!("refs/heads/{name}"), format!("refs/tags/{name}")]
+            };
+            match candidates
+                .into_iter()
+                .find_map(|full| repo.find_reference(&full).ok().map(|r| (r, full)))
+            {
+                Some((r, full)) => (
+                    r.peel(git2::ObjectType::Commit).map_err(|_| not_found())?,
+                    full,
+                ),
+                // Anything else git understands: a short sha, `main~2`, …
+                None => (
+                    repo.revparse_single(name)
+                        .and_then(|o| o.peel(git2::ObjectType::Commit))
+                        .map_err(|_| not_found())?,
+                    name.clone(),
+                ),
+            }
+        }
+    };
+    let commit = object.into_commit().map_err(|_| not_found())?;
+    Ok((commit, name))
+}
+
+/// A few branch names, for the hint of a ref that was not found.
+fn branches(repo: &Repository) -> Vec<String> {
+    let Ok(refs) = repo.references_glob("refs/heads/*") else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = refs
+        .filter_map(Result::ok)
+        .filter_map(|r| r.shorthand().ok().map(str::to_string))
+        .collect();
+    names.sort();
+    names.truncate(10);
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shas_pin_and_names_do_not() {
+        assert_eq!(RefName::parse(None), RefName::Default);
+        assert_eq!(RefName::parse(Some("main")), RefName::Named("main".into()));
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(
+            RefName::parse(Some(sha)),
+            RefName::Commit(Oid::from_str(sha).unwrap())
+        );
+        assert_eq!(
+            RefName::parse(Some("0123456")),
+            RefName::Named("0123456".into())
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! Manifests straight from a commit's tree.
+//!
+//! Blobs are read from the object database, never from a working tree: there
+//! is no checkout to corrupt and no race with someone editing files. A
+//! symlink in the repository is followed only to a blob or tree inside the
+//! manifest path; one that leads elsewhere is reported and not read.
+
+use git2::{ObjectType, Oid, Repository, Tree};
+
+use super::Error;
+use crate::manifest::{self, Diagnostic, SourceFile};
+
+const SYMLINK_MODE: i32 = 0o120_000;
+/// Symlinks followed in a row before giving up (a loop).
+const MAX_LINK_DEPTH: usize = 16;
+
+/// Collects the manifest files under `path` in `commit`'s tree.
+pub(crate) fn read(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    path: &str,
+) -> Result<manifest::Tree, Error> {
+    let sha = commit.id().to_string();
+    let top = commit.tree().map_err(|e| Error::git(&sha, e))?;
+    let path = normalise(path).ok_or_else(|| Error::Path {
+        path: path.to_string(),
+        sha: sha.clone(),
+        problem: "must be a relative path inside the repository".into(),
+    })?;
+    let root = if path.is_empty() {
+        top
+    } else {
+        let entry = top
+            .get_path(std::path::Path::new(&path))
+            .map_err(|_| Error::Path {
+                path: path.clone(),
+                sha: sha.clone(),
+                problem: "does not exist in this commit".into(),
+            })?;
+        if entry.kind() != Some(ObjectType::Tree) {
+            return Err(Error::Path {
+                path,
+                sha,
+                problem: "is not a directory".into(),
+            });
+        }
+        repo.find_tree(entry.id())
+            .map_err(|e| Error::git(&sha, e))?
+    };
+    let mut walk = Walk {
+        repo,
+        root: &root,
+        out: manifest::Tree::default(),
+        visited: vec![root.id()],
+    };
+    walk.tree(&root, "", 0)?;
+    walk.out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(walk.out)
+}
+
+/// `./a//b/` → `a/b`; None for paths that leave the repository.
+fn normalise(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+struct Walk<'r> {
+    repo: &'r Repository,
+    root: &'r Tree<'r>,
+    out: manifest::Tree,
+    visited: Vec<Oid>,
+}
+
+impl Walk<'_> {
+    fn tree(&mut self, tree: &Tree<'_>, prefix: &str, depth: usize) -> Result<(), Error> {
+        for entry in tree.iter() {
+            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            match entry.kind() {
+                Some(ObjectType::Tree) if !name.starts_with('.') => {
+                    self.subtree(entry.id(), &rel, depth)?
+                }
+                Some(ObjectType::Blob) if entry.filemode() == SYMLINK_MODE => {
+                    self.symlink(entry.id(), prefix, &rel, &name, depth)?
+                }
+                Some(ObjectType::Blob) if manifest::is_manifest_name(&name) => {
+                    self.blob(entry.id(), rel)?
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn subtree(&mut self, id: Oid, rel: &str, depth: usize) -> Result<(), Error> {
+        if self.visited.contains(&id) && depth > 0 {
+            return Ok(());
+        }
+        self.visited.push(id);
+        let tree = self.repo.find_tree(id).map_err(|e| Error::git(rel, e))?;
+        self.tree(&tree, rel, depth)
+    }
+
+    fn blob(&mut self, id: Oid, rel: String) -> Result<(), Error> {
+        let blob = self.repo.find_blob(id).map_err(|e| Error::git(&rel, e))?;
+        let size = blob.size() as u64;
+        if size > manifest::MAX_FILE_BYTES {
+            self.out.problems.push(
+                Diagnostic::file_error(&rel, 0, format!("the file is {size} bytes; the limit is {}", manifest::MAX_FILE_BYTES))
+                    .with_hint("a Kubernetes object is at most about 1.5 MiB; split the file or remove generated data"),
+            );
+            return Ok(());
+        }
+        self.out.files.push(SourceFile {
+            path: rel,
+            bytes: blob.content().to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Follows a link that stays inside the manifest root; reports the rest.
+    fn symlink(
+        &mut self,
+        id: Oid,
+        dir: &str,
+        rel: &str,
+        name: &str,
+        depth: usize,
+    ) -> Result<(), Error> {
+        let blob = self.repo.find_blob(id).map_err(|e| Error::git(rel, e))?;
+        let target = String::from_utf8_lossy(blob.content()).into_owned();
+        let inside = (!target.starts_with('/'))
+            .then(|| {
+                normalise(&if dir.is_empty() {
+                    target.clone()
+                } else {
+                    format!("{dir}/{target}")
+                })
+            })
+            .flatten();
+        let resolved = inside.and_then(|p| {
+            let entry = if p.is_empty() {
+                None
+            } else {
+                self.root.get_path(std::path::Path::new(&p)).ok()
+            };
+            entry.map(|e| (e.id(), e.kind(), e.filemode()))
+        });
+        match resolved {
+            _ if depth >= MAX_LINK_DEPTH => {}
+            Some((target_id, Some(ObjectType::Tree), _)) => {
+                self.subtree(target_id, rel, depth + 1)?
+            }
+            Some((target_id, Some(ObjectType::Blob), mode)) if mode == SYMLINK_MODE => {
+                self.symlink(target_id, dir, rel, name, depth + 1)?;
+            }
+            Some((target_id, Some(ObjectType::Blob), _)) if manifest::is_manifest_name(name) => {
+                self.blob(target_id, rel.to_string())?;
+            }
+            Some(_) => {}
+            // A link that leaves the manifest path: an error when it stands
+            // for a manifest, a warning when it may stand for a directory of
+            // them (no extension), and nothing for other files.
+            None if manifest::is_manifest_name(name) || !name.contains('.') => {
+                let mut d = Diagnostic::file_error(rel, 0, format!("symlink to {target:?} leads outside the manifest path or to nothing; it is not followed"))
+                    .with_hint("commit the files themselves instead of a link to them");
+                if !manifest::is_manifest_name(name) {
+                    d.severity = manifest::Severity::Warning;
+                }
+                self.out.problems.push(d);
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    #[test]
+    fn paths_normalise_and_cannot_escape() {
+        assert_eq!(
+            normalise("./examples//batch/").as_deref(),
+            Some("examples/batch")
+        );
+        assert_eq!(normalise("").as_deref(), Some(""));
+        assert_eq!(normalise("a/../b").as_deref(), Some("b"));
+        assert_eq!(normalise("../x"), None);
+    }
+}
