@@ -1,6 +1,7 @@
 //! `jobcd source show`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -10,11 +11,23 @@ use super::validate::{ObjectSummary, print_objects};
 use super::{Format, print_json};
 use crate::manifest;
 use crate::source::Revision;
+use crate::source::watch::{self, Poll, Watcher};
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// Resolve the source's ref and list the manifests found in that commit.
     Show(ShowArgs),
+    /// Follow the source: print each new revision as it appears (a local repository is watched, a remote polled).
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WatchArgs {
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Seconds between polls of a remote (with ±10 % jitter, backing off while fetches fail).
+    #[arg(long, default_value_t = 60, env = "JOBCD_POLL_INTERVAL")]
+    interval: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -35,7 +48,49 @@ struct Report<'a> {
 }
 
 pub(crate) fn run(command: Command, state_dir: std::path::PathBuf) -> anyhow::Result<ExitCode> {
-    let Command::Show(args) = command;
+    match command {
+        Command::Show(args) => show(args, state_dir),
+        Command::Watch(args) => watch(args, state_dir),
+    }
+}
+
+fn watch(args: WatchArgs, state_dir: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+    let repo = args.repo.repo.as_deref().context("--repo is required")?;
+    let source = args.repo.source(repo, state_dir)?;
+    let mut watcher = match source.git_dirs()? {
+        Some((git_dir, common)) => {
+            Watcher::new().watch_refs(&git_dir, &common, watch::DEFAULT_DEBOUNCE)?
+        }
+        None => Watcher::new().poll(Poll::every(Duration::from_secs(args.interval.max(1)))),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let mut last: Option<String> = None;
+    let outcome: anyhow::Result<ExitCode> = runtime.block_on(async {
+        loop {
+            // git2 blocks: keep it off the async thread.
+            let check = source.clone();
+            match tokio::task::spawn_blocking(move || check.revision()).await? {
+                Ok(revision) => {
+                    watcher.record(true);
+                    if last.as_deref() != Some(revision.sha.as_str()) {
+                        println!("{} {revision}", jiff::Timestamp::now());
+                        last = Some(revision.sha);
+                    }
+                }
+                Err(e) => {
+                    watcher.record(false);
+                    eprintln!("{} error: {e}", jiff::Timestamp::now());
+                }
+            }
+            watcher.next().await;
+        }
+    });
+    outcome
+}
+
+fn show(args: ShowArgs, state_dir: std::path::PathBuf) -> anyhow::Result<ExitCode> {
     let repo = args.repo.repo.as_deref().context("--repo is required")?;
     let source = args.repo.source(repo, state_dir)?;
     let snapshot = source.snapshot()?;

@@ -15,6 +15,7 @@ mod revision;
 mod timeouts;
 mod tree;
 mod url;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -248,15 +249,19 @@ impl Source {
         }
     }
 
-    /// The directory of the local repository's git metadata, for watching.
-    pub fn git_dir(&self) -> Result<Option<PathBuf>, Error> {
+    /// For a local repository: its git directory and common directory (they
+    /// differ for a linked worktree), whose refs a watcher follows.
+    pub fn git_dirs(&self) -> Result<Option<(PathBuf, PathBuf)>, Error> {
         match &self.location {
             Location::Local(path) => {
                 let repo = git2::Repository::open(path).map_err(|e| Error::NotARepository {
                     path: path.clone(),
                     message: e.message().to_string(),
                 })?;
-                Ok(Some(repo.path().to_path_buf()))
+                Ok(Some((
+                    repo.path().to_path_buf(),
+                    repo.commondir().to_path_buf(),
+                )))
             }
             Location::Remote(_) => Ok(None),
         }
