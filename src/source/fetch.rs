@@ -63,14 +63,22 @@ pub(crate) fn mirror(
             .map_err(|e| mirror_error(std::io::Error::other(e.message().to_string())))?,
     };
     let mut refspecs: Vec<String> = REFSPECS.iter().map(|s| s.to_string()).collect();
+    fetch(&repo, remote, credentials, &refspecs, timeout)?;
     // A pinned commit that no branch or tag reaches can still be asked for
-    // directly, where the server allows it.
+    // directly, where the server allows it. That is a second fetch: libgit2
+    // fails a whole fetch that names a sha when the server does not
+    // advertise allow-tip/reachable-sha1-in-want (git daemon and
+    // git-http-backend by default), even for a sha a branch reaches. When
+    // the server refuses, the commit is reported missing.
     if let RefName::Commit(oid) = reference
         && repo.find_commit(*oid).is_err()
     {
         refspecs.push(oid.to_string());
+        match fetch(&repo, remote, credentials, &refspecs, timeout) {
+            Ok(()) | Err(Error::Fetch { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
-    fetch(&repo, remote, credentials, &refspecs, timeout)?;
     Ok(repo)
 }
 
@@ -105,7 +113,8 @@ fn fetch(
             return Err(auth);
         }
         let message = e.message().to_string();
-        if started.elapsed() >= timeout || message.contains("timed out") {
+        // libgit2 says "timed out", libssh2 "Timed out waiting on socket".
+        if started.elapsed() >= timeout || message.to_ascii_lowercase().contains("timed out") {
             return Err(Error::Timeout {
                 url: remote.url.clone(),
                 seconds: timeout.as_secs(),

@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod cron_gen;
+pub mod git_servers;
 pub mod rng;
 pub mod robfig;
