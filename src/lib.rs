@@ -10,3 +10,4 @@ pub mod manifest;
 pub mod schedule;
 pub mod source;
 mod suggest;
+pub mod target;

@@ -1,0 +1,219 @@
+//! From a manifest's container to a host process: argv, environment and
+//! working directory, as Kubernetes would give them to the container.
+//!
+//! The process runtime does not use images, so a container must say what to
+//! run with `command`; the image's entrypoint is unknown here. `$(VAR)`
+//! references in command, args and env values expand as the kubelet expands
+//! them: to variables defined earlier in the container's env (or by
+//! Kubernetes itself), `$$` escapes a `$`, and unknown references stay as
+//! written. The process does not inherit jobcd's own environment (which may
+//! hold credentials): it starts from a container-like base.
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::Container;
+
+/// `PATH` of the base environment, as most images set it.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A container ready to start as a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    /// The container's name.
+    pub name: String,
+    /// `command` followed by `args`, expanded.
+    pub argv: Vec<String>,
+    /// The complete environment.
+    pub env: Vec<(String, String)>,
+    /// `workingDir`, if set.
+    pub working_dir: Option<PathBuf>,
+}
+
+/// Something in a container the process runtime cannot do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct Unsupported {
+    /// Field path, e.g. `spec.template.spec.containers[0].command`.
+    pub field: String,
+    /// What cannot be done, and what to do instead.
+    pub problem: String,
+}
+
+/// Resolves `container` (at field path `path`) for a pod whose Kubernetes
+/// provided variables are `provided` (HOSTNAME, JOB_COMPLETION_INDEX).
+pub fn resolve(
+    container: &Container,
+    path: &str,
+    provided: &[(String, String)],
+) -> Result<Process, Unsupported> {
+    let unsupported = |field: &str, problem: String| Unsupported {
+        field: format!("{path}.{field}"),
+        problem,
+    };
+    let Some(command) = container.command.as_ref().filter(|c| !c.is_empty()) else {
+        return Err(unsupported(
+            "command",
+            format!(
+                "container {:?} has no command; the local process runtime does not run images, so it cannot use the image's entrypoint — set command (e.g. [\"sh\", \"-c\", \"...\"])",
+                container.name
+            ),
+        ));
+    };
+    if container.env_from.as_ref().is_some_and(|e| !e.is_empty()) {
+        return Err(unsupported(
+            "envFrom",
+            "ConfigMaps and Secrets are not available locally; write the variables as env values"
+                .into(),
+        ));
+    }
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), DEFAULT_PATH.into()),
+        ("HOME".into(), "/root".into()),
+    ];
+    set_all(&mut env, provided);
+    for (i, var) in container.env.iter().flatten().enumerate() {
+        if var.value_from.is_some() {
+            return Err(unsupported(
+                &format!("env[{i}].valueFrom"),
+                format!(
+                    "{} takes its value from the cluster (a Secret, ConfigMap or field), which is not available locally; give it a literal value",
+                    var.name
+                ),
+            ));
+        }
+        let value = expand(var.value.as_deref().unwrap_or_default(), &env);
+        set_all(&mut env, &[(var.name.clone(), value)]);
+    }
+    let argv = command
+        .iter()
+        .chain(container.args.iter().flatten())
+        .map(|a| expand(a, &env))
+        .collect();
+    Ok(Process {
+        name: container.name.clone(),
+        argv,
+        env,
+        working_dir: container.working_dir.as_ref().map(PathBuf::from),
+    })
+}
+
+fn set_all(env: &mut Vec<(String, String)>, vars: &[(String, String)]) {
+    for (name, value) in vars {
+        match env.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value.clone(),
+            None => env.push((name.clone(), value.clone())),
+        }
+    }
+}
+
+/// Expands `$(NAME)` from `env`; `$$` is a literal `$`; anything else stays.
+pub(crate) fn expand(text: &str, env: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('(')
+            && let Some(close) = inner.find(')')
+        {
+            let name = &inner[..close];
+            match env.iter().find(|(n, _)| n == name) {
+                Some((_, value)) => out.push_str(value),
+                None => {
+                    out.push_str("$(");
+                    out.push_str(name);
+                    out.push(')');
+                }
+            }
+            rest = &inner[close + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource};
+
+    fn container(command: Option<Vec<&str>>, args: Vec<&str>, env: Vec<(&str, &str)>) -> Container {
+        Container {
+            name: "main".into(),
+            command: command.map(|c| c.into_iter().map(String::from).collect()),
+            args: Some(args.into_iter().map(String::from).collect()),
+            env: Some(
+                env.into_iter()
+                    .map(|(n, v)| EnvVar {
+                        name: n.into(),
+                        value: Some(v.into()),
+                        value_from: None,
+                    })
+                    .collect(),
+            ),
+            ..Container::default()
+        }
+    }
+
+    #[test]
+    fn command_args_and_env_expand_like_the_kubelet() {
+        let c = container(
+            Some(vec!["sh", "-c"]),
+            vec!["echo $(GREETING) $(MISSING) $$(GREETING) $HOME"],
+            vec![("NAME", "world"), ("GREETING", "hello $(NAME)")],
+        );
+        let p = resolve(
+            &c,
+            "spec.template.spec.containers[0]",
+            &[("HOSTNAME".into(), "pi-abc".into())],
+        )
+        .unwrap();
+        assert_eq!(
+            p.argv,
+            ["sh", "-c", "echo hello world $(MISSING) $(GREETING) $HOME"]
+        );
+        assert!(p.env.contains(&("HOSTNAME".into(), "pi-abc".into())));
+        assert!(p.env.iter().any(|(n, v)| n == "PATH" && v == DEFAULT_PATH));
+        assert!(
+            !p.env.iter().any(|(n, _)| n == "JOBCD_GIT_PASSWORD"),
+            "jobcd's own environment is not inherited"
+        );
+    }
+
+    #[test]
+    fn no_command_is_a_clear_error() {
+        let err = resolve(
+            &container(None, vec!["--flag"], vec![]),
+            "spec.template.spec.containers[0]",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "spec.template.spec.containers[0].command");
+        assert!(
+            err.problem.contains("does not run images"),
+            "{}",
+            err.problem
+        );
+    }
+
+    #[test]
+    fn value_from_is_not_available_locally() {
+        let mut c = container(Some(vec!["true"]), vec![], vec![]);
+        c.env = Some(vec![EnvVar {
+            name: "TOKEN".into(),
+            value: None,
+            value_from: Some(EnvVarSource::default()),
+        }]);
+        let err = resolve(&c, "spec.template.spec.containers[0]", &[]).unwrap_err();
+        assert_eq!(
+            err.field,
+            "spec.template.spec.containers[0].env[0].valueFrom"
+        );
+    }
+}
