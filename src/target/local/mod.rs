@@ -7,4 +7,5 @@
 //! capped logs and kubelet-style stopping ([`process`]).
 
 pub mod container;
+pub mod job_controller;
 pub mod process;
