@@ -32,6 +32,20 @@ impl Zone {
         }
     }
 
+    /// This machine's zone, which the CronJob controller uses for a CronJob
+    /// without `timeZone` (UTC on standard control planes; whatever the host
+    /// says for the local executor). Falls back to UTC when the system zone
+    /// cannot be determined.
+    pub fn system() -> Zone {
+        match TimeZone::try_system() {
+            Ok(tz) => Zone {
+                name: tz.iana_name().map(str::to_string),
+                tz,
+            },
+            Err(_) => Zone::utc(),
+        }
+    }
+
     /// Validates and loads an IANA zone name as the API server would.
     pub fn named(name: &str) -> Result<Zone, Error> {
         let invalid = |reason: &str| Error::Zone {

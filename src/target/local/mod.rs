@@ -2,10 +2,18 @@
 //! and CronJob controllers' semantics (K8S-SEMANTICS.md). Runs are child
 //! processes of jobcd.
 //!
-//! Built so far: turning a container into a host process
-//! ([`container::resolve`]) and running it in its pod's process group with
-//! capped logs and kubelet-style stopping ([`process`]).
+//! Built so far, each tested on its own:
+//! - [`container::resolve`] turns a manifest's container into a host process;
+//! - [`process`] runs it in its pod's process group with capped logs and
+//!   kubelet-style stopping;
+//! - [`job_controller::sync`] and [`cron_controller::sync`] are the two
+//!   controllers' decisions as pure functions of spec, state, children and
+//!   time.
+//!
+//! Still to come: the pod runner, the SQLite store, the executor loop that
+//! ties them together with crash recovery, and the `Target` trait.
 
 pub mod container;
+pub mod cron_controller;
 pub mod job_controller;
 pub mod process;
