@@ -1,8 +1,8 @@
-//! One container as a host process: started in its pod's process group,
-//! output captured to a log file with a size cap, and stopped the way the
-//! kubelet stops a container — SIGTERM to the whole group, then SIGKILL once
-//! the grace period is over — so that anything the container started goes
-//! with it.
+//! One container as a host process: started as the leader of its own process
+//! group, output captured to a log file with a size cap, and stopped the way
+//! the kubelet stops a container — SIGTERM to the whole group, then SIGKILL
+//! once the grace period is over — so that anything the container started
+//! goes with it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -44,8 +44,6 @@ pub struct Placement {
     pub log_path: PathBuf,
     /// Bytes of output kept.
     pub log_cap: u64,
-    /// Process group to join (a pod's first container starts one).
-    pub group: Option<i32>,
 }
 
 /// A started process.
@@ -83,12 +81,12 @@ impl Running {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(placement.group.unwrap_or(0));
+            .process_group(0);
         let mut child = command.spawn()?;
         let pid = child
             .id()
             .ok_or_else(|| std::io::Error::other("the process exited at once"))?;
-        let group = placement.group.unwrap_or(pid as i32);
+        let group = pid as i32;
         let log_file = tokio::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -112,7 +110,7 @@ impl Running {
         self.pid
     }
 
-    /// The process group (the pod's).
+    /// Its process group (led by the process itself).
     pub fn group(&self) -> i32 {
         self.group
     }
@@ -235,7 +233,6 @@ mod tests {
             scratch_dir: dir.join("scratch"),
             log_path: dir.join("logs/main.log"),
             log_cap: cap,
-            group: None,
         }
     }
 

@@ -1,0 +1,215 @@
+//! A pod on this machine: its init containers one after another, then its
+//! containers together, as the kubelet runs them.
+//!
+//! With `restartPolicy: Never` a container that fails fails the pod. With
+//! `OnFailure` the kubelet restarts a failed container in place after a
+//! CrashLoopBackOff delay (10 s, doubling, at most 5 minutes) and the pod
+//! only ends when every container has succeeded; the Job controller decides
+//! from the restart count when to give up. Every container runs in its own
+//! process group; stopping the pod stops them all.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::container::Process;
+use super::process::{self, Exit, Placement, Running};
+
+/// First CrashLoopBackOff delay.
+pub const CRASH_BACKOFF_BASE: Duration = Duration::from_secs(10);
+/// Longest CrashLoopBackOff delay.
+pub const CRASH_BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The pod's name (log and scratch directories are named after it).
+    pub name: String,
+    /// Init containers, run in order.
+    pub init: Vec<Process>,
+    /// Containers, run together.
+    pub containers: Vec<Process>,
+    /// `restartPolicy: OnFailure`.
+    pub restart_on_failure: bool,
+    /// `terminationGracePeriodSeconds`.
+    pub grace: Duration,
+    /// Holds `logs/<container>.log` and the scratch working directory.
+    pub dir: PathBuf,
+    /// Bytes of output kept per container.
+    pub log_cap: u64,
+    /// First CrashLoopBackOff delay (tests scale it down).
+    pub crash_backoff: Duration,
+}
+
+/// What happens while a pod runs, for the executor to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A container process started.
+    Started {
+        /// Container name.
+        container: String,
+        /// Process id (and process group).
+        pid: u32,
+    },
+    /// A container process ended.
+    Exited {
+        /// Container name.
+        container: String,
+        /// How.
+        exit: Exit,
+    },
+    /// A failed container will start again (OnFailure) after `after`.
+    Restarting {
+        /// Container name.
+        container: String,
+        /// Restarts so far, this one included.
+        restarts: i32,
+        /// The CrashLoopBackOff delay.
+        after: Duration,
+    },
+}
+
+/// How the pod ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Every container exited 0.
+    pub succeeded: bool,
+    /// It was stopped on request (not a failure of its own).
+    pub stopped: bool,
+    /// Last exit of each container that ran: (container, exit).
+    pub exits: Vec<(String, Exit)>,
+    /// Container restarts (OnFailure).
+    pub restarts: i32,
+}
+
+/// Runs `plan` until it ends or `stop` turns true.
+pub async fn run(
+    plan: &Plan,
+    events: mpsc::UnboundedSender<Event>,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<Outcome> {
+    let mut outcome = Outcome {
+        succeeded: false,
+        stopped: false,
+        exits: Vec::new(),
+        restarts: 0,
+    };
+    for init in &plan.init {
+        if !run_to_success(plan, init, &events, &mut stop, &mut outcome).await? {
+            return Ok(outcome);
+        }
+    }
+    // All containers at once; each follows the restart policy on its own.
+    // The tasks belong to this set and are all awaited below.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, container) in plan.containers.iter().cloned().enumerate() {
+        let (plan, events, mut stop) = (plan.clone(), events.clone(), stop.clone());
+        tasks.spawn(async move {
+            let mut own = Outcome {
+                succeeded: false,
+                stopped: false,
+                exits: Vec::new(),
+                restarts: 0,
+            };
+            let ok = run_to_success(&plan, &container, &events, &mut stop, &mut own).await;
+            (i, ok.map(|ok| (ok, own)))
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.map_err(std::io::Error::other)?);
+    }
+    // Report exits in the containers' order, whatever order they ended in.
+    results.sort_by_key(|(i, _)| *i);
+    let results = results.into_iter().map(|(_, r)| r);
+    let mut all_ok = true;
+    for result in results {
+        let (ok, own) = result?;
+        all_ok &= ok;
+        outcome.stopped |= own.stopped;
+        outcome.restarts += own.restarts;
+        outcome.exits.extend(own.exits);
+    }
+    outcome.succeeded = all_ok && !outcome.stopped;
+    Ok(outcome)
+}
+
+/// Runs one container until it succeeds, fails for good (Never), or the pod
+/// is stopped. True when it succeeded.
+async fn run_to_success(
+    plan: &Plan,
+    process: &Process,
+    events: &mpsc::UnboundedSender<Event>,
+    stop: &mut watch::Receiver<bool>,
+    outcome: &mut Outcome,
+) -> std::io::Result<bool> {
+    let placement = Placement {
+        scratch_dir: plan.dir.join("scratch"),
+        log_path: plan.dir.join("logs").join(format!("{}.log", process.name)),
+        log_cap: plan.log_cap,
+    };
+    let mut restarts = 0;
+    loop {
+        if *stop.borrow() {
+            outcome.stopped = true;
+            return Ok(false);
+        }
+        let mut running = Running::start(process, &placement).await?;
+        let _ = events.send(Event::Started {
+            container: process.name.clone(),
+            pid: running.pid(),
+        });
+        let exit = tokio::select! {
+            exit = running.wait() => exit?,
+            () = stopped(stop) => {
+                outcome.stopped = true;
+                process::stop(&mut running, plan.grace).await?
+            }
+        };
+        let _ = events.send(Event::Exited {
+            container: process.name.clone(),
+            exit,
+        });
+        outcome.exits.retain(|(name, _)| *name != process.name);
+        outcome.exits.push((process.name.clone(), exit));
+        if outcome.stopped {
+            return Ok(false);
+        }
+        if exit.success() {
+            return Ok(true);
+        }
+        if !plan.restart_on_failure {
+            return Ok(false);
+        }
+        restarts += 1;
+        outcome.restarts += 1;
+        let after = plan
+            .crash_backoff
+            .saturating_mul(1 << (restarts - 1).min(16))
+            .min(CRASH_BACKOFF_CAP);
+        let _ = events.send(Event::Restarting {
+            container: process.name.clone(),
+            restarts,
+            after,
+        });
+        tokio::select! {
+            () = tokio::time::sleep(after) => {}
+            () = stopped(stop) => {
+                outcome.stopped = true;
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Resolves once a stop is requested; never, if the requester is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The borrow guard ends inside this function, so callers stay Send.
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+mod tests;
