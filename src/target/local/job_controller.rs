@@ -138,7 +138,7 @@ impl Spec {
 }
 
 /// Where a pod is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Phase {
     /// Created, containers not all started.
     Pending,
@@ -171,7 +171,9 @@ pub struct Pod {
 }
 
 /// Condition types, named as Kubernetes names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum ConditionType {
     /// Interim: the Job will fail once its pods are gone.
     FailureTarget,
@@ -186,7 +188,7 @@ pub enum ConditionType {
 }
 
 /// A status condition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Condition {
     /// Which.
     pub kind: ConditionType,
@@ -201,7 +203,7 @@ pub struct Condition {
 }
 
 /// A Job's status as the controller keeps it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// Set on the first unsuspended sync, reset on resume.
     pub start_time: Option<Timestamp>,

@@ -4,19 +4,22 @@
 //!
 //! Built so far, each tested on its own:
 //! - [`container::resolve`] turns a manifest's container into a host process;
-//! - [`process`] runs it in its pod's process group with capped logs and
+//! - [`process`] runs it as its own process group with capped logs and
 //!   kubelet-style stopping;
 //! - [`pod::run`] runs init containers in order, then the containers
 //!   together, restarting in place with CrashLoopBackOff for OnFailure;
 //! - [`job_controller::sync`] and [`cron_controller::sync`] are the two
 //!   controllers' decisions as pure functions of spec, state, children and
-//!   time.
+//!   time;
+//! - [`store`] keeps applied objects, Jobs, pods, CronJob state and the
+//!   run-once ledger in SQLite, with schema migrations.
 //!
-//! Still to come: the SQLite store, the executor loop that
-//! ties them together with crash recovery, and the `Target` trait.
+//! Still to come: the executor loop that ties them together with crash
+//! recovery, the `Target` trait, and the `jobcd local` commands.
 
 pub mod container;
 pub mod cron_controller;
 pub mod job_controller;
 pub mod pod;
 pub mod process;
+pub mod store;

@@ -20,7 +20,8 @@ use super::container::Process;
 pub const DEFAULT_LOG_CAP: u64 = 10 * 1024 * 1024;
 
 /// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Exit {
     /// It exited with this status.
     Code(i32),

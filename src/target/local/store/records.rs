@@ -1,0 +1,500 @@
+//! What the store holds, row by row. Times are RFC 3339 text; a Job's
+//! status and a pod's exits are JSON, since only the executor reads them.
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Error, Store};
+use crate::manifest::Kind;
+use crate::target::local::cron_controller;
+use crate::target::local::job_controller::{Phase, Status};
+use crate::target::local::process::Exit;
+
+/// An object applied to the executor, as the reconcile left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedObject {
+    /// Job or CronJob.
+    pub kind: Kind,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The source it came from.
+    pub source: String,
+    /// The commit it came from.
+    pub revision: String,
+    /// The file it came from.
+    pub path: String,
+    /// Hash of the normalised spec.
+    pub spec_hash: String,
+    /// The manifest as applied (JSON).
+    pub manifest: String,
+    /// When it was applied.
+    pub applied_at: Timestamp,
+}
+
+/// A Job instance: from a manifest, or created by a CronJob for a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    /// Unique id of this instance (a re-run is a new uid).
+    pub uid: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The CronJob that created it, if any.
+    pub owner_cronjob: Option<String>,
+    /// Spec hash of the manifest it ran.
+    pub spec_hash: String,
+    /// The Job as created (JSON).
+    pub manifest: String,
+    /// The CronJob slot it runs for.
+    pub scheduled_time: Option<Timestamp>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// The Job controller's status.
+    pub status: Status,
+    /// When it was deleted (TTL, history limit, replace, re-run); kept for history.
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// One pod (attempt) of a Job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodRecord {
+    /// Row id, assigned on insert.
+    pub id: i64,
+    /// Its Job.
+    pub job_uid: String,
+    /// Pod name.
+    pub name: String,
+    /// Completion index (Indexed Jobs).
+    pub completion_index: Option<i32>,
+    /// Phase.
+    pub phase: Phase,
+    /// Process id of the running container, for recovery after a crash.
+    pub pid: Option<u32>,
+    /// The boot the pid belongs to (pids are only meaningful within one).
+    pub boot_id: Option<String>,
+    /// When it started.
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    pub finished_at: Option<Timestamp>,
+    /// Last exit of each container.
+    pub exits: Vec<(String, Exit)>,
+    /// Why it ended, when not plainly (`Deleted`, `NodeLost`, …).
+    pub reason: Option<String>,
+    /// Container restarts.
+    pub restarts: i32,
+    /// Directory with its logs.
+    pub log_dir: String,
+}
+
+/// A CronJob's scheduling state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronState {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The controller's view.
+    pub state: cron_controller::State,
+}
+
+/// A run-once ledger entry: this spec of this Job ran, with this outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// Source name.
+    pub source: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Spec hash.
+    pub spec_hash: String,
+    /// `Complete`, `Failed`, or `Running`.
+    pub outcome: String,
+    /// The Job instance, if it still exists.
+    pub job_uid: Option<String>,
+    /// When recorded.
+    pub recorded_at: Timestamp,
+}
+
+fn time(t: Timestamp) -> String {
+    t.to_string()
+}
+
+/// A stored value that does not read back: reported as a conversion failure
+/// of its column.
+fn unreadable(column: usize, detail: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        detail.to_string().into(),
+    )
+}
+
+fn ts(row: &Row<'_>, column: usize) -> rusqlite::Result<Timestamp> {
+    let text: String = row.get(column)?;
+    text.parse().map_err(|e| unreadable(column, e))
+}
+
+fn ts_opt(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<Timestamp>> {
+    let text: Option<String> = row.get(column)?;
+    text.map(|t| t.parse().map_err(|e| unreadable(column, e)))
+        .transpose()
+}
+
+fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, column: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(column)?;
+    serde_json::from_str(&text).map_err(|e| unreadable(column, e))
+}
+
+fn object_row(r: &Row<'_>) -> rusqlite::Result<AppliedObject> {
+    let kind: String = r.get(0)?;
+    Ok(AppliedObject {
+        kind: match kind.as_str() {
+            "Job" => Kind::Job,
+            "CronJob" => Kind::CronJob,
+            other => return Err(unreadable(0, format!("unknown kind {other:?}"))),
+        },
+        namespace: r.get(1)?,
+        name: r.get(2)?,
+        source: r.get(3)?,
+        revision: r.get(4)?,
+        path: r.get(5)?,
+        spec_hash: r.get(6)?,
+        manifest: r.get(7)?,
+        applied_at: ts(r, 8)?,
+    })
+}
+
+fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
+    Ok(JobRecord {
+        uid: r.get(0)?,
+        namespace: r.get(1)?,
+        name: r.get(2)?,
+        owner_cronjob: r.get(3)?,
+        spec_hash: r.get(4)?,
+        manifest: r.get(5)?,
+        scheduled_time: ts_opt(r, 6)?,
+        created_at: ts(r, 7)?,
+        status: json(r, 8)?,
+        deleted_at: ts_opt(r, 9)?,
+    })
+}
+
+fn pod_row(r: &Row<'_>) -> rusqlite::Result<PodRecord> {
+    let phase: String = r.get(4)?;
+    Ok(PodRecord {
+        id: r.get(0)?,
+        job_uid: r.get(1)?,
+        name: r.get(2)?,
+        completion_index: r.get(3)?,
+        phase: match phase.as_str() {
+            "Pending" => Phase::Pending,
+            "Running" => Phase::Running,
+            "Succeeded" => Phase::Succeeded,
+            "Failed" => Phase::Failed,
+            other => return Err(unreadable(4, format!("unknown phase {other:?}"))),
+        },
+        pid: r.get(5)?,
+        boot_id: r.get(6)?,
+        started_at: ts_opt(r, 7)?,
+        finished_at: ts_opt(r, 8)?,
+        exits: json(r, 9)?,
+        reason: r.get(10)?,
+        restarts: r.get(11)?,
+        log_dir: r.get(12)?,
+    })
+}
+
+fn kind_text(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Job => "Job",
+        Kind::CronJob => "CronJob",
+    }
+}
+
+fn phase_text(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Pending => "Pending",
+        Phase::Running => "Running",
+        Phase::Succeeded => "Succeeded",
+        Phase::Failed => "Failed",
+    }
+}
+
+impl Store {
+    /// Records an applied object (replacing an earlier version).
+    pub fn put_object(&self, o: &AppliedObject) -> Result<(), Error> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO objects (kind, namespace, name, source, revision, path, spec_hash, manifest, applied_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    kind_text(o.kind),
+                    o.namespace,
+                    o.name,
+                    o.source,
+                    o.revision,
+                    o.path,
+                    o.spec_hash,
+                    o.manifest,
+                    time(o.applied_at)
+                ])
+            })
+            .map(drop)
+            .map_err(|e| self.sqlite("recording an applied object", e))
+    }
+
+    /// Forgets an applied object (pruned).
+    pub fn delete_object(&self, kind: Kind, namespace: &str, name: &str) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "DELETE FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
+                params![kind_text(kind), namespace, name],
+            )
+            .map(drop)
+            .map_err(|e| self.sqlite("deleting an applied object", e))
+    }
+
+    /// Every applied object, by kind, namespace and name.
+    pub fn objects(&self) -> Result<Vec<AppliedObject>, Error> {
+        self.conn
+            .prepare_cached(
+                "SELECT kind, namespace, name, source, revision, path, spec_hash, manifest, applied_at
+                 FROM objects ORDER BY kind DESC, namespace, name",
+            )
+            .and_then(|mut st| st.query_map([], object_row)?.collect())
+            .map_err(|e| self.sqlite("listing applied objects", e))
+    }
+
+    /// Records a new Job instance.
+    pub fn insert_job(&self, j: &JobRecord) -> Result<(), Error> {
+        let status = serde_json::to_string(&j.status).expect("a Job status always serializes");
+        self.conn
+            .execute(
+                "INSERT INTO jobs (uid, namespace, name, owner_cronjob, spec_hash, manifest, scheduled_time, created_at, status, deleted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    j.uid,
+                    j.namespace,
+                    j.name,
+                    j.owner_cronjob,
+                    j.spec_hash,
+                    j.manifest,
+                    j.scheduled_time.map(time),
+                    time(j.created_at),
+                    status,
+                    j.deleted_at.map(time)
+                ],
+            )
+            .map(drop)
+            .map_err(|e| self.sqlite(&format!("recording Job {}/{}", j.namespace, j.name), e))
+    }
+
+    /// Saves a Job's status.
+    pub fn update_job_status(&self, uid: &str, status: &Status) -> Result<(), Error> {
+        let status = serde_json::to_string(status).expect("a Job status always serializes");
+        self.conn
+            .prepare_cached("UPDATE jobs SET status = ?2 WHERE uid = ?1")
+            .and_then(|mut st| st.execute(params![uid, status]))
+            .map(drop)
+            .map_err(|e| self.sqlite("saving a Job status", e))
+    }
+
+    /// Marks a Job deleted; its pods and history stay.
+    pub fn mark_job_deleted(&self, uid: &str, at: Timestamp) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "UPDATE jobs SET deleted_at = ?2 WHERE uid = ?1 AND deleted_at IS NULL",
+                params![uid, time(at)],
+            )
+            .map(drop)
+            .map_err(|e| self.sqlite("deleting a Job", e))
+    }
+
+    /// Jobs not deleted, oldest first.
+    pub fn live_jobs(&self) -> Result<Vec<JobRecord>, Error> {
+        self.jobs_where("deleted_at IS NULL", params![])
+    }
+
+    /// Every Job instance of a name (history included), oldest first.
+    pub fn jobs_named(&self, namespace: &str, name: &str) -> Result<Vec<JobRecord>, Error> {
+        self.jobs_where("namespace = ?1 AND name = ?2", params![namespace, name])
+    }
+
+    fn jobs_where(
+        &self,
+        condition: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<JobRecord>, Error> {
+        let sql = format!(
+            "SELECT uid, namespace, name, owner_cronjob, spec_hash, manifest, scheduled_time, created_at, status, deleted_at
+             FROM jobs WHERE {condition} ORDER BY created_at, rowid"
+        );
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| st.query_map(args, job_row)?.collect())
+            .map_err(|e| self.sqlite("listing Jobs", e))
+    }
+
+    /// Records a new pod; returns its id.
+    pub fn insert_pod(&self, p: &PodRecord) -> Result<i64, Error> {
+        let exits = serde_json::to_string(&p.exits).expect("exits always serialize");
+        self.conn
+            .execute(
+                "INSERT INTO pods (job_uid, name, completion_index, phase, pid, boot_id, started_at, finished_at, exits, reason, restarts, log_dir)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    p.job_uid,
+                    p.name,
+                    p.completion_index,
+                    phase_text(p.phase),
+                    p.pid,
+                    p.boot_id,
+                    p.started_at.map(time),
+                    p.finished_at.map(time),
+                    exits,
+                    p.reason,
+                    p.restarts,
+                    p.log_dir
+                ],
+            )
+            .map_err(|e| self.sqlite(&format!("recording pod {}", p.name), e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Saves a pod's progress.
+    pub fn update_pod(&self, p: &PodRecord) -> Result<(), Error> {
+        let exits = serde_json::to_string(&p.exits).expect("exits always serialize");
+        self.conn
+            .prepare_cached(
+                "UPDATE pods SET phase = ?2, pid = ?3, boot_id = ?4, started_at = ?5, finished_at = ?6, exits = ?7, reason = ?8, restarts = ?9
+                 WHERE id = ?1",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    p.id,
+                    phase_text(p.phase),
+                    p.pid,
+                    p.boot_id,
+                    p.started_at.map(time),
+                    p.finished_at.map(time),
+                    exits,
+                    p.reason,
+                    p.restarts
+                ])
+            })
+            .map(drop)
+            .map_err(|e| self.sqlite(&format!("saving pod {}", p.name), e))
+    }
+
+    /// The pods of a Job, in creation order.
+    pub fn pods_of(&self, job_uid: &str) -> Result<Vec<PodRecord>, Error> {
+        self.pods_where("job_uid = ?1", params![job_uid])
+    }
+
+    /// Pods that were running or pending: after a crash, these are the ones
+    /// to adopt or stop.
+    pub fn unfinished_pods(&self) -> Result<Vec<PodRecord>, Error> {
+        self.pods_where("phase IN ('Pending', 'Running')", params![])
+    }
+
+    fn pods_where(
+        &self,
+        condition: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<PodRecord>, Error> {
+        let sql = format!(
+            "SELECT id, job_uid, name, completion_index, phase, pid, boot_id, started_at, finished_at, exits, reason, restarts, log_dir
+             FROM pods WHERE {condition} ORDER BY id"
+        );
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| st.query_map(args, pod_row)?.collect())
+            .map_err(|e| self.sqlite("listing pods", e))
+    }
+
+    /// A CronJob's scheduling state, if it has been seen before.
+    pub fn cron_state(&self, namespace: &str, name: &str) -> Result<Option<CronState>, Error> {
+        self.conn
+            .query_row(
+                "SELECT created_at, last_schedule_time, last_successful_time FROM cronjob_state WHERE namespace = ?1 AND name = ?2",
+                params![namespace, name],
+                |r| {
+                    Ok(CronState {
+                        namespace: namespace.to_string(),
+                        name: name.to_string(),
+                        state: cron_controller::State {
+                            created: ts(r, 0)?,
+                            last_schedule: ts_opt(r, 1)?,
+                            last_successful: ts_opt(r, 2)?,
+                        },
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.sqlite("reading CronJob state", e))
+    }
+
+    /// Saves a CronJob's scheduling state.
+    pub fn put_cron_state(&self, c: &CronState) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO cronjob_state (namespace, name, created_at, last_schedule_time, last_successful_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    c.namespace,
+                    c.name,
+                    time(c.state.created),
+                    c.state.last_schedule.map(time),
+                    c.state.last_successful.map(time)
+                ],
+            )
+            .map(drop)
+            .map_err(|e| self.sqlite("saving CronJob state", e))
+    }
+
+    /// The ledger entry for a spec of a Job, if it ran.
+    pub fn ledger(
+        &self,
+        source: &str,
+        namespace: &str,
+        name: &str,
+        spec_hash: &str,
+    ) -> Result<Option<LedgerEntry>, Error> {
+        self.conn
+            .query_row(
+                "SELECT outcome, job_uid, recorded_at FROM ledger WHERE source = ?1 AND namespace = ?2 AND name = ?3 AND spec_hash = ?4",
+                params![source, namespace, name, spec_hash],
+                |r| {
+                    Ok(LedgerEntry {
+                        source: source.to_string(),
+                        namespace: namespace.to_string(),
+                        name: name.to_string(),
+                        spec_hash: spec_hash.to_string(),
+                        outcome: r.get(0)?,
+                        job_uid: r.get(1)?,
+                        recorded_at: ts(r, 2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.sqlite("reading the run-once ledger", e))
+    }
+
+    /// Records (or updates) a ledger entry.
+    pub fn put_ledger(&self, e: &LedgerEntry) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO ledger (source, namespace, name, spec_hash, outcome, job_uid, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![e.source, e.namespace, e.name, e.spec_hash, e.outcome, e.job_uid, time(e.recorded_at)],
+            )
+            .map(drop)
+            .map_err(|err| self.sqlite("writing the run-once ledger", err))
+    }
+}
