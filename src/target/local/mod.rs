@@ -12,14 +12,20 @@
 //!   controllers' decisions as pure functions of spec, state, children and
 //!   time;
 //! - [`store`] keeps applied objects, Jobs, pods, CronJob state and the
-//!   run-once ledger in SQLite, with schema migrations.
+//!   run-once ledger in SQLite, with schema migrations;
+//! - [`job_runner::run`] runs one Job instance to its end: the controller's
+//!   decisions carried out with real pods, every step saved;
+//! - [`clock`] gives everything that schedules its time (system, or tokio's
+//!   for tests).
 //!
-//! Still to come: the executor loop that ties them together with crash
-//! recovery, the `Target` trait, and the `jobcd local` commands.
+//! Still to come: the executor that runs CronJobs and recovers after a
+//! crash, the `Target` trait, and the `jobcd local` commands.
 
+pub mod clock;
 pub mod container;
 pub mod cron_controller;
 pub mod job_controller;
+pub mod job_runner;
 pub mod pod;
 pub mod process;
 pub mod store;

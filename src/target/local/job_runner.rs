@@ -1,0 +1,394 @@
+//! Runs one Job instance to its end on this machine: the Job controller's
+//! decisions ([`job_controller::sync`]) carried out with real pods
+//! ([`pod::run`]), every step saved in the store.
+//!
+//! One task runs one Job. It syncs, creates and stops pods as told, then
+//! waits for a pod to change or for the controller's requeue time (a retry
+//! delay or a deadline), and syncs again, until the Job has a terminal
+//! condition and no pod is left.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::batch::v1::Job;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::clock::{Clock, sleep_until};
+use super::container::{self, Process, Unsupported};
+use super::job_controller::{self, Phase, Status};
+use super::pod::{self, Plan};
+use super::process::Exit;
+use super::store::{self, JobRecord, PodRecord, Store};
+
+/// Grace period when the pod template sets none, as Kubernetes defaults it.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+
+/// What a Job run needs from the executor.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// The executor's state.
+    pub store: Arc<Mutex<Store>>,
+    /// Where pods keep their logs and scratch directories.
+    pub pods_dir: PathBuf,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Bytes of output kept per container.
+    pub log_cap: u64,
+    /// Base of the Job retry delay (10 s; tests scale it down).
+    pub backoff_base: Duration,
+    /// Base of CrashLoopBackOff for OnFailure (10 s; tests scale it down).
+    pub crash_backoff: Duration,
+}
+
+/// Why a Job could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The manifest asks for something the local executor cannot do.
+    #[error("Job {namespace}/{name}: {problem}")]
+    Unsupported {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// What, with the field path.
+        problem: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// Starting a process failed.
+    #[error("starting pod {pod} failed")]
+    Spawn {
+        /// The pod.
+        pod: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Progress of a run, for people watching it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// A pod was created.
+    PodCreated {
+        /// Pod name.
+        pod: String,
+        /// Completion index.
+        index: Option<i32>,
+    },
+    /// A pod ended.
+    PodEnded {
+        /// Pod name.
+        pod: String,
+        /// Its phase (Succeeded or Failed), or None when it was stopped.
+        phase: Option<Phase>,
+    },
+}
+
+/// What a pod task tells the run.
+enum Message {
+    Event(pod::Event),
+    Done(std::io::Result<pod::Outcome>),
+}
+
+struct Live {
+    record: PodRecord,
+    stop: watch::Sender<bool>,
+    terminating: bool,
+    done: bool,
+}
+
+impl Runtime {
+    async fn with_store<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, store::Error> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            f(&store.lock().expect("no thread panics holding the store"))
+        })
+        .await
+        .expect("store calls do not panic");
+        result.map_err(Error::Store)
+    }
+}
+
+/// Checks that every container of the Job can run here; the error names the field.
+pub fn check(job: &Job) -> Result<(), Unsupported> {
+    let Some(pod) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
+        return Ok(());
+    };
+    let all = pod
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| (format!("spec.template.spec.initContainers[{i}]"), c))
+        .chain(
+            pod.containers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("spec.template.spec.containers[{i}]"), c)),
+        );
+    for (path, c) in all {
+        container::resolve(c, &path, &[])?;
+    }
+    Ok(())
+}
+
+/// Runs `record` (already stored) as `job` until it ends; returns its status.
+pub async fn run(
+    rt: &Runtime,
+    mut record: JobRecord,
+    job: &Job,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
+) -> Result<Status, Error> {
+    let unsupported = |problem: String| Error::Unsupported {
+        namespace: record.namespace.clone(),
+        name: record.name.clone(),
+        problem,
+    };
+    let job_spec = job.spec.clone().unwrap_or_default();
+    let mut spec = job_controller::Spec::from_job(&job_spec).map_err(unsupported)?;
+    spec.backoff_base = rt.backoff_base;
+    check(job).map_err(|e| unsupported(e.to_string()))?;
+    let pod_spec = job_spec.template.spec.clone().unwrap_or_default();
+    let grace = pod_spec
+        .termination_grace_period_seconds
+        .and_then(|s| u64::try_from(s).ok())
+        .map_or(DEFAULT_GRACE, Duration::from_secs);
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<(i64, Message)>();
+    let mut tasks = JoinSet::new();
+    let mut pods: Vec<Live> = Vec::new();
+    let report = |p: Progress| {
+        if let Some(progress) = &progress {
+            let _ = progress.send(p);
+        }
+    };
+    loop {
+        let views: Vec<job_controller::Pod> = pods
+            .iter()
+            .filter(|p| !(p.terminating && p.done))
+            .map(view)
+            .collect();
+        let now = rt.clock.now();
+        let actions = job_controller::sync(&spec, &mut record.status, &views, now);
+        let (uid, status) = (record.uid.clone(), record.status.clone());
+        rt.with_store(move |s| s.update_job_status(&uid, &status))
+            .await?;
+
+        for id in &actions.delete {
+            if let Some(live) = pods.iter_mut().find(|p| p.record.id == *id as i64) {
+                live.terminating = true;
+                let _ = live.stop.send(true);
+            }
+        }
+        for index in &actions.create {
+            let live = start_pod(rt, &record, &pod_spec, *index, grace, &tx, &mut tasks).await?;
+            report(Progress::PodCreated {
+                pod: live.record.name.clone(),
+                index: *index,
+            });
+            pods.push(live);
+        }
+        if record.status.finished() && pods.iter().all(|p| p.done) {
+            break;
+        }
+
+        let message = match actions.requeue_at {
+            Some(at) => tokio::select! {
+                m = rx.recv() => m,
+                () = sleep_until(rt.clock.as_ref(), at) => None,
+            },
+            None => rx.recv().await,
+        };
+        let Some((id, message)) = message else {
+            continue;
+        };
+        let Some(live) = pods.iter_mut().find(|p| p.record.id == id) else {
+            continue;
+        };
+        match message {
+            Message::Event(pod::Event::Started { pid, .. }) => {
+                live.record.phase = Phase::Running;
+                live.record.pid = Some(pid);
+                live.record.started_at.get_or_insert(rt.clock.now());
+            }
+            Message::Event(pod::Event::Restarting { .. }) => live.record.restarts += 1,
+            Message::Event(pod::Event::Exited { .. }) => continue,
+            Message::Done(outcome) => {
+                let outcome = outcome.map_err(|source| Error::Spawn {
+                    pod: live.record.name.clone(),
+                    source,
+                })?;
+                live.done = true;
+                live.record.pid = None;
+                live.record.finished_at = Some(rt.clock.now());
+                live.record.exits = outcome.exits;
+                live.record.restarts = outcome.restarts;
+                live.record.phase = if outcome.succeeded {
+                    Phase::Succeeded
+                } else {
+                    Phase::Failed
+                };
+                if live.terminating || outcome.stopped {
+                    // Stopped at the controller's request: deleted, not failed.
+                    live.record.reason = Some("Deleted".into());
+                }
+                report(Progress::PodEnded {
+                    pod: live.record.name.clone(),
+                    phase: (!live.terminating).then_some(live.record.phase),
+                });
+            }
+        }
+        let pod = live.record.clone();
+        rt.with_store(move |s| s.update_pod(&pod)).await?;
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(record.status)
+}
+
+/// The controller's view of a pod. A container killed by a signal reports
+/// exit code 128 + signal, as the kubelet does.
+fn view(live: &Live) -> job_controller::Pod {
+    let r = &live.record;
+    job_controller::Pod {
+        id: r.id as u64,
+        index: r.completion_index,
+        phase: if live.done { r.phase } else { Phase::Running },
+        restarts: r.restarts,
+        exits: r
+            .exits
+            .iter()
+            .map(|(c, e)| {
+                let code = match e {
+                    Exit::Code(c) => *c,
+                    Exit::Signal(s) => 128 + s,
+                };
+                (c.clone(), code)
+            })
+            .collect(),
+        finished: r.finished_at,
+        terminating: live.terminating,
+    }
+}
+
+async fn start_pod(
+    rt: &Runtime,
+    job: &JobRecord,
+    pod_spec: &k8s_openapi::api::core::v1::PodSpec,
+    index: Option<i32>,
+    grace: Duration,
+    tx: &mpsc::UnboundedSender<(i64, Message)>,
+    tasks: &mut JoinSet<()>,
+) -> Result<Live, Error> {
+    let name = match index {
+        Some(i) => format!("{}-{i}-{}", job.name, suffix(&job.uid)),
+        None => format!("{}-{}", job.name, suffix(&job.uid)),
+    };
+    let mut provided = vec![("HOSTNAME".to_string(), name.clone())];
+    if let Some(i) = index {
+        provided.push(("JOB_COMPLETION_INDEX".to_string(), i.to_string()));
+    }
+    let resolve = |list: &[k8s_openapi::api::core::v1::Container],
+                   field: &str|
+     -> Result<Vec<Process>, Error> {
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                container::resolve(c, &format!("spec.template.spec.{field}[{i}]"), &provided)
+                    .map_err(|e| Error::Unsupported {
+                        namespace: job.namespace.clone(),
+                        name: job.name.clone(),
+                        problem: e.to_string(),
+                    })
+            })
+            .collect()
+    };
+    let dir = rt.pods_dir.join(&name);
+    let plan = Plan {
+        name: name.clone(),
+        init: resolve(
+            pod_spec.init_containers.as_deref().unwrap_or_default(),
+            "initContainers",
+        )?,
+        containers: resolve(&pod_spec.containers, "containers")?,
+        restart_on_failure: pod_spec.restart_policy.as_deref() == Some("OnFailure"),
+        grace,
+        dir: dir.clone(),
+        log_cap: rt.log_cap,
+        crash_backoff: rt.crash_backoff,
+    };
+    let mut record = PodRecord {
+        id: 0,
+        job_uid: job.uid.clone(),
+        name,
+        completion_index: index,
+        phase: Phase::Pending,
+        pid: None,
+        boot_id: boot_id(),
+        started_at: None,
+        finished_at: None,
+        exits: Vec::new(),
+        reason: None,
+        restarts: 0,
+        log_dir: dir.join("logs").display().to_string(),
+    };
+    let inserted = record.clone();
+    record.id = rt.with_store(move |s| s.insert_pod(&inserted)).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (id, tx) = (record.id, tx.clone());
+    tasks.spawn(async move {
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+        let forward = {
+            let tx = tx.clone();
+            async move {
+                while let Some(e) = events_rx.recv().await {
+                    let _ = tx.send((id, Message::Event(e)));
+                }
+            }
+        };
+        let (outcome, ()) = tokio::join!(pod::run(&plan, events_tx, stop_rx), forward);
+        let _ = tx.send((id, Message::Done(outcome)));
+    });
+    Ok(Live {
+        record,
+        stop: stop_tx,
+        terminating: false,
+        done: false,
+    })
+}
+
+/// Five characters to tell pods of a Job apart, like generateName's.
+fn suffix(seed: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let digest = Sha256::digest(format!(
+        "{seed}/{n}/{}/{}",
+        std::process::id(),
+        Timestamp::now().as_nanosecond()
+    ));
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    digest
+        .iter()
+        .take(5)
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// This boot's id: a pid recorded before a reboot means nothing after it.
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests;
