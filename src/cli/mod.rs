@@ -2,6 +2,7 @@
 //! made by the library parts; this module turns their values into text or
 //! JSON and exit codes.
 
+mod local;
 mod repo;
 mod schedule;
 mod source;
@@ -37,6 +38,9 @@ enum Command {
     /// Inspect a git source: the commit a ref resolves to and the manifests in it.
     #[command(subcommand)]
     Source(source::Command),
+    /// The local executor: run Jobs and CronJobs on this machine.
+    #[command(subcommand)]
+    Local(local::Command),
 }
 
 /// Output formats shared by commands.
@@ -56,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args, state_dir),
         Command::Schedule(args) => schedule::run(args),
         Command::Source(command) => source::run(command, state_dir),
+        Command::Local(command) => local::run(command, state_dir),
     }
 }
 

@@ -24,6 +24,7 @@
 pub mod clock;
 pub mod container;
 pub mod cron_controller;
+pub mod executor;
 pub mod job_controller;
 pub mod job_runner;
 pub mod pod;

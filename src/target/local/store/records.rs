@@ -321,6 +321,11 @@ impl Store {
         self.jobs_where("deleted_at IS NULL", params![])
     }
 
+    /// Every Job instance, deleted ones included, oldest first.
+    pub fn all_jobs(&self) -> Result<Vec<JobRecord>, Error> {
+        self.jobs_where("1 = 1", params![])
+    }
+
     /// Every Job instance of a name (history included), oldest first.
     pub fn jobs_named(&self, namespace: &str, name: &str) -> Result<Vec<JobRecord>, Error> {
         self.jobs_where("namespace = ?1 AND name = ?2", params![namespace, name])

@@ -1,0 +1,145 @@
+//! `jobcd local`: the examples run on this machine, a Job runs once per
+//! spec, a CronJob runs on demand, and what ran can be read back.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn jobcd(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("the jobcd binary runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_examples_run_once_and_can_be_inspected() {
+    let state = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", examples.to_str().unwrap()],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    for job in ["pi", "migrate-001-add-orders-index", "render-thumbnails"] {
+        assert!(
+            all.contains(&format!("Job default/{job}: Complete (CompletionsReached")),
+            "{job}: {all}"
+        );
+    }
+    assert!(
+        all.contains("10 succeeded, 0 failed"),
+        "the Indexed Job ran all ten indexes: {all}"
+    );
+    assert!(
+        all.contains("CronJob default/nightly-backup: recorded"),
+        "{all}"
+    );
+
+    let again = text(&jobcd(
+        state.path(),
+        &["local", "apply", examples.to_str().unwrap()],
+    ));
+    assert_eq!(
+        again
+            .matches("already ran with this spec (Complete)")
+            .count(),
+        3,
+        "{again}"
+    );
+
+    let status = text(&jobcd(state.path(), &["local", "status"]));
+    assert!(status.contains("CronJob default/weekly-report"), "{status}");
+    assert!(status.contains("\"0 8 * * MON\" next at"), "{status}");
+    assert!(status.contains("(Europe/Berlin)"), "{status}");
+
+    let runs = text(&jobcd(state.path(), &["local", "runs", "pi"]));
+    let pod = runs
+        .split_whitespace()
+        .find(|w| w.starts_with("pi-"))
+        .expect("a pi pod is listed")
+        .to_string();
+    let logs = text(&jobcd(state.path(), &["local", "logs", &pod]));
+    assert!(logs.starts_with("3.14159265358979323846"), "{logs}");
+
+    let now = jobcd(state.path(), &["local", "run-now", "nightly-backup"]);
+    assert_eq!(now.status.code(), Some(0), "{}", text(&now));
+    let runs = text(&jobcd(state.path(), &["local", "runs", "nightly-backup"]));
+    let pod = runs
+        .split_whitespace()
+        .find(|w| w.starts_with("nightly-backup-manual-") && w.matches('-').count() == 4)
+        .unwrap_or_else(|| panic!("a manual run's pod is listed: {runs}"))
+        .to_string();
+    let logs = text(&jobcd(state.path(), &["local", "logs", &pod]));
+    assert!(
+        logs.contains("wrote /tmp/jobcd-examples/backups/backup-"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_failing_job_fails_the_apply_and_a_job_without_command_is_refused() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fail.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: fails}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox, command: [sh, -c, 'exit 3']}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("image.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: image-only}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox}]\n",
+    )
+    .unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", dir.path().to_str().unwrap()],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("Job default/fails: Failed (BackoffLimitExceeded"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Job default/image-only: spec.template.spec.containers[0].command: container \"c\" has no command"),
+        "{all}"
+    );
+}
+
+#[test]
+fn an_invalid_tree_applies_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: ok}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: i, command: ['true']}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: bad}\nspec: {backofLimit: 1}\n",
+    )
+    .unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("invalid; nothing was applied"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&jobcd(state.path(), &["local", "runs"])).contains("no runs yet"));
+}
