@@ -88,21 +88,11 @@ async fn apply(
         strict: false,
         now: Timestamp::now(),
     };
-    let (label, tree, revision) = match &args.repo.repo {
-        Some(repo) => {
-            let source = args.repo.source(repo, state_dir)?;
-            let snapshot = source
-                .snapshot()
-                .with_context(|| format!("reading {repo}"))?;
-            (repo.clone(), snapshot.tree, snapshot.revision.sha)
-        }
-        None => {
-            let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-            let tree =
-                manifest::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
-            (dir.display().to_string(), tree, "working-tree".to_string())
-        }
-    };
+    let loaded = args.repo.load(args.dir.as_deref(), state_dir)?;
+    let revision = loaded
+        .revision
+        .map_or_else(|| "working-tree".to_string(), |r| r.sha);
+    let (label, tree) = (loaded.label, loaded.tree);
     let validation = manifest::load_tree(&tree, &label, &options);
     for d in &validation.diagnostics {
         eprintln!("{d}");

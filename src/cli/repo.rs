@@ -103,6 +103,54 @@ impl RepoArgs {
     }
 }
 
+/// Manifests to work on: from `--repo` when given, else from a directory.
+pub(crate) struct Loaded {
+    /// How to name the tree in messages.
+    pub label: String,
+    /// The files.
+    pub tree: crate::manifest::Tree,
+    /// The commit, when read from git.
+    pub revision: Option<crate::source::Revision>,
+}
+
+impl RepoArgs {
+    /// Reads the manifests from `--repo`, or from `dir` (default `.`).
+    pub(crate) fn load(
+        &self,
+        dir: Option<&std::path::Path>,
+        state_dir: PathBuf,
+    ) -> anyhow::Result<Loaded> {
+        match &self.repo {
+            Some(repo) => {
+                let source = self.source(repo, state_dir)?;
+                let snapshot = source
+                    .snapshot()
+                    .with_context(|| format!("reading {repo}"))?;
+                let label = format!(
+                    "{repo}@{} /{}",
+                    snapshot.revision.short_sha,
+                    source.path.trim_start_matches('/')
+                );
+                Ok(Loaded {
+                    label,
+                    tree: snapshot.tree,
+                    revision: Some(snapshot.revision),
+                })
+            }
+            None => {
+                let dir = dir.unwrap_or(std::path::Path::new("."));
+                let tree = crate::manifest::read_dir(dir)
+                    .with_context(|| format!("reading {}", dir.display()))?;
+                Ok(Loaded {
+                    label: dir.display().to_string(),
+                    tree,
+                    revision: None,
+                })
+            }
+        }
+    }
+}
+
 /// The state directory: `--state-dir`, else `$XDG_STATE_HOME/jobcd`, else
 /// `~/.local/state/jobcd`.
 pub(crate) fn state_dir(flag: Option<PathBuf>) -> PathBuf {

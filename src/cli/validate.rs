@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::repo::RepoArgs;
@@ -32,26 +31,8 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
         strict: args.strict,
         now: jiff::Timestamp::now(),
     };
-    let (label, tree, revision) = match &args.repo.repo {
-        Some(repo) => {
-            let source = args.repo.source(repo, state_dir)?;
-            let snapshot = source
-                .snapshot()
-                .with_context(|| format!("reading {repo}"))?;
-            let label = format!(
-                "{repo}@{} /{}",
-                snapshot.revision.short_sha,
-                source.path.trim_start_matches('/')
-            );
-            (label, snapshot.tree, Some(snapshot.revision))
-        }
-        None => {
-            let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-            let tree = manifest::read_dir(&dir)
-                .with_context(|| format!("validating {}", dir.display()))?;
-            (dir.display().to_string(), tree, None)
-        }
-    };
+    let loaded = args.repo.load(args.dir.as_deref(), state_dir)?;
+    let (label, tree, revision) = (loaded.label, loaded.tree, loaded.revision);
     let validation = manifest::load_tree(&tree, &label, &options);
     match args.output {
         Format::Json => print_json(&Report {

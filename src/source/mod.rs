@@ -228,13 +228,7 @@ impl Source {
     /// The repository to read: the local one, or the refreshed mirror.
     fn open(&self) -> Result<(git2::Repository, String), Error> {
         match &self.location {
-            Location::Local(path) => {
-                let repo = git2::Repository::open(path).map_err(|e| Error::NotARepository {
-                    path: path.clone(),
-                    message: e.message().to_string(),
-                })?;
-                Ok((repo, path.display().to_string()))
-            }
+            Location::Local(path) => Ok((open_local(path)?, path.display().to_string())),
             Location::Remote(remote) => {
                 timeouts::apply(self.timeout);
                 let repo = fetch::mirror(
@@ -254,10 +248,7 @@ impl Source {
     pub fn git_dirs(&self) -> Result<Option<(PathBuf, PathBuf)>, Error> {
         match &self.location {
             Location::Local(path) => {
-                let repo = git2::Repository::open(path).map_err(|e| Error::NotARepository {
-                    path: path.clone(),
-                    message: e.message().to_string(),
-                })?;
+                let repo = open_local(path)?;
                 Ok(Some((
                     repo.path().to_path_buf(),
                     repo.commondir().to_path_buf(),
@@ -266,4 +257,12 @@ impl Source {
             Location::Remote(_) => Ok(None),
         }
     }
+}
+
+/// Opens a repository on this machine.
+fn open_local(path: &std::path::Path) -> Result<git2::Repository, Error> {
+    git2::Repository::open(path).map_err(|e| Error::NotARepository {
+        path: path.to_path_buf(),
+        message: e.message().to_string(),
+    })
 }

@@ -31,9 +31,9 @@ fn template(restart: &str, script: &str) -> serde_json::Value {
     ]}})
 }
 
-async fn run_job(rt: &Runtime, job: &Job) -> (Status, Vec<PodRecord>) {
-    let record = JobRecord {
-        uid: "uid-1".into(),
+fn record(uid: &str) -> JobRecord {
+    JobRecord {
+        uid: uid.into(),
         namespace: "default".into(),
         name: "t".into(),
         owner_cronjob: None,
@@ -43,7 +43,11 @@ async fn run_job(rt: &Runtime, job: &Job) -> (Status, Vec<PodRecord>) {
         created_at: Timestamp::now(),
         status: Status::default(),
         deleted_at: None,
-    };
+    }
+}
+
+async fn run_job(rt: &Runtime, job: &Job) -> (Status, Vec<PodRecord>) {
+    let record = record("uid-1");
     let inserted = record.clone();
     rt.store.lock().unwrap().insert_job(&inserted).unwrap();
     let status = tokio::time::timeout(Duration::from_secs(30), run(rt, record, job, None))
@@ -210,19 +214,10 @@ async fn a_container_without_command_is_refused_before_anything_runs() {
         serde_json::json!({"template": {"spec": {"restartPolicy": "Never",
         "containers": [{"name": "main", "image": "busybox"}]}}}),
     );
-    let record = JobRecord {
-        uid: "u".into(),
-        namespace: "default".into(),
-        name: "t".into(),
-        owner_cronjob: None,
-        spec_hash: "h".into(),
-        manifest: "{}".into(),
-        scheduled_time: None,
-        created_at: Timestamp::now(),
-        status: Status::default(),
-        deleted_at: None,
-    };
-    let err = run(&rt, record, &j, None).await.unwrap_err().to_string();
+    let err = run(&rt, record("u"), &j, None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("spec.template.spec.containers[0].command"),
         "{err}"
