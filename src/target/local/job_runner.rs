@@ -172,87 +172,98 @@ pub async fn run(
             let _ = progress.send(p);
         }
     };
-    loop {
-        let views: Vec<job_controller::Pod> = pods
-            .iter()
-            .filter(|p| !(p.terminating && p.done))
-            .map(view)
-            .collect();
-        let now = rt.clock.now();
-        let actions = job_controller::sync(&spec, &mut record.status, &views, now);
-        let (uid, status) = (record.uid.clone(), record.status.clone());
-        rt.with_store(move |s| s.update_job_status(&uid, &status))
-            .await?;
+    // On any error, the pods still running are stopped before returning:
+    // the run owns them and must not leave them unsupervised.
+    let result: Result<(), Error> = async {
+        loop {
+            let views: Vec<job_controller::Pod> = pods
+                .iter()
+                .filter(|p| !(p.terminating && p.done))
+                .map(view)
+                .collect();
+            let now = rt.clock.now();
+            let actions = job_controller::sync(&spec, &mut record.status, &views, now);
+            let (uid, status) = (record.uid.clone(), record.status.clone());
+            rt.with_store(move |s| s.update_job_status(&uid, &status))
+                .await?;
 
-        for id in &actions.delete {
-            if let Some(live) = pods.iter_mut().find(|p| p.record.id == *id as i64) {
-                live.terminating = true;
-                let _ = live.stop.send(true);
-            }
-        }
-        for index in &actions.create {
-            let live = start_pod(rt, &record, &pod_spec, *index, grace, &tx, &mut tasks).await?;
-            report(Progress::PodCreated {
-                pod: live.record.name.clone(),
-                index: *index,
-            });
-            pods.push(live);
-        }
-        if record.status.finished() && pods.iter().all(|p| p.done) {
-            break;
-        }
-
-        let message = match actions.requeue_at {
-            Some(at) => tokio::select! {
-                m = rx.recv() => m,
-                () = sleep_until(rt.clock.as_ref(), at) => None,
-            },
-            None => rx.recv().await,
-        };
-        let Some((id, message)) = message else {
-            continue;
-        };
-        let Some(live) = pods.iter_mut().find(|p| p.record.id == id) else {
-            continue;
-        };
-        match message {
-            Message::Event(pod::Event::Started { pid, .. }) => {
-                live.record.phase = Phase::Running;
-                live.record.pid = Some(pid);
-                live.record.started_at.get_or_insert(rt.clock.now());
-            }
-            Message::Event(pod::Event::Restarting { .. }) => live.record.restarts += 1,
-            Message::Event(pod::Event::Exited { .. }) => continue,
-            Message::Done(outcome) => {
-                let outcome = outcome.map_err(|source| Error::Spawn {
-                    pod: live.record.name.clone(),
-                    source,
-                })?;
-                live.done = true;
-                live.record.pid = None;
-                live.record.finished_at = Some(rt.clock.now());
-                live.record.exits = outcome.exits;
-                live.record.restarts = outcome.restarts;
-                live.record.phase = if outcome.succeeded {
-                    Phase::Succeeded
-                } else {
-                    Phase::Failed
-                };
-                if live.terminating || outcome.stopped {
-                    // Stopped at the controller's request: deleted, not failed.
-                    live.record.reason = Some("Deleted".into());
+            for id in &actions.delete {
+                if let Some(live) = pods.iter_mut().find(|p| p.record.id == *id as i64) {
+                    live.terminating = true;
+                    let _ = live.stop.send(true);
                 }
-                report(Progress::PodEnded {
-                    pod: live.record.name.clone(),
-                    phase: (!live.terminating).then_some(live.record.phase),
-                });
             }
+            for index in &actions.create {
+                let live =
+                    start_pod(rt, &record, &pod_spec, *index, grace, &tx, &mut tasks).await?;
+                report(Progress::PodCreated {
+                    pod: live.record.name.clone(),
+                    index: *index,
+                });
+                pods.push(live);
+            }
+            if record.status.finished() && pods.iter().all(|p| p.done) {
+                break Ok(());
+            }
+
+            let message = match actions.requeue_at {
+                Some(at) => tokio::select! {
+                    m = rx.recv() => m,
+                    () = sleep_until(rt.clock.as_ref(), at) => None,
+                },
+                None => rx.recv().await,
+            };
+            let Some((id, message)) = message else {
+                continue;
+            };
+            let Some(live) = pods.iter_mut().find(|p| p.record.id == id) else {
+                continue;
+            };
+            match message {
+                Message::Event(pod::Event::Started { pid, .. }) => {
+                    live.record.phase = Phase::Running;
+                    live.record.pid = Some(pid);
+                    live.record.started_at.get_or_insert(rt.clock.now());
+                }
+                Message::Event(pod::Event::Restarting { .. }) => live.record.restarts += 1,
+                Message::Event(pod::Event::Exited { .. }) => continue,
+                Message::Done(outcome) => {
+                    let outcome = outcome.map_err(|source| Error::Spawn {
+                        pod: live.record.name.clone(),
+                        source,
+                    })?;
+                    live.done = true;
+                    live.record.pid = None;
+                    live.record.finished_at = Some(rt.clock.now());
+                    live.record.exits = outcome.exits;
+                    live.record.restarts = outcome.restarts;
+                    live.record.phase = if outcome.succeeded {
+                        Phase::Succeeded
+                    } else {
+                        Phase::Failed
+                    };
+                    if live.terminating || outcome.stopped {
+                        // Stopped at the controller's request: deleted, not failed.
+                        live.record.reason = Some("Deleted".into());
+                    }
+                    report(Progress::PodEnded {
+                        pod: live.record.name.clone(),
+                        phase: (!live.terminating).then_some(live.record.phase),
+                    });
+                }
+            }
+            let pod = live.record.clone();
+            rt.with_store(move |s| s.update_pod(&pod)).await?;
         }
-        let pod = live.record.clone();
-        rt.with_store(move |s| s.update_pod(&pod)).await?;
+    }
+    .await;
+    if result.is_err() {
+        for live in &pods {
+            let _ = live.stop.send(true);
+        }
     }
     while tasks.join_next().await.is_some() {}
-    Ok(record.status)
+    result.map(|()| record.status)
 }
 
 /// The controller's view of a pod. A container killed by a signal reports

@@ -155,17 +155,43 @@ async fn run_to_success(
             outcome.stopped = true;
             return Ok(false);
         }
-        let mut running = Running::start(process, &placement).await?;
-        let _ = events.send(Event::Started {
-            container: process.name.clone(),
-            pid: running.pid(),
-        });
-        let exit = tokio::select! {
-            exit = running.wait() => exit?,
-            () = stopped(stop) => {
-                outcome.stopped = true;
-                process::stop(&mut running, plan.grace).await?
+        let exit = match Running::start(process, &placement).await {
+            Ok(mut running) => {
+                let _ = events.send(Event::Started {
+                    container: process.name.clone(),
+                    pid: running.pid(),
+                });
+                tokio::select! {
+                    exit = running.wait() => exit?,
+                    () = stopped(stop) => {
+                        outcome.stopped = true;
+                        process::stop(&mut running, plan.grace).await?
+                    }
+                }
             }
+            // A command that cannot start is the container failing, as a
+            // missing executable fails a container on a node: it says why
+            // in its log and exits 127 (126 when not executable).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                let code = if e.kind() == std::io::ErrorKind::NotFound {
+                    127
+                } else {
+                    126
+                };
+                let note = format!(
+                    "jobcd: cannot start {:?}: {e}\n",
+                    process.argv.first().map_or("", String::as_str)
+                );
+                tokio::fs::create_dir_all(placement.log_path.parent().unwrap_or(&plan.dir)).await?;
+                tokio::fs::write(&placement.log_path, note).await?;
+                Exit::Code(code)
+            }
+            Err(e) => return Err(e),
         };
         let _ = events.send(Event::Exited {
             container: process.name.clone(),

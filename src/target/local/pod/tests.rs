@@ -180,3 +180,18 @@ async fn stopping_the_pod_stops_every_container() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_command_that_does_not_exist_fails_the_container_with_127() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = Process {
+        name: "main".into(),
+        argv: vec!["/nonexistent/tool".into()],
+        env: vec![],
+        working_dir: None,
+    };
+    let (outcome, _) = go(&plan(dir.path(), vec![], vec![missing], false)).await;
+    assert_eq!(outcome.exits, [("main".into(), Exit::Code(127))]);
+    let log = std::fs::read_to_string(dir.path().join("logs/main.log")).unwrap();
+    assert!(log.contains("cannot start \"/nonexistent/tool\""), "{log}");
+}
