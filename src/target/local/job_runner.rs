@@ -172,6 +172,8 @@ pub async fn run(
             let _ = progress.send(p);
         }
     };
+    // The status as last saved: unchanged syncs write nothing.
+    let mut saved: Option<Status> = None;
     // On any error, the pods still running are stopped before returning:
     // the run owns them and must not leave them unsupervised.
     let result: Result<(), Error> = async {
@@ -183,9 +185,12 @@ pub async fn run(
                 .collect();
             let now = rt.clock.now();
             let actions = job_controller::sync(&spec, &mut record.status, &views, now);
-            let (uid, status) = (record.uid.clone(), record.status.clone());
-            rt.with_store(move |s| s.update_job_status(&uid, &status))
-                .await?;
+            if saved.as_ref() != Some(&record.status) {
+                let (uid, status) = (record.uid.clone(), record.status.clone());
+                saved = Some(status.clone());
+                rt.with_store(move |s| s.update_job_status(&uid, &status))
+                    .await?;
+            }
 
             for id in &actions.delete {
                 if let Some(live) = pods.iter_mut().find(|p| p.record.id == *id as i64) {
