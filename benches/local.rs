@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use jobcd::target::local::clock::SystemClock;
-use jobcd::target::local::job_controller::Status;
 use jobcd::target::local::job_runner::{self, Runtime};
 use jobcd::target::local::store::{JobRecord, Store};
 use k8s_openapi::api::batch::v1::Job;
@@ -41,18 +40,7 @@ fn main() {
             "containers": [{"name": "main", "image": "none", "command": ["true"]}]}}}
     }))
     .unwrap();
-    let record = JobRecord {
-        uid: "bench".into(),
-        namespace: "default".into(),
-        name: "bench".into(),
-        owner_cronjob: None,
-        spec_hash: "h".into(),
-        manifest: "{}".into(),
-        scheduled_time: None,
-        created_at: Timestamp::now(),
-        status: Status::default(),
-        deleted_at: None,
-    };
+    let record = JobRecord::new("bench", "default", "bench", "h", "{}", Timestamp::now());
     runtime.store.lock().unwrap().insert_job(&record).unwrap();
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -50,6 +50,14 @@ pub struct Run {
 }
 
 impl Executor {
+    /// The store, for the short synchronous reads of the CLI.
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.runtime
+            .store
+            .lock()
+            .expect("no thread panics holding the store")
+    }
+
     /// Opens the executor's state in `state_dir`.
     pub fn open(state_dir: &Path, clock: Arc<dyn Clock>) -> Result<Executor, store::Error> {
         Ok(Executor {
@@ -71,15 +79,13 @@ impl Executor {
         source: &str,
         revision: &str,
     ) -> Result<(), store::Error> {
-        let store = self
-            .runtime
-            .store
-            .lock()
-            .expect("no thread panics holding the store");
-        store.put_object(&applied(object, source, revision, self.runtime.clock.now()))?;
         let now = self.runtime.clock.now();
-        let existing = store.cron_state(&object.id.namespace, &object.id.name)?;
-        if existing.is_none() {
+        let store = self.store();
+        store.put_object(&applied(object, &spec_hash(object), source, revision, now))?;
+        if store
+            .cron_state(&object.id.namespace, &object.id.name)?
+            .is_none()
+        {
             store.put_cron_state(&CronState {
                 namespace: object.id.namespace.clone(),
                 name: object.id.name.clone(),
@@ -105,36 +111,47 @@ impl Executor {
     ) -> Result<JobOutcome, Error> {
         let hash = spec_hash(object);
         let (namespace, name) = (object.id.namespace.clone(), object.id.name.clone());
-        {
-            let store = self
-                .runtime
-                .store
-                .lock()
-                .expect("no thread panics holding the store");
-            if let Some(entry) = store.ledger(source, &namespace, &name, &hash)?
-                && entry.outcome != "Running"
-            {
-                return Ok(JobOutcome::AlreadyRan {
-                    outcome: entry.outcome,
-                });
-            }
-            job_runner::check(job).map_err(|e| Error::Unsupported {
-                namespace: namespace.clone(),
-                name: name.clone(),
-                problem: e.to_string(),
-            })?;
-            store.put_object(&applied(object, source, revision, self.runtime.clock.now()))?;
-            // A changed spec replaces the Job (Job templates are immutable).
-            for old in store
-                .jobs_named(&namespace, &name)?
-                .iter()
-                .filter(|j| j.deleted_at.is_none())
-            {
-                store.mark_job_deleted(&old.uid, self.runtime.clock.now())?;
-            }
+        job_runner::check(job).map_err(|e| Error::Unsupported {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            problem: e.to_string(),
+        })?;
+        let now = self.runtime.clock.now();
+        let record = JobRecord::new(
+            &uid(&namespace, &name),
+            &namespace,
+            &name,
+            &hash,
+            object.manifest.json(),
+            now,
+        );
+        let applied = applied(object, &hash, source, revision, now);
+        let (ledger_source, fresh) = (source.to_string(), record.clone());
+        let already = self
+            .runtime
+            .with_store(move |store| {
+                if let Some(entry) = store.ledger(&ledger_source, &namespace, &name, &hash)?
+                    && entry.outcome != RUNNING
+                {
+                    return Ok(Some(entry.outcome));
+                }
+                store.put_object(&applied)?;
+                // A changed spec replaces the Job (Job templates are immutable).
+                for old in store
+                    .jobs_named(&namespace, &name)?
+                    .iter()
+                    .filter(|j| j.deleted_at.is_none())
+                {
+                    store.mark_job_deleted(&old.uid, now)?;
+                }
+                store.insert_job(&fresh)?;
+                store.put_ledger(&ledger_entry(&ledger_source, &fresh, RUNNING, now))?;
+                Ok(None)
+            })
+            .await?;
+        if let Some(outcome) = already {
+            return Ok(JobOutcome::AlreadyRan { outcome });
         }
-        let record = self.new_job(&namespace, &name, None, &hash, object.manifest.json(), None)?;
-        self.ledger(source, &record, "Running")?;
         let status = job_runner::run(&self.runtime, record.clone(), job, progress).await?;
         let outcome = if status
             .condition(super::job_controller::ConditionType::Complete)
@@ -144,7 +161,10 @@ impl Executor {
         } else {
             "Failed"
         };
-        self.ledger(source, &record, outcome)?;
+        let entry = ledger_entry(source, &record, outcome, self.runtime.clock.now());
+        self.runtime
+            .with_store(move |store| store.put_ledger(&entry))
+            .await?;
         Ok(JobOutcome::Ran(status))
     }
 
@@ -156,17 +176,16 @@ impl Executor {
         cronjob: &str,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Result<(String, Status), Error> {
-        let object = {
-            let store = self
-                .runtime
-                .store
-                .lock()
-                .expect("no thread panics holding the store");
-            store
-                .objects()?
-                .into_iter()
-                .find(|o| o.kind == Kind::CronJob && o.namespace == namespace && o.name == cronjob)
-        };
+        let (ns, cj) = (namespace.to_string(), cronjob.to_string());
+        let object = self
+            .runtime
+            .with_store(move |store| {
+                Ok(store
+                    .objects()?
+                    .into_iter()
+                    .find(|o| o.kind == Kind::CronJob && o.namespace == ns && o.name == cj))
+            })
+            .await?;
         let Some(object) = object else {
             return Err(Error::Unsupported {
                 namespace: namespace.into(),
@@ -189,25 +208,28 @@ impl Executor {
         let now = self.runtime.clock.now();
         let name = format!("{cronjob}-manual-{}", now.as_second());
         let manifest = serde_json::to_string(&job).expect("a Job always serializes");
-        let record = self.new_job(
-            namespace,
-            &name,
-            Some(cronjob),
-            &object.spec_hash,
-            &manifest,
-            None,
-        )?;
+        let record = JobRecord {
+            owner_cronjob: Some(cronjob.to_string()),
+            ..JobRecord::new(
+                &uid(namespace, &name),
+                namespace,
+                &name,
+                &object.spec_hash,
+                &manifest,
+                now,
+            )
+        };
+        let inserted = record.clone();
+        self.runtime
+            .with_store(move |store| store.insert_job(&inserted))
+            .await?;
         let status = job_runner::run(&self.runtime, record, &job, progress).await?;
         Ok((name, status))
     }
 
     /// Job runs (all, or those named `name`), oldest first, with their pods.
     pub fn runs(&self, name: Option<&str>) -> Result<Vec<Run>, store::Error> {
-        let store = self
-            .runtime
-            .store
-            .lock()
-            .expect("no thread panics holding the store");
+        let store = self.store();
         let jobs = store.all_jobs()?;
         jobs.into_iter()
             .filter(|j| name.is_none_or(|n| j.name == n || j.owner_cronjob.as_deref() == Some(n)))
@@ -222,11 +244,7 @@ impl Executor {
 
     /// The applied objects.
     pub fn objects(&self) -> Result<Vec<AppliedObject>, store::Error> {
-        self.runtime
-            .store
-            .lock()
-            .expect("no thread panics holding the store")
-            .objects()
+        self.store().objects()
     }
 
     /// The log files of a pod (one per container), if the pod exists.
@@ -241,55 +259,30 @@ impl Executor {
         files.sort();
         Ok(Some(files))
     }
+}
 
-    fn new_job(
-        &self,
-        namespace: &str,
-        name: &str,
-        owner: Option<&str>,
-        hash: &str,
-        manifest: &str,
-        scheduled: Option<Timestamp>,
-    ) -> Result<JobRecord, Error> {
-        let now = self.runtime.clock.now();
-        let record = JobRecord {
-            uid: uid(namespace, name, now),
-            namespace: namespace.into(),
-            name: name.into(),
-            owner_cronjob: owner.map(str::to_string),
-            spec_hash: hash.into(),
-            manifest: manifest.into(),
-            scheduled_time: scheduled,
-            created_at: now,
-            status: Status::default(),
-            deleted_at: None,
-        };
-        self.runtime
-            .store
-            .lock()
-            .expect("no thread panics holding the store")
-            .insert_job(&record)?;
-        Ok(record)
-    }
+/// The ledger's outcome while a Job runs (so a crash does not mark it done).
+const RUNNING: &str = "Running";
 
-    fn ledger(&self, source: &str, record: &JobRecord, outcome: &str) -> Result<(), store::Error> {
-        self.runtime
-            .store
-            .lock()
-            .expect("no thread panics holding the store")
-            .put_ledger(&LedgerEntry {
-                source: source.into(),
-                namespace: record.namespace.clone(),
-                name: record.name.clone(),
-                spec_hash: record.spec_hash.clone(),
-                outcome: outcome.into(),
-                job_uid: Some(record.uid.clone()),
-                recorded_at: self.runtime.clock.now(),
-            })
+fn ledger_entry(source: &str, record: &JobRecord, outcome: &str, now: Timestamp) -> LedgerEntry {
+    LedgerEntry {
+        source: source.into(),
+        namespace: record.namespace.clone(),
+        name: record.name.clone(),
+        spec_hash: record.spec_hash.clone(),
+        outcome: outcome.into(),
+        job_uid: Some(record.uid.clone()),
+        recorded_at: now,
     }
 }
 
-fn applied(object: &Object, source: &str, revision: &str, now: Timestamp) -> AppliedObject {
+fn applied(
+    object: &Object,
+    spec_hash: &str,
+    source: &str,
+    revision: &str,
+    now: Timestamp,
+) -> AppliedObject {
     AppliedObject {
         kind: object.id.kind,
         namespace: object.id.namespace.clone(),
@@ -297,7 +290,7 @@ fn applied(object: &Object, source: &str, revision: &str, now: Timestamp) -> App
         source: source.into(),
         revision: revision.into(),
         path: object.location.file.clone(),
-        spec_hash: spec_hash(object),
+        spec_hash: spec_hash.into(),
         manifest: object.manifest.json().to_string(),
         applied_at: now,
     }
@@ -310,15 +303,13 @@ pub fn spec_hash(object: &Object) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn uid(namespace: &str, name: &str, now: Timestamp) -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let digest = Sha256::digest(format!(
-        "{namespace}/{name}/{}/{}/{n}",
-        now.as_nanosecond(),
-        std::process::id()
-    ));
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+/// A Kubernetes-style uid (8-4-4-4-12 hex digits).
+fn uid(namespace: &str, name: &str) -> String {
+    let hex: String = super::ids::fresh(&format!("{namespace}/{name}"))
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],

@@ -11,9 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -104,7 +102,8 @@ struct Live {
 }
 
 impl Runtime {
-    async fn with_store<T, F>(&self, f: F) -> Result<T, Error>
+    /// Runs `f` on the store from the blocking pool.
+    pub(crate) async fn with_store<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, store::Error> + Send + 'static,
@@ -384,15 +383,8 @@ async fn start_pod(
 
 /// Five characters to tell pods of a Job apart, like generateName's.
 fn suffix(seed: &str) -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let digest = Sha256::digest(format!(
-        "{seed}/{n}/{}/{}",
-        std::process::id(),
-        Timestamp::now().as_nanosecond()
-    ));
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    digest
+    super::ids::fresh(seed)
         .iter()
         .take(5)
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)

@@ -25,6 +25,7 @@ pub mod clock;
 pub mod container;
 pub mod cron_controller;
 pub mod executor;
+mod ids;
 pub mod job_controller;
 pub mod job_runner;
 pub mod pod;

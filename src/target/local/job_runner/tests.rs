@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use jiff::Timestamp;
+
 use super::*;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::job_controller::ConditionType;
@@ -32,18 +34,7 @@ fn template(restart: &str, script: &str) -> serde_json::Value {
 }
 
 fn record(uid: &str) -> JobRecord {
-    JobRecord {
-        uid: uid.into(),
-        namespace: "default".into(),
-        name: "t".into(),
-        owner_cronjob: None,
-        spec_hash: "h".into(),
-        manifest: "{}".into(),
-        scheduled_time: None,
-        created_at: Timestamp::now(),
-        status: Status::default(),
-        deleted_at: None,
-    }
+    JobRecord::new(uid, "default", "t", "h", "{}", Timestamp::now())
 }
 
 async fn run_job(rt: &Runtime, job: &Job) -> (Status, Vec<PodRecord>) {

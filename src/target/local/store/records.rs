@@ -58,6 +58,31 @@ pub struct JobRecord {
     pub deleted_at: Option<Timestamp>,
 }
 
+impl JobRecord {
+    /// A new, not yet started Job instance.
+    pub fn new(
+        uid: &str,
+        namespace: &str,
+        name: &str,
+        spec_hash: &str,
+        manifest: &str,
+        created_at: Timestamp,
+    ) -> JobRecord {
+        JobRecord {
+            uid: uid.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            owner_cronjob: None,
+            spec_hash: spec_hash.into(),
+            manifest: manifest.into(),
+            scheduled_time: None,
+            created_at,
+            status: Status::default(),
+            deleted_at: None,
+        }
+    }
+}
+
 /// One pod (attempt) of a Job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodRecord {

@@ -13,18 +13,7 @@ fn at(s: &str) -> Timestamp {
 }
 
 fn job(uid: &str, name: &str) -> JobRecord {
-    JobRecord {
-        uid: uid.into(),
-        namespace: "default".into(),
-        name: name.into(),
-        owner_cronjob: None,
-        spec_hash: "h1".into(),
-        manifest: "{}".into(),
-        scheduled_time: None,
-        created_at: at("2026-01-01T00:00:00Z"),
-        status: Status::default(),
-        deleted_at: None,
-    }
+    JobRecord::new(uid, "default", name, "h1", "{}", at("2026-01-01T00:00:00Z"))
 }
 
 fn pod(job_uid: &str) -> PodRecord {
