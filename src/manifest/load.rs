@@ -137,9 +137,14 @@ pub fn load(files: &[SourceFile], options: &Options) -> Validation {
     }
     report_duplicates(&mut out);
     out.objects.sort_by(|a, b| a.id.cmp(&b.id));
-    out.diagnostics
-        .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
+    sort_diagnostics(&mut out.diagnostics);
     out
+}
+
+/// File, then line, errors before warnings; stable, so a line's problems
+/// keep the order they were found in.
+fn sort_diagnostics(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
 }
 
 /// Loads and validates a tree; `label` names its root in messages.
@@ -153,9 +158,7 @@ pub fn load_tree(tree: &Tree, label: &str, options: &Options) -> Validation {
                 .with_hint("check the path; syncing an empty tree would prune every managed object")
         });
     }
-    validation
-        .diagnostics
-        .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
+    sort_diagnostics(&mut validation.diagnostics);
     validation
 }
 
