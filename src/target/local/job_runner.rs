@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -19,8 +20,8 @@ use super::clock::{Clock, sleep_until};
 use super::container::{self, Process, Unsupported};
 use super::job_controller::{self, Phase, Status};
 use super::pod::{self, Plan};
-use super::process::Exit;
-use super::store::{self, JobRecord, PodRecord, Store};
+use super::process::{self, Exit};
+use super::store::{self, HostProcess, JobRecord, PodRecord, Store};
 
 /// Grace period when the pod template sets none, as Kubernetes defaults it.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -88,6 +89,34 @@ pub enum Progress {
     },
 }
 
+/// A request to end a run before the Job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The Job is deleted (replaced, pruned, or cleaned up): its pods are
+    /// stopped and recorded as `Deleted`.
+    Delete,
+    /// jobcd is shutting down: its pods are stopped and recorded as failed
+    /// with `TerminationByKubelet`, as a graceful node shutdown records
+    /// them; the Job resumes at the next start and counts them as failures.
+    Shutdown,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// The Job reached a terminal condition.
+    Finished(Status),
+    /// It was deleted.
+    Deleted,
+    /// jobcd stopped it to shut down; it is still unfinished.
+    Interrupted,
+}
+
+/// Pod reason for pods stopped because their Job was deleted.
+pub const REASON_DELETED: &str = "Deleted";
+/// Pod reason for pods stopped because jobcd shut down.
+pub const REASON_SHUTDOWN: &str = "TerminationByKubelet";
+
 /// What a pod task tells the run.
 enum Message {
     Event(pod::Event),
@@ -144,10 +173,26 @@ pub fn check(job: &Job) -> Result<(), Unsupported> {
 /// Runs `record` (already stored) as `job` until it ends; returns its status.
 pub async fn run(
     rt: &Runtime,
-    mut record: JobRecord,
+    record: JobRecord,
     job: &Job,
     progress: Option<mpsc::UnboundedSender<Progress>>,
 ) -> Result<Status, Error> {
+    let (_keep, never) = watch::channel(None);
+    match run_until(rt, record, job, progress, never).await? {
+        Ended::Finished(status) => Ok(status),
+        Ended::Deleted | Ended::Interrupted => unreachable!("nothing asked the run to stop"),
+    }
+}
+
+/// Runs `record` (already stored, possibly with pods from before a
+/// restart) as `job` until it ends or `stop` asks it to end.
+pub async fn run_until(
+    rt: &Runtime,
+    mut record: JobRecord,
+    job: &Job,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
+    mut stop: watch::Receiver<Option<Stop>>,
+) -> Result<Ended, Error> {
     let unsupported = |problem: String| Error::Unsupported {
         namespace: record.namespace.clone(),
         name: record.name.clone(),
@@ -165,7 +210,8 @@ pub async fn run(
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(i64, Message)>();
     let mut tasks = JoinSet::new();
-    let mut pods: Vec<Live> = Vec::new();
+    let mut pods = earlier_pods(rt, &record).await?;
+    let mut stopping: Option<Stop> = *stop.borrow_and_update();
     let report = |p: Progress| {
         if let Some(progress) = &progress {
             let _ = progress.send(p);
@@ -177,6 +223,26 @@ pub async fn run(
     // the run owns them and must not leave them unsupervised.
     let result: Result<(), Error> = async {
         loop {
+            if let Some(how) = stopping {
+                for live in pods.iter_mut().filter(|p| !p.done) {
+                    live.terminating = true;
+                    let _ = live.stop.send(true);
+                }
+                if pods.iter().all(|p| p.done) {
+                    break Ok(());
+                }
+                let Some((id, message)) = rx.recv().await else {
+                    continue;
+                };
+                let reason = match how {
+                    Stop::Delete => REASON_DELETED,
+                    Stop::Shutdown => REASON_SHUTDOWN,
+                };
+                if let Some(pod) = handle(rt, &mut pods, id, message, Some(reason), &report)? {
+                    rt.with_store(move |s| s.update_pod(&pod)).await?;
+                }
+                continue;
+            }
             let views: Vec<job_controller::Pod> = pods
                 .iter()
                 .filter(|p| !(p.terminating && p.done))
@@ -210,54 +276,20 @@ pub async fn run(
                 break Ok(());
             }
 
-            let message = match actions.requeue_at {
-                Some(at) => tokio::select! {
-                    m = rx.recv() => m,
-                    () = sleep_until(rt.clock.as_ref(), at) => None,
-                },
-                None => rx.recv().await,
+            let message = tokio::select! {
+                m = rx.recv() => m,
+                () = wake_at(rt.clock.as_ref(), actions.requeue_at) => None,
+                Ok(()) = stop.changed() => {
+                    stopping = *stop.borrow_and_update();
+                    None
+                }
             };
             let Some((id, message)) = message else {
                 continue;
             };
-            let Some(live) = pods.iter_mut().find(|p| p.record.id == id) else {
-                continue;
-            };
-            match message {
-                Message::Event(pod::Event::Started { pid, .. }) => {
-                    live.record.phase = Phase::Running;
-                    live.record.pid = Some(pid);
-                    live.record.started_at.get_or_insert(rt.clock.now());
-                }
-                Message::Event(pod::Event::Restarting { .. }) => live.record.restarts += 1,
-                Message::Event(pod::Event::Exited { .. }) => continue,
-                Message::Done(outcome) => {
-                    let outcome = outcome.map_err(|source| Error::Spawn {
-                        pod: live.record.name.clone(),
-                        source,
-                    })?;
-                    live.done = true;
-                    live.record.pid = None;
-                    live.record.finished_at = Some(rt.clock.now());
-                    live.record.exits = outcome.exits;
-                    live.record.restarts = outcome.restarts;
-                    live.record.phase = if outcome.succeeded {
-                        Phase::Succeeded
-                    } else {
-                        Phase::Failed
-                    };
-                    if live.terminating || outcome.stopped {
-                        // Stopped at the controller's request: deleted, not failed.
-                        live.record.reason = Some("Deleted".into());
-                    }
-                    report(Progress::PodEnded {
-                        pod: live.record.name.clone(),
-                        phase: (!live.terminating).then_some(live.record.phase),
-                    });
-                }
+            if let Some(pod) = handle(rt, &mut pods, id, message, None, &report)? {
+                rt.with_store(move |s| s.update_pod(&pod)).await?;
             }
-            let pod = live.record.clone();
-            rt.with_store(move |s| s.update_pod(&pod)).await?;
         }
     }
     .await;
@@ -267,8 +299,121 @@ pub async fn run(
         }
     }
     while tasks.join_next().await.is_some() {}
-    result.map(|()| record.status)
+    result?;
+    Ok(match stopping {
+        None => Ended::Finished(record.status),
+        Some(Stop::Delete) => Ended::Deleted,
+        Some(Stop::Shutdown) => Ended::Interrupted,
+    })
 }
+
+/// Applies what a pod task reported to its record; returns the record to
+/// save, if it changed. `stopped_as` is the reason for pods ending because
+/// the run is stopping.
+fn handle(
+    rt: &Runtime,
+    pods: &mut [Live],
+    id: i64,
+    message: Message,
+    stopped_as: Option<&str>,
+    report: &impl Fn(Progress),
+) -> Result<Option<PodRecord>, Error> {
+    let Some(live) = pods.iter_mut().find(|p| p.record.id == id) else {
+        return Ok(None);
+    };
+    match message {
+        Message::Event(pod::Event::Started { container, pid }) => {
+            live.record.phase = Phase::Running;
+            live.record.processes.push(HostProcess {
+                container,
+                pid,
+                start_ticks: process::start_ticks(pid),
+            });
+            live.record.started_at.get_or_insert(rt.clock.now());
+        }
+        Message::Event(pod::Event::Restarting { .. }) => live.record.restarts += 1,
+        Message::Event(pod::Event::Exited { container, .. }) => {
+            live.record.processes.retain(|p| p.container != container);
+        }
+        Message::Done(outcome) => {
+            let outcome = outcome.map_err(|source| Error::Spawn {
+                pod: live.record.name.clone(),
+                source,
+            })?;
+            live.done = true;
+            live.record.processes.clear();
+            live.record.finished_at = Some(rt.clock.now());
+            live.record.exits = outcome.exits;
+            live.record.restarts = outcome.restarts;
+            live.record.phase = if outcome.succeeded {
+                Phase::Succeeded
+            } else {
+                Phase::Failed
+            };
+            let ended_itself = outcome.succeeded && !outcome.stopped;
+            match stopped_as {
+                // The run is stopping: whatever did not finish on its own
+                // ends with the stop's reason (and fails, for a shutdown).
+                Some(reason) if !ended_itself => {
+                    live.record.phase = Phase::Failed;
+                    live.record.reason = Some(reason.into());
+                }
+                // Stopped at the controller's request: deleted, not failed.
+                None if live.terminating || outcome.stopped => {
+                    live.record.reason = Some(REASON_DELETED.into());
+                }
+                _ => {}
+            }
+            report(Progress::PodEnded {
+                pod: live.record.name.clone(),
+                phase: (!live.terminating).then_some(live.record.phase),
+            });
+        }
+    }
+    Ok(Some(live.record.clone()))
+}
+
+/// Sleeps until `at`, or forever.
+async fn wake_at(clock: &dyn Clock, at: Option<Timestamp>) {
+    match at {
+        Some(at) => sleep_until(clock, at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The pods a Job already had (it is resuming after a restart): finished
+/// ones as the controller last saw them. Recovery ends every unfinished pod
+/// before a Job resumes, so one still unfinished here is recorded as lost.
+async fn earlier_pods(rt: &Runtime, record: &JobRecord) -> Result<Vec<Live>, Error> {
+    let uid = record.uid.clone();
+    let now = rt.clock.now();
+    let pods = rt
+        .with_store(move |s| {
+            let mut pods = s.pods_of(&uid)?;
+            for pod in pods.iter_mut().filter(|p| p.finished_at.is_none()) {
+                pod.phase = Phase::Failed;
+                pod.finished_at = Some(now);
+                pod.processes.clear();
+                pod.reason = Some(REASON_LOST.into());
+                s.update_pod(pod)?;
+            }
+            Ok(pods)
+        })
+        .await?;
+    Ok(pods
+        .into_iter()
+        .map(|record| Live {
+            terminating: record.reason.as_deref() == Some(REASON_DELETED),
+            record,
+            stop: watch::Sender::new(true),
+            done: true,
+        })
+        .collect())
+}
+
+/// Pod reason for pods whose processes jobcd lost (it was killed): as the
+/// pod garbage collector records pods of a node that is gone.
+pub const REASON_LOST: &str = "DeletionByPodGC";
 
 /// The controller's view of a pod. A container killed by a signal reports
 /// exit code 128 + signal, as the kubelet does.
@@ -347,7 +492,7 @@ async fn start_pod(
         name,
         completion_index: index,
         phase: Phase::Pending,
-        pid: None,
+        processes: Vec::new(),
         boot_id: boot_id(),
         started_at: None,
         finished_at: None,

@@ -96,9 +96,9 @@ pub struct PodRecord {
     pub completion_index: Option<i32>,
     /// Phase.
     pub phase: Phase,
-    /// Process id of the running container, for recovery after a crash.
-    pub pid: Option<u32>,
-    /// The boot the pid belongs to (pids are only meaningful within one).
+    /// Its container processes still running, for recovery after a crash.
+    pub processes: Vec<HostProcess>,
+    /// The boot the processes belong to (pids mean nothing after a reboot).
     pub boot_id: Option<String>,
     /// When it started.
     pub started_at: Option<Timestamp>,
@@ -112,6 +112,20 @@ pub struct PodRecord {
     pub restarts: i32,
     /// Directory with its logs.
     pub log_dir: String,
+}
+
+/// A container process of a pod, as recorded while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostProcess {
+    /// Container name.
+    pub container: String,
+    /// Process id, which is also its process group.
+    pub pid: u32,
+    /// When it started, in clock ticks since boot (`/proc/PID/stat` field
+    /// 22): with the boot id, this tells the process from a later one that
+    /// reuses its pid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
 }
 
 /// A CronJob's scheduling state.
@@ -222,7 +236,7 @@ fn pod_row(r: &Row<'_>) -> rusqlite::Result<PodRecord> {
             "Failed" => Phase::Failed,
             other => return Err(unreadable(4, format!("unknown phase {other:?}"))),
         },
-        pid: r.get(5)?,
+        processes: json(r, 5)?,
         boot_id: r.get(6)?,
         started_at: ts_opt(r, 7)?,
         finished_at: ts_opt(r, 8)?,
@@ -374,16 +388,17 @@ impl Store {
     /// Records a new pod; returns its id.
     pub fn insert_pod(&self, p: &PodRecord) -> Result<i64, Error> {
         let exits = serde_json::to_string(&p.exits).expect("exits always serialize");
+        let processes = serde_json::to_string(&p.processes).expect("processes always serialize");
         self.conn
             .execute(
-                "INSERT INTO pods (job_uid, name, completion_index, phase, pid, boot_id, started_at, finished_at, exits, reason, restarts, log_dir)
+                "INSERT INTO pods (job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     p.job_uid,
                     p.name,
                     p.completion_index,
                     phase_text(p.phase),
-                    p.pid,
+                    processes,
                     p.boot_id,
                     p.started_at.map(time),
                     p.finished_at.map(time),
@@ -400,16 +415,17 @@ impl Store {
     /// Saves a pod's progress.
     pub fn update_pod(&self, p: &PodRecord) -> Result<(), Error> {
         let exits = serde_json::to_string(&p.exits).expect("exits always serialize");
+        let processes = serde_json::to_string(&p.processes).expect("processes always serialize");
         self.conn
             .prepare_cached(
-                "UPDATE pods SET phase = ?2, pid = ?3, boot_id = ?4, started_at = ?5, finished_at = ?6, exits = ?7, reason = ?8, restarts = ?9
+                "UPDATE pods SET phase = ?2, processes = ?3, boot_id = ?4, started_at = ?5, finished_at = ?6, exits = ?7, reason = ?8, restarts = ?9
                  WHERE id = ?1",
             )
             .and_then(|mut st| {
                 st.execute(params![
                     p.id,
                     phase_text(p.phase),
-                    p.pid,
+                    processes,
                     p.boot_id,
                     p.started_at.map(time),
                     p.finished_at.map(time),
@@ -439,7 +455,7 @@ impl Store {
         args: impl rusqlite::Params,
     ) -> Result<Vec<PodRecord>, Error> {
         let sql = format!(
-            "SELECT id, job_uid, name, completion_index, phase, pid, boot_id, started_at, finished_at, exits, reason, restarts, log_dir
+            "SELECT id, job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir
              FROM pods WHERE {condition} ORDER BY id"
         );
         self.conn

@@ -72,4 +72,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source, namespace, name, spec_hash)
     ) STRICT;
     "#,
+    // 2: every process a pod has running (a pod's containers run at once,
+    // each its own process group), each with its start time so a recycled
+    // pid is never mistaken for it after a crash.
+    r#"
+    ALTER TABLE pods ADD COLUMN processes TEXT NOT NULL DEFAULT '[]';
+    UPDATE pods SET processes = json_array(json_object('container', '', 'pid', pid))
+        WHERE pid IS NOT NULL;
+    ALTER TABLE pods DROP COLUMN pid;
+    "#,
 ];

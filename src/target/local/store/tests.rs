@@ -23,7 +23,11 @@ fn pod(job_uid: &str) -> PodRecord {
         name: "pi-abc".into(),
         completion_index: Some(3),
         phase: Phase::Running,
-        pid: Some(4242),
+        processes: vec![HostProcess {
+            container: "main".into(),
+            pid: 4242,
+            start_ticks: Some(777),
+        }],
         boot_id: Some("boot-1".into()),
         started_at: Some(at("2026-01-01T00:00:01Z")),
         finished_at: None,
@@ -197,8 +201,36 @@ fn unfinished_pods_are_found_after_a_restart() {
     let pods = store.unfinished_pods().unwrap();
     assert_eq!(pods.len(), 1);
     assert_eq!(
-        (pods[0].pid, pods[0].boot_id.as_deref()),
-        (Some(4242), Some("boot-1"))
+        (pods[0].processes.as_slice(), pods[0].boot_id.as_deref()),
+        (pod("u1").processes.as_slice(), Some("boot-1"))
+    );
+}
+
+#[test]
+fn migration_2_keeps_the_pid_a_version_1_store_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(super::FILE_NAME)).unwrap();
+        conn.execute_batch(super::schema::MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO jobs (uid, namespace, name, spec_hash, manifest, created_at, status)
+               VALUES ('u1', 'default', 'pi', 'h', '{}', '2026-01-01T00:00:00Z', '{}');
+             INSERT INTO pods (job_uid, name, phase, pid, log_dir)
+               VALUES ('u1', 'pi-abc', 'Running', 4242, '/tmp/logs');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    let pods = store.unfinished_pods().unwrap();
+    assert_eq!(
+        pods[0].processes,
+        vec![HostProcess {
+            container: String::new(),
+            pid: 4242,
+            start_ticks: None
+        }]
     );
 }
 
