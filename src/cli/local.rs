@@ -1,26 +1,31 @@
 //! `jobcd local …`: the local executor from the command line.
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
-use super::EXIT_INVALID;
 use super::repo::RepoArgs;
+use super::{EXIT_ERROR, EXIT_INVALID};
 use crate::manifest::{self, Kind, Typed};
 use crate::schedule::{Schedule, Zone};
 use crate::target::local::clock::SystemClock;
-use crate::target::local::executor::{Executor, JobOutcome};
+use crate::target::local::cron_controller;
+use crate::target::local::executor::{Applied, Executor, JobRef, Notice, RunResult};
 use crate::target::local::job_controller::{ConditionType, Status};
-use crate::target::local::job_runner::Progress;
+use crate::target::local::job_runner::{Ended, Progress, REASON_LOST};
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// Load manifests into the executor: record CronJobs and run every Job that has not run with this spec.
     Apply(Box<ApplyArgs>),
+    /// Run the executor in the foreground: CronJobs fire on schedule, finished Jobs expire (Ctrl-C stops).
+    Serve,
     /// What the executor holds: objects, their last run, and when CronJobs fire next.
     Status,
     /// Job runs and their pods, oldest first.
@@ -32,6 +37,9 @@ pub(crate) enum Command {
     Logs {
         /// Pod name, as `jobcd local runs` shows it.
         pod: String,
+        /// Keep printing output as the pod writes it, until it ends.
+        #[arg(long, short = 'f')]
+        follow: bool,
     },
     /// Run a CronJob's Job now, like `kubectl create job --from=cronjob/NAME`.
     RunNow {
@@ -56,39 +64,83 @@ pub(crate) struct ApplyArgs {
 }
 
 pub(crate) fn run(command: Command, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
-    let executor = Executor::open(&state_dir, Arc::new(SystemClock))
-        .context("opening the local executor's state")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let open = || {
+        Executor::open(&state_dir, Arc::new(SystemClock))
+            .context("opening the local executor's state")
+    };
     match command {
-        Command::Apply(args) => runtime.block_on(apply(&executor, *args, state_dir)),
-        Command::Status => status(&executor),
-        Command::Runs { name } => runs(&executor, name.as_deref()),
-        Command::Logs { pod } => logs(&executor, &pod),
-        Command::RunNow { cronjob, namespace } => runtime.block_on(async {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let printer =
-                tokio::spawn(print_progress(format!("CronJob {namespace}/{cronjob}"), rx));
-            let result = executor.run_now(&namespace, &cronjob, Some(tx)).await;
-            let _ = printer.await;
-            let (name, status) = result?;
-            println!("Job {namespace}/{name}: {}", verdict(&status));
-            Ok(exit_for(&status))
-        }),
+        Command::Apply(args) => runtime.block_on(apply(*args, &state_dir)),
+        Command::Serve => runtime.block_on(serve(&state_dir)),
+        Command::RunNow { cronjob, namespace } => {
+            runtime.block_on(run_now(&state_dir, &namespace, &cronjob))
+        }
+        Command::Status => status(&open()?),
+        Command::Runs { name } => runs(&open()?, name.as_deref()),
+        Command::Logs { pod, follow } => runtime.block_on(logs(&open()?, &pod, follow)),
     }
 }
 
-async fn apply(
+/// Starts the executor to run Jobs, saying what it recovered.
+async fn start(state_dir: &Path) -> anyhow::Result<Executor> {
+    let (executor, recovery) = Executor::start(state_dir, Arc::new(SystemClock))
+        .await
+        .context("starting the local executor")?;
+    for (pod, groups) in &recovery.lost_pods {
+        println!(
+            "recovered: pod {pod} was running when jobcd last stopped; {groups} process group(s) stopped, pod recorded as failed ({REASON_LOST})"
+        );
+    }
+    for job in &recovery.resume {
+        println!(
+            "recovered: Job {}/{} resumes ({} succeeded, {} failed so far)",
+            job.namespace, job.name, job.status.succeeded, job.status.failed
+        );
+    }
+    Ok(executor)
+}
+
+/// Runs `work`; on SIGINT or SIGTERM stops every run instead (their Jobs
+/// resume at the next start) and returns the error exit code.
+async fn interruptible(
     executor: &Executor,
-    args: ApplyArgs,
-    state_dir: PathBuf,
+    work: impl Future<Output = anyhow::Result<ExitCode>>,
 ) -> anyhow::Result<ExitCode> {
+    tokio::select! {
+        result = work => result,
+        () = terminated() => {
+            eprintln!("interrupted: stopping runs; their Jobs resume at the next start");
+            executor.shutdown().await;
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<ExitCode> {
     let options = manifest::Options {
         strict: false,
         now: Timestamp::now(),
     };
-    let loaded = args.repo.load(args.dir.as_deref(), state_dir)?;
+    let loaded = args
+        .repo
+        .load(args.dir.as_deref(), state_dir.to_path_buf())?;
     let revision = loaded
         .revision
         .map_or_else(|| "working-tree".to_string(), |r| r.sha);
@@ -104,58 +156,174 @@ async fn apply(
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    let mut jobs = tokio::task::JoinSet::new();
-    for object in desired.objects() {
-        match &object.typed {
-            Typed::CronJob(_) => {
-                executor.apply_cronjob(object, &args.source, &revision)?;
-                println!(
-                    "{}: recorded (runs under `jobcd serve`, or now with `jobcd local run-now {}`)",
-                    object.id, object.id.name
-                );
-            }
-            Typed::Job(job) => {
-                let (executor, object, job, source, revision) = (
-                    executor.clone(),
-                    object.clone(),
-                    job.clone(),
-                    args.source.clone(),
-                    revision.clone(),
-                );
-                jobs.spawn(async move {
+    let executor = start(state_dir).await?;
+    let work = async {
+        let mut waiting = tokio::task::JoinSet::new();
+        let mut failed = false;
+        for object in desired.objects() {
+            match &object.typed {
+                Typed::CronJob(_) => {
+                    executor.apply_cronjob(object, &args.source, &revision)?;
+                    println!(
+                        "{}: recorded (fires under `jobcd local serve`, or now with `jobcd local run-now {}`)",
+                        object.id, object.id.name
+                    );
+                }
+                Typed::Job(job) => {
+                    let id = object.id.to_string();
                     let (tx, rx) = mpsc::unbounded_channel();
-                    let printer = tokio::spawn(print_progress(object.id.to_string(), rx));
-                    let outcome = executor
-                        .apply_job(&object, &job, &source, &revision, Some(tx))
+                    let printer = tokio::spawn(print_progress(id.clone(), rx));
+                    let applied = executor
+                        .apply_job(object, job, &args.source, &revision, Some(tx))
                         .await;
-                    let _ = printer.await;
-                    (object.id.to_string(), outcome)
-                });
+                    match applied {
+                        Ok(Applied::Started(run)) => {
+                            waiting.spawn(async move {
+                                let result = run.finished().await;
+                                let _ = printer.await;
+                                (id, result)
+                            });
+                        }
+                        Ok(Applied::InFlight(run)) => {
+                            println!(
+                                "{id}: already running with this spec (resumed); waiting for it"
+                            );
+                            waiting.spawn(async move { (id, run.finished().await) });
+                        }
+                        Ok(Applied::AlreadyRan { outcome }) => println!(
+                            "{id}: already ran with this spec ({outcome}); change the spec (e.g. the jobcd.dev/run annotation) to run it again"
+                        ),
+                        Err(e) => {
+                            failed = true;
+                            eprintln!("error: {e}");
+                        }
+                    }
+                }
             }
         }
-    }
-    let mut failed = false;
-    while let Some(joined) = jobs.join_next().await {
-        let (id, outcome) = joined?;
-        match outcome {
-            Ok(JobOutcome::Ran(status)) => {
-                failed |= status.condition(ConditionType::Failed).is_some();
-                println!("{id}: {}", verdict(&status));
-            }
-            Ok(JobOutcome::AlreadyRan { outcome }) => println!(
-                "{id}: already ran with this spec ({outcome}); change the spec (e.g. the jobcd.dev/run annotation) to run it again"
-            ),
-            Err(e) => {
-                failed = true;
-                eprintln!("error: {e}");
-            }
+        while let Some(joined) = waiting.join_next().await {
+            let (id, result) = joined?;
+            failed |= !report_end(&id, &result);
+        }
+        executor.wait_idle().await;
+        Ok(if failed {
+            ExitCode::from(EXIT_INVALID)
+        } else {
+            ExitCode::SUCCESS
+        })
+    };
+    interruptible(&executor, work).await
+}
+
+/// Prints how a run ended; true when it completed.
+fn report_end(id: &str, result: &RunResult) -> bool {
+    match result {
+        Ok(Ended::Finished(status)) => {
+            println!("{id}: {}", verdict(status));
+            status.condition(ConditionType::Complete).is_some()
+        }
+        Ok(Ended::Deleted) => {
+            println!("{id}: deleted before it finished");
+            false
+        }
+        Ok(Ended::Interrupted) => {
+            println!("{id}: interrupted; it resumes at the next start");
+            false
+        }
+        Err(e) => {
+            eprintln!("error: {id}: {e}");
+            false
         }
     }
-    Ok(if failed {
-        ExitCode::from(EXIT_INVALID)
-    } else {
-        ExitCode::SUCCESS
-    })
+}
+
+async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Result<ExitCode> {
+    let executor = start(state_dir).await?;
+    let work = async {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let printer = tokio::spawn(print_progress(format!("CronJob {namespace}/{cronjob}"), rx));
+        let run = executor.run_now(namespace, cronjob, Some(tx)).await?;
+        let name = run.name.clone();
+        let result = run.finished().await;
+        let _ = printer.await;
+        let ok = report_end(&format!("Job {namespace}/{name}"), &result);
+        executor.wait_idle().await;
+        Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_INVALID)
+        })
+    };
+    interruptible(&executor, work).await
+}
+
+async fn serve(state_dir: &Path) -> anyhow::Result<ExitCode> {
+    let executor = start(state_dir).await?;
+    let mut notices = executor.notices();
+    let printer = tokio::spawn(async move {
+        loop {
+            match notices.recv().await {
+                Ok(notice) => print_notice(&notice),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    println!("({n} notices skipped: output too slow)");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    println!(
+        "serving {}: CronJobs fire on schedule; Ctrl-C stops",
+        state_dir.display()
+    );
+    let result = executor
+        .serve(async {
+            terminated().await;
+            println!("stopping: runs in flight are stopped and resume at the next start");
+        })
+        .await;
+    printer.abort();
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_notice(notice: &Notice) {
+    let now = Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or(Timestamp::now());
+    let job_id = |j: &JobRef| format!("Job {}/{}", j.namespace, j.name);
+    match notice {
+        Notice::Started { job } => println!("{now} {}: started", job_id(job)),
+        Notice::Ended { job, result } => {
+            report_end(&format!("{now} {}", job_id(job)), result);
+        }
+        Notice::Removed { job, why } => println!("{now} {}: removed ({why})", job_id(job)),
+        Notice::Cron {
+            namespace,
+            name,
+            event,
+        } => println!("{now} CronJob {namespace}/{name}: {}", describe(event)),
+    }
+}
+
+/// A CronJob event as the controller's event message says it.
+fn describe(event: &cron_controller::Event) -> String {
+    use cron_controller::Event;
+    match event {
+        Event::TooManyMissedTimes(n) => format!(
+            "TooManyMissedTimes: {n} start times missed (more than 100); starting the most recent one"
+        ),
+        Event::MissSchedule(at) => {
+            format!("MissSchedule: missed the run at {at} (past startingDeadlineSeconds)")
+        }
+        Event::JobAlreadyActive(at) => {
+            format!(
+                "JobAlreadyActive: not starting the run at {at}, the previous run is active (Forbid)"
+            )
+        }
+        Event::InvalidSchedule => {
+            "InvalidSchedule: the schedule or time zone cannot be evaluated".into()
+        }
+    }
 }
 
 async fn print_progress(id: String, mut rx: mpsc::UnboundedReceiver<Progress>) {
@@ -188,14 +356,6 @@ fn verdict(status: &Status) -> String {
         "running; {} succeeded, {} failed",
         status.succeeded, status.failed
     )
-}
-
-fn exit_for(status: &Status) -> ExitCode {
-    if status.condition(ConditionType::Complete).is_some() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INVALID)
-    }
 }
 
 fn status(executor: &Executor) -> anyhow::Result<ExitCode> {
@@ -306,24 +466,69 @@ fn runs(executor: &Executor, name: Option<&str>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn logs(executor: &Executor, pod: &str) -> anyhow::Result<ExitCode> {
-    let Some(files) = executor.logs(pod)? else {
+async fn logs(executor: &Executor, pod: &str, follow: bool) -> anyhow::Result<ExitCode> {
+    let Some(record) = executor.pod(pod)? else {
         anyhow::bail!("no pod named {pod}; `jobcd local runs` lists them");
     };
-    let many = files.len() > 1;
-    for file in files {
-        if many {
-            println!(
-                "==> {} <==",
-                file.file_stem().unwrap_or_default().to_string_lossy()
-            );
+    let mut offsets: Vec<(PathBuf, u64)> = Vec::new();
+    loop {
+        // Read the state before the files: output written before the pod
+        // was seen finished is then always printed.
+        let finished = executor.pod(pod)?.is_none_or(|p| p.finished_at.is_some());
+        let Some(files) = executor.logs(pod)? else {
+            if record.finished_at.is_some() {
+                anyhow::bail!(
+                    "the logs of pod {pod} were removed with its Job (history limit or ttlSecondsAfterFinished)"
+                );
+            }
+            if !follow {
+                println!("(pod {pod} has not started yet)");
+                return Ok(ExitCode::SUCCESS);
+            }
+            tokio::time::sleep(FOLLOW_POLL).await;
+            continue;
+        };
+        for file in files {
+            if !offsets.iter().any(|(f, _)| *f == file) {
+                offsets.push((file, 0));
+            }
         }
-        print!(
-            "{}",
-            String::from_utf8_lossy(
-                &std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?
-            )
-        );
+        let many = offsets.len() > 1;
+        let mut out = std::io::stdout().lock();
+        for (file, offset) in &mut offsets {
+            let bytes = read_from(file, *offset)?;
+            if bytes.is_empty() {
+                continue;
+            }
+            *offset += bytes.len() as u64;
+            if many {
+                let container = file.file_stem().unwrap_or_default().to_string_lossy();
+                for line in String::from_utf8_lossy(&bytes).split_inclusive('\n') {
+                    write!(out, "[{container}] {line}")?;
+                }
+            } else {
+                out.write_all(&bytes)?;
+            }
+        }
+        out.flush()?;
+        drop(out);
+        if !follow || finished {
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::time::sleep(FOLLOW_POLL).await;
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// How often `logs --follow` looks for new output.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The bytes of `file` from `offset` on.
+fn read_from(file: &Path, offset: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", file.display()))?;
+    Ok(bytes)
 }

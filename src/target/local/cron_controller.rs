@@ -9,6 +9,7 @@
 //! twice.
 
 use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::batch::v1::CronJob;
 
 use crate::schedule::{Schedule, Zone};
 
@@ -49,6 +50,38 @@ pub struct Spec {
     pub successful_history: i32,
     /// `failedJobsHistoryLimit`.
     pub failed_history: i32,
+}
+
+impl Spec {
+    /// The controller's view of a CronJob named `name`. A CronJob without
+    /// `timeZone` runs in this machine's zone, as the controller uses its own.
+    pub fn from_cronjob(name: &str, cron: &CronJob) -> Result<Spec, String> {
+        let spec = cron.spec.clone().unwrap_or_default();
+        let schedule = Schedule::parse(&spec.schedule)
+            .map_err(|e| format!("spec.schedule {:?}: {e}", spec.schedule))?;
+        let zone = match spec.time_zone.as_deref() {
+            Some(zone) => Zone::named(zone).map_err(|e| format!("spec.timeZone: {e}"))?,
+            None => Zone::system(),
+        };
+        Ok(Spec {
+            name: name.to_string(),
+            schedule,
+            zone,
+            concurrency: match spec.concurrency_policy.as_deref() {
+                Some("Forbid") => Concurrency::Forbid,
+                Some("Replace") => Concurrency::Replace,
+                _ => Concurrency::Allow,
+            },
+            starting_deadline: spec.starting_deadline_seconds,
+            suspend: spec.suspend.unwrap_or(false),
+            successful_history: spec
+                .successful_jobs_history_limit
+                .unwrap_or(DEFAULT_SUCCESSFUL_HISTORY),
+            failed_history: spec
+                .failed_jobs_history_limit
+                .unwrap_or(DEFAULT_FAILED_HISTORY),
+        })
+    }
 }
 
 /// What the controller remembers about a CronJob.

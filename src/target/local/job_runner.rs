@@ -537,7 +537,7 @@ fn suffix(seed: &str) -> String {
 }
 
 /// This boot's id: a pid recorded before a reboot means nothing after it.
-fn boot_id() -> Option<String> {
+pub(crate) fn boot_id() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .ok()
         .map(|s| s.trim().to_string())

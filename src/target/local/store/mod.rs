@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-pub use records::{AppliedObject, CronState, HostProcess, JobRecord, LedgerEntry, PodRecord};
+pub use records::{
+    AppliedObject, CronState, HostProcess, JobRecord, LEDGER_RUNNING, LedgerEntry, PodRecord,
+};
 
 /// File name of the database in the state directory.
 pub const FILE_NAME: &str = "local.db";

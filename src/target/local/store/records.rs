@@ -443,6 +443,11 @@ impl Store {
         self.pods_where("job_uid = ?1", params![job_uid])
     }
 
+    /// The pod named `name`, if any.
+    pub fn pod_named(&self, name: &str) -> Result<Option<PodRecord>, Error> {
+        Ok(self.pods_where("name = ?1", params![name])?.pop())
+    }
+
     /// Pods that were running or pending: after a crash, these are the ones
     /// to adopt or stop.
     pub fn unfinished_pods(&self) -> Result<Vec<PodRecord>, Error> {
@@ -543,4 +548,60 @@ impl Store {
             .map(drop)
             .map_err(|err| self.sqlite("writing the run-once ledger", err))
     }
+
+    /// Ledger entries of Jobs that were running when last seen.
+    pub fn running_ledger(&self) -> Result<Vec<LedgerEntry>, Error> {
+        self.conn
+            .prepare_cached(
+                "SELECT source, namespace, name, spec_hash, outcome, job_uid, recorded_at FROM ledger WHERE outcome = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![LEDGER_RUNNING], |r| {
+                    Ok(LedgerEntry {
+                        source: r.get(0)?,
+                        namespace: r.get(1)?,
+                        name: r.get(2)?,
+                        spec_hash: r.get(3)?,
+                        outcome: r.get(4)?,
+                        job_uid: r.get(5)?,
+                        recorded_at: ts(r, 6)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.sqlite("reading the run-once ledger", e))
+    }
+
+    /// Records the outcome of Job instance `job_uid` in the ledger entry
+    /// that started it, if one did and is still marked running.
+    pub fn settle_ledger(&self, job_uid: &str, outcome: &str, at: Timestamp) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "UPDATE ledger SET outcome = ?2, recorded_at = ?3 WHERE job_uid = ?1 AND outcome = ?4",
+                params![job_uid, outcome, time(at), LEDGER_RUNNING],
+            )
+            .map(drop)
+            .map_err(|e| self.sqlite("writing the run-once ledger", e))
+    }
+
+    /// Records a Job a CronJob starts together with the CronJob's new state,
+    /// in one transaction: a slot is either taken and remembered, or neither.
+    pub fn insert_scheduled_job(&self, job: &JobRecord, cron: &CronState) -> Result<(), Error> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.sqlite("starting a transaction", e))?;
+        self.insert_job(job)?;
+        self.put_cron_state(cron)?;
+        tx.commit()
+            .map_err(|e| self.sqlite(&format!("recording Job {}", job.name), e))
+    }
+
+    /// A Job instance by uid.
+    pub fn job(&self, uid: &str) -> Result<Option<JobRecord>, Error> {
+        Ok(self.jobs_where("uid = ?1", params![uid])?.pop())
+    }
 }
+
+/// The ledger outcome of a Job that has not finished.
+pub const LEDGER_RUNNING: &str = "Running";

@@ -1,0 +1,261 @@
+//! The runs in flight: each Job instance runs in its own task; the executor
+//! can stop one, wait for one, or wait for all, and everyone can follow
+//! what happens as a stream of [`Notice`]s.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use k8s_openapi::api::batch::v1::Job;
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+
+use super::super::cron_controller;
+use super::super::job_runner::{self, Ended, Progress, Stop};
+use super::super::store::JobRecord;
+use super::Executor;
+use super::recovery::outcome_of;
+
+/// Notices kept for a slow follower before it starts missing some.
+const NOTICE_BUFFER: usize = 1024;
+
+/// How a run ended, or why it could not go on (its Job stays unfinished
+/// and resumes at the next start).
+pub type RunResult = Result<Ended, String>;
+
+/// Something that happened in the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A Job instance started.
+    Started {
+        /// The Job.
+        job: JobRef,
+    },
+    /// A run ended.
+    Ended {
+        /// The Job.
+        job: JobRef,
+        /// How.
+        result: RunResult,
+    },
+    /// A finished Job was removed (history limit or ttlSecondsAfterFinished).
+    Removed {
+        /// The Job.
+        job: JobRef,
+        /// Why, in Kubernetes' words.
+        why: String,
+    },
+    /// The CronJob controller recorded an event.
+    Cron {
+        /// Namespace.
+        namespace: String,
+        /// CronJob name.
+        name: String,
+        /// The event.
+        event: cron_controller::Event,
+    },
+}
+
+/// Which Job instance a notice is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRef {
+    /// Its uid.
+    pub uid: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The CronJob that created it.
+    pub owner_cronjob: Option<String>,
+}
+
+impl JobRef {
+    fn of(record: &JobRecord) -> JobRef {
+        JobRef {
+            uid: record.uid.clone(),
+            namespace: record.namespace.clone(),
+            name: record.name.clone(),
+            owner_cronjob: record.owner_cronjob.clone(),
+        }
+    }
+}
+
+struct Entry {
+    name: String,
+    stop: watch::Sender<Option<Stop>>,
+    done: watch::Receiver<Option<RunResult>>,
+}
+
+/// The registry of runs in flight.
+pub(super) struct Active {
+    runs: Mutex<HashMap<String, Entry>>,
+    pub(super) notices: broadcast::Sender<Notice>,
+    /// Wakes the scheduler: a run ended, or objects changed.
+    pub(super) changed: Notify,
+    idle: watch::Sender<usize>,
+}
+
+impl std::fmt::Debug for Active {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Active")
+            .field("runs", &self.count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Active {
+    pub(super) fn new() -> Active {
+        Active {
+            runs: Mutex::new(HashMap::new()),
+            notices: broadcast::Sender::new(NOTICE_BUFFER),
+            changed: Notify::new(),
+            idle: watch::Sender::new(0),
+        }
+    }
+
+    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.runs
+            .lock()
+            .expect("no thread panics holding the registry")
+    }
+
+    fn count(&self) -> usize {
+        self.runs().len()
+    }
+
+    pub(super) fn notify(&self, notice: Notice) {
+        // Nobody listening is fine.
+        let _ = self.notices.send(notice);
+    }
+
+    pub(super) fn handle(&self, uid: &str) -> Option<super::RunHandle> {
+        let runs = self.runs();
+        let entry = runs.get(uid)?;
+        Some(super::RunHandle {
+            uid: uid.to_string(),
+            name: entry.name.clone(),
+            done: entry.done.clone(),
+        })
+    }
+
+    pub(super) fn running(&self) -> Vec<String> {
+        self.runs().keys().cloned().collect()
+    }
+}
+
+impl Executor {
+    /// Starts running `record` (already stored) in its own task.
+    pub(super) fn spawn_run(
+        &self,
+        record: JobRecord,
+        job: Job,
+        progress: Option<mpsc::UnboundedSender<Progress>>,
+    ) {
+        let (stop_tx, stop_rx) = watch::channel(None);
+        let (done_tx, done_rx) = watch::channel(None);
+        {
+            let mut runs = self.active.runs();
+            runs.insert(
+                record.uid.clone(),
+                Entry {
+                    name: record.name.clone(),
+                    stop: stop_tx,
+                    done: done_rx,
+                },
+            );
+            self.active.idle.send_replace(runs.len());
+        }
+        let job_ref = JobRef::of(&record);
+        self.active.notify(Notice::Started {
+            job: job_ref.clone(),
+        });
+        let executor = self.clone();
+        tokio::spawn(async move {
+            let rt = &executor.runtime;
+            let result = job_runner::run_until(rt, record.clone(), &job, progress, stop_rx).await;
+            let result = match result {
+                Ok(ended) => executor.settle(&record, &ended).await.map(|()| ended),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| chain(&e));
+            {
+                let mut runs = executor.active.runs();
+                runs.remove(&record.uid);
+                executor.active.idle.send_replace(runs.len());
+            }
+            done_tx.send_replace(Some(result.clone()));
+            executor.active.notify(Notice::Ended {
+                job: job_ref,
+                result,
+            });
+            executor.active.changed.notify_one();
+        });
+    }
+
+    /// Records what a run's end means: the ledger learns the outcome, a
+    /// deleted Job is marked so and its pods' files go.
+    async fn settle(&self, record: &JobRecord, ended: &Ended) -> Result<(), job_runner::Error> {
+        let now = self.runtime.clock.now();
+        match ended {
+            Ended::Finished(status) => {
+                let finished = JobRecord {
+                    status: status.clone(),
+                    ..record.clone()
+                };
+                let (uid, outcome) = (record.uid.clone(), outcome_of(&finished));
+                self.runtime
+                    .with_store(move |s| s.settle_ledger(&uid, outcome, now))
+                    .await
+            }
+            Ended::Deleted => self.forget(record.uid.clone(), now).await,
+            Ended::Interrupted => Ok(()),
+        }
+    }
+
+    /// Asks a run to stop; false if it is not running.
+    pub(super) fn stop_run(&self, uid: &str, how: Stop) -> bool {
+        match self.active.runs().get(uid) {
+            Some(entry) => {
+                entry.stop.send_if_modified(|current| {
+                    // A deletion is never downgraded to an interruption.
+                    let changed = current.is_none();
+                    current.get_or_insert(how);
+                    changed
+                });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits until no run is in flight.
+    pub async fn wait_idle(&self) {
+        let mut idle = self.active.idle.subscribe();
+        let _ = idle.wait_for(|n| *n == 0).await;
+    }
+
+    /// Stops every run as for a shutdown (their Jobs resume at the next
+    /// start) and waits for them.
+    pub async fn shutdown(&self) {
+        for uid in self.active.running() {
+            self.stop_run(&uid, Stop::Shutdown);
+        }
+        self.wait_idle().await;
+    }
+
+    /// What happens from now on: runs starting and ending, Jobs removed,
+    /// CronJob events.
+    pub fn notices(&self) -> broadcast::Receiver<Notice> {
+        self.active.notices.subscribe()
+    }
+}
+
+/// An error with its causes, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,477 @@
+//! The local executor's front door: applying manifests (recording them, and
+//! running each Job that has not run with this spec), starting a CronJob's
+//! Job on demand, firing CronJobs on schedule ([`Executor::serve`]), and
+//! reading back runs and logs.
+//!
+//! Reading needs nothing ([`Executor::open`]). Running needs the state
+//! directory to itself ([`Executor::start`]): the runner lock proves that
+//! any run recorded as unfinished lost its supervisor, so starting first
+//! recovers those (see [`recovery`]) and resumes their Jobs.
+
+mod active;
+pub mod lock;
+pub mod recovery;
+mod scheduler;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+
+use super::clock::Clock;
+use super::cron_controller;
+use super::job_controller::BACKOFF_BASE;
+use super::job_runner::{self, Error, Progress, Runtime, Stop};
+use super::pod::CRASH_BACKOFF_BASE;
+use super::process::DEFAULT_LOG_CAP;
+use super::store::{
+    self, AppliedObject, CronState, JobRecord, LEDGER_RUNNING, LedgerEntry, PodRecord, Store,
+};
+use crate::manifest::{Kind, Object};
+use active::Active;
+pub use active::{JobRef, Notice, RunResult};
+use lock::RunnerLock;
+pub use recovery::Recovery;
+
+/// The local executor.
+#[derive(Debug, Clone)]
+pub struct Executor {
+    runtime: Runtime,
+    active: Arc<Active>,
+    /// Held by a runner ([`Executor::start`]); None for a reader.
+    lock: Option<Arc<RunnerLock>>,
+}
+
+/// Why the executor could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Another runner holds the state directory.
+    #[error(transparent)]
+    Lock(#[from] lock::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// Recovering or resuming runs failed.
+    #[error(transparent)]
+    Recovery(#[from] Error),
+}
+
+/// What applying one Job did.
+#[derive(Debug)]
+pub enum Applied {
+    /// A new run started.
+    Started(RunHandle),
+    /// This spec is already running (resumed after a restart): follow it.
+    InFlight(RunHandle),
+    /// It already ran with this spec (run once per spec): not run again.
+    AlreadyRan {
+        /// The recorded outcome.
+        outcome: String,
+    },
+}
+
+/// A run in flight, to wait for.
+#[derive(Debug)]
+pub struct RunHandle {
+    /// The Job instance's uid.
+    pub uid: String,
+    /// Its name.
+    pub name: String,
+    done: watch::Receiver<Option<RunResult>>,
+}
+
+impl RunHandle {
+    /// Waits for the run to end.
+    pub async fn finished(mut self) -> RunResult {
+        match self.done.wait_for(Option::is_some).await {
+            Ok(result) => result.clone().expect("waited for a result"),
+            Err(_) => Err("the run's task ended without a result".into()),
+        }
+    }
+}
+
+/// A Job run with its pods, for `jobcd local runs`.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The Job instance.
+    pub job: JobRecord,
+    /// Its pods, oldest first.
+    pub pods: Vec<PodRecord>,
+}
+
+impl Executor {
+    /// The store, for the short synchronous reads of the CLI.
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.runtime
+            .store
+            .lock()
+            .expect("no thread panics holding the store")
+    }
+
+    /// Opens the executor's state in `state_dir` to read it.
+    pub fn open(state_dir: &Path, clock: Arc<dyn Clock>) -> Result<Executor, store::Error> {
+        Ok(Executor {
+            runtime: Runtime {
+                store: Arc::new(Mutex::new(Store::open(state_dir)?)),
+                pods_dir: state_dir.join("pods"),
+                clock,
+                log_cap: DEFAULT_LOG_CAP,
+                backoff_base: BACKOFF_BASE,
+                crash_backoff: CRASH_BACKOFF_BASE,
+            },
+            active: Arc::new(Active::new()),
+            lock: None,
+        })
+    }
+
+    /// Opens the executor's state in `state_dir` to run Jobs: takes the
+    /// runner lock, recovers the runs a killed jobcd left, and resumes their
+    /// Jobs. Must be called within a tokio runtime.
+    pub async fn start(
+        state_dir: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Executor, Recovery), StartError> {
+        Executor::start_with(state_dir, clock, |_| {}).await
+    }
+
+    /// [`Executor::start`], with the runtime's settings adjusted first
+    /// (tests scale retry delays down).
+    pub async fn start_with(
+        state_dir: &Path,
+        clock: Arc<dyn Clock>,
+        adjust: impl FnOnce(&mut Runtime),
+    ) -> Result<(Executor, Recovery), StartError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| store::Error::StateDir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let lock = RunnerLock::acquire(state_dir)?;
+        let mut executor = Executor::open(state_dir, clock)?;
+        adjust(&mut executor.runtime);
+        executor.lock = Some(Arc::new(lock));
+        let recovery = recovery::recover(&executor.runtime).await?;
+        for record in &recovery.resume {
+            match serde_json::from_str::<Job>(&record.manifest) {
+                Ok(job) => executor.spawn_run(record.clone(), job, None),
+                Err(e) => {
+                    return Err(StartError::Recovery(Error::Unsupported {
+                        namespace: record.namespace.clone(),
+                        name: record.name.clone(),
+                        problem: format!("its stored manifest does not decode: {e}"),
+                    }));
+                }
+            }
+        }
+        Ok((executor, recovery))
+    }
+
+    fn runner(&self, namespace: &str, name: &str) -> Result<(), Error> {
+        match self.lock {
+            Some(_) => Ok(()),
+            None => Err(Error::Unsupported {
+                namespace: namespace.into(),
+                name: name.into(),
+                problem: "the executor was opened to read; start it to run Jobs".into(),
+            }),
+        }
+    }
+
+    /// Records a CronJob (it fires under [`Executor::serve`], or with run-now).
+    pub fn apply_cronjob(
+        &self,
+        object: &Object,
+        source: &str,
+        revision: &str,
+    ) -> Result<(), store::Error> {
+        let now = self.runtime.clock.now();
+        let store = self.store();
+        store.put_object(&applied(object, &spec_hash(object), source, revision, now))?;
+        if store
+            .cron_state(&object.id.namespace, &object.id.name)?
+            .is_none()
+        {
+            store.put_cron_state(&CronState {
+                namespace: object.id.namespace.clone(),
+                name: object.id.name.clone(),
+                state: cron_controller::State {
+                    created: now,
+                    last_schedule: None,
+                    last_successful: None,
+                },
+            })?;
+        }
+        drop(store);
+        self.active.changed.notify_one();
+        Ok(())
+    }
+
+    /// Applies a Job: unless this spec already ran (or is running) for
+    /// `source`, replaces any other instance of the Job and starts a run.
+    pub async fn apply_job(
+        &self,
+        object: &Object,
+        job: &Job,
+        source: &str,
+        revision: &str,
+        progress: Option<mpsc::UnboundedSender<Progress>>,
+    ) -> Result<Applied, Error> {
+        let hash = spec_hash(object);
+        let (namespace, name) = (object.id.namespace.clone(), object.id.name.clone());
+        self.runner(&namespace, &name)?;
+        job_runner::check(job).map_err(|e| Error::Unsupported {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            problem: e.to_string(),
+        })?;
+        let (src, ns, n, h) = (
+            source.to_string(),
+            namespace.clone(),
+            name.clone(),
+            hash.clone(),
+        );
+        let (entry, others) = self
+            .runtime
+            .with_store(move |s| Ok((s.ledger(&src, &ns, &n, &h)?, s.jobs_named(&ns, &n)?)))
+            .await?;
+        if let Some(entry) = entry {
+            if entry.outcome != LEDGER_RUNNING {
+                return Ok(Applied::AlreadyRan {
+                    outcome: entry.outcome,
+                });
+            }
+            if let Some(handle) = entry.job_uid.as_deref().and_then(|u| self.handle(u)) {
+                return Ok(Applied::InFlight(handle));
+            }
+        }
+        // A changed spec replaces the Job (Job templates are immutable):
+        // the old instance is deleted, its pods stopped, before the new one.
+        for old in others.iter().filter(|j| j.deleted_at.is_none()) {
+            if let Some(handle) = self.handle(&old.uid) {
+                self.stop_run(&old.uid, Stop::Delete);
+                let _ = handle.finished().await;
+            } else {
+                self.forget(old.uid.clone(), self.runtime.clock.now())
+                    .await?;
+            }
+        }
+        let now = self.runtime.clock.now();
+        let record = JobRecord::new(
+            &uid(&namespace, &name),
+            &namespace,
+            &name,
+            &hash,
+            object.manifest.json(),
+            now,
+        );
+        let applied = applied(object, &hash, source, revision, now);
+        let entry = ledger_entry(source, &record, LEDGER_RUNNING, now);
+        let inserted = record.clone();
+        self.runtime
+            .with_store(move |s| {
+                s.put_object(&applied)?;
+                s.insert_job(&inserted)?;
+                s.put_ledger(&entry)
+            })
+            .await?;
+        let uid = record.uid.clone();
+        self.spawn_run(record, job.clone(), progress);
+        Ok(Applied::Started(self.handle(&uid).expect("just started")))
+    }
+
+    /// Starts a Job from a recorded CronJob's template now, as `kubectl
+    /// create job --from=cronjob/NAME` does.
+    pub async fn run_now(
+        &self,
+        namespace: &str,
+        cronjob: &str,
+        progress: Option<mpsc::UnboundedSender<Progress>>,
+    ) -> Result<RunHandle, Error> {
+        self.runner(namespace, cronjob)?;
+        let (ns, cj) = (namespace.to_string(), cronjob.to_string());
+        let object = self
+            .runtime
+            .with_store(move |store| {
+                Ok(store
+                    .objects()?
+                    .into_iter()
+                    .find(|o| o.kind == Kind::CronJob && o.namespace == ns && o.name == cj))
+            })
+            .await?;
+        let Some(object) = object else {
+            return Err(Error::Unsupported {
+                namespace: namespace.into(),
+                name: cronjob.into(),
+                problem: "no such CronJob has been applied; see `jobcd local status`".into(),
+            });
+        };
+        let cron: CronJob =
+            serde_json::from_str(&object.manifest).map_err(|e| Error::Unsupported {
+                namespace: namespace.into(),
+                name: cronjob.into(),
+                problem: format!("the recorded manifest does not decode: {e}"),
+            })?;
+        let now = self.runtime.clock.now();
+        let name = format!("{cronjob}-manual-{}", now.as_second());
+        let job = job_from_template(&cron, &name, None);
+        let manifest = serde_json::to_string(&job).expect("a Job always serializes");
+        let record = JobRecord {
+            owner_cronjob: Some(cronjob.to_string()),
+            ..JobRecord::new(
+                &uid(namespace, &name),
+                namespace,
+                &name,
+                &object.spec_hash,
+                &manifest,
+                now,
+            )
+        };
+        let inserted = record.clone();
+        self.runtime
+            .with_store(move |store| store.insert_job(&inserted))
+            .await?;
+        let uid = record.uid.clone();
+        self.spawn_run(record, job, progress);
+        Ok(self.handle(&uid).expect("just started"))
+    }
+
+    /// A handle on run `uid`, if it is in flight.
+    fn handle(&self, uid: &str) -> Option<RunHandle> {
+        self.active.handle(uid)
+    }
+
+    /// Marks a Job instance deleted and removes its pods' files (logs and
+    /// scratch directories); its records stay for `jobcd local runs`.
+    async fn forget(&self, uid: String, now: Timestamp) -> Result<(), Error> {
+        let pods_dir = self.runtime.pods_dir.clone();
+        self.runtime
+            .with_store(move |s| {
+                for pod in s.pods_of(&uid)? {
+                    let _ = std::fs::remove_dir_all(pods_dir.join(&pod.name));
+                }
+                s.mark_job_deleted(&uid, now)
+            })
+            .await
+    }
+
+    /// Job runs (all, or those named `name`), oldest first, with their pods.
+    pub fn runs(&self, name: Option<&str>) -> Result<Vec<Run>, store::Error> {
+        let store = self.store();
+        let jobs = store.all_jobs()?;
+        jobs.into_iter()
+            .filter(|j| name.is_none_or(|n| j.name == n || j.owner_cronjob.as_deref() == Some(n)))
+            .map(|job| {
+                Ok(Run {
+                    pods: store.pods_of(&job.uid)?,
+                    job,
+                })
+            })
+            .collect()
+    }
+
+    /// The applied objects.
+    pub fn objects(&self) -> Result<Vec<AppliedObject>, store::Error> {
+        self.store().objects()
+    }
+
+    /// The pod named `name`, as last recorded.
+    pub fn pod(&self, name: &str) -> Result<Option<PodRecord>, store::Error> {
+        self.store().pod_named(name)
+    }
+
+    /// The log files of a pod (one per container), if the pod exists.
+    pub fn logs(&self, pod: &str) -> Result<Option<Vec<PathBuf>>, store::Error> {
+        let dir = self.runtime.pods_dir.join(pod).join("logs");
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        Ok(Some(files))
+    }
+}
+
+fn ledger_entry(source: &str, record: &JobRecord, outcome: &str, now: Timestamp) -> LedgerEntry {
+    LedgerEntry {
+        source: source.into(),
+        namespace: record.namespace.clone(),
+        name: record.name.clone(),
+        spec_hash: record.spec_hash.clone(),
+        outcome: outcome.into(),
+        job_uid: Some(record.uid.clone()),
+        recorded_at: now,
+    }
+}
+
+fn applied(
+    object: &Object,
+    spec_hash: &str,
+    source: &str,
+    revision: &str,
+    now: Timestamp,
+) -> AppliedObject {
+    AppliedObject {
+        kind: object.id.kind,
+        namespace: object.id.namespace.clone(),
+        name: object.id.name.clone(),
+        source: source.into(),
+        revision: revision.into(),
+        path: object.location.file.clone(),
+        spec_hash: spec_hash.into(),
+        manifest: object.manifest.json().to_string(),
+        applied_at: now,
+    }
+}
+
+/// SHA-256 of the manifest as written (JSON, keys in document order). The
+/// normalised hash that ignores cosmetic edits comes with the reconcile step.
+pub fn spec_hash(object: &Object) -> String {
+    let digest = Sha256::digest(object.manifest.json().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A Job made from a CronJob's template, as the CronJob controller makes
+/// it: the template's labels and annotations, and for a scheduled run the
+/// `batch.kubernetes.io/cronjob-scheduled-timestamp` annotation.
+fn job_from_template(cron: &CronJob, name: &str, scheduled: Option<&str>) -> Job {
+    let template = cron
+        .spec
+        .as_ref()
+        .map(|s| s.job_template.clone())
+        .unwrap_or_default();
+    let mut metadata = template.metadata.unwrap_or_default();
+    metadata.name = Some(name.to_string());
+    metadata.namespace = cron.metadata.namespace.clone();
+    if let Some(at) = scheduled {
+        metadata.annotations.get_or_insert_default().insert(
+            "batch.kubernetes.io/cronjob-scheduled-timestamp".into(),
+            at.into(),
+        );
+    }
+    Job {
+        metadata,
+        spec: template.spec,
+        status: None,
+    }
+}
+
+/// A Kubernetes-style uid (8-4-4-4-12 hex digits).
+fn uid(namespace: &str, name: &str) -> String {
+    let hex: String = super::ids::fresh(&format!("{namespace}/{name}"))
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}

@@ -1,0 +1,207 @@
+//! The long-running executor: CronJobs fire on schedule, finished Jobs are
+//! removed by their CronJob's history limits and by ttlSecondsAfterFinished,
+//! as the CronJob and TTL-after-finished controllers do.
+//!
+//! Each [`Executor::tick`] syncs every CronJob and every finished Job once
+//! and says when something is next due; [`Executor::serve`] ticks at that
+//! time, or sooner when a run ends or an object is applied.
+
+use std::future::Future;
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+
+use super::super::clock::sleep_until;
+use super::super::cron_controller::{self, Child, Event};
+use super::super::job_controller::ConditionType;
+use super::super::job_runner::{Error, Stop};
+use super::super::store::{CronState, JobRecord};
+use super::{Executor, JobRef, Notice, job_from_template, uid};
+use crate::manifest::Kind;
+
+impl Executor {
+    /// Runs CronJobs on schedule and expires finished Jobs until `shutdown`
+    /// resolves; then stops the runs in flight (they resume at the next
+    /// start) and returns.
+    pub async fn serve(&self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        tokio::pin!(shutdown);
+        let result = loop {
+            let next = match self.tick().await {
+                Ok(next) => next,
+                Err(e) => break Err(e),
+            };
+            let clock = self.runtime.clock.clone();
+            let due = async move {
+                match next {
+                    Some(at) => sleep_until(clock.as_ref(), at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = due => {}
+                () = self.active.changed.notified() => {}
+                () = &mut shutdown => break Ok(()),
+            }
+        };
+        self.shutdown().await;
+        result
+    }
+
+    /// One pass of the CronJob and TTL controllers at the clock's time;
+    /// returns when the next pass is due (None: only when something changes).
+    pub async fn tick(&self) -> Result<Option<Timestamp>, Error> {
+        self.runner("", "scheduler")?;
+        let now = self.runtime.clock.now();
+        let (objects, jobs) = self
+            .runtime
+            .with_store(|s| Ok((s.objects()?, s.live_jobs()?)))
+            .await?;
+        let mut next: Option<Timestamp> = None;
+        let mut due = |at: Option<Timestamp>| {
+            if let Some(at) = at {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        };
+        for object in objects.iter().filter(|o| o.kind == Kind::CronJob) {
+            let (namespace, name) = (&object.namespace, &object.name);
+            let cron_event = |event| Notice::Cron {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                event,
+            };
+            let spec = serde_json::from_str::<CronJob>(&object.manifest)
+                .map_err(|e| e.to_string())
+                .and_then(|cron| Ok((cron_controller::Spec::from_cronjob(name, &cron)?, cron)));
+            let (spec, cron) = match spec {
+                Ok(spec) => spec,
+                Err(_) => {
+                    self.active.notify(cron_event(Event::InvalidSchedule));
+                    continue;
+                }
+            };
+            let children: Vec<&JobRecord> = jobs
+                .iter()
+                .filter(|j| j.namespace == *namespace && j.owner_cronjob.as_deref() == Some(name))
+                .collect();
+            let (ns, n, applied_at) = (namespace.clone(), name.clone(), object.applied_at);
+            let saved = self
+                .runtime
+                .with_store(move |s| s.cron_state(&ns, &n))
+                .await?;
+            let mut state = saved.clone().map_or(
+                cron_controller::State {
+                    created: applied_at,
+                    last_schedule: None,
+                    last_successful: None,
+                },
+                |c| c.state,
+            );
+            let before = state.clone();
+            let views: Vec<Child> = children.iter().map(|j| child(j)).collect();
+            let actions = cron_controller::sync(&spec, &mut state, &views, now);
+            for doomed in &actions.delete {
+                if let Some(job) = children.iter().find(|j| j.name == *doomed) {
+                    self.remove(job, "SuccessfulDelete").await?;
+                }
+            }
+            for event in actions.events {
+                self.active.notify(cron_event(event));
+            }
+            let cron_state = CronState {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                state,
+            };
+            match actions.create {
+                Some(new) => {
+                    let job = job_from_template(&cron, &new.name, Some(&new.scheduled_annotation));
+                    let manifest = serde_json::to_string(&job).expect("a Job always serializes");
+                    let record = JobRecord {
+                        owner_cronjob: Some(name.clone()),
+                        scheduled_time: Some(new.scheduled),
+                        ..JobRecord::new(
+                            &uid(namespace, &new.name),
+                            namespace,
+                            &new.name,
+                            &object.spec_hash,
+                            &manifest,
+                            now,
+                        )
+                    };
+                    let inserted = record.clone();
+                    self.runtime
+                        .with_store(move |s| s.insert_scheduled_job(&inserted, &cron_state))
+                        .await?;
+                    self.spawn_run(record, job, None);
+                }
+                None if saved.is_none() || cron_state.state != before => {
+                    self.runtime
+                        .with_store(move |s| s.put_cron_state(&cron_state))
+                        .await?;
+                }
+                None => {}
+            }
+            due(actions.requeue_at);
+        }
+        for job in &jobs {
+            let Some(expires) = ttl_expiry(job) else {
+                continue;
+            };
+            if expires <= now {
+                self.remove(job, "TTLAfterFinished").await?;
+            } else {
+                due(Some(expires));
+            }
+        }
+        Ok(next)
+    }
+
+    /// Deletes a Job instance: a run in flight is stopped (and marked
+    /// deleted when its pods are gone); a finished one is removed now.
+    async fn remove(&self, job: &JobRecord, why: &str) -> Result<(), Error> {
+        if self.stop_run(&job.uid, Stop::Delete) {
+            return Ok(());
+        }
+        self.forget(job.uid.clone(), self.runtime.clock.now())
+            .await?;
+        self.active.notify(Notice::Removed {
+            job: JobRef {
+                uid: job.uid.clone(),
+                namespace: job.namespace.clone(),
+                name: job.name.clone(),
+                owner_cronjob: job.owner_cronjob.clone(),
+            },
+            why: why.into(),
+        });
+        Ok(())
+    }
+}
+
+/// A CronJob's view of one of its Jobs.
+fn child(job: &JobRecord) -> Child {
+    Child {
+        name: job.name.clone(),
+        start_time: job.status.start_time.or(Some(job.created_at)),
+        finished: finish(job),
+    }
+}
+
+/// Whether and when a Job finished: (succeeded, time).
+fn finish(job: &JobRecord) -> Option<(bool, Timestamp)> {
+    [
+        (ConditionType::Complete, true),
+        (ConditionType::Failed, false),
+    ]
+    .into_iter()
+    .find_map(|(kind, ok)| job.status.condition(kind).map(|c| (ok, c.at)))
+}
+
+/// When a finished Job with `ttlSecondsAfterFinished` is due for removal.
+fn ttl_expiry(job: &JobRecord) -> Option<Timestamp> {
+    let (_, finished) = finish(job)?;
+    let ttl = serde_json::from_str::<Job>(&job.manifest)
+        .ok()?
+        .spec?
+        .ttl_seconds_after_finished?;
+    Some(finished + SignedDuration::from_secs(ttl.into()))
+}
