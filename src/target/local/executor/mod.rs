@@ -475,3 +475,6 @@ fn uid(namespace: &str, name: &str) -> String {
         &hex[20..32]
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -113,6 +113,18 @@ impl Executor {
                 state,
             };
             match actions.create {
+                // The slot's Job exists already (a schedule firing more
+                // than once a minute reuses the minute's name): the slot
+                // is done, as the controller adopts an existing Job.
+                Some(new)
+                    if jobs
+                        .iter()
+                        .any(|j| j.namespace == *namespace && j.name == new.name) =>
+                {
+                    self.runtime
+                        .with_store(move |s| s.put_cron_state(&cron_state))
+                        .await?;
+                }
                 Some(new) => {
                     let job = job_from_template(&cron, &new.name, Some(&new.scheduled_annotation));
                     let manifest = serde_json::to_string(&job).expect("a Job always serializes");

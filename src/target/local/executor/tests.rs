@@ -1,0 +1,451 @@
+//! The executor on real processes with a clock the tests move by hand:
+//! CronJobs firing on schedule, the concurrency policies, missed schedules,
+//! history limits, TTL, the run-once ledger, and recovery after a restart.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::*;
+use crate::manifest::{self, SourceFile, Typed};
+use crate::target::local::clock::ManualClock;
+use crate::target::local::job_controller::{ConditionType, Phase};
+use crate::target::local::job_runner::Ended;
+
+const T0: &str = "2026-03-02T12:00:30Z";
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+async fn start(dir: &Path, clock: Arc<ManualClock>) -> Executor {
+    let (executor, recovery) = Executor::start_with(dir, clock, |rt| {
+        rt.backoff_base = Duration::from_millis(10);
+        rt.crash_backoff = Duration::from_millis(10);
+    })
+    .await
+    .unwrap();
+    assert_eq!(recovery, Recovery::default(), "nothing to recover");
+    executor
+}
+
+fn objects(yaml: &str) -> Vec<Object> {
+    let files = [SourceFile {
+        path: "test.yaml".into(),
+        bytes: yaml.as_bytes().to_vec(),
+    }];
+    let options = manifest::Options {
+        strict: true,
+        now: at(T0),
+    };
+    let desired = manifest::load(&files, &options)
+        .into_desired()
+        .unwrap_or_else(|v| panic!("{:?}", v.diagnostics));
+    desired.objects().to_vec()
+}
+
+fn cronjob(extra_spec: &str, script: &str) -> Object {
+    objects(&format!(
+        r#"
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: tick}}
+spec:
+  schedule: "* * * * *"
+  timeZone: Etc/UTC
+{extra_spec}
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: main
+            image: busybox
+            command: ["sh", "-c", {script:?}]
+"#
+    ))
+    .remove(0)
+}
+
+/// Live (not deleted) Jobs of the CronJob, oldest first.
+fn live(executor: &Executor) -> Vec<JobRecord> {
+    executor
+        .store()
+        .live_jobs()
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.owner_cronjob.as_deref() == Some("tick"))
+        .collect()
+}
+
+/// Waits (in real time) until no run is in flight.
+async fn settle(executor: &Executor) {
+    tokio::time::timeout(Duration::from_secs(30), executor.wait_idle())
+        .await
+        .expect("runs end");
+}
+
+/// Waits (in real time) until Job `uid` has a running pod.
+async fn pod_running(executor: &Executor, uid: &str) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !executor
+            .store()
+            .pods_of(uid)
+            .unwrap()
+            .iter()
+            .any(|p| p.phase == Phase::Running)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("its pod starts");
+}
+
+fn terminal(job: &JobRecord) -> Option<(ConditionType, String)> {
+    [ConditionType::Complete, ConditionType::Failed]
+        .into_iter()
+        .find_map(|k| job.status.condition(k).map(|c| (k, c.reason.clone())))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cronjob_fires_at_its_minute_once_with_the_controllers_name_and_annotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock.clone()).await;
+    executor
+        .apply_cronjob(&cronjob("", "echo fired"), "s", "r1")
+        .unwrap();
+    assert_eq!(
+        executor.tick().await.unwrap(),
+        Some(at("2026-03-02T12:01:00Z")),
+        "due at the next minute"
+    );
+    assert!(live(&executor).is_empty(), "nothing before its time");
+
+    clock.set(at("2026-03-02T12:01:00Z"));
+    let next = executor.tick().await.unwrap();
+    assert_eq!(next, Some(at("2026-03-02T12:02:00Z")));
+    // Ticking again in the same instant starts nothing more.
+    executor.tick().await.unwrap();
+    settle(&executor).await;
+    let jobs = live(&executor);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let minutes = at("2026-03-02T12:01:00Z").as_second() / 60;
+    assert_eq!(jobs[0].name, format!("tick-{minutes}"));
+    assert_eq!(jobs[0].scheduled_time, Some(at("2026-03-02T12:01:00Z")));
+    assert!(
+        jobs[0].manifest.contains(
+            r#""batch.kubernetes.io/cronjob-scheduled-timestamp":"2026-03-02T12:01:00Z""#
+        ),
+        "{}",
+        jobs[0].manifest
+    );
+    assert_eq!(
+        terminal(&jobs[0]),
+        Some((ConditionType::Complete, "CompletionsReached".into()))
+    );
+    let state = executor
+        .store()
+        .cron_state("default", "tick")
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.state.last_schedule, Some(at("2026-03-02T12:01:00Z")));
+    // The next sync sees the success.
+    executor.tick().await.unwrap();
+    let state = executor
+        .store()
+        .cron_state("default", "tick")
+        .unwrap()
+        .unwrap();
+    assert!(state.state.last_successful.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbid_skips_a_slot_while_a_run_is_active_and_starts_it_late_when_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock.clone()).await;
+    let release = dir.path().join("release");
+    let script = format!("while [ ! -e {} ]; do sleep 0.05; done", release.display());
+    executor
+        .apply_cronjob(&cronjob("  concurrencyPolicy: Forbid", &script), "s", "r1")
+        .unwrap();
+    let mut notices = executor.notices();
+    clock.set(at("2026-03-02T12:01:00Z"));
+    executor.tick().await.unwrap();
+    clock.set(at("2026-03-02T12:02:00Z"));
+    assert_eq!(
+        executor.tick().await.unwrap(),
+        None,
+        "waits for the run to end"
+    );
+    assert_eq!(
+        live(&executor).len(),
+        1,
+        "no second run while one is active"
+    );
+    let mut skipped = false;
+    while let Ok(notice) = notices.try_recv() {
+        skipped |= matches!(notice, Notice::Cron { event: cron_controller::Event::JobAlreadyActive(t), .. } if t == at("2026-03-02T12:02:00Z"));
+    }
+    assert!(skipped, "JobAlreadyActive was noticed");
+
+    std::fs::write(&release, "").unwrap();
+    settle(&executor).await;
+    // The skipped slot was not recorded: it starts late, now.
+    executor.tick().await.unwrap();
+    let jobs = live(&executor);
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    assert_eq!(jobs[1].scheduled_time, Some(at("2026-03-02T12:02:00Z")));
+    settle(&executor).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_stops_the_active_run_and_starts_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock.clone()).await;
+    executor
+        .apply_cronjob(
+            &cronjob("  concurrencyPolicy: Replace", "sleep 300"),
+            "s",
+            "r1",
+        )
+        .unwrap();
+    clock.set(at("2026-03-02T12:01:00Z"));
+    executor.tick().await.unwrap();
+    let first = live(&executor).remove(0);
+    let old = executor
+        .handle(&first.uid)
+        .expect("the first run is in flight");
+    pod_running(&executor, &first.uid).await;
+    clock.set(at("2026-03-02T12:02:00Z"));
+    executor.tick().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), old.finished())
+        .await
+        .expect("the old run is stopped within its grace period");
+    assert_eq!(ended, Ok(Ended::Deleted));
+    let pods = executor.store().pods_of(&first.uid).unwrap();
+    assert_eq!(pods[0].reason.as_deref(), Some("Deleted"));
+    assert!(
+        !dir.path().join("pods").join(&pods[0].name).exists(),
+        "a deleted Job's pod files are removed"
+    );
+    let jobs = live(&executor);
+    assert_eq!(jobs.len(), 1, "only the new run is left: {jobs:?}");
+    assert_eq!(jobs[0].scheduled_time, Some(at("2026-03-02T12:02:00Z")));
+    executor.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_downtime_only_the_most_recent_missed_slot_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock.clone()).await;
+    executor
+        .apply_cronjob(&cronjob("", "true"), "s", "r1")
+        .unwrap();
+    let mut notices = executor.notices();
+    // Down for 3 hours: 180 slots missed, more than 100.
+    clock.set(at("2026-03-02T15:00:40Z"));
+    executor.tick().await.unwrap();
+    executor.tick().await.unwrap();
+    settle(&executor).await;
+    let jobs = live(&executor);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].scheduled_time, Some(at("2026-03-02T15:00:00Z")));
+    let mut too_many = None;
+    while let Ok(notice) = notices.try_recv() {
+        if let Notice::Cron {
+            event: cron_controller::Event::TooManyMissedTimes(n),
+            ..
+        } = notice
+        {
+            too_many = Some(n);
+        }
+    }
+    assert_eq!(too_many, Some(180), "warned, and still ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_limits_remove_the_oldest_finished_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock.clone()).await;
+    let fail_marker = dir.path().join("fail");
+    let script = format!("[ ! -e {} ]", fail_marker.display());
+    executor
+        .apply_cronjob(
+            &cronjob(
+                "  successfulJobsHistoryLimit: 2\n  failedJobsHistoryLimit: 1",
+                &script,
+            ),
+            "s",
+            "r1",
+        )
+        .unwrap();
+    let mut slot = at("2026-03-02T12:01:00Z");
+    for run in 0..6 {
+        if run == 4 {
+            std::fs::write(&fail_marker, "").unwrap();
+        }
+        clock.set(slot);
+        executor.tick().await.unwrap();
+        settle(&executor).await;
+        slot += SignedDuration::from_mins(1);
+    }
+    executor.tick().await.unwrap();
+    let kept: Vec<(Timestamp, bool)> = live(&executor)
+        .iter()
+        .map(|j| {
+            (
+                j.scheduled_time.unwrap(),
+                terminal(j).unwrap().0 == ConditionType::Complete,
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            (at("2026-03-02T12:03:00Z"), true),
+            (at("2026-03-02T12:04:00Z"), true),
+            (at("2026-03-02T12:06:00Z"), false),
+        ],
+        "two successes and one failure are kept"
+    );
+    let all = executor.runs(Some("tick")).unwrap();
+    assert_eq!(all.len(), 6, "removed runs keep their records");
+}
+
+fn job_with_ttl(ttl: i64) -> (Object, Job) {
+    let object = objects(&format!(
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: once}}
+spec:
+  ttlSecondsAfterFinished: {ttl}
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {{name: main, image: busybox, command: ["true"]}}
+"#
+    ))
+    .remove(0);
+    let Typed::Job(job) = &object.typed else {
+        unreachable!()
+    };
+    let job = (**job).clone();
+    (object, job)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_expires_after_its_ttl_and_is_not_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock.clone()).await;
+    let (object, job) = job_with_ttl(60);
+    let Applied::Started(run) = executor
+        .apply_job(&object, &job, "s", "r1", None)
+        .await
+        .unwrap()
+    else {
+        panic!("runs the first time")
+    };
+    let ended = run.finished().await.unwrap();
+    assert!(matches!(ended, Ended::Finished(_)));
+    assert_eq!(
+        executor.tick().await.unwrap(),
+        Some(at(T0) + SignedDuration::from_secs(60)),
+        "due when the TTL runs out"
+    );
+    clock.set(at(T0) + SignedDuration::from_secs(59));
+    executor.tick().await.unwrap();
+    assert_eq!(executor.store().live_jobs().unwrap().len(), 1);
+    clock.set(at(T0) + SignedDuration::from_secs(60));
+    executor.tick().await.unwrap();
+    assert!(executor.store().live_jobs().unwrap().is_empty(), "removed");
+    // Gone, but it ran with this spec: applying it again does not re-run it.
+    let again = executor
+        .apply_job(&object, &job, "s", "r2", None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again, Applied::AlreadyRan { outcome } if outcome == "Complete"),
+        "{again:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_fires_on_time_and_shutdown_leaves_the_run_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock.clone()).await;
+    executor
+        .apply_cronjob(&cronjob("", "sleep 300"), "s", "r1")
+        .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = {
+        let executor = executor.clone();
+        tokio::spawn(async move {
+            executor
+                .serve(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        })
+    };
+    let mut notices = executor.notices();
+    clock.set(at("2026-03-02T12:01:00Z"));
+    let started = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(Notice::Started { job }) = notices.recv().await {
+                break job;
+            }
+        }
+    })
+    .await
+    .expect("the CronJob fires once the clock reaches its slot");
+    pod_running(&executor, &started.uid).await;
+    stop_tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let job = executor.store().job(&started.uid).unwrap().unwrap();
+    assert!(!job.status.finished(), "interrupted, not finished");
+    let pods = executor.store().pods_of(&started.uid).unwrap();
+    assert_eq!(
+        (pods[0].phase, pods[0].reason.as_deref()),
+        (Phase::Failed, Some("TerminationByKubelet"))
+    );
+    drop(executor);
+
+    // The next start resumes it: the stopped pod counts as a failure, and
+    // with backoffLimit 0 that ends the Job.
+    let (executor, recovery) = Executor::start(dir.path(), clock.clone()).await.unwrap();
+    assert_eq!(recovery.resume.len(), 1);
+    assert!(
+        recovery.lost_pods.is_empty(),
+        "shutdown left nothing running"
+    );
+    settle(&executor).await;
+    let job = executor.store().job(&started.uid).unwrap().unwrap();
+    assert_eq!(
+        terminal(&job),
+        Some((ConditionType::Failed, "BackoffLimitExceeded".into()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_runner_on_the_same_state_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let _first = start(dir.path(), clock.clone()).await;
+    let err = Executor::start(dir.path(), clock).await.unwrap_err();
+    assert!(matches!(err, StartError::Lock(_)), "{err}");
+    // Readers are welcome.
+    Executor::open(dir.path(), Arc::new(ManualClock::starting_at(at(T0)))).unwrap();
+}
