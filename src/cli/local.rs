@@ -14,9 +14,10 @@ use super::repo::RepoArgs;
 use super::{EXIT_ERROR, EXIT_INVALID};
 use crate::manifest::{self, Kind, Typed};
 use crate::schedule::{Schedule, Zone};
+use crate::target::Desired;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::cron_controller;
-use crate::target::local::executor::{Applied, Executor, JobRef, Notice, RunResult};
+use crate::target::local::executor::{Applied, Executor, JobRef, Notice, RunResult, spec_hash};
 use crate::target::local::job_controller::{ConditionType, Status};
 use crate::target::local::job_runner::{Ended, Progress, REASON_LOST};
 
@@ -161,21 +162,25 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<ExitCode> {
         let mut waiting = tokio::task::JoinSet::new();
         let mut failed = false;
         for object in desired.objects() {
+            let desired = Desired {
+                object: object.clone(),
+                source: args.source.clone(),
+                revision: revision.clone(),
+                spec_hash: spec_hash(object),
+            };
             match &object.typed {
                 Typed::CronJob(_) => {
-                    executor.apply_cronjob(object, &args.source, &revision)?;
+                    executor.apply_cronjob(&desired)?;
                     println!(
                         "{}: recorded (fires under `jobcd local serve`, or now with `jobcd local run-now {}`)",
                         object.id, object.id.name
                     );
                 }
-                Typed::Job(job) => {
+                Typed::Job(_) => {
                     let id = object.id.to_string();
                     let (tx, rx) = mpsc::unbounded_channel();
                     let printer = tokio::spawn(print_progress(id.clone(), rx));
-                    let applied = executor
-                        .apply_job(object, job, &args.source, &revision, Some(tx))
-                        .await;
+                    let applied = executor.apply_job(&desired, Some(tx)).await;
                     match applied {
                         Ok(Applied::Started(run)) => {
                             waiting.spawn(async move {

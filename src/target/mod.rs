@@ -1,4 +1,136 @@
 //! Targets: where desired objects are applied and runs happen. The local
-//! executor ([`local`]) runs them on this machine; a Kubernetes target follows.
+//! executor ([`local`]) runs them on this machine; a Kubernetes target
+//! follows. Both implement [`Target`], which the reconcile step drives: it
+//! reads what is live, applies a plan's operations one by one, and follows
+//! run outcomes as a stream.
 
 pub mod local;
+
+use std::future::Future;
+
+use jiff::Timestamp;
+
+use crate::manifest::{Object, ObjectRef};
+
+/// An object as the repository wants it, with the ownership jobcd records
+/// on it (DESIGN.md, contracts: ownership).
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// The object, with its source location.
+    pub object: Object,
+    /// The source's name (`jobcd.dev/source`).
+    pub source: String,
+    /// The commit it comes from (`jobcd.dev/revision`).
+    pub revision: String,
+    /// Hash of the normalised object (`jobcd.dev/spec-hash`).
+    pub spec_hash: String,
+}
+
+/// An object as it lives in a target, with the ownership it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    /// Kind, namespace and name.
+    pub id: ObjectRef,
+    /// The source that manages it, or None when jobcd does not manage it
+    /// (it must then never be changed or deleted).
+    pub source: Option<String>,
+    /// The revision it was applied from.
+    pub revision: Option<String>,
+    /// The file it came from.
+    pub path: Option<String>,
+    /// Its recorded spec hash.
+    pub spec_hash: Option<String>,
+    /// The object as applied, in JSON.
+    pub manifest: String,
+    /// When it was applied.
+    pub applied_at: Option<Timestamp>,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    /// Create an object that is not live.
+    Create(Desired),
+    /// Update a CronJob in place.
+    Update(Desired),
+    /// Run a changed Job again: delete the live one, then create it.
+    Recreate(Desired),
+    /// Delete a managed object that left the repository.
+    Prune(ObjectRef),
+}
+
+impl Operation {
+    /// The object the operation is about.
+    pub fn id(&self) -> &ObjectRef {
+        match self {
+            Operation::Create(d) | Operation::Update(d) | Operation::Recreate(d) => &d.object.id,
+            Operation::Prune(id) => id,
+        }
+    }
+}
+
+/// What an operation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The object is recorded (a CronJob, or a deleted object).
+    Done,
+    /// A Job run started: its outcome comes on the outcome stream.
+    RunStarted {
+        /// The Job instance's uid.
+        uid: String,
+    },
+    /// This Job spec already ran for this source (run once per spec).
+    AlreadyRan {
+        /// The recorded outcome (`Complete`, `Failed`).
+        outcome: String,
+    },
+}
+
+/// How a Job run ended, for reporters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The Job instance's uid.
+    pub uid: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Job name.
+    pub name: String,
+    /// The CronJob that created it, if any.
+    pub cronjob: Option<String>,
+    /// `Complete`, `Failed`, `Deleted` or `Interrupted`.
+    pub result: String,
+    /// The condition's reason (`BackoffLimitExceeded`, …) when it finished.
+    pub reason: Option<String>,
+    /// Failed pods (attempts that failed).
+    pub failed: i32,
+    /// Succeeded pods.
+    pub succeeded: i32,
+}
+
+/// Where objects are applied and Jobs run.
+pub trait Target {
+    /// The target's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Every Job and CronJob the target holds that jobcd might manage,
+    /// managed or not (an unmanaged one with a desired name is a conflict).
+    fn live(&self) -> impl Future<Output = Result<Vec<Live>, Self::Error>> + Send;
+
+    /// The recorded outcome of a Job spec for a source (the run-once
+    /// ledger), if that spec ran or is running.
+    fn ran(
+        &self,
+        source: &str,
+        id: &ObjectRef,
+        spec_hash: &str,
+    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
+
+    /// Carries out one operation.
+    fn apply(
+        &self,
+        operation: &Operation,
+    ) -> impl Future<Output = Result<Applied, Self::Error>> + Send;
+
+    /// Run outcomes from now on.
+    fn outcomes(&self) -> tokio::sync::broadcast::Receiver<Outcome>;
+}

@@ -88,6 +88,8 @@ struct Entry {
 pub(super) struct Active {
     runs: Mutex<HashMap<String, Entry>>,
     pub(super) notices: broadcast::Sender<Notice>,
+    /// Run outcomes, for [`crate::target::Target::outcomes`].
+    pub(super) outcomes: broadcast::Sender<crate::target::Outcome>,
     /// Wakes the scheduler: a run ended, or objects changed.
     pub(super) changed: Notify,
     idle: watch::Sender<usize>,
@@ -106,6 +108,7 @@ impl Active {
         Active {
             runs: Mutex::new(HashMap::new()),
             notices: broadcast::Sender::new(NOTICE_BUFFER),
+            outcomes: broadcast::Sender::new(NOTICE_BUFFER),
             changed: Notify::new(),
             idle: watch::Sender::new(0),
         }
@@ -182,6 +185,10 @@ impl Executor {
                 executor.active.idle.send_replace(runs.len());
             }
             done_tx.send_replace(Some(result.clone()));
+            let _ = executor
+                .active
+                .outcomes
+                .send(super::operations::outcome(&job_ref, &result));
             executor.active.notify(Notice::Ended {
                 job: job_ref,
                 result,

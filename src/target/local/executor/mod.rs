@@ -10,6 +10,7 @@
 
 mod active;
 pub mod lock;
+mod operations;
 pub mod recovery;
 mod scheduler;
 
@@ -30,7 +31,8 @@ use super::process::DEFAULT_LOG_CAP;
 use super::store::{
     self, AppliedObject, CronState, JobRecord, LEDGER_RUNNING, LedgerEntry, PodRecord, Store,
 };
-use crate::manifest::{Kind, Object};
+use crate::manifest::{Kind, Object, Typed};
+use crate::target::Desired;
 use active::Active;
 pub use active::{JobRef, Notice, RunResult};
 use lock::RunnerLock;
@@ -180,22 +182,15 @@ impl Executor {
     }
 
     /// Records a CronJob (it fires under [`Executor::serve`], or with run-now).
-    pub fn apply_cronjob(
-        &self,
-        object: &Object,
-        source: &str,
-        revision: &str,
-    ) -> Result<(), store::Error> {
+    pub fn apply_cronjob(&self, desired: &Desired) -> Result<(), store::Error> {
         let now = self.runtime.clock.now();
+        let id = &desired.object.id;
         let store = self.store();
-        store.put_object(&applied(object, &spec_hash(object), source, revision, now))?;
-        if store
-            .cron_state(&object.id.namespace, &object.id.name)?
-            .is_none()
-        {
+        store.put_object(&applied(desired, now))?;
+        if store.cron_state(&id.namespace, &id.name)?.is_none() {
             store.put_cron_state(&CronState {
-                namespace: object.id.namespace.clone(),
-                name: object.id.name.clone(),
+                namespace: id.namespace.clone(),
+                name: id.name.clone(),
                 state: cron_controller::State {
                     created: now,
                     last_schedule: None,
@@ -212,15 +207,20 @@ impl Executor {
     /// `source`, replaces any other instance of the Job and starts a run.
     pub async fn apply_job(
         &self,
-        object: &Object,
-        job: &Job,
-        source: &str,
-        revision: &str,
+        desired: &Desired,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Result<Applied, Error> {
-        let hash = spec_hash(object);
+        let (object, source) = (&desired.object, desired.source.as_str());
+        let hash = desired.spec_hash.clone();
         let (namespace, name) = (object.id.namespace.clone(), object.id.name.clone());
         self.runner(&namespace, &name)?;
+        let Typed::Job(job) = &object.typed else {
+            return Err(Error::Unsupported {
+                namespace,
+                name,
+                problem: format!("{} is not a Job", object.id),
+            });
+        };
         job_runner::check(job).map_err(|e| Error::Unsupported {
             namespace: namespace.clone(),
             name: name.clone(),
@@ -266,7 +266,7 @@ impl Executor {
             object.manifest.json(),
             now,
         );
-        let applied = applied(object, &hash, source, revision, now);
+        let applied = applied(desired, now);
         let entry = ledger_entry(source, &record, LEDGER_RUNNING, now);
         let inserted = record.clone();
         self.runtime
@@ -277,7 +277,7 @@ impl Executor {
             })
             .await?;
         let uid = record.uid.clone();
-        self.spawn_run(record, job.clone(), progress);
+        self.spawn_run(record, (**job).clone(), progress);
         Ok(Applied::Started(self.handle(&uid).expect("just started")))
     }
 
@@ -407,21 +407,16 @@ fn ledger_entry(source: &str, record: &JobRecord, outcome: &str, now: Timestamp)
     }
 }
 
-fn applied(
-    object: &Object,
-    spec_hash: &str,
-    source: &str,
-    revision: &str,
-    now: Timestamp,
-) -> AppliedObject {
+fn applied(desired: &Desired, now: Timestamp) -> AppliedObject {
+    let object = &desired.object;
     AppliedObject {
         kind: object.id.kind,
         namespace: object.id.namespace.clone(),
         name: object.id.name.clone(),
-        source: source.into(),
-        revision: revision.into(),
+        source: desired.source.clone(),
+        revision: desired.revision.clone(),
         path: object.location.file.clone(),
-        spec_hash: spec_hash.into(),
+        spec_hash: desired.spec_hash.clone(),
         manifest: object.manifest.json().to_string(),
         applied_at: now,
     }

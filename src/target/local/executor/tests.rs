@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
-use crate::manifest::{self, SourceFile, Typed};
+use crate::manifest::{self, SourceFile};
 use crate::target::local::clock::ManualClock;
 use crate::target::local::job_controller::{ConditionType, Phase};
 use crate::target::local::job_runner::Ended;
@@ -44,8 +44,17 @@ fn objects(yaml: &str) -> Vec<Object> {
     desired.objects().to_vec()
 }
 
-fn cronjob(extra_spec: &str, script: &str) -> Object {
-    objects(&format!(
+fn desired(object: Object) -> Desired {
+    Desired {
+        spec_hash: spec_hash(&object),
+        object,
+        source: "s".into(),
+        revision: "r1".into(),
+    }
+}
+
+fn cronjob(extra_spec: &str, script: &str) -> Desired {
+    let object = objects(&format!(
         r#"
 apiVersion: batch/v1
 kind: CronJob
@@ -67,7 +76,8 @@ spec:
             command: ["sh", "-c", {script:?}]
 "#
     ))
-    .remove(0)
+    .remove(0);
+    desired(object)
 }
 
 /// Live (not deleted) Jobs of the CronJob, oldest first.
@@ -116,9 +126,7 @@ async fn a_cronjob_fires_at_its_minute_once_with_the_controllers_name_and_annota
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
     let executor = start(dir.path(), clock.clone()).await;
-    executor
-        .apply_cronjob(&cronjob("", "echo fired"), "s", "r1")
-        .unwrap();
+    executor.apply_cronjob(&cronjob("", "echo fired")).unwrap();
     assert_eq!(
         executor.tick().await.unwrap(),
         Some(at("2026-03-02T12:01:00Z")),
@@ -172,7 +180,7 @@ async fn forbid_skips_a_slot_while_a_run_is_active_and_starts_it_late_when_it_en
     let release = dir.path().join("release");
     let script = format!("while [ ! -e {} ]; do sleep 0.05; done", release.display());
     executor
-        .apply_cronjob(&cronjob("  concurrencyPolicy: Forbid", &script), "s", "r1")
+        .apply_cronjob(&cronjob("  concurrencyPolicy: Forbid", &script))
         .unwrap();
     let mut notices = executor.notices();
     clock.set(at("2026-03-02T12:01:00Z"));
@@ -210,11 +218,7 @@ async fn replace_stops_the_active_run_and_starts_the_new_one() {
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
     let executor = start(dir.path(), clock.clone()).await;
     executor
-        .apply_cronjob(
-            &cronjob("  concurrencyPolicy: Replace", "sleep 300"),
-            "s",
-            "r1",
-        )
+        .apply_cronjob(&cronjob("  concurrencyPolicy: Replace", "sleep 300"))
         .unwrap();
     clock.set(at("2026-03-02T12:01:00Z"));
     executor.tick().await.unwrap();
@@ -246,9 +250,7 @@ async fn after_downtime_only_the_most_recent_missed_slot_runs() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
     let executor = start(dir.path(), clock.clone()).await;
-    executor
-        .apply_cronjob(&cronjob("", "true"), "s", "r1")
-        .unwrap();
+    executor.apply_cronjob(&cronjob("", "true")).unwrap();
     let mut notices = executor.notices();
     // Down for 3 hours: 180 slots missed, more than 100.
     clock.set(at("2026-03-02T15:00:40Z"));
@@ -279,14 +281,10 @@ async fn history_limits_remove_the_oldest_finished_runs() {
     let fail_marker = dir.path().join("fail");
     let script = format!("[ ! -e {} ]", fail_marker.display());
     executor
-        .apply_cronjob(
-            &cronjob(
-                "  successfulJobsHistoryLimit: 2\n  failedJobsHistoryLimit: 1",
-                &script,
-            ),
-            "s",
-            "r1",
-        )
+        .apply_cronjob(&cronjob(
+            "  successfulJobsHistoryLimit: 2\n  failedJobsHistoryLimit: 1",
+            &script,
+        ))
         .unwrap();
     let mut slot = at("2026-03-02T12:01:00Z");
     for run in 0..6 {
@@ -321,7 +319,7 @@ async fn history_limits_remove_the_oldest_finished_runs() {
     assert_eq!(all.len(), 6, "removed runs keep their records");
 }
 
-fn job_with_ttl(ttl: i64) -> (Object, Job) {
+fn job_with_ttl(ttl: i64) -> Desired {
     let object = objects(&format!(
         r#"
 apiVersion: batch/v1
@@ -337,11 +335,7 @@ spec:
 "#
     ))
     .remove(0);
-    let Typed::Job(job) = &object.typed else {
-        unreachable!()
-    };
-    let job = (**job).clone();
-    (object, job)
+    desired(object)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,12 +343,8 @@ async fn a_finished_job_expires_after_its_ttl_and_is_not_run_again() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
     let executor = start(dir.path(), clock.clone()).await;
-    let (object, job) = job_with_ttl(60);
-    let Applied::Started(run) = executor
-        .apply_job(&object, &job, "s", "r1", None)
-        .await
-        .unwrap()
-    else {
+    let job = job_with_ttl(60);
+    let Applied::Started(run) = executor.apply_job(&job, None).await.unwrap() else {
         panic!("runs the first time")
     };
     let ended = run.finished().await.unwrap();
@@ -372,7 +362,13 @@ async fn a_finished_job_expires_after_its_ttl_and_is_not_run_again() {
     assert!(executor.store().live_jobs().unwrap().is_empty(), "removed");
     // Gone, but it ran with this spec: applying it again does not re-run it.
     let again = executor
-        .apply_job(&object, &job, "s", "r2", None)
+        .apply_job(
+            &Desired {
+                revision: "r2".into(),
+                ..job
+            },
+            None,
+        )
         .await
         .unwrap();
     assert!(
@@ -386,9 +382,7 @@ async fn serve_fires_on_time_and_shutdown_leaves_the_run_to_resume() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
     let executor = start(dir.path(), clock.clone()).await;
-    executor
-        .apply_cronjob(&cronjob("", "sleep 300"), "s", "r1")
-        .unwrap();
+    executor.apply_cronjob(&cronjob("", "sleep 300")).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = {
         let executor = executor.clone();
@@ -448,4 +442,109 @@ async fn a_second_runner_on_the_same_state_is_refused() {
     assert!(matches!(err, StartError::Lock(_)), "{err}");
     // Readers are welcome.
     Executor::open(dir.path(), Arc::new(ManualClock::starting_at(at(T0)))).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_a_target_it_lists_applies_prunes_and_streams_outcomes() {
+    use crate::target::{Applied as Done, Operation, Target};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock.clone()).await;
+    let mut outcomes = executor.outcomes();
+    let job = job_with_ttl(3600);
+    let cron = cronjob("", "sleep 300");
+
+    assert_eq!(
+        executor
+            .apply(&Operation::Create(cron.clone()))
+            .await
+            .unwrap(),
+        Done::Done
+    );
+    let Done::RunStarted { uid } = executor
+        .apply(&Operation::Create(job.clone()))
+        .await
+        .unwrap()
+    else {
+        panic!("a new Job runs")
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            outcome.uid.as_str(),
+            outcome.result.as_str(),
+            outcome.reason.as_deref()
+        ),
+        (uid.as_str(), "Complete", Some("CompletionsReached"))
+    );
+    assert_eq!(
+        executor
+            .ran("s", &job.object.id, &job.spec_hash)
+            .await
+            .unwrap(),
+        Some("Complete".into())
+    );
+    assert_eq!(
+        executor
+            .apply(&Operation::Recreate(job.clone()))
+            .await
+            .unwrap(),
+        Done::AlreadyRan {
+            outcome: "Complete".into()
+        },
+        "the same spec never runs twice"
+    );
+
+    let live = executor.live().await.unwrap();
+    let ids: Vec<String> = live.iter().map(|l| l.id.to_string()).collect();
+    assert_eq!(ids, ["Job default/once", "CronJob default/tick"]);
+    assert!(
+        live.iter()
+            .all(|l| l.source.as_deref() == Some("s") && l.revision.as_deref() == Some("r1"))
+    );
+
+    // Pruning a CronJob takes its running Job with it.
+    clock.set(at("2026-03-02T12:01:00Z"));
+    executor.tick().await.unwrap();
+    let child = live_of(&executor, "tick");
+    pod_running(&executor, &child).await;
+    executor
+        .apply(&Operation::Prune(cron.object.id.clone()))
+        .await
+        .unwrap();
+    settle(&executor).await;
+    assert_eq!(executor.live().await.unwrap().len(), 1);
+    assert!(
+        executor
+            .store()
+            .job(&child)
+            .unwrap()
+            .unwrap()
+            .deleted_at
+            .is_some(),
+        "the CronJob's Job was deleted with it"
+    );
+    assert!(
+        executor
+            .store()
+            .cron_state("default", "tick")
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The uid of the one live Job owned by CronJob `cronjob`.
+fn live_of(executor: &Executor, cronjob: &str) -> String {
+    let jobs: Vec<JobRecord> = executor
+        .store()
+        .live_jobs()
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.owner_cronjob.as_deref() == Some(cronjob))
+        .collect();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    jobs[0].uid.clone()
 }

@@ -491,6 +491,17 @@ impl Store {
             .map_err(|e| self.sqlite("reading CronJob state", e))
     }
 
+    /// Forgets a CronJob's scheduling state (the CronJob was deleted).
+    pub fn delete_cron_state(&self, namespace: &str, name: &str) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "DELETE FROM cronjob_state WHERE namespace = ?1 AND name = ?2",
+                params![namespace, name],
+            )
+            .map(drop)
+            .map_err(|e| self.sqlite("deleting CronJob state", e))
+    }
+
     /// Saves a CronJob's scheduling state.
     pub fn put_cron_state(&self, c: &CronState) -> Result<(), Error> {
         self.conn

@@ -1,0 +1,153 @@
+//! The local executor as a [`Target`]: live objects from its store, plan
+//! operations carried out on it, run outcomes from its runs.
+
+use tokio::sync::broadcast;
+
+use super::super::job_controller::ConditionType;
+use super::super::job_runner::{Ended, Error, Stop};
+use super::{Applied as Started, Executor, RunResult};
+use crate::manifest::{Kind, ObjectRef};
+use crate::target::{Applied, Live, Operation, Outcome, Target};
+
+impl Target for Executor {
+    type Error = Error;
+
+    async fn live(&self) -> Result<Vec<Live>, Error> {
+        let objects = self.runtime.with_store(|s| s.objects()).await?;
+        // Everything here was applied by jobcd, so everything is managed,
+        // by the source recorded with it.
+        let mut live: Vec<Live> = objects
+            .into_iter()
+            .map(|o| Live {
+                id: ObjectRef {
+                    kind: o.kind,
+                    namespace: o.namespace,
+                    name: o.name,
+                },
+                source: Some(o.source),
+                revision: Some(o.revision),
+                path: Some(o.path),
+                spec_hash: Some(o.spec_hash),
+                manifest: o.manifest,
+                applied_at: Some(o.applied_at),
+            })
+            .collect();
+        live.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(live)
+    }
+
+    async fn ran(
+        &self,
+        source: &str,
+        id: &ObjectRef,
+        spec_hash: &str,
+    ) -> Result<Option<String>, Error> {
+        let (source, ns, name, hash) = (
+            source.to_string(),
+            id.namespace.clone(),
+            id.name.clone(),
+            spec_hash.to_string(),
+        );
+        let entry = self
+            .runtime
+            .with_store(move |s| s.ledger(&source, &ns, &name, &hash))
+            .await?;
+        Ok(entry.map(|e| e.outcome))
+    }
+
+    async fn apply(&self, operation: &Operation) -> Result<Applied, Error> {
+        match operation {
+            Operation::Create(desired)
+            | Operation::Update(desired)
+            | Operation::Recreate(desired) => match desired.object.id.kind {
+                Kind::CronJob => {
+                    self.apply_cronjob(desired)?;
+                    Ok(Applied::Done)
+                }
+                Kind::Job => Ok(match self.apply_job(desired, None).await? {
+                    Started::Started(run) | Started::InFlight(run) => {
+                        Applied::RunStarted { uid: run.uid }
+                    }
+                    Started::AlreadyRan { outcome } => Applied::AlreadyRan { outcome },
+                }),
+            },
+            Operation::Prune(id) => {
+                self.delete(id).await?;
+                Ok(Applied::Done)
+            }
+        }
+    }
+
+    fn outcomes(&self) -> broadcast::Receiver<Outcome> {
+        self.active.outcomes.subscribe()
+    }
+}
+
+impl Executor {
+    /// Deletes an applied object as Kubernetes deletes it with background
+    /// propagation: a Job's run is stopped; a CronJob's Jobs go with it.
+    /// The ledger keeps what ran.
+    pub async fn delete(&self, id: &ObjectRef) -> Result<(), Error> {
+        self.runner(&id.namespace, &id.name)?;
+        let (kind, ns, name) = (id.kind, id.namespace.clone(), id.name.clone());
+        let jobs = self
+            .runtime
+            .with_store(move |s| {
+                s.delete_object(kind, &ns, &name)?;
+                if kind == Kind::CronJob {
+                    s.delete_cron_state(&ns, &name)?;
+                }
+                let jobs = s.live_jobs()?;
+                Ok(jobs
+                    .into_iter()
+                    .filter(|j| {
+                        j.namespace == ns
+                            && match kind {
+                                Kind::Job => j.name == name && j.owner_cronjob.is_none(),
+                                Kind::CronJob => j.owner_cronjob.as_deref() == Some(name.as_str()),
+                            }
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+        for job in jobs {
+            if !self.stop_run(&job.uid, Stop::Delete) {
+                self.forget(job.uid.clone(), self.runtime.clock.now())
+                    .await?;
+            }
+        }
+        self.active.changed.notify_one();
+        Ok(())
+    }
+}
+
+/// A run's end as reporters see it.
+pub(super) fn outcome(job: &super::JobRef, result: &RunResult) -> Outcome {
+    let (result, reason, succeeded, failed) = match result {
+        Ok(Ended::Finished(status)) => {
+            let (kind, condition) = [ConditionType::Complete, ConditionType::Failed]
+                .into_iter()
+                .find_map(|k| status.condition(k).map(|c| (k, c)))
+                .expect("a finished Job has a terminal condition");
+            (
+                format!("{kind:?}"),
+                Some(condition.reason.clone()),
+                status.succeeded,
+                status.failed,
+            )
+        }
+        Ok(Ended::Deleted) => ("Deleted".into(), None, 0, 0),
+        Ok(Ended::Interrupted) => ("Interrupted".into(), None, 0, 0),
+        Err(e) => ("Error".into(), Some(e.clone()), 0, 0),
+    };
+    Outcome {
+        uid: job.uid.clone(),
+        namespace: job.namespace.clone(),
+        name: job.name.clone(),
+        cronjob: job.owner_cronjob.clone(),
+        result,
+        reason,
+        failed,
+        succeeded,
+    }
+}
