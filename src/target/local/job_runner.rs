@@ -333,7 +333,10 @@ fn handle(
         }
         Message::Event(pod::Event::Restarting { .. }) => live.record.restarts += 1,
         Message::Event(pod::Event::Exited { container, .. }) => {
+            // Not worth a write: recovery checks a process is alive anyway,
+            // and the pod's end, which follows, saves the list.
             live.record.processes.retain(|p| p.container != container);
+            return Ok(None);
         }
         Message::Done(outcome) => {
             let outcome = outcome.map_err(|source| Error::Spawn {

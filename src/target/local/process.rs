@@ -4,7 +4,7 @@
 //! once the grace period is over — so that anything the container started
 //! goes with it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -64,12 +64,30 @@ impl Running {
             .argv
             .split_first()
             .ok_or_else(|| std::io::Error::other("empty command"))?;
-        tokio::fs::create_dir_all(&placement.scratch_dir).await?;
-        if let Some(parent) = placement.log_path.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        let mut command = Command::new(program);
+        // One trip to the blocking pool for the directories and the log.
+        let log_file = {
+            let placement = placement.clone();
+            tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&placement.scratch_dir)?;
+                if let Some(parent) = placement.log_path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&placement.log_path)
+            })
+            .await
+            .map_err(std::io::Error::other)??
+        };
+        // A program found on the container's PATH is started by its path:
+        // std can then spawn with posix_spawn (vfork speed) instead of
+        // forking jobcd's whole address space, which it must do when PATH
+        // differs from jobcd's own and the program is a bare name.
+        let found = find_program(program, &process.env);
+        let mut command = Command::new(found.as_deref().unwrap_or(Path::new(program)));
         command
+            .arg0(program)
             .args(args)
             .env_clear()
             .envs(process.env.iter().map(|(k, v)| (k, v)))
@@ -88,11 +106,7 @@ impl Running {
             .id()
             .ok_or_else(|| std::io::Error::other("the process exited at once"))?;
         let group = pid as i32;
-        let log_file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&placement.log_path)
-            .await?;
+        let log_file = tokio::fs::File::from_std(log_file);
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         // The copier is owned by this value and awaited in `wait`.
@@ -154,6 +168,32 @@ pub async fn stop(running: &mut Running, grace: Duration) -> std::io::Result<Exi
 /// Sends `signal` to a process group; a group that is already gone is fine.
 pub fn signal_group(group: i32, signal: Signal) {
     let _ = killpg(Pid::from_raw(group), signal);
+}
+
+/// The PATH a container gets when its environment sets none (the default of
+/// container runtimes).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where `program` is, looked up as `execvp` would in the PATH of `env`;
+/// None for a name with a slash (used as it is) or one not found (the
+/// spawn then fails as it should).
+fn find_program(program: &str, env: &[(String, String)]) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') {
+        return None;
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
+    path.split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join(program))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// When process `pid` started, in clock ticks since boot (field 22 of

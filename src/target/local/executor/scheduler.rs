@@ -6,6 +6,7 @@
 //! and says when something is next due; [`Executor::serve`] ticks at that
 //! time, or sooner when a run ends or an object is applied.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use jiff::{SignedDuration, Timestamp};
@@ -52,10 +53,14 @@ impl Executor {
     pub async fn tick(&self) -> Result<Option<Timestamp>, Error> {
         self.runner("", "scheduler")?;
         let now = self.runtime.clock.now();
-        let (objects, jobs) = self
+        let (objects, jobs, states) = self
             .runtime
-            .with_store(|s| Ok((s.objects()?, s.live_jobs()?)))
+            .with_store(|s| Ok((s.objects()?, s.live_jobs()?, s.cron_states()?)))
             .await?;
+        let states: HashMap<(&str, &str), &CronState> = states
+            .iter()
+            .map(|c| ((c.namespace.as_str(), c.name.as_str()), c))
+            .collect();
         let mut next: Option<Timestamp> = None;
         let mut due = |at: Option<Timestamp>| {
             if let Some(at) = at {
@@ -83,18 +88,14 @@ impl Executor {
                 .iter()
                 .filter(|j| j.namespace == *namespace && j.owner_cronjob.as_deref() == Some(name))
                 .collect();
-            let (ns, n, applied_at) = (namespace.clone(), name.clone(), object.applied_at);
-            let saved = self
-                .runtime
-                .with_store(move |s| s.cron_state(&ns, &n))
-                .await?;
-            let mut state = saved.clone().map_or(
+            let saved = states.get(&(namespace.as_str(), name.as_str()));
+            let mut state = saved.map_or(
                 cron_controller::State {
-                    created: applied_at,
+                    created: object.applied_at,
                     last_schedule: None,
                     last_successful: None,
                 },
-                |c| c.state,
+                |c| c.state.clone(),
             );
             let before = state.clone();
             let views: Vec<Child> = children.iter().map(|j| child(j)).collect();

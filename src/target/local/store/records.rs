@@ -471,23 +471,41 @@ impl Store {
 
     /// A CronJob's scheduling state, if it has been seen before.
     pub fn cron_state(&self, namespace: &str, name: &str) -> Result<Option<CronState>, Error> {
+        Ok(self
+            .cron_states_where("namespace = ?1 AND name = ?2", params![namespace, name])?
+            .pop())
+    }
+
+    /// Every CronJob's scheduling state.
+    pub fn cron_states(&self) -> Result<Vec<CronState>, Error> {
+        self.cron_states_where("1 = 1", params![])
+    }
+
+    fn cron_states_where(
+        &self,
+        condition: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<CronState>, Error> {
+        let sql = format!(
+            "SELECT namespace, name, created_at, last_schedule_time, last_successful_time
+             FROM cronjob_state WHERE {condition} ORDER BY namespace, name"
+        );
         self.conn
-            .query_row(
-                "SELECT created_at, last_schedule_time, last_successful_time FROM cronjob_state WHERE namespace = ?1 AND name = ?2",
-                params![namespace, name],
-                |r| {
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.query_map(args, |r| {
                     Ok(CronState {
-                        namespace: namespace.to_string(),
-                        name: name.to_string(),
+                        namespace: r.get(0)?,
+                        name: r.get(1)?,
                         state: cron_controller::State {
-                            created: ts(r, 0)?,
-                            last_schedule: ts_opt(r, 1)?,
-                            last_successful: ts_opt(r, 2)?,
+                            created: ts(r, 2)?,
+                            last_schedule: ts_opt(r, 3)?,
+                            last_successful: ts_opt(r, 4)?,
                         },
                     })
-                },
-            )
-            .optional()
+                })?
+                .collect()
+            })
             .map_err(|e| self.sqlite("reading CronJob state", e))
     }
 
