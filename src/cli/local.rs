@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::repo::RepoArgs;
 use super::{EXIT_ERROR, EXIT_INVALID};
 use crate::manifest::{self, Kind, Typed};
-use crate::schedule::{Schedule, Zone};
+use k8s_openapi::api::batch::v1::CronJob;
 use crate::target::Desired;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::cron_controller;
@@ -384,7 +384,7 @@ fn status(executor: &Executor) -> anyhow::Result<ExitCode> {
             )
         });
         let next = match o.kind {
-            Kind::CronJob => next_fire(&o.manifest, now),
+            Kind::CronJob => next_fire(&o.name, &o.manifest, now),
             Kind::Job => String::new(),
         };
         println!(
@@ -399,28 +399,28 @@ fn status(executor: &Executor) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// "; next: … (zone)" for a recorded CronJob. The local executor evaluates
-/// a CronJob without timeZone in this machine's zone.
-fn next_fire(manifest: &str, now: Timestamp) -> String {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(manifest) else {
-        return String::new();
+/// "; "SCHEDULE" next at … (zone)" for a recorded CronJob. The local
+/// executor evaluates a CronJob without timeZone in this machine's zone.
+fn next_fire(name: &str, manifest: &str, now: Timestamp) -> String {
+    let spec = serde_json::from_str::<CronJob>(manifest)
+        .map_err(|e| e.to_string())
+        .and_then(|cron| cron_controller::Spec::from_cronjob(name, &cron));
+    let spec = match spec {
+        Ok(spec) => spec,
+        Err(e) => return format!("; cannot be scheduled: {e}"),
     };
-    let schedule = value["spec"]["schedule"].as_str().unwrap_or_default();
-    let zone = match value["spec"]["timeZone"].as_str() {
-        Some(name) => Zone::named(name).ok(),
-        None => Some(Zone::system()),
-    };
-    match (Schedule::parse(schedule), zone) {
-        (Ok(s), Some(zone)) => match s.next_after(now, &zone) {
-            Some(next) => format!(
-                "; {schedule:?} next at {} ({})",
-                next.to_zoned(zone.time_zone().clone())
-                    .strftime("%Y-%m-%d %H:%M %Z"),
-                zone.name()
-            ),
-            None => format!("; {schedule:?} never fires"),
-        },
-        _ => String::new(),
+    let schedule = spec.schedule.as_str();
+    if spec.suspend {
+        return format!("; {schedule:?} suspended");
+    }
+    match spec.schedule.next_after(now, &spec.zone) {
+        Some(next) => format!(
+            "; {schedule:?} next at {} ({})",
+            next.to_zoned(spec.zone.time_zone().clone())
+                .strftime("%Y-%m-%d %H:%M:%S %Z"),
+            spec.zone.name()
+        ),
+        None => format!("; {schedule:?} never fires"),
     }
 }
 

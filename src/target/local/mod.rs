@@ -15,11 +15,11 @@
 //!   run-once ledger in SQLite, with schema migrations;
 //! - [`job_runner::run`] runs one Job instance to its end: the controller's
 //!   decisions carried out with real pods, every step saved;
-//! - [`clock`] gives everything that schedules its time (system, or tokio's
-//!   for tests).
-//!
-//! Still to come: the executor that runs CronJobs and recovers after a
-//! crash, the `Target` trait, and the `jobcd local` commands.
+//! - [`clock`] gives everything that schedules its time (system, or one a
+//!   test moves by hand);
+//! - [`executor`] puts it together: runs in their own tasks, CronJobs on
+//!   schedule, history and TTL cleanup, one runner per state directory,
+//!   recovery after a crash, and the [`crate::target::Target`] operations.
 
 pub mod clock;
 pub mod container;
