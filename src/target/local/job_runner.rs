@@ -243,9 +243,15 @@ pub async fn run_until(
                 }
                 continue;
             }
+            // Finished pods the controller has counted (or that it deleted)
+            // no longer matter to it; leaving them out keeps a sync's cost
+            // independent of how many pods the Job has had.
             let views: Vec<job_controller::Pod> = pods
                 .iter()
-                .filter(|p| !(p.terminating && p.done))
+                .filter(|p| {
+                    !(p.done
+                        && (p.terminating || record.status.counted.contains(&(p.record.id as u64))))
+                })
                 .map(view)
                 .collect();
             let now = rt.clock.now();
