@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use jobcd::manifest::{self, SourceFile};
+use jobcd::plan::spec_hash;
 use jobcd::target::Desired;
 use jobcd::target::local::clock::{Clock, Wait};
-use jobcd::target::local::executor::{Executor, Notice, spec_hash};
+use jobcd::target::local::executor::{Executor, Notice};
 
 const ROUNDS: usize = 15;
 const CRONJOBS: usize = 20;

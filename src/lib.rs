@@ -6,7 +6,9 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+mod hex;
 pub mod manifest;
+pub mod plan;
 pub mod schedule;
 pub mod source;
 mod suggest;

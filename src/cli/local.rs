@@ -13,13 +13,14 @@ use tokio::sync::{broadcast, mpsc};
 use super::repo::RepoArgs;
 use super::{EXIT_ERROR, EXIT_INVALID};
 use crate::manifest::{self, Kind, Typed};
-use k8s_openapi::api::batch::v1::CronJob;
+use crate::plan::spec_hash;
 use crate::target::Desired;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::cron_controller;
-use crate::target::local::executor::{Applied, Executor, JobRef, Notice, RunResult, spec_hash};
+use crate::target::local::executor::{Applied, Executor, JobRef, Notice, RunResult};
 use crate::target::local::job_controller::{ConditionType, Status};
 use crate::target::local::job_runner::{Ended, Progress, REASON_LOST};
+use k8s_openapi::api::batch::v1::CronJob;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {

@@ -23,7 +23,7 @@ const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/ta
 /// The mirror directory of a URL: a readable name plus a hash of the URL.
 pub(crate) fn mirror_dir(state_dir: &Path, remote: &Remote) -> PathBuf {
     let digest = Sha256::digest(remote.url.as_bytes());
-    let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let hash = crate::hex::hex(&digest[..6]);
     let slug: String = remote
         .url
         .rsplit(['/', ':'])

@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
 use super::clock::Clock;
@@ -31,7 +30,8 @@ use super::process::DEFAULT_LOG_CAP;
 use super::store::{
     self, AppliedObject, CronState, JobRecord, LEDGER_RUNNING, LedgerEntry, PodRecord, Store,
 };
-use crate::manifest::{Kind, Object, Typed};
+use crate::hex::hex;
+use crate::manifest::{Kind, Typed};
 use crate::target::Desired;
 use active::Active;
 pub use active::{JobRef, Notice, RunResult};
@@ -422,13 +422,6 @@ fn applied(desired: &Desired, now: Timestamp) -> AppliedObject {
     }
 }
 
-/// SHA-256 of the manifest as written (JSON, keys in document order). The
-/// normalised hash that ignores cosmetic edits comes with the reconcile step.
-pub fn spec_hash(object: &Object) -> String {
-    let digest = Sha256::digest(object.manifest.json().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A Job made from a CronJob's template, as the CronJob controller makes
 /// it: the template's labels and annotations, and for a scheduled run the
 /// `batch.kubernetes.io/cronjob-scheduled-timestamp` annotation.
@@ -456,11 +449,7 @@ fn job_from_template(cron: &CronJob, name: &str, scheduled: Option<&str>) -> Job
 
 /// A Kubernetes-style uid (8-4-4-4-12 hex digits).
 fn uid(namespace: &str, name: &str) -> String {
-    let hex: String = super::ids::fresh(&format!("{namespace}/{name}"))
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hex(&super::ids::fresh(&format!("{namespace}/{name}"))[..16]);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],

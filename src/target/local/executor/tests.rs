@@ -7,7 +7,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
-use crate::manifest::{self, SourceFile};
+use crate::manifest::{self, Object, SourceFile};
+use crate::plan::spec_hash;
 use crate::target::local::clock::ManualClock;
 use crate::target::local::job_controller::{ConditionType, Phase};
 use crate::target::local::job_runner::Ended;
@@ -418,8 +419,14 @@ async fn serve_fires_on_time_and_shutdown_leaves_the_run_to_resume() {
     drop(executor);
 
     // The next start resumes it: the stopped pod counts as a failure, and
-    // with backoffLimit 0 that ends the Job.
-    let (executor, recovery) = Executor::start(dir.path(), clock.clone()).await.unwrap();
+    // with backoffLimit 0 that ends the Job. (The lock goes when the last
+    // run task has dropped its handle on the executor, just after the run.)
+    let (executor, recovery) = loop {
+        match Executor::start(dir.path(), clock.clone()).await {
+            Err(StartError::Lock(_)) => tokio::time::sleep(Duration::from_millis(10)).await,
+            started => break started.unwrap(),
+        }
+    };
     assert_eq!(recovery.resume.len(), 1);
     assert!(
         recovery.lost_pods.is_empty(),

@@ -1,0 +1,211 @@
+//! A cosmetic edit never changes the hash; a real one always does.
+
+use super::*;
+use crate::manifest::{self, SourceFile};
+
+fn object(yaml: &str) -> Object {
+    let files = [SourceFile {
+        path: "x.yaml".into(),
+        bytes: yaml.as_bytes().to_vec(),
+    }];
+    let options = manifest::Options {
+        strict: true,
+        now: "2026-01-01T00:00:00Z".parse().unwrap(),
+    };
+    manifest::load(&files, &options)
+        .into_desired()
+        .unwrap_or_else(|v| panic!("{:?}", v.diagnostics))
+        .objects()[0]
+        .clone()
+}
+
+fn hash(yaml: &str) -> String {
+    spec_hash(&object(yaml))
+}
+
+const JOB: &str = r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: postgres:16
+        command: ["psql", "-c", "select 1"]
+"#;
+
+const CRONJOB: &str = r#"
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: backup
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - name: main
+            image: restic/restic
+            command: [restic, backup]
+"#;
+
+#[test]
+fn key_order_does_not_change_the_hash() {
+    let reordered = r#"
+kind: Job
+spec:
+  template:
+    spec:
+      containers:
+      - command: ["psql", "-c", "select 1"]
+        image: postgres:16
+        name: main
+      restartPolicy: Never
+metadata:
+  name: migrate
+apiVersion: batch/v1
+"#;
+    assert_eq!(hash(JOB), hash(reordered));
+}
+
+#[test]
+fn comments_and_layout_do_not_change_the_hash() {
+    let commented = r#"
+# The orders index.
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}   # flow style
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: main          # indented differently
+          image: postgres:16
+          command:
+            - psql
+            - -c
+            - select 1
+"#;
+    assert_eq!(hash(JOB), hash(commented));
+}
+
+#[test]
+fn quoting_does_not_change_the_hash() {
+    let quoted = r#"
+"apiVersion": 'batch/v1'
+kind: "Job"
+metadata:
+  name: 'migrate'
+spec:
+  template:
+    spec:
+      restartPolicy: "Never"
+      containers:
+      - name: "main"
+        image: "postgres:16"
+        command: ['psql', '-c', 'select 1']
+"#;
+    assert_eq!(hash(JOB), hash(quoted));
+}
+
+#[test]
+fn fields_written_at_their_default_do_not_change_the_hash() {
+    let defaults = r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  namespace: default
+spec:
+  completions: 1
+  parallelism: 1
+  backoffLimit: 6
+  completionMode: NonIndexed
+  suspend: false
+  manualSelector: false
+  podReplacementPolicy: TerminatingOrFailed
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 30
+      dnsPolicy: ClusterFirst
+      schedulerName: default-scheduler
+      enableServiceLinks: true
+      securityContext: {}
+      containers:
+      - name: main
+        image: postgres:16
+        imagePullPolicy: IfNotPresent
+        terminationMessagePath: /dev/termination-log
+        terminationMessagePolicy: File
+        command: ["psql", "-c", "select 1"]
+        args: []
+"#;
+    assert_eq!(hash(JOB), hash(defaults));
+
+    let cron_defaults = CRONJOB.replace(
+        "  schedule: \"0 3 * * *\"\n",
+        "  schedule: \"0 3 * * *\"\n  concurrencyPolicy: Allow\n  suspend: false\n  successfulJobsHistoryLimit: 3\n  failedJobsHistoryLimit: 1\n",
+    );
+    let cron_defaults = cron_defaults.replace(
+        "            image: restic/restic\n",
+        "            image: restic/restic\n            imagePullPolicy: Always\n",
+    );
+    assert_ne!(cron_defaults, CRONJOB);
+    assert_eq!(hash(CRONJOB), hash(&cron_defaults));
+}
+
+#[test]
+fn jobcds_own_metadata_does_not_change_the_hash() {
+    let stamped = JOB.replace(
+        "  name: migrate\n",
+        "  name: migrate\n  labels:\n    app.kubernetes.io/managed-by: jobcd\n    jobcd.dev/source: prod\n  annotations:\n    jobcd.dev/revision: abc\n    jobcd.dev/spec-hash: x\n",
+    );
+    assert_eq!(hash(JOB), hash(&stamped));
+}
+
+#[test]
+fn real_changes_do_change_the_hash() {
+    let base = hash(JOB);
+    for (what, edited) in [
+        ("command", JOB.replace("select 1", "select 2")),
+        ("image", JOB.replace("postgres:16", "postgres:17")),
+        (
+            "a non-default backoffLimit",
+            JOB.replace(
+                "spec:\n  template:",
+                "spec:\n  backoffLimit: 5\n  template:",
+            ),
+        ),
+        (
+            "the run annotation",
+            JOB.replace(
+                "  name: migrate\n",
+                "  name: migrate\n  annotations:\n    jobcd.dev/run: \"2\"\n",
+            ),
+        ),
+        (
+            "the namespace",
+            JOB.replace("  name: migrate\n", "  name: migrate\n  namespace: batch\n"),
+        ),
+    ] {
+        assert_ne!(base, hash(&edited), "{what}");
+    }
+}
+
+#[test]
+fn image_pull_policy_defaults_by_tag() {
+    assert!(pulls_always("busybox"));
+    assert!(pulls_always("busybox:latest"));
+    assert!(pulls_always("registry:5000/team/busybox"));
+    assert!(!pulls_always("registry:5000/team/busybox:1.36"));
+    assert!(!pulls_always("busybox@sha256:abc"));
+}

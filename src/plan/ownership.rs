@@ -1,0 +1,165 @@
+//! Ownership (DESIGN.md, contracts): the labels and annotations jobcd puts
+//! on every object it applies, and how a live object's ownership is read.
+//! jobcd never changes or deletes an object that does not carry its
+//! managed-by label and the source's name.
+
+use serde_json::{Map, Value};
+
+/// Label naming the manager.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The managed-by label's value.
+pub const MANAGER: &str = "jobcd";
+/// Label naming the source.
+pub const SOURCE: &str = "jobcd.dev/source";
+/// Annotation: the commit the object was applied from.
+pub const REVISION: &str = "jobcd.dev/revision";
+/// Annotation: the file it came from.
+pub const PATH: &str = "jobcd.dev/path";
+/// Annotation: the spec hash.
+pub const SPEC_HASH: &str = "jobcd.dev/spec-hash";
+
+/// Policy annotation on a Job: `rerun` (default) or `ignore` a changed spec.
+pub const ON_CHANGE: &str = "jobcd.dev/on-change";
+/// Policy annotation: `disabled` keeps the object when it leaves git.
+pub const PRUNE: &str = "jobcd.dev/prune";
+
+const LABELS: [&str; 2] = [MANAGED_BY, SOURCE];
+const ANNOTATIONS: [&str; 3] = [REVISION, PATH, SPEC_HASH];
+
+/// Who manages a live object, as its labels say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// Not jobcd (no managed-by label, or no source).
+    Unmanaged,
+    /// jobcd, for this source.
+    Source(String),
+}
+
+/// Reads the ownership labels of an object (JSON).
+pub fn owner(object: &Value) -> Owner {
+    let labels = &object["metadata"]["labels"];
+    match (labels[MANAGED_BY].as_str(), labels[SOURCE].as_str()) {
+        (Some(MANAGER), Some(source)) if !source.is_empty() => Owner::Source(source.into()),
+        _ => Owner::Unmanaged,
+    }
+}
+
+/// What jobcd records on an object it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp<'a> {
+    /// Source name.
+    pub source: &'a str,
+    /// Commit.
+    pub revision: &'a str,
+    /// File in the repository.
+    pub path: &'a str,
+    /// Spec hash.
+    pub spec_hash: &'a str,
+}
+
+/// Adds jobcd's labels and annotations to an object (JSON).
+pub fn stamp(object: &mut Value, stamp: &Stamp<'_>) {
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let labels = entry(metadata, "labels");
+    labels.insert(MANAGED_BY.into(), MANAGER.into());
+    labels.insert(SOURCE.into(), stamp.source.into());
+    let annotations = entry(metadata, "annotations");
+    annotations.insert(REVISION.into(), stamp.revision.into());
+    annotations.insert(PATH.into(), stamp.path.into());
+    annotations.insert(SPEC_HASH.into(), stamp.spec_hash.into());
+}
+
+/// Removes jobcd's labels and annotations (the user's stay, `jobcd.dev/run`
+/// and the policy annotations included), and maps left empty.
+pub fn strip(object: &mut Value) {
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (field, keys) in [("labels", &LABELS[..]), ("annotations", &ANNOTATIONS[..])] {
+        if let Some(map) = metadata.get_mut(field).and_then(Value::as_object_mut) {
+            for key in keys {
+                map.remove(*key);
+            }
+            if map.is_empty() {
+                metadata.remove(field);
+            }
+        }
+    }
+}
+
+/// jobcd's own labels and annotations on an object, as `key: value` pairs.
+pub fn stamped(object: &Value) -> Vec<(String, String)> {
+    let metadata = &object["metadata"];
+    LABELS
+        .iter()
+        .map(|k| (k, &metadata["labels"][*k]))
+        .chain(
+            ANNOTATIONS
+                .iter()
+                .map(|k| (k, &metadata["annotations"][*k])),
+        )
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.to_string(), v.to_string())))
+        .collect()
+}
+
+/// An annotation the user set, if any.
+pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object["metadata"]["annotations"][key].as_str()
+}
+
+fn entry<'a>(metadata: &'a mut Map<String, Value>, field: &str) -> &'a mut Map<String, Value> {
+    let value = metadata
+        .entry(field)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !value.is_object() {
+        *value = Value::Object(Map::new());
+    }
+    value.as_object_mut().expect("made an object above")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stamping_then_stripping_gives_back_the_users_object() {
+        let user = json!({"metadata": {"name": "a", "annotations": {"jobcd.dev/run": "2"}}});
+        let mut object = user.clone();
+        let s = Stamp {
+            source: "prod",
+            revision: "abc",
+            path: "jobs/a.yaml",
+            spec_hash: "h",
+        };
+        stamp(&mut object, &s);
+        assert_eq!(owner(&object), Owner::Source("prod".into()));
+        assert_eq!(
+            stamped(&object),
+            [
+                (MANAGED_BY.to_string(), "jobcd".to_string()),
+                (SOURCE.into(), "prod".into()),
+                (REVISION.into(), "abc".into()),
+                (PATH.into(), "jobs/a.yaml".into()),
+                (SPEC_HASH.into(), "h".into()),
+            ]
+        );
+        strip(&mut object);
+        assert_eq!(object, user);
+    }
+
+    #[test]
+    fn without_both_labels_an_object_is_not_ours() {
+        for labels in [
+            json!({}),
+            json!({"app.kubernetes.io/managed-by": "jobcd"}),
+            json!({"app.kubernetes.io/managed-by": "helm", "jobcd.dev/source": "prod"}),
+            json!({"app.kubernetes.io/managed-by": "jobcd", "jobcd.dev/source": ""}),
+        ] {
+            let object = json!({"metadata": {"labels": labels}});
+            assert_eq!(owner(&object), Owner::Unmanaged, "{labels}");
+        }
+    }
+}
