@@ -7,6 +7,7 @@
 
 mod decode;
 mod diagnostic;
+pub mod emit;
 mod load;
 mod object;
 mod path;
