@@ -83,6 +83,17 @@ pub struct Object {
     pub manifest: Manifest,
 }
 
+impl Object {
+    /// An annotation of the object's metadata, if set.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        let metadata = match &self.typed {
+            Typed::Job(job) => &job.metadata,
+            Typed::CronJob(cron) => &cron.metadata,
+        };
+        metadata.annotations.as_ref()?.get(key).map(String::as_str)
+    }
+}
+
 /// A manifest exactly as written — every field the author set, nothing
 /// defaulted, nothing dropped — for hashing, diffing and applying. It is kept
 /// as compact JSON text (a tenth of the memory of a parsed tree) together

@@ -2,7 +2,9 @@
 //! what to create, update, re-run, prune, leave alone, or refuse. Pure: no
 //! I/O. See DESIGN.md (contracts: ownership, run-once, prune safety).
 
+mod compute;
 pub mod normalize;
 pub mod ownership;
 
+pub use compute::{Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy, Refusal, Step, plan};
 pub use normalize::spec_hash;

@@ -6,6 +6,7 @@
 
 pub mod local;
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use jiff::Timestamp;
@@ -86,6 +87,42 @@ pub enum Applied {
     },
 }
 
+/// The run-once ledger of one source: (namespace, name, spec hash) →
+/// outcome (`Complete`, `Failed`, or `Running` while it runs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+    entries: HashMap<(String, String, String), String>,
+}
+
+impl Ledger {
+    /// Records an outcome.
+    pub fn insert(&mut self, namespace: &str, name: &str, spec_hash: &str, outcome: &str) {
+        self.entries.insert(
+            (namespace.into(), name.into(), spec_hash.into()),
+            outcome.into(),
+        );
+    }
+
+    /// The outcome of a Job spec, if it ran.
+    pub fn outcome(&self, namespace: &str, name: &str, spec_hash: &str) -> Option<&str> {
+        // Borrowed lookups into a tuple key need owned parts; ledgers are
+        // small next to a sync's other work.
+        self.entries
+            .get(&(namespace.into(), name.into(), spec_hash.into()))
+            .map(String::as_str)
+    }
+
+    /// How many specs it records.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it records nothing.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 /// How a Job run ended, for reporters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -116,14 +153,9 @@ pub trait Target {
     /// managed or not (an unmanaged one with a desired name is a conflict).
     fn live(&self) -> impl Future<Output = Result<Vec<Live>, Self::Error>> + Send;
 
-    /// The recorded outcome of a Job spec for a source (the run-once
-    /// ledger), if that spec ran or is running.
-    fn ran(
-        &self,
-        source: &str,
-        id: &ObjectRef,
-        spec_hash: &str,
-    ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
+    /// The run-once ledger of a source: every Job spec that ran (or is
+    /// running) for it, with its outcome.
+    fn ledger(&self, source: &str) -> impl Future<Output = Result<Ledger, Self::Error>> + Send;
 
     /// Carries out one operation.
     fn apply(

@@ -7,7 +7,7 @@ use super::super::job_controller::ConditionType;
 use super::super::job_runner::{Ended, Error, Stop};
 use super::{Applied as Started, Executor, RunResult};
 use crate::manifest::{Kind, ObjectRef};
-use crate::target::{Applied, Live, Operation, Outcome, Target};
+use crate::target::{Applied, Ledger, Live, Operation, Outcome, Target};
 
 impl Target for Executor {
     type Error = Error;
@@ -36,23 +36,17 @@ impl Target for Executor {
         Ok(live)
     }
 
-    async fn ran(
-        &self,
-        source: &str,
-        id: &ObjectRef,
-        spec_hash: &str,
-    ) -> Result<Option<String>, Error> {
-        let (source, ns, name, hash) = (
-            source.to_string(),
-            id.namespace.clone(),
-            id.name.clone(),
-            spec_hash.to_string(),
-        );
-        let entry = self
+    async fn ledger(&self, source: &str) -> Result<Ledger, Error> {
+        let source = source.to_string();
+        let entries = self
             .runtime
-            .with_store(move |s| s.ledger(&source, &ns, &name, &hash))
+            .with_store(move |s| s.ledger_of(&source))
             .await?;
-        Ok(entry.map(|e| e.outcome))
+        let mut ledger = Ledger::default();
+        for e in entries {
+            ledger.insert(&e.namespace, &e.name, &e.spec_hash, &e.outcome);
+        }
+        Ok(ledger)
     }
 
     async fn apply(&self, operation: &Operation) -> Result<Applied, Error> {

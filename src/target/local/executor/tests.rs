@@ -489,10 +489,11 @@ async fn as_a_target_it_lists_applies_prunes_and_streams_outcomes() {
     );
     assert_eq!(
         executor
-            .ran("s", &job.object.id, &job.spec_hash)
+            .ledger("s")
             .await
-            .unwrap(),
-        Some("Complete".into())
+            .unwrap()
+            .outcome("default", "once", &job.spec_hash),
+        Some("Complete")
     );
     assert_eq!(
         executor

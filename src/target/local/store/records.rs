@@ -580,12 +580,26 @@ impl Store {
 
     /// Ledger entries of Jobs that were running when last seen.
     pub fn running_ledger(&self) -> Result<Vec<LedgerEntry>, Error> {
+        self.ledger_where("outcome = ?1", params![LEDGER_RUNNING])
+    }
+
+    /// Every ledger entry of a source.
+    pub fn ledger_of(&self, source: &str) -> Result<Vec<LedgerEntry>, Error> {
+        self.ledger_where("source = ?1", params![source])
+    }
+
+    fn ledger_where(
+        &self,
+        condition: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<LedgerEntry>, Error> {
+        let sql = format!(
+            "SELECT source, namespace, name, spec_hash, outcome, job_uid, recorded_at FROM ledger WHERE {condition}"
+        );
         self.conn
-            .prepare_cached(
-                "SELECT source, namespace, name, spec_hash, outcome, job_uid, recorded_at FROM ledger WHERE outcome = ?1",
-            )
+            .prepare_cached(&sql)
             .and_then(|mut st| {
-                st.query_map(params![LEDGER_RUNNING], |r| {
+                st.query_map(args, |r| {
                     Ok(LedgerEntry {
                         source: r.get(0)?,
                         namespace: r.get(1)?,

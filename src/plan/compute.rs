@@ -1,0 +1,287 @@
+//! The plan: each desired and each live object gets one step with its
+//! reason, then prune safety decides whether the plan may run at all.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::ownership::{self, ON_CHANGE, PRUNE};
+use crate::manifest::{Kind, ObjectRef};
+use crate::target::{Desired, Ledger, Live, Operation};
+
+/// What a step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Create an object that is not live (a Job then runs).
+    Create,
+    /// Update a CronJob in place.
+    Update,
+    /// A Job's spec changed: delete it and create it again, so it runs.
+    Rerun,
+    /// Delete a managed object that left the repository.
+    Prune,
+    /// Live and desired agree.
+    Unchanged,
+    /// A Job spec that already ran for this source (the run-once ledger),
+    /// even if the Job is gone: not run again.
+    Skip,
+    /// Left the repository, but `jobcd.dev/prune: disabled` keeps it.
+    Keep,
+    /// Live but not jobcd's to change (unmanaged, or another source's).
+    Conflict,
+}
+
+impl Action {
+    /// Whether the step changes the target.
+    pub fn changes(self) -> bool {
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Rerun | Action::Prune
+        )
+    }
+}
+
+/// One object's step.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The object.
+    pub id: ObjectRef,
+    /// What to do.
+    pub action: Action,
+    /// Why, in a sentence for people.
+    pub reason: String,
+    /// The desired object, if the repository has it.
+    pub desired: Option<Desired>,
+    /// The live object, if the target has it.
+    pub live: Option<Live>,
+}
+
+/// A whole plan, in apply order: CronJobs, then Jobs, then prunes.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The steps.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// The target operations the plan carries out, in order.
+    pub fn operations(&self) -> Vec<Operation> {
+        self.steps
+            .iter()
+            .filter_map(|s| match (s.action, &s.desired) {
+                (Action::Create, Some(d)) => Some(Operation::Create(d.clone())),
+                (Action::Update, Some(d)) => Some(Operation::Update(d.clone())),
+                (Action::Rerun, Some(d)) => Some(Operation::Recreate(d.clone())),
+                (Action::Prune, _) => Some(Operation::Prune(s.id.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether anything would change.
+    pub fn has_changes(&self) -> bool {
+        self.steps.iter().any(|s| s.action.changes())
+    }
+
+    /// How many steps take `action`.
+    pub fn count(&self, action: Action) -> usize {
+        self.steps.iter().filter(|s| s.action == action).count()
+    }
+}
+
+/// When pruning is allowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    /// Prune even when the revision has no objects at all.
+    pub allow_empty: bool,
+    /// The largest share of the source's managed objects one sync may
+    /// delete (a single deletion is always allowed).
+    pub max_prune_share: f64,
+    /// Prune whatever the share.
+    pub force_prune: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            allow_empty: false,
+            max_prune_share: DEFAULT_MAX_PRUNE_SHARE,
+            force_prune: false,
+        }
+    }
+}
+
+/// Default of [`Policy::max_prune_share`].
+pub const DEFAULT_MAX_PRUNE_SHARE: f64 = 0.25;
+
+/// Why a plan was refused; nothing is applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// The revision has no objects, so everything would be deleted.
+    #[error(
+        "refusing to prune: the revision has no Job or CronJob, so all {} managed object(s) would be deleted: {}; if that is intended, pass --allow-empty",
+        would_delete.len(),
+        list(would_delete)
+    )]
+    Empty {
+        /// What would have been deleted.
+        would_delete: Vec<ObjectRef>,
+    },
+    /// Too large a share of the managed objects would go.
+    #[error(
+        "refusing to prune {} of {managed} managed objects (more than {:.0} %): {}; if that is intended, pass --force-prune (or raise --max-prune)",
+        would_delete.len(),
+        share * 100.0,
+        list(would_delete)
+    )]
+    TooMany {
+        /// What would have been deleted.
+        would_delete: Vec<ObjectRef>,
+        /// Objects the source manages.
+        managed: usize,
+        /// The share allowed.
+        share: f64,
+    },
+}
+
+fn list(ids: &[ObjectRef]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Plans `source`'s revision (`desired`) against the target (`live`, and
+/// the run-once `ledger` of the source).
+pub fn plan(
+    source: &str,
+    desired: &[Desired],
+    live: &[Live],
+    ledger: &Ledger,
+    policy: &Policy,
+) -> Result<Plan, Refusal> {
+    let live_by_id: HashMap<&ObjectRef, &Live> = live.iter().map(|l| (&l.id, l)).collect();
+    let mut steps = Vec::with_capacity(desired.len() + live.len() / 16);
+    for d in desired {
+        let current = live_by_id.get(&d.object.id).copied();
+        let (action, reason) = decide(source, d, current, ledger);
+        steps.push(Step {
+            id: d.object.id.clone(),
+            action,
+            reason,
+            desired: Some(d.clone()),
+            live: current.cloned(),
+        });
+    }
+    let wanted: HashSet<&ObjectRef> = desired.iter().map(|d| &d.object.id).collect();
+    let mine = |l: &&Live| l.source.as_deref() == Some(source);
+    for l in live.iter().filter(mine).filter(|l| !wanted.contains(&l.id)) {
+        let keep = serde_json::from_str::<serde_json::Value>(&l.manifest)
+            .ok()
+            .is_some_and(|v| ownership::annotation(&v, PRUNE) == Some("disabled"));
+        let (action, reason) = if keep {
+            (
+                Action::Keep,
+                format!("no longer in the repository; kept ({PRUNE}: disabled)"),
+            )
+        } else {
+            (Action::Prune, "no longer in the repository".to_string())
+        };
+        steps.push(Step {
+            id: l.id.clone(),
+            action,
+            reason,
+            desired: None,
+            live: Some(l.clone()),
+        });
+    }
+    steps.sort_by(|a, b| {
+        let key = |s: &Step| (s.action == Action::Prune, s.id.kind == Kind::Job);
+        key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
+    });
+
+    let would_delete: Vec<ObjectRef> = steps
+        .iter()
+        .filter(|s| s.action == Action::Prune)
+        .map(|s| s.id.clone())
+        .collect();
+    if !would_delete.is_empty() {
+        if desired.is_empty() && !policy.allow_empty {
+            return Err(Refusal::Empty { would_delete });
+        }
+        let managed = live.iter().filter(mine).count();
+        let allowed = (policy.max_prune_share * managed as f64).floor() as usize;
+        if !policy.force_prune && would_delete.len() > allowed.max(1) && !desired.is_empty() {
+            return Err(Refusal::TooMany {
+                would_delete,
+                managed,
+                share: policy.max_prune_share,
+            });
+        }
+    }
+    Ok(Plan { steps })
+}
+
+/// The step for a desired object.
+fn decide(source: &str, d: &Desired, live: Option<&Live>, ledger: &Ledger) -> (Action, String) {
+    let id = &d.object.id;
+    let ran = ledger.outcome(&id.namespace, &id.name, &d.spec_hash);
+    let Some(live) = live else {
+        return match (id.kind, ran) {
+            (Kind::Job, Some(outcome)) => (
+                Action::Skip,
+                format!("this spec already ran ({outcome}); the Job is gone and is not run again"),
+            ),
+            (Kind::Job, None) => (Action::Create, "new Job: it will run".into()),
+            (Kind::CronJob, _) => (Action::Create, "new CronJob".into()),
+        };
+    };
+    match live.source.as_deref() {
+        None => {
+            return (
+                Action::Conflict,
+                format!(
+                    "a {} with this name exists and is not managed by jobcd: left untouched; rename it in the repository, or label the live one {}=jobcd and {}={source} to hand it over",
+                    id.kind,
+                    ownership::MANAGED_BY,
+                    ownership::SOURCE
+                ),
+            );
+        }
+        Some(other) if other != source => {
+            return (
+                Action::Conflict,
+                format!("managed by source {other:?}, not {source:?}: left untouched"),
+            );
+        }
+        Some(_) => {}
+    }
+    if live.spec_hash.as_deref() == Some(d.spec_hash.as_str()) {
+        return (Action::Unchanged, "up to date".into());
+    }
+    match id.kind {
+        Kind::CronJob => (Action::Update, "spec changed: updated in place".into()),
+        Kind::Job => {
+            if d.object.annotation(ON_CHANGE) == Some("ignore") {
+                (
+                    Action::Unchanged,
+                    format!("spec changed, not re-run ({ON_CHANGE}: ignore)"),
+                )
+            } else if let Some(outcome) = ran {
+                (
+                    Action::Skip,
+                    format!("this spec already ran ({outcome}); not run again"),
+                )
+            } else {
+                (
+                    Action::Rerun,
+                    "spec changed: the Job is replaced and runs again".into(),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

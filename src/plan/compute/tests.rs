@@ -1,0 +1,309 @@
+//! Every rule of the plan, on hand-made desired and live objects.
+
+use super::plan as make;
+use super::*;
+use crate::manifest::{self, Object, SourceFile};
+use crate::plan::spec_hash;
+
+fn objects(yaml: &str) -> Vec<Object> {
+    let files = [SourceFile {
+        path: "repo.yaml".into(),
+        bytes: yaml.as_bytes().to_vec(),
+    }];
+    let options = manifest::Options {
+        strict: true,
+        now: "2026-01-01T00:00:00Z".parse().unwrap(),
+    };
+    manifest::load(&files, &options)
+        .into_desired()
+        .unwrap_or_else(|v| panic!("{:?}", v.diagnostics))
+        .objects()
+        .to_vec()
+}
+
+fn job(name: &str, command: &str, annotations: &str) -> Desired {
+    desired(&format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations: {{{annotations}}}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: main, image: x, command: [{command}]}}]\n"
+    ))
+}
+
+fn cronjob(name: &str, schedule: &str) -> Desired {
+    desired(&format!(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: {name}}}\nspec:\n  schedule: '{schedule}'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{{name: main, image: x, command: ['true']}}]\n"
+    ))
+}
+
+fn desired(yaml: &str) -> Desired {
+    let object = objects(yaml).remove(0);
+    Desired {
+        spec_hash: spec_hash(&object),
+        object,
+        source: "prod".into(),
+        revision: "r2".into(),
+    }
+}
+
+/// The live form of a desired object, as `source` applied it.
+fn live(d: &Desired, source: Option<&str>) -> Live {
+    Live {
+        id: d.object.id.clone(),
+        source: source.map(Into::into),
+        revision: Some("r1".into()),
+        path: Some(d.object.location.file.clone()),
+        spec_hash: Some(d.spec_hash.clone()),
+        manifest: d.object.manifest.json().to_string(),
+        applied_at: None,
+    }
+}
+
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    plan.steps
+        .iter()
+        .map(|s| (s.id.to_string(), s.action))
+        .collect()
+}
+
+fn step<'a>(plan: &'a Plan, id: &str) -> &'a Step {
+    plan.steps
+        .iter()
+        .find(|s| s.id.to_string() == id)
+        .unwrap_or_else(|| panic!("no step for {id}"))
+}
+
+#[test]
+fn new_objects_are_created_and_equal_ones_left_alone() {
+    let (a, b) = (job("a", "'true'", ""), cronjob("b", "0 3 * * *"));
+    let plan = make(
+        "prod",
+        &[a.clone(), b.clone()],
+        &[],
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        actions(&plan),
+        [
+            ("CronJob default/b".into(), Action::Create),
+            ("Job default/a".into(), Action::Create)
+        ],
+        "CronJobs first"
+    );
+    assert_eq!(plan.operations().len(), 2);
+
+    let lives = [live(&a, Some("prod")), live(&b, Some("prod"))];
+    let again = make(
+        "prod",
+        &[a, b],
+        &lives,
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert!(!again.has_changes());
+    assert!(again.operations().is_empty());
+}
+
+#[test]
+fn a_changed_cronjob_is_updated_and_a_changed_job_rerun() {
+    let (a, b) = (job("a", "'true'", ""), cronjob("b", "0 3 * * *"));
+    let lives = [live(&a, Some("prod")), live(&b, Some("prod"))];
+    let (a2, b2) = (job("a", "'false'", ""), cronjob("b", "0 4 * * *"));
+    let plan = make(
+        "prod",
+        &[a2, b2],
+        &lives,
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(step(&plan, "CronJob default/b").action, Action::Update);
+    assert_eq!(step(&plan, "Job default/a").action, Action::Rerun);
+    assert!(matches!(plan.operations()[1], Operation::Recreate(_)));
+}
+
+#[test]
+fn on_change_ignore_keeps_a_changed_job_from_running() {
+    let a = job("a", "'true'", "");
+    let a2 = job("a", "'false'", "jobcd.dev/on-change: ignore");
+    let plan = make(
+        "prod",
+        &[a2],
+        &[live(&a, Some("prod"))],
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    let s = step(&plan, "Job default/a");
+    assert_eq!(s.action, Action::Unchanged);
+    assert!(s.reason.contains("on-change: ignore"), "{}", s.reason);
+}
+
+#[test]
+fn a_spec_that_ran_is_never_run_again_even_when_its_job_is_gone() {
+    let a = job("a", "'true'", "");
+    let mut ledger = Ledger::default();
+    ledger.insert("default", "a", &a.spec_hash, "Complete");
+    let gone = make("prod", &[a.clone()], &[], &ledger, &Policy::default()).unwrap();
+    let s = step(&gone, "Job default/a");
+    assert_eq!(s.action, Action::Skip);
+    assert!(s.reason.contains("already ran (Complete)"), "{}", s.reason);
+
+    // Changed to B, then reverted to A (which ran): A is not run again.
+    let b = job("a", "'false'", "");
+    let reverted = make(
+        "prod",
+        &[a],
+        &[live(&b, Some("prod"))],
+        &ledger,
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(step(&reverted, "Job default/a").action, Action::Skip);
+
+    // A new spec runs: bumping jobcd.dev/run is how a user asks for it.
+    let bumped = job("a", "'true'", "jobcd.dev/run: '2'");
+    let plan = make("prod", &[bumped], &[], &ledger, &Policy::default()).unwrap();
+    assert_eq!(step(&plan, "Job default/a").action, Action::Create);
+}
+
+#[test]
+fn objects_jobcd_does_not_own_for_this_source_are_conflicts_left_untouched() {
+    let a = job("a", "'true'", "");
+    let b = cronjob("b", "0 3 * * *");
+    let lives = [live(&a, None), live(&b, Some("staging"))];
+    let plan = make(
+        "prod",
+        &[a.clone(), b.clone()],
+        &lives,
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    let unmanaged = step(&plan, "Job default/a");
+    assert_eq!(unmanaged.action, Action::Conflict);
+    assert!(
+        unmanaged.reason.contains("not managed by jobcd")
+            && unmanaged
+                .reason
+                .contains("app.kubernetes.io/managed-by=jobcd"),
+        "{}",
+        unmanaged.reason
+    );
+    let other = step(&plan, "CronJob default/b");
+    assert_eq!(other.action, Action::Conflict);
+    assert!(other.reason.contains("\"staging\""), "{}", other.reason);
+    assert!(plan.operations().is_empty());
+
+    // Gone from the repository, still not ours to delete.
+    let plan = make(
+        "prod",
+        &[job("c", "'true'", "")],
+        &lives,
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(actions(&plan), [("Job default/c".into(), Action::Create)]);
+}
+
+#[test]
+fn objects_that_left_the_repository_are_pruned_unless_kept() {
+    let many: Vec<Desired> = (0..8)
+        .map(|i| job(&format!("j{i}"), "'true'", ""))
+        .collect();
+    let kept = job("keep", "'true'", "jobcd.dev/prune: disabled");
+    let gone = cronjob("gone", "0 3 * * *");
+    let mut lives: Vec<Live> = many.iter().map(|d| live(d, Some("prod"))).collect();
+    lives.push(live(&kept, Some("prod")));
+    lives.push(live(&gone, Some("prod")));
+    let plan = make(
+        "prod",
+        &many,
+        &lives,
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(step(&plan, "Job default/keep").action, Action::Keep);
+    assert_eq!(step(&plan, "CronJob default/gone").action, Action::Prune);
+    assert_eq!(
+        plan.steps.last().map(|s| s.action),
+        Some(Action::Prune),
+        "prunes come last"
+    );
+}
+
+#[test]
+fn an_empty_revision_never_prunes_without_allow_empty() {
+    let a = job("a", "'true'", "");
+    let lives = [live(&a, Some("prod"))];
+    let err = make("prod", &[], &lives, &Ledger::default(), &Policy::default()).unwrap_err();
+    assert!(matches!(&err, Refusal::Empty { would_delete } if would_delete.len() == 1));
+    let message = err.to_string();
+    assert!(
+        message.contains("Job default/a") && message.contains("--allow-empty"),
+        "{message}"
+    );
+    let allowed = Policy {
+        allow_empty: true,
+        ..Policy::default()
+    };
+    let plan = make("prod", &[], &lives, &Ledger::default(), &allowed).unwrap();
+    assert_eq!(plan.count(Action::Prune), 1);
+}
+
+#[test]
+fn pruning_more_than_the_share_is_refused_naming_every_object() {
+    let all: Vec<Desired> = (0..10)
+        .map(|i| job(&format!("j{i}"), "'true'", ""))
+        .collect();
+    let lives: Vec<Live> = all.iter().map(|d| live(d, Some("prod"))).collect();
+    // Two of ten (20 %) go: fine.
+    let plan_ok = make(
+        "prod",
+        &all[..8],
+        &lives,
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(plan_ok.count(Action::Prune), 2);
+    // Three of ten (30 %): refused.
+    let err = make(
+        "prod",
+        &all[..7],
+        &lives,
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(&err, Refusal::TooMany { managed: 10, .. })
+            && ["j7", "j8", "j9", "--force-prune"]
+                .iter()
+                .all(|w| message.contains(w)),
+        "{message}"
+    );
+    let forced = Policy {
+        force_prune: true,
+        ..Policy::default()
+    };
+    assert_eq!(
+        make("prod", &all[..7], &lives, &Ledger::default(), &forced)
+            .unwrap()
+            .count(Action::Prune),
+        3
+    );
+    // One deletion is never a mass deletion, even of two objects.
+    let plan_one = make(
+        "prod",
+        &all[..1],
+        &lives[..2],
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(plan_one.count(Action::Prune), 1);
+}
