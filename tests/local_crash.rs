@@ -1,0 +1,858 @@
+//! `jobcd local` after a crash: jobcd is killed with SIGKILL while pods run,
+//! their processes live on as orphans, and the next runner to start stops
+//! them as the kubelet would (SIGTERM to each group, SIGKILL after the
+//! grace period), records those pods as lost (`DeletionByPodGC`) and
+//! resumes their Jobs, which count the lost pods as failed attempts.
+//!
+//! Everything is real: the jobcd binary, its SQLite state, and containers
+//! that are `sh` scripts reporting what happens to them through files in a
+//! temporary directory. Every container carries that directory's path in
+//! its environment, so a test can find each process it caused, check that
+//! none is left when it ends, and kill them if it fails half-way.
+//!
+//! Timing: the tests wait for conditions (a file, a line of output, a pod's
+//! phase), never for a fixed time. Two waits are inherent: the Job
+//! controller retries a failed pod after 10 s, and on this machine an
+//! orphan that exits stays a zombie until init reaps it (about 2 s), which
+//! recovery waits for.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+
+/// How long any awaited condition may take (the longest, a retry after
+/// recovery, takes about 12 s).
+const PATIENCE: Duration = Duration::from_secs(30);
+/// How often a condition is checked.
+const POLL: Duration = Duration::from_millis(50);
+/// The environment variable marking a test's container processes.
+const MARK: &str = "JOBCD_CRASH_TEST";
+
+/// Polls `ready` until it holds; panics after [`PATIENCE`].
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {PATIENCE:?} waiting until {what}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A jobcd process the test drives, its stdout and stderr collected as they
+/// come. Dropping it kills it, so a failing test leaks no runner.
+struct Jobcd {
+    child: Child,
+    output: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Jobcd {
+    fn spawn(state: &Path, args: &[&str]) -> Jobcd {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+            .arg("--state-dir")
+            .arg(state)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the jobcd binary runs");
+        let output = Arc::new(Mutex::new(String::new()));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let readers = vec![
+            collect(stdout, output.clone()),
+            collect(stderr, output.clone()),
+        ];
+        Jobcd {
+            child,
+            output,
+            readers,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Waits until the output contains `needle`.
+    fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.output().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "gave up after {PATIENCE:?} waiting for {needle:?} in:\n{}",
+                self.output()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Kills jobcd with SIGKILL, as the OOM killer or `kill -9` would.
+    fn crash(&mut self) {
+        self.child.kill().expect("SIGKILL is delivered");
+        let status = self.finish();
+        assert_eq!(status.signal(), Some(9), "{}", self.output());
+    }
+
+    /// Asks jobcd to stop with SIGTERM and waits for it.
+    fn terminate(&mut self) -> ExitStatus {
+        kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM).expect("SIGTERM is delivered");
+        self.finish()
+    }
+
+    /// Waits for jobcd to exit and for all its output.
+    fn finish(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("jobcd can be waited for") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "jobcd did not exit within {PATIENCE:?}:\n{}",
+                self.output()
+            );
+            std::thread::sleep(POLL);
+        };
+        // Containers never inherit jobcd's stdout or stderr, so the pipes
+        // close when jobcd has exited.
+        for reader in self.readers.drain(..) {
+            reader.join().expect("the output reader does not panic");
+        }
+        status
+    }
+}
+
+impl Drop for Jobcd {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Appends everything `stream` yields to `into`, on a thread of its own.
+fn collect(mut stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    })
+}
+
+/// One test's world: a state directory, a manifest directory, and a
+/// directory the containers write to, whose path marks their processes.
+/// Dropping it kills any marked process still alive.
+struct Scene {
+    state: TempDir,
+    manifests: TempDir,
+    work: TempDir,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        Scene {
+            state: tempfile::tempdir().unwrap(),
+            manifests: tempfile::tempdir().unwrap(),
+            work: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A path the containers write to.
+    fn file(&self, name: &str) -> PathBuf {
+        self.work.path().join(name)
+    }
+
+    /// Writes a manifest.
+    fn manifest(&self, name: &str, yaml: &str) {
+        std::fs::write(self.manifests.path().join(name), yaml).unwrap();
+    }
+
+    /// Starts jobcd on this scene's state.
+    fn jobcd(&self, args: &[&str]) -> Jobcd {
+        Jobcd::spawn(self.state.path(), args)
+    }
+
+    /// Starts `jobcd local apply` on the manifest directory.
+    fn apply(&self) -> Jobcd {
+        self.jobcd(&["local", "apply", self.manifests.path().to_str().unwrap()])
+    }
+
+    /// `jobcd local runs NAME`.
+    fn runs(&self, name: &str) -> String {
+        let mut runs = self.jobcd(&["local", "runs", name]);
+        let status = runs.finish();
+        assert!(status.success(), "{}", runs.output());
+        runs.output()
+    }
+
+    /// The whole lines of a file the containers append to (none if absent).
+    fn lines(&self, name: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(self.file(name)).unwrap_or_default();
+        text.split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    }
+
+    /// The pids a container wrote to `name`, one a line.
+    fn pids(&self, name: &str) -> Vec<u32> {
+        self.lines(name)
+            .iter()
+            .map(|l| l.parse().expect("a pid"))
+            .collect()
+    }
+
+    /// Waits until a container has written a pid to `name`; returns it.
+    fn wait_for_pid(&self, name: &str) -> u32 {
+        wait_until(&format!("a container writes {name}"), || {
+            !self.pids(name).is_empty()
+        });
+        self.pids(name)[0]
+    }
+
+    /// Waits until `local runs NAME` shows pod `pod` running, which jobcd
+    /// records together with its processes.
+    fn wait_until_recorded(&self, name: &str, pod: &str) {
+        let running = format!("  pod {pod} Running ");
+        wait_until(&format!("pod {pod} is recorded running"), || {
+            self.runs(name).contains(&running)
+        });
+    }
+
+    /// The live processes that carry this scene's mark.
+    fn leftovers(&self) -> Vec<u32> {
+        let mark = format!("{MARK}={}", self.work.path().display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == mark.as_bytes()))
+            })
+            .filter(|pid| alive(*pid))
+            .collect()
+    }
+
+    /// The container of the test's pods: `script` run by `sh`, with the
+    /// scene's mark in its environment; YAML for `template.spec`. `$$` is
+    /// the kubelet's escape for `$` in command and args, so scripts write
+    /// `$$$$` for the shell's own pid.
+    fn pod_spec(&self, script: &str) -> String {
+        format!(
+            "spec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 2\n  containers:\n    - name: main\n      image: busybox\n      env:\n        - name: {MARK}\n          value: \"{mark}\"\n      command: [sh, -c]\n      args:\n        - |\n{script}",
+            mark = self.work.path().display(),
+            script = indent(script, 10)
+        )
+    }
+
+    /// A Job running `script`.
+    fn job(&self, name: &str, backoff_limit: i32, script: &str) -> String {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  backoffLimit: {backoff_limit}\n  template:\n{}",
+            indent(&self.pod_spec(script), 4)
+        )
+    }
+
+    /// A CronJob firing every 2 s with `concurrencyPolicy: Forbid`.
+    fn forbid_cronjob(&self, name: &str, backoff_limit: i32, script: &str) -> String {
+        format!(
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: {name}\nspec:\n  schedule: \"@every 2s\"\n  concurrencyPolicy: Forbid\n  jobTemplate:\n    spec:\n      backoffLimit: {backoff_limit}\n      template:\n{}",
+            indent(&self.pod_spec(script), 8)
+        )
+    }
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        for pid in self.leftovers() {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+fn indent(text: &str, by: usize) -> String {
+    text.lines().map(|l| format!("{:by$}{l}\n", "")).collect()
+}
+
+/// Whether process `pid` exists and has not exited (a zombie has).
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat[stat.rfind(')').map_or(0, |i| i + 1)..]
+        .split_whitespace()
+        .next();
+    !matches!(state, Some("Z" | "X"))
+}
+
+/// Whether process `pid` ignores SIGTERM (bit 15 of `SigIgn` in its status).
+fn ignores_sigterm(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (15 - 1)) != 0)
+}
+
+/// The pod named on a `… pod NAME started` line of jobcd's output.
+fn started_pod(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.split_once(": pod ")?.1.strip_suffix(" started"))
+        .unwrap_or_else(|| panic!("no pod started in:\n{output}"))
+        .to_string()
+}
+
+/// The Job lines of `local runs` (pods are the indented lines).
+fn job_lines(runs: &str) -> Vec<&str> {
+    runs.lines().filter(|l| !l.starts_with(' ')).collect()
+}
+
+#[test]
+fn a_job_killed_mid_run_is_recovered_and_retried_once() {
+    let scene = Scene::new();
+    let d = scene.work.path().display();
+    // The first attempt hangs until stopped; the retry succeeds.
+    scene.manifest(
+        "job.yaml",
+        &scene.job(
+            "crashy",
+            2,
+            &format!(
+                "echo $$$$ >> {d}/leaders\n\
+                 if [ -e {d}/tried ]; then exit 0; fi\n\
+                 touch {d}/tried\n\
+                 trap 'exit 143' TERM\n\
+                 sleep 300 &\n\
+                 echo $! > {d}/sleep.pid\n\
+                 wait\n"
+            ),
+        ),
+    );
+    let mut first = scene.apply();
+    let sleeper = scene.wait_for_pid("sleep.pid");
+    let leader = scene.pids("leaders")[0];
+    first.wait_for("started");
+    let pod = started_pod(&first.output());
+    scene.wait_until_recorded("crashy", &pod);
+    first.crash();
+    assert!(
+        alive(leader) && alive(sleeper),
+        "the container outlives a killed jobcd"
+    );
+
+    let mut second = scene.apply();
+    let status = second.finish();
+    let out = second.output();
+    assert!(status.success(), "{out}");
+    for line in [
+        format!(
+            "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped, pod recorded as failed (DeletionByPodGC)"
+        ),
+        "recovered: Job default/crashy resumes".into(),
+        "Job default/crashy: already running with this spec (resumed); waiting for it".into(),
+        "Job default/crashy: Complete (CompletionsReached".into(),
+    ] {
+        assert!(out.contains(&line), "{line:?} in:\n{out}");
+    }
+    assert!(out.contains("; 1 succeeded, 1 failed"), "{out}");
+    assert!(
+        !alive(leader),
+        "the orphaned container {leader} was stopped"
+    );
+    assert!(!alive(sleeper), "its child {sleeper} went with it");
+    assert_eq!(scene.pids("leaders").len(), 2, "the Job retried once");
+    assert_eq!(
+        scene.leftovers(),
+        Vec::<u32>::new(),
+        "nothing is left running"
+    );
+
+    let runs = scene.runs("crashy");
+    let jobs = job_lines(&runs);
+    assert_eq!(
+        jobs.len(),
+        1,
+        "one Job instance, no run lost or doubled:\n{runs}"
+    );
+    assert!(jobs[0].starts_with("default/crashy "), "{runs}");
+    assert!(jobs[0].contains("Complete (CompletionsReached"), "{runs}");
+    assert!(
+        runs.contains(&format!("  pod {pod} Failed [DeletionByPodGC] ")),
+        "{runs}"
+    );
+    let pods = pod_lines(&runs);
+    assert_eq!(pods.len(), 2, "{runs}");
+    assert!(
+        pods[1].contains(" Succeeded "),
+        "the retry is a new pod:\n{runs}"
+    );
+
+    let mut again = scene.apply();
+    assert_eq!(again.finish().code(), Some(0), "{}", again.output());
+    assert!(
+        again
+            .output()
+            .contains("Job default/crashy: already ran with this spec (Complete)"),
+        "{}",
+        again.output()
+    );
+}
+
+#[test]
+fn a_lost_pods_whole_group_is_stopped_and_counts_against_the_backoff_limit() {
+    let scene = Scene::new();
+    let d = scene.work.path().display();
+    // A grandchild that ignores SIGTERM and whose parent has exited: only
+    // its process group still ties it to the pod, and only SIGKILL ends it.
+    scene.manifest(
+        "job.yaml",
+        &scene.job(
+            "stubborn",
+            0,
+            &format!(
+                "( trap '' TERM; sleep 300 & echo $! > {d}/grandchild.pid )\n\
+                 trap 'exit 143' TERM\n\
+                 echo $$$$ > {d}/leader.pid\n\
+                 sleep 300 &\n\
+                 wait\n"
+            ),
+        ),
+    );
+    let mut first = scene.apply();
+    let grandchild = scene.wait_for_pid("grandchild.pid");
+    let leader = scene.wait_for_pid("leader.pid");
+    first.wait_for("started");
+    let pod = started_pod(&first.output());
+    scene.wait_until_recorded("stubborn", &pod);
+    first.crash();
+    assert!(alive(leader) && alive(grandchild), "orphans outlive jobcd");
+    assert!(ignores_sigterm(grandchild), "the test's premise");
+
+    let began = Instant::now();
+    let mut second = scene.apply();
+    let status = second.finish();
+    let out = second.output();
+    assert_eq!(status.code(), Some(1), "the Job failed:\n{out}");
+    assert!(
+        began.elapsed() >= Duration::from_secs(2),
+        "the grandchild ignores SIGTERM, so it is killed only after the 2 s grace period"
+    );
+    assert!(
+        out.contains(&format!(
+            "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("Job default/stubborn: Failed (BackoffLimitExceeded: Job has reached the specified backoff limit); 0 succeeded, 1 failed"),
+        "a lost pod is a failed attempt, and backoffLimit 0 allows none:\n{out}"
+    );
+    assert!(!alive(leader), "the container {leader} was stopped");
+    assert!(!alive(grandchild), "its grandchild {grandchild} too");
+    assert_eq!(
+        scene.leftovers(),
+        Vec::<u32>::new(),
+        "nothing is left running"
+    );
+    let runs = scene.runs("stubborn");
+    assert_eq!(job_lines(&runs).len(), 1, "{runs}");
+    assert_eq!(runs.matches("  pod ").count(), 1, "no retry:\n{runs}");
+    assert!(
+        runs.contains(&format!("  pod {pod} Failed [DeletionByPodGC] ")),
+        "{runs}"
+    );
+}
+
+/// Starts `sleep 300` as the leader of its own process group with pid
+/// `pid`, by setting the kernel's last allocated pid just below it; None if
+/// this machine does not allow that (it needs root), or if another process
+/// took the pid first.
+fn impostor_with_pid(pid: u32, scene: &Scene) -> Option<Child> {
+    const LAST_PID: &str = "/proc/sys/kernel/ns_last_pid";
+    for _ in 0..200 {
+        // Other tests start processes too; try again when one got in first,
+        // unless it still holds the pid.
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            return None;
+        }
+        std::fs::write(LAST_PID, (pid - 1).to_string()).ok()?;
+        let mut child = Command::new("sleep")
+            .arg("300")
+            .env(MARK, scene.work.path())
+            .process_group(0)
+            .spawn()
+            .expect("sleep starts");
+        if child.id() == pid {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
+#[test]
+fn a_pid_that_died_while_jobcd_was_down_and_was_reused_is_left_alone() {
+    let scene = Scene::new();
+    let d = scene.work.path().display();
+    scene.manifest(
+        "job.yaml",
+        &scene.job(
+            "gone",
+            0,
+            &format!("echo $$$$ > {d}/leader.pid\nsleep 300\n"),
+        ),
+    );
+    let mut first = scene.apply();
+    let leader = scene.wait_for_pid("leader.pid");
+    first.wait_for("started");
+    let pod = started_pod(&first.output());
+    scene.wait_until_recorded("gone", &pod);
+    first.crash();
+    // The pod's processes die while no jobcd runs, and are reaped.
+    kill(Pid::from_raw(-(leader as i32)), Signal::SIGKILL).expect("the group exists");
+    wait_until("the dead container's pid is free", || {
+        !Path::new(&format!("/proc/{leader}")).exists()
+    });
+    // Another process, in a group of its own, now has that pid.
+    let mut impostor = impostor_with_pid(leader, &scene);
+    if impostor.is_none() {
+        eprintln!(
+            "note: could not start a process with pid {leader} (not root, or taken); the reused-pid part is skipped"
+        );
+    }
+
+    let mut second = scene.apply();
+    let status = second.finish();
+    let out = second.output();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "recovered: pod {pod} was running when jobcd last stopped; 0 process group(s) stopped"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("Job default/gone: Failed (BackoffLimitExceeded"),
+        "{out}"
+    );
+    if let Some(impostor) = impostor.as_mut() {
+        assert_eq!(
+            impostor.try_wait().unwrap(),
+            None,
+            "the process that reused pid {leader} was not signalled"
+        );
+        assert_eq!(scene.leftovers(), vec![leader]);
+        impostor.kill().unwrap();
+        impostor.wait().unwrap();
+    }
+    assert!(
+        scene
+            .runs("gone")
+            .contains(&format!("  pod {pod} Failed [DeletionByPodGC] ")),
+        "the pod is recorded lost all the same"
+    );
+}
+
+/// The container of the Forbid tests: holding `lock` while it runs, it
+/// would see a second run of its CronJob at once. Told to stop, it takes a
+/// second to shut down (within its 2 s grace period), so a run that starts
+/// before the stop is complete overlaps it.
+fn exclusive_script(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "mkdir {d}/lock || echo overlap >> {d}/overlaps\n\
+         trap 'sleep 1; rmdir {d}/lock; exit 143' TERM\n\
+         echo $$$$ >> {d}/leaders\n\
+         echo started >> {d}/starts\n\
+         sleep 300 &\n\
+         wait\n"
+    )
+}
+
+/// The pod of the only run of CronJob `tick` so far.
+fn only_pod(runs: &str) -> String {
+    runs.split_whitespace()
+        .skip_while(|w| *w != "pod")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a pod is listed:\n{runs}"))
+        .to_string()
+}
+
+/// The pods of `local runs`, oldest first.
+fn pod_lines(runs: &str) -> Vec<&str> {
+    runs.lines().filter(|l| l.starts_with("  pod ")).collect()
+}
+
+/// serve is killed while a Forbid CronJob's run is active. That run's Job
+/// resumes after the restart (backoffLimit 1 leaves it one retry, which
+/// the Job controller starts 10 s later), and nothing else may run
+/// meanwhile: the slots that come due in the same minute share the
+/// resumed Job's name and are skipped for that (as the Kubernetes
+/// controller skips a slot whose Job exists), later ones by Forbid. Which
+/// of the two rules applies depends on the wall clock, so this test checks
+/// their common outcome; the next tests start the crashed run with run-now,
+/// whose Job has a name of its own, to reach Forbid for certain.
+///
+/// With backoffLimit 0 the crashed Job would fail for good, and the next
+/// run (named after its minute, and a name never runs twice) could be up
+/// to a minute away; `a_scheduled_run_starts_only_after_…` covers that case
+/// quickly with run-now.
+#[test]
+fn a_run_serve_crashed_in_resumes_as_the_only_run_of_its_forbid_cronjob() {
+    let scene = Scene::new();
+    scene.manifest(
+        "cronjob.yaml",
+        &scene.forbid_cronjob("tick", 1, &exclusive_script(scene.work.path())),
+    );
+    let mut apply = scene.apply();
+    assert!(apply.finish().success(), "{}", apply.output());
+
+    let mut serve = scene.jobcd(&["local", "serve"]);
+    wait_until("the first run starts", || scene.lines("starts").len() == 1);
+    let leader = scene.pids("leaders")[0];
+    let pod = only_pod(&scene.runs("tick"));
+    scene.wait_until_recorded("tick", &pod);
+    serve.crash();
+    assert!(alive(leader), "the run outlives serve");
+
+    let mut serve = scene.jobcd(&["local", "serve"]);
+    serve.wait_for(&format!(
+        "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped"
+    ));
+    wait_until("the resumed Job's retry starts", || {
+        scene.lines("starts").len() == 2
+    });
+    assert!(!alive(leader), "the crashed run was stopped");
+    assert!(
+        !scene.file("overlaps").exists(),
+        "two runs at once:\n{}",
+        serve.output()
+    );
+    assert!(serve.terminate().success(), "{}", serve.output());
+    assert!(
+        !scene.file("lock").exists(),
+        "stopping serve stopped the retry"
+    );
+    assert_eq!(
+        scene.leftovers(),
+        Vec::<u32>::new(),
+        "nothing is left running"
+    );
+
+    let runs = scene.runs("tick");
+    assert_eq!(
+        job_lines(&runs).len(),
+        1,
+        "only the resumed Job ran:\n{runs}"
+    );
+    let pods = pod_lines(&runs);
+    assert_eq!(pods.len(), 2, "{runs}");
+    assert!(
+        pods[0].starts_with(&format!("  pod {pod} Failed [DeletionByPodGC] ")),
+        "{runs}"
+    );
+    assert!(
+        pods[1].contains(" Failed [TerminationByKubelet] "),
+        "a graceful stop records the retry as stopped by shutdown:\n{runs}"
+    );
+}
+
+/// A run started with run-now whose jobcd was killed.
+struct CrashedRun {
+    /// The run's pod.
+    pod: String,
+    /// Its container's pid.
+    leader: u32,
+    /// When the CronJob's first slot has come at the latest: `@every 2s`
+    /// counts from the CronJob's creation, in whole seconds.
+    first_slot: Instant,
+}
+
+/// Records CronJob `tick` (every 2 s, Forbid, `backoff_limit`), starts a
+/// run with `local run-now`, and kills that jobcd while the run is active.
+fn crash_a_manual_run(scene: &Scene, backoff_limit: i32) -> CrashedRun {
+    scene.manifest(
+        "cronjob.yaml",
+        &scene.forbid_cronjob("tick", backoff_limit, &exclusive_script(scene.work.path())),
+    );
+    let mut apply = scene.apply();
+    assert!(apply.finish().success(), "{}", apply.output());
+    let first_slot = Instant::now() + Duration::from_secs(2);
+    let mut manual = scene.jobcd(&["local", "run-now", "tick"]);
+    wait_until("the manual run starts", || scene.lines("starts").len() == 1);
+    let leader = scene.pids("leaders")[0];
+    manual.wait_for("started");
+    let pod = started_pod(&manual.output());
+    assert!(pod.starts_with("tick-manual-"), "{pod}");
+    scene.wait_until_recorded("tick", &pod);
+    manual.crash();
+    assert!(alive(leader), "the run outlives jobcd");
+    CrashedRun {
+        pod,
+        leader,
+        first_slot,
+    }
+}
+
+/// run-now's jobcd is killed mid-run; serve then starts, recovers, and its
+/// first scheduled run must begin only once the crashed run is stopped.
+/// The crashed run's Job fails for good (backoffLimit 0), so the scheduled
+/// run is a new Job with a name of its own.
+#[test]
+fn a_scheduled_run_starts_only_after_the_crashed_runs_processes_are_stopped() {
+    let scene = Scene::new();
+    let CrashedRun {
+        pod,
+        leader,
+        first_slot,
+    } = crash_a_manual_run(&scene, 0);
+    // With a slot overdue when serve starts, the scheduled run starts as
+    // soon as serve can start anything: right after recovery.
+    std::thread::sleep(first_slot.saturating_duration_since(Instant::now()));
+
+    let mut serve = scene.jobcd(&["local", "serve"]);
+    wait_until("the scheduled run starts", || {
+        scene.lines("starts").len() == 2
+    });
+    let out = serve.output();
+    assert!(
+        out.contains(&format!(
+            "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped"
+        )),
+        "{out}"
+    );
+    assert!(
+        !scene.file("overlaps").exists(),
+        "the scheduled run started while the crashed one still ran:\n{out}"
+    );
+    assert!(!alive(leader), "the crashed run was stopped");
+    assert!(serve.terminate().success(), "{}", serve.output());
+    assert_eq!(
+        scene.leftovers(),
+        Vec::<u32>::new(),
+        "nothing is left running"
+    );
+
+    let runs = scene.runs("tick");
+    let jobs = job_lines(&runs);
+    assert_eq!(jobs.len(), 2, "{runs}");
+    let names: Vec<&str> = jobs
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_ne!(names[0], names[1], "{runs}");
+    assert!(names[0].starts_with("default/tick-manual-"), "{runs}");
+    assert!(
+        jobs[0].contains("Failed (BackoffLimitExceeded")
+            && jobs[0].contains("0 succeeded, 1 failed"),
+        "{runs}"
+    );
+    assert!(
+        runs.contains(&format!("  pod {pod} Failed [DeletionByPodGC] ")),
+        "{runs}"
+    );
+}
+
+/// As above, but the crashed run's Job has a retry left: it resumes, and
+/// while it waits the 10 s retry delay it is active, so Forbid skips every
+/// slot; its retry is the next run, and the only one.
+#[test]
+fn forbid_skips_slots_while_a_job_resumed_after_a_crash_waits_to_retry() {
+    let scene = Scene::new();
+    let CrashedRun { pod, leader, .. } = crash_a_manual_run(&scene, 1);
+
+    let mut serve = scene.jobcd(&["local", "serve"]);
+    serve.wait_for("CronJob default/tick: JobAlreadyActive: not starting the run at");
+    wait_until("the resumed Job's retry starts", || {
+        scene.lines("starts").len() == 2
+    });
+    let out = serve.output();
+    assert!(
+        out.contains(&format!(
+            "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped"
+        )),
+        "{out}"
+    );
+    assert!(!alive(leader), "the crashed run was stopped");
+    assert!(!scene.file("overlaps").exists(), "two runs at once:\n{out}");
+    assert!(serve.terminate().success(), "{}", serve.output());
+    assert_eq!(
+        scene.leftovers(),
+        Vec::<u32>::new(),
+        "nothing is left running"
+    );
+
+    let runs = scene.runs("tick");
+    let jobs = job_lines(&runs);
+    assert_eq!(jobs.len(), 1, "no scheduled Job started:\n{runs}");
+    assert!(jobs[0].starts_with("default/tick-manual-"), "{runs}");
+    let pods = pod_lines(&runs);
+    assert_eq!(pods.len(), 2, "{runs}");
+    assert!(
+        pods[0].starts_with(&format!("  pod {pod} Failed [DeletionByPodGC] ")),
+        "{runs}"
+    );
+}
+
+#[test]
+fn a_second_runner_is_refused_until_the_first_dies() {
+    let scene = Scene::new();
+    let d = scene.work.path().display();
+    scene.manifest(
+        "job.yaml",
+        &scene.job("once", 0, &format!("touch {d}/ran\n")),
+    );
+    let mut serve = scene.jobcd(&["local", "serve"]);
+    serve.wait_for("serving ");
+
+    let state = scene.state.path().display().to_string();
+    let holder = format!(
+        "another jobcd (pid {}) is running Jobs from {state}; stop it, or give this one its own --state-dir",
+        serve.pid()
+    );
+    for args in [
+        vec!["local", "apply", scene.manifests.path().to_str().unwrap()],
+        vec!["local", "serve"],
+    ] {
+        let mut refused = scene.jobcd(&args);
+        let status = refused.finish();
+        assert_eq!(status.code(), Some(2), "{args:?}: {}", refused.output());
+        assert!(refused.output().contains(&holder), "{}", refused.output());
+    }
+    assert!(!scene.file("ran").exists(), "the refused apply ran nothing");
+    assert!(scene.runs("once").contains("no runs yet"));
+
+    // The kernel lets go of the lock however its holder dies.
+    serve.crash();
+    let mut apply = scene.apply();
+    assert!(apply.finish().success(), "{}", apply.output());
+    assert!(scene.file("ran").exists(), "{}", apply.output());
+}
