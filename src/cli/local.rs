@@ -95,10 +95,15 @@ async fn start(state_dir: &Path) -> anyhow::Result<Executor> {
             "recovered: pod {pod} was running when jobcd last stopped; {groups} process group(s) stopped, pod recorded as failed ({REASON_LOST})"
         );
     }
+    for group in &recovery.unstoppable {
+        eprintln!(
+            "warning: process group {group} of a lost pod survived SIGKILL (uninterruptible, or not ours); not waiting for it"
+        );
+    }
     for job in &recovery.resume {
         println!(
-            "recovered: Job {}/{} resumes ({} succeeded, {} failed so far)",
-            job.namespace, job.name, job.status.succeeded, job.status.failed
+            "recovered: Job {}/{} resumes; its lost pods count as failed attempts",
+            job.namespace, job.name
         );
     }
     Ok(executor)

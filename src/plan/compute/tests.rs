@@ -144,7 +144,14 @@ fn a_spec_that_ran_is_never_run_again_even_when_its_job_is_gone() {
     let a = job("a", "'true'", "");
     let mut ledger = Ledger::default();
     ledger.insert("default", "a", &a.spec_hash, "Complete");
-    let gone = make("prod", std::slice::from_ref(&a), &[], &ledger, &Policy::default()).unwrap();
+    let gone = make(
+        "prod",
+        std::slice::from_ref(&a),
+        &[],
+        &ledger,
+        &Policy::default(),
+    )
+    .unwrap();
     let s = step(&gone, "Job default/a");
     assert_eq!(s.action, Action::Skip);
     assert!(s.reason.contains("already ran (Complete)"), "{}", s.reason);

@@ -20,7 +20,8 @@ use super::clock::{Clock, sleep_until};
 use super::container::{self, Process, Unsupported};
 use super::job_controller::{self, Phase, Status};
 use super::pod::{self, Plan};
-use super::process::{self, Exit};
+use super::process::Exit;
+use super::procfs;
 use super::store::{self, HostProcess, JobRecord, PodRecord, Store};
 
 /// Grace period when the pod template sets none, as Kubernetes defaults it.
@@ -333,7 +334,7 @@ fn handle(
             live.record.processes.push(HostProcess {
                 container,
                 pid,
-                start_ticks: process::start_ticks(pid),
+                start_ticks: procfs::start_ticks(pid),
             });
             live.record.started_at.get_or_insert(rt.clock.now());
         }

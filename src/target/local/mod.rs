@@ -30,4 +30,5 @@ pub mod job_controller;
 pub mod job_runner;
 pub mod pod;
 pub mod process;
+pub mod procfs;
 pub mod store;

@@ -196,21 +196,6 @@ fn find_program(program: &str, env: &[(String, String)]) -> Option<PathBuf> {
         })
 }
 
-/// When process `pid` started, in clock ticks since boot (field 22 of
-/// `/proc/PID/stat`), if it exists and this is Linux.
-pub fn start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold anything,
-    // so count fields from the last closing parenthesis: field 3 follows it.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(22 - 3)?.parse().ok()
-}
-
-/// Whether any process is left in group `group`.
-pub fn group_alive(group: i32) -> bool {
-    killpg(Pid::from_raw(group), None).is_ok()
-}
-
 /// Copies both streams into the log until they close, keeping `cap` bytes
 /// and noting how many were dropped.
 async fn copy_capped<O, E>(

@@ -12,6 +12,7 @@
 //! keeps its start time; anything else means the process is long gone and
 //! the pid now belongs to someone else, who is left alone.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -20,17 +21,23 @@ use nix::sys::signal::Signal;
 
 use super::super::job_controller::Phase;
 use super::super::job_runner::{DEFAULT_GRACE, Error, REASON_LOST, Runtime};
-use super::super::process::{self, signal_group};
+use super::super::process::signal_group;
+use super::super::procfs;
 use super::super::store::{HostProcess, JobRecord, PodRecord};
 
 /// How often stopped groups are checked for being gone.
 const POLL: Duration = Duration::from_millis(20);
+/// How long to wait for groups after SIGKILL before giving up on them.
+const KILL_WAIT: Duration = Duration::from_secs(2);
 
 /// What recovery found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {
-    /// Pods that were running when jobcd died: `(pod, processes stopped)`.
+    /// Pods that were running when jobcd died: `(pod, process groups stopped)`.
     pub lost_pods: Vec<(String, usize)>,
+    /// Process groups still alive after SIGKILL (uninterruptible sleep,
+    /// or another user's): reported, not waited for.
+    pub unstoppable: Vec<i32>,
     /// Unfinished Jobs, to resume.
     pub resume: Vec<JobRecord>,
 }
@@ -38,35 +45,55 @@ pub struct Recovery {
 /// Stops the processes of every pod left unfinished, records those pods as
 /// lost, settles ledger entries of Jobs that finished just before the
 /// crash, and returns the unfinished Jobs.
+///
+/// A pod's processes are the groups recorded for it, and any group whose
+/// processes carry its `HOSTNAME`: a container started just before the
+/// crash may not have had its pid saved yet.
 pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
     let (pods, jobs) = rt
         .with_store(|s| Ok((s.unfinished_pods()?, s.live_jobs()?)))
         .await?;
     let boot = super::super::job_runner::boot_id();
-    let mut groups = Vec::new();
+    let this_boot: Vec<&PodRecord> = pods
+        .iter()
+        .filter(|p| p.boot_id.is_some() && p.boot_id == boot)
+        .collect();
+    let names: HashSet<String> = this_boot.iter().map(|p| p.name.clone()).collect();
+    let by_env = procfs::groups_by_env("HOSTNAME", &names);
+    let live = procfs::live_groups();
     let mut recovery = Recovery::default();
-    for pod in &pods {
+    let mut groups: HashMap<i32, Duration> = HashMap::new();
+    for pod in &this_boot {
         let grace = jobs
             .iter()
             .find(|j| j.uid == pod.job_uid)
             .map_or(DEFAULT_GRACE, grace_of);
-        let mine: Vec<i32> = pod
+        let mut mine: HashSet<i32> = pod
             .processes
             .iter()
-            .filter(|p| pod.boot_id.is_some() && pod.boot_id == boot && still_ours(p))
+            .filter(|p| still_ours(p, &live))
             .map(|p| p.pid as i32)
             .collect();
+        mine.extend(by_env.get(&pod.name).into_iter().flatten());
         for group in &mine {
             signal_group(*group, Signal::SIGTERM);
+            groups.insert(*group, grace);
         }
         recovery.lost_pods.push((pod.name.clone(), mine.len()));
-        groups.extend(mine.into_iter().map(|g| (g, grace)));
+    }
+    for pod in pods.iter().filter(|p| !names.contains(&p.name)) {
+        recovery.lost_pods.push((pod.name.clone(), 0));
     }
     let started = tokio::time::Instant::now();
     while !groups.is_empty() {
+        let live = procfs::live_groups();
         let elapsed = started.elapsed();
-        groups.retain(|(group, grace)| {
-            if !process::group_alive(*group) {
+        groups.retain(|group, grace| {
+            if !live.contains(group) {
+                return false;
+            }
+            if elapsed >= *grace + KILL_WAIT {
+                recovery.unstoppable.push(*group);
                 return false;
             }
             if elapsed >= *grace {
@@ -74,7 +101,9 @@ pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
             }
             true
         });
-        tokio::time::sleep(POLL).await;
+        if !groups.is_empty() {
+            tokio::time::sleep(POLL).await;
+        }
     }
     let now = rt.clock.now();
     let resume = rt
@@ -125,10 +154,10 @@ fn lost(pod: &mut PodRecord, now: Timestamp) {
 /// members, so a live group whose leader is gone is still ours; a leader
 /// with a different start time means the pid was recycled after our group
 /// emptied.
-fn still_ours(p: &HostProcess) -> bool {
-    match (process::start_ticks(p.pid), p.start_ticks) {
+fn still_ours(p: &HostProcess, live_groups: &HashSet<i32>) -> bool {
+    match (procfs::start_ticks(p.pid), p.start_ticks) {
         (Some(now), Some(then)) => now == then,
-        (None, _) => process::group_alive(p.pid as i32),
+        (None, _) => live_groups.contains(&(p.pid as i32)),
         // Recorded before start times were kept: a pid alone is not proof.
         (Some(_), None) => false,
     }
@@ -150,15 +179,22 @@ mod tests {
     #[test]
     fn a_live_process_is_ours_only_with_its_recorded_start_time() {
         let me = std::process::id();
-        let ticks = process::start_ticks(me);
+        let ticks = procfs::start_ticks(me);
+        let live = HashSet::new();
         assert!(ticks.is_some(), "/proc/self/stat is readable");
         let recorded = |start_ticks| HostProcess {
             container: "main".into(),
             pid: me,
             start_ticks,
         };
-        assert!(still_ours(&recorded(ticks)));
-        assert!(!still_ours(&recorded(ticks.map(|t| t + 1))), "pid recycled");
-        assert!(!still_ours(&recorded(None)), "no start time, no proof");
+        assert!(still_ours(&recorded(ticks), &live));
+        assert!(
+            !still_ours(&recorded(ticks.map(|t| t + 1)), &live),
+            "pid recycled"
+        );
+        assert!(
+            !still_ours(&recorded(None), &live),
+            "no start time, no proof"
+        );
     }
 }

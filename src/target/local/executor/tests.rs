@@ -556,3 +556,70 @@ fn live_of(executor: &Executor, cronjob: &str) -> String {
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     jobs[0].uid.clone()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_finds_a_container_whose_pid_was_not_saved_yet_by_its_hostname() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pod_name = format!("gap-test-{}-abcde", std::process::id());
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let manifest = r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"gap"},"spec":{"backoffLimit":0,"template":{"spec":{"restartPolicy":"Never","terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"x","command":["true"]}]}}}}"#;
+        store
+            .insert_job(&JobRecord::new(
+                "u-gap",
+                "default",
+                "gap",
+                "h",
+                manifest,
+                at(T0),
+            ))
+            .unwrap();
+        store
+            .insert_pod(&PodRecord {
+                id: 0,
+                job_uid: "u-gap".into(),
+                name: pod_name.clone(),
+                completion_index: None,
+                phase: Phase::Pending,
+                processes: Vec::new(),
+                boot_id: job_runner::boot_id(),
+                started_at: None,
+                finished_at: None,
+                exits: Vec::new(),
+                reason: None,
+                restarts: 0,
+                log_dir: String::new(),
+            })
+            .unwrap();
+    }
+    // The container jobcd started just before it died.
+    let mut orphan = std::process::Command::new("sleep")
+        .arg("300")
+        .env("HOSTNAME", &pod_name)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let (executor, recovery) = Executor::start(dir.path(), clock).await.unwrap();
+    assert_eq!(recovery.lost_pods, [(pod_name.clone(), 1)]);
+    let exit = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(status) = orphan.try_wait().unwrap() {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the orphan was stopped");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(exit.signal(), Some(15), "stopped with SIGTERM");
+    settle(&executor).await;
+    let job = executor.store().job("u-gap").unwrap().unwrap();
+    assert_eq!(
+        terminal(&job),
+        Some((ConditionType::Failed, "BackoffLimitExceeded".into())),
+        "the lost pod counted as the one allowed attempt"
+    );
+}
