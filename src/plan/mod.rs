@@ -3,6 +3,7 @@
 //! I/O. See DESIGN.md (contracts: ownership, run-once, prune safety).
 
 mod compute;
+pub mod diff;
 pub mod normalize;
 pub mod ownership;
 

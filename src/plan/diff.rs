@@ -1,0 +1,96 @@
+//! What a step changes, for people: a unified diff of the object as YAML
+//! (the user's fields), and, apart from it, the metadata jobcd records
+//! (source, revision, path, spec hash), so a new commit does not look like
+//! an edit of every object.
+
+use serde::Serialize;
+use serde_json::Value;
+use similar::TextDiff;
+
+use super::compute::{Action, Step};
+use super::ownership;
+use crate::manifest::emit::to_yaml;
+
+/// Lines of context around each change.
+const CONTEXT: usize = 3;
+
+/// The diff of one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectDiff {
+    /// Unified diff of the user's object (`--- live`, `+++ desired`); the
+    /// whole object for a create or a prune.
+    pub user: String,
+    /// jobcd's own metadata that changes: (key, live value, desired value).
+    pub jobcd: Vec<(String, Option<String>, Option<String>)>,
+}
+
+/// The diff of a step that changes something (or would, were it not a
+/// conflict); None for steps that change nothing.
+pub fn diff(step: &Step) -> Option<ObjectDiff> {
+    if !(step.action.changes() || step.action == Action::Conflict) {
+        return None;
+    }
+    let live = step.live.as_ref().map(|l| user_yaml(&l.manifest));
+    let desired = step
+        .desired
+        .as_ref()
+        .map(|d| user_yaml(d.object.manifest.json()));
+    let (old, new) = (
+        live.clone().unwrap_or_default(),
+        desired.clone().unwrap_or_default(),
+    );
+    let user = TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(CONTEXT)
+        .header(
+            if live.is_some() { "live" } else { "/dev/null" },
+            if desired.is_some() {
+                "desired"
+            } else {
+                "/dev/null"
+            },
+        )
+        .to_string();
+    let before = step.live.as_ref().map(|l| {
+        [
+            (ownership::SOURCE, l.source.clone()),
+            (ownership::REVISION, l.revision.clone()),
+            (ownership::PATH, l.path.clone()),
+            (ownership::SPEC_HASH, l.spec_hash.clone()),
+        ]
+    });
+    let after = step.desired.as_ref().map(|d| {
+        [
+            (ownership::SOURCE, Some(d.source.clone())),
+            (ownership::REVISION, Some(d.revision.clone())),
+            (ownership::PATH, Some(d.object.location.file.clone())),
+            (ownership::SPEC_HASH, Some(d.spec_hash.clone())),
+        ]
+    });
+    let keys = [
+        ownership::SOURCE,
+        ownership::REVISION,
+        ownership::PATH,
+        ownership::SPEC_HASH,
+    ];
+    let jobcd = keys
+        .iter()
+        .enumerate()
+        .filter_map(|(i, key)| {
+            let old = before.as_ref().and_then(|b| b[i].1.clone());
+            let new = after.as_ref().and_then(|a| a[i].1.clone());
+            (old != new).then(|| (key.to_string(), old, new))
+        })
+        .collect();
+    Some(ObjectDiff { user, jobcd })
+}
+
+/// The user's part of an object (jobcd's metadata removed) as YAML.
+fn user_yaml(json: &str) -> String {
+    let mut value: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+    ownership::strip(&mut value);
+    to_yaml(&value)
+}
+
+#[cfg(test)]
+mod tests;
