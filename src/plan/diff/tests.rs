@@ -48,7 +48,7 @@ fn a_changed_job_shows_the_changed_line_and_jobcds_metadata_apart() {
     let new = desired("echo two", "r2");
     let plan = plan(
         "prod",
-        &[new.clone()],
+        std::slice::from_ref(&new),
         &[live(&old)],
         &Ledger::default(),
         &Policy::default(),
@@ -90,7 +90,7 @@ fn a_new_object_is_all_additions_and_an_unchanged_one_has_no_diff() {
     let new = desired("echo one", "r1");
     let plan = plan(
         "prod",
-        &[new.clone()],
+        std::slice::from_ref(&new),
         &[],
         &Ledger::default(),
         &Policy::default(),
@@ -110,7 +110,7 @@ fn a_new_object_is_all_additions_and_an_unchanged_one_has_no_diff() {
 fn plan_same(d: &Desired) -> crate::plan::Plan {
     plan(
         "prod",
-        &[d.clone()],
+        std::slice::from_ref(d),
         &[live(d)],
         &Ledger::default(),
         &Policy::default(),
