@@ -9,6 +9,7 @@ pub mod cli;
 mod hex;
 pub mod manifest;
 pub mod plan;
+pub mod reconcile;
 pub mod schedule;
 pub mod source;
 mod suggest;

@@ -17,14 +17,14 @@ use crate::plan::spec_hash;
 use crate::target::Desired;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::cron_controller;
-use crate::target::local::executor::{Applied, Executor, JobRef, Notice, RunResult};
+use crate::target::local::executor::{Applied, BY_HAND, Executor, JobRef, Notice, RunResult};
 use crate::target::local::job_controller::{ConditionType, Status};
 use crate::target::local::job_runner::{Ended, Progress, REASON_LOST};
 use k8s_openapi::api::batch::v1::CronJob;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Load manifests into the executor: record CronJobs and run every Job that has not run with this spec.
+    /// Apply manifests by hand, like kubectl apply: record CronJobs and run every Job that has not run with this spec (syncs leave these objects alone).
     Apply(Box<ApplyArgs>),
     /// Run the executor in the foreground: CronJobs fire on schedule, finished Jobs expire (Ctrl-C stops).
     Serve,
@@ -60,9 +60,6 @@ pub(crate) struct ApplyArgs {
     dir: Option<PathBuf>,
     #[command(flatten)]
     repo: RepoArgs,
-    /// Name of this source in the run-once ledger.
-    #[arg(long, default_value = "default", env = "JOBCD_SOURCE")]
-    source: String,
 }
 
 pub(crate) fn run(command: Command, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
@@ -86,7 +83,7 @@ pub(crate) fn run(command: Command, state_dir: PathBuf) -> anyhow::Result<ExitCo
 }
 
 /// Starts the executor to run Jobs, saying what it recovered.
-async fn start(state_dir: &Path) -> anyhow::Result<Executor> {
+pub(super) async fn start(state_dir: &Path) -> anyhow::Result<Executor> {
     let (executor, recovery) = Executor::start(state_dir, Arc::new(SystemClock))
         .await
         .context("starting the local executor")?;
@@ -111,7 +108,7 @@ async fn start(state_dir: &Path) -> anyhow::Result<Executor> {
 
 /// Runs `work`; on SIGINT or SIGTERM stops every run instead (their Jobs
 /// resume at the next start) and returns the error exit code.
-async fn interruptible(
+pub(super) async fn interruptible(
     executor: &Executor,
     work: impl Future<Output = anyhow::Result<ExitCode>>,
 ) -> anyhow::Result<ExitCode> {
@@ -170,7 +167,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<ExitCode> {
         for object in desired.objects() {
             let desired = Desired {
                 object: object.clone(),
-                source: args.source.clone(),
+                source: BY_HAND.into(),
                 revision: revision.clone(),
                 spec_hash: spec_hash(object),
             };

@@ -6,6 +6,7 @@ mod local;
 mod repo;
 mod schedule;
 mod source;
+mod sync;
 mod validate;
 
 use std::path::PathBuf;
@@ -38,6 +39,10 @@ enum Command {
     /// Inspect a git source: the commit a ref resolves to and the manifests in it.
     #[command(subcommand)]
     Source(source::Command),
+    /// Show what syncing a revision would change: the plan and a diff per object (exit 1 when there are changes).
+    Diff(sync::Args),
+    /// Apply one revision to the target: create, update, re-run and prune as planned, and follow each Job run to its end.
+    Sync(sync::SyncArgs),
     /// The local executor: run Jobs and CronJobs on this machine.
     #[command(subcommand)]
     Local(local::Command),
@@ -60,6 +65,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args, state_dir),
         Command::Schedule(args) => schedule::run(args),
         Command::Source(command) => source::run(command, state_dir),
+        Command::Diff(args) => sync::run_diff(args, state_dir),
+        Command::Sync(args) => sync::run_sync(args, state_dir),
         Command::Local(command) => local::run(command, state_dir),
     }
 }

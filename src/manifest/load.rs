@@ -77,6 +77,14 @@ impl Validation {
             Err(self)
         }
     }
+
+    /// A copy of the desired set, if nothing is wrong.
+    pub fn desired_set(&self) -> Option<DesiredSet> {
+        self.is_valid().then(|| DesiredSet {
+            objects: self.objects.clone(),
+            ignored: self.ignored.clone(),
+        })
+    }
 }
 
 /// The validated Jobs and CronJobs of one revision. Only a revision without

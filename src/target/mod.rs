@@ -124,7 +124,8 @@ impl Ledger {
 }
 
 /// How a Job run ended, for reporters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Outcome {
     /// The Job instance's uid.
     pub uid: String,

@@ -38,6 +38,11 @@ pub use active::{JobRef, Notice, RunResult};
 use lock::RunnerLock;
 pub use recovery::Recovery;
 
+/// The source of objects applied by hand (`jobcd local apply`): jobcd's
+/// syncs treat them as unmanaged, as they treat objects a person applied
+/// with kubectl, and never change or delete them.
+pub const BY_HAND: &str = "";
+
 /// The local executor.
 #[derive(Debug, Clone)]
 pub struct Executor {

@@ -5,7 +5,7 @@ use tokio::sync::broadcast;
 
 use super::super::job_controller::ConditionType;
 use super::super::job_runner::{Ended, Error, Stop};
-use super::{Applied as Started, Executor, RunResult};
+use super::{Applied as Started, BY_HAND, Executor, RunResult};
 use crate::manifest::{Kind, ObjectRef};
 use crate::target::{Applied, Ledger, Live, Operation, Outcome, Target};
 
@@ -14,8 +14,8 @@ impl Target for Executor {
 
     async fn live(&self) -> Result<Vec<Live>, Error> {
         let objects = self.runtime.with_store(|s| s.objects()).await?;
-        // Everything here was applied by jobcd, so everything is managed,
-        // by the source recorded with it.
+        // Objects applied by hand are unmanaged; the rest are managed by
+        // the source recorded with them.
         let mut live: Vec<Live> = objects
             .into_iter()
             .map(|o| Live {
@@ -24,7 +24,7 @@ impl Target for Executor {
                     namespace: o.namespace,
                     name: o.name,
                 },
-                source: Some(o.source),
+                source: (o.source != BY_HAND).then_some(o.source),
                 revision: Some(o.revision),
                 path: Some(o.path),
                 spec_hash: Some(o.spec_hash),

@@ -1,0 +1,435 @@
+//! `jobcd diff` and `jobcd sync`: one revision of a source planned against
+//! the target, shown, and (for sync) applied, with each Job run followed to
+//! its end.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::repo::RepoArgs;
+use super::{EXIT_INVALID, Format, print_json};
+use crate::manifest::{self, Diagnostic, ObjectRef};
+use crate::plan::diff::{ObjectDiff, diff};
+use crate::plan::{Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
+use crate::reconcile;
+use crate::target::local::clock::SystemClock;
+use crate::target::local::executor::Executor;
+use crate::target::{Outcome, Target};
+
+/// Where to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TargetKind {
+    /// The local executor on this machine.
+    Local,
+}
+
+/// Options shared by `diff` and `sync`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Name of this source: objects are labelled with it, and only its own objects are ever changed or pruned.
+    #[arg(long, default_value = "default", env = "JOBCD_SOURCE")]
+    source: String,
+    /// Where to apply.
+    #[arg(long, value_enum, default_value_t = TargetKind::Local)]
+    target: TargetKind,
+    /// Prune even when the revision has no Job or CronJob at all.
+    #[arg(long)]
+    allow_empty: bool,
+    /// Prune however large a share of the managed objects that deletes.
+    #[arg(long)]
+    force_prune: bool,
+    /// The largest share of managed objects one sync may prune, in percent (a single deletion is always allowed).
+    #[arg(long, default_value_t = DEFAULT_MAX_PRUNE_SHARE * 100.0, value_parser = percent)]
+    max_prune: f64,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    output: Format,
+}
+
+/// `jobcd sync` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SyncArgs {
+    #[command(flatten)]
+    common: Args,
+    /// Show what would be done, apply nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("{text:?} is not a percentage from 0 to 100")),
+    }
+}
+
+/// The JSON report of both commands (documented in the README).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    source: &'a str,
+    revision: &'a str,
+    valid: bool,
+    diagnostics: &'a [Diagnostic],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+    plan: Vec<StepReport>,
+    changes: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    runs: Vec<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct StepReport {
+    #[serde(flatten)]
+    id: ObjectRef,
+    action: Action,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff: Option<ObjectDiff>,
+}
+
+/// A revision read and validated.
+struct Revision {
+    label: String,
+    sha: String,
+    validation: manifest::Validation,
+}
+
+fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
+    if args.repo.repo.is_none() {
+        anyhow::bail!(
+            "--repo is required: a local repository path or a URL (for a plain directory use `jobcd local apply DIR`)"
+        );
+    }
+    let loaded = args.repo.load(None, state_dir.to_path_buf())?;
+    let sha = loaded
+        .revision
+        .map_or_else(|| "working-tree".to_string(), |r| r.sha);
+    let options = manifest::Options {
+        strict: false,
+        now: Timestamp::now(),
+    };
+    let validation = manifest::load_tree(&loaded.tree, &loaded.label, &options);
+    Ok(Revision {
+        label: loaded.label,
+        sha,
+        validation,
+    })
+}
+
+fn policy(args: &Args) -> Policy {
+    Policy {
+        allow_empty: args.allow_empty,
+        max_prune_share: args.max_prune / 100.0,
+        force_prune: args.force_prune,
+    }
+}
+
+/// `jobcd diff`.
+pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let revision = read(&args, &state_dir)?;
+        let executor = Executor::open(&state_dir, Arc::new(SystemClock))
+            .context("opening the local executor's state")?;
+        let outcome = plan_revision(&args, &executor, revision).await?;
+        let Planned::Ready { plan, revision } = outcome else {
+            return Ok(ExitCode::from(EXIT_INVALID));
+        };
+        let report = report(&args, &revision, Some(&plan), None, true);
+        if args.output == Format::Json {
+            print_json(&report)?;
+        } else {
+            print_plan(&plan, true);
+            if !plan.has_changes() {
+                println!("no changes");
+            }
+        }
+        Ok(if plan.has_changes() {
+            ExitCode::from(EXIT_INVALID)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+/// `jobcd sync`.
+pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let SyncArgs {
+        common: args,
+        dry_run,
+    } = args;
+    runtime.block_on(async {
+        let revision = read(&args, &state_dir)?;
+        if dry_run || !revision.validation.is_valid() {
+            let executor = Executor::open(&state_dir, Arc::new(SystemClock))
+                .context("opening the local executor's state")?;
+            let Planned::Ready { plan, revision } =
+                plan_revision(&args, &executor, revision).await?
+            else {
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
+            if args.output == Format::Json {
+                print_json(&report(&args, &revision, Some(&plan), None, true))?;
+            } else {
+                print_plan(&plan, true);
+                println!("dry run: nothing applied");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let executor = super::local::start(&state_dir).await?;
+        let work = sync(&args, &executor, revision);
+        super::local::interruptible(&executor, work).await
+    })
+}
+
+enum Planned {
+    /// Invalid or refused: already reported.
+    Stopped,
+    Ready {
+        plan: Plan,
+        revision: Revision,
+    },
+}
+
+/// Validates and plans; reports an invalid revision or a refusal.
+async fn plan_revision(
+    args: &Args,
+    executor: &Executor,
+    revision: Revision,
+) -> anyhow::Result<Planned> {
+    let text = args.output == Format::Text;
+    if text {
+        for d in &revision.validation.diagnostics {
+            eprintln!("{d}");
+        }
+    }
+    let Some(desired_set) = revision.validation.desired_set() else {
+        if text {
+            eprintln!(
+                "{}: invalid; nothing was applied, the last good revision stays in force",
+                revision.label
+            );
+        } else {
+            print_json(&report(args, &revision, None, None, false))?;
+        }
+        return Ok(Planned::Stopped);
+    };
+    let desired = reconcile::desired(&desired_set, &args.source, &revision.sha);
+    match reconcile::plan(executor, &args.source, &desired, &policy(args)).await? {
+        Ok(plan) => Ok(Planned::Ready { plan, revision }),
+        Err(refusal) => {
+            if text {
+                eprintln!("{}: {refusal}", revision.label);
+            } else {
+                print_json(&report(
+                    args,
+                    &revision,
+                    None,
+                    Some(refusal.to_string()),
+                    false,
+                ))?;
+            }
+            Ok(Planned::Stopped)
+        }
+    }
+}
+
+async fn sync(args: &Args, executor: &Executor, revision: Revision) -> anyhow::Result<ExitCode> {
+    let text = args.output == Format::Text;
+    let mut outcomes = executor.outcomes();
+    let Planned::Ready { plan, revision } = plan_revision(args, executor, revision).await? else {
+        return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    if text {
+        println!("{}: {}", args.source, revision.label);
+        print_plan(&plan, false);
+    }
+    let (done, error) = match reconcile::apply(executor, &plan).await {
+        Ok(done) => (done, None),
+        Err(failed) => {
+            let message = format!("{}: {}", failed.id, failed.error);
+            if text {
+                eprintln!("error: {message}; the operations after it were not attempted");
+            }
+            (failed.done, Some(message))
+        }
+    };
+    // Follow every run this sync started to its end.
+    let mut waiting: HashMap<String, ObjectRef> = reconcile::started_runs(&done)
+        .into_iter()
+        .map(|(id, uid)| (uid, id))
+        .collect();
+    let mut runs = Vec::new();
+    let started = tokio::time::Instant::now();
+    let mut progress = tokio::time::interval_at(started + PROGRESS, PROGRESS);
+    while !waiting.is_empty() {
+        tokio::select! {
+            received = outcomes.recv() => {
+                let Ok(outcome) = received else { continue };
+                if waiting.remove(&outcome.uid).is_some() {
+                    if text {
+                        println!("{}", describe(&outcome));
+                    }
+                    runs.push(outcome);
+                }
+            }
+            _ = progress.tick() => if text {
+                let mut names: Vec<String> = waiting.values().map(ToString::to_string).collect();
+                names.sort();
+                println!(
+                    "waiting for {} Job run(s) after {}s: {}",
+                    names.len(),
+                    started.elapsed().as_secs(),
+                    names.join(", ")
+                );
+            }
+        }
+    }
+    executor.wait_idle().await;
+    let failed_runs = runs.iter().filter(|r| r.result != "Complete").count();
+    let conflicts = plan.count(Action::Conflict);
+    if text {
+        println!(
+            "{}: {} created, {} updated, {} re-run, {} pruned, {} unchanged, {} skipped, {} conflicts; {} Job run(s), {} failed",
+            short(&revision.sha),
+            plan.count(Action::Create),
+            plan.count(Action::Update),
+            plan.count(Action::Rerun),
+            plan.count(Action::Prune),
+            plan.count(Action::Unchanged),
+            plan.count(Action::Skip),
+            conflicts,
+            runs.len(),
+            failed_runs
+        );
+    } else {
+        let mut report = report(args, &revision, Some(&plan), None, false);
+        report.applied = Some(done.len());
+        report.runs = runs;
+        report.error = error.clone();
+        print_json(&report)?;
+    }
+    Ok(if error.is_some() || failed_runs > 0 || conflicts > 0 {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// How often a sync says what it still waits for.
+const PROGRESS: Duration = Duration::from_secs(10);
+
+fn describe(o: &Outcome) -> String {
+    let reason = o
+        .reason
+        .as_deref()
+        .map_or(String::new(), |r| format!(" ({r})"));
+    format!(
+        "Job {}/{}: {}{reason}; {} succeeded, {} failed",
+        o.namespace, o.name, o.result, o.succeeded, o.failed
+    )
+}
+
+fn report<'a>(
+    args: &'a Args,
+    revision: &'a Revision,
+    plan: Option<&Plan>,
+    refused: Option<String>,
+    with_diffs: bool,
+) -> Report<'a> {
+    let steps = plan.map(|p| p.steps.as_slice()).unwrap_or_default();
+    Report {
+        source: &args.source,
+        revision: &revision.sha,
+        valid: revision.validation.is_valid(),
+        diagnostics: &revision.validation.diagnostics,
+        refused,
+        changes: plan.is_some_and(Plan::has_changes),
+        plan: steps
+            .iter()
+            .map(|s| StepReport {
+                id: s.id.clone(),
+                action: s.action,
+                reason: s.reason.clone(),
+                diff: if with_diffs { diff(s) } else { None },
+            })
+            .collect(),
+        applied: None,
+        runs: Vec::new(),
+        error: None,
+    }
+}
+
+fn print_plan(plan: &Plan, with_diffs: bool) {
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    for step in &plan.steps {
+        println!(
+            "{}: {} — {}",
+            step.id,
+            action_word(step.action),
+            step.reason
+        );
+        if !with_diffs {
+            continue;
+        }
+        let Some(d) = diff(step) else { continue };
+        for line in d.user.lines() {
+            let paint = match line.as_bytes().first() {
+                _ if !colour => None,
+                Some(b'+') if !line.starts_with("+++") => Some("32"),
+                Some(b'-') if !line.starts_with("---") => Some("31"),
+                Some(b'@') => Some("36"),
+                _ => None,
+            };
+            match paint {
+                Some(code) => println!("    \x1b[{code}m{line}\x1b[0m"),
+                None => println!("    {line}"),
+            }
+        }
+        for (key, old, new) in &d.jobcd {
+            println!(
+                "    jobcd {key}: {} → {}",
+                old.as_deref().unwrap_or("(none)"),
+                new.as_deref().unwrap_or("(none)")
+            );
+        }
+    }
+}
+
+fn action_word(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Rerun => "re-run",
+        Action::Prune => "prune",
+        Action::Unchanged => "unchanged",
+        Action::Skip => "skip",
+        Action::Keep => "keep",
+        Action::Conflict => "conflict",
+    }
+}
+
+/// A commit sha shortened; anything else as it is.
+fn short(sha: &str) -> &str {
+    if sha.len() == 40 { &sha[..7] } else { sha }
+}
