@@ -306,6 +306,10 @@ async fn sync(args: &Args, executor: &Executor, revision: Revision) -> anyhow::R
         }
     }
     executor.wait_idle().await;
+    executor
+        .expire()
+        .await
+        .context("removing finished Jobs past their ttlSecondsAfterFinished")?;
     let failed_runs = runs.iter().filter(|r| r.result != "Complete").count();
     let conflicts = plan.count(Action::Conflict);
     if text {

@@ -348,13 +348,19 @@ impl Executor {
     }
 
     /// Marks a Job instance deleted and removes its pods' files (logs and
-    /// scratch directories); its records stay for `jobcd local runs`.
+    /// scratch directories); its records stay for `jobcd local runs`. A Job
+    /// applied on its own (not a CronJob's) is its applied object too, so
+    /// that goes with it, as deleting a Job deletes the object on a cluster;
+    /// the run-once ledger still knows it ran.
     async fn forget(&self, uid: String, now: Timestamp) -> Result<(), Error> {
         let pods_dir = self.runtime.pods_dir.clone();
         self.runtime
             .with_store(move |s| {
                 for pod in s.pods_of(&uid)? {
                     let _ = std::fs::remove_dir_all(pods_dir.join(&pod.name));
+                }
+                if let Some(job) = s.job(&uid)?.filter(|j| j.owner_cronjob.is_none()) {
+                    s.delete_object(Kind::Job, &job.namespace, &job.name)?;
                 }
                 s.mark_job_deleted(&uid, now)
             })

@@ -156,14 +156,33 @@ impl Executor {
             }
             due(actions.requeue_at);
         }
-        for job in &jobs {
+        due(self.expire_finished(&jobs, now).await?);
+        Ok(next)
+    }
+
+    /// The TTL-after-finished controller on its own: removes finished Jobs
+    /// whose `ttlSecondsAfterFinished` has run out; returns when the next
+    /// one is due. A sync runs it after its Jobs end.
+    pub async fn expire(&self) -> Result<Option<Timestamp>, Error> {
+        self.runner("", "ttl-after-finished")?;
+        let jobs = self.runtime.with_store(|s| s.live_jobs()).await?;
+        self.expire_finished(&jobs, self.runtime.clock.now()).await
+    }
+
+    async fn expire_finished(
+        &self,
+        jobs: &[JobRecord],
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, Error> {
+        let mut next: Option<Timestamp> = None;
+        for job in jobs {
             let Some(expires) = ttl_expiry(job) else {
                 continue;
             };
             if expires <= now {
                 self.remove(job, "TTLAfterFinished").await?;
             } else {
-                due(Some(expires));
+                next = Some(next.map_or(expires, |n| n.min(expires)));
             }
         }
         Ok(next)
