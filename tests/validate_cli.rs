@@ -313,3 +313,26 @@ fn a_missing_directory_is_a_usage_error() {
             .contains("cannot read manifest directory /nonexistent/manifests")
     );
 }
+
+#[test]
+fn jobcd_policy_annotations_must_name_a_known_policy() {
+    let bad = JOB.replace(
+        "  name: pi\n",
+        "  name: pi\n  annotations:\n    jobcd.dev/on-change: skip\n    jobcd.dev/prune: never\n",
+    );
+    let dir = tree(&[("jobs/pi.yaml", bad.as_bytes())]);
+    let (code, stdout, stderr) = validate(dir.path());
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(code, 1, "{all}");
+    assert!(
+        all.contains("jobs/pi.yaml:6")
+            && all.contains("jobcd.dev/on-change")
+            && all.contains("unsupported value \"skip\"")
+            && all.contains("rerun, ignore"),
+        "{all}"
+    );
+    assert!(
+        all.contains("jobs/pi.yaml:7") && all.contains("enabled, disabled"),
+        "{all}"
+    );
+}

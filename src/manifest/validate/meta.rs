@@ -55,6 +55,42 @@ pub(super) fn object_meta(f: &mut Findings<'_>, meta: &ObjectMeta, name_limit: u
     labels(f, "metadata", meta);
 }
 
+/// Checks the annotations that steer jobcd (`jobcd.dev/on-change`,
+/// `jobcd.dev/prune`) and warns about the metadata jobcd writes itself.
+pub(super) fn jobcd_metadata(f: &mut Findings<'_>, meta: &ObjectMeta, kind: Kind) {
+    use crate::plan::ownership::{MANAGED_BY, ON_CHANGE, PATH, PRUNE, REVISION, SOURCE, SPEC_HASH};
+    let annotations = meta.annotations.as_ref();
+    let get = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
+    let field = |key: &str| join_key("metadata.annotations", key);
+    f.one_of(field(ON_CHANGE), get(ON_CHANGE), &["rerun", "ignore"]);
+    if kind == Kind::CronJob && get(ON_CHANGE).is_some() {
+        f.warning(
+            field(ON_CHANGE),
+            "has no effect on a CronJob",
+            Some("CronJobs are updated in place; the annotation applies to Jobs"),
+        );
+    }
+    f.one_of(field(PRUNE), get(PRUNE), &["enabled", "disabled"]);
+    for key in [REVISION, PATH, SPEC_HASH] {
+        if get(key).is_some() {
+            f.warning(
+                field(key),
+                "is written by jobcd; the value here is replaced when the object is applied",
+                None,
+            );
+        }
+    }
+    for key in [MANAGED_BY, SOURCE] {
+        if meta.labels.as_ref().is_some_and(|l| l.contains_key(key)) {
+            f.warning(
+                join_key("metadata.labels", key),
+                "is written by jobcd; the value here is replaced when the object is applied",
+                None,
+            );
+        }
+    }
+}
+
 /// Checks `labels` and `annotations` of metadata at `base`.
 pub(super) fn labels(f: &mut Findings<'_>, base: &str, meta: &ObjectMeta) {
     for (key, value) in meta.labels.iter().flatten() {

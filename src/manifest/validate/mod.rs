@@ -120,6 +120,7 @@ impl fmt::Display for At<'_> {
 pub(crate) fn job(job: &Job, root: &Node) -> Vec<Finding> {
     let mut f = Findings::new(root);
     meta::object_meta(&mut f, &job.metadata, object_name_limit(super::Kind::Job));
+    meta::jobcd_metadata(&mut f, &job.metadata, super::Kind::Job);
     match &job.spec {
         Some(spec) => job::spec(&mut f, spec, "spec", job::Owner::Job),
         None => f.error(
@@ -139,6 +140,7 @@ pub(crate) fn cronjob(cronjob: &CronJob, root: &Node, now: Timestamp) -> Vec<Fin
         &cronjob.metadata,
         object_name_limit(super::Kind::CronJob),
     );
+    meta::jobcd_metadata(&mut f, &cronjob.metadata, super::Kind::CronJob);
     match &cronjob.spec {
         Some(spec) => cronjob::spec(&mut f, spec, now),
         None => f.error(
