@@ -17,11 +17,11 @@ use super::repo::RepoArgs;
 use super::{EXIT_INVALID, Format, print_json};
 use crate::manifest::{self, Diagnostic, ObjectRef};
 use crate::plan::diff::{ObjectDiff, diff};
-use crate::plan::{Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
+use crate::plan::{self, Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
 use crate::reconcile;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
-use crate::target::{Outcome, Target};
+use crate::target::{Desired, Ledger, Live, Outcome, Target};
 
 /// Where to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -148,13 +148,14 @@ pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCod
         let revision = read(&args, &state_dir)?;
         let executor = Executor::open(&state_dir, Arc::new(SystemClock))
             .context("opening the local executor's state")?;
-        let outcome = plan_revision(&args, &executor, revision).await?;
-        let Planned::Ready { plan, revision } = outcome else {
+        let Some(inputs) = prepare(&args, &executor, revision).await? else {
             return Ok(ExitCode::from(EXIT_INVALID));
         };
-        let report = report(&args, &revision, Some(&plan), None, true);
+        let Some(plan) = make_plan(&args, &inputs)? else {
+            return Ok(ExitCode::from(EXIT_INVALID));
+        };
         if args.output == Format::Json {
-            print_json(&report)?;
+            print_json(&report(&args, &inputs.revision, Some(&plan), None, true))?;
         } else {
             print_plan(&plan, true);
             if !plan.has_changes() {
@@ -183,13 +184,14 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
         if dry_run || !revision.validation.is_valid() {
             let executor = Executor::open(&state_dir, Arc::new(SystemClock))
                 .context("opening the local executor's state")?;
-            let Planned::Ready { plan, revision } =
-                plan_revision(&args, &executor, revision).await?
-            else {
+            let Some(inputs) = prepare(&args, &executor, revision).await? else {
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
+            let Some(plan) = make_plan(&args, &inputs)? else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
             if args.output == Format::Json {
-                print_json(&report(&args, &revision, Some(&plan), None, true))?;
+                print_json(&report(&args, &inputs.revision, Some(&plan), None, true))?;
             } else {
                 print_plan(&plan, true);
                 println!("dry run: nothing applied");
@@ -202,21 +204,20 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
     })
 }
 
-enum Planned {
-    /// Invalid or refused: already reported.
-    Stopped,
-    Ready {
-        plan: Plan,
-        revision: Revision,
-    },
+/// A valid revision and what the target holds.
+struct Inputs {
+    revision: Revision,
+    desired: Vec<Desired>,
+    live: Vec<Live>,
+    ledger: Ledger,
 }
 
-/// Validates and plans; reports an invalid revision or a refusal.
-async fn plan_revision(
+/// Validates the revision (reporting it when invalid) and reads the target.
+async fn prepare(
     args: &Args,
     executor: &Executor,
     revision: Revision,
-) -> anyhow::Result<Planned> {
+) -> anyhow::Result<Option<Inputs>> {
     let text = args.output == Format::Text;
     if text {
         for d in &revision.validation.diagnostics {
@@ -232,24 +233,41 @@ async fn plan_revision(
         } else {
             print_json(&report(args, &revision, None, None, false))?;
         }
-        return Ok(Planned::Stopped);
+        return Ok(None);
     };
     let desired = reconcile::desired(&desired_set, &args.source, &revision.sha);
-    match reconcile::plan(executor, &args.source, &desired, &policy(args)).await? {
-        Ok(plan) => Ok(Planned::Ready { plan, revision }),
+    let (live, ledger) = reconcile::observe(executor, &args.source).await?;
+    Ok(Some(Inputs {
+        revision,
+        desired,
+        live,
+        ledger,
+    }))
+}
+
+/// The plan, or None when prune safety refused it (reported).
+fn make_plan<'a>(args: &Args, inputs: &'a Inputs) -> anyhow::Result<Option<Plan<'a>>> {
+    match plan::plan(
+        &args.source,
+        &inputs.desired,
+        &inputs.live,
+        &inputs.ledger,
+        &policy(args),
+    ) {
+        Ok(plan) => Ok(Some(plan)),
         Err(refusal) => {
-            if text {
-                eprintln!("{}: {refusal}", revision.label);
+            if args.output == Format::Text {
+                eprintln!("{}: {refusal}", inputs.revision.label);
             } else {
                 print_json(&report(
                     args,
-                    &revision,
+                    &inputs.revision,
                     None,
                     Some(refusal.to_string()),
                     false,
                 ))?;
             }
-            Ok(Planned::Stopped)
+            Ok(None)
         }
     }
 }
@@ -257,9 +275,13 @@ async fn plan_revision(
 async fn sync(args: &Args, executor: &Executor, revision: Revision) -> anyhow::Result<ExitCode> {
     let text = args.output == Format::Text;
     let mut outcomes = executor.outcomes();
-    let Planned::Ready { plan, revision } = plan_revision(args, executor, revision).await? else {
+    let Some(inputs) = prepare(args, executor, revision).await? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
+    let Some(plan) = make_plan(args, &inputs)? else {
+        return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    let revision = &inputs.revision;
     if text {
         println!("{}: {}", args.source, revision.label);
         print_plan(&plan, false);
@@ -327,7 +349,7 @@ async fn sync(args: &Args, executor: &Executor, revision: Revision) -> anyhow::R
             failed_runs
         );
     } else {
-        let mut report = report(args, &revision, Some(&plan), None, false);
+        let mut report = report(args, revision, Some(&plan), None, false);
         report.applied = Some(done.len());
         report.runs = runs;
         report.error = error.clone();
@@ -357,7 +379,7 @@ fn describe(o: &Outcome) -> String {
 fn report<'a>(
     args: &'a Args,
     revision: &'a Revision,
-    plan: Option<&Plan>,
+    plan: Option<&Plan<'_>>,
     refused: Option<String>,
     with_diffs: bool,
 ) -> Report<'a> {
@@ -384,7 +406,7 @@ fn report<'a>(
     }
 }
 
-fn print_plan(plan: &Plan, with_diffs: bool) {
+fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for step in &plan.steps {
         println!(

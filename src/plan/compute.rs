@@ -42,9 +42,9 @@ impl Action {
     }
 }
 
-/// One object's step.
+/// One object's step; it borrows the desired and live objects it plans.
 #[derive(Debug, Clone)]
-pub struct Step {
+pub struct Step<'a> {
     /// The object.
     pub id: ObjectRef,
     /// What to do.
@@ -52,27 +52,27 @@ pub struct Step {
     /// Why, in a sentence for people.
     pub reason: String,
     /// The desired object, if the repository has it.
-    pub desired: Option<Desired>,
+    pub desired: Option<&'a Desired>,
     /// The live object, if the target has it.
-    pub live: Option<Live>,
+    pub live: Option<&'a Live>,
 }
 
 /// A whole plan, in apply order: CronJobs, then Jobs, then prunes.
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub struct Plan<'a> {
     /// The steps.
-    pub steps: Vec<Step>,
+    pub steps: Vec<Step<'a>>,
 }
 
-impl Plan {
+impl Plan<'_> {
     /// The target operations the plan carries out, in order.
     pub fn operations(&self) -> Vec<Operation> {
         self.steps
             .iter()
             .filter_map(|s| match (s.action, &s.desired) {
-                (Action::Create, Some(d)) => Some(Operation::Create(d.clone())),
-                (Action::Update, Some(d)) => Some(Operation::Update(d.clone())),
-                (Action::Rerun, Some(d)) => Some(Operation::Recreate(d.clone())),
+                (Action::Create, Some(d)) => Some(Operation::Create((*d).clone())),
+                (Action::Update, Some(d)) => Some(Operation::Update((*d).clone())),
+                (Action::Rerun, Some(d)) => Some(Operation::Recreate((*d).clone())),
                 (Action::Prune, _) => Some(Operation::Prune(s.id.clone())),
                 _ => None,
             })
@@ -154,13 +154,13 @@ fn list(ids: &[ObjectRef]) -> String {
 
 /// Plans `source`'s revision (`desired`) against the target (`live`, and
 /// the run-once `ledger` of the source).
-pub fn plan(
+pub fn plan<'a>(
     source: &str,
-    desired: &[Desired],
-    live: &[Live],
+    desired: &'a [Desired],
+    live: &'a [Live],
     ledger: &Ledger,
     policy: &Policy,
-) -> Result<Plan, Refusal> {
+) -> Result<Plan<'a>, Refusal> {
     let live_by_id: HashMap<&ObjectRef, &Live> = live.iter().map(|l| (&l.id, l)).collect();
     let mut steps = Vec::with_capacity(desired.len() + live.len() / 16);
     for d in desired {
@@ -170,12 +170,12 @@ pub fn plan(
             id: d.object.id.clone(),
             action,
             reason,
-            desired: Some(d.clone()),
-            live: current.cloned(),
+            desired: Some(d),
+            live: current,
         });
     }
     let wanted: HashSet<&ObjectRef> = desired.iter().map(|d| &d.object.id).collect();
-    let mine = |l: &&Live| l.source.as_deref() == Some(source);
+    let mine = |l: &&'a Live| l.source.as_deref() == Some(source);
     for l in live.iter().filter(mine).filter(|l| !wanted.contains(&l.id)) {
         let keep = serde_json::from_str::<serde_json::Value>(&l.manifest)
             .ok()
@@ -193,11 +193,11 @@ pub fn plan(
             action,
             reason,
             desired: None,
-            live: Some(l.clone()),
+            live: Some(l),
         });
     }
     steps.sort_by(|a, b| {
-        let key = |s: &Step| (s.action == Action::Prune, s.id.kind == Kind::Job);
+        let key = |s: &Step<'_>| (s.action == Action::Prune, s.id.kind == Kind::Job);
         key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
     });
 

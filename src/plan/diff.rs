@@ -26,15 +26,12 @@ pub struct ObjectDiff {
 
 /// The diff of a step that changes something (or would, were it not a
 /// conflict); None for steps that change nothing.
-pub fn diff(step: &Step) -> Option<ObjectDiff> {
+pub fn diff(step: &Step<'_>) -> Option<ObjectDiff> {
     if !(step.action.changes() || step.action == Action::Conflict) {
         return None;
     }
-    let live = step.live.as_ref().map(|l| user_yaml(&l.manifest));
-    let desired = step
-        .desired
-        .as_ref()
-        .map(|d| user_yaml(d.object.manifest.json()));
+    let live = step.live.map(|l| user_yaml(&l.manifest));
+    let desired = step.desired.map(|d| user_yaml(d.object.manifest.json()));
     let (old, new) = (
         live.clone().unwrap_or_default(),
         desired.clone().unwrap_or_default(),
@@ -51,7 +48,7 @@ pub fn diff(step: &Step) -> Option<ObjectDiff> {
             },
         )
         .to_string();
-    let before = step.live.as_ref().map(|l| {
+    let before = step.live.map(|l| {
         [
             (ownership::SOURCE, l.source.clone()),
             (ownership::REVISION, l.revision.clone()),
@@ -59,7 +56,7 @@ pub fn diff(step: &Step) -> Option<ObjectDiff> {
             (ownership::SPEC_HASH, l.spec_hash.clone()),
         ]
     });
-    let after = step.desired.as_ref().map(|d| {
+    let after = step.desired.map(|d| {
         [
             (ownership::SOURCE, Some(d.source.clone())),
             (ownership::REVISION, Some(d.revision.clone())),

@@ -56,14 +56,14 @@ fn live(d: &Desired, source: Option<&str>) -> Live {
     }
 }
 
-fn actions(plan: &Plan) -> Vec<(String, Action)> {
+fn actions(plan: &Plan<'_>) -> Vec<(String, Action)> {
     plan.steps
         .iter()
         .map(|s| (s.id.to_string(), s.action))
         .collect()
 }
 
-fn step<'a>(plan: &'a Plan, id: &str) -> &'a Step {
+fn step<'a>(plan: &'a Plan<'_>, id: &str) -> &'a Step<'a> {
     plan.steps
         .iter()
         .find(|s| s.id.to_string() == id)
@@ -73,14 +73,8 @@ fn step<'a>(plan: &'a Plan, id: &str) -> &'a Step {
 #[test]
 fn new_objects_are_created_and_equal_ones_left_alone() {
     let (a, b) = (job("a", "'true'", ""), cronjob("b", "0 3 * * *"));
-    let plan = make(
-        "prod",
-        &[a.clone(), b.clone()],
-        &[],
-        &Ledger::default(),
-        &Policy::default(),
-    )
-    .unwrap();
+    let both = [a.clone(), b.clone()];
+    let plan = make("prod", &both, &[], &Ledger::default(), &Policy::default()).unwrap();
     assert_eq!(
         actions(&plan),
         [
@@ -92,9 +86,10 @@ fn new_objects_are_created_and_equal_ones_left_alone() {
     assert_eq!(plan.operations().len(), 2);
 
     let lives = [live(&a, Some("prod")), live(&b, Some("prod"))];
+    let again_desired = [a, b];
     let again = make(
         "prod",
-        &[a, b],
+        &again_desired,
         &lives,
         &Ledger::default(),
         &Policy::default(),
@@ -109,9 +104,10 @@ fn a_changed_cronjob_is_updated_and_a_changed_job_rerun() {
     let (a, b) = (job("a", "'true'", ""), cronjob("b", "0 3 * * *"));
     let lives = [live(&a, Some("prod")), live(&b, Some("prod"))];
     let (a2, b2) = (job("a", "'false'", ""), cronjob("b", "0 4 * * *"));
+    let plan_desired = [a2, b2];
     let plan = make(
         "prod",
-        &[a2, b2],
+        &plan_desired,
         &lives,
         &Ledger::default(),
         &Policy::default(),
@@ -126,10 +122,12 @@ fn a_changed_cronjob_is_updated_and_a_changed_job_rerun() {
 fn on_change_ignore_keeps_a_changed_job_from_running() {
     let a = job("a", "'true'", "");
     let a2 = job("a", "'false'", "jobcd.dev/on-change: ignore");
+    let plan_desired = [a2];
+    let lives = [live(&a, Some("prod"))];
     let plan = make(
         "prod",
-        &[a2],
-        &[live(&a, Some("prod"))],
+        &plan_desired,
+        &lives,
         &Ledger::default(),
         &Policy::default(),
     )
@@ -158,10 +156,12 @@ fn a_spec_that_ran_is_never_run_again_even_when_its_job_is_gone() {
 
     // Changed to B, then reverted to A (which ran): A is not run again.
     let b = job("a", "'false'", "");
+    let reverted_desired = [a];
+    let lives = [live(&b, Some("prod"))];
     let reverted = make(
         "prod",
-        &[a],
-        &[live(&b, Some("prod"))],
+        &reverted_desired,
+        &lives,
         &ledger,
         &Policy::default(),
     )
@@ -170,7 +170,8 @@ fn a_spec_that_ran_is_never_run_again_even_when_its_job_is_gone() {
 
     // A new spec runs: bumping jobcd.dev/run is how a user asks for it.
     let bumped = job("a", "'true'", "jobcd.dev/run: '2'");
-    let plan = make("prod", &[bumped], &[], &ledger, &Policy::default()).unwrap();
+    let bumped = [bumped];
+    let plan = make("prod", &bumped, &[], &ledger, &Policy::default()).unwrap();
     assert_eq!(step(&plan, "Job default/a").action, Action::Create);
 }
 
@@ -179,9 +180,10 @@ fn objects_jobcd_does_not_own_for_this_source_are_conflicts_left_untouched() {
     let a = job("a", "'true'", "");
     let b = cronjob("b", "0 3 * * *");
     let lives = [live(&a, None), live(&b, Some("staging"))];
+    let plan_desired = [a.clone(), b.clone()];
     let plan = make(
         "prod",
-        &[a.clone(), b.clone()],
+        &plan_desired,
         &lives,
         &Ledger::default(),
         &Policy::default(),
@@ -203,9 +205,10 @@ fn objects_jobcd_does_not_own_for_this_source_are_conflicts_left_untouched() {
     assert!(plan.operations().is_empty());
 
     // Gone from the repository, still not ours to delete.
+    let plan_desired = [job("c", "'true'", "")];
     let plan = make(
         "prod",
-        &[job("c", "'true'", "")],
+        &plan_desired,
         &lives,
         &Ledger::default(),
         &Policy::default(),

@@ -46,10 +46,11 @@ fn live(d: &Desired) -> Live {
 fn a_changed_job_shows_the_changed_line_and_jobcds_metadata_apart() {
     let old = desired("echo one", "r1");
     let new = desired("echo two", "r2");
+    let lives = [live(&old)];
     let plan = plan(
         "prod",
         std::slice::from_ref(&new),
-        &[live(&old)],
+        &lives,
         &Ledger::default(),
         &Policy::default(),
     )
@@ -103,17 +104,14 @@ fn a_new_object_is_all_additions_and_an_unchanged_one_has_no_diff() {
         d.user
     );
     assert!(d.user.contains("+kind: Job\n"), "{}", d.user);
-    let same = plan_same(&new);
-    assert!(diff(&same.steps[0]).is_none());
-}
-
-fn plan_same(d: &Desired) -> crate::plan::Plan {
-    plan(
+    let lives = [live(&new)];
+    let same = crate::plan::plan(
         "prod",
-        std::slice::from_ref(d),
-        &[live(d)],
+        std::slice::from_ref(&new),
+        &lives,
         &Ledger::default(),
         &Policy::default(),
     )
-    .unwrap()
+    .unwrap();
+    assert!(diff(&same.steps[0]).is_none());
 }
