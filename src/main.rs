@@ -6,7 +6,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Exit status of a process whose output pipe was closed (128 + SIGPIPE),
+/// as `jobcd … | head` expects.
+const EXIT_BROKEN_PIPE: i32 = 141;
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = jobcd::cli::Cli::parse();
     match jobcd::cli::run(cli) {
         Ok(code) => code,
@@ -15,4 +20,24 @@ fn main() -> ExitCode {
             ExitCode::from(jobcd::cli::EXIT_ERROR)
         }
     }
+}
+
+/// Rust ignores SIGPIPE, so `println!` to a closed pipe panics. Reader gone
+/// is not an error worth a backtrace: exit as a process killed by SIGPIPE
+/// would. (Restoring SIGPIPE instead would need unsafe code and would also
+/// let a closed socket kill the daemon.)
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        default(info);
+    }));
 }

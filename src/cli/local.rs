@@ -390,8 +390,13 @@ fn status(executor: &Executor) -> anyhow::Result<ExitCode> {
             Kind::CronJob => next_fire(&o.name, &o.manifest, now),
             Kind::Job => String::new(),
         };
+        let origin = if o.source == BY_HAND {
+            "by hand".to_string()
+        } else {
+            format!("source {}", o.source)
+        };
         println!(
-            "{:?} {}/{} (from {} @ {}){next}\n  {last}",
+            "{:?} {}/{} ({origin}: {} @ {}){next}\n  {last}",
             o.kind,
             o.namespace,
             o.name,
