@@ -356,7 +356,10 @@ fn verdict(status: &Status) -> String {
         if let Some(c) = status.condition(kind) {
             return format!(
                 "{kind:?} ({}: {}); {} succeeded, {} failed",
-                c.reason, c.message, status.succeeded, status.failed
+                c.reason,
+                c.message.trim_end_matches('.'),
+                status.succeeded,
+                status.failed
             );
         }
     }
@@ -376,13 +379,22 @@ fn status(executor: &Executor) -> anyhow::Result<ExitCode> {
     let now = Timestamp::now();
     for o in &objects {
         let last = runs.iter().rev().find(|r| {
-            r.job.name == o.name || r.job.owner_cronjob.as_deref() == Some(o.name.as_str())
+            r.job.namespace == o.namespace
+                && match o.kind {
+                    Kind::Job => r.job.name == o.name && r.job.owner_cronjob.is_none(),
+                    Kind::CronJob => r.job.owner_cronjob.as_deref() == Some(o.name.as_str()),
+                }
         });
         let last = last.map_or("never run".to_string(), |r| {
+            let removed = if r.job.deleted_at.is_some() {
+                " (removed)"
+            } else {
+                ""
+            };
             format!(
-                "last run {} at {}: {}",
+                "last run {}{removed}, started {}: {}",
                 r.job.name,
-                r.job.created_at,
+                r.job.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 verdict(&r.job.status)
             )
         });
