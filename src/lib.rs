@@ -14,3 +14,5 @@ pub mod schedule;
 pub mod source;
 mod suggest;
 pub mod target;
+#[cfg(test)]
+mod testing;

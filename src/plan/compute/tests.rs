@@ -2,24 +2,6 @@
 
 use super::plan as make;
 use super::*;
-use crate::manifest::{self, Object, SourceFile};
-use crate::plan::spec_hash;
-
-fn objects(yaml: &str) -> Vec<Object> {
-    let files = [SourceFile {
-        path: "repo.yaml".into(),
-        bytes: yaml.as_bytes().to_vec(),
-    }];
-    let options = manifest::Options {
-        strict: true,
-        now: "2026-01-01T00:00:00Z".parse().unwrap(),
-    };
-    manifest::load(&files, &options)
-        .into_desired()
-        .unwrap_or_else(|v| panic!("{:?}", v.diagnostics))
-        .objects()
-        .to_vec()
-}
 
 fn job(name: &str, command: &str, annotations: &str) -> Desired {
     desired(&format!(
@@ -34,27 +16,11 @@ fn cronjob(name: &str, schedule: &str) -> Desired {
 }
 
 fn desired(yaml: &str) -> Desired {
-    let object = objects(yaml).remove(0);
-    Desired {
-        spec_hash: spec_hash(&object),
-        object,
-        source: "prod".into(),
-        revision: "r2".into(),
-    }
+    let object = crate::testing::objects("repo.yaml", yaml).remove(0);
+    crate::testing::desired(object, "prod", "r2")
 }
 
-/// The live form of a desired object, as `source` applied it.
-fn live(d: &Desired, source: Option<&str>) -> Live {
-    Live {
-        id: d.object.id.clone(),
-        source: source.map(Into::into),
-        revision: Some("r1".into()),
-        path: Some(d.object.location.file.clone()),
-        spec_hash: Some(d.spec_hash.clone()),
-        manifest: d.object.manifest.json().to_string(),
-        applied_at: None,
-    }
-}
+use crate::testing::live;
 
 fn actions(plan: &Plan<'_>) -> Vec<(String, Action)> {
     plan.steps

@@ -1,45 +1,19 @@
 //! Diffs show the user's edit, and jobcd's metadata apart from it.
 
 use super::*;
-use crate::manifest::{self, SourceFile};
-use crate::plan::{Policy, plan, spec_hash};
+use crate::plan::{Policy, plan};
 use crate::target::{Desired, Ledger, Live};
 
 fn desired(command: &str, revision: &str) -> Desired {
     let yaml = format!(
         "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: a}}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: x\n        command: [sh, -c, {command:?}]\n"
     );
-    let files = [SourceFile {
-        path: "jobs/a.yaml".into(),
-        bytes: yaml.into_bytes(),
-    }];
-    let options = manifest::Options {
-        strict: true,
-        now: "2026-01-01T00:00:00Z".parse().unwrap(),
-    };
-    let object = manifest::load(&files, &options)
-        .into_desired()
-        .unwrap()
-        .objects()[0]
-        .clone();
-    Desired {
-        spec_hash: spec_hash(&object),
-        object,
-        source: "prod".into(),
-        revision: revision.into(),
-    }
+    let object = crate::testing::objects("jobs/a.yaml", &yaml).remove(0);
+    crate::testing::desired(object, "prod", revision)
 }
 
 fn live(d: &Desired) -> Live {
-    Live {
-        id: d.object.id.clone(),
-        source: Some(d.source.clone()),
-        revision: Some(d.revision.clone()),
-        path: Some(d.object.location.file.clone()),
-        spec_hash: Some(d.spec_hash.clone()),
-        manifest: d.object.manifest.json().to_string(),
-        applied_at: None,
-    }
+    crate::testing::live(d, Some("prod"))
 }
 
 #[test]

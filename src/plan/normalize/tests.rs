@@ -1,22 +1,9 @@
 //! A cosmetic edit never changes the hash; a real one always does.
 
 use super::*;
-use crate::manifest::{self, SourceFile};
 
 fn object(yaml: &str) -> Object {
-    let files = [SourceFile {
-        path: "x.yaml".into(),
-        bytes: yaml.as_bytes().to_vec(),
-    }];
-    let options = manifest::Options {
-        strict: true,
-        now: "2026-01-01T00:00:00Z".parse().unwrap(),
-    };
-    manifest::load(&files, &options)
-        .into_desired()
-        .unwrap_or_else(|v| panic!("{:?}", v.diagnostics))
-        .objects()[0]
-        .clone()
+    crate::testing::objects("x.yaml", yaml).remove(0)
 }
 
 fn hash(yaml: &str) -> String {

@@ -7,8 +7,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
-use crate::manifest::{self, Object, SourceFile};
-use crate::plan::spec_hash;
+use crate::manifest::Object;
 use crate::target::local::clock::ManualClock;
 use crate::target::local::job_controller::{ConditionType, Phase};
 use crate::target::local::job_runner::Ended;
@@ -31,27 +30,11 @@ async fn start(dir: &Path, clock: Arc<ManualClock>) -> Executor {
 }
 
 fn objects(yaml: &str) -> Vec<Object> {
-    let files = [SourceFile {
-        path: "test.yaml".into(),
-        bytes: yaml.as_bytes().to_vec(),
-    }];
-    let options = manifest::Options {
-        strict: true,
-        now: at(T0),
-    };
-    let desired = manifest::load(&files, &options)
-        .into_desired()
-        .unwrap_or_else(|v| panic!("{:?}", v.diagnostics));
-    desired.objects().to_vec()
+    crate::testing::objects("test.yaml", yaml)
 }
 
 fn desired(object: Object) -> Desired {
-    Desired {
-        spec_hash: spec_hash(&object),
-        object,
-        source: "s".into(),
-        revision: "r1".into(),
-    }
+    crate::testing::desired(object, "s", "r1")
 }
 
 fn cronjob(extra_spec: &str, script: &str) -> Desired {
