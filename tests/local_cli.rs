@@ -143,3 +143,35 @@ fn an_invalid_tree_applies_nothing() {
     );
     assert!(text(&jobcd(state.path(), &["local", "runs"])).contains("no runs yet"));
 }
+
+#[test]
+fn an_object_applied_by_hand_can_be_deleted_by_hand() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cron.yaml"),
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: tick}\nspec:\n  schedule: '0 3 * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: c, image: i, command: ['true']}]\n",
+    )
+    .unwrap();
+    let applied = jobcd(
+        state.path(),
+        &["local", "apply", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    assert!(
+        text(&jobcd(state.path(), &["local", "status"])).contains("CronJob default/tick (by hand")
+    );
+
+    let deleted = jobcd(state.path(), &["local", "delete", "cronjob", "tick"]);
+    assert_eq!(deleted.status.code(), Some(0), "{}", text(&deleted));
+    assert!(text(&deleted).contains("CronJob default/tick: deleted"));
+    assert!(text(&jobcd(state.path(), &["local", "status"])).contains("nothing applied yet"));
+
+    let again = jobcd(state.path(), &["local", "delete", "cronjob", "tick"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        text(&again).contains("no CronJob default/tick has been applied"),
+        "{}",
+        text(&again)
+    );
+}

@@ -851,6 +851,15 @@ fn a_job_applied_by_hand_is_a_conflict_and_is_left_alone() {
     world.write("shared.yaml", &world.job("shared", "from-git"));
     world.write("mine.yaml", &world.job("mine", "v1"));
     world.commit("a Job whose name is taken, and one whose is not");
+    // A rehearsal fails as the real sync will.
+    for rehearsal in [world.diff(&[]), world.sync(&["--dry-run"])] {
+        let all = text(&rehearsal);
+        assert_eq!(rehearsal.status.code(), Some(1), "{all}");
+        assert!(
+            all.contains("1 conflict(s): a sync would report them and fail"),
+            "{all}"
+        );
+    }
     let out = world.sync(&[]);
     let all = text(&out);
     assert_eq!(

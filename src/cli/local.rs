@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::repo::RepoArgs;
 use super::{EXIT_ERROR, EXIT_INVALID};
-use crate::manifest::{self, Kind, Typed};
+use crate::manifest::{self, Kind, ObjectRef, Typed};
 use crate::plan::spec_hash;
 use crate::target::Desired;
 use crate::target::local::clock::SystemClock;
@@ -43,6 +43,17 @@ pub(crate) enum Command {
         #[arg(long, short = 'f')]
         follow: bool,
     },
+    /// Delete an object, like kubectl delete: a Job's run is stopped, a CronJob's Jobs go with it (the run-once ledger remembers what ran).
+    Delete {
+        /// `job` or `cronjob`.
+        #[arg(value_enum)]
+        kind: KindArg,
+        /// Its name.
+        name: String,
+        /// Its namespace.
+        #[arg(long, short = 'n', default_value = manifest::DEFAULT_NAMESPACE)]
+        namespace: String,
+    },
     /// Run a CronJob's Job now, like `kubectl create job --from=cronjob/NAME`.
     RunNow {
         /// The CronJob.
@@ -51,6 +62,15 @@ pub(crate) enum Command {
         #[arg(long, short = 'n', default_value = manifest::DEFAULT_NAMESPACE)]
         namespace: String,
     },
+}
+
+/// A kind on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum KindArg {
+    /// A Job.
+    Job,
+    /// A CronJob.
+    Cronjob,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +96,11 @@ pub(crate) fn run(command: Command, state_dir: PathBuf) -> anyhow::Result<ExitCo
         Command::RunNow { cronjob, namespace } => {
             runtime.block_on(run_now(&state_dir, &namespace, &cronjob))
         }
+        Command::Delete {
+            kind,
+            name,
+            namespace,
+        } => runtime.block_on(delete(&state_dir, kind, &name, &namespace)),
         Command::Status => status(&open()?),
         Command::Runs { name } => runs(&open()?, name.as_deref()),
         Command::Logs { pod, follow } => runtime.block_on(logs(&open()?, &pod, follow)),
@@ -245,6 +270,34 @@ fn report_end(id: &str, result: &RunResult) -> bool {
     }
 }
 
+async fn delete(
+    state_dir: &Path,
+    kind: KindArg,
+    name: &str,
+    namespace: &str,
+) -> anyhow::Result<ExitCode> {
+    let executor = start(state_dir).await?;
+    let id = ObjectRef {
+        kind: match kind {
+            KindArg::Job => Kind::Job,
+            KindArg::Cronjob => Kind::CronJob,
+        },
+        namespace: namespace.into(),
+        name: name.into(),
+    };
+    let known = executor
+        .objects()?
+        .iter()
+        .any(|o| o.kind == id.kind && o.namespace == id.namespace && o.name == id.name);
+    if !known {
+        anyhow::bail!("no {id} has been applied; `jobcd local status` lists what has");
+    }
+    executor.delete(&id).await?;
+    executor.wait_idle().await;
+    println!("{id}: deleted");
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Result<ExitCode> {
     let executor = start(state_dir).await?;
     let work = async {
@@ -372,7 +425,7 @@ fn verdict(status: &Status) -> String {
 fn status(executor: &Executor) -> anyhow::Result<ExitCode> {
     let objects = executor.objects()?;
     if objects.is_empty() {
-        println!("nothing applied yet; try `jobcd local apply examples/`");
+        println!("nothing applied yet; try `jobcd sync --repo . --path examples`");
         return Ok(ExitCode::SUCCESS);
     }
     let runs = executor.runs(None)?;

@@ -158,11 +158,9 @@ pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCod
             print_json(&report(&args, &inputs.revision, Some(&plan), None, true))?;
         } else {
             print_plan(&plan, true);
-            if !plan.has_changes() {
-                println!("no changes");
-            }
+            print_verdict(&plan);
         }
-        Ok(if plan.has_changes() {
+        Ok(if plan.has_changes() || plan.count(Action::Conflict) > 0 {
             ExitCode::from(EXIT_INVALID)
         } else {
             ExitCode::SUCCESS
@@ -194,9 +192,15 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
                 print_json(&report(&args, &inputs.revision, Some(&plan), None, true))?;
             } else {
                 print_plan(&plan, true);
+                print_verdict(&plan);
                 println!("dry run: nothing applied");
             }
-            return Ok(ExitCode::SUCCESS);
+            // A conflict fails the real sync, so it fails the rehearsal too.
+            return Ok(if plan.count(Action::Conflict) > 0 {
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ExitCode::SUCCESS
+            });
         }
         let executor = super::local::start(&state_dir).await?;
         let work = sync(&args, &executor, revision);
@@ -439,6 +443,16 @@ fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
                 new.as_deref().unwrap_or("(none)")
             );
         }
+    }
+}
+
+/// The last line of a diff: whether a sync would change or fail anything.
+fn print_verdict(plan: &Plan<'_>) {
+    let conflicts = plan.count(Action::Conflict);
+    if conflicts > 0 {
+        println!("{conflicts} conflict(s): a sync would report them and fail");
+    } else if !plan.has_changes() {
+        println!("no changes");
     }
 }
 

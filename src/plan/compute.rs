@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::ownership::{self, ON_CHANGE, PRUNE};
+use super::ownership::{self, ON_CHANGE, PRUNE, RUN};
 use crate::manifest::{Kind, ObjectRef};
 use crate::target::{Desired, Ledger, Live, Operation};
 
@@ -231,7 +231,9 @@ fn decide(source: &str, d: &Desired, live: Option<&Live>, ledger: &Ledger) -> (A
         return match (id.kind, ran) {
             (Kind::Job, Some(outcome)) => (
                 Action::Skip,
-                format!("this spec already ran ({outcome}); the Job is gone and is not run again"),
+                format!(
+                    "this spec already ran ({outcome}); the Job is gone and is not run again (change the spec, e.g. bump the {RUN} annotation, to run it again)"
+                ),
             ),
             (Kind::Job, None) => (Action::Create, "new Job: it will run".into()),
             (Kind::CronJob, _) => (Action::Create, "new CronJob".into()),
@@ -242,7 +244,7 @@ fn decide(source: &str, d: &Desired, live: Option<&Live>, ledger: &Ledger) -> (A
             return (
                 Action::Conflict,
                 format!(
-                    "a {} with this name exists and is not managed by jobcd: left untouched; rename it in the repository, or label the live one {}=jobcd and {}={source} to hand it over",
+                    "a {} with this name exists and is not managed by jobcd: left untouched; rename it in the repository, or delete the live one (on a cluster, labelling it {}=jobcd and {}={source} hands it over instead)",
                     id.kind,
                     ownership::MANAGED_BY,
                     ownership::SOURCE
@@ -258,7 +260,14 @@ fn decide(source: &str, d: &Desired, live: Option<&Live>, ledger: &Ledger) -> (A
         Some(_) => {}
     }
     if live.spec_hash.as_deref() == Some(d.spec_hash.as_str()) {
-        return (Action::Unchanged, "up to date".into());
+        let reason = match (id.kind, ran) {
+            (Kind::Job, Some(outcome)) if outcome != "Running" => {
+                format!("up to date; it ran: {outcome}")
+            }
+            (Kind::Job, Some(_)) => "up to date; running".into(),
+            _ => "up to date".into(),
+        };
+        return (Action::Unchanged, reason);
     }
     match id.kind {
         Kind::CronJob => (Action::Update, "spec changed: updated in place".into()),
@@ -271,7 +280,9 @@ fn decide(source: &str, d: &Desired, live: Option<&Live>, ledger: &Ledger) -> (A
             } else if let Some(outcome) = ran {
                 (
                     Action::Skip,
-                    format!("this spec already ran ({outcome}); not run again"),
+                    format!(
+                        "this spec already ran ({outcome}); not run again (change the spec, e.g. bump the {RUN} annotation, to run it again)"
+                    ),
                 )
             } else {
                 (

@@ -20,6 +20,9 @@ pub const SPEC_HASH: &str = "jobcd.dev/spec-hash";
 
 /// Policy annotation on a Job: `rerun` (default) or `ignore` a changed spec.
 pub const ON_CHANGE: &str = "jobcd.dev/on-change";
+/// The annotation users bump to run an unchanged Job again (any change to
+/// the spec would do; this one says why).
+pub const RUN: &str = "jobcd.dev/run";
 /// Policy annotation: `disabled` keeps the object when it leaves git.
 pub const PRUNE: &str = "jobcd.dev/prune";
 
