@@ -175,3 +175,54 @@ fn an_object_applied_by_hand_can_be_deleted_by_hand() {
         text(&again)
     );
 }
+
+#[test]
+fn logs_follow_prints_output_as_it_comes_until_the_pod_ends() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    std::fs::write(
+        dir.path().join("slow.yaml"),
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: slow}}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: c, image: i, command: [sh, -c, 'echo one; while [ ! -e {} ]; do sleep 0.05; done; echo two']}}]\n",
+            gate.display()
+        ),
+    )
+    .unwrap();
+    let mut apply = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["local", "apply", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the pod to exist.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let pod = loop {
+        let runs = text(&jobcd(state.path(), &["local", "runs", "slow"]));
+        if let Some(pod) = runs.split_whitespace().find(|w| w.starts_with("slow-")) {
+            break pod.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no pod: {runs}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["local", "logs", &pod, "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "one" arrives while the pod is still held at the gate.
+    use std::io::{BufRead, Read};
+    let mut stdout = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "one\n");
+    std::fs::write(&gate, "").unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "two\n", "the rest, then the end once the pod ends");
+    assert_eq!(follow.wait().unwrap().code(), Some(0));
+    assert_eq!(apply.wait().unwrap().code(), Some(0));
+}
