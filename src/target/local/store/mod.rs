@@ -80,30 +80,52 @@ impl Store {
             source,
         })?;
         let mut conn = Connection::open(&path).map_err(sqlite("opening"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sqlite("enabling WAL"))?;
+        // First, so that everything below waits for another process that
+        // is opening the same file at the same moment.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite("setting the busy timeout"))?;
+        // Switching to WAL can answer "busy" without waiting while another
+        // process switches it too; try again for as long as the timeout.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                result => break result.map_err(sqlite("enabling WAL"))?,
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sqlite("setting synchronous"))?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(sqlite("enabling foreign keys"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sqlite("setting the busy timeout"))?;
-        let version: u32 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(sqlite("reading the schema version"))?;
         let known = schema::MIGRATIONS.len() as u32;
-        if version > known {
-            return Err(Error::TooNew {
-                path,
-                found: version,
-                known,
-            });
-        }
-        for (i, migration) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.transaction().map_err(sqlite("starting a migration"))?;
-            tx.execute_batch(migration)
-                .map_err(sqlite(&format!("applying migration {}", i + 1)))?;
-            tx.pragma_update(None, "user_version", (i + 1) as u32)
+        // Each migration runs in an immediate transaction that first reads
+        // the version again: two processes opening a new file together
+        // apply each migration once.
+        loop {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(sqlite("starting a migration"))?;
+            let version: u32 = tx
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .map_err(sqlite("reading the schema version"))?;
+            if version > known {
+                return Err(Error::TooNew {
+                    path,
+                    found: version,
+                    known,
+                });
+            }
+            if version == known {
+                break;
+            }
+            tx.execute_batch(schema::MIGRATIONS[version as usize])
+                .map_err(sqlite(&format!("applying migration {}", version + 1)))?;
+            tx.pragma_update(None, "user_version", version + 1)
                 .map_err(sqlite("recording the schema version"))?;
             tx.commit().map_err(sqlite("committing a migration"))?;
         }

@@ -243,3 +243,21 @@ fn pods_need_their_job() {
         "foreign keys are enforced"
     );
 }
+
+#[test]
+fn processes_opening_a_new_store_together_migrate_it_once() {
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Store::open(&path).map(|s| s.schema_version()))
+            })
+            .collect();
+        for opener in openers {
+            let version = opener.join().unwrap().expect("every opener succeeds");
+            assert_eq!(version.unwrap(), super::schema::MIGRATIONS.len() as u32);
+        }
+    }
+}
