@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+mod db;
 mod hex;
 pub mod manifest;
 pub mod plan;
