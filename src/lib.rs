@@ -11,6 +11,7 @@ mod hex;
 pub mod manifest;
 pub mod plan;
 pub mod reconcile;
+pub mod report;
 pub mod schedule;
 pub mod source;
 mod suggest;

@@ -1,0 +1,296 @@
+//! The durable outbox: statuses are written here first and delivered to
+//! each reporter afterwards, so a reporter that is down never slows or
+//! stops a sync and nothing is lost when jobcd restarts.
+//!
+//! Per (reporter, commit, context) the latest state wins: a new status
+//! replaces one still waiting, and one identical to what was last delivered
+//! (or is waiting) is not queued at all. A failed delivery is retried with
+//! exponential backoff (1 s doubling, at most 5 minutes), or when the
+//! reporter says (a rate-limit reset).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Reporter, State, Status};
+use crate::db::{self, Error};
+
+/// The outbox's file in the state directory.
+pub const FILE_NAME: &str = "statuses.db";
+/// First retry delay.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Longest retry delay.
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        reporter        TEXT NOT NULL,
+        sha             TEXT NOT NULL,
+        context         TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        description     TEXT NOT NULL,
+        target_url      TEXT,
+        created_at      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT
+    ) STRICT;
+    CREATE INDEX outbox_key ON outbox (reporter, sha, context);
+    CREATE TABLE delivered (
+        reporter     TEXT NOT NULL,
+        sha          TEXT NOT NULL,
+        context      TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        description  TEXT NOT NULL,
+        target_url   TEXT,
+        delivered_at TEXT NOT NULL,
+        PRIMARY KEY (reporter, sha, context)
+    ) STRICT;
+"#];
+
+/// A status waiting for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// Row id.
+    pub id: i64,
+    /// The reporter it is for.
+    pub reporter: String,
+    /// The status.
+    pub status: Status,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// The outbox.
+#[derive(Debug)]
+pub struct Outbox {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What one [`Outbox::deliver_due`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Statuses delivered.
+    pub delivered: usize,
+    /// Statuses whose delivery failed (they wait for their retry).
+    pub failed: Vec<String>,
+    /// Statuses still waiting.
+    pub backlog: usize,
+}
+
+impl Outbox {
+    /// Opens (creating) the outbox in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Outbox, Error> {
+        let path = state_dir.join(FILE_NAME);
+        let conn = db::open(state_dir, &path, MIGRATIONS)?;
+        Ok(Outbox { conn, path })
+    }
+
+    fn sqlite(&self, what: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
+        let what = what.to_string();
+        move |source| Error::Sqlite {
+            path: self.path.clone(),
+            what,
+            source,
+        }
+    }
+
+    /// Queues `status` for `reporter`; false when it was not needed (the
+    /// same state is already delivered or waiting).
+    pub fn enqueue(&self, reporter: &str, status: &Status, now: Timestamp) -> Result<bool, Error> {
+        let key = params![reporter, status.sha, status.context];
+        let waiting: Option<(String, String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT state, description, target_url FROM outbox
+                 WHERE reporter = ?1 AND sha = ?2 AND context = ?3 ORDER BY id DESC LIMIT 1",
+                key,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(self.sqlite("reading the outbox"))?;
+        let last = match waiting {
+            Some(w) => Some(w),
+            None => self
+                .conn
+                .query_row(
+                    "SELECT state, description, target_url FROM delivered
+                     WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
+                    key,
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(self.sqlite("reading the outbox"))?,
+        };
+        let this = (
+            status.state.as_str().to_string(),
+            status.description.clone(),
+            status.target_url.clone(),
+        );
+        if last.as_ref() == Some(&this) {
+            return Ok(false);
+        }
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.sqlite("starting a transaction"))?;
+        // The latest state wins over one still waiting.
+        tx.execute(
+            "DELETE FROM outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
+            key,
+        )
+        .map_err(self.sqlite("updating the outbox"))?;
+        tx.execute(
+            "INSERT INTO outbox (reporter, sha, context, state, description, target_url, created_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![
+                reporter,
+                status.sha,
+                status.context,
+                status.state.as_str(),
+                status.description,
+                status.target_url,
+                now.to_string()
+            ],
+        )
+        .map_err(self.sqlite("queueing a status"))?;
+        tx.commit().map_err(self.sqlite("queueing a status"))?;
+        Ok(true)
+    }
+
+    /// Statuses waiting for `reporter` whose time has come, oldest first.
+    pub fn due(&self, reporter: &str, now: Timestamp) -> Result<Vec<Pending>, Error> {
+        self.pending_where(
+            "reporter = ?1 AND next_attempt_at <= ?2",
+            params![reporter, now.to_string()],
+        )
+    }
+
+    /// Every status waiting, for any reporter, oldest first.
+    pub fn waiting(&self) -> Result<Vec<Pending>, Error> {
+        self.pending_where("1 = 1", params![])
+    }
+
+    fn pending_where(
+        &self,
+        condition: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<Pending>, Error> {
+        let sql = format!(
+            "SELECT id, reporter, sha, context, state, description, target_url, attempts, last_error
+             FROM outbox WHERE {condition} ORDER BY id"
+        );
+        let mut statement = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(self.sqlite("reading the outbox"))?;
+        let rows = statement
+            .query_map(args, |r| {
+                let state: String = r.get(4)?;
+                Ok(Pending {
+                    id: r.get(0)?,
+                    reporter: r.get(1)?,
+                    status: Status {
+                        sha: r.get(2)?,
+                        context: r.get(3)?,
+                        state: State::parse(&state).unwrap_or(State::Error),
+                        description: r.get(5)?,
+                        target_url: r.get(6)?,
+                    },
+                    attempts: r.get(7)?,
+                    last_error: r.get(8)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
+        rows.map_err(self.sqlite("reading the outbox"))
+    }
+
+    fn delivered(&self, pending: &Pending, now: Timestamp) -> Result<(), Error> {
+        let s = &pending.status;
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.sqlite("starting a transaction"))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO delivered (reporter, sha, context, state, description, target_url, delivered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                pending.reporter,
+                s.sha,
+                s.context,
+                s.state.as_str(),
+                s.description,
+                s.target_url,
+                now.to_string()
+            ],
+        )
+        .map_err(self.sqlite("recording a delivery"))?;
+        tx.execute("DELETE FROM outbox WHERE id = ?1", params![pending.id])
+            .map_err(self.sqlite("recording a delivery"))?;
+        tx.commit().map_err(self.sqlite("recording a delivery"))
+    }
+
+    fn failed(
+        &self,
+        pending: &Pending,
+        error: &str,
+        retry_after: Option<Duration>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let delay = retry_after.unwrap_or_else(|| {
+            BACKOFF_BASE
+                .saturating_mul(1 << pending.attempts.min(16))
+                .min(BACKOFF_CAP)
+        });
+        let next = now + SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX);
+        self.conn
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                params![pending.id, error, next.to_string()],
+            )
+            .map(drop)
+            .map_err(self.sqlite("recording a failed delivery"))
+    }
+
+    /// Delivers every status that is due to its reporter, in order; a
+    /// failure is recorded for a later retry and does not stop the others.
+    /// Statuses for a reporter not in `reporters` wait.
+    pub fn deliver_due(
+        &self,
+        reporters: &[&dyn Reporter],
+        now: Timestamp,
+    ) -> Result<Delivery, Error> {
+        let mut result = Delivery::default();
+        for reporter in reporters {
+            for pending in self.due(reporter.name(), now)? {
+                match reporter.deliver(&pending.status, now) {
+                    Ok(()) => {
+                        self.delivered(&pending, now)?;
+                        result.delivered += 1;
+                    }
+                    Err(failure) => {
+                        self.failed(&pending, &failure.message, failure.retry_after, now)?;
+                        result.failed.push(format!(
+                            "{} {} on {}: {}",
+                            reporter.name(),
+                            pending.status.context,
+                            &pending.status.sha[..pending.status.sha.len().min(7)],
+                            failure.message
+                        ));
+                    }
+                }
+            }
+        }
+        result.backlog = self.waiting()?.len();
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! The outbox on a real SQLite file, with a reporter that can be made to fail.
+
+use std::sync::Mutex;
+
+use super::*;
+use crate::report::{Failure, SYNC_CONTEXT};
+
+#[derive(Default)]
+struct Flaky {
+    down: Mutex<Option<Failure>>,
+    seen: Mutex<Vec<(String, State, String)>>,
+}
+
+impl Reporter for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+
+    fn deliver(&self, status: &Status, _at: Timestamp) -> Result<(), Failure> {
+        if let Some(failure) = self.down.lock().unwrap().clone() {
+            return Err(failure);
+        }
+        self.seen.lock().unwrap().push((
+            status.context.clone(),
+            status.state,
+            status.description.clone(),
+        ));
+        Ok(())
+    }
+}
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+#[test]
+fn identical_states_are_not_queued_twice_and_the_latest_waiting_state_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let now = at("2026-01-01T00:00:00Z");
+    let pending = Status::new(SHA, SYNC_CONTEXT, State::Pending, "syncing");
+    assert!(outbox.enqueue("flaky", &pending, now).unwrap());
+    assert!(
+        !outbox.enqueue("flaky", &pending, now).unwrap(),
+        "duplicate"
+    );
+    let done = Status::new(SHA, SYNC_CONTEXT, State::Success, "1 created");
+    assert!(outbox.enqueue("flaky", &done, now).unwrap());
+    let waiting = outbox.waiting().unwrap();
+    assert_eq!(waiting.len(), 1, "pending was superseded");
+    assert_eq!(waiting[0].status.state, State::Success);
+
+    let reporter = Flaky::default();
+    let report = outbox.deliver_due(&[&reporter], now).unwrap();
+    assert_eq!((report.delivered, report.backlog), (1, 0));
+    assert!(
+        !outbox.enqueue("flaky", &done, now).unwrap(),
+        "the delivered state is not posted again"
+    );
+}
+
+#[test]
+fn a_reporter_that_is_down_is_retried_with_backoff_or_at_its_reset_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let t0 = at("2026-01-01T00:00:00Z");
+    let reporter = Flaky::default();
+    *reporter.down.lock().unwrap() = Some(Failure {
+        message: "500 Internal Server Error".into(),
+        retry_after: None,
+    });
+    for (context, state) in [
+        (SYNC_CONTEXT, State::Success),
+        ("jobcd/job/default/a", State::Failure),
+    ] {
+        outbox
+            .enqueue("flaky", &Status::new(SHA, context, state, "x"), t0)
+            .unwrap();
+    }
+    let report = outbox.deliver_due(&[&reporter], t0).unwrap();
+    assert_eq!(
+        (report.delivered, report.failed.len(), report.backlog),
+        (0, 2, 2)
+    );
+    // Not due again before the first backoff (1 s)…
+    assert!(outbox.due("flaky", t0).unwrap().is_empty());
+    // …then due; a rate limit pushes the next try to its reset.
+    *reporter.down.lock().unwrap() = Some(Failure {
+        message: "403 rate limited".into(),
+        retry_after: Some(Duration::from_secs(60)),
+    });
+    let t1 = t0 + SignedDuration::from_secs(1);
+    outbox.deliver_due(&[&reporter], t1).unwrap();
+    assert!(
+        outbox
+            .due("flaky", t1 + SignedDuration::from_secs(59))
+            .unwrap()
+            .is_empty()
+    );
+    let waiting = outbox.waiting().unwrap();
+    assert_eq!(waiting[0].attempts, 2);
+    assert_eq!(waiting[0].last_error.as_deref(), Some("403 rate limited"));
+
+    // Back up: both delivered once, in the order they were queued.
+    *reporter.down.lock().unwrap() = None;
+    let t2 = t1 + SignedDuration::from_secs(60);
+    let report = outbox.deliver_due(&[&reporter], t2).unwrap();
+    assert_eq!((report.delivered, report.backlog), (2, 0));
+    let seen = reporter.seen.lock().unwrap();
+    assert_eq!(
+        seen.iter()
+            .map(|(c, s, _)| (c.as_str(), *s))
+            .collect::<Vec<_>>(),
+        [
+            (SYNC_CONTEXT, State::Success),
+            ("jobcd/job/default/a", State::Failure)
+        ]
+    );
+}
+
+#[test]
+fn undelivered_statuses_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = at("2026-01-01T00:00:00Z");
+    {
+        let outbox = Outbox::open(dir.path()).unwrap();
+        outbox
+            .enqueue(
+                "flaky",
+                &Status::new(SHA, SYNC_CONTEXT, State::Pending, "syncing"),
+                t0,
+            )
+            .unwrap();
+    }
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let reporter = Flaky::default();
+    assert_eq!(outbox.deliver_due(&[&reporter], t0).unwrap().delivered, 1);
+}
