@@ -1057,3 +1057,139 @@ fn a_failed_run_fails_the_sync_and_is_not_retried() {
     assert!(all.contains("0 Job run(s), 0 failed"), "{all}");
     assert_eq!(world.ran("flaky"), ["v1"], "not run again");
 }
+
+/// A Job that fails every attempt.
+fn failing_job(name: &str, backoff_limit: u32) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  backoffLimit: {backoff_limit}\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: main, image: busybox, command: [sh, -c, 'exit 3']}}]\n"
+    )
+}
+
+impl World {
+    /// The jobcd note on `rev`, read by plain git ("" when there is none).
+    fn note(&self, rev: &str) -> String {
+        let out = self
+            .command("git")
+            .current_dir(self.repo())
+            .args(["notes", "--ref=jobcd", "show", rev])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+#[test]
+fn a_sync_notes_what_ran_and_how_it_ended_on_the_commit() {
+    let world = World::new();
+    world.write("ok.yaml", &world.job("ok", "v1"));
+    world.write("bad.yaml", &failing_job("bad", 0));
+    let sha = world.commit("one Job that passes, one that fails");
+    let out = world.sync(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed run fails the sync: {}",
+        text(&out)
+    );
+
+    let note = world.note(&sha);
+    let lines: Vec<Value> = note
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let by_context = |context: &str| {
+        lines
+            .iter()
+            .find(|l| l["context"] == context)
+            .unwrap_or_else(|| panic!("no {context} in {note}"))
+    };
+    assert_eq!(by_context("jobcd/sync")["state"], "success");
+    assert_eq!(by_context("jobcd/job/default/ok")["state"], "success");
+    let bad = by_context("jobcd/job/default/bad");
+    assert_eq!(bad["state"], "failure");
+    assert_eq!(bad["description"], "BackoffLimitExceeded after 1 attempt");
+    let log = world.git(&["log", "--notes=jobcd", "-1"]);
+    assert!(log.contains("Notes (jobcd):"), "{log}");
+
+    // jobcd status reads the same.
+    let status = world.jobcd(&[
+        "status",
+        "--repo",
+        world.repo().to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let status = json(&status);
+    assert_eq!(status["sha"], sha.as_str());
+    assert_eq!(status["statuses"].as_array().unwrap().len(), 3);
+
+    // Syncing the same commit again changes nothing on it.
+    world.sync(&[]);
+    assert_eq!(world.note(&sha), note, "no flapping on a re-sync");
+}
+
+#[test]
+fn an_invalid_commit_is_marked_failed_with_the_first_error() {
+    let world = World::new();
+    world.write("ok.yaml", &world.job("ok", "v1"));
+    world.commit("good");
+    world.sync(&[]);
+    world.write(
+        "typo.yaml",
+        &world
+            .job("typo", "v1")
+            .replace("restartPolicy", "restartPolicyy"),
+    );
+    let sha = world.commit("a typo");
+    assert_eq!(world.sync(&[]).status.code(), Some(1));
+    let note = world.note(&sha);
+    let line: Value = serde_json::from_str(note.lines().next().unwrap()).unwrap();
+    assert_eq!(line["context"], "jobcd/sync");
+    assert_eq!(line["state"], "failure");
+    let description = line["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("typo.yaml:") && description.contains("restartPolicy"),
+        "{description}"
+    );
+}
+
+#[test]
+fn statuses_that_could_not_be_written_are_delivered_by_the_next_run() {
+    let world = World::new();
+    world.write("ok.yaml", &world.job("ok", "v1"));
+    let sha = world.commit("a Job");
+    // A stale lock on the notes ref makes every note write fail.
+    let lock = world.repo().join(".git/refs/notes/jobcd.lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    fs::write(&lock, "").unwrap();
+    let out = world.sync(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "reporting never fails a sync: {}",
+        text(&out)
+    );
+    assert!(
+        stderr(&out).contains("status not delivered yet"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(world.note(&sha), "");
+
+    fs::remove_file(&lock).unwrap();
+    // Nothing to apply, but the outbox delivers what waited. (Its retry
+    // time is a second after the failure.)
+    wait_until("the retry time passes", || {
+        world.sync(&[]);
+        !world.note(&sha).is_empty()
+    });
+    let note = world.note(&sha);
+    assert!(
+        note.contains(r#""context":"jobcd/job/default/ok""#),
+        "{note}"
+    );
+    assert!(
+        note.contains(r#""state":"success","context":"jobcd/sync""#),
+        "{note}"
+    );
+}

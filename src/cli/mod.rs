@@ -6,6 +6,7 @@ mod local;
 mod repo;
 mod schedule;
 mod source;
+mod status;
 mod sync;
 mod validate;
 
@@ -43,6 +44,8 @@ enum Command {
     Diff(sync::Args),
     /// Apply one revision to the target: create, update, re-run and prune as planned, and follow each Job run to its end.
     Sync(sync::SyncArgs),
+    /// Show the statuses jobcd reported on a commit (from git notes).
+    Status(status::Args),
     /// The local executor: run Jobs and CronJobs on this machine.
     #[command(subcommand)]
     Local(local::Command),
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Source(command) => source::run(command, state_dir),
         Command::Diff(args) => sync::run_diff(args, state_dir),
         Command::Sync(args) => sync::run_sync(args, state_dir),
+        Command::Status(args) => status::run(args, state_dir),
         Command::Local(command) => local::run(command, state_dir),
     }
 }

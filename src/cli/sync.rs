@@ -19,6 +19,10 @@ use crate::manifest::{self, Diagnostic, ObjectRef};
 use crate::plan::diff::{ObjectDiff, diff};
 use crate::plan::{self, Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
 use crate::reconcile;
+use crate::report::notes::GitNotes;
+use crate::report::outbox::Outbox;
+use crate::report::record::{self, Recorder};
+use crate::report::{SYNC_CONTEXT, Status};
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
 use crate::target::{Desired, Ledger, Live, Outcome, Target};
@@ -63,6 +67,18 @@ pub(crate) struct SyncArgs {
     /// Show what would be done, apply nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Where to report commit statuses: git notes under refs/notes/jobcd in the source repository (its mirror, for a remote), or nowhere.
+    #[arg(long, value_enum, default_value_t = ReportTo::Notes)]
+    report: ReportTo,
+}
+
+/// Where statuses go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReportTo {
+    /// git notes (`git log --notes=jobcd`).
+    Notes,
+    /// Nowhere.
+    None,
 }
 
 fn percent(text: &str) -> Result<f64, String> {
@@ -106,15 +122,21 @@ struct StepReport {
 struct Revision {
     label: String,
     sha: String,
+    /// The repository holding the source's git notes.
+    notes_repo: PathBuf,
     validation: manifest::Validation,
 }
 
 fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
-    if args.repo.repo.is_none() {
+    let Some(repo) = &args.repo.repo else {
         anyhow::bail!(
             "--repo is required: a local repository path or a URL (for a plain directory use `jobcd local apply DIR`)"
         );
-    }
+    };
+    let notes_repo = args
+        .repo
+        .source(repo, state_dir.to_path_buf())?
+        .notes_repo();
     let loaded = args.repo.load(None, state_dir.to_path_buf())?;
     let sha = loaded
         .revision
@@ -127,6 +149,7 @@ fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
     Ok(Revision {
         label: loaded.label,
         sha,
+        notes_repo,
         validation,
     })
 }
@@ -176,9 +199,34 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
     let SyncArgs {
         common: args,
         dry_run,
+        report: report_to,
     } = args;
     runtime.block_on(async {
         let revision = read(&args, &state_dir)?;
+        let recorder = match report_to {
+            ReportTo::Notes if !dry_run => Some(Recorder::new(
+                Outbox::open(&state_dir).context("opening the status outbox")?,
+                vec![Box::new(GitNotes::new(revision.notes_repo.clone()))],
+            )),
+            _ => None,
+        };
+        if let Some(recorder) = &recorder {
+            // Statuses a killed jobcd left undelivered go first.
+            deliver(recorder, args.output);
+        }
+        if !revision.validation.is_valid()
+            && let Some(recorder) = &recorder
+        {
+            let first = revision
+                .validation
+                .diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .map(|d| d.to_string().trim_start_matches("error: ").to_string())
+                .unwrap_or_default();
+            recorder.record(&record::rejected(&revision.sha, &first), Timestamp::now())?;
+            deliver(recorder, args.output);
+        }
         if dry_run || !revision.validation.is_valid() {
             let executor = Executor::open(&state_dir, Arc::new(SystemClock))
                 .context("opening the local executor's state")?;
@@ -203,7 +251,7 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
             });
         }
         let executor = super::local::start(&state_dir).await?;
-        let work = sync(&args, &executor, revision);
+        let work = sync(&args, &executor, revision, recorder.as_ref());
         super::local::interruptible(&executor, work).await
     })
 }
@@ -260,32 +308,69 @@ fn make_plan<'a>(args: &Args, inputs: &'a Inputs) -> anyhow::Result<Option<Plan<
     ) {
         Ok(plan) => Ok(Some(plan)),
         Err(refusal) => {
-            if args.output == Format::Text {
-                eprintln!("{}: {refusal}", inputs.revision.label);
-            } else {
-                print_json(&report(
-                    args,
-                    &inputs.revision,
-                    None,
-                    Some(refusal.to_string()),
-                    false,
-                ))?;
-            }
+            report_refusal(args, inputs, &refusal)?;
             Ok(None)
         }
     }
 }
 
-async fn sync(args: &Args, executor: &Executor, revision: Revision) -> anyhow::Result<ExitCode> {
+fn report_refusal(args: &Args, inputs: &Inputs, refusal: &plan::Refusal) -> anyhow::Result<()> {
+    if args.output == Format::Text {
+        eprintln!("{}: {refusal}", inputs.revision.label);
+    } else {
+        print_json(&report(
+            args,
+            &inputs.revision,
+            None,
+            Some(refusal.to_string()),
+            false,
+        ))?;
+    }
+    Ok(())
+}
+
+async fn sync(
+    args: &Args,
+    executor: &Executor,
+    revision: Revision,
+    recorder: Option<&Recorder>,
+) -> anyhow::Result<ExitCode> {
     let text = args.output == Format::Text;
+    let note = |status: Status| -> anyhow::Result<()> {
+        if let Some(recorder) = recorder {
+            recorder.record(&status, Timestamp::now())?;
+            deliver(recorder, args.output);
+        }
+        Ok(())
+    };
     let mut outcomes = executor.outcomes();
     let Some(inputs) = prepare(args, executor, revision).await? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
-    let Some(plan) = make_plan(args, &inputs)? else {
-        return Ok(ExitCode::from(EXIT_INVALID));
+    let sha = inputs.revision.sha.clone();
+    let plan = match plan::plan(
+        &args.source,
+        &inputs.desired,
+        &inputs.live,
+        &inputs.ledger,
+        &policy(args),
+    ) {
+        Ok(plan) => plan,
+        Err(refusal) => {
+            note(record::rejected(&sha, &refusal.to_string()))?;
+            report_refusal(args, &inputs, &refusal)?;
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
     };
     let revision = &inputs.revision;
+    // A commit already applied is not re-reported when nothing changes.
+    let quiet = !plan.has_changes()
+        && plan.count(Action::Conflict) == 0
+        && recorder.is_some_and(|r| r.succeeded(&sha, SYNC_CONTEXT).unwrap_or(false));
+    let note = |status: Status| if quiet { Ok(()) } else { note(status) };
+    if plan.has_changes() {
+        note(record::syncing(&sha, inputs.desired.len()))?;
+    }
     if text {
         println!("{}: {}", args.source, revision.label);
         print_plan(&plan, false);
@@ -305,6 +390,9 @@ async fn sync(args: &Args, executor: &Executor, revision: Revision) -> anyhow::R
         .into_iter()
         .map(|(id, uid)| (uid, id))
         .collect();
+    for id in waiting.values() {
+        note(record::run_started(&sha, &id.namespace, &id.name, None))?;
+    }
     let mut runs = Vec::new();
     let started = tokio::time::Instant::now();
     let mut progress = tokio::time::interval_at(started + PROGRESS, PROGRESS);
@@ -316,6 +404,7 @@ async fn sync(args: &Args, executor: &Executor, revision: Revision) -> anyhow::R
                     if text {
                         println!("{}", describe(&outcome));
                     }
+                    note(record::run_ended(&sha, &outcome))?;
                     runs.push(outcome);
                 }
             }
@@ -338,20 +427,25 @@ async fn sync(args: &Args, executor: &Executor, revision: Revision) -> anyhow::R
         .context("removing finished Jobs past their ttlSecondsAfterFinished")?;
     let failed_runs = runs.iter().filter(|r| r.result != "Complete").count();
     let conflicts = plan.count(Action::Conflict);
+    let summary = format!(
+        "{} created, {} updated, {} re-run, {} pruned, {} unchanged, {} skipped, {} conflicts; {} Job run(s), {} failed",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        plan.count(Action::Rerun),
+        plan.count(Action::Prune),
+        plan.count(Action::Unchanged),
+        plan.count(Action::Skip),
+        conflicts,
+        runs.len(),
+        failed_runs
+    );
+    note(match (&error, conflicts) {
+        (Some(e), _) => record::apply_failed(&sha, e),
+        (None, 0) => record::synced(&sha, &summary),
+        (None, _) => record::rejected(&sha, &format!("{conflicts} conflict(s): {summary}")),
+    })?;
     if text {
-        println!(
-            "{}: {} created, {} updated, {} re-run, {} pruned, {} unchanged, {} skipped, {} conflicts; {} Job run(s), {} failed",
-            short(&revision.sha),
-            plan.count(Action::Create),
-            plan.count(Action::Update),
-            plan.count(Action::Rerun),
-            plan.count(Action::Prune),
-            plan.count(Action::Unchanged),
-            plan.count(Action::Skip),
-            conflicts,
-            runs.len(),
-            failed_runs
-        );
+        println!("{}: {summary}", short(&revision.sha));
     } else {
         let mut report = report(args, revision, Some(&plan), None, false);
         report.applied = Some(done.len());
@@ -364,6 +458,21 @@ async fn sync(args: &Args, executor: &Executor, revision: Revision) -> anyhow::R
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Delivers what is due; a reporter that fails is reported and retried at
+/// the next sync, it never fails this one.
+fn deliver(recorder: &Recorder, output: Format) {
+    match recorder.deliver(Timestamp::now()) {
+        Ok(delivery) => {
+            if output == Format::Text {
+                for failure in &delivery.failed {
+                    eprintln!("warning: status not delivered yet: {failure}");
+                }
+            }
+        }
+        Err(e) => eprintln!("warning: status outbox: {e}"),
+    }
 }
 
 /// How often a sync says what it still waits for.

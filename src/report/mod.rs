@@ -9,6 +9,7 @@
 
 pub mod notes;
 pub mod outbox;
+pub mod record;
 
 use std::time::Duration;
 

@@ -164,6 +164,24 @@ impl Outbox {
         Ok(true)
     }
 
+    /// The latest state queued or delivered for (reporter, commit, context).
+    pub fn latest(&self, reporter: &str, sha: &str, context: &str) -> Result<Option<State>, Error> {
+        let key = params![reporter, sha, context];
+        let state: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT state FROM outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3
+                 UNION ALL
+                 SELECT state FROM delivered WHERE reporter = ?1 AND sha = ?2 AND context = ?3
+                 LIMIT 1",
+                key,
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite("reading the outbox"))?;
+        Ok(state.and_then(|s| State::parse(&s)))
+    }
+
     /// Statuses waiting for `reporter` whose time has come, oldest first.
     pub fn due(&self, reporter: &str, now: Timestamp) -> Result<Vec<Pending>, Error> {
         self.pending_where(

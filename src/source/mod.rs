@@ -243,6 +243,15 @@ impl Source {
         }
     }
 
+    /// The repository that holds this source's git notes: the local
+    /// repository itself, or the mirror of a remote one.
+    pub fn notes_repo(&self) -> PathBuf {
+        match &self.location {
+            Location::Local(path) => path.clone(),
+            Location::Remote(remote) => fetch::mirror_dir(&self.state_dir, remote),
+        }
+    }
+
     /// For a local repository: its git directory and common directory (they
     /// differ for a linked worktree), whose refs a watcher follows.
     pub fn git_dirs(&self) -> Result<Option<(PathBuf, PathBuf)>, Error> {
