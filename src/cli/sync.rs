@@ -169,25 +169,51 @@ pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCod
         .build()?;
     runtime.block_on(async {
         let revision = read(&args, &state_dir)?;
-        let executor = Executor::open(&state_dir, Arc::new(SystemClock))
-            .context("opening the local executor's state")?;
-        let Some(inputs) = prepare(&args, &executor, revision).await? else {
-            return Ok(ExitCode::from(EXIT_INVALID));
-        };
-        let Some(plan) = make_plan(&args, &inputs)? else {
-            return Ok(ExitCode::from(EXIT_INVALID));
-        };
-        if args.output == Format::Json {
-            print_json(&report(&args, &inputs.revision, Some(&plan), None, true))?;
-        } else {
-            print_plan(&plan, true);
-            print_verdict(&plan);
+        rehearse(&args, &state_dir, revision, Rehearsal::Diff).await
+    })
+}
+
+/// What a rehearsal stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rehearsal {
+    /// `diff`: changes are the finding (exit 1).
+    Diff,
+    /// `sync --dry-run`: only what would fail the sync fails it.
+    DryRun,
+}
+
+/// Plans a revision against the target without touching it, and shows the
+/// plan with diffs. Invalid revisions and refusals exit 1; so do conflicts,
+/// which fail the real sync, and for `diff`, changes.
+async fn rehearse(
+    args: &Args,
+    state_dir: &Path,
+    revision: Revision,
+    kind: Rehearsal,
+) -> anyhow::Result<ExitCode> {
+    let executor = Executor::open(state_dir, Arc::new(SystemClock))
+        .context("opening the local executor's state")?;
+    let Some(inputs) = prepare(args, &executor, revision).await? else {
+        return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    let Some(plan) = make_plan(args, &inputs)? else {
+        return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    if args.output == Format::Json {
+        print_json(&report(args, &inputs.revision, Some(&plan), None, true))?;
+    } else {
+        print_plan(&plan, true);
+        print_verdict(&plan);
+        if kind == Rehearsal::DryRun {
+            println!("dry run: nothing applied");
         }
-        Ok(if plan.has_changes() || plan.count(Action::Conflict) > 0 {
-            ExitCode::from(EXIT_INVALID)
-        } else {
-            ExitCode::SUCCESS
-        })
+    }
+    let failing =
+        plan.count(Action::Conflict) > 0 || (kind == Rehearsal::Diff && plan.has_changes());
+    Ok(if failing {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -228,27 +254,7 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
             deliver(recorder, args.output);
         }
         if dry_run || !revision.validation.is_valid() {
-            let executor = Executor::open(&state_dir, Arc::new(SystemClock))
-                .context("opening the local executor's state")?;
-            let Some(inputs) = prepare(&args, &executor, revision).await? else {
-                return Ok(ExitCode::from(EXIT_INVALID));
-            };
-            let Some(plan) = make_plan(&args, &inputs)? else {
-                return Ok(ExitCode::from(EXIT_INVALID));
-            };
-            if args.output == Format::Json {
-                print_json(&report(&args, &inputs.revision, Some(&plan), None, true))?;
-            } else {
-                print_plan(&plan, true);
-                print_verdict(&plan);
-                println!("dry run: nothing applied");
-            }
-            // A conflict fails the real sync, so it fails the rehearsal too.
-            return Ok(if plan.count(Action::Conflict) > 0 {
-                ExitCode::from(EXIT_INVALID)
-            } else {
-                ExitCode::SUCCESS
-            });
+            return rehearse(&args, &state_dir, revision, Rehearsal::DryRun).await;
         }
         let executor = super::local::start(&state_dir).await?;
         let work = sync(&args, &executor, revision, recorder.as_ref());
