@@ -2,7 +2,7 @@
 //! status and a pod's exits are JSON, since only the executor reads them.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Row, params};
 
 use super::{Error, Store};
 use crate::manifest::Kind;
@@ -222,6 +222,33 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
     })
 }
 
+fn cron_row(r: &Row<'_>) -> rusqlite::Result<CronState> {
+    Ok(CronState {
+        namespace: r.get(0)?,
+        name: r.get(1)?,
+        state: cron_controller::State {
+            created: ts(r, 2)?,
+            last_schedule: ts_opt(r, 3)?,
+            last_successful: ts_opt(r, 4)?,
+        },
+    })
+}
+
+fn ledger_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
+    Ok(LedgerEntry {
+        source: r.get(0)?,
+        namespace: r.get(1)?,
+        name: r.get(2)?,
+        spec_hash: r.get(3)?,
+        outcome: r.get(4)?,
+        job_uid: r.get(5)?,
+        recorded_at: ts(r, 6)?,
+    })
+}
+
+const JOB_COLUMNS: &str = "uid, namespace, name, owner_cronjob, spec_hash, manifest, scheduled_time, created_at, status, deleted_at";
+const POD_COLUMNS: &str = "id, job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir";
+
 fn pod_row(r: &Row<'_>) -> rusqlite::Result<PodRecord> {
     let phase: String = r.get(4)?;
     Ok(PodRecord {
@@ -375,14 +402,12 @@ impl Store {
         condition: &str,
         args: impl rusqlite::Params,
     ) -> Result<Vec<JobRecord>, Error> {
-        let sql = format!(
-            "SELECT uid, namespace, name, owner_cronjob, spec_hash, manifest, scheduled_time, created_at, status, deleted_at
-             FROM jobs WHERE {condition} ORDER BY created_at, rowid"
-        );
-        self.conn
-            .prepare_cached(&sql)
-            .and_then(|mut st| st.query_map(args, job_row)?.collect())
-            .map_err(|e| self.sqlite("listing Jobs", e))
+        self.select(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {condition} ORDER BY created_at, rowid"),
+            args,
+            job_row,
+            "listing Jobs",
+        )
     }
 
     /// Records a new pod; returns its id.
@@ -459,14 +484,12 @@ impl Store {
         condition: &str,
         args: impl rusqlite::Params,
     ) -> Result<Vec<PodRecord>, Error> {
-        let sql = format!(
-            "SELECT id, job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir
-             FROM pods WHERE {condition} ORDER BY id"
-        );
-        self.conn
-            .prepare_cached(&sql)
-            .and_then(|mut st| st.query_map(args, pod_row)?.collect())
-            .map_err(|e| self.sqlite("listing pods", e))
+        self.select(
+            &format!("SELECT {POD_COLUMNS} FROM pods WHERE {condition} ORDER BY id"),
+            args,
+            pod_row,
+            "listing pods",
+        )
     }
 
     /// A CronJob's scheduling state, if it has been seen before.
@@ -486,27 +509,15 @@ impl Store {
         condition: &str,
         args: impl rusqlite::Params,
     ) -> Result<Vec<CronState>, Error> {
-        let sql = format!(
-            "SELECT namespace, name, created_at, last_schedule_time, last_successful_time
-             FROM cronjob_state WHERE {condition} ORDER BY namespace, name"
-        );
-        self.conn
-            .prepare_cached(&sql)
-            .and_then(|mut st| {
-                st.query_map(args, |r| {
-                    Ok(CronState {
-                        namespace: r.get(0)?,
-                        name: r.get(1)?,
-                        state: cron_controller::State {
-                            created: ts(r, 2)?,
-                            last_schedule: ts_opt(r, 3)?,
-                            last_successful: ts_opt(r, 4)?,
-                        },
-                    })
-                })?
-                .collect()
-            })
-            .map_err(|e| self.sqlite("reading CronJob state", e))
+        self.select(
+            &format!(
+                "SELECT namespace, name, created_at, last_schedule_time, last_successful_time
+                 FROM cronjob_state WHERE {condition} ORDER BY namespace, name"
+            ),
+            args,
+            cron_row,
+            "reading CronJob state",
+        )
     }
 
     /// Forgets a CronJob's scheduling state (the CronJob was deleted).
@@ -546,24 +557,12 @@ impl Store {
         name: &str,
         spec_hash: &str,
     ) -> Result<Option<LedgerEntry>, Error> {
-        self.conn
-            .query_row(
-                "SELECT outcome, job_uid, recorded_at FROM ledger WHERE source = ?1 AND namespace = ?2 AND name = ?3 AND spec_hash = ?4",
+        Ok(self
+            .ledger_where(
+                "source = ?1 AND namespace = ?2 AND name = ?3 AND spec_hash = ?4",
                 params![source, namespace, name, spec_hash],
-                |r| {
-                    Ok(LedgerEntry {
-                        source: source.to_string(),
-                        namespace: namespace.to_string(),
-                        name: name.to_string(),
-                        spec_hash: spec_hash.to_string(),
-                        outcome: r.get(0)?,
-                        job_uid: r.get(1)?,
-                        recorded_at: ts(r, 2)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.sqlite("reading the run-once ledger", e))
+            )?
+            .pop())
     }
 
     /// Records (or updates) a ledger entry.
@@ -593,26 +592,28 @@ impl Store {
         condition: &str,
         args: impl rusqlite::Params,
     ) -> Result<Vec<LedgerEntry>, Error> {
-        let sql = format!(
-            "SELECT source, namespace, name, spec_hash, outcome, job_uid, recorded_at FROM ledger WHERE {condition}"
-        );
+        self.select(
+            &format!(
+                "SELECT source, namespace, name, spec_hash, outcome, job_uid, recorded_at FROM ledger WHERE {condition}"
+            ),
+            args,
+            ledger_row,
+            "reading the run-once ledger",
+        )
+    }
+
+    /// Rows of a query, each read by `row`; `what` names the query in errors.
+    fn select<T>(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+        row: fn(&Row<'_>) -> rusqlite::Result<T>,
+        what: &str,
+    ) -> Result<Vec<T>, Error> {
         self.conn
-            .prepare_cached(&sql)
-            .and_then(|mut st| {
-                st.query_map(args, |r| {
-                    Ok(LedgerEntry {
-                        source: r.get(0)?,
-                        namespace: r.get(1)?,
-                        name: r.get(2)?,
-                        spec_hash: r.get(3)?,
-                        outcome: r.get(4)?,
-                        job_uid: r.get(5)?,
-                        recorded_at: ts(r, 6)?,
-                    })
-                })?
-                .collect()
-            })
-            .map_err(|e| self.sqlite("reading the run-once ledger", e))
+            .prepare_cached(sql)
+            .and_then(|mut st| st.query_map(args, row)?.collect())
+            .map_err(|e| self.sqlite(what, e))
     }
 
     /// Records the outcome of Job instance `job_uid` in the ledger entry
