@@ -1193,3 +1193,46 @@ fn statuses_that_could_not_be_written_are_delivered_by_the_next_run() {
         "{note}"
     );
 }
+
+#[test]
+fn a_cronjobs_runs_are_noted_on_the_commit_its_spec_came_from() {
+    let world = World::new();
+    world.write("tick.yaml", &cronjob("tick", "@every 1s"));
+    let sha = world.commit("a CronJob");
+    assert_eq!(world.sync(&[]).status.code(), Some(0));
+    // Committing something else afterwards: the spec still comes from `sha`.
+    world.write("README.md", "notes\n");
+    world.commit("unrelated");
+
+    let out = world.jobcd(&["local", "run-now", "tick"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let note = world.note(&sha);
+    let line = note
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["context"] == "jobcd/cronjob/default/tick")
+        .unwrap_or_else(|| panic!("no CronJob status in {note}"));
+    assert_eq!(line["state"], "success");
+    let description = line["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("tick-manual-")
+            && description.ends_with("Complete: 1 succeeded, 0 failed"),
+        "{description}"
+    );
+
+    // Under serve, the scheduled runs are noted too (the latest one wins).
+    let serve = world.spawn(&["local", "serve"]);
+    wait_until("a scheduled run is noted", || {
+        world.note(&sha).lines().any(|l| {
+            let l: Value = serde_json::from_str(l).unwrap();
+            l["context"] == "jobcd/cronjob/default/tick"
+                && !l["description"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("tick-manual-")
+                && l["state"] == "success"
+        })
+    });
+    let out = serve.terminate();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

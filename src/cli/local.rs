@@ -12,12 +12,14 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::repo::RepoArgs;
 use super::{EXIT_ERROR, EXIT_INVALID};
+use crate::daemon::cronjob_statuses;
 use crate::manifest::{self, Kind, ObjectRef, Typed};
 use crate::plan::spec_hash;
+use crate::report::outbox::Outbox;
 use crate::target::Desired;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::cron_controller;
-use crate::target::local::executor::{Applied, BY_HAND, Executor, JobRef, Notice, RunResult};
+use crate::target::local::executor::{self, Applied, BY_HAND, Executor, JobRef, Notice, RunResult};
 use crate::target::local::job_controller::{ConditionType, Status};
 use crate::target::local::job_runner::{Ended, Progress, REASON_LOST};
 use k8s_openapi::api::batch::v1::CronJob;
@@ -304,10 +306,25 @@ async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Re
         let (tx, rx) = mpsc::unbounded_channel();
         let printer = tokio::spawn(print_progress(format!("CronJob {namespace}/{cronjob}"), rx));
         let run = executor.run_now(namespace, cronjob, Some(tx)).await?;
-        let name = run.name.clone();
+        let job = JobRef {
+            uid: run.uid.clone(),
+            namespace: namespace.into(),
+            name: run.name.clone(),
+            owner_cronjob: Some(cronjob.into()),
+        };
+        let statuses = Outbox::open(state_dir).context("opening the status outbox")?;
+        let note = |outcome: Option<&crate::target::Outcome>| {
+            if let Err(e) = cronjob_statuses::report_run(
+                &executor, &statuses, namespace, &job.name, cronjob, outcome,
+            ) {
+                eprintln!("warning: reporting CronJob {namespace}/{cronjob}: {e}");
+            }
+        };
+        note(None);
         let result = run.finished().await;
         let _ = printer.await;
-        let ok = report_end(&format!("Job {namespace}/{name}"), &result);
+        note(Some(&executor::outcome(&job, &result)));
+        let ok = report_end(&format!("Job {namespace}/{}", job.name), &result);
         executor.wait_idle().await;
         Ok(if ok {
             ExitCode::SUCCESS
@@ -320,6 +337,8 @@ async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Re
 
 async fn serve(state_dir: &Path) -> anyhow::Result<ExitCode> {
     let executor = start(state_dir).await?;
+    let statuses = Outbox::open(state_dir).context("opening the status outbox")?;
+    let reporter = tokio::spawn(cronjob_statuses::follow(executor.clone(), statuses));
     let mut notices = executor.notices();
     let printer = tokio::spawn(async move {
         loop {
@@ -343,6 +362,7 @@ async fn serve(state_dir: &Path) -> anyhow::Result<ExitCode> {
         })
         .await;
     printer.abort();
+    reporter.abort();
     result?;
     Ok(ExitCode::SUCCESS)
 }

@@ -230,10 +230,14 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
     runtime.block_on(async {
         let revision = read(&args, &state_dir)?;
         let recorder = match report_to {
-            ReportTo::Notes if !dry_run => Some(Recorder::new(
-                Outbox::open(&state_dir).context("opening the status outbox")?,
-                vec![Box::new(GitNotes::new(revision.notes_repo.clone()))],
-            )),
+            ReportTo::Notes if !dry_run => {
+                let outbox = Outbox::open(&state_dir).context("opening the status outbox")?;
+                outbox.set_source(&args.source, &revision.notes_repo, Timestamp::now())?;
+                Some(Recorder::new(
+                    outbox,
+                    vec![Box::new(GitNotes::new(revision.notes_repo.clone()))],
+                ))
+            }
             _ => None,
         };
         if let Some(recorder) = &recorder {

@@ -35,12 +35,15 @@ pub struct Entry {
 #[derive(Debug, Clone)]
 pub struct GitNotes {
     repo: PathBuf,
+    /// `git-notes:<repo>`: each repository is its own delivery target.
+    name: String,
 }
 
 impl GitNotes {
     /// The reporter for the repository at `repo`.
     pub fn new(repo: PathBuf) -> GitNotes {
-        GitNotes { repo }
+        let name = format!("git-notes:{}", repo.display());
+        GitNotes { repo, name }
     }
 }
 
@@ -64,7 +67,7 @@ fn note_lines(repo: &git2::Repository, oid: git2::Oid) -> Vec<String> {
 
 impl Reporter for GitNotes {
     fn name(&self) -> &str {
-        "git-notes"
+        &self.name
     }
 
     fn deliver(&self, status: &Status, at: Timestamp) -> Result<(), Failure> {

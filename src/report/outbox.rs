@@ -24,7 +24,9 @@ const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// Longest retry delay.
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    // 1: statuses waiting, and the last one delivered per key.
+    r#"
     CREATE TABLE outbox (
         id              INTEGER PRIMARY KEY,
         reporter        TEXT NOT NULL,
@@ -49,7 +51,17 @@ const MIGRATIONS: &[&str] = &[r#"
         delivered_at TEXT NOT NULL,
         PRIMARY KEY (reporter, sha, context)
     ) STRICT;
-"#];
+"#,
+    // 2: where each source's statuses go, so that runs jobcd starts on its
+    // own (CronJobs) are reported on the commit their spec came from.
+    r#"
+    CREATE TABLE sources (
+        name       TEXT PRIMARY KEY,
+        notes_repo TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) STRICT;
+"#,
+];
 
 /// A status waiting for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +174,30 @@ impl Outbox {
         .map_err(self.sqlite("queueing a status"))?;
         tx.commit().map_err(self.sqlite("queueing a status"))?;
         Ok(true)
+    }
+
+    /// Records where `source` reports (the repository holding its notes).
+    pub fn set_source(&self, source: &str, notes_repo: &Path, now: Timestamp) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO sources (name, notes_repo, updated_at) VALUES (?1, ?2, ?3)",
+                params![source, notes_repo.display().to_string(), now.to_string()],
+            )
+            .map(drop)
+            .map_err(self.sqlite("recording a source"))
+    }
+
+    /// Where `source` reports, if a sync has said.
+    pub fn source(&self, source: &str) -> Result<Option<PathBuf>, Error> {
+        self.conn
+            .query_row(
+                "SELECT notes_repo FROM sources WHERE name = ?1",
+                params![source],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|p| p.map(PathBuf::from))
+            .map_err(self.sqlite("reading sources"))
     }
 
     /// The latest state queued or delivered for (reporter, commit, context).

@@ -36,6 +36,7 @@ use crate::target::Desired;
 use active::Active;
 pub use active::{JobRef, Notice, RunResult};
 use lock::RunnerLock;
+pub use operations::outcome;
 pub use recovery::Recovery;
 
 /// The source of objects applied by hand (`jobcd local apply`): jobcd's

@@ -116,7 +116,7 @@ impl Executor {
 }
 
 /// A run's end as reporters see it.
-pub(super) fn outcome(job: &super::JobRef, result: &RunResult) -> Outcome {
+pub fn outcome(job: &super::JobRef, result: &RunResult) -> Outcome {
     let (result, reason, succeeded, failed) = match result {
         Ok(Ended::Finished(status)) => {
             let (kind, condition) = [ConditionType::Complete, ConditionType::Failed]

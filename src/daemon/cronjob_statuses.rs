@@ -1,0 +1,87 @@
+//! Reporting the runs jobcd starts on its own: a CronJob's runs (on
+//! schedule under `jobcd local serve`, or with `run-now`) are reported as
+//! `jobcd/cronjob/<ns>/<name>` on the commit the CronJob's spec came from,
+//! to the repository its source last synced from.
+
+use jiff::Timestamp;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::db::Error;
+use crate::manifest::Kind;
+use crate::report::Reporter;
+use crate::report::notes::GitNotes;
+use crate::report::outbox::Outbox;
+use crate::report::record;
+use crate::target::Outcome;
+use crate::target::local::executor::{self, BY_HAND, Executor, Notice};
+
+/// Reports CronJob runs as they start and end, until the executor's notice
+/// stream closes. Problems are printed to stderr and never stop anything.
+pub async fn follow(executor: Executor, outbox: Outbox) {
+    let executor = &executor;
+    let mut notices = executor.notices();
+    loop {
+        let notice = match notices.recv().await {
+            Ok(notice) => notice,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let (job, outcome) = match &notice {
+            Notice::Started { job } => (job, None),
+            Notice::Ended { job, result } => (job, Some(executor::outcome(job, result))),
+            _ => continue,
+        };
+        let Some(cronjob) = job.owner_cronjob.as_deref() else {
+            continue;
+        };
+        if let Err(e) = report_run(
+            executor,
+            &outbox,
+            &job.namespace,
+            &job.name,
+            cronjob,
+            outcome.as_ref(),
+        ) {
+            eprintln!(
+                "warning: reporting CronJob {}/{cronjob}: {e}",
+                job.namespace
+            );
+        }
+    }
+}
+
+/// Reports one start (`outcome` None) or end of a run of `cronjob`.
+pub fn report_run(
+    executor: &Executor,
+    outbox: &Outbox,
+    namespace: &str,
+    job: &str,
+    cronjob: &str,
+    outcome: Option<&Outcome>,
+) -> Result<(), Error> {
+    let Some(object) = executor
+        .objects()?
+        .into_iter()
+        .find(|o| o.kind == Kind::CronJob && o.namespace == namespace && o.name == cronjob)
+    else {
+        return Ok(());
+    };
+    if object.source == BY_HAND {
+        return Ok(());
+    }
+    let Some(repo) = outbox.source(&object.source)? else {
+        return Ok(());
+    };
+    let status = match outcome {
+        Some(outcome) => record::run_ended(&object.revision, outcome),
+        None => record::run_started(&object.revision, namespace, job, Some(cronjob)),
+    };
+    let now = Timestamp::now();
+    let notes = GitNotes::new(repo);
+    outbox.enqueue(notes.name(), &status, now)?;
+    let delivery = outbox.deliver_due(&[&notes], now)?;
+    for failure in delivery.failed {
+        eprintln!("warning: status not delivered yet: {failure}");
+    }
+    Ok(())
+}
