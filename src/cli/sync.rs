@@ -22,7 +22,8 @@ use crate::reconcile;
 use crate::report::notes::GitNotes;
 use crate::report::outbox::Outbox;
 use crate::report::record::{self, Recorder};
-use crate::report::{SYNC_CONTEXT, Status};
+use crate::report::{Reporter, SYNC_CONTEXT, Status, forge};
+use crate::source::Secret;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
 use crate::target::{Desired, Ledger, Live, Outcome, Target};
@@ -67,9 +68,18 @@ pub(crate) struct SyncArgs {
     /// Show what would be done, apply nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Where to report commit statuses: git notes under refs/notes/jobcd in the source repository (its mirror, for a remote), or nowhere.
+    /// Where to report commit statuses: git notes under refs/notes/jobcd in the source repository (its mirror, for a remote); a forge as well (forge: the one the repository URL names); or nowhere.
     #[arg(long, value_enum, default_value_t = ReportTo::Notes)]
     report: ReportTo,
+    /// The forge's API root (default: the forge's own for the repository's host, e.g. https://api.github.com, https://HOST/api/v3 for GitHub Enterprise).
+    #[arg(long, env = "JOBCD_FORGE_URL")]
+    forge_url: Option<String>,
+    /// The forge project, OWNER/REPO or a GitLab group path (default: from the repository URL).
+    #[arg(long, env = "JOBCD_FORGE_REPO")]
+    forge_repo: Option<String>,
+    /// File holding the forge token (or set JOBCD_FORGE_TOKEN).
+    #[arg(long, env = "JOBCD_FORGE_TOKEN_FILE")]
+    forge_token_file: Option<PathBuf>,
 }
 
 /// Where statuses go.
@@ -77,6 +87,14 @@ pub(crate) struct SyncArgs {
 pub(crate) enum ReportTo {
     /// git notes (`git log --notes=jobcd`).
     Notes,
+    /// git notes, and the forge the repository URL names.
+    Forge,
+    /// git notes, and GitHub (or GitHub Enterprise).
+    Github,
+    /// git notes, and GitLab.
+    Gitlab,
+    /// git notes, and Gitea or Forgejo.
+    Gitea,
     /// Nowhere.
     None,
 }
@@ -222,23 +240,26 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let forge = forge_args(&args);
     let SyncArgs {
         common: args,
         dry_run,
         report: report_to,
+        ..
     } = args;
     runtime.block_on(async {
         let revision = read(&args, &state_dir)?;
-        let recorder = match report_to {
-            ReportTo::Notes if !dry_run => {
-                let outbox = Outbox::open(&state_dir).context("opening the status outbox")?;
-                outbox.set_source(&args.source, &revision.notes_repo, Timestamp::now())?;
-                Some(Recorder::new(
-                    outbox,
-                    vec![Box::new(GitNotes::new(revision.notes_repo.clone()))],
-                ))
+        let recorder = if dry_run || report_to == ReportTo::None {
+            None
+        } else {
+            let outbox = Outbox::open(&state_dir).context("opening the status outbox")?;
+            outbox.set_source(&args.source, &revision.notes_repo, Timestamp::now())?;
+            let mut reporters: Vec<Box<dyn Reporter>> =
+                vec![Box::new(GitNotes::new(revision.notes_repo.clone()))];
+            if let Some(kind) = forge_kind(report_to) {
+                reporters.push(Box::new(forge(kind)?));
             }
-            _ => None,
+            Some(Recorder::new(outbox, reporters))
         };
         if let Some(recorder) = &recorder {
             // Statuses a killed jobcd left undelivered go first.
@@ -264,6 +285,56 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
         let work = sync(&args, &executor, revision, recorder.as_ref());
         super::local::interruptible(&executor, work).await
     })
+}
+
+/// The forge kind `--report` names (`Some(None)`: infer it).
+fn forge_kind(report: ReportTo) -> Option<Option<forge::Kind>> {
+    match report {
+        ReportTo::Forge => Some(None),
+        ReportTo::Github => Some(Some(forge::Kind::GitHub)),
+        ReportTo::Gitlab => Some(Some(forge::Kind::GitLab)),
+        ReportTo::Gitea => Some(Some(forge::Kind::Gitea)),
+        ReportTo::Notes | ReportTo::None => None,
+    }
+}
+
+/// What building the forge reporter needs from the arguments; called with
+/// the forge kind once `--report` names one.
+fn forge_args(
+    args: &SyncArgs,
+) -> impl FnOnce(Option<forge::Kind>) -> anyhow::Result<forge::Forge> + use<> {
+    let repo = args.common.repo.repo.clone();
+    let (url, project, token_file) = (
+        args.forge_url.clone(),
+        args.forge_repo.clone(),
+        args.forge_token_file.clone(),
+    );
+    move |kind| {
+        let token = match &token_file {
+            Some(file) => Secret::from_file(file)?,
+            None => match std::env::var("JOBCD_FORGE_TOKEN") {
+                Ok(token) if !token.is_empty() => Secret::new(token),
+                _ => anyhow::bail!(
+                    "reporting to a forge needs a token: set JOBCD_FORGE_TOKEN or --forge-token-file"
+                ),
+            },
+        };
+        // A local repository has no forge URL of its own.
+        let remote = repo.filter(|r| {
+            !matches!(
+                crate::source::Location::parse(r),
+                Ok(crate::source::Location::Local(_))
+            )
+        });
+        forge::for_source(
+            kind,
+            remote.as_deref(),
+            url.as_deref(),
+            project.as_deref(),
+            token,
+        )
+        .map_err(anyhow::Error::msg)
+    }
 }
 
 /// A valid revision and what the target holds.

@@ -7,6 +7,7 @@
 //! came from it. Statuses go through a durable [`outbox`] to each
 //! [`Reporter`]; git notes ([`notes`]) is the default reporter.
 
+pub mod forge;
 pub mod notes;
 pub mod outbox;
 pub mod record;

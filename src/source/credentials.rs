@@ -37,7 +37,7 @@ impl Secret {
         Ok(Secret(text.to_string()))
     }
 
-    fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }

@@ -1,0 +1,375 @@
+//! Commit statuses on a forge: GitHub (and GitHub Enterprise), GitLab, and
+//! Gitea/Forgejo, each through its REST API.
+//!
+//! A plain blocking HTTP client (ureq, rustls) rather than a forge SDK:
+//! each forge needs one POST, the three share everything else (retries,
+//! rate limits, redaction), and octocrab would bring a second async HTTP
+//! stack for a single endpoint of one of the three.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::{Failure, Reporter, State, Status};
+use crate::source::Secret;
+
+/// How long one request may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// GitHub or GitHub Enterprise Server.
+    GitHub,
+    /// GitLab.
+    GitLab,
+    /// Gitea or Forgejo.
+    Gitea,
+}
+
+impl Kind {
+    /// The forge a repository host is known to be, if it is one of the
+    /// public ones (anything else must be named).
+    pub fn of_host(host: &str) -> Option<Kind> {
+        match host.to_ascii_lowercase().as_str() {
+            "github.com" | "www.github.com" => Some(Kind::GitHub),
+            "gitlab.com" | "www.gitlab.com" => Some(Kind::GitLab),
+            "codeberg.org" | "gitea.com" => Some(Kind::Gitea),
+            _ => None,
+        }
+    }
+
+    /// The API root of a forge on `host`.
+    pub fn default_api(self, host: &str) -> String {
+        match (self, host.to_ascii_lowercase().as_str()) {
+            (Kind::GitHub, "github.com" | "www.github.com") => "https://api.github.com".into(),
+            (Kind::GitHub, _) => format!("https://{host}/api/v3"),
+            (Kind::GitLab, _) => format!("https://{host}/api/v4"),
+            (Kind::Gitea, _) => format!("https://{host}/api/v1"),
+        }
+    }
+}
+
+/// A forge's commit-status endpoint for one repository.
+pub struct Forge {
+    kind: Kind,
+    /// API root, without a trailing slash.
+    api: String,
+    /// `owner/repo` (GitLab: the project's full path).
+    project: String,
+    token: Secret,
+    agent: ureq::Agent,
+    name: String,
+}
+
+impl std::fmt::Debug for Forge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forge")
+            .field("kind", &self.kind)
+            .field("api", &self.api)
+            .field("project", &self.project)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Forge {
+    /// The reporter for `project` (`owner/repo`) at the API root `api`.
+    pub fn new(kind: Kind, api: &str, project: &str, token: Secret) -> Forge {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(TIMEOUT))
+            .http_status_as_error(false)
+            .user_agent(concat!("jobcd/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let api = api.trim_end_matches('/').to_string();
+        let name = format!("{kind:?}:{api}/{project}").to_lowercase();
+        Forge {
+            kind,
+            api,
+            project: project
+                .trim_matches('/')
+                .trim_end_matches(".git")
+                .to_string(),
+            token,
+            agent,
+            name,
+        }
+    }
+
+    /// The request for `status`: (URL, headers, JSON body).
+    fn request(&self, status: &Status) -> (String, Vec<(&'static str, String)>, serde_json::Value) {
+        let token = self.token.expose();
+        match self.kind {
+            Kind::GitHub => (
+                format!(
+                    "{}/repos/{}/statuses/{}",
+                    self.api, self.project, status.sha
+                ),
+                vec![
+                    ("Authorization", format!("Bearer {token}")),
+                    ("Accept", "application/vnd.github+json".into()),
+                    ("X-GitHub-Api-Version", "2022-11-28".into()),
+                ],
+                json!({
+                    "state": status.state.as_str(),
+                    "target_url": status.target_url,
+                    "description": status.description,
+                    "context": status.context,
+                }),
+            ),
+            Kind::GitLab => (
+                format!(
+                    "{}/projects/{}/statuses/{}",
+                    self.api,
+                    self.project.replace('/', "%2F"),
+                    status.sha
+                ),
+                vec![("PRIVATE-TOKEN", token.to_string())],
+                json!({
+                    "state": gitlab_state(status.state),
+                    "name": status.context,
+                    "description": status.description,
+                    "target_url": status.target_url,
+                }),
+            ),
+            Kind::Gitea => (
+                format!(
+                    "{}/repos/{}/statuses/{}",
+                    self.api, self.project, status.sha
+                ),
+                vec![("Authorization", format!("token {token}"))],
+                json!({
+                    "state": status.state.as_str(),
+                    "target_url": status.target_url,
+                    "description": status.description,
+                    "context": status.context,
+                }),
+            ),
+        }
+    }
+}
+
+/// GitLab's names: a jobcd `pending` is work under way (`running`); a
+/// jobcd `error` is a failure of the pipeline step too.
+fn gitlab_state(state: State) -> &'static str {
+    match state {
+        State::Pending => "running",
+        State::Success => "success",
+        State::Failure | State::Error => "failed",
+    }
+}
+
+impl Reporter for Forge {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deliver(&self, status: &Status, _at: Timestamp) -> Result<(), Failure> {
+        let (url, headers, body) = self.request(status);
+        let mut request = self.agent.post(&url).content_type("application/json");
+        for (name, value) in &headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send(body.to_string()).map_err(|e| Failure {
+            // ureq's errors name the URL, never headers.
+            message: format!("POST {url}: {e}"),
+            retry_after: None,
+        })?;
+        let code = response.status().as_u16();
+        if (200..300).contains(&code) {
+            return Ok(());
+        }
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let retry_after = rate_limit_wait(
+            code,
+            header("retry-after").as_deref(),
+            header("x-ratelimit-remaining").as_deref(),
+            header("x-ratelimit-reset")
+                .or_else(|| header("ratelimit-reset"))
+                .as_deref(),
+            Timestamp::now(),
+        );
+        let hint = match code {
+            401 => ": the token is missing, wrong or expired",
+            403 if retry_after.is_none() => {
+                ": the token may lack permission to write commit statuses"
+            }
+            404 => ": no such repository or commit, or the token cannot see it",
+            _ => "",
+        };
+        Err(Failure {
+            message: format!("POST {url}: HTTP {code}{hint}"),
+            retry_after,
+        })
+    }
+}
+
+/// How long a rate-limited forge asks to wait: `Retry-After` (seconds), or
+/// for a 403/429 with no requests left, until `X-RateLimit-Reset` (epoch
+/// seconds, GitHub and GitLab).
+pub fn rate_limit_wait(
+    code: u16,
+    retry_after: Option<&str>,
+    remaining: Option<&str>,
+    reset: Option<&str>,
+    now: Timestamp,
+) -> Option<Duration> {
+    if !matches!(code, 403 | 429) {
+        return None;
+    }
+    if let Some(seconds) = retry_after.and_then(|s| s.trim().parse::<u64>().ok()) {
+        return Some(Duration::from_secs(seconds));
+    }
+    let exhausted = remaining.is_some_and(|r| r.trim() == "0") || code == 429;
+    let reset = reset.and_then(|s| s.trim().parse::<i64>().ok())?;
+    if !exhausted {
+        return None;
+    }
+    let wait = reset - now.as_second();
+    Some(Duration::from_secs(wait.max(1) as u64))
+}
+
+/// Builds the reporter for a source: the forge is `kind`, or inferred from
+/// the repository's host; the API root is `api`, or the forge's default
+/// for that host; the project is `project`, or the repository URL's path.
+/// The error says which flag is missing.
+pub fn for_source(
+    kind: Option<Kind>,
+    repo_url: Option<&str>,
+    api: Option<&str>,
+    project: Option<&str>,
+    token: Secret,
+) -> Result<Forge, String> {
+    let host = repo_url.and_then(host_of);
+    let kind = match kind.or_else(|| host.as_deref().and_then(Kind::of_host)) {
+        Some(kind) => kind,
+        None => {
+            return Err(format!(
+                "cannot tell which forge {} is; say --report github, gitlab or gitea",
+                repo_url.unwrap_or("a local repository")
+            ));
+        }
+    };
+    let api = match (api, host.as_deref()) {
+        (Some(api), _) => api.to_string(),
+        (None, Some(host)) => kind.default_api(host),
+        (None, None) => return Err("a local repository has no forge host; give --forge-url".into()),
+    };
+    let Some(project) = project
+        .map(str::to_string)
+        .or_else(|| repo_url.and_then(project_of))
+    else {
+        return Err("cannot tell the forge project; give --forge-repo OWNER/REPO".into());
+    };
+    Ok(Forge::new(kind, &api, &project, token))
+}
+
+/// The host of a repository URL.
+fn host_of(url: &str) -> Option<String> {
+    let rest = match url.split_once("://") {
+        Some((_, rest)) => rest,
+        None => url,
+    };
+    let authority = rest.split(['/', ':']).next()?;
+    let host = authority.rsplit('@').next()?;
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// `owner/repo` from a repository URL (`https://host/owner/repo.git`,
+/// `git@host:owner/repo.git`, `ssh://git@host/owner/repo`).
+pub fn project_of(url: &str) -> Option<String> {
+    let rest = match url.split_once("://") {
+        Some((_, rest)) => rest.split_once('/')?.1,
+        None => url.split_once(':')?.1,
+    };
+    let path = rest.trim_matches('/').trim_end_matches(".git");
+    path.contains('/').then(|| path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projects_and_apis_come_from_the_repository_url() {
+        assert_eq!(
+            project_of("https://github.com/acme/jobs.git").as_deref(),
+            Some("acme/jobs")
+        );
+        assert_eq!(
+            project_of("git@gitlab.com:group/sub/jobs.git").as_deref(),
+            Some("group/sub/jobs")
+        );
+        assert_eq!(
+            project_of("ssh://git@codeberg.org:22/acme/jobs").as_deref(),
+            Some("acme/jobs")
+        );
+        assert_eq!(project_of("https://github.com/acme"), None);
+        assert_eq!(Kind::of_host("GitHub.com"), Some(Kind::GitHub));
+        assert_eq!(Kind::of_host("git.example.com"), None);
+        assert_eq!(
+            Kind::GitHub.default_api("github.com"),
+            "https://api.github.com"
+        );
+        assert_eq!(
+            Kind::GitHub.default_api("ghe.corp"),
+            "https://ghe.corp/api/v3"
+        );
+        assert_eq!(
+            Kind::GitLab.default_api("gitlab.com"),
+            "https://gitlab.com/api/v4"
+        );
+        assert_eq!(
+            host_of("git@codeberg.org:a/b.git").as_deref(),
+            Some("codeberg.org")
+        );
+        let token = || Secret::new("t");
+        let forge = for_source(
+            None,
+            Some("https://github.com/acme/jobs.git"),
+            None,
+            None,
+            token(),
+        )
+        .unwrap();
+        assert_eq!(forge.name(), "github:https://api.github.com/acme/jobs");
+        let err = for_source(
+            None,
+            Some("https://git.corp/acme/jobs"),
+            None,
+            None,
+            token(),
+        )
+        .unwrap_err();
+        assert!(err.contains("--report github, gitlab or gitea"), "{err}");
+        let err = for_source(Some(Kind::Gitea), None, None, Some("a/b"), token()).unwrap_err();
+        assert!(err.contains("--forge-url"), "{err}");
+    }
+
+    #[test]
+    fn a_rate_limit_waits_until_its_reset_or_its_retry_after() {
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let reset = (now.as_second() + 120).to_string();
+        assert_eq!(
+            rate_limit_wait(403, None, Some("0"), Some(&reset), now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            rate_limit_wait(429, Some("30"), None, None, now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            rate_limit_wait(403, None, Some("12"), Some(&reset), now),
+            None,
+            "not a rate limit"
+        );
+        assert_eq!(rate_limit_wait(500, Some("30"), None, None, now), None);
+    }
+}
