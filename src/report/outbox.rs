@@ -61,6 +61,13 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     ) STRICT;
 "#,
+    // 3: a reporter that asked to be left alone (a rate limit) until a time.
+    r#"
+    CREATE TABLE paused (
+        reporter TEXT PRIMARY KEY,
+        until    TEXT NOT NULL
+    ) STRICT;
+"#,
 ];
 
 /// A status waiting for delivery.
@@ -290,6 +297,33 @@ impl Outbox {
         tx.commit().map_err(self.sqlite("recording a delivery"))
     }
 
+    /// Until when `reporter` asked not to be sent anything, if that is
+    /// still ahead.
+    fn paused_until(&self, reporter: &str, now: Timestamp) -> Result<Option<Timestamp>, Error> {
+        let until: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT until FROM paused WHERE reporter = ?1",
+                params![reporter],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite("reading the outbox"))?;
+        Ok(until
+            .and_then(|u| u.parse::<Timestamp>().ok())
+            .filter(|u| *u > now))
+    }
+
+    fn pause(&self, reporter: &str, until: Timestamp) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO paused (reporter, until) VALUES (?1, ?2)",
+                params![reporter, until.to_string()],
+            )
+            .map(drop)
+            .map_err(self.sqlite("pausing a reporter"))
+    }
+
     fn failed(
         &self,
         pending: &Pending,
@@ -322,6 +356,10 @@ impl Outbox {
     ) -> Result<Delivery, Error> {
         let mut result = Delivery::default();
         for reporter in reporters {
+            // A rate-limited reporter gets nothing until its reset.
+            if self.paused_until(reporter.name(), now)?.is_some() {
+                continue;
+            }
             for pending in self.due(reporter.name(), now)? {
                 match reporter.deliver(&pending.status, now) {
                     Ok(()) => {
@@ -330,6 +368,16 @@ impl Outbox {
                     }
                     Err(failure) => {
                         self.failed(&pending, &failure.message, failure.retry_after, now)?;
+                        if let Some(wait) = failure.retry_after {
+                            let until =
+                                now + SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX);
+                            self.pause(reporter.name(), until)?;
+                            result.failed.push(format!(
+                                "{}: rate limited; nothing more is sent before {until}",
+                                reporter.name()
+                            ));
+                            break;
+                        }
                         result.failed.push(format!(
                             "{} {} on {}: {}",
                             reporter.name(),

@@ -92,16 +92,33 @@ fn a_reporter_that_is_down_is_retried_with_backoff_or_at_its_reset_in_order() {
         retry_after: Some(Duration::from_secs(60)),
     });
     let t1 = t0 + SignedDuration::from_secs(1);
-    outbox.deliver_due(&[&reporter], t1).unwrap();
+    let report = outbox.deliver_due(&[&reporter], t1).unwrap();
+    assert_eq!(
+        report.failed.len(),
+        1,
+        "one attempt, then the pause: {:?}",
+        report.failed
+    );
     assert!(
-        outbox
-            .due("flaky", t1 + SignedDuration::from_secs(59))
-            .unwrap()
-            .is_empty()
+        report.failed[0].contains("rate limited"),
+        "{:?}",
+        report.failed
     );
     let waiting = outbox.waiting().unwrap();
     assert_eq!(waiting[0].attempts, 2);
     assert_eq!(waiting[0].last_error.as_deref(), Some("403 rate limited"));
+    assert_eq!(
+        waiting[1].attempts, 1,
+        "nothing more was tried after the limit"
+    );
+    // Until the reset the reporter is not called at all, even though it is
+    // back up and the second status is due by its own backoff.
+    *reporter.down.lock().unwrap() = None;
+    let report = outbox
+        .deliver_due(&[&reporter], t1 + SignedDuration::from_secs(59))
+        .unwrap();
+    assert_eq!((report.delivered, report.backlog), (0, 2));
+    assert!(reporter.seen.lock().unwrap().is_empty());
 
     // Back up: both delivered once, in the order they were queued.
     *reporter.down.lock().unwrap() = None;

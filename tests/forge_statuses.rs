@@ -1,0 +1,421 @@
+//! Commit statuses on forges, against a fake forge on loopback (no forge is
+//! reachable here). Every request to the GitHub reporter is checked against
+//! GitHub's published OpenAPI description (@octokit/openapi, installed by
+//! scripts/test-deps); GitLab's and Gitea's follow their API documentation.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+const TOKEN: &str = "jobcd-test-token-5f3a9c";
+
+/// One request the fake forge received.
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A status code and extra headers to answer with.
+type Answer = (u16, Vec<(&'static str, String)>);
+
+/// A forge on loopback: records requests, answers from a script (then 201).
+struct FakeForge {
+    url: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+}
+
+impl FakeForge {
+    fn start() -> FakeForge {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(VecDeque::new()));
+        let (seen, answers) = (requests.clone(), script.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap_or_default().to_string(),
+                    parts.next().unwrap_or_default().to_string(),
+                );
+                let mut headers = Vec::new();
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    let h = h.trim_end();
+                    if h.is_empty() {
+                        break;
+                    }
+                    let (k, v) = h.split_once(':').unwrap();
+                    headers.push((k.trim().to_string(), v.trim().to_string()));
+                }
+                let length: usize = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .map_or(0, |(_, v)| v.parse().unwrap());
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                seen.lock().unwrap().push(Request {
+                    method,
+                    path,
+                    headers,
+                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                });
+                let (code, extra) = answers
+                    .lock()
+                    .unwrap()
+                    .pop_front()
+                    .unwrap_or((201, Vec::new()));
+                let mut response = format!(
+                    "HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                );
+                for (k, v) in extra {
+                    response.push_str(&format!("{k}: {v}\r\n"));
+                }
+                response.push_str("\r\n{}");
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        FakeForge {
+            url,
+            requests,
+            script,
+        }
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn answer(&self, code: u16, headers: Vec<(&'static str, String)>) {
+        self.script.lock().unwrap().push_back((code, headers));
+    }
+}
+
+/// A git repository with one commit of `files` under `jobs/`.
+fn repository(files: &[(&str, &str)]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("jobs")).unwrap();
+    for (name, content) in files {
+        std::fs::write(repo.join("jobs").join(name), content).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(&repo)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "jobs"]);
+    let sha = git(&["rev-parse", "HEAD"]);
+    (dir, sha)
+}
+
+fn job(name: &str, script: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: main, image: x, command: [sh, -c, '{script}']}}]\n"
+    )
+}
+
+fn sync(dir: &Path, forge: &FakeForge, report: &str, extra: &[&str]) -> Output {
+    let repo = dir.join("repo");
+    let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .env("HOME", dir)
+        .env("JOBCD_FORGE_TOKEN", TOKEN)
+        .args(["--state-dir"])
+        .arg(dir.join("state"))
+        .args(["sync", "--repo"])
+        .arg(&repo)
+        .args([
+            "--path",
+            "jobs",
+            "--report",
+            report,
+            "--forge-url",
+            &forge.url,
+            "--forge-repo",
+            "acme/jobs",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !all.contains(TOKEN),
+        "the token leaked into the output: {all}"
+    );
+    out
+}
+
+fn openapi() -> Value {
+    let default = PathBuf::from(std::env::var("HOME").unwrap_or_default())
+        .join(".cache/jobcd-test/octokit-openapi-23.0.2");
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(|c| PathBuf::from(c).join("jobcd-test/octokit-openapi-23.0.2"))
+        .filter(|p| p.exists())
+        .unwrap_or(default);
+    let file = base.join("node_modules/@octokit/openapi/generated/api.github.com.deref.json");
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/test-deps", file.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Checks a request against GitHub's description of "create a commit status".
+fn check_github(api: &Value, r: &Request, sha: &str) {
+    let operation = &api["paths"]["/repos/{owner}/{repo}/statuses/{sha}"]["post"];
+    assert!(operation.is_object(), "the description has the endpoint");
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, format!("/repos/acme/jobs/statuses/{sha}"));
+    let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+    let body = r.body.as_object().expect("a JSON object");
+    for required in schema["required"].as_array().unwrap() {
+        assert!(
+            body.contains_key(required.as_str().unwrap()),
+            "{required} in {body:?}"
+        );
+    }
+    for (key, value) in body {
+        let property = &schema["properties"][key];
+        assert!(property.is_object(), "{key} is a documented property");
+        match value {
+            Value::Null => assert_eq!(property["nullable"], true, "{key} may be null"),
+            Value::String(s) => {
+                assert_eq!(property["type"], "string", "{key}");
+                if let Some(allowed) = property["enum"].as_array() {
+                    assert!(allowed.contains(value), "{key}={s} not in {allowed:?}");
+                }
+                if let Some(max) = property["maxLength"].as_u64() {
+                    assert!(s.chars().count() as u64 <= max, "{key} too long");
+                }
+            }
+            other => panic!("{key} is {other}"),
+        }
+    }
+    // GitHub documents a 140-character limit for the description in prose.
+    if let Some(d) = body["description"].as_str() {
+        assert!(d.chars().count() <= 140);
+    }
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(r.header("accept"), Some("application/vnd.github+json"));
+    assert_eq!(r.header("x-github-api-version"), Some("2022-11-28"));
+    assert!(
+        r.header("user-agent")
+            .is_some_and(|u| u.starts_with("jobcd/"))
+    );
+}
+
+/// (context, state) of each request, in order.
+fn sequence(requests: &[Request], state_key: &str, context_key: &str) -> Vec<(String, String)> {
+    requests
+        .iter()
+        .map(|r| {
+            (
+                r.body[context_key].as_str().unwrap().to_string(),
+                r.body[state_key].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn github_gets_every_status_of_a_passing_and_a_failing_job_in_order() {
+    let api = openapi();
+    let forge = FakeForge::start();
+    let (dir, sha) = repository(&[
+        ("ok.yaml", &job("ok", "true")),
+        ("bad.yaml", &job("bad", "exit 3")),
+    ]);
+    let out = sync(dir.path(), &forge, "github", &[]);
+    assert_eq!(out.status.code(), Some(1), "a failed run fails the sync");
+    let requests = forge.requests();
+    for r in &requests {
+        check_github(&api, r, &sha);
+    }
+    let seq = sequence(&requests, "state", "context");
+    let of = |context: &str| -> Vec<String> {
+        seq.iter()
+            .filter(|(c, _)| c == context)
+            .map(|(_, s)| s.clone())
+            .collect()
+    };
+    assert_eq!(of("jobcd/sync"), ["pending", "success"]);
+    assert_eq!(of("jobcd/job/default/ok"), ["pending", "success"]);
+    assert_eq!(of("jobcd/job/default/bad"), ["pending", "failure"]);
+    let bad = requests
+        .iter()
+        .rfind(|r| r.body["context"] == "jobcd/job/default/bad")
+        .unwrap();
+    assert_eq!(
+        bad.body["description"],
+        "BackoffLimitExceeded after 1 attempt"
+    );
+    // Nothing changes: nothing is posted again.
+    sync(dir.path(), &forge, "github", &[]);
+    assert_eq!(forge.requests().len(), requests.len(), "no duplicates");
+    // The token is not in the notes either.
+    let notes = Command::new("git")
+        .current_dir(dir.path().join("repo"))
+        .args(["notes", "--ref=jobcd", "show", &sha])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&notes.stdout).contains(TOKEN));
+}
+
+#[test]
+fn a_forge_that_fails_is_retried_later_and_gets_each_status_once_in_order() {
+    let forge = FakeForge::start();
+    for _ in 0..20 {
+        forge.answer(500, Vec::new());
+    }
+    let (dir, _) = repository(&[("ok.yaml", &job("ok", "true"))]);
+    let out = sync(dir.path(), &forge, "github", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a forge that is down never fails a sync"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 500"));
+    let failed_attempts = forge.requests().len();
+    forge.script.lock().unwrap().clear();
+    // The latest state of each context waits; a later run delivers it once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while forge.requests().len() < failed_attempts + 2 {
+        assert!(std::time::Instant::now() < deadline, "not delivered");
+        sync(dir.path(), &forge, "github", &[]);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let delivered = sequence(&forge.requests()[failed_attempts..], "state", "context");
+    assert_eq!(
+        delivered,
+        [
+            ("jobcd/job/default/ok".to_string(), "success".to_string()),
+            ("jobcd/sync".to_string(), "success".to_string())
+        ],
+        "only the latest state of each, in the order they were reached"
+    );
+}
+
+#[test]
+fn a_rate_limited_forge_is_not_asked_again_before_its_reset() {
+    let forge = FakeForge::start();
+    let reset = jiff::Timestamp::now().as_second() + 3600;
+    forge.answer(
+        403,
+        vec![
+            ("X-RateLimit-Remaining", "0".into()),
+            ("X-RateLimit-Reset", reset.to_string()),
+        ],
+    );
+    let (dir, _) = repository(&[(
+        "cron.yaml",
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  schedule: '0 3 * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: m, image: x, command: ['true']}]\n",
+    )]);
+    let out = sync(dir.path(), &forge, "github", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a rate limit never fails a sync"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rate limited"));
+    assert_eq!(
+        forge.requests().len(),
+        1,
+        "after the 403 nothing more is sent, not even the next status"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    sync(dir.path(), &forge, "github", &[]);
+    assert_eq!(
+        forge.requests().len(),
+        1,
+        "nor by a later run before the reset"
+    );
+}
+
+#[test]
+fn gitlab_and_gitea_get_their_own_request_shapes() {
+    for (report, path, state_key, context_key, token_header, token_value) in [
+        (
+            "gitlab",
+            "/projects/acme%2Fjobs/statuses/",
+            "state",
+            "name",
+            "private-token",
+            TOKEN.to_string(),
+        ),
+        (
+            "gitea",
+            "/repos/acme/jobs/statuses/",
+            "state",
+            "context",
+            "authorization",
+            format!("token {TOKEN}"),
+        ),
+    ] {
+        let forge = FakeForge::start();
+        let (dir, sha) = repository(&[("bad.yaml", &job("bad", "exit 3"))]);
+        sync(dir.path(), &forge, report, &[]);
+        let requests = forge.requests();
+        assert!(!requests.is_empty(), "{report}");
+        for r in &requests {
+            assert_eq!(r.method, "POST");
+            assert_eq!(r.path, format!("{path}{sha}"), "{report}");
+            assert_eq!(
+                r.header(token_header),
+                Some(token_value.as_str()),
+                "{report}"
+            );
+        }
+        let states: Vec<(String, String)> = sequence(&requests, state_key, context_key)
+            .into_iter()
+            .filter(|(c, _)| c == "jobcd/job/default/bad")
+            .collect();
+        let expected = match report {
+            "gitlab" => ["running", "failed"],
+            _ => ["pending", "failure"],
+        };
+        assert_eq!(
+            states.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
+            expected,
+            "{report}"
+        );
+    }
+}
