@@ -14,6 +14,8 @@ use serde_json::json;
 use super::{Failure, Reporter, State, Status};
 use crate::source::Secret;
 
+/// GitHub's limit of statuses per commit and context.
+pub const GITHUB_MAX_STATUSES: u32 = 1000;
 /// How long one request may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -163,6 +165,11 @@ fn gitlab_state(state: State) -> &'static str {
 impl Reporter for Forge {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn max_per_context(&self) -> Option<u32> {
+        // GitHub refuses more than 1,000 statuses per sha and context.
+        (self.kind == Kind::GitHub).then_some(GITHUB_MAX_STATUSES)
     }
 
     fn deliver(&self, status: &Status, _at: Timestamp) -> Result<(), Failure> {

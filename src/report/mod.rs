@@ -125,6 +125,12 @@ pub trait Reporter: Send + Sync {
 
     /// Delivers one status, stamped `at`.
     fn deliver(&self, status: &Status, at: Timestamp) -> Result<(), Failure>;
+
+    /// The most statuses the reporter keeps per commit and context, if
+    /// limited (GitHub: 1,000); the outbox stops posting there.
+    fn max_per_context(&self) -> Option<u32> {
+        None
+    }
 }
 
 #[cfg(test)]

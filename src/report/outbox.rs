@@ -68,6 +68,10 @@ const MIGRATIONS: &[&str] = &[
         until    TEXT NOT NULL
     ) STRICT;
 "#,
+    // 4: how many statuses each key has been sent (GitHub keeps 1,000).
+    r#"
+    ALTER TABLE delivered ADD COLUMN posts INTEGER NOT NULL DEFAULT 1;
+"#,
 ];
 
 /// A status waiting for delivery.
@@ -279,8 +283,12 @@ impl Outbox {
             .unchecked_transaction()
             .map_err(self.sqlite("starting a transaction"))?;
         tx.execute(
-            "INSERT OR REPLACE INTO delivered (reporter, sha, context, state, description, target_url, delivered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO delivered (reporter, sha, context, state, description, target_url, delivered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (reporter, sha, context) DO UPDATE SET
+               state = excluded.state, description = excluded.description,
+               target_url = excluded.target_url, delivered_at = excluded.delivered_at,
+               posts = posts + 1",
             params![
                 pending.reporter,
                 s.sha,
@@ -324,6 +332,27 @@ impl Outbox {
             .map_err(self.sqlite("pausing a reporter"))
     }
 
+    /// How many statuses (reporter, commit, context) has been sent.
+    fn posts(&self, pending: &Pending) -> Result<u32, Error> {
+        let s = &pending.status;
+        self.conn
+            .query_row(
+                "SELECT posts FROM delivered WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
+                params![pending.reporter, s.sha, s.context],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(self.sqlite("reading the outbox"))
+    }
+
+    fn drop_pending(&self, pending: &Pending) -> Result<(), Error> {
+        self.conn
+            .execute("DELETE FROM outbox WHERE id = ?1", params![pending.id])
+            .map(drop)
+            .map_err(self.sqlite("updating the outbox"))
+    }
+
     fn failed(
         &self,
         pending: &Pending,
@@ -361,6 +390,18 @@ impl Outbox {
                 continue;
             }
             for pending in self.due(reporter.name(), now)? {
+                if let Some(max) = reporter.max_per_context()
+                    && self.posts(&pending)? >= max
+                {
+                    self.drop_pending(&pending)?;
+                    result.failed.push(format!(
+                        "{} keeps at most {max} statuses per commit and context; {} on {} is not posted",
+                        reporter.name(),
+                        pending.status.context,
+                        &pending.status.sha[..pending.status.sha.len().min(7)]
+                    ));
+                    continue;
+                }
                 match reporter.deliver(&pending.status, now) {
                     Ok(()) => {
                         self.delivered(&pending, now)?;

@@ -155,3 +155,39 @@ fn undelivered_statuses_survive_reopening() {
     let reporter = Flaky::default();
     assert_eq!(outbox.deliver_due(&[&reporter], t0).unwrap().delivered, 1);
 }
+
+/// A reporter that keeps at most two statuses per context.
+struct Limited(Flaky);
+
+impl Reporter for Limited {
+    fn name(&self) -> &str {
+        "limited"
+    }
+
+    fn deliver(&self, status: &Status, at: Timestamp) -> Result<(), Failure> {
+        self.0.deliver(status, at)
+    }
+
+    fn max_per_context(&self) -> Option<u32> {
+        Some(2)
+    }
+}
+
+#[test]
+fn a_reporters_limit_per_context_is_never_exceeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let reporter = Limited(Flaky::default());
+    let now = at("2026-01-01T00:00:00Z");
+    for n in 0..4 {
+        let status = Status::new(SHA, SYNC_CONTEXT, State::Success, &format!("run {n}"));
+        outbox.enqueue("limited", &status, now).unwrap();
+        outbox.deliver_due(&[&reporter], now).unwrap();
+    }
+    let seen = reporter.0.seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        outbox.waiting().unwrap().is_empty(),
+        "the rest is dropped, not retried"
+    );
+}
