@@ -922,3 +922,41 @@ fn cli_gives_up_on_a_server_that_never_answers() {
     );
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
 }
+
+#[test]
+fn sync_push_notes_puts_the_statuses_on_the_remote() {
+    let repo = Repo::new();
+    let sha = repo.commit_and_push(&[("jobs/migrate.yaml", MIGRATE)], "A Job");
+    let daemon = GitDaemon::start(&repo);
+    let state = tempfile::tempdir().unwrap();
+    let (out, _) = jobcd(
+        &[
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "sync",
+            "--repo",
+            &daemon.url(),
+            "--path",
+            "jobs",
+            "--push-notes",
+        ],
+        &[],
+        CLI_LIMIT,
+    );
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(!all.contains("warning"), "{all}");
+    // The served repository has the note, readable by plain git.
+    let note = Command::new("git")
+        .arg("--git-dir")
+        .arg(&repo.bare)
+        .args(["notes", "--ref=jobcd", "show", &sha])
+        .output()
+        .unwrap();
+    let note = text(&note.stdout);
+    assert!(
+        note.contains(r#""state":"success","context":"jobcd/sync""#)
+            && note.contains(r#""context":"jobcd/job/default/"#),
+        "{note}"
+    );
+}

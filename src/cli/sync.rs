@@ -19,7 +19,7 @@ use crate::manifest::{self, Diagnostic, ObjectRef};
 use crate::plan::diff::{ObjectDiff, diff};
 use crate::plan::{self, Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
 use crate::reconcile;
-use crate::report::notes::GitNotes;
+use crate::report::notes::{GitNotes, NOTES_REF};
 use crate::report::outbox::Outbox;
 use crate::report::record::{self, Recorder};
 use crate::report::{Reporter, SYNC_CONTEXT, Status, forge};
@@ -77,6 +77,9 @@ pub(crate) struct SyncArgs {
     /// The forge project, OWNER/REPO or a GitLab group path (default: from the repository URL).
     #[arg(long, env = "JOBCD_FORGE_REPO")]
     forge_repo: Option<String>,
+    /// After reporting, push the notes (refs/notes/jobcd) to the source's remote.
+    #[arg(long)]
+    push_notes: bool,
     /// File holding the forge token (or set JOBCD_FORGE_TOKEN).
     #[arg(long, env = "JOBCD_FORGE_TOKEN_FILE")]
     forge_token_file: Option<PathBuf>,
@@ -245,6 +248,7 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
         common: args,
         dry_run,
         report: report_to,
+        push_notes,
         ..
     } = args;
     runtime.block_on(async {
@@ -283,7 +287,11 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
         }
         let executor = super::local::start(&state_dir).await?;
         let work = sync(&args, &executor, revision, recorder.as_ref());
-        super::local::interruptible(&executor, work).await
+        let code = super::local::interruptible(&executor, work).await?;
+        if push_notes && recorder.is_some() {
+            push(&args, &state_dir).await;
+        }
+        Ok(code)
     })
 }
 
@@ -539,6 +547,25 @@ async fn sync(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Pushes the notes to the source's remote; a failure is a warning, never a
+/// failed sync (the next sync pushes again).
+async fn push(args: &Args, state_dir: &Path) {
+    let source = match &args.repo.repo {
+        Some(repo) => args.repo.source(repo, state_dir.to_path_buf()),
+        None => return,
+    };
+    let pushed = match source {
+        Ok(source) => tokio::task::spawn_blocking(move || source.push_notes(NOTES_REF))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r.map_err(anyhow::Error::from)),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = pushed {
+        eprintln!("warning: {e:#}");
+    }
 }
 
 /// Delivers what is due; a reporter that fails is reported and retried at

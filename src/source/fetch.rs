@@ -133,3 +133,54 @@ fn fetch(
     }
     Ok(())
 }
+
+/// Pushes `refs/notes/jobcd` of the mirror of `remote` to the remote, as a
+/// fast-forward: notes someone else pushed there in the meantime make the
+/// remote refuse, and that is reported rather than overwritten.
+pub(crate) fn push_notes(
+    remote: &Remote,
+    credentials: &Credentials,
+    state_dir: &Path,
+    notes_ref: &str,
+) -> Result<(), Error> {
+    let dir = mirror_dir(state_dir, remote);
+    let failed = |message: String| Error::Push {
+        url: remote.url.clone(),
+        message,
+    };
+    let repo = Repository::open_bare(&dir).map_err(|e| failed(e.message().to_string()))?;
+    if repo.find_reference(notes_ref).is_err() {
+        return Ok(());
+    }
+    let attempts = RefCell::new(Attempts::default());
+    let refused = RefCell::new(None::<String>);
+    let mut callbacks = credentials.callbacks(remote, &attempts);
+    callbacks.push_update_reference(|_name, status| {
+        if let Some(status) = status {
+            *refused.borrow_mut() = Some(status.to_string());
+        }
+        Ok(())
+    });
+    let mut options = git2::PushOptions::new();
+    options.remote_callbacks(callbacks);
+    let mut git_remote = repo
+        .remote_anonymous(&remote.url)
+        .map_err(|e| failed(e.message().to_string()))?;
+    let result = git_remote.push(&[format!("{notes_ref}:{notes_ref}")], Some(&mut options));
+    drop(options);
+    if let Err(e) = result {
+        if let Some(auth) = attempts
+            .into_inner()
+            .auth_error(remote, &credentials.user_for(remote))
+        {
+            return Err(auth);
+        }
+        return Err(failed(e.message().to_string()));
+    }
+    match refused.into_inner() {
+        Some(why) => Err(failed(format!(
+            "the remote refused {notes_ref} ({why}); someone else pushed notes there"
+        ))),
+        None => Ok(()),
+    }
+}

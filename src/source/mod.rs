@@ -94,6 +94,14 @@ pub enum Error {
         /// libgit2's explanation.
         message: String,
     },
+    /// Pushing notes to the remote failed.
+    #[error("pushing notes to {url} failed: {message}")]
+    Push {
+        /// The repository.
+        url: String,
+        /// Why.
+        message: String,
+    },
     /// The ref does not exist (a deleted branch, a typo).
     #[error("{reference:?} is not a branch or tag of {url}{}", available_hint(.available))]
     RefNotFound {
@@ -240,6 +248,24 @@ impl Source {
                 )?;
                 Ok((repo, remote.url.clone()))
             }
+        }
+    }
+
+    /// Pushes the notes jobcd wrote (`notes_ref`) to the source's remote. A
+    /// local repository already holds its notes: pushing them is the
+    /// user's `git push`, so that is an error here.
+    pub fn push_notes(&self, notes_ref: &str) -> Result<(), Error> {
+        match &self.location {
+            Location::Remote(remote) => {
+                timeouts::apply(self.timeout);
+                fetch::push_notes(remote, &self.credentials, &self.state_dir, notes_ref)
+            }
+            Location::Local(path) => Err(Error::Push {
+                url: path.display().to_string(),
+                message: format!(
+                    "--push-notes needs a remote --repo; the notes are in this repository already (git push origin {notes_ref})"
+                ),
+            }),
         }
     }
 
