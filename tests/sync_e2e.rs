@@ -1236,3 +1236,47 @@ fn a_cronjobs_runs_are_noted_on_the_commit_its_spec_came_from() {
     let out = serve.terminate();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn a_run_cut_short_by_a_crash_gets_its_final_status_from_the_next_sync() {
+    let world = World::new();
+    let gate = world.out().join("gate");
+    world.write(
+        "slow.yaml",
+        &format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: slow}}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 1\n      containers: [{{name: main, image: x, command: [sh, -c, 'while [ ! -e {} ]; do sleep 0.05; done']}}]\n",
+            gate.display()
+        ),
+    );
+    let sha = world.commit("a slow Job");
+    let repo = world.repo();
+    let mut sync = world.spawn(&[
+        "sync",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--path",
+        MANIFESTS,
+    ]);
+    wait_until("the run is noted as pending", || {
+        world
+            .note(&sha)
+            .contains(r#""state":"pending","context":"jobcd/job/default/slow""#)
+    });
+    sync.child.kill().unwrap();
+    sync.child.wait().unwrap();
+
+    // The next sync recovers the lost pod; with backoffLimit 0 the Job
+    // fails, and that is what the commit finally says.
+    let out = world.sync(&[]);
+    assert!(
+        text(&out).contains("recovered: pod slow-"),
+        "{}",
+        text(&out)
+    );
+    let note = world.note(&sha);
+    assert!(
+        note.contains(r#""state":"failure","context":"jobcd/job/default/slow","description":"BackoffLimitExceeded after 1 attempt""#),
+        "{note}"
+    );
+    std::fs::write(&gate, "").unwrap();
+}

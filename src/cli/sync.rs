@@ -433,6 +433,12 @@ async fn sync(
         Ok(())
     };
     let mut outcomes = executor.outcomes();
+    // Standalone Jobs the start resumed (their outcome is reported too).
+    let resumed: Vec<_> = executor
+        .in_flight()
+        .into_iter()
+        .filter(|j| j.owner_cronjob.is_none())
+        .collect();
     let Some(inputs) = prepare(args, executor, revision).await? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
@@ -474,13 +480,27 @@ async fn sync(
             (failed.done, Some(message))
         }
     };
-    // Follow every run this sync started to its end.
-    let mut waiting: HashMap<String, ObjectRef> = reconcile::started_runs(&done)
-        .into_iter()
-        .map(|(id, uid)| (uid, id))
-        .collect();
-    for id in waiting.values() {
+    // Follow every run this sync started to its end, reported on this
+    // commit, and every run of this source's Jobs that the start resumed
+    // after a crash, reported on the commit it came from.
+    let mut waiting: HashMap<String, (ObjectRef, String)> = HashMap::new();
+    for (id, uid) in reconcile::started_runs(&done) {
         note(record::run_started(&sha, &id.namespace, &id.name, None))?;
+        waiting.insert(uid, (id, sha.clone()));
+    }
+    for job in resumed {
+        let id = ObjectRef {
+            kind: crate::manifest::Kind::Job,
+            namespace: job.namespace.clone(),
+            name: job.name.clone(),
+        };
+        let from = inputs
+            .live
+            .iter()
+            .find(|l| l.id == id && l.source.as_deref() == Some(args.source.as_str()));
+        if let Some(revision) = from.and_then(|l| l.revision.clone()) {
+            waiting.entry(job.uid).or_insert((id, revision));
+        }
     }
     let mut runs = Vec::new();
     let started = tokio::time::Instant::now();
@@ -489,16 +509,16 @@ async fn sync(
         tokio::select! {
             received = outcomes.recv() => {
                 let Ok(outcome) = received else { continue };
-                if waiting.remove(&outcome.uid).is_some() {
+                if let Some((_, run_sha)) = waiting.remove(&outcome.uid) {
                     if text {
                         println!("{}", describe(&outcome));
                     }
-                    note(record::run_ended(&sha, &outcome))?;
+                    note(record::run_ended(&run_sha, &outcome))?;
                     runs.push(outcome);
                 }
             }
             _ = progress.tick() => if text {
-                let mut names: Vec<String> = waiting.values().map(ToString::to_string).collect();
+                let mut names: Vec<String> = waiting.values().map(|(id, _)| id.to_string()).collect();
                 names.sort();
                 println!(
                     "waiting for {} Job run(s) after {}s: {}",

@@ -79,7 +79,7 @@ impl JobRef {
 }
 
 struct Entry {
-    name: String,
+    job: JobRef,
     stop: watch::Sender<Option<Stop>>,
     done: watch::Receiver<Option<RunResult>>,
 }
@@ -134,7 +134,7 @@ impl Active {
         let entry = runs.get(uid)?;
         Some(super::RunHandle {
             uid: uid.to_string(),
-            name: entry.name.clone(),
+            name: entry.job.name.clone(),
             done: entry.done.clone(),
         })
     }
@@ -159,7 +159,7 @@ impl Executor {
             runs.insert(
                 record.uid.clone(),
                 Entry {
-                    name: record.name.clone(),
+                    job: JobRef::of(&record),
                     stop: stop_tx,
                     done: done_rx,
                 },
@@ -246,6 +246,11 @@ impl Executor {
             self.stop_run(&uid, Stop::Shutdown);
         }
         self.wait_idle().await;
+    }
+
+    /// The runs in flight (after a start: the Jobs it resumed).
+    pub fn in_flight(&self) -> Vec<JobRef> {
+        self.active.runs().values().map(|e| e.job.clone()).collect()
     }
 
     /// What happens from now on: runs starting and ending, Jobs removed,
