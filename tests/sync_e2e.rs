@@ -1262,6 +1262,11 @@ fn a_run_cut_short_by_a_crash_gets_its_final_status_from_the_next_sync() {
             .note(&sha)
             .contains(r#""state":"pending","context":"jobcd/job/default/slow""#)
     });
+    // Killed once its pod runs (a kill before the pod exists would leave
+    // the resumed Job to start one, held at the gate).
+    wait_until("the pod runs", || {
+        text(&world.jobcd(&["local", "runs", "slow"])).contains(" Running ")
+    });
     sync.child.kill().unwrap();
     sync.child.wait().unwrap();
 
