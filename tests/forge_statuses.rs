@@ -419,3 +419,54 @@ fn gitlab_and_gitea_get_their_own_request_shapes() {
         );
     }
 }
+
+#[test]
+fn a_cronjob_run_reaches_the_forge_its_source_reports_to() {
+    let api = openapi();
+    let forge = FakeForge::start();
+    let (dir, sha) = repository(&[(
+        "cron.yaml",
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n  schedule: '0 3 * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: m, image: x, command: ['true']}]\n",
+    )]);
+    assert_eq!(
+        sync(dir.path(), &forge, "github", &[]).status.code(),
+        Some(0)
+    );
+    let before = forge.requests().len();
+    let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .env("HOME", dir.path())
+        .env("JOBCD_FORGE_TOKEN", TOKEN)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["local", "run-now", "nightly"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let requests = forge.requests();
+    let cron: Vec<&Request> = requests[before..].iter().collect();
+    for r in &cron {
+        check_github(&api, r, &sha);
+    }
+    let states: Vec<(&str, &str)> = cron
+        .iter()
+        .map(|r| {
+            (
+                r.body["context"].as_str().unwrap(),
+                r.body["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("jobcd/cronjob/default/nightly", "pending"),
+            ("jobcd/cronjob/default/nightly", "success")
+        ]
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains(TOKEN));
+}

@@ -20,10 +20,9 @@ use crate::plan::diff::{ObjectDiff, diff};
 use crate::plan::{self, Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
 use crate::reconcile;
 use crate::report::notes::{GitNotes, NOTES_REF};
-use crate::report::outbox::Outbox;
+use crate::report::outbox::{Outbox, SourceReport};
 use crate::report::record::{self, Recorder};
 use crate::report::{Reporter, SYNC_CONTEXT, Status, forge};
-use crate::source::Secret;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
 use crate::target::{Desired, Ledger, Live, Outcome, Target};
@@ -257,12 +256,20 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
             None
         } else {
             let outbox = Outbox::open(&state_dir).context("opening the status outbox")?;
-            outbox.set_source(&args.source, &revision.notes_repo, Timestamp::now())?;
             let mut reporters: Vec<Box<dyn Reporter>> =
                 vec![Box::new(GitNotes::new(revision.notes_repo.clone()))];
+            let mut forge_config = None;
             if let Some(kind) = forge_kind(report_to) {
-                reporters.push(Box::new(forge(kind)?));
+                let forge = forge(kind)?;
+                forge_config = Some(forge.config());
+                reporters.push(Box::new(forge));
             }
+            // Runs jobcd starts later (CronJobs) report to the same places.
+            let report = SourceReport {
+                notes_repo: revision.notes_repo.clone(),
+                forge: forge_config,
+            };
+            outbox.set_source(&args.source, &report, Timestamp::now())?;
             Some(Recorder::new(outbox, reporters))
         };
         if let Some(recorder) = &recorder {
@@ -318,15 +325,7 @@ fn forge_args(
         args.forge_token_file.clone(),
     );
     move |kind| {
-        let token = match &token_file {
-            Some(file) => Secret::from_file(file)?,
-            None => match std::env::var("JOBCD_FORGE_TOKEN") {
-                Ok(token) if !token.is_empty() => Secret::new(token),
-                _ => anyhow::bail!(
-                    "reporting to a forge needs a token: set JOBCD_FORGE_TOKEN or --forge-token-file"
-                ),
-            },
-        };
+        let token = forge::token(token_file.as_deref()).map_err(anyhow::Error::msg)?;
         // A local repository has no forge URL of its own.
         let remote = repo.filter(|r| {
             !matches!(

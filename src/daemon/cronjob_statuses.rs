@@ -9,6 +9,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::db::Error;
 use crate::manifest::Kind;
 use crate::report::Reporter;
+use crate::report::forge::{self, Forge};
 use crate::report::notes::GitNotes;
 use crate::report::outbox::Outbox;
 use crate::report::record;
@@ -69,7 +70,7 @@ pub fn report_run(
     if object.source == BY_HAND {
         return Ok(());
     }
-    let Some(repo) = outbox.source(&object.source)? else {
+    let Some(report) = outbox.source(&object.source)? else {
         return Ok(());
     };
     let status = match outcome {
@@ -77,9 +78,21 @@ pub fn report_run(
         None => record::run_started(&object.revision, namespace, job, Some(cronjob)),
     };
     let now = Timestamp::now();
-    let notes = GitNotes::new(repo);
-    outbox.enqueue(notes.name(), &status, now)?;
-    let delivery = outbox.deliver_due(&[&notes], now)?;
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(GitNotes::new(report.notes_repo))];
+    if let Some(config) = &report.forge {
+        match forge::token(None) {
+            Ok(token) => reporters.push(Box::new(Forge::from_config(config, token))),
+            Err(e) => eprintln!(
+                "warning: CronJob {namespace}/{cronjob} reports to {} {}: {e}",
+                config.api, config.project
+            ),
+        }
+    }
+    for reporter in &reporters {
+        outbox.enqueue(reporter.name(), &status, now)?;
+    }
+    let reporters: Vec<&dyn Reporter> = reporters.iter().map(AsRef::as_ref).collect();
+    let delivery = outbox.deliver_due(&reporters, now)?;
     for failure in delivery.failed {
         eprintln!("warning: status not delivered yet: {failure}");
     }

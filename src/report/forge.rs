@@ -20,7 +20,8 @@ pub const GITHUB_MAX_STATUSES: u32 = 1000;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// GitHub or GitHub Enterprise Server.
     GitHub,
@@ -51,6 +52,18 @@ impl Kind {
             (Kind::Gitea, _) => format!("https://{host}/api/v1"),
         }
     }
+}
+
+/// Where a forge reporter posts, without its token: what the outbox keeps
+/// so that runs jobcd starts later (CronJobs) reach the same forge.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Config {
+    /// Which API.
+    pub kind: Kind,
+    /// API root.
+    pub api: String,
+    /// `owner/repo`.
+    pub project: String,
 }
 
 /// A forge's commit-status endpoint for one repository.
@@ -97,6 +110,20 @@ impl Forge {
             agent,
             name,
         }
+    }
+
+    /// Where it posts.
+    pub fn config(&self) -> Config {
+        Config {
+            kind: self.kind,
+            api: self.api.clone(),
+            project: self.project.clone(),
+        }
+    }
+
+    /// The reporter a [`Config`] describes.
+    pub fn from_config(config: &Config, token: Secret) -> Forge {
+        Forge::new(config.kind, &config.api, &config.project, token)
     }
 
     /// The request for `status`: (URL, headers, JSON body).
@@ -241,6 +268,22 @@ pub fn rate_limit_wait(
     }
     let wait = reset - now.as_second();
     Some(Duration::from_secs(wait.max(1) as u64))
+}
+
+/// The forge token: from `file` if given, else `JOBCD_FORGE_TOKEN_FILE`,
+/// else `JOBCD_FORGE_TOKEN`.
+pub fn token(file: Option<&std::path::Path>) -> Result<Secret, String> {
+    let from_env = std::env::var_os("JOBCD_FORGE_TOKEN_FILE").map(std::path::PathBuf::from);
+    if let Some(file) = file.map(std::path::Path::to_path_buf).or(from_env) {
+        return Secret::from_file(&file).map_err(|e| e.to_string());
+    }
+    match std::env::var("JOBCD_FORGE_TOKEN") {
+        Ok(token) if !token.is_empty() => Ok(Secret::new(token)),
+        _ => Err(
+            "reporting to a forge needs a token: set JOBCD_FORGE_TOKEN or --forge-token-file"
+                .into(),
+        ),
+    }
 }
 
 /// Builds the reporter for a source: the forge is `kind`, or inferred from

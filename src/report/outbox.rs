@@ -72,7 +72,20 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE delivered ADD COLUMN posts INTEGER NOT NULL DEFAULT 1;
 "#,
+    // 5: the forge a source reports to, if any (JSON, without the token).
+    r#"
+    ALTER TABLE sources ADD COLUMN forge TEXT;
+"#,
 ];
+
+/// Where a source's statuses go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceReport {
+    /// The repository holding its git notes.
+    pub notes_repo: PathBuf,
+    /// The forge, if it reports to one.
+    pub forge: Option<super::forge::Config>,
+}
 
 /// A status waiting for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,28 +200,41 @@ impl Outbox {
         Ok(true)
     }
 
-    /// Records where `source` reports (the repository holding its notes).
-    pub fn set_source(&self, source: &str, notes_repo: &Path, now: Timestamp) -> Result<(), Error> {
+    /// Records where `source` reports.
+    pub fn set_source(
+        &self,
+        source: &str,
+        report: &SourceReport,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let forge = report
+            .forge
+            .as_ref()
+            .map(|f| serde_json::to_string(f).expect("forge configs always serialize"));
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO sources (name, notes_repo, updated_at) VALUES (?1, ?2, ?3)",
-                params![source, notes_repo.display().to_string(), now.to_string()],
+                "INSERT OR REPLACE INTO sources (name, notes_repo, updated_at, forge) VALUES (?1, ?2, ?3, ?4)",
+                params![source, report.notes_repo.display().to_string(), now.to_string(), forge],
             )
             .map(drop)
             .map_err(self.sqlite("recording a source"))
     }
 
     /// Where `source` reports, if a sync has said.
-    pub fn source(&self, source: &str) -> Result<Option<PathBuf>, Error> {
-        self.conn
+    pub fn source(&self, source: &str) -> Result<Option<SourceReport>, Error> {
+        let row: Option<(String, Option<String>)> = self
+            .conn
             .query_row(
-                "SELECT notes_repo FROM sources WHERE name = ?1",
+                "SELECT notes_repo, forge FROM sources WHERE name = ?1",
                 params![source],
-                |r| r.get::<_, String>(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map(|p| p.map(PathBuf::from))
-            .map_err(self.sqlite("reading sources"))
+            .map_err(self.sqlite("reading sources"))?;
+        Ok(row.map(|(notes_repo, forge)| SourceReport {
+            notes_repo: PathBuf::from(notes_repo),
+            forge: forge.and_then(|f| serde_json::from_str(&f).ok()),
+        }))
     }
 
     /// The latest state queued or delivered for (reporter, commit, context).
