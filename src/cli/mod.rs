@@ -26,7 +26,7 @@ pub const EXIT_ERROR: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Where jobcd keeps its state: mirrors of remote repositories, and later the local executor's database.
+    /// Where jobcd keeps its state: mirrors of remote repositories, the local executor's database and pod logs, the status outbox.
     #[arg(long, global = true, env = "JOBCD_STATE_DIR")]
     state_dir: Option<PathBuf>,
 }
