@@ -129,7 +129,10 @@ fn assert_jobs_snapshot(snapshot: &Snapshot, sha: &str) {
     assert_eq!(r.subject, "Add the nightly report and the migration");
     assert_eq!(r.author, "Ada Lovelace <ada@example.com>");
     assert_eq!(r.committed_at.as_second(), 1_700_000_060);
-    assert_eq!(paths(snapshot), ["db/migrate.yml", "nightly.yaml"]);
+    assert_eq!(
+        paths(snapshot),
+        ["jobs/db/migrate.yml", "jobs/nightly.yaml"]
+    );
     assert_eq!(snapshot.tree.files[1].bytes, NIGHTLY.as_bytes());
     assert!(
         snapshot.tree.problems.is_empty(),
@@ -188,7 +191,7 @@ fn clones_over_git_protocol_and_reads_the_manifests_under_the_path() {
     );
     assert_eq!(
         paths(&same.snapshot().unwrap()),
-        ["db/migrate.yml", "nightly.yaml"]
+        ["jobs/db/migrate.yml", "jobs/nightly.yaml"]
     );
     let top = source(
         &daemon.url(),
@@ -269,7 +272,11 @@ fn a_push_is_fetched_incrementally_into_the_same_mirror() {
     assert_eq!(snapshot.revision.subject, "Add the weekly report");
     assert_eq!(
         paths(&snapshot),
-        ["db/migrate.yml", "nightly.yaml", "weekly.yaml"]
+        [
+            "jobs/db/migrate.yml",
+            "jobs/nightly.yaml",
+            "jobs/weekly.yaml"
+        ]
     );
     // Same mirror; the first fetch's pack is kept and only the new objects
     // arrived in a pack of their own (a re-clone would replace it).
@@ -311,7 +318,11 @@ fn a_force_push_is_followed() {
     assert_eq!(snapshot.revision.sha, rewritten);
     assert_eq!(
         paths(&snapshot),
-        ["db/migrate.yml", "fixed.yaml", "nightly.yaml"]
+        [
+            "jobs/db/migrate.yml",
+            "jobs/fixed.yaml",
+            "jobs/nightly.yaml"
+        ]
     );
 }
 
@@ -385,7 +396,10 @@ fn an_older_commit_can_be_pinned_in_a_fresh_state_dir() {
     let snapshot = src.snapshot().unwrap();
     assert_eq!(snapshot.revision.sha, pinned);
     assert_ne!(snapshot.revision.sha, tip);
-    assert_eq!(paths(&snapshot), ["db/migrate.yml", "nightly.yaml"]);
+    assert_eq!(
+        paths(&snapshot),
+        ["jobs/db/migrate.yml", "jobs/nightly.yaml"]
+    );
 }
 
 #[test]
@@ -429,7 +443,7 @@ fn a_commit_only_a_hidden_ref_reaches_is_fetched_by_sha_where_the_server_allows_
     assert_eq!(snapshot.revision.sha, pr);
     assert_eq!(
         paths(&snapshot),
-        ["db/migrate.yml", "nightly.yaml", "pr.yaml"]
+        ["jobs/db/migrate.yml", "jobs/nightly.yaml", "jobs/pr.yaml"]
     );
 }
 
@@ -803,7 +817,7 @@ fn cli_shows_a_source_over_https_with_a_private_ca() {
     assert_eq!(report["revision"]["reference"], "refs/heads/main");
     assert_eq!(
         report["files"],
-        serde_json::json!(["db/migrate.yml", "nightly.yaml"])
+        serde_json::json!(["jobs/db/migrate.yml", "jobs/nightly.yaml"])
     );
     assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
     assert_eq!(

@@ -671,7 +671,7 @@ spec:
     let errors = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        errors.contains("error: rebuild-search.yaml:6: Job default/rebuild-search: spec.backofLimit: unknown field"),
+        errors.contains("error: deploy/rebuild-search.yaml:6: Job default/rebuild-search: spec.backofLimit: unknown field"),
         "names the file, the line and the field: {errors}"
     );
     assert!(
@@ -1148,7 +1148,7 @@ fn an_invalid_commit_is_marked_failed_with_the_first_error() {
     assert_eq!(line["state"], "failure");
     let description = line["description"].as_str().unwrap();
     assert!(
-        description.starts_with("typo.yaml:") && description.contains("restartPolicy"),
+        description.starts_with("deploy/typo.yaml:") && description.contains("restartPolicy"),
         "{description}"
     );
 }

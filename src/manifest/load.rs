@@ -36,6 +36,25 @@ pub struct Tree {
     pub problems: Vec<Diagnostic>,
 }
 
+impl Tree {
+    /// The same files and problems, their paths under `dir` (a manifest
+    /// path inside a repository), so that messages name files as the
+    /// repository does.
+    pub fn under(mut self, dir: &str) -> Tree {
+        let dir = dir.trim_matches('/');
+        if dir.is_empty() {
+            return self;
+        }
+        for file in &mut self.files {
+            file.path = format!("{dir}/{}", file.path);
+        }
+        for problem in &mut self.problems {
+            problem.file = format!("{dir}/{}", problem.file);
+        }
+        self
+    }
+}
+
 /// How strictly to load.
 #[derive(Debug, Clone)]
 pub struct Options {

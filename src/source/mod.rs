@@ -223,6 +223,9 @@ impl Source {
             }
             _ => tree::read(&repo, &commit, &self.path)?,
         };
+        // Paths as the repository has them, not relative to --path: what
+        // people grep for, and what forges annotate.
+        let tree = tree.under(&tree::normalise(&self.path).unwrap_or_default());
         Ok(Snapshot { revision, tree })
     }
 

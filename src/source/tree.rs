@@ -59,7 +59,7 @@ pub(crate) fn read(
 }
 
 /// `./a//b/` → `a/b`; None for paths that leave the repository.
-fn normalise(path: &str) -> Option<String> {
+pub(crate) fn normalise(path: &str) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {
