@@ -2,12 +2,10 @@
 //! the target, shown, and (for sync) applied, with each Job run followed to
 //! its end.
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use jiff::Timestamp;
@@ -15,6 +13,7 @@ use serde::Serialize;
 
 use super::repo::RepoArgs;
 use super::{EXIT_INVALID, Format, print_json};
+use crate::daemon::{self, sync::Event};
 use crate::manifest::{self, Diagnostic, ObjectRef};
 use crate::plan::diff::{ObjectDiff, diff};
 use crate::plan::{self, Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
@@ -22,10 +21,10 @@ use crate::reconcile;
 use crate::report::notes::{GitNotes, NOTES_REF};
 use crate::report::outbox::{Outbox, SourceReport};
 use crate::report::record::{self, Recorder};
-use crate::report::{Reporter, SYNC_CONTEXT, Status, forge};
+use crate::report::{Reporter, forge};
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
-use crate::target::{Desired, Ledger, Live, Outcome, Target};
+use crate::target::{Desired, Ledger, Live, Outcome};
 
 /// Where to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -274,7 +273,7 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
         };
         if let Some(recorder) = &recorder {
             // Statuses a killed jobcd left undelivered go first.
-            deliver(recorder, args.output);
+            daemon::sync::deliver(recorder, &mut warn_undelivered);
         }
         if !revision.validation.is_valid()
             && let Some(recorder) = &recorder
@@ -287,7 +286,7 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
                 .map(|d| d.to_string().trim_start_matches("error: ").to_string())
                 .unwrap_or_default();
             recorder.record(&record::rejected(&revision.sha, &first), Timestamp::now())?;
-            deliver(recorder, args.output);
+            daemon::sync::deliver(recorder, &mut warn_undelivered);
         }
         if dry_run || !revision.validation.is_valid() {
             return rehearse(&args, &state_dir, revision, Rehearsal::DryRun).await;
@@ -424,24 +423,19 @@ async fn sync(
     recorder: Option<&Recorder>,
 ) -> anyhow::Result<ExitCode> {
     let text = args.output == Format::Text;
-    let note = |status: Status| -> anyhow::Result<()> {
-        if let Some(recorder) = recorder {
-            recorder.record(&status, Timestamp::now())?;
-            deliver(recorder, args.output);
+    let on = |event: Event<'_>| {
+        if text {
+            print_event(&event);
+        } else {
+            warn_undelivered(event);
         }
-        Ok(())
     };
-    let mut outcomes = executor.outcomes();
-    // Standalone Jobs the start resumed (their outcome is reported too).
-    let resumed: Vec<_> = executor
-        .in_flight()
-        .into_iter()
-        .filter(|j| j.owner_cronjob.is_none())
-        .collect();
+    // The runs the start resumed after a crash (their outcome is reported too).
+    let resumed = executor.in_flight();
     let Some(inputs) = prepare(args, executor, revision).await? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
-    let sha = inputs.revision.sha.clone();
+    let sha = &inputs.revision.sha;
     let plan = match plan::plan(
         &args.source,
         &inputs.desired,
@@ -451,121 +445,65 @@ async fn sync(
     ) {
         Ok(plan) => plan,
         Err(refusal) => {
-            note(record::rejected(&sha, &refusal.to_string()))?;
+            daemon::sync::refused(recorder, sha, &refusal, on)?;
             report_refusal(args, &inputs, &refusal)?;
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    let revision = &inputs.revision;
-    // A commit already applied is not re-reported when nothing changes.
-    let quiet = !plan.has_changes()
-        && plan.count(Action::Conflict) == 0
-        && recorder.is_some_and(|r| r.succeeded(&sha, SYNC_CONTEXT).unwrap_or(false));
-    let note = |status: Status| if quiet { Ok(()) } else { note(status) };
-    if plan.has_changes() {
-        note(record::syncing(&sha, inputs.desired.len()))?;
-    }
     if text {
-        println!("{}: {}", args.source, revision.label);
+        println!("{}: {}", args.source, inputs.revision.label);
         print_plan(&plan, false);
     }
-    let (done, error) = match reconcile::apply(executor, &plan).await {
-        Ok(done) => (done, None),
-        Err(failed) => {
-            let message = format!("{}: {}", failed.id, failed.error);
-            if text {
-                eprintln!("error: {message}; the operations after it were not attempted");
-            }
-            (failed.done, Some(message))
-        }
-    };
-    // Follow every run this sync started to its end, reported on this
-    // commit, and every run of this source's Jobs that the start resumed
-    // after a crash, reported on the commit it came from.
-    let mut waiting: HashMap<String, (ObjectRef, String)> = HashMap::new();
-    for (id, uid) in reconcile::started_runs(&done) {
-        note(record::run_started(&sha, &id.namespace, &id.name, None))?;
-        waiting.insert(uid, (id, sha.clone()));
-    }
-    for job in resumed {
-        let id = ObjectRef {
-            kind: crate::manifest::Kind::Job,
-            namespace: job.namespace.clone(),
-            name: job.name.clone(),
-        };
-        let from = inputs
-            .live
-            .iter()
-            .find(|l| l.id == id && l.source.as_deref() == Some(args.source.as_str()));
-        if let Some(revision) = from.and_then(|l| l.revision.clone()) {
-            waiting.entry(job.uid).or_insert((id, revision));
-        }
-    }
-    let mut runs = Vec::new();
-    let started = tokio::time::Instant::now();
-    let mut progress = tokio::time::interval_at(started + PROGRESS, PROGRESS);
-    while !waiting.is_empty() {
-        tokio::select! {
-            received = outcomes.recv() => {
-                let Ok(outcome) = received else { continue };
-                if let Some((_, run_sha)) = waiting.remove(&outcome.uid) {
-                    if text {
-                        println!("{}", describe(&outcome));
-                    }
-                    note(record::run_ended(&run_sha, &outcome))?;
-                    runs.push(outcome);
-                }
-            }
-            _ = progress.tick() => if text {
-                let mut names: Vec<String> = waiting.values().map(|(id, _)| id.to_string()).collect();
-                names.sort();
-                println!(
-                    "waiting for {} Job run(s) after {}s: {}",
-                    names.len(),
-                    started.elapsed().as_secs(),
-                    names.join(", ")
-                );
-            }
-        }
-    }
-    executor.wait_idle().await;
-    executor
-        .expire()
-        .await
-        .context("removing finished Jobs past their ttlSecondsAfterFinished")?;
-    let failed_runs = runs.iter().filter(|r| r.result != "Complete").count();
-    let conflicts = plan.count(Action::Conflict);
-    let summary = format!(
-        "{} created, {} updated, {} re-run, {} pruned, {} unchanged, {} skipped, {} conflicts; {} Job run(s), {} failed",
-        plan.count(Action::Create),
-        plan.count(Action::Update),
-        plan.count(Action::Rerun),
-        plan.count(Action::Prune),
-        plan.count(Action::Unchanged),
-        plan.count(Action::Skip),
-        conflicts,
-        runs.len(),
-        failed_runs
-    );
-    note(match (&error, conflicts) {
-        (Some(e), _) => record::apply_failed(&sha, e),
-        (None, 0) => record::synced(&sha, &summary),
-        (None, _) => record::rejected(&sha, &format!("{conflicts} conflict(s): {summary}")),
-    })?;
+    let synced = daemon::sync::apply_and_follow(
+        executor,
+        &args.source,
+        sha,
+        inputs.desired.len(),
+        &plan,
+        &inputs.live,
+        resumed,
+        recorder,
+        on,
+    )
+    .await?;
+    let failed = synced.failed(&plan);
     if text {
-        println!("{}: {summary}", short(&revision.sha));
+        println!("{}: {}", short(sha), synced.summary);
     } else {
-        let mut report = report(args, revision, Some(&plan), None, false);
-        report.applied = Some(done.len());
-        report.runs = runs;
-        report.error = error.clone();
+        let mut report = report(args, &inputs.revision, Some(&plan), None, false);
+        report.applied = Some(synced.done.len());
+        report.error = synced.error;
+        report.runs = synced.runs;
         print_json(&report)?;
     }
-    Ok(if error.is_some() || failed_runs > 0 || conflicts > 0 {
+    Ok(if failed {
         ExitCode::from(EXIT_INVALID)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn print_event(event: &Event<'_>) {
+    match event {
+        Event::ApplyFailed(why) => {
+            eprintln!("error: {why}; the operations after it were not attempted");
+        }
+        Event::RunEnded(outcome) => println!("{}", describe(outcome)),
+        Event::Waiting { jobs, elapsed } => println!(
+            "waiting for {} Job run(s) after {}s: {}",
+            jobs.len(),
+            elapsed.as_secs(),
+            jobs.join(", ")
+        ),
+        Event::Undelivered(why) => eprintln!("warning: status not delivered yet: {why}"),
+    }
+}
+
+/// Statuses not delivered yet go to stderr (stdout may be JSON).
+fn warn_undelivered(event: Event<'_>) {
+    if let Event::Undelivered(why) = event {
+        eprintln!("warning: status not delivered yet: {why}");
+    }
 }
 
 /// Pushes the notes to the source's remote; a failure is a warning, never a
@@ -586,24 +524,6 @@ async fn push(args: &Args, state_dir: &Path) {
         eprintln!("warning: {e:#}");
     }
 }
-
-/// Delivers what is due; a reporter that fails is reported and retried at
-/// the next sync, it never fails this one.
-fn deliver(recorder: &Recorder, output: Format) {
-    match recorder.deliver(Timestamp::now()) {
-        Ok(delivery) => {
-            if output == Format::Text {
-                for failure in &delivery.failed {
-                    eprintln!("warning: status not delivered yet: {failure}");
-                }
-            }
-        }
-        Err(e) => eprintln!("warning: status outbox: {e}"),
-    }
-}
-
-/// How often a sync says what it still waits for.
-const PROGRESS: Duration = Duration::from_secs(10);
 
 fn describe(o: &Outcome) -> String {
     let reason = o
