@@ -454,18 +454,14 @@ async fn sync(
         println!("{}: {}", args.source, inputs.revision.label);
         print_plan(&plan, false);
     }
-    let synced = daemon::sync::apply_and_follow(
-        executor,
-        &args.source,
+    let planned = daemon::sync::Planned {
+        source: &args.source,
         sha,
-        inputs.desired.len(),
-        &plan,
-        &inputs.live,
-        resumed,
-        recorder,
-        on,
-    )
-    .await?;
+        objects: inputs.desired.len(),
+        plan: &plan,
+        live: &inputs.live,
+    };
+    let synced = daemon::sync::apply_and_follow(executor, planned, resumed, recorder, on).await?;
     let failed = synced.failed(&plan);
     if text {
         println!("{}: {}", short(sha), synced.summary);

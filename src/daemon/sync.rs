@@ -107,22 +107,38 @@ pub fn refused(
     notes.note(record::rejected(sha, &refusal.to_string()))
 }
 
-/// Applies `plan` (revision `sha` of `source`, with `objects` desired) and
-/// follows the runs: those it starts, reported on `sha`, and `resumed` ones
-/// (a start's recovery) of this source's Jobs, reported on the commit they
-/// came from (from `live`).
-#[allow(clippy::too_many_arguments)]
+/// A planned revision of a source.
+#[derive(Debug, Clone, Copy)]
+pub struct Planned<'a> {
+    /// The source's name.
+    pub source: &'a str,
+    /// The commit.
+    pub sha: &'a str,
+    /// How many objects it wants.
+    pub objects: usize,
+    /// Its plan.
+    pub plan: &'a Plan<'a>,
+    /// What the target held when it was planned.
+    pub live: &'a [Live],
+}
+
+/// Applies the plan and follows the runs: those it starts, reported on the
+/// revision's commit, and `resumed` ones (a start's recovery) of this
+/// source's Jobs, reported on the commit they came from.
 pub async fn apply_and_follow(
     executor: &Executor,
-    source: &str,
-    sha: &str,
-    objects: usize,
-    plan: &Plan<'_>,
-    live: &[Live],
+    revision: Planned<'_>,
     resumed: Vec<JobRef>,
     recorder: Option<&Recorder>,
     on: impl FnMut(Event<'_>),
 ) -> anyhow::Result<Synced> {
+    let Planned {
+        source,
+        sha,
+        objects,
+        plan,
+        live,
+    } = revision;
     let mut outcomes = executor.outcomes();
     // A commit already applied is not re-reported when nothing changes.
     let quiet = !plan.has_changes()
