@@ -425,16 +425,15 @@ async fn print_progress(id: String, mut rx: mpsc::UnboundedReceiver<Progress>) {
 }
 
 fn verdict(status: &Status) -> String {
-    for kind in [ConditionType::Complete, ConditionType::Failed] {
-        if let Some(c) = status.condition(kind) {
-            return format!(
-                "{kind:?} ({}: {}); {} succeeded, {} failed",
-                c.reason,
-                c.message.trim_end_matches('.'),
-                status.succeeded,
-                status.failed
-            );
-        }
+    if let Some(c) = status.terminal() {
+        return format!(
+            "{:?} ({}: {}); {} succeeded, {} failed",
+            c.kind,
+            c.reason,
+            c.message.trim_end_matches('.'),
+            status.succeeded,
+            status.failed
+        );
     }
     format!(
         "running; {} succeeded, {} failed",

@@ -234,10 +234,15 @@ impl Status {
         self.conditions.iter().find(|c| c.kind == kind && c.status)
     }
 
+    /// The terminal condition (Complete or Failed), once there is one.
+    pub fn terminal(&self) -> Option<&Condition> {
+        self.condition(ConditionType::Complete)
+            .or_else(|| self.condition(ConditionType::Failed))
+    }
+
     /// Whether the Job has finished (Complete or Failed).
     pub fn finished(&self) -> bool {
-        self.condition(ConditionType::Complete).is_some()
-            || self.condition(ConditionType::Failed).is_some()
+        self.terminal().is_some()
     }
 
     fn set(

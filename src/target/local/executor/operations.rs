@@ -3,7 +3,6 @@
 
 use tokio::sync::broadcast;
 
-use super::super::job_controller::ConditionType;
 use super::super::job_runner::{Ended, Error, Stop};
 use super::{Applied as Started, BY_HAND, Executor, RunResult};
 use crate::manifest::{Kind, ObjectRef};
@@ -119,12 +118,11 @@ impl Executor {
 pub fn outcome(job: &super::JobRef, result: &RunResult) -> Outcome {
     let (result, reason, succeeded, failed) = match result {
         Ok(Ended::Finished(status)) => {
-            let (kind, condition) = [ConditionType::Complete, ConditionType::Failed]
-                .into_iter()
-                .find_map(|k| status.condition(k).map(|c| (k, c)))
+            let condition = status
+                .terminal()
                 .expect("a finished Job has a terminal condition");
             (
-                format!("{kind:?}"),
+                format!("{:?}", condition.kind),
                 Some(condition.reason.clone()),
                 status.succeeded,
                 status.failed,

@@ -135,10 +135,9 @@ pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
 /// The ledger's word for how a finished Job ended.
 pub fn outcome_of(job: &JobRecord) -> &'static str {
     use super::super::job_controller::ConditionType;
-    if job.status.condition(ConditionType::Complete).is_some() {
-        "Complete"
-    } else {
-        "Failed"
+    match job.status.terminal().map(|c| c.kind) {
+        Some(ConditionType::Complete) => "Complete",
+        _ => "Failed",
     }
 }
 

@@ -220,12 +220,8 @@ fn child(job: &JobRecord) -> Child {
 
 /// Whether and when a Job finished: (succeeded, time).
 fn finish(job: &JobRecord) -> Option<(bool, Timestamp)> {
-    [
-        (ConditionType::Complete, true),
-        (ConditionType::Failed, false),
-    ]
-    .into_iter()
-    .find_map(|(kind, ok)| job.status.condition(kind).map(|c| (ok, c.at)))
+    let condition = job.status.terminal()?;
+    Some((condition.kind == ConditionType::Complete, condition.at))
 }
 
 /// When a finished Job with `ttlSecondsAfterFinished` is due for removal.

@@ -100,9 +100,7 @@ async fn pod_running(executor: &Executor, uid: &str) {
 }
 
 fn terminal(job: &JobRecord) -> Option<(ConditionType, String)> {
-    [ConditionType::Complete, ConditionType::Failed]
-        .into_iter()
-        .find_map(|k| job.status.condition(k).map(|c| (k, c.reason.clone())))
+    job.status.terminal().map(|c| (c.kind, c.reason.clone()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,9 +50,7 @@ async fn run_job(rt: &Runtime, job: &Job) -> (Status, Vec<PodRecord>) {
 }
 
 fn terminal(status: &Status) -> Option<(ConditionType, String)> {
-    [ConditionType::Complete, ConditionType::Failed]
-        .into_iter()
-        .find_map(|k| status.condition(k).map(|c| (k, c.reason.clone())))
+    status.terminal().map(|c| (c.kind, c.reason.clone()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
