@@ -485,7 +485,7 @@ fn status(executor: &Executor) -> anyhow::Result<ExitCode> {
             o.namespace,
             o.name,
             o.path,
-            short(&o.revision)
+            super::short_sha(&o.revision)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -513,15 +513,6 @@ fn next_fire(name: &str, manifest: &str, now: Timestamp) -> String {
             spec.zone.name()
         ),
         None => format!("; {schedule:?} never fires"),
-    }
-}
-
-/// A commit sha shortened; anything else (`working-tree`) as it is.
-fn short(revision: &str) -> &str {
-    if revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()) {
-        &revision[..7]
-    } else {
-        revision
     }
 }
 

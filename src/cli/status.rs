@@ -53,7 +53,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
     }
     println!(
         "{} {}",
-        &sha[..7],
+        super::short_sha(&sha),
         commit.summary().ok().flatten().unwrap_or_default()
     );
     if entries.is_empty() {

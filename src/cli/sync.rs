@@ -464,7 +464,7 @@ async fn sync(
     let synced = daemon::sync::apply_and_follow(executor, planned, resumed, recorder, on).await?;
     let failed = synced.failed(&plan);
     if text {
-        println!("{}: {}", short(sha), synced.summary);
+        println!("{}: {}", super::short_sha(sha), synced.summary);
     } else {
         let mut report = report(args, &inputs.revision, Some(&plan), None, false);
         report.applied = Some(synced.done.len());
@@ -619,9 +619,4 @@ fn action_word(action: Action) -> &'static str {
         Action::Keep => "keep",
         Action::Conflict => "conflict",
     }
-}
-
-/// A commit sha shortened; anything else as it is.
-fn short(sha: &str) -> &str {
-    if sha.len() == 40 { &sha[..7] } else { sha }
 }
