@@ -49,6 +49,12 @@ pub enum Error {
     },
 }
 
+/// The error for SQLite refusing `what` on the database at `path`.
+pub(crate) fn sqlite(path: &Path, what: &str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
+    let (path, what) = (path.to_path_buf(), what.to_string());
+    move |source| Error::Sqlite { path, what, source }
+}
+
 /// Opens (creating `state_dir` and the file if needed) the database at
 /// `path` and applies the migrations it lacks; migration n (1-based) is
 /// `migrations[n - 1]`.
@@ -57,11 +63,7 @@ pub(crate) fn open(
     path: &Path,
     migrations: &[&str],
 ) -> Result<Connection, Error> {
-    let sqlite = |what: &str| {
-        let path = path.to_path_buf();
-        let what = what.to_string();
-        move |source| Error::Sqlite { path, what, source }
-    };
+    let sqlite = |what: &str| sqlite(path, what);
     std::fs::create_dir_all(state_dir).map_err(|source| Error::StateDir {
         path: state_dir.to_path_buf(),
         source,

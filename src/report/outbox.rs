@@ -128,13 +128,8 @@ impl Outbox {
         Ok(Outbox { conn, path })
     }
 
-    fn sqlite(&self, what: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
-        let what = what.to_string();
-        move |source| Error::Sqlite {
-            path: self.path.clone(),
-            what,
-            source,
-        }
+    fn sqlite(&self, what: &str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
+        db::sqlite(&self.path, what)
     }
 
     /// Queues `status` for `reporter`; false when it was not needed (the

@@ -55,11 +55,7 @@ impl Store {
     }
 
     fn sqlite(&self, what: &str, source: rusqlite::Error) -> Error {
-        Error::Sqlite {
-            path: self.path.clone(),
-            what: what.to_string(),
-            source,
-        }
+        db::sqlite(&self.path, what)(source)
     }
 }
 
