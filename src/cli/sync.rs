@@ -2,20 +2,17 @@
 //! the target, shown, and (for sync) applied, with each Job run followed to
 //! its end.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use jiff::Timestamp;
-use serde::Serialize;
 
 use super::repo::RepoArgs;
 use super::{EXIT_INVALID, Format, print_json};
 use crate::daemon::{self, sync::Event};
-use crate::manifest::{self, Diagnostic, ObjectRef};
-use crate::plan::diff::{ObjectDiff, diff};
+use crate::manifest;
 use crate::plan::{self, Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
 use crate::reconcile;
 use crate::report::notes::{GitNotes, NOTES_REF};
@@ -24,7 +21,11 @@ use crate::report::record::{self, Recorder};
 use crate::report::{Reporter, forge};
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
-use crate::target::{Desired, Ledger, Live, Outcome};
+use crate::target::{Desired, Ledger, Live};
+
+mod show;
+
+use show::{print_event, print_plan, print_verdict, report, warn_undelivered};
 
 /// Where to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -105,36 +106,6 @@ fn percent(text: &str) -> Result<f64, String> {
         Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
         _ => Err(format!("{text:?} is not a percentage from 0 to 100")),
     }
-}
-
-/// The JSON report of both commands (documented in the README).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Report<'a> {
-    source: &'a str,
-    revision: &'a str,
-    valid: bool,
-    diagnostics: &'a [Diagnostic],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refused: Option<String>,
-    plan: Vec<StepReport>,
-    changes: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    applied: Option<usize>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    runs: Vec<Outcome>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct StepReport {
-    #[serde(flatten)]
-    id: ObjectRef,
-    action: Action,
-    reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    diff: Option<ObjectDiff>,
 }
 
 /// A revision read and validated.
@@ -479,29 +450,6 @@ async fn sync(
     })
 }
 
-fn print_event(event: &Event<'_>) {
-    match event {
-        Event::ApplyFailed(why) => {
-            eprintln!("error: {why}; the operations after it were not attempted");
-        }
-        Event::RunEnded(outcome) => println!("{}", describe(outcome)),
-        Event::Waiting { jobs, elapsed } => println!(
-            "waiting for {} Job run(s) after {}s: {}",
-            jobs.len(),
-            elapsed.as_secs(),
-            jobs.join(", ")
-        ),
-        Event::Undelivered(why) => eprintln!("warning: status not delivered yet: {why}"),
-    }
-}
-
-/// Statuses not delivered yet go to stderr (stdout may be JSON).
-fn warn_undelivered(event: Event<'_>) {
-    if let Event::Undelivered(why) = event {
-        eprintln!("warning: status not delivered yet: {why}");
-    }
-}
-
 /// Pushes the notes to the source's remote; a failure is a warning, never a
 /// failed sync (the next sync pushes again).
 async fn push(args: &Args, state_dir: &Path) {
@@ -518,105 +466,5 @@ async fn push(args: &Args, state_dir: &Path) {
     };
     if let Err(e) = pushed {
         eprintln!("warning: {e:#}");
-    }
-}
-
-fn describe(o: &Outcome) -> String {
-    let reason = o
-        .reason
-        .as_deref()
-        .map_or(String::new(), |r| format!(" ({r})"));
-    format!(
-        "Job {}/{}: {}{reason}; {} succeeded, {} failed",
-        o.namespace, o.name, o.result, o.succeeded, o.failed
-    )
-}
-
-fn report<'a>(
-    args: &'a Args,
-    revision: &'a Revision,
-    plan: Option<&Plan<'_>>,
-    refused: Option<String>,
-    with_diffs: bool,
-) -> Report<'a> {
-    let steps = plan.map(|p| p.steps.as_slice()).unwrap_or_default();
-    Report {
-        source: &args.source,
-        revision: &revision.sha,
-        valid: revision.validation.is_valid(),
-        diagnostics: &revision.validation.diagnostics,
-        refused,
-        changes: plan.is_some_and(Plan::has_changes),
-        plan: steps
-            .iter()
-            .map(|s| StepReport {
-                id: s.id.clone(),
-                action: s.action,
-                reason: s.reason.clone(),
-                diff: if with_diffs { diff(s) } else { None },
-            })
-            .collect(),
-        applied: None,
-        runs: Vec::new(),
-        error: None,
-    }
-}
-
-fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    for step in &plan.steps {
-        println!(
-            "{}: {} — {}",
-            step.id,
-            action_word(step.action),
-            step.reason
-        );
-        if !with_diffs {
-            continue;
-        }
-        let Some(d) = diff(step) else { continue };
-        for line in d.user.lines() {
-            let paint = match line.as_bytes().first() {
-                _ if !colour => None,
-                Some(b'+') if !line.starts_with("+++") => Some("32"),
-                Some(b'-') if !line.starts_with("---") => Some("31"),
-                Some(b'@') => Some("36"),
-                _ => None,
-            };
-            match paint {
-                Some(code) => println!("    \x1b[{code}m{line}\x1b[0m"),
-                None => println!("    {line}"),
-            }
-        }
-        for (key, old, new) in &d.jobcd {
-            println!(
-                "    jobcd {key}: {} → {}",
-                old.as_deref().unwrap_or("(none)"),
-                new.as_deref().unwrap_or("(none)")
-            );
-        }
-    }
-}
-
-/// The last line of a diff: whether a sync would change or fail anything.
-fn print_verdict(plan: &Plan<'_>) {
-    let conflicts = plan.count(Action::Conflict);
-    if conflicts > 0 {
-        println!("{conflicts} conflict(s): a sync would report them and fail");
-    } else if !plan.has_changes() {
-        println!("no changes");
-    }
-}
-
-fn action_word(action: Action) -> &'static str {
-    match action {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Rerun => "re-run",
-        Action::Prune => "prune",
-        Action::Unchanged => "unchanged",
-        Action::Skip => "skip",
-        Action::Keep => "keep",
-        Action::Conflict => "conflict",
     }
 }
