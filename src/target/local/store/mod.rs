@@ -9,6 +9,7 @@
 //! use it from a blocking thread.
 
 mod records;
+mod scheduling;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -17,9 +18,8 @@ use rusqlite::Connection;
 
 use crate::db;
 
-pub use records::{
-    AppliedObject, CronState, HostProcess, JobRecord, LEDGER_RUNNING, LedgerEntry, PodRecord,
-};
+pub use records::{AppliedObject, CronState, HostProcess, JobRecord, LedgerEntry, PodRecord};
+pub use scheduling::LEDGER_RUNNING;
 
 /// File name of the database in the state directory.
 pub const FILE_NAME: &str = "local.db";
