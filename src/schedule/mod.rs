@@ -11,6 +11,7 @@
 
 mod civil;
 mod describe;
+mod dst;
 mod duration;
 mod next;
 mod parse;
@@ -18,6 +19,7 @@ mod zone;
 
 use jiff::Timestamp;
 
+pub use dst::{DstEffect, DstKind};
 pub use parse::Field;
 pub use zone::Zone;
 

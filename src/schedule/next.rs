@@ -63,6 +63,15 @@ fn day_matches(f: &Fields, c: &Civil) -> bool {
     }
 }
 
+/// Whether a wall-clock minute is one of the schedule's times (second 0).
+pub(crate) fn fields_match(f: &Fields, c: &Civil) -> bool {
+    c.second == 0
+        && has(f.minute, c.minute)
+        && has(f.hour, c.hour)
+        && has(f.month, c.month)
+        && day_matches(f, c)
+}
+
 /// The first fire time strictly after `after` (Unix seconds and a
 /// non-negative sub-second part), or None if there is none within the
 /// search horizon.
