@@ -35,12 +35,7 @@ pub(crate) fn desired(object: Object, source: &str, revision: &str) -> Desired {
 /// else, unmanaged).
 pub(crate) fn live(d: &Desired, source: Option<&str>) -> Live {
     Live {
-        id: d.object.id.clone(),
         source: source.map(Into::into),
-        revision: Some(d.revision.clone()),
-        path: Some(d.object.location.file.clone()),
-        spec_hash: Some(d.spec_hash.clone()),
-        manifest: d.object.manifest.json().to_string(),
-        applied_at: None,
+        ..Live::applied(d)
     }
 }

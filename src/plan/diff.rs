@@ -30,24 +30,11 @@ pub fn diff(step: &Step<'_>) -> Option<ObjectDiff> {
     if !(step.action.changes() || step.action == Action::Conflict) {
         return None;
     }
-    let live = step.live.map(|l| user_yaml(&l.manifest));
-    let desired = step.desired.map(|d| user_yaml(d.object.manifest.json()));
-    let (old, new) = (
-        live.clone().unwrap_or_default(),
-        desired.clone().unwrap_or_default(),
+    let user = user_diff(
+        step.live.map(|l| l.manifest.as_str()),
+        step.desired.map(|d| d.object.manifest.json()),
+        ("live", "desired"),
     );
-    let user = TextDiff::from_lines(&old, &new)
-        .unified_diff()
-        .context_radius(CONTEXT)
-        .header(
-            if live.is_some() { "live" } else { "/dev/null" },
-            if desired.is_some() {
-                "desired"
-            } else {
-                "/dev/null"
-            },
-        )
-        .to_string();
     let before = step.live.map(|l| {
         [
             (ownership::SOURCE, l.source.clone()),
@@ -80,6 +67,23 @@ pub fn diff(step: &Step<'_>) -> Option<ObjectDiff> {
         })
         .collect();
     Some(ObjectDiff { user, jobcd })
+}
+
+/// A unified diff of the user's part of two objects (JSON), `None` for an
+/// absent side (`/dev/null`); `names` label the old and new side.
+pub fn user_diff(old: Option<&str>, new: Option<&str>, names: (&str, &str)) -> String {
+    let (before, after) = (
+        old.map(user_yaml).unwrap_or_default(),
+        new.map(user_yaml).unwrap_or_default(),
+    );
+    TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(CONTEXT)
+        .header(
+            if old.is_some() { names.0 } else { "/dev/null" },
+            if new.is_some() { names.1 } else { "/dev/null" },
+        )
+        .to_string()
 }
 
 /// The user's part of an object (jobcd's metadata removed) as YAML.

@@ -47,6 +47,21 @@ pub struct Live {
     pub applied_at: Option<Timestamp>,
 }
 
+impl Live {
+    /// `d` as it is live once its source has applied it (not yet run).
+    pub fn applied(d: &Desired) -> Live {
+        Live {
+            id: d.object.id.clone(),
+            source: Some(d.source.clone()),
+            revision: Some(d.revision.clone()),
+            path: Some(d.object.location.file.clone()),
+            spec_hash: Some(d.spec_hash.clone()),
+            manifest: d.object.manifest.json().to_string(),
+            applied_at: None,
+        }
+    }
+}
+
 /// One step of a plan.
 #[derive(Debug, Clone)]
 pub enum Operation {
