@@ -11,6 +11,7 @@ mod db;
 mod hex;
 pub mod manifest;
 pub mod plan;
+pub mod preview;
 pub mod reconcile;
 pub mod report;
 pub mod schedule;

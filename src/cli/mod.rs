@@ -3,6 +3,7 @@
 //! JSON and exit codes.
 
 mod local;
+mod preview;
 mod repo;
 mod schedule;
 mod source;
@@ -44,6 +45,8 @@ enum Command {
     Diff(sync::Args),
     /// Apply one revision to the target: create, update, re-run and prune as planned, and follow each Job run to its end.
     Sync(sync::SyncArgs),
+    /// Preview a pull request: changed objects, the schedule story of each CronJob, the Jobs a merge runs (Markdown or JSON; exit 1 when the head is invalid).
+    Preview(preview::Args),
     /// Show the statuses jobcd reported on a commit (from git notes).
     Status(status::Args),
     /// The local executor: run Jobs and CronJobs on this machine.
@@ -70,20 +73,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Source(command) => source::run(command, state_dir),
         Command::Diff(args) => sync::run_diff(args, state_dir),
         Command::Sync(args) => sync::run_sync(args, state_dir),
+        Command::Preview(args) => preview::run(args, state_dir),
         Command::Status(args) => status::run(args, state_dir),
         Command::Local(command) => local::run(command, state_dir),
     }
 }
 
-/// A commit sha shortened to 7 characters; anything else (`working-tree`)
-/// as it is.
-fn short_sha(revision: &str) -> &str {
-    if revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()) {
-        &revision[..7]
-    } else {
-        revision
-    }
-}
+pub(crate) use crate::source::short_sha;
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

@@ -6,6 +6,8 @@
 //! rate limits, redaction), and octocrab would bring a second async HTTP
 //! stack for a single endpoint of one of the three.
 
+mod comments;
+
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -13,6 +15,8 @@ use serde_json::json;
 
 use super::{Failure, Reporter, State, Status};
 use crate::source::Secret;
+
+pub use comments::Posted;
 
 /// GitHub's limit of statuses per commit and context.
 pub const GITHUB_MAX_STATUSES: u32 = 1000;
@@ -126,20 +130,29 @@ impl Forge {
         Forge::new(config.kind, &config.api, &config.project, token)
     }
 
-    /// The request for `status`: (URL, headers, JSON body).
-    fn request(&self, status: &Status) -> (String, Vec<(&'static str, String)>, serde_json::Value) {
+    /// The headers that authenticate a request (the token is in them:
+    /// never print them).
+    fn auth(&self) -> Vec<(&'static str, String)> {
         let token = self.token.expose();
+        match self.kind {
+            Kind::GitHub => vec![
+                ("Authorization", format!("Bearer {token}")),
+                ("Accept", "application/vnd.github+json".into()),
+                ("X-GitHub-Api-Version", "2022-11-28".into()),
+            ],
+            Kind::GitLab => vec![("PRIVATE-TOKEN", token.to_string())],
+            Kind::Gitea => vec![("Authorization", format!("token {token}"))],
+        }
+    }
+
+    /// The request for `status`: (URL, JSON body).
+    fn request(&self, status: &Status) -> (String, serde_json::Value) {
         match self.kind {
             Kind::GitHub => (
                 format!(
                     "{}/repos/{}/statuses/{}",
                     self.api, self.project, status.sha
                 ),
-                vec![
-                    ("Authorization", format!("Bearer {token}")),
-                    ("Accept", "application/vnd.github+json".into()),
-                    ("X-GitHub-Api-Version", "2022-11-28".into()),
-                ],
                 json!({
                     "state": status.state.as_str(),
                     "target_url": status.target_url,
@@ -154,7 +167,6 @@ impl Forge {
                     self.project.replace('/', "%2F"),
                     status.sha
                 ),
-                vec![("PRIVATE-TOKEN", token.to_string())],
                 json!({
                     "state": gitlab_state(status.state),
                     "name": status.context,
@@ -167,7 +179,6 @@ impl Forge {
                     "{}/repos/{}/statuses/{}",
                     self.api, self.project, status.sha
                 ),
-                vec![("Authorization", format!("token {token}"))],
                 json!({
                     "state": status.state.as_str(),
                     "target_url": status.target_url,
@@ -200,9 +211,9 @@ impl Reporter for Forge {
     }
 
     fn deliver(&self, status: &Status, _at: Timestamp) -> Result<(), Failure> {
-        let (url, headers, body) = self.request(status);
+        let (url, body) = self.request(status);
         let mut request = self.agent.post(&url).content_type("application/json");
-        for (name, value) in &headers {
+        for (name, value) in &self.auth() {
             request = request.header(*name, value);
         }
         let response = request.send(body.to_string()).map_err(|e| Failure {

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use credentials::{Credentials, HostKeyCheck, Secret};
 pub use reference::RefName;
-pub use revision::Revision;
+pub use revision::{Revision, short_sha};
 pub use url::{Location, Remote, Transport};
 
 use crate::manifest;

@@ -3,6 +3,16 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+/// A commit sha shortened to 7 characters; anything else (`working-tree`)
+/// as it is.
+pub fn short_sha(revision: &str) -> &str {
+    if revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &revision[..7]
+    } else {
+        revision
+    }
+}
+
 /// The commit a source resolved to, with what people use to recognise it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Revision {
