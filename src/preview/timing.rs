@@ -276,6 +276,18 @@ fn seconds_or_unset(s: Option<i64>) -> String {
     s.map_or_else(|| "unset".into(), |s| format!("{s} s"))
 }
 
+/// A window's length for people: "7 days", "24 hours", "90 minutes".
+pub fn human_window(total: i64) -> String {
+    let (n, unit) = if total % 86_400 == 0 {
+        (total / 86_400, "day")
+    } else if total % 3600 == 0 {
+        (total / 3600, "hour")
+    } else {
+        (total / 60, "minute")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// `90` → "1 min 30 s", `7200` → "2 h".
 pub fn human_seconds(total: i64) -> String {
     let (d, h, m, s) = (
@@ -371,5 +383,9 @@ mod tests {
         assert_eq!(human_seconds(7200), "2 h");
         assert_eq!(human_seconds(86_400 + 60), "1 d 1 min");
         assert_eq!(human_seconds(0), "0 s");
+        assert_eq!(human_window(7 * 86_400), "7 days");
+        assert_eq!(human_window(86_400), "1 day");
+        assert_eq!(human_window(36 * 3600), "36 hours");
+        assert_eq!(human_window(90 * 60), "90 minutes");
     }
 }
