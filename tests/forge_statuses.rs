@@ -3,112 +3,53 @@
 //! GitHub's published OpenAPI description (@octokit/openapi, installed by
 //! scripts/test-deps); GitLab's and Gitea's follow their API documentation.
 
+mod support;
+
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+use support::fake_forge::{self, Reply, Request};
 
 const TOKEN: &str = "jobcd-test-token-5f3a9c";
-
-/// One request the fake forge received.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// A status code and extra headers to answer with.
 type Answer = (u16, Vec<(&'static str, String)>);
 
-/// A forge on loopback: records requests, answers from a script (then 201).
+/// A forge that answers from a script, then 201.
 struct FakeForge {
+    inner: fake_forge::FakeForge,
     url: String,
-    requests: Arc<Mutex<Vec<Request>>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
 }
 
 impl FakeForge {
     fn start() -> FakeForge {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(VecDeque::new()));
-        let (seen, answers) = (requests.clone(), script.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    continue;
-                }
-                let mut parts = line.split_whitespace();
-                let (method, path) = (
-                    parts.next().unwrap_or_default().to_string(),
-                    parts.next().unwrap_or_default().to_string(),
-                );
-                let mut headers = Vec::new();
-                loop {
-                    let mut h = String::new();
-                    reader.read_line(&mut h).unwrap();
-                    let h = h.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    let (k, v) = h.split_once(':').unwrap();
-                    headers.push((k.trim().to_string(), v.trim().to_string()));
-                }
-                let length: usize = headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                    .map_or(0, |(_, v)| v.parse().unwrap());
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                seen.lock().unwrap().push(Request {
-                    method,
-                    path,
-                    headers,
-                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                });
-                let (code, extra) = answers
-                    .lock()
-                    .unwrap()
-                    .pop_front()
-                    .unwrap_or((201, Vec::new()));
-                let mut response = format!(
-                    "HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                );
-                for (k, v) in extra {
-                    response.push_str(&format!("{k}: {v}\r\n"));
-                }
-                response.push_str("\r\n{}");
-                let _ = stream.write_all(response.as_bytes());
+        let script: Arc<Mutex<VecDeque<Answer>>> = Arc::default();
+        let answers = script.clone();
+        let inner = fake_forge::FakeForge::start(move |_| {
+            let (code, headers) = answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or((201, Vec::new()));
+            Reply {
+                code,
+                headers,
+                body: "{}".into(),
             }
         });
         FakeForge {
-            url,
-            requests,
+            url: inner.url.clone(),
+            inner,
             script,
         }
     }
 
     fn requests(&self) -> Vec<Request> {
-        self.requests.lock().unwrap().clone()
+        self.inner.requests()
     }
 
     fn answer(&self, code: u16, headers: Vec<(&'static str, String)>) {
@@ -184,16 +125,7 @@ fn sync(dir: &Path, forge: &FakeForge, report: &str, extra: &[&str]) -> Output {
 }
 
 fn openapi() -> Value {
-    let default = PathBuf::from(std::env::var("HOME").unwrap_or_default())
-        .join(".cache/jobcd-test/octokit-openapi-23.0.2");
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(|c| PathBuf::from(c).join("jobcd-test/octokit-openapi-23.0.2"))
-        .filter(|p| p.exists())
-        .unwrap_or(default);
-    let file = base.join("node_modules/@octokit/openapi/generated/api.github.com.deref.json");
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/test-deps", file.display()));
-    serde_json::from_str(&text).unwrap()
+    fake_forge::github_openapi()
 }
 
 /// Checks a request against GitHub's description of "create a commit status".
@@ -202,33 +134,9 @@ fn check_github(api: &Value, r: &Request, sha: &str) {
     assert!(operation.is_object(), "the description has the endpoint");
     assert_eq!(r.method, "POST");
     assert_eq!(r.path, format!("/repos/acme/jobs/statuses/{sha}"));
-    let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
-    let body = r.body.as_object().expect("a JSON object");
-    for required in schema["required"].as_array().unwrap() {
-        assert!(
-            body.contains_key(required.as_str().unwrap()),
-            "{required} in {body:?}"
-        );
-    }
-    for (key, value) in body {
-        let property = &schema["properties"][key];
-        assert!(property.is_object(), "{key} is a documented property");
-        match value {
-            Value::Null => assert_eq!(property["nullable"], true, "{key} may be null"),
-            Value::String(s) => {
-                assert_eq!(property["type"], "string", "{key}");
-                if let Some(allowed) = property["enum"].as_array() {
-                    assert!(allowed.contains(value), "{key}={s} not in {allowed:?}");
-                }
-                if let Some(max) = property["maxLength"].as_u64() {
-                    assert!(s.chars().count() as u64 <= max, "{key} too long");
-                }
-            }
-            other => panic!("{key} is {other}"),
-        }
-    }
+    fake_forge::check_body(operation, &r.body);
     // GitHub documents a 140-character limit for the description in prose.
-    if let Some(d) = body["description"].as_str() {
+    if let Some(d) = r.body["description"].as_str() {
         assert!(d.chars().count() <= 140);
     }
     assert_eq!(

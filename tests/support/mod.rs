@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cron_gen;
+pub mod fake_forge;
 pub mod git_servers;
 pub mod rng;
 pub mod robfig;
