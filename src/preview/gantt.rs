@@ -47,7 +47,7 @@ pub fn chart(stories: &[CronJobStory], now: Timestamp) -> Option<(String, usize)
     let _ = writeln!(
         out,
         "    title Next {HOURS} hours from {} UTC",
-        now.strftime("%Y-%m-%d %H%M")
+        now.strftime("%Y-%m-%d %H:%M")
     );
     out.push_str("    dateFormat YYYY-MM-DDTHH:mm\n");
     out.push_str("    axisFormat %H:%M\n");
@@ -73,7 +73,8 @@ fn rows(side: &str, timing: &Timing, now: Timestamp, end: Timestamp) -> Vec<Stri
             .map(|t| {
                 format!(
                     "{side} {} :milestone, {}, 0m",
-                    t.strftime("%H%M"),
+                    // A colon would end the task name: Mermaid's entity for it.
+                    t.strftime("%H#58;%M"),
                     t.strftime("%Y-%m-%dT%H:%M")
                 )
             })

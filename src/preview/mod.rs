@@ -298,7 +298,10 @@ pub fn preview(
             diff: plan::diff::user_diff(
                 step.live.map(|l| l.manifest.as_str()),
                 step.desired.map(|d| d.object.manifest.json()),
-                (&out.base.reference, &out.head.reference),
+                (
+                    crate::source::short_sha(&out.base.sha),
+                    crate::source::short_sha(&out.head.sha),
+                ),
             ),
         });
         match step.id.kind {

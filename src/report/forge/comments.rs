@@ -53,7 +53,7 @@ impl Forge {
                         "PATCH",
                         format!("{}/repos/{}/issues/comments/{id}", self.api, self.project),
                     ),
-                    Kind::GitLab => ("PUT", format!("{}/notes/{id}", self.discussion_url(pr))),
+                    Kind::GitLab => ("PUT", format!("{}/{id}", self.discussion_url(pr))),
                 };
                 self.call(method, &url, Some(&payload))?;
                 Ok(Posted::Updated { id })
