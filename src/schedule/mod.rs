@@ -15,6 +15,7 @@ mod dst;
 mod duration;
 mod next;
 mod parse;
+mod range;
 mod zone;
 
 use jiff::Timestamp;

@@ -53,7 +53,7 @@ fn days_to_next_match(f: &Fields, c: &Civil) -> i64 {
 
 /// The day-of-month/day-of-week rule: when either field is a star the day
 /// must match both (so in effect the other one); otherwise either will do.
-fn day_matches(f: &Fields, c: &Civil) -> bool {
+pub(crate) fn day_matches(f: &Fields, c: &Civil) -> bool {
     let dom = has(f.dom, c.day);
     let dow = has(f.dow, c.weekday);
     if (f.dom | f.dow) & STAR != 0 {
