@@ -132,30 +132,87 @@ const PARALLEL_MIN_FILES: usize = 64;
 /// Loads and validates every document of every file. Files are spread over
 /// the machine's cores; the result does not depend on how.
 pub fn load(files: &[SourceFile], options: &Options) -> Validation {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parts: Vec<Validation> = if workers < 2 || files.len() < PARALLEL_MIN_FILES {
-        vec![load_sequentially(files, options)]
-    } else {
-        let chunk = files.len().div_ceil(workers);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || load_sequentially(part, options)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        })
+    let all: Vec<&SourceFile> = files.iter().collect();
+    merge(load_each(&all, options), files.len())
+}
+
+/// Loads two sets of files, such as two revisions of a tree, parsing a file
+/// of `second` only when `first` has no file of the same path and bytes
+/// (the result is the same as two [`load`]s).
+pub fn load_both(
+    first: &[SourceFile],
+    second: &[SourceFile],
+    options: &Options,
+) -> (Validation, Validation) {
+    let all: Vec<&SourceFile> = first.iter().collect();
+    let first_parts = load_each(&all, options);
+    let known: std::collections::HashMap<&str, (&[u8], &Validation)> = first
+        .iter()
+        .zip(&first_parts)
+        .map(|(f, part)| (f.path.as_str(), (f.bytes.as_slice(), part)))
+        .collect();
+    let same = |f: &SourceFile| {
+        known
+            .get(f.path.as_str())
+            .filter(|(bytes, _)| *bytes == f.bytes.as_slice())
+            .map(|(_, part)| (*part).clone())
     };
+    let fresh: Vec<&SourceFile> = second.iter().filter(|f| same(f).is_none()).collect();
+    let mut fresh_parts = load_each(&fresh, options).into_iter();
+    let second_parts: Vec<Validation> = second
+        .iter()
+        .map(|f| same(f).unwrap_or_else(|| fresh_parts.next().expect("one part per fresh file")))
+        .collect();
+    (
+        merge(first_parts, first.len()),
+        merge(second_parts, second.len()),
+    )
+}
+
+/// One validation per file, in order.
+fn load_each(files: &[&SourceFile], options: &Options) -> Vec<Validation> {
+    let one = |part: &[&SourceFile]| -> Vec<Validation> {
+        part.iter()
+            .map(|file| {
+                let mut out = Validation {
+                    objects: Vec::new(),
+                    ignored: Vec::new(),
+                    diagnostics: Vec::new(),
+                    files: 1,
+                };
+                load_file(file, options, &mut out);
+                out
+            })
+            .collect()
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if workers < 2 || files.len() < PARALLEL_MIN_FILES {
+        return one(files);
+    }
+    let chunk = files.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || one(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// The validation of all files from each file's own: objects sorted,
+/// duplicates across files reported.
+fn merge(parts: Vec<Validation>, files: usize) -> Validation {
     let mut out = Validation {
         objects: Vec::new(),
         ignored: Vec::new(),
         diagnostics: Vec::new(),
-        files: files.len(),
+        files,
     };
     for part in parts {
         out.objects.extend(part.objects);
@@ -176,7 +233,27 @@ fn sort_diagnostics(diagnostics: &mut [Diagnostic]) {
 
 /// Loads and validates a tree; `label` names its root in messages.
 pub fn load_tree(tree: &Tree, label: &str, options: &Options) -> Validation {
-    let mut validation = load(&tree.files, options);
+    finish_tree(load(&tree.files, options), tree, label)
+}
+
+/// Loads two trees (two revisions), parsing each file the second shares
+/// with the first only once; `labels` name their roots.
+pub fn load_trees(
+    first: &Tree,
+    second: &Tree,
+    labels: (&str, &str),
+    options: &Options,
+) -> (Validation, Validation) {
+    let (a, b) = load_both(&first.files, &second.files, options);
+    (
+        finish_tree(a, first, labels.0),
+        finish_tree(b, second, labels.1),
+    )
+}
+
+/// A tree's validation: its files' problems added, and a warning when it
+/// holds nothing to apply.
+fn finish_tree(mut validation: Validation, tree: &Tree, label: &str) -> Validation {
     validation.diagnostics.extend(tree.problems.iter().cloned());
     if validation.objects.is_empty() && validation.is_valid() {
         validation.diagnostics.push(Diagnostic {
@@ -187,19 +264,6 @@ pub fn load_tree(tree: &Tree, label: &str, options: &Options) -> Validation {
     }
     sort_diagnostics(&mut validation.diagnostics);
     validation
-}
-
-fn load_sequentially(files: &[SourceFile], options: &Options) -> Validation {
-    let mut out = Validation {
-        objects: Vec::new(),
-        ignored: Vec::new(),
-        diagnostics: Vec::new(),
-        files: files.len(),
-    };
-    for file in files {
-        load_file(file, options, &mut out);
-    }
-    out
 }
 
 fn load_file(file: &SourceFile, options: &Options, out: &mut Validation) {
@@ -550,5 +614,44 @@ mod tests {
         );
         let v = load_text(&JOB.replace("kind: Job", "kind: Jbo"));
         assert_eq!(v.diagnostics[0].hint.as_deref(), Some("did you mean Job?"));
+    }
+
+    #[test]
+    fn loading_two_revisions_at_once_equals_loading_each() {
+        let file = |path: &str, text: &str| SourceFile {
+            path: path.into(),
+            bytes: text.as_bytes().to_vec(),
+        };
+        let job_b = JOB.replace("name: a", "name: b");
+        let first = [
+            file("a.yaml", JOB),
+            file("b.yaml", &job_b),
+            file("gone.yaml", "kind: ["),
+        ];
+        // a.yaml is shared; b.yaml now defines `a` too (a duplicate across
+        // a shared and a changed file); c.yaml is invalid.
+        let second = [
+            file("a.yaml", JOB),
+            file("b.yaml", JOB),
+            file("c.yaml", &JOB.replace("Never", "Sometimes")),
+        ];
+        let options = Options {
+            strict: false,
+            now: Timestamp::UNIX_EPOCH,
+        };
+        let (x, y) = load_both(&first, &second, &options);
+        for (together, alone) in [(x, load(&first, &options)), (y, load(&second, &options))] {
+            let ids = |v: &Validation| v.objects.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
+            let said = |v: &Validation| {
+                v.diagnostics
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&together), ids(&alone));
+            assert_eq!(said(&together), said(&alone));
+            assert_eq!(together.files, alone.files);
+            assert!(!said(&alone).is_empty(), "the case has problems to compare");
+        }
     }
 }

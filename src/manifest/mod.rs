@@ -17,7 +17,8 @@ mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use load::{
-    DEFAULT_NAMESPACE, DesiredSet, Options, SourceFile, Tree, Validation, load, load_tree,
+    DEFAULT_NAMESPACE, DesiredSet, Options, SourceFile, Tree, Validation, load, load_both,
+    load_tree, load_trees,
 };
 pub use object::{Ignored, Kind, Location, Manifest, Object, ObjectRef, Typed};
 pub use walk::{Error, MAX_FILE_BYTES, is_manifest_name, read_dir};
