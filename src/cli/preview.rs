@@ -129,8 +129,12 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
     let head = snapshot(&args, args.head.as_deref().unwrap_or(""), &state_dir)?;
     let options = manifest::Options { strict: false, now };
     let label = |s: &Snapshot| format!("{}@{}", args.repo, s.revision.short_sha);
-    let base_validation = manifest::load_tree(&base.tree, &label(&base), &options);
-    let head_validation = manifest::load_tree(&head.tree, &label(&head), &options);
+    let (base_validation, head_validation) = manifest::load_trees(
+        &base.tree,
+        &head.tree,
+        (&label(&base), &label(&head)),
+        &options,
+    );
     let base_rev = RevisionRef {
         sha: base.revision.sha.clone(),
         reference: args.base.clone(),

@@ -134,16 +134,13 @@ pub fn collisions(
 
 /// The distinct minutes (Unix minutes) in which `f` fires in `[from, to)`.
 fn fire_minutes(f: &Firing<'_>, from: Timestamp, to: Timestamp) -> Vec<i64> {
-    let mut out: Vec<i64> = Vec::new();
-    for t in f.schedule.upcoming(from, f.zone) {
-        if t >= to || out.len() as u64 >= super::timing::MAX_COUNTED {
-            break;
-        }
-        let minute = t.as_second().div_euclid(60);
-        if out.last() != Some(&minute) {
-            out.push(minute);
-        }
-    }
+    let mut out: Vec<i64> = f
+        .schedule
+        .fires_between(f.zone, from, to, super::timing::MAX_COUNTED as usize)
+        .iter()
+        .map(|t| t.as_second().div_euclid(60))
+        .collect();
+    out.dedup();
     out
 }
 

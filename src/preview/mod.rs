@@ -14,9 +14,10 @@ pub mod timing;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::manifest::{DesiredSet, Diagnostic, Kind, ObjectRef, Typed};
+use std::collections::HashMap;
+
+use crate::manifest::{DesiredSet, Diagnostic, Kind, Object, ObjectRef, Typed};
 use crate::plan::{self, Action, Policy, Step};
-use crate::reconcile;
 use crate::schedule::{Schedule, Zone};
 use crate::target::{Desired, Ledger, Live};
 
@@ -206,17 +207,13 @@ pub fn preview(
     let (base_ref, base_set) = base;
     let (head_ref, head_set) = head;
     let mut notes = Vec::new();
-    let before: Vec<Desired> = match base_set {
-        Some(set) => reconcile::desired(set, SOURCE, &base_ref.sha),
-        None => {
-            notes.push(format!(
-                "the base {} does not validate, so every object of the head is shown as added",
-                base_ref.reference
-            ));
-            Vec::new()
-        }
-    };
-    let after = reconcile::desired(head_set, SOURCE, &head_ref.sha);
+    let (before, after) = both_desired(base_set, &base_ref.sha, head_set, &head_ref.sha);
+    if base_set.is_none() {
+        notes.push(format!(
+            "the base {} does not validate, so every object of the head is shown as added",
+            base_ref.reference
+        ));
+    }
     let live: Vec<Live> = before.iter().map(Live::applied).collect();
     let ledger = Ledger::default();
     let steps = match plan::plan(SOURCE, &after, &live, &ledger, &Policy::default()) {
@@ -329,6 +326,52 @@ pub fn preview(
     }
     out.collisions = crowded_minutes(&out.cronjobs, &shared, options, window);
     out
+}
+
+/// Stands in for the spec hash of an object whose manifest is the same
+/// text in both revisions.
+const SAME_IN_BOTH: &str = "same-in-both-revisions";
+
+/// Both revisions as desired objects. Only objects that differ between
+/// them are hashed: one whose manifest is the same text in both is
+/// unchanged whatever its hash (and hashing every object is most of a
+/// large preview's time), so such pairs share a stand-in hash.
+fn both_desired(
+    base: Option<&DesiredSet>,
+    base_sha: &str,
+    head: &DesiredSet,
+    head_sha: &str,
+) -> (Vec<Desired>, Vec<Desired>) {
+    let base_objects = base.map_or(&[][..], DesiredSet::objects);
+    let in_base: HashMap<&ObjectRef, &str> = base_objects
+        .iter()
+        .map(|o| (&o.id, o.manifest.json()))
+        .collect();
+    let in_head: HashMap<&ObjectRef, &str> = head
+        .objects()
+        .iter()
+        .map(|o| (&o.id, o.manifest.json()))
+        .collect();
+    let one = |object: &Object, other: &HashMap<&ObjectRef, &str>, revision: &str| Desired {
+        spec_hash: if other.get(&object.id) == Some(&object.manifest.json()) {
+            SAME_IN_BOTH.to_string()
+        } else {
+            plan::spec_hash(object)
+        },
+        object: object.clone(),
+        source: SOURCE.into(),
+        revision: revision.into(),
+    };
+    (
+        base_objects
+            .iter()
+            .map(|o| one(o, &in_head, base_sha))
+            .collect(),
+        head.objects()
+            .iter()
+            .map(|o| one(o, &in_base, head_sha))
+            .collect(),
+    )
 }
 
 /// Added, removed or changed; None for an object the same in both.

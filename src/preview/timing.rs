@@ -112,11 +112,7 @@ impl Timing {
 
     /// Fire times in `[from, to)`, at most `limit`.
     pub fn fires(&self, from: Timestamp, to: Timestamp, limit: usize) -> Vec<Timestamp> {
-        self.parsed
-            .upcoming(from, &self.zone)
-            .take_while(|t| *t < to)
-            .take(limit)
-            .collect()
+        self.parsed.fires_between(&self.zone, from, to, limit)
     }
 
     /// The schedule and its zone.
@@ -127,19 +123,12 @@ impl Timing {
 
 /// Fire times in the window and the shortest gap between two of them.
 fn count(schedule: &Schedule, zone: &Zone, window: Window) -> (u64, Option<i64>) {
-    let (mut runs, mut shortest, mut previous) = (0u64, None::<i64>, None::<Timestamp>);
-    for t in schedule.upcoming(window.from, zone) {
-        if t >= window.to || runs >= MAX_COUNTED {
-            break;
-        }
-        if let Some(p) = previous {
-            let gap = t.as_second() - p.as_second();
-            shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
-        }
-        previous = Some(t);
-        runs += 1;
-    }
-    (runs, shortest)
+    let fires = schedule.fires_between(zone, window.from, window.to, MAX_COUNTED as usize);
+    let shortest = fires
+        .windows(2)
+        .map(|pair| pair[1].as_second() - pair[0].as_second())
+        .min();
+    (fires.len() as u64, shortest)
 }
 
 /// Something a reviewer should look at twice.
