@@ -266,12 +266,15 @@ fn table(out: &mut String, story: &CronJobStory, window: &str) {
         (format!("runs in {window}"), cell(b, &runs), cell(a, &runs)),
         ("next runs".into(), cell(b, &next), cell(a, &next)),
     ];
-    // A row for a field only when a side sets it to something other than
-    // its default, or the two sides differ.
+    // A row for a field when the two sides differ, or, for a CronJob added
+    // or removed, when it is set to something other than its default.
     let show = |f: &Cell, default: &str| {
-        let unusual = |t: Option<&Timing>| t.is_some_and(|t| f(t) != default);
-        let differ = matches!((b, a), (Some(x), Some(y)) if f(x) != f(y));
-        (unusual(b) || unusual(a) || differ).then(|| (cell(b, f), cell(a, f)))
+        let shown = match (b, a) {
+            (Some(x), Some(y)) => f(x) != f(y),
+            (Some(t), None) | (None, Some(t)) => f(t) != default,
+            (None, None) => false,
+        };
+        shown.then(|| (cell(b, f), cell(a, f)))
     };
     let optional: [(&str, &Cell, &str); 4] = [
         (
