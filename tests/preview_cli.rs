@@ -540,7 +540,8 @@ fn gitlab_notes_and_gitea_comments_are_edited_with_their_own_calls() {
 #[test]
 fn the_github_action_example_runs_its_preview_command() {
     let workflow = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/github-action/.github/workflows/jobcd-preview.yml"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/github-action/.github/workflows/jobcd-preview.yml"),
     )
     .unwrap();
     // The Preview step's command, as YAML folds it.
