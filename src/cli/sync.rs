@@ -21,7 +21,7 @@ use crate::report::record::{self, Recorder};
 use crate::report::{Reporter, forge};
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
-use crate::target::{Desired, Ledger, Live};
+use crate::target::{Desired, Ledger, Live, Target};
 
 mod show;
 
@@ -159,8 +159,14 @@ pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCod
         .build()?;
     runtime.block_on(async {
         let revision = read(&args, &state_dir)?;
-        rehearse(&args, &state_dir, revision, Rehearsal::Diff).await
+        let executor = local_reader(&state_dir)?;
+        rehearse(&args, &executor, revision, Rehearsal::Diff).await
     })
+}
+
+/// The local executor, opened to read (a runner may be serving it).
+fn local_reader(state_dir: &Path) -> anyhow::Result<Executor> {
+    Executor::open(state_dir, Arc::new(SystemClock)).context("opening the local executor's state")
 }
 
 /// What a rehearsal stands for.
@@ -175,15 +181,13 @@ enum Rehearsal {
 /// Plans a revision against the target without touching it, and shows the
 /// plan with diffs. Invalid revisions and refusals exit 1; so do conflicts,
 /// which fail the real sync, and for `diff`, changes.
-async fn rehearse(
+async fn rehearse<T: Target>(
     args: &Args,
-    state_dir: &Path,
+    target: &T,
     revision: Revision,
     kind: Rehearsal,
 ) -> anyhow::Result<ExitCode> {
-    let executor = Executor::open(state_dir, Arc::new(SystemClock))
-        .context("opening the local executor's state")?;
-    let Some(inputs) = prepare(args, &executor, revision).await? else {
+    let Some(inputs) = prepare(args, target, revision).await? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let Some(plan) = make_plan(args, &inputs)? else {
@@ -260,7 +264,8 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
             daemon::sync::deliver(recorder, &mut warn_undelivered);
         }
         if dry_run || !revision.validation.is_valid() {
-            return rehearse(&args, &state_dir, revision, Rehearsal::DryRun).await;
+            let executor = local_reader(&state_dir)?;
+            return rehearse(&args, &executor, revision, Rehearsal::DryRun).await;
         }
         let executor = super::local::start(&state_dir).await?;
         let work = sync(&args, &executor, revision, recorder.as_ref());
@@ -323,9 +328,9 @@ struct Inputs {
 }
 
 /// Validates the revision (reporting it when invalid) and reads the target.
-async fn prepare(
+async fn prepare<T: Target>(
     args: &Args,
-    executor: &Executor,
+    target: &T,
     revision: Revision,
 ) -> anyhow::Result<Option<Inputs>> {
     let text = args.output == Format::Text;
@@ -346,7 +351,9 @@ async fn prepare(
         return Ok(None);
     };
     let desired = reconcile::desired(&desired_set, &args.source, &revision.sha);
-    let (live, ledger) = reconcile::observe(executor, &args.source).await?;
+    let (live, ledger) = reconcile::observe(target, &args.source)
+        .await
+        .context("reading what the target holds")?;
     Ok(Some(Inputs {
         revision,
         desired,
@@ -387,9 +394,9 @@ fn report_refusal(args: &Args, inputs: &Inputs, refusal: &plan::Refusal) -> anyh
     Ok(())
 }
 
-async fn sync(
+async fn sync<T: Target>(
     args: &Args,
-    executor: &Executor,
+    target: &T,
     revision: Revision,
     recorder: Option<&Recorder>,
 ) -> anyhow::Result<ExitCode> {
@@ -402,8 +409,8 @@ async fn sync(
         }
     };
     // The runs the start resumed after a crash (their outcome is reported too).
-    let resumed = executor.in_flight();
-    let Some(inputs) = prepare(args, executor, revision).await? else {
+    let resumed = target.in_flight();
+    let Some(inputs) = prepare(args, target, revision).await? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
     let sha = &inputs.revision.sha;
@@ -432,7 +439,7 @@ async fn sync(
         plan: &plan,
         live: &inputs.live,
     };
-    let synced = daemon::sync::apply_and_follow(executor, planned, resumed, recorder, on).await?;
+    let synced = daemon::sync::apply_and_follow(target, planned, resumed, recorder, on).await?;
     let failed = synced.failed(&plan);
     if text {
         println!("{}: {}", super::short_sha(sha), synced.summary);

@@ -14,8 +14,8 @@ use crate::plan::{Action, Plan, Refusal};
 use crate::reconcile::{self, Done};
 use crate::report::record::{self, Recorder};
 use crate::report::{SYNC_CONTEXT, Status};
-use crate::target::local::executor::{Executor, JobRef};
-use crate::target::{Live, Outcome, Target};
+
+use crate::target::{JobRef, Live, Outcome, Target};
 
 /// How often a sync says what it still waits for.
 pub const PROGRESS: Duration = Duration::from_secs(10);
@@ -125,8 +125,8 @@ pub struct Planned<'a> {
 /// Applies the plan and follows the runs: those it starts, reported on the
 /// revision's commit, and `resumed` ones (a start's recovery) of this
 /// source's Jobs, reported on the commit they came from.
-pub async fn apply_and_follow(
-    executor: &Executor,
+pub async fn apply_and_follow<T: Target>(
+    executor: &T,
     revision: Planned<'_>,
     resumed: Vec<JobRef>,
     recorder: Option<&Recorder>,
@@ -198,10 +198,10 @@ pub async fn apply_and_follow(
             }
         }
     }
-    executor.wait_idle().await;
-    executor.expire().await.map_err(|e| {
-        anyhow::anyhow!("removing finished Jobs past their ttlSecondsAfterFinished: {e}")
-    })?;
+    executor
+        .settle()
+        .await
+        .map_err(|e| anyhow::anyhow!("after the runs ended: {e}"))?;
     let failed_runs = runs.iter().filter(|r| r.result != "Complete").count();
     let conflicts = plan.count(Action::Conflict);
     let summary = format!(

@@ -160,6 +160,19 @@ pub struct Outcome {
     pub succeeded: i32,
 }
 
+/// Which Job instance a run or a notice is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRef {
+    /// Its uid.
+    pub uid: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The CronJob that created it.
+    pub owner_cronjob: Option<String>,
+}
+
 /// Where objects are applied and Jobs run.
 pub trait Target {
     /// The target's error.
@@ -181,4 +194,12 @@ pub trait Target {
 
     /// Run outcomes from now on.
     fn outcomes(&self) -> tokio::sync::broadcast::Receiver<Outcome>;
+
+    /// Runs under way that no one followed (the local executor's runs
+    /// resumed after a crash); a sync follows them to their end too.
+    fn in_flight(&self) -> Vec<JobRef>;
+
+    /// After a sync's runs ended: wait for the target's own follow-up work
+    /// (the local executor removes finished Jobs past their TTL).
+    fn settle(&self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }

@@ -13,6 +13,7 @@ use super::super::job_runner::{self, Ended, Progress, Stop};
 use super::super::store::JobRecord;
 use super::Executor;
 use super::recovery::outcome_of;
+use crate::target::JobRef;
 
 /// Notices kept for a slow follower before it starts missing some.
 const NOTICE_BUFFER: usize = 1024;
@@ -54,21 +55,8 @@ pub enum Notice {
     },
 }
 
-/// Which Job instance a notice is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRef {
-    /// Its uid.
-    pub uid: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// The CronJob that created it.
-    pub owner_cronjob: Option<String>,
-}
-
 impl JobRef {
-    fn of(record: &JobRecord) -> JobRef {
+    pub(super) fn of(record: &JobRecord) -> JobRef {
         JobRef {
             uid: record.uid.clone(),
             namespace: record.namespace.clone(),

@@ -33,8 +33,9 @@ use super::store::{
 use crate::hex::hex;
 use crate::manifest::{Kind, Typed};
 use crate::target::Desired;
+pub use crate::target::JobRef;
 use active::Active;
-pub use active::{JobRef, Notice, RunResult};
+pub use active::{Notice, RunResult};
 use lock::RunnerLock;
 pub use operations::outcome;
 pub use recovery::Recovery;

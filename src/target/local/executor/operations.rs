@@ -6,7 +6,7 @@ use tokio::sync::broadcast;
 use super::super::job_runner::{Ended, Error, Stop};
 use super::{Applied as Started, BY_HAND, Executor, RunResult};
 use crate::manifest::{Kind, ObjectRef};
-use crate::target::{Applied, Ledger, Live, Operation, Outcome, Target};
+use crate::target::{Applied, JobRef, Ledger, Live, Operation, Outcome, Target};
 
 impl Target for Executor {
     type Error = Error;
@@ -73,6 +73,16 @@ impl Target for Executor {
 
     fn outcomes(&self) -> broadcast::Receiver<Outcome> {
         self.active.outcomes.subscribe()
+    }
+
+    fn in_flight(&self) -> Vec<JobRef> {
+        // The inherent method: the runs the start resumed.
+        Executor::in_flight(self)
+    }
+
+    async fn settle(&self) -> Result<(), Error> {
+        self.wait_idle().await;
+        self.expire().await.map(|_| ())
     }
 }
 
