@@ -19,6 +19,7 @@ use crate::report::notes::{GitNotes, NOTES_REF};
 use crate::report::outbox::{Outbox, SourceReport};
 use crate::report::record::{self, Recorder};
 use crate::report::{Reporter, forge};
+use crate::target::kube::{self, KubeTarget};
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
 use crate::target::{Desired, Ledger, Live, Target};
@@ -32,6 +33,8 @@ use show::{print_event, print_plan, print_verdict, report, warn_undelivered};
 pub(crate) enum TargetKind {
     /// The local executor on this machine.
     Local,
+    /// A Kubernetes cluster (kubeconfig or in-cluster configuration).
+    Kube,
 }
 
 /// Options shared by `diff` and `sync`.
@@ -57,6 +60,41 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     output: Format,
+    #[command(flatten)]
+    kube: KubeArgs,
+}
+
+/// How to reach a cluster (`--target kube`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct KubeArgs {
+    /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (default: its current context).
+    #[arg(long)]
+    context: Option<String>,
+    /// Namespaces jobcd manages, comma-separated or repeated (default: the context's namespace); objects elsewhere are refused.
+    #[arg(long = "namespace", value_delimiter = ',', env = "JOBCD_NAMESPACES")]
+    namespaces: Vec<String>,
+    /// Namespace of the run-once ledgers (default: the context's namespace).
+    #[arg(long, env = "JOBCD_LEDGER_NAMESPACE")]
+    ledger_namespace: Option<String>,
+}
+
+impl KubeArgs {
+    async fn connect(&self, dry_run: bool) -> anyhow::Result<KubeTarget> {
+        KubeTarget::connect(kube::Settings {
+            connection: kube::Connection {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.context.clone(),
+            },
+            namespaces: self.namespaces.clone(),
+            ledger_namespace: self.ledger_namespace.clone(),
+            dry_run,
+        })
+        .await
+        .context("connecting to the Kubernetes API server")
+    }
 }
 
 /// `jobcd sync` options.
@@ -159,9 +197,27 @@ pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCod
         .build()?;
     runtime.block_on(async {
         let revision = read(&args, &state_dir)?;
-        let executor = local_reader(&state_dir)?;
-        rehearse(&args, &executor, revision, Rehearsal::Diff).await
+        match args.target {
+            TargetKind::Local => {
+                let executor = local_reader(&state_dir)?;
+                rehearse(&args, &executor, revision, Rehearsal::Diff).await
+            }
+            TargetKind::Kube => {
+                let cluster = args.kube.connect(false).await?;
+                rehearse(&args, &cluster, revision, Rehearsal::Diff).await
+            }
+        }
     })
+}
+
+/// The API requests a sync made, by verb, for people.
+fn api_requests(cluster: &KubeTarget) -> String {
+    let counts = cluster.api_counts().snapshot();
+    let list: Vec<String> = counts
+        .iter()
+        .map(|(verb, n)| format!("{verb} {n}"))
+        .collect();
+    format!("API requests: {}", list.join(", "))
 }
 
 /// The local executor, opened to read (a runner may be serving it).
@@ -263,13 +319,31 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
             recorder.record(&record::rejected(&revision.sha, &first), Timestamp::now())?;
             daemon::sync::deliver(recorder, &mut warn_undelivered);
         }
-        if dry_run || !revision.validation.is_valid() {
-            let executor = local_reader(&state_dir)?;
-            return rehearse(&args, &executor, revision, Rehearsal::DryRun).await;
-        }
-        let executor = super::local::start(&state_dir).await?;
-        let work = sync(&args, &executor, revision, recorder.as_ref());
-        let code = super::local::interruptible(&executor, work).await?;
+        let code = match args.target {
+            TargetKind::Local if dry_run || !revision.validation.is_valid() => {
+                let executor = local_reader(&state_dir)?;
+                return rehearse(&args, &executor, revision, Rehearsal::DryRun).await;
+            }
+            TargetKind::Local => {
+                let executor = super::local::start(&state_dir).await?;
+                let work = sync(&args, &executor, revision, recorder.as_ref());
+                super::local::interruptible(&executor, work).await?
+            }
+            TargetKind::Kube => {
+                // A dry run goes through the server's dry run: admission
+                // and validation answer, nothing is stored.
+                let cluster = args.kube.connect(dry_run).await?;
+                let recorder = if dry_run { None } else { recorder.as_ref() };
+                let code = sync(&args, &cluster, revision, recorder).await?;
+                if args.output == Format::Text {
+                    eprintln!("{}", api_requests(&cluster));
+                }
+                if dry_run {
+                    println!("dry run: the API server checked every change; nothing was stored");
+                }
+                code
+            }
+        };
         if push_notes && recorder.is_some() {
             push(&args, &state_dir).await;
         }
@@ -351,6 +425,19 @@ async fn prepare<T: Target>(
         return Ok(None);
     };
     let desired = reconcile::desired(&desired_set, &args.source, &revision.sha);
+    if let Err(e) = target.admit(&desired) {
+        if text {
+            eprintln!(
+                "{}: {e}; nothing was applied, the last good revision stays in force",
+                revision.label
+            );
+        } else {
+            let mut out = report(args, &revision, None, None, false);
+            out.error = Some(e.to_string());
+            print_json(&out)?;
+        }
+        return Ok(None);
+    }
     let (live, ledger) = reconcile::observe(target, &args.source)
         .await
         .context("reading what the target holds")?;

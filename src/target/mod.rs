@@ -4,6 +4,7 @@
 //! reads what is live, applies a plan's operations one by one, and follows
 //! run outcomes as a stream.
 
+pub mod kube;
 pub mod local;
 
 use std::collections::HashMap;
@@ -185,6 +186,13 @@ pub trait Target {
     /// The run-once ledger of a source: every Job spec that ran (or is
     /// running) for it, with its outcome.
     fn ledger(&self, source: &str) -> impl Future<Output = Result<Ledger, Self::Error>> + Send;
+
+    /// Refuses a revision the target cannot take whole (the Kubernetes
+    /// target: an object outside its namespaces), before anything is applied.
+    fn admit(&self, desired: &[Desired]) -> Result<(), Self::Error> {
+        let _ = desired;
+        Ok(())
+    }
 
     /// Carries out one operation.
     fn apply(

@@ -1,0 +1,155 @@
+//! The API client: kubeconfig (`--kubeconfig`, `--context`, `KUBECONFIG`)
+//! or the in-cluster service account, with every request counted by verb
+//! so that API economy can be measured and exported.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use kube::Client;
+use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+
+/// Requests sent, by verb (`get`, `list`, `watch`, `create`, `patch`,
+/// `update`, `delete`).
+#[derive(Debug, Clone, Default)]
+pub struct ApiCounts(Arc<Mutex<BTreeMap<&'static str, u64>>>);
+
+impl ApiCounts {
+    /// The counts so far.
+    pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Requests that change something.
+    pub fn writes(&self) -> u64 {
+        let counts = self.snapshot();
+        ["create", "patch", "update", "delete"]
+            .iter()
+            .map(|v| counts.get(v).copied().unwrap_or(0))
+            .sum()
+    }
+
+    fn count(&self, verb: &'static str) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(verb).or_default() += 1;
+        }
+    }
+}
+
+/// The Kubernetes verb of a request, from its method, path and query.
+pub fn verb(method: &http::Method, path: &str, query: Option<&str>) -> &'static str {
+    let watching =
+        query.is_some_and(|q| q.split('&').any(|kv| kv == "watch=true" || kv == "watch=1"));
+    match *method {
+        http::Method::POST => "create",
+        http::Method::PATCH => "patch",
+        http::Method::PUT => "update",
+        http::Method::DELETE => "delete",
+        http::Method::GET if watching => "watch",
+        http::Method::GET => {
+            // /api/v1/... or /apis/GROUP/VERSION/..., then an optional
+            // namespaces/NS/, then RESOURCE[/NAME[/SUBRESOURCE]].
+            let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+            let skip = match parts.first() {
+                Some(&"api") => 2,
+                Some(&"apis") => 3,
+                _ => return "get",
+            };
+            let mut rest = parts.get(skip..).unwrap_or_default();
+            if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
+                rest = &rest[2..];
+            }
+            if rest.len() <= 1 { "list" } else { "get" }
+        }
+        _ => "other",
+    }
+}
+
+/// Where the client's configuration comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// A kubeconfig file (else `KUBECONFIG`, `~/.kube/config`, or in-cluster).
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// A context of it (else its current context).
+    pub context: Option<String>,
+}
+
+/// A client counting its requests into `counts`, and the namespace its
+/// configuration defaults to.
+pub async fn connect(
+    connection: &Connection,
+    counts: &ApiCounts,
+) -> Result<(Client, String), String> {
+    let options = KubeConfigOptions {
+        context: connection.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match &connection.kubeconfig {
+        Some(path) => from_file(path, &options).await?,
+        None if connection.context.is_some() => Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| format!("reading the kubeconfig: {e}"))?,
+        None => Config::infer().await.map_err(|e| {
+            format!(
+                "no Kubernetes configuration: {e}; give --kubeconfig, set KUBECONFIG, or run in a pod with a service account"
+            )
+        })?,
+    };
+    let namespace = config.default_namespace.clone();
+    let counter = counts.clone();
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| format!("setting up the Kubernetes client: {e}"))?;
+    let client = builder
+        .with_layer(&tower::util::MapRequestLayer::new(
+            move |request: http::Request<kube::client::Body>| {
+                let uri = request.uri();
+                counter.count(verb(request.method(), uri.path(), uri.query()));
+                request
+            },
+        ))
+        .build();
+    Ok((client, namespace))
+}
+
+async fn from_file(path: &Path, options: &KubeConfigOptions) -> Result<Config, String> {
+    let file = Kubeconfig::read_from(path)
+        .map_err(|e| format!("reading the kubeconfig {}: {e}", path.display()))?;
+    Config::from_custom_kubeconfig(file, options)
+        .await
+        .map_err(|e| format!("the kubeconfig {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verb;
+    use http::Method;
+
+    #[test]
+    fn verbs_follow_the_api_path_rules() {
+        let get = Method::GET;
+        assert_eq!(verb(&get, "/apis/batch/v1/namespaces/a/jobs", None), "list");
+        assert_eq!(
+            verb(&get, "/apis/batch/v1/namespaces/a/jobs/x", None),
+            "get"
+        );
+        assert_eq!(
+            verb(&get, "/apis/batch/v1/namespaces/a/jobs/x/status", None),
+            "get"
+        );
+        assert_eq!(
+            verb(
+                &get,
+                "/apis/batch/v1/namespaces/a/jobs",
+                Some("labelSelector=a&watch=true")
+            ),
+            "watch"
+        );
+        assert_eq!(verb(&get, "/apis/batch/v1/jobs", None), "list");
+        assert_eq!(verb(&get, "/api/v1/namespaces", None), "list");
+        assert_eq!(verb(&get, "/api/v1/namespaces/a", None), "get");
+        assert_eq!(verb(&get, "/api/v1/namespaces/a/configmaps/l", None), "get");
+        assert_eq!(verb(&Method::PATCH, "/x", None), "patch");
+        assert_eq!(verb(&Method::DELETE, "/x", None), "delete");
+        assert_eq!(verb(&Method::POST, "/x", None), "create");
+    }
+}

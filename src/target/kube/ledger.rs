@@ -1,0 +1,123 @@
+//! The run-once ledger in the cluster: one ConfigMap per source,
+//! `jobcd-ledger-<source>` in jobcd's own namespace, each key
+//! `<namespace>_<name>_<spec-hash>` holding the outcome (`Running`,
+//! `Complete`, `Failed`). It needs no volume, survives jobcd's restarts and
+//! rescheduling, and costs one GET to read; `_` appears in no namespace or
+//! object name, so keys cannot collide. A ConfigMap holds up to 1 MiB:
+//! about 5,000 Job specs per source.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use super::error::Error;
+use crate::target::Ledger;
+
+/// One source's ledger, cached after the first read.
+pub struct ClusterLedger {
+    api: Api<ConfigMap>,
+    name: String,
+    cache: Mutex<Option<BTreeMap<String, String>>>,
+}
+
+impl ClusterLedger {
+    /// The ledger of `source` in `namespace`.
+    pub fn new(client: kube::Client, namespace: &str, source: &str) -> ClusterLedger {
+        ClusterLedger {
+            api: Api::namespaced(client, namespace),
+            name: name_for(source),
+            cache: Mutex::new(None),
+        }
+    }
+
+    async fn entries(&self) -> Result<BTreeMap<String, String>, Error> {
+        let mut cache = self.cache.lock().await;
+        if let Some(entries) = cache.as_ref() {
+            return Ok(entries.clone());
+        }
+        let found = self
+            .api
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| Error::api("read the run-once ledger", &self.name, e))?;
+        let entries = found.and_then(|c| c.data).unwrap_or_default();
+        *cache = Some(entries.clone());
+        Ok(entries)
+    }
+
+    /// Everything recorded.
+    pub async fn read(&self) -> Result<Ledger, Error> {
+        let mut ledger = Ledger::default();
+        for (key, outcome) in self.entries().await? {
+            let mut parts = key.splitn(3, '_');
+            if let (Some(ns), Some(name), Some(hash)) = (parts.next(), parts.next(), parts.next()) {
+                ledger.insert(ns, name, hash, &outcome);
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Records an outcome; nothing is written when it is already recorded.
+    pub async fn record(
+        &self,
+        namespace: &str,
+        name: &str,
+        spec_hash: &str,
+        outcome: &str,
+    ) -> Result<(), Error> {
+        let key = format!("{namespace}_{name}_{spec_hash}");
+        if self.entries().await?.get(&key).map(String::as_str) == Some(outcome) {
+            return Ok(());
+        }
+        let patch = json!({ "data": { &key: outcome } });
+        let merged = self
+            .api
+            .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await;
+        match merged {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                let map: ConfigMap = serde_json::from_value(json!({
+                    "metadata": {
+                        "name": self.name,
+                        "labels": {"app.kubernetes.io/managed-by": "jobcd"}
+                    },
+                    "data": { &key: outcome }
+                }))
+                .map_err(|e| Error::Config(e.to_string()))?;
+                self.api
+                    .create(&PostParams::default(), &map)
+                    .await
+                    .map_err(|e| Error::api("create the run-once ledger", &self.name, e))?;
+            }
+            Err(e) => return Err(Error::api("record in the run-once ledger", &self.name, e)),
+        }
+        if let Some(entries) = self.cache.lock().await.as_mut() {
+            entries.insert(key, outcome.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// The ConfigMap's name: `jobcd-ledger-` and the source, lower-cased, with
+/// anything a name may not hold replaced.
+fn name_for(source: &str) -> String {
+    let clean: String = source
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut name = format!("jobcd-ledger-{}", clean.trim_matches('-'));
+    name.truncate(253);
+    name
+}
