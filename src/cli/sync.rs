@@ -425,7 +425,7 @@ async fn prepare<T: Target>(
         return Ok(None);
     };
     let desired = reconcile::desired(&desired_set, &args.source, &revision.sha);
-    if let Err(e) = target.admit(&desired) {
+    if let Err(e) = target.admit(&desired).await {
         if text {
             eprintln!(
                 "{}: {e}; nothing was applied, the last good revision stays in force",

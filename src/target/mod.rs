@@ -188,10 +188,12 @@ pub trait Target {
     fn ledger(&self, source: &str) -> impl Future<Output = Result<Ledger, Self::Error>> + Send;
 
     /// Refuses a revision the target cannot take whole (the Kubernetes
-    /// target: an object outside its namespaces), before anything is applied.
-    fn admit(&self, desired: &[Desired]) -> Result<(), Self::Error> {
+    /// target: an object outside its namespaces, or one whose name an
+    /// object jobcd does not manage already holds), before anything is
+    /// applied.
+    fn admit(&self, desired: &[Desired]) -> impl Future<Output = Result<(), Self::Error>> + Send {
         let _ = desired;
-        Ok(())
+        async { Ok(()) }
     }
 
     /// Carries out one operation.

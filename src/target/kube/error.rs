@@ -35,6 +35,10 @@ pub enum Error {
         /// The allowed ones, listed.
         allowed: String,
     },
+    /// Objects of the revision whose names objects jobcd does not manage
+    /// already hold.
+    #[error("{0}")]
+    Conflicts(String),
     /// Waiting for the server took too long.
     #[error("{0}")]
     Timeout(String),

@@ -476,15 +476,52 @@ impl Target for KubeTarget {
         self.ledger_of(source).read().await
     }
 
-    fn admit(&self, desired: &[Desired]) -> Result<(), Error> {
-        self.check(desired)
+    async fn admit(&self, desired: &[Desired]) -> Result<(), Error> {
+        self.check(desired)?;
+        self.ready().await?;
+        // Only objects jobcd does not manage yet are looked up: a
+        // revision with nothing new costs no request.
+        let managed: std::collections::HashSet<(Kind, String, String)> = self
+            .jobs
+            .iter()
+            .map(|s| (Kind::Job, s))
+            .chain(self.cronjobs.iter().map(|s| (Kind::CronJob, s)))
+            .flat_map(|(kind, s)| {
+                s.state().into_iter().map(move |o| {
+                    (
+                        kind,
+                        o.metadata.namespace.clone().unwrap_or_default(),
+                        o.metadata.name.clone().unwrap_or_default(),
+                    )
+                })
+            })
+            .collect();
+        let mut conflicts = Vec::new();
+        for d in desired {
+            let id = &d.object.id;
+            if managed.contains(&(id.kind, id.namespace.clone(), id.name.clone())) {
+                continue;
+            }
+            if let Err(e) = self.refuse_foreign(d).await {
+                match e {
+                    Error::Api {
+                        code: Some(409), ..
+                    } => conflicts.push(format!("{e} ({})", d.object.location)),
+                    other => return Err(other),
+                }
+            }
+        }
+        if conflicts.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Conflicts(conflicts.join("; ")))
+        }
     }
 
     async fn apply(&self, operation: &Operation) -> Result<Applied, Error> {
         match operation {
             Operation::Create(d) => {
                 self.check(std::slice::from_ref(d))?;
-                self.refuse_foreign(d).await?;
                 let created = self.server_apply(d).await?;
                 match d.object.id.kind {
                     Kind::Job => self.started(d, &created).await,

@@ -1,0 +1,567 @@
+//! `jobcd sync --target kube` against a real control plane: etcd,
+//! kube-apiserver and kube-controller-manager 1.33.13 on loopback
+//! (scripts/kube-cluster; binaries built by scripts/test-deps). There is no
+//! kubelet: the test plays it, setting each pod's phase, so that the real
+//! Job controller completes or fails the Jobs and the real garbage and TTL
+//! controllers clean up. A pod whose command says `fail` fails; one that
+//! says `hold` waits until the test lets it go; every other pod succeeds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const PATIENCE: Duration = Duration::from_secs(90);
+
+/// A control plane in a temporary directory, stopped on drop.
+struct Cluster {
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    stop_kubelet: Arc<AtomicBool>,
+    hold: Arc<AtomicBool>,
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(script("kube-cluster"))
+            .arg("start")
+            .arg(dir.path().join("cluster"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/kube-cluster start failed (run scripts/test-deps first): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let kubeconfig = dir.path().join("cluster/kubeconfig");
+        let cluster = Cluster {
+            dir,
+            kubeconfig,
+            stop_kubelet: Arc::default(),
+            hold: Arc::default(),
+        };
+        cluster.kubelet();
+        cluster
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        let bin = Command::new(script("kube-binaries")).output().unwrap();
+        let bin = String::from_utf8_lossy(&bin.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        Command::new(Path::new(&bin).join("kubectl"))
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let out = self.kubectl(&all);
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    /// Plays kubelet: pending pods succeed, fail, or are held.
+    fn kubelet(&self) {
+        let (stop, hold) = (self.stop_kubelet.clone(), self.hold.clone());
+        let kubeconfig = self.kubeconfig.clone();
+        let bin = Command::new(script("kube-binaries")).output().unwrap();
+        let kubectl = Path::new(
+            String::from_utf8_lossy(&bin.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default(),
+        )
+        .join("kubectl");
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let out = Command::new(&kubectl)
+                    .env("KUBECONFIG", &kubeconfig)
+                    .args([
+                        "get",
+                        "pods",
+                        "-A",
+                        "--field-selector=status.phase=Pending",
+                        "-o",
+                        "json",
+                    ])
+                    .output();
+                let pods: Value = out
+                    .ok()
+                    .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+                    .unwrap_or(Value::Null);
+                for pod in pods["items"].as_array().into_iter().flatten() {
+                    let command = pod["spec"]["containers"].to_string();
+                    if command.contains("hold") && hold.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let (phase, code) = if command.contains("fail") {
+                        ("Failed", 1)
+                    } else {
+                        ("Succeeded", 0)
+                    };
+                    let status = serde_json::json!({"status": {"phase": phase,
+                        "containerStatuses": [{"name": pod["spec"]["containers"][0]["name"],
+                            "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
+                            "state": {"terminated": {"exitCode": code,
+                                "reason": if code == 0 { "Completed" } else { "Error" }}}}]}});
+                    let _ = Command::new(&kubectl)
+                        .env("KUBECONFIG", &kubeconfig)
+                        .args([
+                            "-n",
+                            pod["metadata"]["namespace"].as_str().unwrap_or_default(),
+                            "patch",
+                            "pod",
+                            pod["metadata"]["name"].as_str().unwrap_or_default(),
+                            "--subresource=status",
+                            "--type=merge",
+                            "-p",
+                            &status.to_string(),
+                        ])
+                        .output();
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+    }
+
+    fn control(&self, what: &str) {
+        let out = Command::new(script("kube-cluster"))
+            .arg(what)
+            .arg(self.dir.path().join("cluster"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{what}: {out:?}");
+    }
+
+    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop_kubelet.store(true, Ordering::SeqCst);
+        let _ = Command::new(script("kube-cluster"))
+            .arg("stop")
+            .arg(self.dir.path().join("cluster"))
+            .output();
+    }
+}
+
+/// A git repository of manifests under `jobs/`.
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(repo.path().join("jobs")).unwrap();
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(self.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", self.dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Writes (Some) or deletes (None) files under jobs/ and commits.
+    fn commit(&self, files: &[(&str, Option<&str>)]) -> String {
+        for (name, text) in files {
+            let path = self.path().join("jobs").join(name);
+            match text {
+                Some(t) => std::fs::write(&path, t).unwrap(),
+                None => std::fs::remove_file(&path).unwrap(),
+            }
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", "change"]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn sync(&self, cluster: &Cluster, namespace: &str, extra: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_jobcd"))
+            .env("HOME", self.dir.path())
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .arg("--state-dir")
+            .arg(self.dir.path().join("state"))
+            .args(["sync", "--target", "kube", "--repo"])
+            .arg(self.path())
+            .args(["--path", "jobs", "--namespace", namespace])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    fn notes(&self, sha: &str) -> String {
+        let out = Command::new("git")
+            .current_dir(self.path())
+            .env("HOME", self.dir.path())
+            .args(["notes", "--ref=jobcd", "show", sha])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn job(namespace: &str, name: &str, command: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  backoffLimit: 0\n{extra}  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: main, image: busybox, command: [sh, -c, '{command}']}}]\n"
+    )
+}
+
+fn cronjob(namespace: &str, name: &str, schedule: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  schedule: '{schedule}'\n  jobTemplate:\n    spec:\n      backoffLimit: 0\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{{name: main, image: busybox, command: [sh, -c, 'echo tick']}}]\n"
+    )
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The `API requests: …` line's writes (create, patch, update, delete).
+fn writes(out: &Output) -> u64 {
+    let all = text(out);
+    let line = all
+        .lines()
+        .find(|l| l.starts_with("API requests:"))
+        .unwrap_or_else(|| panic!("no API request counts in {all}"));
+    line.trim_start_matches("API requests:")
+        .split(',')
+        .filter_map(|part| {
+            let (verb, n) = part.trim().split_once(' ')?;
+            ["create", "patch", "update", "delete"]
+                .contains(&verb)
+                .then(|| n.parse::<u64>().unwrap())
+        })
+        .sum()
+}
+
+fn create_namespace(cluster: &Cluster, name: &str) {
+    let out = cluster.kubectl(&["create", "namespace", name]);
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn a_repository_lives_its_whole_life_on_a_real_cluster() {
+    let cluster = Cluster::start();
+    create_namespace(&cluster, "life");
+    let repo = Repo::new();
+    let first = repo.commit(&[
+        ("migrate.yaml", Some(&job("life", "migrate", "echo v1", ""))),
+        (
+            "short.yaml",
+            Some(&job(
+                "life",
+                "short",
+                "echo short",
+                "  ttlSecondsAfterFinished: 1\n",
+            )),
+        ),
+        (
+            "nightly.yaml",
+            Some(&cronjob("life", "nightly", "0 3 * * *")),
+        ),
+    ]);
+
+    // Create: Jobs complete through the real Job controller; statuses land.
+    let out = repo.sync(&cluster, "life", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("Job life/migrate: Complete"), "{all}");
+    let notes = repo.notes(&first);
+    assert!(notes.contains("jobcd/job/life/migrate"), "{notes}");
+    assert!(notes.contains("success"), "{notes}");
+    let job_uid = |name: &str| {
+        cluster.json(&["-n", "life", "get", "job", name])["metadata"]["uid"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let migrate_uid = job_uid("migrate").expect("the Job exists");
+    let cron = cluster.json(&["-n", "life", "get", "cronjob", "nightly"]);
+    assert_eq!(
+        cron["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "jobcd"
+    );
+    let cron_uid = cron["metadata"]["uid"].clone();
+
+    // Nothing changed: nothing written.
+    let again = repo.sync(&cluster, "life", &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(writes(&again), 0, "{}", text(&again));
+
+    // The TTL controller removes `short`; it is not run again.
+    cluster.wait_for("the TTL controller to remove short", || {
+        job_uid("short").is_none()
+    });
+    let after_ttl = repo.sync(&cluster, "life", &[]);
+    assert!(
+        text(&after_ttl).contains("Job life/short: skip"),
+        "{}",
+        text(&after_ttl)
+    );
+    assert_eq!(writes(&after_ttl), 0, "{}", text(&after_ttl));
+
+    // A dry run of a change stores nothing.
+    let second = repo.commit(&[
+        ("migrate.yaml", Some(&job("life", "migrate", "echo v2", ""))),
+        (
+            "nightly.yaml",
+            Some(&cronjob("life", "nightly", "30 4 * * *")),
+        ),
+    ]);
+    let dry = repo.sync(&cluster, "life", &["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert_eq!(job_uid("migrate").as_deref(), Some(migrate_uid.as_str()));
+    let schedule =
+        cluster.json(&["-n", "life", "get", "cronjob", "nightly"])["spec"]["schedule"].clone();
+    assert_eq!(schedule, "0 3 * * *", "a dry run changed the CronJob");
+
+    // The change: CronJob updated in place, Job re-run as a new instance.
+    let out = repo.sync(&cluster, "life", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let cron = cluster.json(&["-n", "life", "get", "cronjob", "nightly"]);
+    assert_eq!(cron["spec"]["schedule"], "30 4 * * *");
+    assert_eq!(cron["metadata"]["uid"], cron_uid, "updated in place");
+    let rerun_uid = job_uid("migrate").expect("re-created");
+    assert_ne!(rerun_uid, migrate_uid, "the changed Job ran again");
+    assert!(repo.notes(&second).contains("jobcd/job/life/migrate"));
+
+    // Prune: the Job leaves git and the cluster.
+    repo.commit(&[("migrate.yaml", None)]);
+    let out = repo.sync(&cluster, "life", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    cluster.wait_for("migrate to be pruned", || job_uid("migrate").is_none());
+
+    // A Job the CronJob creates is followed to its end (outcome stream).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use jobcd::target::Target;
+        use jobcd::target::kube::{Connection, KubeTarget, Settings};
+        let target = KubeTarget::connect(Settings {
+            connection: Connection {
+                kubeconfig: Some(cluster.kubeconfig.clone()),
+                context: None,
+            },
+            namespaces: vec!["life".into()],
+            ..Settings::default()
+        })
+        .await
+        .unwrap();
+        let mut outcomes = target.outcomes();
+        let live = target.live().await.unwrap();
+        assert!(live.iter().any(|l| l.id.name == "nightly"));
+        let before = target.api_counts().snapshot();
+        // Planning again in the same process: no list, no write.
+        target.live().await.unwrap();
+        target.ledger("default").await.unwrap();
+        let after = target.api_counts().snapshot();
+        for verb in ["list", "create", "patch", "update", "delete"] {
+            assert_eq!(
+                before.get(verb),
+                after.get(verb),
+                "{verb}: {before:?} → {after:?}"
+            );
+        }
+        let made = cluster.kubectl(&[
+            "-n",
+            "life",
+            "create",
+            "job",
+            "by-hand",
+            "--from=cronjob/nightly",
+        ]);
+        assert!(made.status.success(), "{made:?}");
+        let outcome = tokio::time::timeout(PATIENCE, async {
+            loop {
+                let o = outcomes.recv().await.unwrap();
+                if o.name == "by-hand" {
+                    return o;
+                }
+            }
+        })
+        .await
+        .expect("the CronJob's Job is followed");
+        assert_eq!(outcome.result, "Complete");
+        assert_eq!(outcome.cronjob.as_deref(), Some("nightly"));
+    });
+}
+
+#[test]
+fn refusals_and_failures_are_reported_and_apply_nothing() {
+    let cluster = Cluster::start();
+    create_namespace(&cluster, "team");
+    create_namespace(&cluster, "elsewhere");
+
+    // A Job of the same name that jobcd does not manage: a conflict.
+    let foreign = job("team", "foreign", "echo theirs", "");
+    let path = cluster.dir.path().join("foreign.yaml");
+    std::fs::write(&path, &foreign).unwrap();
+    assert!(
+        cluster
+            .kubectl(&["apply", "-f", path.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let repo = Repo::new();
+    repo.commit(&[(
+        "foreign.yaml",
+        Some(&job("team", "foreign", "echo ours", "")),
+    )]);
+    let out = repo.sync(&cluster, "team", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("it exists and jobcd does not manage it"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("nothing was applied"), "{}", text(&out));
+    let live = cluster.json(&["-n", "team", "get", "job", "foreign"]);
+    assert!(live["metadata"]["labels"]["app.kubernetes.io/managed-by"].is_null());
+
+    // An object outside the managed namespaces: the revision is refused whole.
+    let repo = Repo::new();
+    repo.commit(&[
+        ("a.yaml", Some(&job("team", "fine", "echo fine", ""))),
+        ("b.yaml", Some(&job("elsewhere", "stray", "echo stray", ""))),
+    ]);
+    let out = repo.sync(&cluster, "team", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("jobs/b.yaml:1") && all.contains("--namespace elsewhere"),
+        "{all}"
+    );
+    assert!(
+        cluster
+            .json(&["-n", "team", "get", "job", "fine"])
+            .is_null(),
+        "nothing applied"
+    );
+
+    // A failing Job: BackoffLimitExceeded, reported as a failure on the commit.
+    let repo = Repo::new();
+    let sha = repo.commit(&[("bad.yaml", Some(&job("team", "bad", "fail now", "")))]);
+    let out = repo.sync(&cluster, "team", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("BackoffLimitExceeded"),
+        "{}",
+        text(&out)
+    );
+    let notes = repo.notes(&sha);
+    assert!(
+        notes.contains("failure") && notes.contains("BackoffLimitExceeded"),
+        "{notes}"
+    );
+
+    // Another field manager owns the schedule: jobcd does not force it.
+    let repo = Repo::new();
+    repo.commit(&[("c.yaml", Some(&cronjob("team", "shared", "0 1 * * *")))]);
+    assert_eq!(repo.sync(&cluster, "team", &[]).status.code(), Some(0));
+    let theirs = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: shared, namespace: team}\nspec:\n  schedule: '5 5 * * *'\n";
+    let path = cluster.dir.path().join("theirs.yaml");
+    std::fs::write(&path, theirs).unwrap();
+    let took = cluster.kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager=ops-team",
+        "--force-conflicts",
+        "-f",
+        path.to_str().unwrap(),
+    ]);
+    assert!(took.status.success(), "{took:?}");
+    repo.commit(&[("c.yaml", Some(&cronjob("team", "shared", "0 2 * * *")))]);
+    let out = repo.sync(&cluster, "team", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("another field manager"),
+        "{}",
+        text(&out)
+    );
+    let schedule =
+        cluster.json(&["-n", "team", "get", "cronjob", "shared"])["spec"]["schedule"].clone();
+    assert_eq!(schedule, "5 5 * * *", "not overwritten");
+}
+
+#[test]
+fn a_sync_survives_the_api_server_restarting_under_it() {
+    let cluster = Cluster::start();
+    create_namespace(&cluster, "restart");
+    let repo = Repo::new();
+    repo.commit(&[(
+        "slow.yaml",
+        Some(&job("restart", "slow", "hold then finish", "")),
+    )]);
+    cluster.hold.store(true, Ordering::SeqCst);
+    let child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .env("HOME", repo.dir.path())
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .arg("--state-dir")
+        .arg(repo.dir.path().join("state"))
+        .args(["sync", "--target", "kube", "--repo"])
+        .arg(repo.path())
+        .args(["--path", "jobs", "--namespace", "restart"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The Job is created and its pod waits; now the API server goes away.
+    cluster.wait_for("the held pod", || {
+        cluster.json(&["-n", "restart", "get", "pods"])["items"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    });
+    cluster.control("restart-apiserver");
+    cluster.control("restart-controller-manager");
+    cluster.hold.store(false, Ordering::SeqCst);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("Job restart/slow: Complete"),
+        "{}",
+        text(&out)
+    );
+}
