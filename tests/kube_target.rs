@@ -430,6 +430,45 @@ fn a_repository_lives_its_whole_life_on_a_real_cluster() {
 }
 
 #[test]
+fn the_examples_sync_to_a_cluster_and_a_second_sync_writes_nothing() {
+    let cluster = Cluster::start();
+    let repo = Repo::new();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", examples.display()))
+        .arg(repo.path().join("jobs"))
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "{copied:?}");
+    let sha = repo.commit(&[]);
+    let out = repo.sync(&cluster, "default", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("5 created") && all.contains("3 Job run(s), 0 failed"),
+        "{all}"
+    );
+    for job in ["pi", "render-thumbnails", "migrate-001-add-orders-index"] {
+        let live = cluster.json(&["get", "job", job]);
+        let complete = live["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Complete" && c["status"] == "True");
+        assert!(complete, "{job} is Complete on the cluster: {live}");
+    }
+    let notes = repo.notes(&sha);
+    assert!(
+        notes.contains("jobcd/sync") && notes.contains("success"),
+        "{notes}"
+    );
+    let again = repo.sync(&cluster, "default", &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(writes(&again), 0, "{}", text(&again));
+}
+
+#[test]
 fn refusals_and_failures_are_reported_and_apply_nothing() {
     let cluster = Cluster::start();
     create_namespace(&cluster, "team");
@@ -497,6 +536,66 @@ fn refusals_and_failures_are_reported_and_apply_nothing() {
         "{notes}"
     );
 
+    // A service account that may only read: the refusal names RBAC.
+    for args in [
+        vec!["-n", "team", "create", "serviceaccount", "reader"],
+        vec![
+            "-n",
+            "team",
+            "create",
+            "role",
+            "reader",
+            "--verb=get,list,watch",
+            "--resource=jobs.batch,cronjobs.batch,configmaps",
+        ],
+        vec![
+            "-n",
+            "team",
+            "create",
+            "rolebinding",
+            "reader",
+            "--role=reader",
+            "--serviceaccount=team:reader",
+        ],
+    ] {
+        let out = cluster.kubectl(&args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    let token = cluster.kubectl(&["-n", "team", "create", "token", "reader"]);
+    assert!(token.status.success(), "{token:?}");
+    let admin = cluster.json(&["config", "view", "--raw"]);
+    let reader_config = cluster.dir.path().join("reader.kubeconfig");
+    std::fs::write(
+        &reader_config,
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Config", "current-context": "reader",
+            "clusters": [{"name": "test", "cluster": admin["clusters"][0]["cluster"]}],
+            "users": [{"name": "reader", "user": {"token": String::from_utf8_lossy(&token.stdout).trim()}}],
+            "contexts": [{"name": "reader", "context": {"cluster": "test", "user": "reader", "namespace": "team"}}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let repo = Repo::new();
+    repo.commit(&[("r.yaml", Some(&job("team", "readonly", "echo hi", "")))]);
+    let out = repo.sync(
+        &cluster,
+        "team",
+        &[
+            "--kubeconfig",
+            reader_config.to_str().unwrap(),
+            "--report",
+            "none",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("grant it with RBAC"), "{}", text(&out));
+    assert!(
+        cluster
+            .json(&["-n", "team", "get", "job", "readonly"])
+            .is_null()
+    );
+
     // Another field manager owns the schedule: jobcd does not force it.
     let repo = Repo::new();
     repo.commit(&[("c.yaml", Some(&cronjob("team", "shared", "0 1 * * *")))]);
@@ -524,6 +623,37 @@ fn refusals_and_failures_are_reported_and_apply_nothing() {
     let schedule =
         cluster.json(&["-n", "team", "get", "cronjob", "shared"])["spec"]["schedule"].clone();
     assert_eq!(schedule, "5 5 * * *", "not overwritten");
+}
+
+#[test]
+fn an_unreachable_api_server_is_named_with_what_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubeconfig");
+    std::fs::write(
+        &config,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let repo = Repo::new();
+    repo.commit(&[("a.yaml", Some(&job("default", "a", "echo", "")))]);
+    let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .env("HOME", repo.dir.path())
+        .arg("--state-dir")
+        .arg(repo.dir.path().join("state"))
+        .args(["sync", "--target", "kube", "--kubeconfig"])
+        .arg(&config)
+        .args(["--repo"])
+        .arg(repo.path())
+        .args(["--path", "jobs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("cannot reach the API server at https://127.0.0.1:9")
+            && all.contains("--kubeconfig"),
+        "{all}"
+    );
 }
 
 #[test]

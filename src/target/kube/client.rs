@@ -75,11 +75,42 @@ pub struct Connection {
 }
 
 /// A client counting its requests into `counts`, and the namespace its
-/// configuration defaults to.
+/// configuration defaults to. The server is asked for its version first
+/// (a few tries), so that an unreachable or misconfigured server is named
+/// at once rather than as a watch that never lists.
 pub async fn connect(
     connection: &Connection,
     counts: &ApiCounts,
 ) -> Result<(Client, String), String> {
+    let (client, namespace, url) = build(connection, counts).await?;
+    let mut delay = std::time::Duration::from_millis(250);
+    for attempt in 1.. {
+        match client.apiserver_version().await {
+            Ok(_) => break,
+            Err(kube::Error::Api(status)) if status.code == 401 || status.code == 403 => {
+                return Err(format!(
+                    "the API server at {url} refused jobcd's credentials ({}): check --kubeconfig/--context, or the token or certificate",
+                    status.message
+                ));
+            }
+            Err(e) if attempt >= 4 => {
+                return Err(format!(
+                    "cannot reach the API server at {url}: {e}; check --kubeconfig/--context and that the server is up"
+                ));
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
+    Ok((client, namespace))
+}
+
+async fn build(
+    connection: &Connection,
+    counts: &ApiCounts,
+) -> Result<(Client, String, String), String> {
     let options = KubeConfigOptions {
         context: connection.context.clone(),
         ..KubeConfigOptions::default()
@@ -96,6 +127,7 @@ pub async fn connect(
         })?,
     };
     let namespace = config.default_namespace.clone();
+    let url = config.cluster_url.to_string();
     let counter = counts.clone();
     let builder = kube::client::ClientBuilder::try_from(config)
         .map_err(|e| format!("setting up the Kubernetes client: {e}"))?;
@@ -108,7 +140,7 @@ pub async fn connect(
             },
         ))
         .build();
-    Ok((client, namespace))
+    Ok((client, namespace, url))
 }
 
 async fn from_file(path: &Path, options: &KubeConfigOptions) -> Result<Config, String> {
