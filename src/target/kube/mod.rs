@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
@@ -447,7 +446,7 @@ fn live_of(kind: Kind, object: &DynamicObject) -> Option<Live> {
         path: annotation(ownership::PATH),
         spec_hash: annotation(ownership::SPEC_HASH),
         manifest: applied.to_string(),
-        applied_at: applied_at.map(|t: Timestamp| t),
+        applied_at,
     })
 }
 
