@@ -426,7 +426,22 @@ fn a_repository_lives_its_whole_life_on_a_real_cluster() {
         .expect("the CronJob's Job is followed");
         assert_eq!(outcome.result, "Complete");
         assert_eq!(outcome.cronjob.as_deref(), Some("nightly"));
+        let health = target.cronjob_health().await.unwrap();
+        let nightly = health
+            .iter()
+            .find(|h| h.cronjob == "nightly")
+            .expect("health");
+        assert!(nightly.last_success.is_some() && nightly.last_failure.is_none());
     });
+
+    // The CronJob's run reaches the commit its spec came from.
+    let out = repo.sync(&cluster, "life", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let notes = repo.notes(&second);
+    assert!(
+        notes.contains("jobcd/cronjob/life/nightly") && notes.contains("Complete: 1 succeeded"),
+        "{notes}"
+    );
 }
 
 #[test]

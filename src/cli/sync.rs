@@ -210,6 +210,22 @@ pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCod
     })
 }
 
+/// Reports the health of the source's CronJobs (their latest finished
+/// run, from the Jobs the CronJob controller created) on their commits; a
+/// problem is a warning, never a failed sync.
+async fn cronjob_health(args: &Args, cluster: &KubeTarget, recorder: &Recorder) {
+    let reported = async {
+        let health = cluster.cronjob_health().await?;
+        let live = cluster.live().await?;
+        let n = daemon::cronjob_statuses::report_health(recorder, &args.source, &live, &health)?;
+        daemon::sync::deliver(recorder, &mut warn_undelivered);
+        anyhow::Ok(n)
+    };
+    if let Err(e) = reported.await {
+        eprintln!("warning: reporting CronJob runs: {e:#}");
+    }
+}
+
 /// The API requests a sync made, by verb, for people.
 fn api_requests(cluster: &KubeTarget) -> String {
     let counts = cluster.api_counts().snapshot();
@@ -335,6 +351,9 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
                 let cluster = args.kube.connect(dry_run).await?;
                 let recorder = if dry_run { None } else { recorder.as_ref() };
                 let code = sync(&args, &cluster, revision, recorder).await?;
+                if let Some(recorder) = recorder {
+                    cronjob_health(&args, &cluster, recorder).await;
+                }
                 if args.output == Format::Text {
                     eprintln!("{}", api_requests(&cluster));
                 }

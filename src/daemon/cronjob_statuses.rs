@@ -1,5 +1,6 @@
-//! Reporting the runs jobcd starts on its own: a CronJob's runs (on
-//! schedule under `jobcd local serve`, or with `run-now`) are reported as
+//! Reporting CronJob runs: those the local executor starts on its own (on
+//! schedule under `jobcd local serve`, or with `run-now`), and on a cluster
+//! the latest run the CronJob controller finished, are reported as
 //! `jobcd/cronjob/<ns>/<name>` on the commit the CronJob's spec came from,
 //! to the repository its source last synced from.
 
@@ -97,4 +98,32 @@ pub fn report_run(
         eprintln!("warning: status not delivered yet: {failure}");
     }
     Ok(())
+}
+
+/// On a cluster, the CronJob controller starts the runs: each managed
+/// CronJob's health comes from the Jobs it created. Its latest finished run
+/// is reported as `jobcd/cronjob/<ns>/<name>` on the commit the CronJob's
+/// spec came from (the outbox drops a status already reported). Returns how
+/// many CronJobs were reported.
+pub fn report_health(
+    recorder: &crate::report::record::Recorder,
+    source: &str,
+    live: &[crate::target::Live],
+    health: &[crate::target::kube::CronJobHealth],
+) -> Result<usize, Error> {
+    let mut reported = 0;
+    for h in health {
+        let spec = live.iter().find(|l| {
+            l.id.kind == Kind::CronJob
+                && l.id.namespace == h.namespace
+                && l.id.name == h.cronjob
+                && l.source.as_deref() == Some(source)
+        });
+        let Some(revision) = spec.and_then(|l| l.revision.as_deref()) else {
+            continue;
+        };
+        recorder.record(&record::run_ended(revision, &h.latest), Timestamp::now())?;
+        reported += 1;
+    }
+    Ok(reported)
 }

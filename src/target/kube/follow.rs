@@ -3,16 +3,17 @@
 //! deletion before one) into an [`Outcome`], and recording the outcome of
 //! jobcd's own Jobs in their source's run-once ledger.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
+use jiff::Timestamp;
 use kube::Api;
 use kube::api::DynamicObject;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::ledger::ClusterLedger;
 use crate::plan::ownership::{self, Owner};
@@ -21,12 +22,75 @@ use crate::target::Outcome;
 /// Finds the ledger of a source.
 pub type Ledgers = Arc<dyn Fn(&str) -> Arc<ClusterLedger> + Send + Sync>;
 
+/// A CronJob's health, from the Jobs it created: when a run last
+/// succeeded, when one last failed, and the latest run's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronJobHealth {
+    /// Namespace.
+    pub namespace: String,
+    /// The CronJob.
+    pub cronjob: String,
+    /// When its last successful run finished.
+    pub last_success: Option<Timestamp>,
+    /// When its last failed run finished.
+    pub last_failure: Option<Timestamp>,
+    /// The run that finished last.
+    pub latest: Outcome,
+}
+
+/// Health by (namespace, CronJob), shared with the target.
+pub type Health = Arc<Mutex<HashMap<(String, String), CronJobHealth>>>;
+
+/// Notes a finished Job of a CronJob.
+fn note_health(health: &Health, job: &DynamicObject, outcome: &Outcome) {
+    let Some(cronjob) = outcome.cronjob.clone() else {
+        return;
+    };
+    let finished = finished_at(job);
+    let mut all = health.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = all
+        .entry((outcome.namespace.clone(), cronjob.clone()))
+        .or_insert_with(|| CronJobHealth {
+            namespace: outcome.namespace.clone(),
+            cronjob,
+            last_success: None,
+            last_failure: None,
+            latest: outcome.clone(),
+        });
+    let slot = if outcome.result == "Complete" {
+        &mut entry.last_success
+    } else {
+        &mut entry.last_failure
+    };
+    if finished.is_some() && *slot < finished {
+        *slot = finished;
+    }
+    let latest = entry.last_success.max(entry.last_failure);
+    if finished.is_some() && finished >= latest {
+        entry.latest = outcome.clone();
+    }
+}
+
+/// When a finished Job finished: its terminal condition's transition.
+fn finished_at(job: &DynamicObject) -> Option<Timestamp> {
+    job.data["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")?
+        ["lastTransitionTime"]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
 /// Watches the Jobs `labels` selects in `api`'s namespace until aborted.
 pub fn spawn(
     api: Api<DynamicObject>,
     labels: &str,
     outcomes: broadcast::Sender<Outcome>,
     ledgers: Ledgers,
+    health: Health,
+    listed: watch::Sender<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let stream = watcher::watcher(api, watcher::Config::default().labels(labels)).default_backoff();
     tokio::spawn(async move {
@@ -40,9 +104,11 @@ pub fn spawn(
                         continue;
                     };
                     record(&ledgers, &job, &result).await;
+                    let ended = outcome(&job, &result, reason);
+                    note_health(&health, &job, &ended);
                     let uid = job.metadata.uid.clone().unwrap_or_default();
                     if reported.insert(uid) {
-                        let _ = outcomes.send(outcome(&job, &result, reason));
+                        let _ = outcomes.send(ended);
                     }
                 }
                 Event::Delete(job) => {
@@ -51,7 +117,10 @@ pub fn spawn(
                         let _ = outcomes.send(outcome(&job, "Deleted", None));
                     }
                 }
-                Event::Init | Event::InitDone => {}
+                Event::InitDone => {
+                    let _ = listed.send(true);
+                }
+                Event::Init => {}
             }
         }
     })

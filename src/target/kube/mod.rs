@@ -30,6 +30,7 @@ use tokio::sync::broadcast;
 
 pub use client::{ApiCounts, Connection};
 pub use error::Error;
+pub use follow::CronJobHealth;
 
 use crate::manifest::{Kind, ObjectRef};
 use crate::plan::ownership::{self, Owner, Stamp};
@@ -71,6 +72,9 @@ pub struct KubeTarget {
     cronjobs: Vec<Store<DynamicObject>>,
     ledgers: Arc<Mutex<HashMap<String, Arc<ClusterLedger>>>>,
     outcomes: broadcast::Sender<Outcome>,
+    health: follow::Health,
+    /// One per follower: whether its first list is done.
+    followed: Vec<tokio::sync::watch::Receiver<bool>>,
     counts: ApiCounts,
     dry_run: bool,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -116,6 +120,8 @@ impl KubeTarget {
             cronjobs: Vec::new(),
             ledgers: Arc::default(),
             outcomes,
+            health: Arc::default(),
+            followed: Vec::new(),
             counts,
             dry_run: settings.dry_run,
             tasks: Vec::new(),
@@ -131,16 +137,42 @@ impl KubeTarget {
             }
             // jobcd's Jobs, and the Jobs its CronJobs create.
             for labels in [managed.as_str(), SCHEDULED_FOR] {
+                let (listed, followed) = tokio::sync::watch::channel(false);
                 let task = follow::spawn(
                     target.api(Kind::Job, &namespace),
                     labels,
                     target.outcomes.clone(),
                     target.ledger_lookup(),
+                    target.health.clone(),
+                    listed,
                 );
                 target.tasks.push(task);
+                target.followed.push(followed);
             }
         }
         Ok(target)
+    }
+
+    /// The health of every CronJob that has finished runs, from the Jobs it
+    /// created (last success, last failure, the latest outcome); waits for
+    /// the watches' first lists.
+    pub async fn cronjob_health(&self) -> Result<Vec<CronJobHealth>, Error> {
+        for followed in &self.followed {
+            let mut followed = followed.clone();
+            tokio::time::timeout(READY_TIMEOUT, followed.wait_for(|listed| *listed))
+                .await
+                .map_err(|_| Error::Timeout("the API server did not list Jobs in time".into()))?
+                .map_err(|_| Error::Timeout("the Job watch stopped".into()))?;
+        }
+        let mut all: Vec<CronJobHealth> = self
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| (&a.namespace, &a.cronjob).cmp(&(&b.namespace, &b.cronjob)));
+        Ok(all)
     }
 
     /// Requests sent so far, by verb.
