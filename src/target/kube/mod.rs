@@ -9,10 +9,12 @@
 //! creates it again. Nothing is ever forced: a field another manager owns
 //! is a conflict to resolve, not to overwrite.
 
+mod apply;
 mod client;
 mod error;
 mod follow;
 mod ledger;
+mod live;
 mod owned;
 
 use std::collections::HashMap;
@@ -21,21 +23,21 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
-use serde_json::Value;
 use tokio::sync::broadcast;
 
 pub use client::{ApiCounts, Connection};
 pub use error::Error;
 pub use follow::CronJobHealth;
 
-use crate::manifest::{Kind, ObjectRef};
-use crate::plan::ownership::{self, Owner, Stamp};
+use crate::manifest::Kind;
+use crate::plan::ownership;
 use crate::target::{Applied, Desired, JobRef, Ledger, Live, Operation, Outcome, Target};
 use ledger::ClusterLedger;
+use live::live_of;
 
 /// The field manager of everything jobcd applies.
 pub const FIELD_MANAGER: &str = "jobcd";
@@ -47,8 +49,6 @@ pub const SCHEDULED_FOR: &str = "jobcd.dev/scheduled-for";
 const GONE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long to wait for the first list of every watch.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Attempts of a request that failed in a way a retry can help.
-const ATTEMPTS: u32 = 4;
 
 /// How to reach the cluster and what to manage.
 #[derive(Debug, Clone, Default)]
@@ -252,234 +252,6 @@ impl KubeTarget {
         }
         Ok(())
     }
-
-    /// `d` as applied: the user's manifest with jobcd's labels and
-    /// annotations, and for a CronJob the label on its Job template.
-    fn manifest(d: &Desired) -> Value {
-        let mut value = d.object.manifest.to_json();
-        ownership::stamp(
-            &mut value,
-            &Stamp {
-                source: &d.source,
-                revision: &d.revision,
-                path: &d.object.location.file,
-                spec_hash: &d.spec_hash,
-            },
-        );
-        if d.object.id.kind == Kind::CronJob
-            && let Some(template) = value
-                .pointer_mut("/spec/jobTemplate")
-                .and_then(Value::as_object_mut)
-        {
-            let metadata = template
-                .entry("metadata")
-                .or_insert_with(|| Value::Object(Default::default()));
-            if let Some(metadata) = metadata.as_object_mut() {
-                let labels = metadata
-                    .entry("labels")
-                    .or_insert_with(|| Value::Object(Default::default()));
-                if let Some(labels) = labels.as_object_mut() {
-                    labels.insert(SCHEDULED_FOR.into(), d.source.clone().into());
-                }
-            }
-        }
-        value
-    }
-
-    async fn server_apply(&self, d: &Desired) -> Result<DynamicObject, Error> {
-        let id = &d.object.id;
-        let api = self.api(id.kind, &id.namespace);
-        let mut params = PatchParams::apply(FIELD_MANAGER);
-        params.dry_run = self.dry_run;
-        let manifest = Self::manifest(d);
-        retry(|| async {
-            api.patch(&id.name, &params, &Patch::Apply(&manifest))
-                .await
-                .map_err(|e| Error::api("apply", id, e))
-        })
-        .await
-    }
-
-    /// Before a create: an object of that name that jobcd does not manage
-    /// for this source is a conflict, never adopted.
-    async fn refuse_foreign(&self, d: &Desired) -> Result<(), Error> {
-        let id = &d.object.id;
-        let api = self.api(id.kind, &id.namespace);
-        let found = retry(|| async {
-            api.get_opt(&id.name)
-                .await
-                .map_err(|e| Error::api("read", id, e))
-        })
-        .await?;
-        let Some(found) = found else {
-            return Ok(());
-        };
-        let value = serde_json::to_value(&found).unwrap_or(Value::Null);
-        match ownership::owner(&value) {
-            Owner::Source(s) if s == d.source => Ok(()),
-            owner => Err(Error::Api {
-                action: "create",
-                object: id.to_string(),
-                message: match owner {
-                    Owner::Source(s) => format!("it exists and source {s:?} manages it"),
-                    Owner::Unmanaged => "it exists and jobcd does not manage it".into(),
-                },
-                hint: "; rename yours in git, or delete the live one (labelling it app.kubernetes.io/managed-by=jobcd and jobcd.dev/source=SOURCE hands it over instead)".into(),
-                code: Some(409),
-            }),
-        }
-    }
-
-    async fn delete(&self, id: &ObjectRef) -> Result<Option<String>, Error> {
-        let api = self.api(id.kind, &id.namespace);
-        let mut params = DeleteParams::background();
-        params.dry_run = self.dry_run;
-        let deleted = retry(|| async {
-            match api.delete(&id.name, &params).await {
-                Ok(either) => Ok(either.left().and_then(|o| o.metadata.uid)),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-                Err(e) => Err(Error::api("delete", id, e)),
-            }
-        })
-        .await?;
-        Ok(deleted)
-    }
-
-    /// Waits until the object is gone (a deleted Job's name is free).
-    async fn gone(&self, id: &ObjectRef) -> Result<(), Error> {
-        let api = self.api(id.kind, &id.namespace);
-        let deadline = tokio::time::Instant::now() + GONE_TIMEOUT;
-        loop {
-            let found = retry(|| async {
-                api.get_opt(&id.name)
-                    .await
-                    .map_err(|e| Error::api("read", id, e))
-            })
-            .await?;
-            if found.is_none() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(Error::Timeout(format!(
-                    "{id} was deleted but is still there after {} s (a finalizer?); it was not re-created",
-                    GONE_TIMEOUT.as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    fn ledger_of(&self, source: &str) -> Arc<ClusterLedger> {
-        (self.ledger_lookup())(source)
-    }
-
-    /// A Job run started: noted as `Running` in the ledger.
-    async fn started(&self, d: &Desired, created: &DynamicObject) -> Result<Applied, Error> {
-        if self.dry_run {
-            return Ok(Applied::Done);
-        }
-        let id = &d.object.id;
-        self.ledger_of(&d.source)
-            .record(&id.namespace, &id.name, &d.spec_hash, "Running")
-            .await?;
-        Ok(Applied::RunStarted {
-            uid: created.metadata.uid.clone().unwrap_or_default(),
-        })
-    }
-
-    /// In a dry run a changed Job cannot be applied over the live one (its
-    /// template is immutable): it is validated as a new object under a
-    /// generated name instead.
-    async fn dry_run_create(&self, d: &Desired) -> Result<Applied, Error> {
-        let id = &d.object.id;
-        let mut manifest = Self::manifest(d);
-        if let Some(meta) = manifest.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("name");
-            meta.insert("generateName".into(), format!("{}-", id.name).into());
-        }
-        let object: DynamicObject =
-            serde_json::from_value(manifest).map_err(|e| Error::Config(e.to_string()))?;
-        let params = PostParams {
-            dry_run: true,
-            field_manager: Some(FIELD_MANAGER.into()),
-        };
-        self.api(id.kind, &id.namespace)
-            .create(&params, &object)
-            .await
-            .map_err(|e| Error::api("create", id, e))?;
-        Ok(Applied::Done)
-    }
-}
-
-/// Retries `attempt` with exponential backoff while the failure is one a
-/// retry can help.
-async fn retry<T, F, Fut>(attempt: F) -> Result<T, Error>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, Error>>,
-{
-    let mut delay = Duration::from_millis(500);
-    let mut tries = 1;
-    loop {
-        match attempt().await {
-            Err(e) if e.retryable() && tries < ATTEMPTS => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                tries += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// A watched object as [`Live`]; None for Jobs a CronJob owns.
-fn live_of(kind: Kind, object: &DynamicObject) -> Option<Live> {
-    let owned_by_cronjob = object
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.kind == "CronJob");
-    if owned_by_cronjob {
-        return None;
-    }
-    let value = serde_json::to_value(object).ok()?;
-    let annotation = |key: &str| {
-        value["metadata"]["annotations"][key]
-            .as_str()
-            .map(str::to_string)
-    };
-    let mut applied = owned::owned_by(&value, FIELD_MANAGER).unwrap_or_else(|| value.clone());
-    if let Some(labels) = applied
-        .pointer_mut("/spec/jobTemplate/metadata/labels")
-        .and_then(Value::as_object_mut)
-    {
-        labels.remove(SCHEDULED_FOR);
-    }
-    let applied_at = object
-        .metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .find(|m| m.manager.as_deref() == Some(FIELD_MANAGER))
-        .and_then(|m| m.time.as_ref())
-        .map(|t| t.0);
-    Some(Live {
-        id: ObjectRef {
-            kind,
-            namespace: object.metadata.namespace.clone().unwrap_or_default(),
-            name: object.metadata.name.clone().unwrap_or_default(),
-        },
-        source: match ownership::owner(&value) {
-            Owner::Source(s) => Some(s),
-            Owner::Unmanaged => None,
-        },
-        revision: annotation(ownership::REVISION),
-        path: annotation(ownership::PATH),
-        spec_hash: annotation(ownership::SPEC_HASH),
-        manifest: applied.to_string(),
-        applied_at,
-    })
 }
 
 impl Target for KubeTarget {

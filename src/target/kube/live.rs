@@ -1,0 +1,60 @@
+//! Watched objects as [`Live`]: ownership from labels and annotations,
+//! and the manifest as the part jobcd's field manager owns.
+
+use kube::api::DynamicObject;
+use serde_json::Value;
+
+use super::{FIELD_MANAGER, SCHEDULED_FOR, owned};
+use crate::manifest::{Kind, ObjectRef};
+use crate::plan::ownership::{self, Owner};
+use crate::target::Live;
+
+/// A watched object as [`Live`]; None for Jobs a CronJob owns.
+pub(super) fn live_of(kind: Kind, object: &DynamicObject) -> Option<Live> {
+    let owned_by_cronjob = object
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "CronJob");
+    if owned_by_cronjob {
+        return None;
+    }
+    let value = serde_json::to_value(object).ok()?;
+    let annotation = |key: &str| {
+        value["metadata"]["annotations"][key]
+            .as_str()
+            .map(str::to_string)
+    };
+    let mut applied = owned::owned_by(&value, FIELD_MANAGER).unwrap_or_else(|| value.clone());
+    if let Some(labels) = applied
+        .pointer_mut("/spec/jobTemplate/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        labels.remove(SCHEDULED_FOR);
+    }
+    let applied_at = object
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .find(|m| m.manager.as_deref() == Some(FIELD_MANAGER))
+        .and_then(|m| m.time.as_ref())
+        .map(|t| t.0);
+    Some(Live {
+        id: ObjectRef {
+            kind,
+            namespace: object.metadata.namespace.clone().unwrap_or_default(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+        },
+        source: match ownership::owner(&value) {
+            Owner::Source(s) => Some(s),
+            Owner::Unmanaged => None,
+        },
+        revision: annotation(ownership::REVISION),
+        path: annotation(ownership::PATH),
+        spec_hash: annotation(ownership::SPEC_HASH),
+        manifest: applied.to_string(),
+        applied_at,
+    })
+}
