@@ -5,5 +5,6 @@
 pub mod cron_gen;
 pub mod fake_forge;
 pub mod git_servers;
+pub mod kube_cluster;
 pub mod rng;
 pub mod robfig;

@@ -1,0 +1,168 @@
+//! A real Kubernetes control plane for the cluster tests: etcd,
+//! kube-apiserver and kube-controller-manager 1.33.13 on loopback
+//! (scripts/kube-cluster; binaries built by scripts/test-deps), and a
+//! stand-in kubelet. A pod whose command says `fail` fails; one that says
+//! `hold` waits while [`Cluster::hold`] is set; every other pod succeeds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a test waits for the cluster to do something.
+pub const PATIENCE: Duration = Duration::from_secs(90);
+
+/// A control plane in a temporary directory, stopped on drop.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    stop_kubelet: Arc<AtomicBool>,
+    /// While set, pods that say `hold` stay Pending.
+    pub hold: Arc<AtomicBool>,
+}
+
+pub fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(script("kube-cluster"))
+            .arg("start")
+            .arg(dir.path().join("cluster"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/kube-cluster start failed (run scripts/test-deps first): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let kubeconfig = dir.path().join("cluster/kubeconfig");
+        let cluster = Cluster {
+            dir,
+            kubeconfig,
+            stop_kubelet: Arc::default(),
+            hold: Arc::default(),
+        };
+        cluster.kubelet();
+        cluster
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        let bin = Command::new(script("kube-binaries")).output().unwrap();
+        let bin = String::from_utf8_lossy(&bin.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        Command::new(Path::new(&bin).join("kubectl"))
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let out = self.kubectl(&all);
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    /// Plays kubelet: pending pods succeed, fail, or are held.
+    fn kubelet(&self) {
+        let (stop, hold) = (self.stop_kubelet.clone(), self.hold.clone());
+        let kubeconfig = self.kubeconfig.clone();
+        let bin = Command::new(script("kube-binaries")).output().unwrap();
+        let kubectl = Path::new(
+            String::from_utf8_lossy(&bin.stdout)
+                .lines()
+                .last()
+                .unwrap_or_default(),
+        )
+        .join("kubectl");
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let out = Command::new(&kubectl)
+                    .env("KUBECONFIG", &kubeconfig)
+                    .args([
+                        "get",
+                        "pods",
+                        "-A",
+                        "--field-selector=status.phase=Pending",
+                        "-o",
+                        "json",
+                    ])
+                    .output();
+                let pods: Value = out
+                    .ok()
+                    .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+                    .unwrap_or(Value::Null);
+                for pod in pods["items"].as_array().into_iter().flatten() {
+                    let command = pod["spec"]["containers"].to_string();
+                    if command.contains("hold") && hold.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let (phase, code) = if command.contains("fail") {
+                        ("Failed", 1)
+                    } else {
+                        ("Succeeded", 0)
+                    };
+                    let status = serde_json::json!({"status": {"phase": phase,
+                        "containerStatuses": [{"name": pod["spec"]["containers"][0]["name"],
+                            "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
+                            "state": {"terminated": {"exitCode": code,
+                                "reason": if code == 0 { "Completed" } else { "Error" }}}}]}});
+                    let _ = Command::new(&kubectl)
+                        .env("KUBECONFIG", &kubeconfig)
+                        .args([
+                            "-n",
+                            pod["metadata"]["namespace"].as_str().unwrap_or_default(),
+                            "patch",
+                            "pod",
+                            pod["metadata"]["name"].as_str().unwrap_or_default(),
+                            "--subresource=status",
+                            "--type=merge",
+                            "-p",
+                            &status.to_string(),
+                        ])
+                        .output();
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+    }
+
+    pub fn control(&self, what: &str) {
+        let out = Command::new(script("kube-cluster"))
+            .arg(what)
+            .arg(self.dir.path().join("cluster"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{what}: {out:?}");
+    }
+
+    pub fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop_kubelet.store(true, Ordering::SeqCst);
+        let _ = Command::new(script("kube-cluster"))
+            .arg("stop")
+            .arg(self.dir.path().join("cluster"))
+            .output();
+    }
+}
