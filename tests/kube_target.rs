@@ -488,6 +488,66 @@ fn refusals_and_failures_are_reported_and_apply_nothing() {
 }
 
 #[test]
+fn a_sync_killed_while_waiting_leaves_its_run_to_the_next_sync() {
+    let cluster = Cluster::start();
+    create_namespace(&cluster, "again");
+    let repo = Repo::new();
+    let sha = repo.commit(&[("w.yaml", Some(&job("again", "waited", "hold on", "")))]);
+    cluster.hold.store(true, Ordering::SeqCst);
+    let mut first = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .env("HOME", repo.dir.path())
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .arg("--state-dir")
+        .arg(repo.dir.path().join("state"))
+        .args(["sync", "--target", "kube", "--repo"])
+        .arg(repo.path())
+        .args(["--path", "jobs", "--namespace", "again"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    cluster.wait_for("the held pod", || {
+        cluster.json(&["-n", "again", "get", "pods"])["items"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    });
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The next sync has nothing to apply, follows the run, and reports it.
+    let second = std::thread::spawn({
+        let repo_path = repo.path();
+        let home = repo.dir.path().to_path_buf();
+        let kubeconfig = cluster.kubeconfig.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_jobcd"))
+                .env("HOME", &home)
+                .env("KUBECONFIG", &kubeconfig)
+                .arg("--state-dir")
+                .arg(home.join("state"))
+                .args(["sync", "--target", "kube", "--repo"])
+                .arg(&repo_path)
+                .args(["--path", "jobs", "--namespace", "again"])
+                .output()
+                .unwrap()
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    cluster.hold.store(false, Ordering::SeqCst);
+    let out = second.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("0 created") && all.contains("Job again/waited: Complete"),
+        "{all}"
+    );
+    assert!(
+        repo.notes(&sha).contains("Complete: 1 succeeded"),
+        "{}",
+        repo.notes(&sha)
+    );
+}
+
+#[test]
 fn an_unreachable_api_server_is_named_with_what_to_check() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kubeconfig");

@@ -514,11 +514,13 @@ async fn sync<T: Target>(
             warn_undelivered(event);
         }
     };
-    // The runs the start resumed after a crash (their outcome is reported too).
-    let resumed = target.in_flight();
     let Some(inputs) = prepare(args, target, revision).await? else {
         return Ok(ExitCode::from(EXIT_INVALID));
     };
+    // Runs no one follows (the local executor's, resumed after a crash; on
+    // a cluster, Jobs an interrupted sync left running): followed too,
+    // once the target has been read.
+    let resumed = target.in_flight();
     let sha = &inputs.revision.sha;
     let plan = match plan::plan(
         &args.source,
