@@ -150,7 +150,12 @@ impl KubeTarget {
         }
         let id = &d.object.id;
         self.ledger_of(&d.source)
-            .record(&id.namespace, &id.name, &d.spec_hash, "Running")
+            .record(
+                &id.namespace,
+                &id.name,
+                &d.spec_hash,
+                super::ledger::RUNNING,
+            )
             .await?;
         Ok(Applied::RunStarted {
             uid: created.metadata.uid.clone().unwrap_or_default(),

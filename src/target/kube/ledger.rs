@@ -34,34 +34,36 @@ impl ClusterLedger {
         }
     }
 
-    async fn entries(&self) -> Result<BTreeMap<String, String>, Error> {
-        let mut cache = self.cache.lock().await;
-        if let Some(entries) = cache.as_ref() {
-            return Ok(entries.clone());
-        }
+    /// The recorded entries, read once and then kept up to date here.
+    async fn fetch(&self) -> Result<BTreeMap<String, String>, Error> {
         let found = self
             .api
             .get_opt(&self.name)
             .await
             .map_err(|e| Error::api("read the run-once ledger", &self.name, e))?;
-        let entries = found.and_then(|c| c.data).unwrap_or_default();
-        *cache = Some(entries.clone());
-        Ok(entries)
+        Ok(found.and_then(|c| c.data).unwrap_or_default())
     }
 
     /// Everything recorded.
     pub async fn read(&self) -> Result<Ledger, Error> {
+        let mut cache = self.cache.lock().await;
+        if cache.is_none() {
+            *cache = Some(self.fetch().await?);
+        }
         let mut ledger = Ledger::default();
-        for (key, outcome) in self.entries().await? {
+        for (key, outcome) in cache.iter().flatten() {
             let mut parts = key.splitn(3, '_');
             if let (Some(ns), Some(name), Some(hash)) = (parts.next(), parts.next(), parts.next()) {
-                ledger.insert(ns, name, hash, &outcome);
+                ledger.insert(ns, name, hash, outcome);
             }
         }
         Ok(ledger)
     }
 
-    /// Records an outcome; nothing is written when it is already recorded.
+    /// Records an outcome. Nothing is written when it is already recorded,
+    /// and `Running` never replaces an outcome: the watch may see a fast Job
+    /// finish before the apply that started it records it as running.
+    /// Records are serialised, so the two cannot interleave.
     pub async fn record(
         &self,
         namespace: &str,
@@ -69,9 +71,16 @@ impl ClusterLedger {
         spec_hash: &str,
         outcome: &str,
     ) -> Result<(), Error> {
+        let mut cache = self.cache.lock().await;
+        if cache.is_none() {
+            *cache = Some(self.fetch().await?);
+        }
+        let entries = cache.get_or_insert_default();
         let key = format!("{namespace}_{name}_{spec_hash}");
-        if self.entries().await?.get(&key).map(String::as_str) == Some(outcome) {
-            return Ok(());
+        match entries.get(&key).map(String::as_str) {
+            Some(known) if known == outcome => return Ok(()),
+            Some(known) if outcome == RUNNING && known != RUNNING => return Ok(()),
+            _ => {}
         }
         let patch = json!({ "data": { &key: outcome } });
         let merged = self
@@ -96,12 +105,13 @@ impl ClusterLedger {
             }
             Err(e) => return Err(Error::api("record in the run-once ledger", &self.name, e)),
         }
-        if let Some(entries) = self.cache.lock().await.as_mut() {
-            entries.insert(key, outcome.to_string());
-        }
+        entries.insert(key, outcome.to_string());
         Ok(())
     }
 }
+
+/// The outcome of a run that has started and not ended.
+pub const RUNNING: &str = "Running";
 
 /// The ConfigMap's name: `jobcd-ledger-` and the source, lower-cased, with
 /// anything a name may not hold replaced.
