@@ -20,3 +20,4 @@ mod suggest;
 pub mod target;
 #[cfg(test)]
 mod testing;
+mod yaml;

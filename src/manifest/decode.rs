@@ -13,7 +13,7 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 
 use super::path::Path;
-use super::yaml::{Entry, Node, Value, integral};
+use crate::yaml::{Entry, Node, Value, integral};
 
 /// A decoding problem at one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,7 +356,7 @@ mod tests {
     use k8s_openapi::api::batch::v1::Job;
 
     fn decode_job(text: &str) -> Result<Job, Vec<Problem>> {
-        let docs = super::super::yaml::parse(text).unwrap();
+        let docs = crate::yaml::parse(text).unwrap();
         match decode(&docs[0].root, &Path::Root) {
             (Some(job), problems) if problems.is_empty() => Ok(job),
             (_, problems) => Err(problems),

@@ -12,7 +12,7 @@ use super::diagnostic::{Diagnostic, Severity};
 use super::object::{Ignored, Kind, Location, Manifest, Object, ObjectRef, Typed};
 use super::path::Path;
 use super::validate;
-use super::yaml::{self, Node, Value};
+use crate::yaml::{self, Node, Value};
 
 /// The namespace of an object whose manifest names none.
 pub const DEFAULT_NAMESPACE: &str = "default";

@@ -13,7 +13,6 @@ mod object;
 mod path;
 mod validate;
 mod walk;
-mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use load::{

@@ -9,7 +9,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use serde::Serialize;
 
 use super::path::line_of;
-use super::yaml::Node;
+use crate::yaml::Node;
 
 /// The kinds jobcd manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -138,7 +138,7 @@ impl Manifest {
     /// (of its nearest existing parent when it is not set). Parses the
     /// source document again: this is for error messages, not hot paths.
     pub fn line_of(&self, field: &str) -> u32 {
-        let Ok(documents) = super::yaml::parse(&self.source) else {
+        let Ok(documents) = crate::yaml::parse(&self.source) else {
             return 0;
         };
         let Some(mut node) = documents.get(self.document).map(|d| &d.root) else {
@@ -146,7 +146,7 @@ impl Manifest {
         };
         for i in &self.items {
             match node.get("items").map(|n| &n.value) {
-                Some(super::yaml::Value::Seq(items)) if *i < items.len() => node = &items[*i],
+                Some(crate::yaml::Value::Seq(items)) if *i < items.len() => node = &items[*i],
                 _ => return 0,
             }
         }

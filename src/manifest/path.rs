@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::yaml::{Node, Value};
+use crate::yaml::{Node, Value};
 
 /// A path from the document root to one value.
 #[derive(Debug, Clone, Copy)]
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn lines_follow_field_paths() {
-        let docs = super::super::yaml::parse(
+        let docs = crate::yaml::parse(
             "metadata:\n  labels:\n    app.kubernetes.io/name: x\nspec:\n  containers:\n  - name: a\n  - name: b\n    image: c\n",
         )
         .unwrap();

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::manifest::yaml;
+use crate::yaml;
 
 fn read_back(text: &str) -> Value {
     let docs = yaml::parse(text).unwrap_or_else(|e| panic!("{e:?} in\n{text}"));

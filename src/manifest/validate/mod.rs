@@ -19,7 +19,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 
 use super::diagnostic::Severity;
 use super::path::line_of;
-use super::yaml::Node;
+use crate::yaml::Node;
 
 pub(crate) use meta::object_name_limit;
 
