@@ -21,6 +21,7 @@ mod zone;
 use jiff::Timestamp;
 
 pub use dst::{DstEffect, DstKind};
+pub(crate) use duration::parse_go_duration;
 pub use parse::Field;
 pub use zone::Zone;
 

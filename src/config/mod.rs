@@ -1,0 +1,503 @@
+//! The service's configuration file (`jobcd serve --config jobcd.yaml`):
+//! the sources to keep in sync, the target, the reporters, the prune
+//! policy and the HTTP listener. Every problem is reported at once with
+//! its file, line and key; unknown keys are errors (with the closest known
+//! key), so a typo never silently falls back to a default.
+//!
+//! Secrets are never in the file: credentials, tokens and webhook secrets
+//! are named by file (`…File`) or environment variable (`…Env`).
+
+mod read;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use read::{Map, Problems};
+
+use crate::manifest::Diagnostic;
+
+/// Default HTTP listener.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+/// Default poll interval of a source, seconds.
+pub const DEFAULT_INTERVAL: u64 = 60;
+/// Default number of sources reconciled at once.
+pub const DEFAULT_CONCURRENCY: i64 = 4;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where the HTTP server listens (webhooks, health, metrics).
+    pub listen: String,
+    /// `text` or `json` logs.
+    pub log_format: LogFormat,
+    /// jobcd's state directory (default: as for the CLI).
+    pub state_dir: Option<PathBuf>,
+    /// Where objects are applied.
+    pub target: Target,
+    /// When pruning is allowed.
+    pub prune: Prune,
+    /// How many sources reconcile at the same time.
+    pub concurrency: usize,
+    /// Where statuses go.
+    pub reporters: Reporters,
+    /// The repositories to keep in sync.
+    pub sources: Vec<Source>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+/// The target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The local executor.
+    Local,
+    /// A Kubernetes cluster.
+    Kube {
+        /// kubeconfig file (default: in-cluster or the usual places).
+        kubeconfig: Option<PathBuf>,
+        /// Context of it.
+        context: Option<String>,
+        /// Namespaces managed (default: the configuration's).
+        namespaces: Vec<String>,
+        /// Namespace of the run-once ledgers and the leader lease.
+        ledger_namespace: Option<String>,
+    },
+}
+
+/// Prune policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prune {
+    /// Prune even when a revision holds no objects.
+    pub allow_empty: bool,
+    /// The largest share of managed objects one sync may delete, 0..=1.
+    pub max_share: f64,
+    /// Prune whatever the share.
+    pub force: bool,
+}
+
+/// Status reporters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reporters {
+    /// Git notes under refs/notes/jobcd.
+    pub notes: bool,
+    /// Push the notes to the source's remote after each sync.
+    pub push_notes: bool,
+    /// A forge as well.
+    pub forge: Option<Forge>,
+}
+
+/// A forge reporter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forge {
+    /// `github`, `gitlab` or `gitea`.
+    pub kind: crate::report::forge::Kind,
+    /// API root (default: from the repository URL).
+    pub url: Option<String>,
+    /// Project (default: from the repository URL).
+    pub project: Option<String>,
+    /// Where the token is.
+    pub token: SecretRef,
+}
+
+/// Where a secret is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// A file (e.g. a mounted Kubernetes Secret).
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+}
+
+/// One source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Its name: labels objects and names its ledger.
+    pub name: String,
+    /// Repository URL or local path.
+    pub repo: String,
+    /// Branch, tag or commit (default: the default branch).
+    pub reference: Option<String>,
+    /// Directory of the manifests.
+    pub path: String,
+    /// Poll interval in seconds (0: no polling, webhooks or watch only).
+    pub interval: u64,
+    /// For a local repository: reconcile on file changes too.
+    pub watch: bool,
+    /// HTTPS user name.
+    pub username: Option<String>,
+    /// HTTPS password or token.
+    pub password: Option<SecretRef>,
+    /// SSH private key file.
+    pub ssh_key: Option<PathBuf>,
+    /// SSH key passphrase.
+    pub ssh_passphrase: Option<SecretRef>,
+    /// known_hosts file.
+    pub known_hosts: Option<PathBuf>,
+    /// The webhook secret (GitHub/Gitea HMAC key, GitLab token).
+    pub webhook_secret: Option<SecretRef>,
+}
+
+/// A configuration that is wrong: every problem, by line.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct Invalid {
+    /// The problems.
+    pub problems: Vec<Diagnostic>,
+}
+
+/// Reads and checks the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Config, Invalid> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Invalid {
+        problems: vec![Diagnostic::file_error(
+            &label,
+            0,
+            format!("cannot read it: {e}"),
+        )],
+    })?;
+    parse(&text, &label)
+}
+
+/// Checks configuration `text`; `file` names it in messages.
+pub fn parse(text: &str, file: &str) -> Result<Config, Invalid> {
+    let mut problems = Problems::new(file);
+    let documents = crate::yaml::parse(text).map_err(|e| Invalid {
+        problems: vec![Diagnostic::file_error(
+            file,
+            e.line,
+            format!("invalid YAML: {}", e.message),
+        )],
+    })?;
+    let Some(root) = documents.first().map(|d| &d.root) else {
+        return Err(Invalid {
+            problems: vec![Diagnostic::file_error(file, 1, "the file is empty")],
+        });
+    };
+    if documents.len() > 1 {
+        problems.add(documents[1].line, "", "expected one YAML document", None);
+    }
+    let config = Map::of(root, "", &mut problems).map(|top| read_config(&top, &mut problems));
+    match (config, problems.found.is_empty()) {
+        (Some(config), true) => Ok(config),
+        (None, true) => Err(Invalid {
+            problems: vec![Diagnostic::file_error(
+                file,
+                1,
+                "the file holds no settings",
+            )],
+        }),
+        _ => Err(Invalid {
+            problems: problems.found,
+        }),
+    }
+}
+
+fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
+    top.only(
+        &[
+            "listen",
+            "logFormat",
+            "stateDir",
+            "target",
+            "prune",
+            "concurrency",
+            "reporters",
+            "sources",
+        ],
+        p,
+    );
+    let log_format = match top.string("logFormat", p).as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            let line = top.get("logFormat").map_or(0, |n| n.line);
+            p.add(
+                line,
+                "logFormat",
+                format!("{other:?} is not a log format"),
+                Some("text or json"),
+            );
+            LogFormat::Text
+        }
+    };
+    Config {
+        listen: top
+            .string("listen", p)
+            .unwrap_or_else(|| DEFAULT_LISTEN.into()),
+        log_format,
+        state_dir: top.string("stateDir", p).map(PathBuf::from),
+        target: read_target(top, p),
+        prune: read_prune(top, p),
+        concurrency: top
+            .integer("concurrency", 1..=64, p)
+            .unwrap_or(DEFAULT_CONCURRENCY) as usize,
+        reporters: read_reporters(top, p),
+        sources: read_sources(top, p),
+    }
+}
+
+fn read_target(top: &Map<'_>, p: &mut Problems<'_>) -> Target {
+    let Some(node) = top.get("target") else {
+        p.add(
+            0,
+            "target",
+            "target is required",
+            Some("target: {kind: local} or target: {kind: kube, namespaces: [...]}"),
+        );
+        return Target::Local;
+    };
+    let Some(t) = Map::of(node, "target", p) else {
+        return Target::Local;
+    };
+    match t.required("kind", p).as_deref() {
+        Some("local") => {
+            t.only(&["kind"], p);
+            Target::Local
+        }
+        Some("kube") => {
+            t.only(
+                &[
+                    "kind",
+                    "kubeconfig",
+                    "context",
+                    "namespaces",
+                    "ledgerNamespace",
+                ],
+                p,
+            );
+            Target::Kube {
+                kubeconfig: t.string("kubeconfig", p).map(PathBuf::from),
+                context: t.string("context", p),
+                namespaces: t.strings("namespaces", p).unwrap_or_default(),
+                ledger_namespace: t.string("ledgerNamespace", p),
+            }
+        }
+        Some(other) => {
+            let line = t.get("kind").map_or(node.line, |n| n.line);
+            p.add(
+                line,
+                "target.kind",
+                format!("{other:?} is not a target"),
+                Some("local or kube"),
+            );
+            Target::Local
+        }
+        None => Target::Local,
+    }
+}
+
+fn read_prune(top: &Map<'_>, p: &mut Problems<'_>) -> Prune {
+    let default = Prune {
+        allow_empty: false,
+        max_share: crate::plan::DEFAULT_MAX_PRUNE_SHARE,
+        force: false,
+    };
+    let Some(m) = top.get("prune").and_then(|n| Map::of(n, "prune", p)) else {
+        return default;
+    };
+    m.only(&["allowEmpty", "maxPercent", "force"], p);
+    Prune {
+        allow_empty: m.boolean("allowEmpty", p).unwrap_or(false),
+        max_share: m
+            .integer("maxPercent", 0..=100, p)
+            .map_or(default.max_share, |n| n as f64 / 100.0),
+        force: m.boolean("force", p).unwrap_or(false),
+    }
+}
+
+fn read_reporters(top: &Map<'_>, p: &mut Problems<'_>) -> Reporters {
+    let mut out = Reporters {
+        notes: true,
+        push_notes: false,
+        forge: None,
+    };
+    let Some(m) = top
+        .get("reporters")
+        .and_then(|n| Map::of(n, "reporters", p))
+    else {
+        return out;
+    };
+    m.only(&["notes", "pushNotes", "forge"], p);
+    out.notes = m.boolean("notes", p).unwrap_or(true);
+    out.push_notes = m.boolean("pushNotes", p).unwrap_or(false);
+    if let Some(f) = m
+        .get("forge")
+        .and_then(|n| Map::of(n, "reporters.forge", p))
+    {
+        f.only(&["kind", "url", "project", "tokenFile", "tokenEnv"], p);
+        let kind = match f.required("kind", p).as_deref() {
+            Some("github") => Some(crate::report::forge::Kind::GitHub),
+            Some("gitlab") => Some(crate::report::forge::Kind::GitLab),
+            Some("gitea") => Some(crate::report::forge::Kind::Gitea),
+            Some(other) => {
+                let line = f.get("kind").map_or(0, |n| n.line);
+                p.add(
+                    line,
+                    "reporters.forge.kind",
+                    format!("{other:?} is not a forge"),
+                    Some("github, gitlab or gitea"),
+                );
+                None
+            }
+            None => None,
+        };
+        let token = secret(&f, "token", "reporters.forge", p, true);
+        if let (Some(kind), Some(token)) = (kind, token) {
+            out.forge = Some(Forge {
+                kind,
+                url: f.string("url", p),
+                project: f.string("project", p),
+                token,
+            });
+        }
+    }
+    out
+}
+
+/// `<name>File` or `<name>Env`, exactly one of them (or neither when not
+/// `required`).
+fn secret(
+    m: &Map<'_>,
+    name: &str,
+    at: &str,
+    p: &mut Problems<'_>,
+    required: bool,
+) -> Option<SecretRef> {
+    let file = m.string(&format!("{name}File"), p);
+    let env = m.string(&format!("{name}Env"), p);
+    match (file, env) {
+        (Some(f), None) => Some(SecretRef::File(PathBuf::from(f))),
+        (None, Some(e)) => Some(SecretRef::Env(e)),
+        (Some(_), Some(_)) => {
+            let line = m.get(&format!("{name}Env")).map_or(0, |n| n.line);
+            p.add(
+                line,
+                &format!("{at}.{name}Env"),
+                format!("give {name}File or {name}Env, not both"),
+                None,
+            );
+            None
+        }
+        (None, None) if required => {
+            p.add(
+                0,
+                &format!("{at}.{name}File"),
+                format!("{name}File or {name}Env is required"),
+                Some("secrets are never written in the file itself"),
+            );
+            None
+        }
+        (None, None) => None,
+    }
+}
+
+fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
+    let Some(node) = top.get("sources") else {
+        p.add(
+            0,
+            "sources",
+            "sources is required: at least one repository to sync",
+            None,
+        );
+        return Vec::new();
+    };
+    let crate::yaml::Value::Seq(items) = &node.value else {
+        p.add(
+            node.line,
+            "sources",
+            format!("expected a list of sources, found {}", node.type_name()),
+            None,
+        );
+        return Vec::new();
+    };
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("sources[{i}]");
+        let Some(m) = Map::of(item, &at, p) else {
+            continue;
+        };
+        m.only(
+            &[
+                "name",
+                "repo",
+                "ref",
+                "path",
+                "interval",
+                "watch",
+                "username",
+                "passwordFile",
+                "passwordEnv",
+                "sshKeyFile",
+                "sshPassphraseFile",
+                "sshPassphraseEnv",
+                "knownHostsFile",
+                "webhookSecretFile",
+                "webhookSecretEnv",
+            ],
+            p,
+        );
+        let name = m.required("name", p);
+        if let Some(name) = &name {
+            let valid = !name.is_empty()
+                && name.len() <= 63
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !name.starts_with('-')
+                && !name.ends_with('-');
+            let line = m.get("name").map_or(item.line, |n| n.line);
+            if !valid {
+                p.add(line, &m.path_of("name"), format!("{name:?} is not a valid source name"), Some("lower-case letters, digits and '-', at most 63, as a Kubernetes label value"));
+            } else if !names.insert(name.clone()) {
+                p.add(
+                    line,
+                    &m.path_of("name"),
+                    format!("source {name:?} is defined twice"),
+                    Some("each source needs its own name"),
+                );
+            }
+        }
+        let repo = m.required("repo", p);
+        if let Some(repo) = &repo
+            && let Err(e) = crate::source::Location::parse(repo)
+        {
+            let line = m.get("repo").map_or(item.line, |n| n.line);
+            p.add(line, &m.path_of("repo"), e.to_string(), None);
+        }
+        let source = Source {
+            name: name.unwrap_or_default(),
+            repo: repo.unwrap_or_default(),
+            reference: m.string("ref", p),
+            path: m.string("path", p).unwrap_or_default(),
+            interval: m.duration("interval", p).unwrap_or(DEFAULT_INTERVAL),
+            watch: m.boolean("watch", p).unwrap_or(false),
+            username: m.string("username", p),
+            password: secret(&m, "password", &at, p, false),
+            ssh_key: m.string("sshKeyFile", p).map(PathBuf::from),
+            ssh_passphrase: secret(&m, "sshPassphrase", &at, p, false),
+            known_hosts: m.string("knownHostsFile", p).map(PathBuf::from),
+            webhook_secret: secret(&m, "webhookSecret", &at, p, false),
+        };
+        out.push(source);
+    }
+    if items.is_empty() {
+        p.add(
+            node.line,
+            "sources",
+            "sources is empty: at least one repository to sync",
+            None,
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

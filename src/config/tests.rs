@@ -1,0 +1,149 @@
+use super::*;
+
+const FULL: &str = r#"
+listen: 127.0.0.1:9090
+logFormat: json
+stateDir: /var/lib/jobcd
+concurrency: 2
+target:
+  kind: kube
+  context: prod
+  namespaces: [batch, reports]
+  ledgerNamespace: jobcd
+prune:
+  allowEmpty: false
+  maxPercent: 10
+reporters:
+  notes: true
+  pushNotes: true
+  forge:
+    kind: github
+    tokenEnv: GITHUB_TOKEN
+sources:
+  - name: jobs
+    repo: https://github.com/acme/jobs.git
+    ref: main
+    path: deploy/jobs
+    interval: 2m
+    username: bot
+    passwordFile: /secrets/git/password
+    webhookSecretFile: /secrets/hooks/jobs
+  - name: local-jobs
+    repo: /srv/jobs
+    interval: 0s
+    watch: true
+"#;
+
+#[test]
+fn a_full_configuration_reads_into_its_values() {
+    let c = parse(FULL, "jobcd.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.listen, "127.0.0.1:9090");
+    assert_eq!(c.log_format, LogFormat::Json);
+    assert_eq!(c.concurrency, 2);
+    assert_eq!(
+        c.target,
+        Target::Kube {
+            kubeconfig: None,
+            context: Some("prod".into()),
+            namespaces: vec!["batch".into(), "reports".into()],
+            ledger_namespace: Some("jobcd".into()),
+        }
+    );
+    assert!((c.prune.max_share - 0.10).abs() < 1e-9);
+    assert_eq!(
+        c.reporters.forge.as_ref().map(|f| &f.token),
+        Some(&SecretRef::Env("GITHUB_TOKEN".into()))
+    );
+    assert_eq!(c.sources.len(), 2);
+    assert_eq!(c.sources[0].interval, 120);
+    assert_eq!(
+        c.sources[0].password,
+        Some(SecretRef::File("/secrets/git/password".into()))
+    );
+    assert_eq!(c.sources[1].interval, 0);
+    assert!(c.sources[1].watch);
+}
+
+#[test]
+fn defaults_fill_what_is_left_out() {
+    let c = parse(
+        "target: {kind: local}\nsources:\n- {name: a, repo: /srv/a}\n",
+        "jobcd.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.listen, DEFAULT_LISTEN);
+    assert_eq!(c.log_format, LogFormat::Text);
+    assert_eq!(c.concurrency, DEFAULT_CONCURRENCY as usize);
+    assert!(c.reporters.notes && c.reporters.forge.is_none());
+    assert_eq!(c.sources[0].interval, DEFAULT_INTERVAL);
+    assert_eq!(c.prune.max_share, crate::plan::DEFAULT_MAX_PRUNE_SHARE);
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match parse(text, "jobcd.yaml") {
+        Ok(c) => panic!("accepted: {c:?}"),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn every_problem_is_reported_with_its_line_and_key() {
+    let found = problems(
+        "listne: :8080\ntarget:\n  kind: cloud\nconcurrency: 0\nsources:\n  - name: Jobs\n    repo: /srv/a\n    interval: soon\n    passwordFile: /a\n    passwordEnv: B\n  - name: b\n",
+    );
+    let all = found.join("\n");
+    for expected in [
+        "jobcd.yaml:1",
+        "unknown key \"listne\"",
+        "did you mean \"listen\"",
+        "jobcd.yaml:3",
+        "\"cloud\" is not a target",
+        "jobcd.yaml:4",
+        "from 1 to 64",
+        "jobcd.yaml:6",
+        "\"Jobs\" is not a valid source name",
+        "jobcd.yaml:8",
+        "\"soon\" is not a duration",
+        "not both",
+        "repo is required",
+    ] {
+        assert!(all.contains(expected), "{expected:?} in:\n{all}");
+    }
+}
+
+#[test]
+fn duplicates_missing_parts_and_syntax_are_errors() {
+    let twice =
+        problems("target: {kind: local}\nsources:\n- {name: a, repo: /x}\n- {name: a, repo: /y}\n");
+    assert!(twice.join("\n").contains("defined twice"), "{twice:?}");
+    let empty = problems("target: {kind: local}\nsources: []\n");
+    assert!(empty.join("\n").contains("sources is empty"), "{empty:?}");
+    let none = problems("listen: ':1'\n");
+    let none = none.join("\n");
+    assert!(
+        none.contains("target is required") && none.contains("sources is required"),
+        "{none}"
+    );
+    let token = problems(
+        "target: {kind: local}\nreporters:\n  forge: {kind: github}\nsources:\n- {name: a, repo: /x}\n",
+    );
+    assert!(
+        token
+            .join("\n")
+            .contains("tokenFile or tokenEnv is required"),
+        "{token:?}"
+    );
+    let syntax = problems("target: [\n");
+    assert!(syntax.join("\n").contains("invalid YAML"), "{syntax:?}");
+    let typed = problems(
+        "target: {kind: local}\nconcurrency: \"3\"\nsources:\n- {name: a, repo: /x, watch: yes please}\n",
+    );
+    let typed = typed.join("\n");
+    assert!(
+        typed.contains("expected a whole number") && typed.contains("expected true or false"),
+        "{typed}"
+    );
+    let dup_key =
+        problems("target: {kind: local}\ntarget: {kind: kube}\nsources:\n- {name: a, repo: /x}\n");
+    assert!(!dup_key.is_empty());
+}
