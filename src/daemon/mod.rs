@@ -1,5 +1,7 @@
-//! The parts that tie the others together: a sync of a revision on the
-//! local executor, and reporting the runs it starts on its own.
+//! The parts that tie the others together: a sync of a planned revision on
+//! a target, reporting the runs the target starts on its own, and (for
+//! `jobcd serve`) reading push webhooks.
 
 pub mod cronjob_statuses;
 pub mod sync;
+pub mod webhook;
