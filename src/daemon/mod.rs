@@ -4,4 +4,5 @@
 
 pub mod cronjob_statuses;
 pub mod sync;
+pub mod trigger;
 pub mod webhook;
