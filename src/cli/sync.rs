@@ -19,13 +19,14 @@ use crate::report::notes::{GitNotes, NOTES_REF};
 use crate::report::outbox::{Outbox, SourceReport};
 use crate::report::record::{self, Recorder};
 use crate::report::{Reporter, forge};
-use crate::target::kube::{self, KubeTarget};
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
 use crate::target::{Desired, Ledger, Live, Target};
 
+mod kube;
 mod show;
 
+use kube::{KubeArgs, api_requests, cronjob_health};
 use show::{print_event, print_plan, print_verdict, report, warn_undelivered};
 
 /// Where to apply.
@@ -62,39 +63,6 @@ pub(crate) struct Args {
     output: Format,
     #[command(flatten)]
     kube: KubeArgs,
-}
-
-/// How to reach a cluster (`--target kube`).
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct KubeArgs {
-    /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
-    #[arg(long)]
-    kubeconfig: Option<PathBuf>,
-    /// kubeconfig context (default: its current context).
-    #[arg(long)]
-    context: Option<String>,
-    /// Namespaces jobcd manages, comma-separated or repeated (default: the context's namespace); objects elsewhere are refused.
-    #[arg(long = "namespace", value_delimiter = ',', env = "JOBCD_NAMESPACES")]
-    namespaces: Vec<String>,
-    /// Namespace of the run-once ledgers (default: the context's namespace).
-    #[arg(long, env = "JOBCD_LEDGER_NAMESPACE")]
-    ledger_namespace: Option<String>,
-}
-
-impl KubeArgs {
-    async fn connect(&self, dry_run: bool) -> anyhow::Result<KubeTarget> {
-        KubeTarget::connect(kube::Settings {
-            connection: kube::Connection {
-                kubeconfig: self.kubeconfig.clone(),
-                context: self.context.clone(),
-            },
-            namespaces: self.namespaces.clone(),
-            ledger_namespace: self.ledger_namespace.clone(),
-            dry_run,
-        })
-        .await
-        .context("connecting to the Kubernetes API server")
-    }
 }
 
 /// `jobcd sync` options.
@@ -208,32 +176,6 @@ pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCod
             }
         }
     })
-}
-
-/// Reports the health of the source's CronJobs (their latest finished
-/// run, from the Jobs the CronJob controller created) on their commits; a
-/// problem is a warning, never a failed sync.
-async fn cronjob_health(args: &Args, cluster: &KubeTarget, recorder: &Recorder) {
-    let reported = async {
-        let health = cluster.cronjob_health().await?;
-        let live = cluster.live().await?;
-        let n = daemon::cronjob_statuses::report_health(recorder, &args.source, &live, &health)?;
-        daemon::sync::deliver(recorder, &mut warn_undelivered);
-        anyhow::Ok(n)
-    };
-    if let Err(e) = reported.await {
-        eprintln!("warning: reporting CronJob runs: {e:#}");
-    }
-}
-
-/// The API requests a sync made, by verb, for people.
-fn api_requests(cluster: &KubeTarget) -> String {
-    let counts = cluster.api_counts().snapshot();
-    let list: Vec<String> = counts
-        .iter()
-        .map(|(verb, n)| format!("{verb} {n}"))
-        .collect();
-    format!("API requests: {}", list.join(", "))
 }
 
 /// The local executor, opened to read (a runner may be serving it).

@@ -1,0 +1,72 @@
+//! `--target kube` for `diff` and `sync`: how to reach the cluster, and
+//! what a cluster sync adds (CronJob health on the commits, the API
+//! request counts).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::{Args, warn_undelivered};
+use crate::daemon;
+use crate::report::record::Recorder;
+use crate::target::Target;
+use crate::target::kube::{self as cluster, KubeTarget};
+
+/// How to reach a cluster (`--target kube`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct KubeArgs {
+    /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (default: its current context).
+    #[arg(long)]
+    context: Option<String>,
+    /// Namespaces jobcd manages, comma-separated or repeated (default: the context's namespace); objects elsewhere are refused.
+    #[arg(long = "namespace", value_delimiter = ',', env = "JOBCD_NAMESPACES")]
+    namespaces: Vec<String>,
+    /// Namespace of the run-once ledgers (default: the context's namespace).
+    #[arg(long, env = "JOBCD_LEDGER_NAMESPACE")]
+    ledger_namespace: Option<String>,
+}
+
+impl KubeArgs {
+    pub(super) async fn connect(&self, dry_run: bool) -> anyhow::Result<KubeTarget> {
+        KubeTarget::connect(cluster::Settings {
+            connection: cluster::Connection {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.context.clone(),
+            },
+            namespaces: self.namespaces.clone(),
+            ledger_namespace: self.ledger_namespace.clone(),
+            dry_run,
+        })
+        .await
+        .context("connecting to the Kubernetes API server")
+    }
+}
+
+/// Reports the health of the source's CronJobs (their latest finished
+/// run, from the Jobs the CronJob controller created) on their commits; a
+/// problem is a warning, never a failed sync.
+pub(super) async fn cronjob_health(args: &Args, cluster: &KubeTarget, recorder: &Recorder) {
+    let reported = async {
+        let health = cluster.cronjob_health().await?;
+        let live = cluster.live().await?;
+        let n = daemon::cronjob_statuses::report_health(recorder, &args.source, &live, &health)?;
+        daemon::sync::deliver(recorder, &mut warn_undelivered);
+        anyhow::Ok(n)
+    };
+    if let Err(e) = reported.await {
+        eprintln!("warning: reporting CronJob runs: {e:#}");
+    }
+}
+
+/// The API requests a sync made, by verb, for people.
+pub(super) fn api_requests(cluster: &KubeTarget) -> String {
+    let counts = cluster.api_counts().snapshot();
+    let list: Vec<String> = counts
+        .iter()
+        .map(|(verb, n)| format!("{verb} {n}"))
+        .collect();
+    format!("API requests: {}", list.join(", "))
+}
