@@ -1,4 +1,4 @@
-//! One sync of a planned revision on the local executor: apply the plan,
+//! One sync of a planned revision on a target: apply the plan,
 //! follow every run it started (and every run a restart resumed) to its
 //! end, and report it all on the commits. `jobcd sync` runs it once; the
 //! service will run it per trigger. What happens is told to `on` as
