@@ -3,6 +3,7 @@
 //! `jobcd serve`) reading push webhooks.
 
 pub mod cronjob_statuses;
+pub mod http;
 pub mod sync;
 pub mod trigger;
 pub mod webhook;

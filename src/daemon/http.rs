@@ -1,0 +1,139 @@
+//! The service's HTTP side: push webhooks (`POST /hooks/github`,
+//! `/hooks/gitlab`, `/hooks/gitea`), liveness (`GET /healthz`), readiness
+//! (`GET /readyz`: after the first successful sync of every source) and
+//! metrics (`GET /metrics`).
+//!
+//! A webhook is answered at once: it is verified against the secret of
+//! each source that has one (constant time), read, and the sources it
+//! concerns are triggered; the reconcile runs in the background. A delivery
+//! no source's secret verifies gets 401 and triggers nothing.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+
+use super::trigger::{Handle, Reason};
+use super::webhook::{self, Forge};
+
+/// A source as webhooks see it.
+#[derive(Debug, Clone)]
+pub struct HookSource {
+    /// Its name.
+    pub name: String,
+    /// The repository it syncs.
+    pub repo: String,
+    /// The ref it follows (None: the default branch).
+    pub reference: Option<String>,
+    /// Its webhook secret; a source without one is never triggered by a hook.
+    pub secret: Option<Vec<u8>>,
+    /// Fires its reconcile.
+    pub trigger: Handle,
+}
+
+/// What the endpoints read.
+pub struct Service {
+    /// The sources.
+    pub sources: Vec<HookSource>,
+    /// Whether every source has synced once.
+    pub ready: Box<dyn Fn() -> bool + Send + Sync>,
+    /// The metrics, in Prometheus' text format.
+    pub metrics: Box<dyn Fn() -> String + Send + Sync>,
+}
+
+/// The routes.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/hooks/github", post(github))
+        .route("/hooks/gitlab", post(gitlab))
+        .route("/hooks/gitea", post(gitea))
+        .with_state(service)
+}
+
+async fn readyz(State(s): State<Arc<Service>>) -> (StatusCode, &'static str) {
+    if (s.ready)() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: a source has not synced yet\n",
+        )
+    }
+}
+
+async fn metrics(State(s): State<Arc<Service>>) -> ([(&'static str, &'static str); 1], String) {
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        (s.metrics)(),
+    )
+}
+
+async fn github(s: State<Arc<Service>>, h: HeaderMap, body: Bytes) -> (StatusCode, String) {
+    hook(&s, Forge::GitHub, &h, &body)
+}
+
+async fn gitlab(s: State<Arc<Service>>, h: HeaderMap, body: Bytes) -> (StatusCode, String) {
+    hook(&s, Forge::GitLab, &h, &body)
+}
+
+async fn gitea(s: State<Arc<Service>>, h: HeaderMap, body: Bytes) -> (StatusCode, String) {
+    hook(&s, Forge::Gitea, &h, &body)
+}
+
+/// Handles one delivery; the answer says what was triggered.
+fn hook(service: &Service, forge: Forge, headers: &HeaderMap, body: &[u8]) -> (StatusCode, String) {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (signature, event) = match forge {
+        Forge::GitHub => (header("x-hub-signature-256"), header("x-github-event")),
+        Forge::GitLab => (header("x-gitlab-token"), header("x-gitlab-event")),
+        Forge::Gitea => (
+            header("x-gitea-signature").or(header("x-forgejo-signature")),
+            header("x-gitea-event").or(header("x-forgejo-event")),
+        ),
+    };
+    let verified: Vec<&HookSource> = service
+        .sources
+        .iter()
+        .filter(|s| {
+            s.secret
+                .as_deref()
+                .is_some_and(|secret| webhook::verify(forge, secret, body, signature))
+        })
+        .collect();
+    if verified.is_empty() {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "the signature or token matches no source's webhook secret\n".into(),
+        );
+    }
+    let Some(push) = webhook::push(forge, event, body) else {
+        return (StatusCode::OK, "not a push: nothing to do\n".into());
+    };
+    let mut triggered = Vec::new();
+    for source in verified {
+        if webhook::concerns(&push, &source.repo, source.reference.as_deref()) {
+            source.trigger.fire(Reason::Webhook);
+            triggered.push(source.name.as_str());
+        }
+    }
+    if triggered.is_empty() {
+        (
+            StatusCode::ACCEPTED,
+            "no source follows this repository and branch\n".into(),
+        )
+    } else {
+        (
+            StatusCode::ACCEPTED,
+            format!("triggered: {}\n", triggered.join(", ")),
+        )
+    }
+}

@@ -1,0 +1,238 @@
+//! The service's HTTP endpoints over a real loopback socket: webhooks from
+//! each forge, signed right, signed wrong and unsigned, and what each one
+//! triggers; liveness, readiness and metrics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use jobcd::daemon::http::{HookSource, Service, router};
+use jobcd::daemon::trigger::{Reason, Trigger};
+use sha2::Sha256;
+
+const SECRET: &[u8] = b"hook-secret-42";
+
+fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn push_body(branch: &str) -> Vec<u8> {
+    format!(
+        r#"{{"ref":"refs/heads/{branch}","after":"0123456789abcdef0123456789abcdef01234567","repository":{{"clone_url":"https://github.com/acme/jobs.git","ssh_url":"git@github.com:acme/jobs.git","default_branch":"main"}},"project":{{"git_http_url":"https://github.com/acme/jobs.git","default_branch":"main"}}}}"#
+    )
+    .into_bytes()
+}
+
+/// (status, body) of a request.
+fn call(url: &str, method: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = if method == "GET" {
+        let mut r = agent.get(url);
+        for (k, v) in headers {
+            r = r.header(*k, v);
+        }
+        r.call()
+    } else {
+        let mut r = agent.post(url);
+        for (k, v) in headers {
+            r = r.header(*k, v);
+        }
+        r.send(body)
+    };
+    let mut response = response.unwrap();
+    let code = response.status().as_u16();
+    (
+        code,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut trigger = Trigger::new(None);
+    let ready = Arc::new(AtomicBool::new(false));
+    let service = Arc::new(Service {
+        sources: vec![
+            HookSource {
+                name: "jobs".into(),
+                repo: "https://github.com/acme/jobs".into(),
+                reference: None,
+                secret: Some(SECRET.to_vec()),
+                trigger: trigger.handle(),
+            },
+            HookSource {
+                name: "no-secret".into(),
+                repo: "https://github.com/acme/jobs".into(),
+                reference: None,
+                secret: None,
+                trigger: Trigger::new(None).handle(),
+            },
+        ],
+        ready: Box::new({
+            let ready = ready.clone();
+            move || ready.load(Ordering::SeqCst)
+        }),
+        metrics: Box::new(|| "# TYPE jobcd_up gauge\njobcd_up 1\n# EOF\n".into()),
+    });
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move { axum::serve(listener, router(service)).await });
+
+    // The start reconcile is pending; take it so that only hooks remain.
+    runtime.block_on(async {
+        assert_eq!(trigger.next().await, Reason::Start);
+        trigger.done(true);
+    });
+    // The reason of a reconcile fired within `within`, marked done.
+    let mut fired = |within: Duration| {
+        runtime.block_on(async {
+            let reason = tokio::time::timeout(within, trigger.next()).await.ok();
+            if reason.is_some() {
+                trigger.done(true);
+            }
+            reason
+        })
+    };
+
+    assert_eq!(call(&format!("{base}/healthz"), "GET", &[], b"").0, 200);
+    assert_eq!(call(&format!("{base}/readyz"), "GET", &[], b"").0, 503);
+    ready.store(true, Ordering::SeqCst);
+    assert_eq!(call(&format!("{base}/readyz"), "GET", &[], b"").0, 200);
+    let (code, text) = call(&format!("{base}/metrics"), "GET", &[], b"");
+    assert_eq!(code, 200);
+    assert!(text.contains("jobcd_up 1"));
+
+    let hook = format!("{base}/hooks/github");
+    let body = push_body("main");
+    let event = ("X-GitHub-Event", "push".to_string());
+
+    // Unsigned, and signed with the wrong secret: 401, nothing triggered.
+    let (code, _) = call(&hook, "POST", &[event.clone()], &body);
+    assert_eq!(code, 401);
+    let wrong = {
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"guess").unwrap();
+        mac.update(&body);
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha256={hex}")
+    };
+    let (code, _) = call(
+        &hook,
+        "POST",
+        &[event.clone(), ("X-Hub-Signature-256", wrong)],
+        &body,
+    );
+    assert_eq!(code, 401);
+    // A signature for another body does not verify this one.
+    let (code, _) = call(
+        &hook,
+        "POST",
+        &[
+            event.clone(),
+            ("X-Hub-Signature-256", format!("sha256={}", sign(b"other"))),
+        ],
+        &body,
+    );
+    assert_eq!(code, 401);
+    assert!(
+        fired(Duration::from_millis(300)).is_none(),
+        "nothing was triggered"
+    );
+
+    // Signed right: 202, the source named, its reconcile fires.
+    let (code, text) = call(
+        &hook,
+        "POST",
+        &[
+            event.clone(),
+            ("X-Hub-Signature-256", format!("sha256={}", sign(&body))),
+        ],
+        &body,
+    );
+    assert_eq!((code, text.as_str()), (202, "triggered: jobs\n"));
+    assert_eq!(fired(Duration::from_secs(5)), Some(Reason::Webhook));
+
+    // Another branch: accepted, nothing to do.
+    let other = push_body("feature");
+    let (code, text) = call(
+        &hook,
+        "POST",
+        &[
+            event.clone(),
+            ("X-Hub-Signature-256", format!("sha256={}", sign(&other))),
+        ],
+        &other,
+    );
+    assert_eq!(code, 202);
+    assert!(text.contains("no source follows"), "{text}");
+    // A ping: fine, nothing to do.
+    let (code, _) = call(
+        &hook,
+        "POST",
+        &[
+            ("X-GitHub-Event", "ping".into()),
+            ("X-Hub-Signature-256", format!("sha256={}", sign(b"{}"))),
+        ],
+        b"{}",
+    );
+    assert_eq!(code, 200);
+    assert!(fired(Duration::from_millis(300)).is_none());
+
+    // GitLab's token and Gitea's signature.
+    let (code, _) = call(
+        &format!("{base}/hooks/gitlab"),
+        "POST",
+        &[
+            ("X-Gitlab-Event", "Push Hook".into()),
+            (
+                "X-Gitlab-Token",
+                String::from_utf8(SECRET.to_vec()).unwrap(),
+            ),
+        ],
+        &body,
+    );
+    assert_eq!(code, 202);
+    assert_eq!(fired(Duration::from_secs(5)), Some(Reason::Webhook));
+    let (code, _) = call(
+        &format!("{base}/hooks/gitlab"),
+        "POST",
+        &[
+            ("X-Gitlab-Event", "Push Hook".into()),
+            ("X-Gitlab-Token", "nope".into()),
+        ],
+        &body,
+    );
+    assert_eq!(code, 401);
+    let (code, _) = call(
+        &format!("{base}/hooks/gitea"),
+        "POST",
+        &[
+            ("X-Gitea-Event", "push".into()),
+            ("X-Gitea-Signature", sign(&body)),
+        ],
+        &body,
+    );
+    assert_eq!(code, 202);
+    assert_eq!(fired(Duration::from_secs(5)), Some(Reason::Webhook));
+}
