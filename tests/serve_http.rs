@@ -124,7 +124,7 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     let event = ("X-GitHub-Event", "push".to_string());
 
     // Unsigned, and signed with the wrong secret: 401, nothing triggered.
-    let (code, _) = call(&hook, "POST", &[event.clone()], &body);
+    let (code, _) = call(&hook, "POST", std::slice::from_ref(&event), &body);
     assert_eq!(code, 401);
     let wrong = {
         let mut mac = Hmac::<Sha256>::new_from_slice(b"guess").unwrap();
