@@ -4,6 +4,7 @@
 
 pub mod cronjob_statuses;
 pub mod http;
+pub mod metrics;
 pub mod sync;
 pub mod trigger;
 pub mod webhook;

@@ -1,0 +1,188 @@
+//! The service's metrics, in Prometheus' text format (`GET /metrics`):
+//! how long reconciles take and how they end per source, objects applied
+//! by operation, Job runs by outcome, each source's last successful sync,
+//! Kubernetes API requests by verb, and the status outbox's backlog.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::target::kube::ApiCounts;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    source: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+/// Every metric of the service.
+pub struct Metrics {
+    registry: Registry,
+    duration: Family<SourceLabel, Histogram>,
+    results: Family<ResultLabels, Counter>,
+    applied: Family<OperationLabel, Counter>,
+    runs: Family<OutcomeLabel, Counter>,
+    last_success: Family<SourceLabel, Gauge<f64, AtomicU64>>,
+    backlog: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// The metrics; `api` counts the Kubernetes target's requests, if any.
+    pub fn new(api: Option<ApiCounts>) -> Metrics {
+        let mut registry = Registry::with_prefix("jobcd");
+        let duration = Family::<SourceLabel, Histogram>::new_with_constructor(|| {
+            // 50 ms to ~14 min.
+            Histogram::new(exponential_buckets(0.05, 2.0, 15))
+        });
+        let results = Family::default();
+        let applied = Family::default();
+        let runs = Family::default();
+        let last_success = Family::default();
+        let backlog = Gauge::default();
+        registry.register_with_unit(
+            "reconcile_duration",
+            "How long one reconcile of a source took (fetch, plan, apply, follow runs)",
+            prometheus_client::registry::Unit::Seconds,
+            duration.clone(),
+        );
+        registry.register(
+            "reconcile_results",
+            "Reconciles by source and result (synced, invalid, refused, failed, error)",
+            results.clone(),
+        );
+        registry.register(
+            "objects_applied",
+            "Objects applied by operation (create, update, recreate, prune)",
+            applied.clone(),
+        );
+        registry.register(
+            "job_runs",
+            "Job runs followed to their end, by outcome",
+            runs.clone(),
+        );
+        registry.register(
+            "last_successful_sync_timestamp_seconds",
+            "When each source last synced successfully (Unix seconds)",
+            last_success.clone(),
+        );
+        registry.register(
+            "status_backlog",
+            "Commit statuses waiting to be delivered",
+            backlog.clone(),
+        );
+        if let Some(api) = api {
+            registry.register_collector(Box::new(ApiRequests(api)));
+        }
+        Metrics {
+            registry,
+            duration,
+            results,
+            applied,
+            runs,
+            last_success,
+            backlog,
+        }
+    }
+
+    /// A reconcile of `source` ended with `result` after `seconds`.
+    pub fn reconciled(&self, source: &str, result: &str, seconds: f64, at_unix: f64) {
+        let label = SourceLabel {
+            source: source.into(),
+        };
+        self.duration.get_or_create(&label).observe(seconds);
+        self.results
+            .get_or_create(&ResultLabels {
+                source: source.into(),
+                result: result.into(),
+            })
+            .inc();
+        if result == "synced" {
+            self.last_success.get_or_create(&label).set(at_unix);
+        }
+    }
+
+    /// An operation was applied.
+    pub fn applied(&self, operation: &str) {
+        self.applied
+            .get_or_create(&OperationLabel {
+                operation: operation.into(),
+            })
+            .inc();
+    }
+
+    /// A Job run ended.
+    pub fn run_ended(&self, outcome: &str) {
+        self.runs
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_ascii_lowercase(),
+            })
+            .inc();
+    }
+
+    /// Statuses waiting in the outbox.
+    pub fn set_backlog(&self, waiting: i64) {
+        self.backlog.set(waiting);
+    }
+
+    /// The exposition, in Prometheus' text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        match prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry) {
+            Ok(()) => out,
+            Err(_) => String::new(),
+        }
+    }
+}
+
+/// Kubernetes API requests by verb, read from the client's counts at each
+/// scrape.
+#[derive(Debug)]
+struct ApiRequests(ApiCounts);
+
+impl Collector for ApiRequests {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut metric = encoder.encode_descriptor(
+            "api_requests",
+            "Kubernetes API requests by verb",
+            None,
+            MetricType::Counter,
+        )?;
+        for (verb, n) in self.0.snapshot() {
+            let counter = ConstCounter::new(n);
+            counter.encode(metric.encode_family(&[("verb", verb)])?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Shared between the loop and the HTTP side.
+pub type Shared = Arc<Metrics>;

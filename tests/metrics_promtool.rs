@@ -1,0 +1,71 @@
+//! The service's metrics exposition, checked by Prometheus' own promtool
+//! (`promtool check metrics`: exit 0 clean, 3 lint problems, 1 a parse
+//! error; Debian's prometheus package, installed by scripts/test-deps).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use jobcd::daemon::metrics::Metrics;
+use jobcd::target::kube::ApiCounts;
+
+fn promtool(text: &str) -> (Option<i32>, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("promtool: {e}; run scripts/test-deps"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn the_exposition_passes_promtool_with_every_metric_present() {
+    let metrics = Metrics::new(Some(ApiCounts::default()));
+    metrics.reconciled("jobs", "synced", 0.42, 1_790_000_000.0);
+    metrics.reconciled("jobs", "failed", 3.5, 1_790_000_100.0);
+    metrics.reconciled("reports", "invalid", 0.1, 1_790_000_200.0);
+    metrics.applied("create");
+    metrics.applied("recreate");
+    metrics.run_ended("Complete");
+    metrics.run_ended("Failed");
+    metrics.set_backlog(2);
+    let text = metrics.encode();
+    for name in [
+        "jobcd_reconcile_duration_seconds_bucket",
+        "jobcd_reconcile_results_total{source=\"jobs\",result=\"failed\"} 1",
+        "jobcd_objects_applied_total{operation=\"recreate\"} 1",
+        "jobcd_job_runs_total{outcome=\"complete\"} 1",
+        "jobcd_last_successful_sync_timestamp_seconds{source=\"jobs\"} 1790000000",
+        "jobcd_status_backlog 2",
+        "# TYPE jobcd_api_requests",
+    ] {
+        assert!(text.contains(name), "{name} in\n{text}");
+    }
+    let (code, said) = promtool(&text);
+    assert_eq!(code, Some(0), "promtool: {said}\n{text}");
+}
+
+#[test]
+fn promtool_does_reject_a_broken_exposition() {
+    // The check can fail: a counter without _total is a lint problem, a
+    // missing value a parse error.
+    let (code, _) = promtool("# HELP x_count c\n# TYPE x_count counter\nx_count 1\n");
+    assert_eq!(code, Some(3));
+    let (code, _) = promtool("# TYPE y gauge\ny\n");
+    assert_eq!(code, Some(1));
+}
