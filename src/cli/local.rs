@@ -150,7 +150,7 @@ pub(super) async fn interruptible(
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn terminated() {
+pub(super) async fn terminated() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),

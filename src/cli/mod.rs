@@ -6,6 +6,7 @@ mod local;
 mod preview;
 mod repo;
 mod schedule;
+mod serve;
 mod source;
 mod status;
 mod sync;
@@ -49,6 +50,8 @@ enum Command {
     Preview(preview::Args),
     /// Show the statuses jobcd reported on a commit (from git notes).
     Status(status::Args),
+    /// Keep sources in sync continuously: poll, webhooks, health and metrics over HTTP (configured by a file).
+    Serve(serve::Args),
     /// The local executor: run Jobs and CronJobs on this machine.
     #[command(subcommand)]
     Local(local::Command),
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync::run_sync(args, state_dir),
         Command::Preview(args) => preview::run(args, state_dir),
         Command::Status(args) => status::run(args, state_dir),
+        Command::Serve(args) => serve::run(args, state_dir),
         Command::Local(command) => local::run(command, state_dir),
     }
 }

@@ -28,8 +28,6 @@ pub const DEFAULT_CONCURRENCY: i64 = 4;
 pub struct Config {
     /// Where the HTTP server listens (webhooks, health, metrics).
     pub listen: String,
-    /// `text` or `json` logs.
-    pub log_format: LogFormat,
     /// jobcd's state directory (default: as for the CLI).
     pub state_dir: Option<PathBuf>,
     /// Where objects are applied.
@@ -42,15 +40,6 @@ pub struct Config {
     pub reporters: Reporters,
     /// The repositories to keep in sync.
     pub sources: Vec<Source>,
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// For people.
-    Text,
-    /// One JSON object per line, for log pipelines.
-    Json,
 }
 
 /// The target.
@@ -126,10 +115,8 @@ pub struct Source {
     pub reference: Option<String>,
     /// Directory of the manifests.
     pub path: String,
-    /// Poll interval in seconds (0: no polling, webhooks or watch only).
+    /// Poll interval in seconds (0: no polling, webhooks only).
     pub interval: u64,
-    /// For a local repository: reconcile on file changes too.
-    pub watch: bool,
     /// HTTPS user name.
     pub username: Option<String>,
     /// HTTPS password or token.
@@ -199,11 +186,24 @@ pub fn parse(text: &str, file: &str) -> Result<Config, Invalid> {
     }
 }
 
+/// `apiVersion` of the file, optional: with it (and `kind: Config`) the
+/// file can sit among manifests, which then ignore it as another kind.
+pub const API_VERSION: &str = "jobcd.dev/v1alpha1";
+
 fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
+    for (key, want) in [("apiVersion", API_VERSION), ("kind", "Config")] {
+        if let Some(found) = top.string(key, p)
+            && found != want
+        {
+            let line = top.get(key).map_or(0, |n| n.line);
+            p.add(line, key, format!("{found:?}: expected {want:?}"), None);
+        }
+    }
     top.only(
         &[
+            "apiVersion",
+            "kind",
             "listen",
-            "logFormat",
             "stateDir",
             "target",
             "prune",
@@ -213,25 +213,10 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
         ],
         p,
     );
-    let log_format = match top.string("logFormat", p).as_deref() {
-        None | Some("text") => LogFormat::Text,
-        Some("json") => LogFormat::Json,
-        Some(other) => {
-            let line = top.get("logFormat").map_or(0, |n| n.line);
-            p.add(
-                line,
-                "logFormat",
-                format!("{other:?} is not a log format"),
-                Some("text or json"),
-            );
-            LogFormat::Text
-        }
-    };
     Config {
         listen: top
             .string("listen", p)
             .unwrap_or_else(|| DEFAULT_LISTEN.into()),
-        log_format,
         state_dir: top.string("stateDir", p).map(PathBuf::from),
         target: read_target(top, p),
         prune: read_prune(top, p),
@@ -431,7 +416,6 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                 "ref",
                 "path",
                 "interval",
-                "watch",
                 "username",
                 "passwordFile",
                 "passwordEnv",
@@ -478,7 +462,6 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
             reference: m.string("ref", p),
             path: m.string("path", p).unwrap_or_default(),
             interval: m.duration("interval", p).unwrap_or(DEFAULT_INTERVAL),
-            watch: m.boolean("watch", p).unwrap_or(false),
             username: m.string("username", p),
             password: secret(&m, "password", &at, p, false),
             ssh_key: m.string("sshKeyFile", p).map(PathBuf::from),

@@ -1,8 +1,9 @@
 use super::*;
 
 const FULL: &str = r#"
+apiVersion: jobcd.dev/v1alpha1
+kind: Config
 listen: 127.0.0.1:9090
-logFormat: json
 stateDir: /var/lib/jobcd
 concurrency: 2
 target:
@@ -31,14 +32,12 @@ sources:
   - name: local-jobs
     repo: /srv/jobs
     interval: 0s
-    watch: true
 "#;
 
 #[test]
 fn a_full_configuration_reads_into_its_values() {
     let c = parse(FULL, "jobcd.yaml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.listen, "127.0.0.1:9090");
-    assert_eq!(c.log_format, LogFormat::Json);
     assert_eq!(c.concurrency, 2);
     assert_eq!(
         c.target,
@@ -61,7 +60,6 @@ fn a_full_configuration_reads_into_its_values() {
         Some(SecretRef::File("/secrets/git/password".into()))
     );
     assert_eq!(c.sources[1].interval, 0);
-    assert!(c.sources[1].watch);
 }
 
 #[test]
@@ -72,7 +70,6 @@ fn defaults_fill_what_is_left_out() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.listen, DEFAULT_LISTEN);
-    assert_eq!(c.log_format, LogFormat::Text);
     assert_eq!(c.concurrency, DEFAULT_CONCURRENCY as usize);
     assert!(c.reporters.notes && c.reporters.forge.is_none());
     assert_eq!(c.sources[0].interval, DEFAULT_INTERVAL);
@@ -136,14 +133,22 @@ fn duplicates_missing_parts_and_syntax_are_errors() {
     let syntax = problems("target: [\n");
     assert!(syntax.join("\n").contains("invalid YAML"), "{syntax:?}");
     let typed = problems(
-        "target: {kind: local}\nconcurrency: \"3\"\nsources:\n- {name: a, repo: /x, watch: yes please}\n",
+        "target: {kind: local}\nconcurrency: \"3\"\nsources:\n- {name: a, repo: /x, interval: [1]}\n",
     );
     let typed = typed.join("\n");
     assert!(
-        typed.contains("expected a whole number") && typed.contains("expected true or false"),
+        typed.contains("expected a whole number") && typed.contains("expected a duration"),
         "{typed}"
     );
     let dup_key =
         problems("target: {kind: local}\ntarget: {kind: kube}\nsources:\n- {name: a, repo: /x}\n");
     assert!(!dup_key.is_empty());
+}
+
+#[test]
+fn the_example_configurations_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/serve");
+    for name in ["jobcd-local.yaml", "jobcd-cluster.yaml"] {
+        load(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
 }

@@ -5,6 +5,7 @@
 pub mod cronjob_statuses;
 pub mod http;
 pub mod metrics;
+pub mod serve;
 pub mod sync;
 pub mod trigger;
 pub mod webhook;

@@ -232,6 +232,13 @@ impl Outbox {
         }))
     }
 
+    /// How many statuses wait to be delivered.
+    pub fn backlog(&self) -> Result<i64, Error> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))
+            .map_err(self.sqlite("reading the outbox"))
+    }
+
     /// The latest state queued or delivered for (reporter, commit, context).
     pub fn latest(&self, reporter: &str, sha: &str, context: &str) -> Result<Option<State>, Error> {
         let key = params![reporter, sha, context];

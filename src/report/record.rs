@@ -49,6 +49,11 @@ impl Recorder {
         Ok(true)
     }
 
+    /// How many statuses wait to be delivered.
+    pub fn backlog(&self) -> Result<i64, Error> {
+        self.outbox.backlog()
+    }
+
     /// Delivers what is due.
     pub fn deliver(&self, now: Timestamp) -> Result<Delivery, Error> {
         let reporters: Vec<&dyn Reporter> = self.reporters.iter().map(AsRef::as_ref).collect();

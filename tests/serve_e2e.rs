@@ -1,0 +1,254 @@
+//! `jobcd serve` end to end with the local target: the real binary, a real
+//! git repository, webhooks over loopback HTTP, metrics checked by
+//! promtool, and SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+const SECRET: &str = "serve-e2e-secret";
+const PATIENCE: Duration = Duration::from_secs(60);
+
+struct Served {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    base: String,
+}
+
+impl Served {
+    fn start(root: &Path, config: &Path) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+            .env("HOME", root)
+            .env("HOOK_SECRET", SECRET)
+            .arg("--state-dir")
+            .arg(root.join("state"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let (sink, addr) = (log.clone(), Arc::new(Mutex::new(None::<String>)));
+        let found = addr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("HTTP on ").nth(1) {
+                    *found.lock().unwrap() = rest.split_whitespace().next().map(str::to_string);
+                }
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let deadline = Instant::now() + PATIENCE;
+        let base = loop {
+            if let Some(a) = addr.lock().unwrap().clone() {
+                break format!("http://{a}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not listen: {}",
+                log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Served { child, log, base }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn wait_log(&self, needle: &str) -> Duration {
+        let started = Instant::now();
+        while !self.log().contains(needle) {
+            assert!(
+                started.elapsed() < PATIENCE,
+                "no {needle:?} in:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        started.elapsed()
+    }
+}
+
+fn http(method: &str, url: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = if method == "GET" {
+        agent.get(url).call()
+    } else {
+        let mut r = agent.post(url);
+        for (k, v) in headers {
+            r = r.header(*k, v);
+        }
+        r.send(body)
+    };
+    let mut response = response.unwrap();
+    (
+        response.status().as_u16(),
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn git(repo: &Path, home: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(repo)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", home)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn job(name: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: main, image: x, command: [sh, -c, 'echo {name}']}}]\n"
+    )
+}
+
+fn signed_push(repo: &Path) -> (Vec<u8>, String) {
+    let body = format!(
+        r#"{{"ref":"refs/heads/main","after":"x","repository":{{"clone_url":"file://{}","default_branch":"main"}}}}"#,
+        repo.display()
+    )
+    .into_bytes();
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(&body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (body, format!("sha256={hex}"))
+}
+
+fn promtool(text: &str) -> Option<i32> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("promtool: {e}; run scripts/test-deps"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
+    let root = tempfile::tempdir().unwrap();
+    let repo: PathBuf = root.path().join("repo");
+    std::fs::create_dir_all(repo.join("jobs")).unwrap();
+    git(&repo, root.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("jobs/first.yaml"), job("first")).unwrap();
+    git(&repo, root.path(), &["add", "-A"]);
+    git(&repo, root.path(), &["commit", "-q", "-m", "first"]);
+    let config = root.path().join("jobcd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\ntarget: {{kind: local}}\nsources:\n  - name: jobs\n    repo: {}\n    ref: main\n    path: jobs\n    interval: 0s\n    webhookSecretEnv: HOOK_SECRET\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let mut served = Served::start(root.path(), &config);
+
+    // Readiness follows the first sync.
+    served.wait_log("Job default/first: Complete");
+    let deadline = Instant::now() + PATIENCE;
+    while http("GET", &format!("{}/readyz", served.base), &[], b"").0 != 200 {
+        assert!(Instant::now() < deadline, "never ready:\n{}", served.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A new commit; an unsigned push triggers nothing.
+    std::fs::write(repo.join("jobs/second.yaml"), job("second")).unwrap();
+    git(&repo, root.path(), &["add", "-A"]);
+    let sha = {
+        git(&repo, root.path(), &["commit", "-q", "-m", "second"]);
+        git(&repo, root.path(), &["rev-parse", "HEAD"])
+    };
+    let hook = format!("{}/hooks/github", served.base);
+    let (body, signature) = signed_push(&repo);
+    let event = ("X-GitHub-Event", "push".to_string());
+    let (code, _) = http("POST", &hook, std::slice::from_ref(&event), &body);
+    assert_eq!(code, 401);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!served.log().contains("second"), "{}", served.log());
+
+    // Signed: applied and run.
+    let pushed = Instant::now();
+    let (code, text) = http(
+        "POST",
+        &hook,
+        &[event, ("X-Hub-Signature-256", signature)],
+        &body,
+    );
+    assert_eq!((code, text.as_str()), (202, "triggered: jobs\n"));
+    served.wait_log("1 to create");
+    let planned = pushed.elapsed();
+    served.wait_log("Job default/second: Complete");
+    eprintln!(
+        "webhook to planned: {} ms; to the Job's completion: {} ms",
+        planned.as_millis(),
+        pushed.elapsed().as_millis()
+    );
+
+    // Metrics pass promtool and count what happened.
+    let (code, metrics) = http("GET", &format!("{}/metrics", served.base), &[], b"");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("jobcd_reconcile_results_total{source=\"jobs\",result=\"synced\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("jobcd_job_runs_total{outcome=\"complete\"} 2"),
+        "{metrics}"
+    );
+    assert_eq!(promtool(&metrics), Some(0), "{metrics}");
+
+    // SIGTERM: it stops, and the statuses are on the commit.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(served.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop:\n{}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", served.log());
+    let notes = git(&repo, root.path(), &["notes", "--ref=jobcd", "show", &sha]);
+    assert!(
+        notes.contains("jobcd/job/default/second") && notes.contains("success"),
+        "{notes}"
+    );
+}
