@@ -214,13 +214,19 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
         pushed.elapsed().as_millis()
     );
 
-    // Metrics pass promtool and count what happened.
-    let (code, metrics) = http("GET", &format!("{}/metrics", served.base), &[], b"");
-    assert_eq!(code, 200);
-    assert!(
-        metrics.contains("jobcd_reconcile_results_total{source=\"jobs\",result=\"synced\"} 2"),
-        "{metrics}"
-    );
+    // Metrics pass promtool and count what happened (the reconcile is
+    // counted once it returns, just after its last run's log line).
+    let synced_twice = "jobcd_reconcile_results_total{source=\"jobs\",result=\"synced\"} 2";
+    let deadline = Instant::now() + PATIENCE;
+    let metrics = loop {
+        let (code, metrics) = http("GET", &format!("{}/metrics", served.base), &[], b"");
+        assert_eq!(code, 200);
+        if metrics.contains(synced_twice) {
+            break metrics;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(
         metrics.contains("jobcd_job_runs_total{outcome=\"complete\"} 2"),
         "{metrics}"
