@@ -84,7 +84,12 @@ pub async fn run<T: Target + Sync>(
                     reason = s.trigger.next() => reason,
                     _ = shutdown.wait_for(|stop| *stop) => return,
                 };
-                let Ok(_permit) = permits.acquire().await else {
+                // Waiting for a turn ends at shutdown too: no new work.
+                let permit = tokio::select! {
+                    permit = permits.acquire() => permit,
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                };
+                let Ok(_permit) = permit else {
                     return;
                 };
                 let started = Instant::now();
