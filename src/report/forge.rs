@@ -145,10 +145,11 @@ impl Forge {
         }
     }
 
-    /// The request for `status`: (URL, JSON body).
+    /// The request for `status`: (URL, JSON body). Gitea's commit-status
+    /// API has GitHub's shape.
     fn request(&self, status: &Status) -> (String, serde_json::Value) {
         match self.kind {
-            Kind::GitHub => (
+            Kind::GitHub | Kind::Gitea => (
                 format!(
                     "{}/repos/{}/statuses/{}",
                     self.api, self.project, status.sha
@@ -164,7 +165,7 @@ impl Forge {
                 format!(
                     "{}/projects/{}/statuses/{}",
                     self.api,
-                    self.project.replace('/', "%2F"),
+                    self.gitlab_project(),
                     status.sha
                 ),
                 json!({
@@ -174,19 +175,12 @@ impl Forge {
                     "target_url": status.target_url,
                 }),
             ),
-            Kind::Gitea => (
-                format!(
-                    "{}/repos/{}/statuses/{}",
-                    self.api, self.project, status.sha
-                ),
-                json!({
-                    "state": status.state.as_str(),
-                    "target_url": status.target_url,
-                    "description": status.description,
-                    "context": status.context,
-                }),
-            ),
         }
+    }
+
+    /// The project as GitLab's API names it in a path (URL-encoded).
+    fn gitlab_project(&self) -> String {
+        self.project.replace('/', "%2F")
     }
 }
 

@@ -80,7 +80,7 @@ impl Forge {
             Kind::GitLab => format!(
                 "{}/projects/{}/merge_requests/{pr}/notes",
                 self.api,
-                self.project.replace('/', "%2F")
+                self.gitlab_project()
             ),
         }
     }
