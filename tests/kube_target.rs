@@ -8,80 +8,47 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
 
+use support::jobs_repo::JobsRepo;
 use support::kube_cluster::{Cluster, PATIENCE};
 
-/// A git repository of manifests under `jobs/`.
-struct Repo {
-    dir: tempfile::TempDir,
+/// The test's repository, with the commands it runs on it.
+struct Repo(JobsRepo);
+
+impl std::ops::Deref for Repo {
+    type Target = JobsRepo;
+    fn deref(&self) -> &JobsRepo {
+        &self.0
+    }
 }
 
 impl Repo {
     fn new() -> Repo {
-        let repo = Repo {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        std::fs::create_dir_all(repo.path().join("jobs")).unwrap();
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
+        Repo(JobsRepo::new())
     }
 
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(self.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", self.dir.path())
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    /// Writes (Some) or deletes (None) files under jobs/ and commits.
-    fn commit(&self, files: &[(&str, Option<&str>)]) -> String {
-        for (name, text) in files {
-            let path = self.path().join("jobs").join(name);
-            match text {
-                Some(t) => std::fs::write(&path, t).unwrap(),
-                None => std::fs::remove_file(&path).unwrap(),
-            }
-        }
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", "change"]);
-        self.git(&["rev-parse", "HEAD"])
-    }
-
-    fn sync(&self, cluster: &Cluster, namespace: &str, extra: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_jobcd"))
+    /// `jobcd sync --target kube` of this repository into `namespace`.
+    fn sync_command(&self, cluster: &Cluster, namespace: &str) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_jobcd"));
+        command
             .env("HOME", self.dir.path())
             .env("KUBECONFIG", &cluster.kubeconfig)
             .arg("--state-dir")
             .arg(self.dir.path().join("state"))
             .args(["sync", "--target", "kube", "--repo"])
             .arg(self.path())
-            .args(["--path", "jobs", "--namespace", namespace])
+            .args(["--path", "jobs", "--namespace", namespace]);
+        command
+    }
+
+    fn sync(&self, cluster: &Cluster, namespace: &str, extra: &[&str]) -> Output {
+        self.sync_command(cluster, namespace)
             .args(extra)
             .output()
             .unwrap()
-    }
-
-    fn notes(&self, sha: &str) -> String {
-        let out = Command::new("git")
-            .current_dir(self.path())
-            .env("HOME", self.dir.path())
-            .args(["notes", "--ref=jobcd", "show", sha])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
@@ -494,14 +461,8 @@ fn a_sync_killed_while_waiting_leaves_its_run_to_the_next_sync() {
     let repo = Repo::new();
     let sha = repo.commit(&[("w.yaml", Some(&job("again", "waited", "hold on", "")))]);
     cluster.hold.store(true, Ordering::SeqCst);
-    let mut first = Command::new(env!("CARGO_BIN_EXE_jobcd"))
-        .env("HOME", repo.dir.path())
-        .env("KUBECONFIG", &cluster.kubeconfig)
-        .arg("--state-dir")
-        .arg(repo.dir.path().join("state"))
-        .args(["sync", "--target", "kube", "--repo"])
-        .arg(repo.path())
-        .args(["--path", "jobs", "--namespace", "again"])
+    let mut first = repo
+        .sync_command(&cluster, "again")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -514,23 +475,8 @@ fn a_sync_killed_while_waiting_leaves_its_run_to_the_next_sync() {
     first.kill().unwrap();
     first.wait().unwrap();
     // The next sync has nothing to apply, follows the run, and reports it.
-    let second = std::thread::spawn({
-        let repo_path = repo.path();
-        let home = repo.dir.path().to_path_buf();
-        let kubeconfig = cluster.kubeconfig.clone();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_jobcd"))
-                .env("HOME", &home)
-                .env("KUBECONFIG", &kubeconfig)
-                .arg("--state-dir")
-                .arg(home.join("state"))
-                .args(["sync", "--target", "kube", "--repo"])
-                .arg(&repo_path)
-                .args(["--path", "jobs", "--namespace", "again"])
-                .output()
-                .unwrap()
-        }
-    });
+    let mut second = repo.sync_command(&cluster, "again");
+    let second = std::thread::spawn(move || second.output().unwrap());
     std::thread::sleep(std::time::Duration::from_secs(3));
     cluster.hold.store(false, Ordering::SeqCst);
     let out = second.join().unwrap();
@@ -588,14 +534,8 @@ fn a_sync_survives_the_api_server_restarting_under_it() {
         Some(&job("restart", "slow", "hold then finish", "")),
     )]);
     cluster.hold.store(true, Ordering::SeqCst);
-    let child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
-        .env("HOME", repo.dir.path())
-        .env("KUBECONFIG", &cluster.kubeconfig)
-        .arg("--state-dir")
-        .arg(repo.dir.path().join("state"))
-        .args(["sync", "--target", "kube", "--repo"])
-        .arg(repo.path())
-        .args(["--path", "jobs", "--namespace", "restart"])
+    let child = repo
+        .sync_command(&cluster, "restart")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -12,54 +12,24 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use support::fake_forge::{self, FakeForge, Reply, Request};
+use support::jobs_repo::JobsRepo;
 
 const TOKEN: &str = "jobcd-preview-token-8d1e";
 const NOW: &str = "2026-11-27T08:00:00Z";
 
-/// A git repository whose commits the tests write one by one.
-struct Repo {
-    dir: tempfile::TempDir,
+/// The test's repository, with the commands it runs on it.
+struct Repo(JobsRepo);
+
+impl std::ops::Deref for Repo {
+    type Target = JobsRepo;
+    fn deref(&self) -> &JobsRepo {
+        &self.0
+    }
 }
 
 impl Repo {
     fn new() -> Repo {
-        let repo = Repo {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        std::fs::create_dir_all(repo.path().join("jobs")).unwrap();
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(self.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", self.dir.path())
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    /// Writes `files` under jobs/ (None deletes), commits, returns the sha.
-    fn commit(&self, files: &[(&str, Option<&str>)]) -> String {
-        for (name, content) in files {
-            let path = self.path().join("jobs").join(name);
-            match content {
-                Some(text) => std::fs::write(&path, text).unwrap(),
-                None => std::fs::remove_file(&path).unwrap(),
-            }
-        }
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", "change"]);
-        self.git(&["rev-parse", "HEAD"])
+        Repo(JobsRepo::new())
     }
 
     fn preview(&self, args: &[&str]) -> Output {
