@@ -2,36 +2,11 @@
 //! (`promtool check metrics`: exit 0 clean, 3 lint problems, 1 a parse
 //! error; Debian's prometheus package, installed by scripts/test-deps).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
 
 use jobcd::daemon::metrics::Metrics;
 use jobcd::target::kube::ApiCounts;
-
-fn promtool(text: &str) -> (Option<i32>, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("promtool: {e}; run scripts/test-deps"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use support::http::promtool;
 
 #[test]
 fn the_exposition_passes_promtool_with_every_metric_present() {

@@ -2,14 +2,15 @@
 //! git repository, webhooks over loopback HTTP, metrics checked by
 //! promtool, and SIGTERM.
 
-use std::io::{BufRead, BufReader, Write};
+mod support;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use support::http::{hmac_hex, promtool, request};
 
 const SECRET: &str = "serve-e2e-secret";
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -80,27 +81,6 @@ impl Served {
     }
 }
 
-fn http(method: &str, url: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let response = if method == "GET" {
-        agent.get(url).call()
-    } else {
-        let mut r = agent.post(url);
-        for (k, v) in headers {
-            r = r.header(*k, v);
-        }
-        r.send(body)
-    };
-    let mut response = response.unwrap();
-    (
-        response.status().as_u16(),
-        response.body_mut().read_to_string().unwrap_or_default(),
-    )
-}
-
 fn git(repo: &Path, home: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(repo)
@@ -126,31 +106,8 @@ fn signed_push(repo: &Path) -> (Vec<u8>, String) {
         repo.display()
     )
     .into_bytes();
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(&body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    (body, format!("sha256={hex}"))
-}
-
-fn promtool(text: &str) -> Option<i32> {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("promtool: {e}; run scripts/test-deps"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    child.wait().unwrap().code()
+    let signature = format!("sha256={}", hmac_hex(SECRET.as_bytes(), &body));
+    (body, signature)
 }
 
 #[test]
@@ -176,7 +133,7 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
     // Readiness follows the first sync.
     served.wait_log("Job default/first: Complete");
     let deadline = Instant::now() + PATIENCE;
-    while http("GET", &format!("{}/readyz", served.base), &[], b"").0 != 200 {
+    while request("GET", &format!("{}/readyz", served.base), &[], b"").0 != 200 {
         assert!(Instant::now() < deadline, "never ready:\n{}", served.log());
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -191,14 +148,14 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
     let hook = format!("{}/hooks/github", served.base);
     let (body, signature) = signed_push(&repo);
     let event = ("X-GitHub-Event", "push".to_string());
-    let (code, _) = http("POST", &hook, std::slice::from_ref(&event), &body);
+    let (code, _) = request("POST", &hook, std::slice::from_ref(&event), &body);
     assert_eq!(code, 401);
     std::thread::sleep(Duration::from_millis(500));
     assert!(!served.log().contains("second"), "{}", served.log());
 
     // Signed: applied and run.
     let pushed = Instant::now();
-    let (code, text) = http(
+    let (code, text) = request(
         "POST",
         &hook,
         &[event, ("X-Hub-Signature-256", signature)],
@@ -219,7 +176,7 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
     let synced_twice = "jobcd_reconcile_results_total{source=\"jobs\",result=\"synced\"} 2";
     let deadline = Instant::now() + PATIENCE;
     let metrics = loop {
-        let (code, metrics) = http("GET", &format!("{}/metrics", served.base), &[], b"");
+        let (code, metrics) = request("GET", &format!("{}/metrics", served.base), &[], b"");
         assert_eq!(code, 200);
         if metrics.contains(synced_twice) {
             break metrics;
@@ -231,7 +188,7 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
         metrics.contains("jobcd_job_runs_total{outcome=\"complete\"} 2"),
         "{metrics}"
     );
-    assert_eq!(promtool(&metrics), Some(0), "{metrics}");
+    assert_eq!(promtool(&metrics).0, Some(0), "{metrics}");
 
     // SIGTERM: it stops, and the statuses are on the commit.
     nix::sys::signal::kill(

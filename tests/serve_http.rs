@@ -6,21 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
+mod support;
+
 use jobcd::daemon::http::{HookSource, Service, router};
 use jobcd::daemon::trigger::{Reason, Trigger};
-use sha2::Sha256;
+use support::http::{hmac_hex, request};
 
 const SECRET: &[u8] = b"hook-secret-42";
 
 fn sign(body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
-    mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hmac_hex(SECRET, body)
 }
 
 fn push_body(branch: &str) -> Vec<u8> {
@@ -28,33 +23,6 @@ fn push_body(branch: &str) -> Vec<u8> {
         r#"{{"ref":"refs/heads/{branch}","after":"0123456789abcdef0123456789abcdef01234567","repository":{{"clone_url":"https://github.com/acme/jobs.git","ssh_url":"git@github.com:acme/jobs.git","default_branch":"main"}},"project":{{"git_http_url":"https://github.com/acme/jobs.git","default_branch":"main"}}}}"#
     )
     .into_bytes()
-}
-
-/// (status, body) of a request.
-fn call(url: &str, method: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let response = if method == "GET" {
-        let mut r = agent.get(url);
-        for (k, v) in headers {
-            r = r.header(*k, v);
-        }
-        r.call()
-    } else {
-        let mut r = agent.post(url);
-        for (k, v) in headers {
-            r = r.header(*k, v);
-        }
-        r.send(body)
-    };
-    let mut response = response.unwrap();
-    let code = response.status().as_u16();
-    (
-        code,
-        response.body_mut().read_to_string().unwrap_or_default(),
-    )
 }
 
 #[test]
@@ -111,11 +79,11 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
         })
     };
 
-    assert_eq!(call(&format!("{base}/healthz"), "GET", &[], b"").0, 200);
-    assert_eq!(call(&format!("{base}/readyz"), "GET", &[], b"").0, 503);
+    assert_eq!(request("GET", &format!("{base}/healthz"), &[], b"").0, 200);
+    assert_eq!(request("GET", &format!("{base}/readyz"), &[], b"").0, 503);
     ready.store(true, Ordering::SeqCst);
-    assert_eq!(call(&format!("{base}/readyz"), "GET", &[], b"").0, 200);
-    let (code, text) = call(&format!("{base}/metrics"), "GET", &[], b"");
+    assert_eq!(request("GET", &format!("{base}/readyz"), &[], b"").0, 200);
+    let (code, text) = request("GET", &format!("{base}/metrics"), &[], b"");
     assert_eq!(code, 200);
     assert!(text.contains("jobcd_up 1"));
 
@@ -124,30 +92,20 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     let event = ("X-GitHub-Event", "push".to_string());
 
     // Unsigned, and signed with the wrong secret: 401, nothing triggered.
-    let (code, _) = call(&hook, "POST", std::slice::from_ref(&event), &body);
+    let (code, _) = request("POST", &hook, std::slice::from_ref(&event), &body);
     assert_eq!(code, 401);
-    let wrong = {
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"guess").unwrap();
-        mac.update(&body);
-        let hex: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("sha256={hex}")
-    };
-    let (code, _) = call(
-        &hook,
+    let wrong = format!("sha256={}", hmac_hex(b"guess", &body));
+    let (code, _) = request(
         "POST",
+        &hook,
         &[event.clone(), ("X-Hub-Signature-256", wrong)],
         &body,
     );
     assert_eq!(code, 401);
     // A signature for another body does not verify this one.
-    let (code, _) = call(
-        &hook,
+    let (code, _) = request(
         "POST",
+        &hook,
         &[
             event.clone(),
             ("X-Hub-Signature-256", format!("sha256={}", sign(b"other"))),
@@ -161,9 +119,9 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     );
 
     // Signed right: 202, the source named, its reconcile fires.
-    let (code, text) = call(
-        &hook,
+    let (code, text) = request(
         "POST",
+        &hook,
         &[
             event.clone(),
             ("X-Hub-Signature-256", format!("sha256={}", sign(&body))),
@@ -175,9 +133,9 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
 
     // Another branch: accepted, nothing to do.
     let other = push_body("feature");
-    let (code, text) = call(
-        &hook,
+    let (code, text) = request(
         "POST",
+        &hook,
         &[
             event.clone(),
             ("X-Hub-Signature-256", format!("sha256={}", sign(&other))),
@@ -187,9 +145,9 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     assert_eq!(code, 202);
     assert!(text.contains("no source follows"), "{text}");
     // A ping: fine, nothing to do.
-    let (code, _) = call(
-        &hook,
+    let (code, _) = request(
         "POST",
+        &hook,
         &[
             ("X-GitHub-Event", "ping".into()),
             ("X-Hub-Signature-256", format!("sha256={}", sign(b"{}"))),
@@ -200,9 +158,9 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     assert!(fired(Duration::from_millis(300)).is_none());
 
     // GitLab's token and Gitea's signature.
-    let (code, _) = call(
-        &format!("{base}/hooks/gitlab"),
+    let (code, _) = request(
         "POST",
+        &format!("{base}/hooks/gitlab"),
         &[
             ("X-Gitlab-Event", "Push Hook".into()),
             (
@@ -214,9 +172,9 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     );
     assert_eq!(code, 202);
     assert_eq!(fired(Duration::from_secs(5)), Some(Reason::Webhook));
-    let (code, _) = call(
-        &format!("{base}/hooks/gitlab"),
+    let (code, _) = request(
         "POST",
+        &format!("{base}/hooks/gitlab"),
         &[
             ("X-Gitlab-Event", "Push Hook".into()),
             ("X-Gitlab-Token", "nope".into()),
@@ -224,9 +182,9 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
         &body,
     );
     assert_eq!(code, 401);
-    let (code, _) = call(
-        &format!("{base}/hooks/gitea"),
+    let (code, _) = request(
         "POST",
+        &format!("{base}/hooks/gitea"),
         &[
             ("X-Gitea-Event", "push".into()),
             ("X-Gitea-Signature", sign(&body)),

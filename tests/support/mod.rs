@@ -5,6 +5,7 @@
 pub mod cron_gen;
 pub mod fake_forge;
 pub mod git_servers;
+pub mod http;
 pub mod jobs_repo;
 pub mod kube_cluster;
 pub mod rng;
