@@ -136,7 +136,7 @@ impl KubeTarget {
     }
 
     pub(super) fn ledger_of(&self, source: &str) -> Arc<ClusterLedger> {
-        (self.ledger_lookup())(source)
+        (self.ledgers)(source)
     }
 
     /// A Job run started: noted as `Running` in the ledger.

@@ -67,10 +67,11 @@ pub struct Settings {
 pub struct KubeTarget {
     client: Client,
     namespaces: Vec<String>,
-    ledger_namespace: String,
     jobs: Vec<Store<DynamicObject>>,
     cronjobs: Vec<Store<DynamicObject>>,
-    ledgers: Arc<Mutex<HashMap<String, Arc<ClusterLedger>>>>,
+    /// Each source's ledger, created on first use and shared with the
+    /// followers.
+    ledgers: follow::Ledgers,
     outcomes: broadcast::Sender<Outcome>,
     health: follow::Health,
     /// One per follower: whether its first list is done.
@@ -109,16 +110,19 @@ impl KubeTarget {
             settings.namespaces.clone()
         };
         let (outcomes, _) = broadcast::channel(1024);
-        let mut target = KubeTarget {
-            ledger_namespace: settings
+        let ledgers = ledgers(
+            client.clone(),
+            settings
                 .ledger_namespace
                 .clone()
                 .unwrap_or(default_namespace),
+        );
+        let mut target = KubeTarget {
             client,
             namespaces,
             jobs: Vec::new(),
             cronjobs: Vec::new(),
-            ledgers: Arc::default(),
+            ledgers,
             outcomes,
             health: Arc::default(),
             followed: Vec::new(),
@@ -142,7 +146,7 @@ impl KubeTarget {
                     target.api(Kind::Job, &namespace),
                     labels,
                     target.outcomes.clone(),
-                    target.ledger_lookup(),
+                    target.ledgers.clone(),
                     target.health.clone(),
                     listed,
                 );
@@ -223,21 +227,6 @@ impl KubeTarget {
         reader
     }
 
-    /// How the follower finds a source's ledger.
-    fn ledger_lookup(&self) -> follow::Ledgers {
-        let (client, namespace, ledgers) = (
-            self.client.clone(),
-            self.ledger_namespace.clone(),
-            self.ledgers.clone(),
-        );
-        Arc::new(move |source: &str| {
-            let mut all = ledgers.lock().unwrap_or_else(|p| p.into_inner());
-            all.entry(source.to_string())
-                .or_insert_with(|| Arc::new(ClusterLedger::new(client.clone(), &namespace, source)))
-                .clone()
-        })
-    }
-
     async fn ready(&self) -> Result<(), Error> {
         for store in self.jobs.iter().chain(&self.cronjobs) {
             tokio::time::timeout(READY_TIMEOUT, store.wait_until_ready())
@@ -252,6 +241,17 @@ impl KubeTarget {
         }
         Ok(())
     }
+}
+
+/// One ledger per source in `namespace`, created on first use.
+fn ledgers(client: Client, namespace: String) -> follow::Ledgers {
+    let all: Mutex<HashMap<String, Arc<ClusterLedger>>> = Mutex::default();
+    Arc::new(move |source: &str| {
+        let mut all = all.lock().unwrap_or_else(|p| p.into_inner());
+        all.entry(source.to_string())
+            .or_insert_with(|| Arc::new(ClusterLedger::new(client.clone(), &namespace, source)))
+            .clone()
+    })
 }
 
 impl Target for KubeTarget {
