@@ -267,13 +267,7 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
         if !revision.validation.is_valid()
             && let Some(recorder) = &recorder
         {
-            let first = revision
-                .validation
-                .diagnostics
-                .iter()
-                .find(|d| d.is_error())
-                .map(|d| d.to_string().trim_start_matches("error: ").to_string())
-                .unwrap_or_default();
+            let first = revision.validation.first_error();
             recorder.record(&record::rejected(&revision.sha, &first), Timestamp::now())?;
             daemon::sync::deliver(recorder, &mut warn_undelivered);
         }

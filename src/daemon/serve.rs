@@ -168,12 +168,7 @@ pub async fn reconcile<T: Target>(
     };
     let validation = manifest::load_tree(&snapshot.tree, &s.name, &options);
     let Some(set) = validation.desired_set() else {
-        let first = validation
-            .diagnostics
-            .iter()
-            .find(|d| d.is_error())
-            .map(|d| d.to_string().trim_start_matches("error: ").to_string())
-            .unwrap_or_default();
+        let first = validation.first_error();
         log(&format!(
             "{} is invalid: {first}; nothing applied",
             snapshot.revision.short_sha

@@ -84,6 +84,16 @@ impl Validation {
         !self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// The first error, as one line without its `error: ` prefix (what a
+    /// rejected revision's status says), or "" when there is none.
+    pub fn first_error(&self) -> String {
+        self.diagnostics
+            .iter()
+            .find(|d| d.is_error())
+            .map(|d| d.to_string().trim_start_matches("error: ").to_string())
+            .unwrap_or_default()
+    }
+
     /// The desired set, if nothing is wrong; a revision with any error is
     /// rejected whole.
     pub fn into_desired(self) -> Result<DesiredSet, Validation> {
