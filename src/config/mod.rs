@@ -40,7 +40,25 @@ pub struct Config {
     pub reporters: Reporters,
     /// The repositories to keep in sync.
     pub sources: Vec<Source>,
+    /// Several replicas, one leader (kube target only).
+    pub leader_election: Option<LeaderElection>,
 }
+
+/// Leader election through a `coordination.k8s.io/v1` Lease in the
+/// target's `ledgerNamespace`: only the replica holding it reconciles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderElection {
+    /// The Lease's name.
+    pub lease_name: String,
+    /// Seconds a leader holds the Lease without renewing it; a replica
+    /// takes over at most this long after the leader died.
+    pub lease_duration: u64,
+}
+
+/// Default Lease name.
+pub const DEFAULT_LEASE_NAME: &str = "jobcd";
+/// Default Lease duration, seconds.
+pub const DEFAULT_LEASE_DURATION: u64 = 15;
 
 /// The target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,22 +228,64 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
             "concurrency",
             "reporters",
             "sources",
+            "leaderElection",
         ],
         p,
     );
+    let target = read_target(top, p);
+    let leader_election = read_leader_election(top, &target, p);
     Config {
         listen: top
             .string("listen", p)
             .unwrap_or_else(|| DEFAULT_LISTEN.into()),
         state_dir: top.string("stateDir", p).map(PathBuf::from),
-        target: read_target(top, p),
+        target,
         prune: read_prune(top, p),
         concurrency: top
             .integer("concurrency", 1..=64, p)
             .unwrap_or(DEFAULT_CONCURRENCY) as usize,
         reporters: read_reporters(top, p),
         sources: read_sources(top, p),
+        leader_election,
     }
+}
+
+fn read_leader_election(
+    top: &Map<'_>,
+    target: &Target,
+    p: &mut Problems<'_>,
+) -> Option<LeaderElection> {
+    let node = top.get("leaderElection")?;
+    let m = Map::of(node, "leaderElection", p)?;
+    m.only(&["enabled", "leaseName", "leaseDuration"], p);
+    let enabled = m.boolean("enabled", p).unwrap_or(true);
+    let lease_name = m
+        .string("leaseName", p)
+        .unwrap_or_else(|| DEFAULT_LEASE_NAME.into());
+    let lease_duration = m
+        .duration("leaseDuration", p)
+        .unwrap_or(DEFAULT_LEASE_DURATION);
+    if !(3..=300).contains(&lease_duration) {
+        let line = m.get("leaseDuration").map_or(node.line, |n| n.line);
+        p.add(
+            line,
+            "leaderElection.leaseDuration",
+            format!("{lease_duration}s is out of range"),
+            Some("between 3s and 5m; 15s is usual"),
+        );
+    }
+    if enabled && matches!(target, Target::Local) {
+        p.add(
+            node.line,
+            "leaderElection",
+            "leader election needs target kind kube: the local executor runs on one machine",
+            Some("remove leaderElection, or set enabled: false"),
+        );
+    }
+    enabled.then_some(LeaderElection {
+        lease_name,
+        lease_duration,
+    })
 }
 
 fn read_target(top: &Map<'_>, p: &mut Problems<'_>) -> Target {

@@ -32,6 +32,9 @@ sources:
   - name: local-jobs
     repo: /srv/jobs
     interval: 0s
+leaderElection:
+  leaseName: jobcd-prod
+  leaseDuration: 20s
 "#;
 
 #[test]
@@ -60,6 +63,51 @@ fn a_full_configuration_reads_into_its_values() {
         Some(SecretRef::File("/secrets/git/password".into()))
     );
     assert_eq!(c.sources[1].interval, 0);
+    assert_eq!(
+        c.leader_election,
+        Some(LeaderElection {
+            lease_name: "jobcd-prod".into(),
+            lease_duration: 20,
+        })
+    );
+}
+
+#[test]
+fn leader_election_is_for_clusters_and_sane_durations() {
+    let local = problems(
+        "target: {kind: local}\nleaderElection: {enabled: true}\nsources:\n- {name: a, repo: /x}\n",
+    );
+    let local = local.join("\n");
+    assert!(
+        local.contains("jobcd.yaml:2") && local.contains("needs target kind kube"),
+        "{local}"
+    );
+    let short = problems(
+        "target: {kind: kube}\nleaderElection:\n  leaseDuration: 1s\nsources:\n- {name: a, repo: /x}\n",
+    );
+    let short = short.join("\n");
+    assert!(
+        short.contains("jobcd.yaml:3") && short.contains("1s is out of range"),
+        "{short}"
+    );
+    let off = parse(
+        "target: {kind: local}\nleaderElection: {enabled: false}\nsources:\n- {name: a, repo: /x}\n",
+        "jobcd.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(off.leader_election, None);
+    let defaults = parse(
+        "target: {kind: kube}\nleaderElection: {}\nsources:\n- {name: a, repo: /x}\n",
+        "jobcd.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        defaults.leader_election,
+        Some(LeaderElection {
+            lease_name: DEFAULT_LEASE_NAME.into(),
+            lease_duration: DEFAULT_LEASE_DURATION,
+        })
+    );
 }
 
 #[test]
