@@ -34,6 +34,7 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
         .unwrap();
     let mut trigger = Trigger::new(None);
     let ready = Arc::new(AtomicBool::new(false));
+    let leading = Arc::new(AtomicBool::new(true));
     let service = Arc::new(Service {
         sources: vec![
             HookSource {
@@ -54,6 +55,10 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
         ready: Box::new({
             let ready = ready.clone();
             move || ready.load(Ordering::SeqCst)
+        }),
+        leading: Box::new({
+            let leading = leading.clone();
+            move || leading.load(Ordering::SeqCst)
         }),
         metrics: Box::new(|| "# TYPE jobcd_up gauge\njobcd_up 1\n# EOF\n".into()),
     });
@@ -193,4 +198,29 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     );
     assert_eq!(code, 202);
     assert_eq!(fired(Duration::from_secs(5)), Some(Reason::Webhook));
+
+    // A standby replica: ready (to take over), a signed push is refused
+    // with 503 so that the forge shows it, and nothing fires here.
+    leading.store(false, Ordering::SeqCst);
+    ready.store(false, Ordering::SeqCst);
+    let (code, text) = request("GET", &format!("{base}/readyz"), &[], b"");
+    assert_eq!(
+        (code, text.as_str()),
+        (200, "standby: another replica holds the leader Lease\n")
+    );
+    let (code, text) = request(
+        "POST",
+        &hook,
+        &[
+            event.clone(),
+            ("X-Hub-Signature-256", format!("sha256={}", sign(&body))),
+        ],
+        &body,
+    );
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("standby"), "{text}");
+    // Unsigned is still 401: a standby tells nothing to strangers.
+    let (code, _) = request("POST", &hook, std::slice::from_ref(&event), &body);
+    assert_eq!(code, 401);
+    assert!(fired(Duration::from_millis(300)).is_none());
 }

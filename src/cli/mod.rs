@@ -3,6 +3,7 @@
 //! JSON and exit codes.
 
 mod local;
+mod logs;
 mod preview;
 mod repo;
 mod schedule;

@@ -12,10 +12,13 @@ use std::time::Duration;
 use anyhow::Context;
 use jiff::Timestamp;
 use tokio::sync::watch;
+use tracing::{error, info};
 
-use super::EXIT_INVALID;
+use super::logs::{self, LogFormat};
+use super::{EXIT_ERROR, EXIT_INVALID};
 use crate::config::{self, Config, SecretRef};
 use crate::daemon::http::{HookSource, Service, router};
+use crate::daemon::leader::{self, Leadership};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::serve::{self, Looped};
 use crate::daemon::trigger::Trigger;
@@ -36,9 +39,13 @@ pub(crate) struct Args {
     /// Where the HTTP listener binds (overrides `listen`).
     #[arg(long, env = "JOBCD_LISTEN")]
     listen: Option<String>,
+    /// Log lines as text for people, or as JSON objects for log pipelines.
+    #[arg(long, env = "JOBCD_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: LogFormat,
 }
 
 pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
+    logs::init(args.log_format, std::env::var("JOBCD_LOG").ok().as_deref())?;
     let mut config = match config::load(&args.config) {
         Ok(config) => config,
         Err(invalid) => {
@@ -73,13 +80,20 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
                             let _ = stopped.wait_for(|s| *s).await;
                         };
                         if let Err(e) = executor.serve(until).await {
-                            eprintln!("error: the local executor stopped: {e}");
+                            error!("the local executor stopped: {e}");
                         }
                     })
                 };
-                serve_on(&executor, &config, &state_dir, None, stop, stopped).await?;
+                let on = Serving {
+                    config: &config,
+                    state_dir: &state_dir,
+                    api: None,
+                    leadership: None,
+                };
+                let code = on.serve(&executor, stop, stopped).await?;
                 let _ = cronjobs.await;
                 executor.shutdown().await;
+                Ok(code)
             }
             config::Target::Kube {
                 kubeconfig,
@@ -98,101 +112,180 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
                 })
                 .await
                 .context("connecting to the Kubernetes API server")?;
-                let counts = target.api_counts().clone();
+                let leadership = match &config.leader_election {
+                    Some(election) => Some(
+                        leader::join(
+                            target.client().clone(),
+                            target.own_namespace(),
+                            election,
+                            &leader::identity(),
+                        )
+                        .await?,
+                    ),
+                    None => None,
+                };
                 let (stop, stopped) = watch::channel(false);
-                serve_on(&target, &config, &state_dir, Some(counts), stop, stopped).await?;
+                let on = Serving {
+                    config: &config,
+                    state_dir: &state_dir,
+                    api: Some(target.api_counts().clone()),
+                    leadership,
+                };
+                on.serve(&target, stop, stopped).await
             }
         }
-        anyhow::Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Runs the loop and the listener on `target` until SIGTERM or SIGINT.
-async fn serve_on<T: Target + Sync>(
-    target: &T,
-    config: &Config,
-    state_dir: &Path,
+/// What the service runs with, besides its target.
+struct Serving<'a> {
+    config: &'a Config,
+    state_dir: &'a Path,
     api: Option<cluster::ApiCounts>,
-    stop: watch::Sender<bool>,
-    stopped: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let mut looped = Vec::new();
-    let mut hooks = Vec::new();
-    for s in &config.sources {
-        let source = source_of(s, state_dir)?;
-        let trigger = Trigger::new(Some(Duration::from_secs(s.interval)));
-        let ready = Arc::new(AtomicBool::new(false));
-        hooks.push(HookSource {
-            name: s.name.clone(),
-            repo: s.repo.clone(),
-            reference: s.reference.clone(),
-            secret: s
-                .webhook_secret
-                .as_ref()
-                .map(|r| read_secret(r).map(|s| s.expose().as_bytes().to_vec()))
-                .transpose()?,
-            trigger: trigger.handle(),
+    /// The election this replica is in, if several replicas run.
+    leadership: Option<Leadership>,
+}
+
+impl Serving<'_> {
+    /// Runs the listener, and the loop on `target` while this replica
+    /// leads, until SIGTERM or SIGINT (exit 0), or until it loses the
+    /// leader Lease (exit 1: it stops at once, since another replica may
+    /// apply by then, and its restart makes it a standby).
+    async fn serve<T: Target + Sync>(
+        mut self,
+        target: &T,
+        stop: watch::Sender<bool>,
+        mut stopped: watch::Receiver<bool>,
+    ) -> anyhow::Result<ExitCode> {
+        let config = self.config;
+        let mut looped = Vec::new();
+        let mut hooks = Vec::new();
+        for s in &config.sources {
+            let source = source_of(s, self.state_dir)?;
+            let trigger = Trigger::new(Some(Duration::from_secs(s.interval)));
+            let ready = Arc::new(AtomicBool::new(false));
+            hooks.push(HookSource {
+                name: s.name.clone(),
+                repo: s.repo.clone(),
+                reference: s.reference.clone(),
+                secret: s
+                    .webhook_secret
+                    .as_ref()
+                    .map(|r| read_secret(r).map(|s| s.expose().as_bytes().to_vec()))
+                    .transpose()?,
+                trigger: trigger.handle(),
+            });
+            looped.push(Looped {
+                name: s.name.clone(),
+                recorder: recorder_of(config, s, &source, self.state_dir)?,
+                source,
+                trigger,
+                ready,
+                push_notes: config.reporters.push_notes,
+            });
+        }
+        let metrics = Arc::new(Metrics::new(self.api.take()));
+        let readiness: Vec<Arc<AtomicBool>> = looped.iter().map(|l| l.ready.clone()).collect();
+        let leading = Arc::new(AtomicBool::new(self.leadership.is_none()));
+        let service = Arc::new(Service {
+            sources: hooks,
+            ready: Box::new(move || readiness.iter().all(|r| r.load(Ordering::SeqCst))),
+            leading: Box::new({
+                let leading = leading.clone();
+                move || leading.load(Ordering::SeqCst)
+            }),
+            metrics: Box::new({
+                let metrics = metrics.clone();
+                move || metrics.encode()
+            }),
         });
-        looped.push(Looped {
-            name: s.name.clone(),
-            recorder: recorder_of(config, s, &source, state_dir)?,
-            source,
-            trigger,
-            ready,
-            push_notes: config.reporters.push_notes,
-        });
-    }
-    let metrics = Arc::new(Metrics::new(api));
-    let readiness: Vec<Arc<AtomicBool>> = looped.iter().map(|l| l.ready.clone()).collect();
-    let service = Arc::new(Service {
-        sources: hooks,
-        ready: Box::new(move || readiness.iter().all(|r| r.load(Ordering::SeqCst))),
-        metrics: Box::new({
-            let metrics = metrics.clone();
-            move || metrics.encode()
-        }),
-    });
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.listen))?;
-    eprintln!(
-        "serving {} source(s); HTTP on {} (hooks, healthz, readyz, metrics)",
-        config.sources.len(),
-        listener.local_addr()?
-    );
-    let http = {
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            let until = async move {
-                let _ = stopped.wait_for(|s| *s).await;
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        info!(
+            "serving {} source(s); HTTP on {} (hooks, healthz, readyz, metrics)",
+            config.sources.len(),
+            listener.local_addr()?
+        );
+        let http = {
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let until = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                axum::serve(listener, router(service))
+                    .with_graceful_shutdown(until)
+                    .await
+            })
+        };
+        let stop = Arc::new(stop);
+        let signal = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                super::local::terminated().await;
+                info!("stopping: no new reconciles; applies in flight finish");
+                let _ = stop.send(true);
+            })
+        };
+        let mut code = ExitCode::SUCCESS;
+        let leads = match &mut self.leadership {
+            None => true,
+            Some(l) => {
+                info!(lease = %l.lease, identity = %l.identity, "standby until this replica holds the leader Lease");
+                tokio::select! {
+                    got = l.acquired() => {
+                        if !got {
+                            error!(lease = %l.lease, "the leader election ended");
+                            code = ExitCode::from(EXIT_ERROR);
+                        }
+                        got
+                    }
+                    _ = stopped.wait_for(|s| *s) => false,
+                }
+            }
+        };
+        if leads {
+            leading.store(true, Ordering::SeqCst);
+            if let Some(l) = &self.leadership {
+                info!(lease = %l.lease, identity = %l.identity, "leading: this replica reconciles");
+            }
+            let policy = Policy {
+                allow_empty: config.prune.allow_empty,
+                max_prune_share: config.prune.max_share,
+                force_prune: config.prune.force,
             };
-            axum::serve(listener, router(service))
-                .with_graceful_shutdown(until)
-                .await
-        })
-    };
-    let signal = tokio::spawn(async move {
-        super::local::terminated().await;
-        eprintln!("stopping: no new reconciles; the ones in flight finish");
+            let run = serve::run(
+                target,
+                looped,
+                policy,
+                config.concurrency,
+                &metrics,
+                stopped.clone(),
+            );
+            match &mut self.leadership {
+                None => run.await,
+                Some(l) => {
+                    tokio::select! {
+                        () = run => {}
+                        () = l.lost() => {
+                            leading.store(false, Ordering::SeqCst);
+                            error!(lease = %l.lease, identity = %l.identity, "lost the leader Lease: stopped at once; exiting to restart as a standby");
+                            code = ExitCode::from(EXIT_INVALID);
+                        }
+                    }
+                }
+            }
+        }
         let _ = stop.send(true);
-    });
-    let policy = Policy {
-        allow_empty: config.prune.allow_empty,
-        max_prune_share: config.prune.max_share,
-        force_prune: config.prune.force,
-    };
-    serve::run(
-        target,
-        looped,
-        policy,
-        config.concurrency,
-        &metrics,
-        stopped,
-    )
-    .await;
-    signal.abort();
-    let _ = http.await;
-    Ok(())
+        signal.abort();
+        if let Some(l) = self.leadership
+            && code == ExitCode::SUCCESS
+        {
+            l.release(Duration::from_secs(5)).await;
+        }
+        let _ = http.await;
+        Ok(code)
+    }
 }
 
 fn read_secret(r: &SecretRef) -> anyhow::Result<Secret> {

@@ -483,7 +483,15 @@ async fn sync<T: Target>(
         plan: &plan,
         live: &inputs.live,
     };
-    let synced = daemon::sync::apply_and_follow(target, planned, resumed, recorder, on).await?;
+    let synced = daemon::sync::apply_and_follow(
+        target,
+        planned,
+        resumed,
+        recorder,
+        on,
+        std::future::pending(),
+    )
+    .await?;
     let failed = synced.failed(&plan);
     if text {
         println!("{}: {}", super::short_sha(sha), synced.summary);

@@ -1,6 +1,7 @@
 //! The service's HTTP side: push webhooks (`POST /hooks/github`,
 //! `/hooks/gitlab`, `/hooks/gitea`), liveness (`GET /healthz`), readiness
-//! (`GET /readyz`: after the first successful sync of every source) and
+//! (`GET /readyz`: after the first successful sync of every source, or at
+//! once on a standby replica) and
 //! metrics (`GET /metrics`).
 //!
 //! A webhook is answered at once: it is verified against the secret of
@@ -40,6 +41,9 @@ pub struct Service {
     pub sources: Vec<HookSource>,
     /// Whether every source has synced once.
     pub ready: Box<dyn Fn() -> bool + Send + Sync>,
+    /// Whether this replica reconciles: false while another replica holds
+    /// the leader Lease.
+    pub leading: Box<dyn Fn() -> bool + Send + Sync>,
     /// The metrics, in Prometheus' text format.
     pub metrics: Box<dyn Fn() -> String + Send + Sync>,
 }
@@ -57,7 +61,14 @@ pub fn router(service: Arc<Service>) -> Router {
 }
 
 async fn readyz(State(s): State<Arc<Service>>) -> (StatusCode, &'static str) {
-    if (s.ready)() {
+    if !(s.leading)() {
+        // Healthy and ready to take over: a standby is not restarted, and
+        // a rolling update can go on while the leader runs.
+        (
+            StatusCode::OK,
+            "standby: another replica holds the leader Lease\n",
+        )
+    } else if (s.ready)() {
         (StatusCode::OK, "ready\n")
     } else {
         (
@@ -113,6 +124,15 @@ fn hook(service: &Service, forge: Forge, headers: &HeaderMap, body: &[u8]) -> (S
         return (
             StatusCode::UNAUTHORIZED,
             "the signature or token matches no source's webhook secret\n".into(),
+        );
+    }
+    if !(service.leading)() {
+        // The forge shows the failed delivery (and can redeliver it); the
+        // leader's poll picks the commit up in any case.
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this replica is a standby: the leader reconciles; redeliver, or wait for its poll\n"
+                .into(),
         );
     }
     let Some(push) = webhook::push(forge, event, body) else {

@@ -76,7 +76,7 @@ impl Metrics {
         );
         registry.register(
             "reconcile_results",
-            "Reconciles by source and result (synced, invalid, refused, failed, error)",
+            "Reconciles by source and result (synced, invalid, refused, failed, error, interrupted)",
             results.clone(),
         );
         registry.register(

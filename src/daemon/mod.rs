@@ -4,6 +4,7 @@
 
 pub mod cronjob_statuses;
 pub mod http;
+pub mod leader;
 pub mod metrics;
 pub mod serve;
 pub mod sync;

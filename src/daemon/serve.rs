@@ -2,14 +2,17 @@
 //! (poll, webhook, start) and then reconciling — fetch, load, plan, apply,
 //! follow runs, report — with at most `concurrency` sources at once. A
 //! failing source backs off on its own trigger; others go on. Shutdown
-//! stops taking new work and lets a reconcile in flight finish.
+//! stops taking new work, lets an apply in flight finish (runs still going
+//! are followed again by the next start), and flushes the status outbox
+//! within a grace period.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use tokio::sync::{Semaphore, watch};
+use tracing::{Instrument, error, info, info_span, warn};
 
 use super::metrics::Metrics;
 use super::sync::{self as one, Event, Planned};
@@ -50,6 +53,8 @@ pub enum Reconciled {
     Failed,
     /// The source or the target could not be read.
     Error,
+    /// Shutdown came while runs were followed; the next start resumes them.
+    Interrupted,
 }
 
 impl Reconciled {
@@ -61,22 +66,26 @@ impl Reconciled {
             Reconciled::Refused => "refused",
             Reconciled::Failed => "failed",
             Reconciled::Error => "error",
+            Reconciled::Interrupted => "interrupted",
         }
     }
 }
 
+/// How long shutdown tries to deliver the statuses still in the outbox.
+pub const FLUSH_GRACE: Duration = Duration::from_secs(10);
+
 /// Runs every source's loop until `shutdown` turns true, then returns once
-/// the reconciles in flight finished.
+/// the applies in flight finished and the outbox was flushed.
 pub async fn run<T: Target + Sync>(
     target: &T,
-    sources: Vec<Looped>,
+    mut sources: Vec<Looped>,
     policy: Policy,
     concurrency: usize,
     metrics: &Metrics,
     shutdown: watch::Receiver<bool>,
 ) {
     let permits = Semaphore::new(concurrency.max(1));
-    let loops = sources.into_iter().map(|mut s| {
+    let loops = sources.iter_mut().map(|s| {
         let (permits, mut shutdown) = (&permits, shutdown.clone());
         async move {
             loop {
@@ -93,7 +102,21 @@ pub async fn run<T: Target + Sync>(
                     return;
                 };
                 let started = Instant::now();
-                let result = reconcile(target, &s, &policy, metrics, reason).await;
+                let span = info_span!(
+                    "reconcile",
+                    source = %s.name,
+                    revision = tracing::field::Empty,
+                    reason = ?reason
+                );
+                let stop = {
+                    let mut shutdown = shutdown.clone();
+                    async move {
+                        let _ = shutdown.wait_for(|stop| *stop).await;
+                    }
+                };
+                let result = reconcile(target, s, &policy, metrics, reason, stop)
+                    .instrument(span.clone())
+                    .await;
                 metrics.reconciled(
                     &s.name,
                     result.as_str(),
@@ -113,31 +136,70 @@ pub async fn run<T: Target + Sync>(
                     s.ready.store(true, Ordering::SeqCst);
                 }
                 if s.push_notes && s.recorder.is_some() {
-                    push_notes(&s).await;
+                    push_notes(s).instrument(span).await;
                 }
                 s.trigger.done(fine);
             }
         }
     });
     futures::future::join_all(loops).await;
+    flush(&sources, FLUSH_GRACE).await;
 }
 
-/// One reconcile of one source. Problems are logged on stderr with the
-/// source's name; the result says how it ended.
+/// Delivers what is still in the outbox (failed deliveries included,
+/// whatever their backoff), retrying until it is empty or `grace` passed.
+/// What is left stays in the outbox for the next start.
+async fn flush(sources: &[Looped], grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    for s in sources {
+        let Some(recorder) = &s.recorder else {
+            continue;
+        };
+        let span = info_span!("flush", source = %s.name);
+        let _entered = span.enter();
+        loop {
+            // Everything counts as due: a year from now.
+            let now = Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365);
+            let left = match recorder.deliver(now).and_then(|_| recorder.backlog()) {
+                Ok(left) => left,
+                Err(e) => {
+                    error!("status outbox: {e}");
+                    break;
+                }
+            };
+            if left == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                warn!("{left} status(es) not delivered; kept for the next start");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        drop(_entered);
+        if s.push_notes {
+            push_notes(s).instrument(span).await;
+        }
+    }
+}
+
+/// One reconcile of one source, logged in the caller's span (its field
+/// `revision` is filled in once fetched); the result says how it ended.
 pub async fn reconcile<T: Target>(
     target: &T,
     s: &Looped,
     policy: &Policy,
     metrics: &Metrics,
     reason: Reason,
+    stop: impl Future<Output = ()>,
 ) -> Reconciled {
-    let log = |what: &str| eprintln!("source {}: {what}", s.name);
     let now = Timestamp::now;
     let on = |event: Event<'_>| match event {
-        Event::ApplyFailed(e) => eprintln!("source {}: apply failed: {e}", s.name),
-        Event::RunEnded(o) => eprintln!(
-            "source {}: Job {}/{}: {}{}",
-            s.name,
+        Event::ApplyFailed(e) => error!("apply failed: {e}"),
+        Event::RunEnded(o) => info!(
+            job = %format_args!("{}/{}", o.namespace, o.name),
+            cronjob = o.cronjob.as_deref(),
+            "Job {}/{}: {}{}",
             o.namespace,
             o.name,
             o.result,
@@ -146,22 +208,23 @@ pub async fn reconcile<T: Target>(
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         ),
-        Event::Undelivered(e) => eprintln!("source {}: status not delivered yet: {e}", s.name),
+        Event::Undelivered(e) => warn!("status not delivered yet: {e}"),
         Event::Waiting { .. } => {}
     };
     let source = s.source.clone();
     let snapshot = match tokio::task::spawn_blocking(move || source.snapshot()).await {
         Ok(Ok(snapshot)) => snapshot,
         Ok(Err(e)) => {
-            log(&format!("fetching: {e}"));
+            error!("fetching: {e}");
             return Reconciled::Error;
         }
         Err(e) => {
-            log(&format!("fetching: {e}"));
+            error!("fetching: {e}");
             return Reconciled::Error;
         }
     };
     let sha = snapshot.revision.sha.clone();
+    tracing::Span::current().record("revision", snapshot.revision.short_sha.as_str());
     let options = manifest::Options {
         strict: false,
         now: now(),
@@ -169,45 +232,41 @@ pub async fn reconcile<T: Target>(
     let validation = manifest::load_tree(&snapshot.tree, &s.name, &options);
     let Some(set) = validation.desired_set() else {
         let first = validation.first_error();
-        log(&format!(
-            "{} is invalid: {first}; nothing applied",
-            snapshot.revision.short_sha
-        ));
+        error!("invalid: {first}; nothing applied");
         note(s, &record::rejected(&sha, &first), on);
         return Reconciled::Invalid;
     };
     let desired = reconcile::desired(&set, &s.name, &sha);
     if let Err(e) = target.admit(&desired).await {
-        log(&format!("{e}; nothing applied"));
+        error!("{e}; nothing applied");
         note(s, &record::rejected(&sha, &e.to_string()), on);
         return Reconciled::Refused;
     }
     let (live, ledger) = match reconcile::observe(target, &s.name).await {
         Ok(found) => found,
         Err(e) => {
-            log(&format!("reading the target: {e}"));
+            error!("reading the target: {e}");
             return Reconciled::Error;
         }
     };
     let plan = match plan::plan(&s.name, &desired, &live, &ledger, policy) {
         Ok(plan) => plan,
         Err(refusal) => {
-            log(&refusal.to_string());
+            error!("{refusal}");
             if let Err(e) = one::refused(s.recorder.as_ref(), &sha, &refusal, on) {
-                log(&format!("recording the refusal: {e}"));
+                error!("recording the refusal: {e}");
             }
             return Reconciled::Refused;
         }
     };
     if plan.has_changes() || reason != Reason::Poll {
-        log(&format!(
-            "{} ({reason:?}): {} to create, {} to update, {} to re-run, {} to prune",
-            snapshot.revision.short_sha,
+        info!(
+            "{} to create, {} to update, {} to re-run, {} to prune",
             plan.count(Action::Create),
             plan.count(Action::Update),
             plan.count(Action::Rerun),
             plan.count(Action::Prune)
-        ));
+        );
     }
     let planned = Planned {
         source: &s.name,
@@ -216,16 +275,23 @@ pub async fn reconcile<T: Target>(
         plan: &plan,
         live: &live,
     };
-    let synced =
-        match one::apply_and_follow(target, planned, target.in_flight(), s.recorder.as_ref(), on)
-            .await
-        {
-            Ok(synced) => synced,
-            Err(e) => {
-                log(&format!("{e:#}"));
-                return Reconciled::Error;
-            }
-        };
+    let resumed = target.in_flight();
+    let synced = match one::apply_and_follow(
+        target,
+        planned,
+        resumed,
+        s.recorder.as_ref(),
+        on,
+        stop,
+    )
+    .await
+    {
+        Ok(synced) => synced,
+        Err(e) => {
+            error!("{e:#}");
+            return Reconciled::Error;
+        }
+    };
     // Operations are applied in order, stopping at the first failure.
     for operation in plan.operations().iter().take(synced.done.len()) {
         metrics.applied(match operation {
@@ -238,13 +304,12 @@ pub async fn reconcile<T: Target>(
     for run in &synced.runs {
         metrics.run_ended(&run.result);
     }
-    if plan.has_changes() {
-        log(&format!(
-            "{}: {}",
-            snapshot.revision.short_sha, synced.summary
-        ));
+    if plan.has_changes() || synced.interrupted {
+        info!("{}", synced.summary);
     }
-    if synced.failed(&plan) {
+    if synced.interrupted {
+        Reconciled::Interrupted
+    } else if synced.failed(&plan) {
         Reconciled::Failed
     } else {
         Reconciled::Synced
@@ -260,8 +325,8 @@ async fn push_notes(s: &Looped) {
             .await;
     match pushed {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => eprintln!("source {}: pushing notes: {e}", s.name),
-        Err(e) => eprintln!("source {}: pushing notes: {e}", s.name),
+        Ok(Err(e)) => warn!("pushing notes: {e}"),
+        Err(e) => warn!("pushing notes: {e}"),
     }
 }
 
@@ -269,7 +334,7 @@ async fn push_notes(s: &Looped) {
 fn note(s: &Looped, status: &crate::report::Status, mut on: impl FnMut(Event<'_>)) {
     if let Some(recorder) = &s.recorder {
         if let Err(e) = recorder.record(status, Timestamp::now()) {
-            eprintln!("source {}: recording a status: {e}", s.name);
+            error!("recording a status: {e}");
         }
         one::deliver(recorder, &mut on);
     }

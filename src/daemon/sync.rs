@@ -49,6 +49,9 @@ pub struct Synced {
     pub error: Option<String>,
     /// "N created, … ; N Job run(s), N failed".
     pub summary: String,
+    /// Following stopped before every run ended (shutdown): the runs still
+    /// going are reported when a later sync resumes them.
+    pub interrupted: bool,
 }
 
 impl Synced {
@@ -124,13 +127,16 @@ pub struct Planned<'a> {
 
 /// Applies the plan and follows the runs: those it starts, reported on the
 /// revision's commit, and `resumed` ones (a start's recovery) of this
-/// source's Jobs, reported on the commit they came from.
+/// source's Jobs, reported on the commit they came from. When `stop`
+/// resolves while runs are followed (the apply itself always finishes),
+/// it returns at once, `interrupted`, with the sync's status left pending.
 pub async fn apply_and_follow<T: Target>(
     executor: &T,
     revision: Planned<'_>,
     resumed: Vec<JobRef>,
     recorder: Option<&Recorder>,
     on: impl FnMut(Event<'_>),
+    stop: impl Future<Output = ()>,
 ) -> anyhow::Result<Synced> {
     let Planned {
         source,
@@ -181,8 +187,18 @@ pub async fn apply_and_follow<T: Target>(
     let mut runs = Vec::new();
     let started = tokio::time::Instant::now();
     let mut progress = tokio::time::interval_at(started + PROGRESS, PROGRESS);
+    let mut stop = std::pin::pin!(stop);
     while !waiting.is_empty() {
         tokio::select! {
+            () = &mut stop => {
+                return Ok(Synced {
+                    done,
+                    runs,
+                    error,
+                    summary: format!("interrupted while {} run(s) went on", waiting.len()),
+                    interrupted: true,
+                });
+            }
             received = outcomes.recv() => {
                 let Ok(outcome) = received else { continue };
                 if let Some((_, run_sha)) = waiting.remove(&outcome.uid) {
@@ -226,5 +242,6 @@ pub async fn apply_and_follow<T: Target>(
         runs,
         error,
         summary,
+        interrupted: false,
     })
 }

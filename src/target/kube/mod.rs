@@ -67,6 +67,7 @@ pub struct Settings {
 pub struct KubeTarget {
     client: Client,
     namespaces: Vec<String>,
+    own_namespace: String,
     jobs: Vec<Store<DynamicObject>>,
     cronjobs: Vec<Store<DynamicObject>>,
     /// Each source's ledger, created on first use and shared with the
@@ -110,16 +111,15 @@ impl KubeTarget {
             settings.namespaces.clone()
         };
         let (outcomes, _) = broadcast::channel(1024);
-        let ledgers = ledgers(
-            client.clone(),
-            settings
-                .ledger_namespace
-                .clone()
-                .unwrap_or(default_namespace),
-        );
+        let own_namespace = settings
+            .ledger_namespace
+            .clone()
+            .unwrap_or(default_namespace);
+        let ledgers = ledgers(client.clone(), own_namespace.clone());
         let mut target = KubeTarget {
             client,
             namespaces,
+            own_namespace,
             jobs: Vec::new(),
             cronjobs: Vec::new(),
             ledgers,
@@ -182,6 +182,16 @@ impl KubeTarget {
     /// Requests sent so far, by verb.
     pub fn api_counts(&self) -> &ApiCounts {
         &self.counts
+    }
+
+    /// The client, for jobcd's own objects (the leader Lease).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// jobcd's own namespace: the ledgers' and the leader Lease's.
+    pub fn own_namespace(&self) -> &str {
+        &self.own_namespace
     }
 
     /// The namespaces jobcd manages.

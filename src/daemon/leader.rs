@@ -1,0 +1,129 @@
+//! Leader election for `jobcd serve` replicas on one cluster: each replica
+//! competes for a `coordination.k8s.io/v1` Lease; the holder renews it and
+//! reconciles, the others wait. A leader that cannot renew in time loses
+//! the Lease, and must stop applying at once: by then another replica may
+//! have taken over.
+
+use std::time::Duration;
+
+use kube::Client;
+use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::LeaderElection;
+
+/// The field manager of the Lease's holder fields.
+const FIELD_MANAGER: &str = "jobcd-leader";
+
+/// The Lease could not be read or created.
+#[derive(Debug, thiserror::Error)]
+#[error("leader election on Lease {namespace}/{name}")]
+pub struct Error {
+    namespace: String,
+    name: String,
+    #[source]
+    source: LeaseManagerError,
+}
+
+/// This replica's part in the election, running in the background.
+pub struct Leadership {
+    holding: watch::Receiver<bool>,
+    task: JoinHandle<Result<kube_lease_manager::LeaseManager, LeaseManagerError>>,
+    /// Where the Lease is, for messages.
+    pub lease: String,
+    /// This replica's identity.
+    pub identity: String,
+}
+
+/// Joins the election for `settings`' Lease in `namespace` as `identity`.
+pub async fn join(
+    client: Client,
+    namespace: &str,
+    settings: &LeaderElection,
+    identity: &str,
+) -> Result<Leadership, Error> {
+    let error = |source| Error {
+        namespace: namespace.to_string(),
+        name: settings.lease_name.clone(),
+        source,
+    };
+    let manager = LeaseManagerBuilder::new(client, &settings.lease_name)
+        .with_namespace(namespace)
+        .with_identity(identity)
+        .with_duration(settings.lease_duration)
+        .with_grace(grace(settings.lease_duration))
+        .with_field_manager(FIELD_MANAGER)
+        .build()
+        .await
+        .map_err(error)?;
+    let (holding, task) = manager.watch().await;
+    Ok(Leadership {
+        holding,
+        task,
+        lease: format!("{namespace}/{}", settings.lease_name),
+        identity: identity.to_string(),
+    })
+}
+
+/// How long before the Lease expires its holder renews it: a third of its
+/// duration, at least a second, so that a slow API server does not cost
+/// the Lease.
+fn grace(duration: u64) -> u64 {
+    (duration / 3).max(1)
+}
+
+impl Leadership {
+    /// Waits until this replica holds the Lease. False if the election
+    /// ended first (its task failed).
+    pub async fn acquired(&mut self) -> bool {
+        self.holding.wait_for(|holds| *holds).await.is_ok()
+    }
+
+    /// Resolves when this replica stops holding the Lease (or the
+    /// election ends).
+    pub async fn lost(&mut self) {
+        let _ = self.holding.wait_for(|holds| !*holds).await;
+    }
+
+    /// Gives the Lease up, so another replica takes over at once rather
+    /// than after it expires. Bounded by `within`.
+    pub async fn release(self, within: Duration) {
+        drop(self.holding);
+        match tokio::time::timeout(within, self.task).await {
+            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("releasing Lease {}: {e}", self.lease),
+            Ok(Err(e)) => tracing::warn!("releasing Lease {}: {e}", self.lease),
+            Err(_) => tracing::warn!(
+                "releasing Lease {}: no answer within {within:?}; it expires on its own",
+                self.lease
+            ),
+        }
+    }
+}
+
+/// This replica's identity: `POD_NAME` in a pod (the chart sets it), else
+/// the host name and process id.
+pub fn identity() -> String {
+    if let Ok(pod) = std::env::var("POD_NAME")
+        && !pod.is_empty()
+    {
+        return pod;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "jobcd".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holder_renews_a_third_before_expiry() {
+        assert_eq!(grace(15), 5);
+        assert_eq!(grace(3), 1);
+        assert_eq!(grace(2), 1);
+    }
+}
