@@ -20,7 +20,7 @@ use crate::config::{self, Config, SecretRef};
 use crate::daemon::http::{HookSource, Service, router};
 use crate::daemon::leader::{self, Leadership};
 use crate::daemon::metrics::Metrics;
-use crate::daemon::serve::{self, Looped};
+use crate::daemon::serve::{self, Ended, Looped};
 use crate::daemon::trigger::Trigger;
 use crate::plan::Policy;
 use crate::report::notes::GitNotes;
@@ -254,6 +254,7 @@ impl Serving<'_> {
                 max_prune_share: config.prune.max_share,
                 force_prune: config.prune.force,
             };
+            let mut leadership = self.leadership.take();
             let run = serve::run(
                 target,
                 looped,
@@ -261,20 +262,26 @@ impl Serving<'_> {
                 config.concurrency,
                 &metrics,
                 stopped.clone(),
+                leadership.as_ref(),
             );
-            match &mut self.leadership {
-                None => run.await,
+            let demoted = match &leadership {
+                None => run.await == Ended::Demoted,
                 Some(l) => {
+                    let mut watching = l.watcher();
                     tokio::select! {
-                        () = run => {}
-                        () = l.lost() => {
-                            leading.store(false, Ordering::SeqCst);
-                            error!(lease = %l.lease, identity = %l.identity, "lost the leader Lease: stopped at once; exiting to restart as a standby");
-                            code = ExitCode::from(EXIT_INVALID);
-                        }
+                        ended = run => ended == Ended::Demoted,
+                        () = watching.lost() => true,
                     }
                 }
+            };
+            if demoted {
+                leading.store(false, Ordering::SeqCst);
+                if let Some(l) = &leadership {
+                    error!(lease = %l.lease, identity = %l.identity, "lost the leader Lease: stopped at once; exiting to restart as a standby");
+                }
+                code = ExitCode::from(EXIT_INVALID);
             }
+            self.leadership = leadership.take();
         }
         let _ = stop.send(true);
         signal.abort();

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use kube::Client;
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -29,6 +31,9 @@ pub struct Error {
 /// This replica's part in the election, running in the background.
 pub struct Leadership {
     holding: watch::Receiver<bool>,
+    api: Api<Lease>,
+    name: String,
+    duration: u64,
     task: JoinHandle<Result<kube_lease_manager::LeaseManager, LeaseManagerError>>,
     /// Where the Lease is, for messages.
     pub lease: String,
@@ -48,6 +53,7 @@ pub async fn join(
         name: settings.lease_name.clone(),
         source,
     };
+    let api = Api::namespaced(client.clone(), namespace);
     let manager = LeaseManagerBuilder::new(client, &settings.lease_name)
         .with_namespace(namespace)
         .with_identity(identity)
@@ -60,6 +66,9 @@ pub async fn join(
     let (holding, task) = manager.watch().await;
     Ok(Leadership {
         holding,
+        api,
+        name: settings.lease_name.clone(),
+        duration: settings.lease_duration,
         task,
         lease: format!("{namespace}/{}", settings.lease_name),
         identity: identity.to_string(),
@@ -80,10 +89,34 @@ impl Leadership {
         self.holding.wait_for(|holds| *holds).await.is_ok()
     }
 
-    /// Resolves when this replica stops holding the Lease (or the
-    /// election ends).
-    pub async fn lost(&mut self) {
-        let _ = self.holding.wait_for(|holds| !*holds).await;
+    /// A watcher of this replica's hold on the Lease, to wait for its loss
+    /// while the Leadership itself is lent out.
+    pub fn watcher(&self) -> Holding {
+        Holding(self.holding.clone())
+    }
+
+    /// Reads the Lease: whether this replica holds it and it has not
+    /// expired by this machine's clock. Asked before each reconcile, so
+    /// that a replica that was paused (a stopped process, a frozen VM)
+    /// past its Lease never applies after another took over, even before
+    /// its renewal notices.
+    pub async fn confirm(&self) -> bool {
+        let lease = match self.api.get(&self.name).await {
+            Ok(lease) => lease,
+            Err(e) => {
+                tracing::warn!("reading Lease {}: {e}", self.lease);
+                return false;
+            }
+        };
+        let Some(spec) = lease.spec else {
+            return false;
+        };
+        let renewed = spec.renew_time.map(|t| t.0.as_second()).unwrap_or_default();
+        let duration = spec
+            .lease_duration_seconds
+            .map_or(self.duration, |d| d.max(0) as u64);
+        spec.holder_identity.as_deref() == Some(self.identity.as_str())
+            && Timestamp::now().as_second() < renewed + duration as i64
     }
 
     /// Gives the Lease up, so another replica takes over at once rather
@@ -99,6 +132,17 @@ impl Leadership {
                 self.lease
             ),
         }
+    }
+}
+
+/// Whether this replica holds the Lease, as the election sees it.
+pub struct Holding(watch::Receiver<bool>);
+
+impl Holding {
+    /// Resolves when this replica stops holding the Lease (or the
+    /// election ends).
+    pub async fn lost(&mut self) {
+        let _ = self.0.wait_for(|holds| !*holds).await;
     }
 }
 

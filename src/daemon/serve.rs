@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use tokio::sync::{Semaphore, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
+use super::leader::Leadership;
 use super::metrics::Metrics;
 use super::sync::{self as one, Event, Planned};
 use super::trigger::{Reason, Trigger};
@@ -74,8 +75,19 @@ impl Reconciled {
 /// How long shutdown tries to deliver the statuses still in the outbox.
 pub const FLUSH_GRACE: Duration = Duration::from_secs(10);
 
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Shutdown was asked for.
+    Shutdown,
+    /// This replica found it no longer holds the leader Lease.
+    Demoted,
+}
+
 /// Runs every source's loop until `shutdown` turns true, then returns once
-/// the applies in flight finished and the outbox was flushed.
+/// the applies in flight finished and the outbox was flushed. With a
+/// `leader`, each reconcile first confirms that this replica still holds
+/// the Lease; when it does not, every loop stops taking work.
 pub async fn run<T: Target + Sync>(
     target: &T,
     mut sources: Vec<Looped>,
@@ -83,24 +95,38 @@ pub async fn run<T: Target + Sync>(
     concurrency: usize,
     metrics: &Metrics,
     shutdown: watch::Receiver<bool>,
-) {
+    leader: Option<&Leadership>,
+) -> Ended {
     let permits = Semaphore::new(concurrency.max(1));
+    let (demote, demoted) = watch::channel(false);
+    let demote = &demote;
     let loops = sources.iter_mut().map(|s| {
-        let (permits, mut shutdown) = (&permits, shutdown.clone());
+        let permits = &permits;
+        let mut halt = Halt {
+            shutdown: shutdown.clone(),
+            demoted: demoted.clone(),
+        };
         async move {
             loop {
                 let reason = tokio::select! {
                     reason = s.trigger.next() => reason,
-                    _ = shutdown.wait_for(|stop| *stop) => return,
+                    () = halt.wait() => return,
                 };
                 // Waiting for a turn ends at shutdown too: no new work.
                 let permit = tokio::select! {
                     permit = permits.acquire() => permit,
-                    _ = shutdown.wait_for(|stop| *stop) => return,
+                    () = halt.wait() => return,
                 };
                 let Ok(_permit) = permit else {
                     return;
                 };
+                if let Some(leader) = leader
+                    && !leader.confirm().await
+                {
+                    error!(lease = %leader.lease, "this replica no longer holds the leader Lease: not reconciling");
+                    let _ = demote.send(true);
+                    return;
+                }
                 let started = Instant::now();
                 let span = info_span!(
                     "reconcile",
@@ -109,10 +135,8 @@ pub async fn run<T: Target + Sync>(
                     reason = ?reason
                 );
                 let stop = {
-                    let mut shutdown = shutdown.clone();
-                    async move {
-                        let _ = shutdown.wait_for(|stop| *stop).await;
-                    }
+                    let mut halt = halt.clone();
+                    async move { halt.wait().await }
                 };
                 let result = reconcile(target, s, &policy, metrics, reason, stop)
                     .instrument(span.clone())
@@ -144,6 +168,28 @@ pub async fn run<T: Target + Sync>(
     });
     futures::future::join_all(loops).await;
     flush(&sources, FLUSH_GRACE).await;
+    if *demoted.borrow() {
+        Ended::Demoted
+    } else {
+        Ended::Shutdown
+    }
+}
+
+/// Shutdown, or demotion: either stops the loops.
+#[derive(Clone)]
+struct Halt {
+    shutdown: watch::Receiver<bool>,
+    demoted: watch::Receiver<bool>,
+}
+
+impl Halt {
+    /// Resolves once either is set.
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.shutdown.wait_for(|stop| *stop) => {}
+            _ = self.demoted.wait_for(|demoted| *demoted) => {}
+        }
+    }
 }
 
 /// Delivers what is still in the outbox (failed deliveries included,
