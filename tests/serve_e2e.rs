@@ -4,82 +4,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::http::{hmac_hex, promtool, request};
+use support::served::{PATIENCE, Served};
 
 const SECRET: &str = "serve-e2e-secret";
-const PATIENCE: Duration = Duration::from_secs(60);
-
-struct Served {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    base: String,
-}
-
-impl Served {
-    fn start(root: &Path, config: &Path) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
-            .env("HOME", root)
-            .env("HOOK_SECRET", SECRET)
-            .arg("--state-dir")
-            .arg(root.join("state"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let (sink, addr) = (log.clone(), Arc::new(Mutex::new(None::<String>)));
-        let found = addr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("HTTP on ").nth(1) {
-                    *found.lock().unwrap() = rest.split_whitespace().next().map(str::to_string);
-                }
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-            }
-        });
-        let deadline = Instant::now() + PATIENCE;
-        let base = loop {
-            if let Some(a) = addr.lock().unwrap().clone() {
-                break format!("http://{a}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not listen: {}",
-                log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        Served { child, log, base }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn wait_log(&self, needle: &str) -> Duration {
-        let started = Instant::now();
-        while !self.log().contains(needle) {
-            assert!(
-                started.elapsed() < PATIENCE,
-                "no {needle:?} in:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        started.elapsed()
-    }
-}
 
 fn git(repo: &Path, home: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -128,7 +60,7 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
         ),
     )
     .unwrap();
-    let mut served = Served::start(root.path(), &config);
+    let mut served = Served::start(root.path(), &config, &[("HOOK_SECRET", SECRET)]);
 
     // Readiness follows the first sync.
     served.wait_log("Job default/first: Complete");
@@ -191,27 +123,89 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
     assert_eq!(promtool(&metrics).0, Some(0), "{metrics}");
 
     // SIGTERM: it stops, and the statuses are on the commit.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(served.child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = served.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not stop:\n{}",
-            served.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    served.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = served.wait_exit();
     assert!(status.success(), "{status:?}\n{}", served.log());
     let notes = git(&repo, root.path(), &["notes", "--ref=jobcd", "show", &sha]);
     assert!(
         notes.contains("jobcd/job/default/second") && notes.contains("success"),
         "{notes}"
     );
+}
+
+#[test]
+fn sigterm_while_a_run_goes_on_loses_no_status() {
+    let root = tempfile::tempdir().unwrap();
+    let repo: PathBuf = root.path().join("repo");
+    std::fs::create_dir_all(repo.join("jobs")).unwrap();
+    git(&repo, root.path(), &["init", "-q", "-b", "main"]);
+    let slow = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: slow}\nspec:\n  backoffLimit: 3\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 1\n      containers: [{name: main, image: x, command: [sh, -c, 'sleep 2']}]\n";
+    std::fs::write(repo.join("jobs/slow.yaml"), slow).unwrap();
+    git(&repo, root.path(), &["add", "-A"]);
+    git(&repo, root.path(), &["commit", "-q", "-m", "slow"]);
+    let sha = git(&repo, root.path(), &["rev-parse", "HEAD"]);
+    let config = root.path().join("jobcd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\ntarget: {{kind: local}}\nsources:\n  - name: jobs\n    repo: {}\n    path: jobs\n    interval: 0s\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let notes = || {
+        Command::new("git")
+            .current_dir(&repo)
+            .env("HOME", root.path())
+            .args(["notes", "--ref=jobcd", "show", &sha])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let line = |notes: &str, context: &str| {
+        notes
+            .lines()
+            .find(|l| l.contains(context))
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    // The run has started (its pending status is on the commit): SIGTERM.
+    let mut served = Served::start(root.path(), &config, &[]);
+    let deadline = Instant::now() + PATIENCE;
+    while !notes().contains("jobcd/job/default/slow") {
+        assert!(Instant::now() < deadline, "no run:\n{}", served.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    served.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = served.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", served.log());
+    let log = served.log();
+    assert!(log.contains("interrupted while 1 run(s) went on"), "{log}");
+    let before = notes();
+    assert!(
+        line(&before, "jobcd/job/default/slow").contains("pending"),
+        "{before}"
+    );
+    assert!(line(&before, "jobcd/sync").contains("pending"), "{before}");
+    drop(served);
+
+    // The next start resumes the run and reports its end, and the sync's.
+    let served = Served::start(root.path(), &config, &[]);
+    served.wait_log("Job default/slow: Complete");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let after = notes();
+        if line(&after, "jobcd/job/default/slow").contains("success")
+            && line(&after, "jobcd/sync").contains("success")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "statuses lost:\n{after}\n{}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

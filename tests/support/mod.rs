@@ -10,3 +10,4 @@ pub mod jobs_repo;
 pub mod kube_cluster;
 pub mod rng;
 pub mod robfig;
+pub mod served;
