@@ -63,6 +63,7 @@ fn main() {
             spec_hash: Some(d.spec_hash.clone()),
             manifest: d.object.manifest.json().to_string(),
             applied_at: None,
+            observed: None,
         })
         .collect();
     let mut ledger = Ledger::default();

@@ -452,6 +452,47 @@ fn refusals_and_failures_are_reported_and_apply_nothing() {
     let schedule =
         cluster.json(&["-n", "team", "get", "cronjob", "shared"])["spec"]["schedule"].clone();
     assert_eq!(schedule, "5 5 * * *", "not overwritten");
+    // Correcting drift, git wins: the schedule is jobcd's again.
+    let out = repo.sync(&cluster, "team", &["--correct-drift"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let schedule =
+        || cluster.json(&["-n", "team", "get", "cronjob", "shared"])["spec"]["schedule"].clone();
+    assert_eq!(schedule(), "0 2 * * *");
+
+    // Changed by hand (`kubectl patch` takes the field over): shown by diff
+    // with both values, left by a plain sync, put back when correcting,
+    // and then nothing to write.
+    let patched = cluster.kubectl(&[
+        "-n",
+        "team",
+        "patch",
+        "cronjob",
+        "shared",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"schedule":"7 7 * * *"}}"#,
+    ]);
+    assert!(patched.status.success(), "{patched:?}");
+    let mut diff = repo.sync_command(&cluster, "team");
+    let diff = diff.arg("--dry-run").output().unwrap();
+    let shown = text(&diff);
+    assert!(
+        shown.contains("drifted")
+            && shown
+                .contains("spec.schedule is \"7 7 * * *\" on the cluster, \"0 2 * * *\" in git"),
+        "{shown}"
+    );
+    let left = repo.sync(&cluster, "team", &[]);
+    assert_eq!(left.status.code(), Some(0), "{}", text(&left));
+    assert_eq!(writes(&left), 0, "{}", text(&left));
+    assert_eq!(schedule(), "7 7 * * *");
+    let put_back = repo.sync(&cluster, "team", &["--correct-drift"]);
+    assert_eq!(put_back.status.code(), Some(0), "{}", text(&put_back));
+    assert!(text(&put_back).contains("revert"), "{}", text(&put_back));
+    assert_eq!(schedule(), "0 2 * * *");
+    let after = repo.sync(&cluster, "team", &["--correct-drift"]);
+    assert_eq!(writes(&after), 0, "{}", text(&after));
+    assert!(!text(&after).contains("drifted"), "{}", text(&after));
 }
 
 #[test]

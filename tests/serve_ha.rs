@@ -116,6 +116,25 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
         assert!(Instant::now() < deadline, "no status:\n{}", b.log());
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // Changed by hand: the next poll puts it back, and logs what drifted.
+    let patched = cluster.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "patch",
+        "cronjob",
+        "nightly",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"schedule":"1 1 * * *"}}"#,
+    ]);
+    assert!(patched.status.success(), "{patched:?}");
+    b.wait_log(r#"drift: changed on the cluster: spec.schedule is "1 1 * * *" on the cluster, "30 4 * * *" in git"#);
+    cluster.wait_for("the schedule put back", || {
+        cluster.json(&["-n", NAMESPACE, "get", "cronjob", "nightly"])["spec"]["schedule"]
+            == "30 4 * * *"
+    });
+
     let once = cluster.json(&["-n", NAMESPACE, "get", "job", "once"]);
     assert_eq!(once["metadata"]["uid"], uid, "the Job ran again");
     let jobs = cluster.json(&["-n", NAMESPACE, "get", "jobs"]);

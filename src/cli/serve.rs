@@ -253,6 +253,7 @@ impl Serving<'_> {
                 allow_empty: config.prune.allow_empty,
                 max_prune_share: config.prune.max_share,
                 force_prune: config.prune.force,
+                correct_drift: config.correct_drift,
             };
             let mut leadership = self.leadership.take();
             let run = serve::run(

@@ -58,6 +58,9 @@ pub(crate) struct Args {
     /// The largest share of managed objects one sync may prune, in percent (a single deletion is always allowed).
     #[arg(long, default_value_t = DEFAULT_MAX_PRUNE_SHARE * 100.0, value_parser = percent)]
     max_prune: f64,
+    /// Put objects changed on the cluster back as in git, taking over the fields someone else changed (without it, drift is shown and left).
+    #[arg(long)]
+    correct_drift: bool,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     output: Format,
@@ -155,6 +158,7 @@ fn policy(args: &Args) -> Policy {
         allow_empty: args.allow_empty,
         max_prune_share: args.max_prune / 100.0,
         force_prune: args.force_prune,
+        correct_drift: args.correct_drift,
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Config {
     pub sources: Vec<Source>,
     /// Several replicas, one leader (kube target only).
     pub leader_election: Option<LeaderElection>,
+    /// Put managed objects changed on the cluster back as in git.
+    pub correct_drift: bool,
 }
 
 /// Leader election through a `coordination.k8s.io/v1` Lease in the
@@ -229,6 +231,7 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
             "reporters",
             "sources",
             "leaderElection",
+            "correctDrift",
         ],
         p,
     );
@@ -247,6 +250,7 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
         reporters: read_reporters(top, p),
         sources: read_sources(top, p),
         leader_election,
+        correct_drift: top.boolean("correctDrift", p).unwrap_or(true),
     }
 }
 

@@ -32,6 +32,7 @@ sources:
   - name: local-jobs
     repo: /srv/jobs
     interval: 0s
+correctDrift: false
 leaderElection:
   leaseName: jobcd-prod
   leaseDuration: 20s
@@ -63,6 +64,7 @@ fn a_full_configuration_reads_into_its_values() {
         Some(SecretRef::File("/secrets/git/password".into()))
     );
     assert_eq!(c.sources[1].interval, 0);
+    assert!(!c.correct_drift);
     assert_eq!(
         c.leader_election,
         Some(LeaderElection {
@@ -122,6 +124,7 @@ fn defaults_fill_what_is_left_out() {
     assert!(c.reporters.notes && c.reporters.forge.is_none());
     assert_eq!(c.sources[0].interval, DEFAULT_INTERVAL);
     assert_eq!(c.prune.max_share, crate::plan::DEFAULT_MAX_PRUNE_SHARE);
+    assert!(c.correct_drift);
 }
 
 fn problems(text: &str) -> Vec<String> {

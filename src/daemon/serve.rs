@@ -307,12 +307,19 @@ pub async fn reconcile<T: Target>(
     };
     if plan.has_changes() || reason != Reason::Poll {
         info!(
-            "{} to create, {} to update, {} to re-run, {} to prune",
+            "{} to create, {} to update, {} to re-run, {} to prune, {} to revert",
             plan.count(Action::Create),
             plan.count(Action::Update),
             plan.count(Action::Rerun),
-            plan.count(Action::Prune)
+            plan.count(Action::Prune),
+            plan.count(Action::Revert)
         );
+    }
+    // Drift is told field by field, whether it is put back or left.
+    for step in &plan.steps {
+        if matches!(step.action, Action::Revert | Action::Drifted) {
+            warn!(object = %step.id, "drift: {}", step.reason);
+        }
     }
     let planned = Planned {
         source: &s.name,
@@ -343,6 +350,7 @@ pub async fn reconcile<T: Target>(
         metrics.applied(match operation {
             Operation::Create(_) => "create",
             Operation::Update(_) => "update",
+            Operation::Revert(_) => "revert",
             Operation::Recreate(_) => "recreate",
             Operation::Prune(_) => "prune",
         });

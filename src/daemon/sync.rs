@@ -221,9 +221,15 @@ pub async fn apply_and_follow<T: Target>(
     let failed_runs = runs.iter().filter(|r| r.result != "Complete").count();
     let conflicts = plan.count(Action::Conflict);
     let summary = format!(
-        "{} created, {} updated, {} re-run, {} pruned, {} unchanged, {} skipped, {} conflicts; {} Job run(s), {} failed",
+        "{} created, {} updated, {}{} re-run, {} pruned, {} unchanged, {} skipped, {} conflicts; {} Job run(s), {} failed",
         plan.count(Action::Create),
         plan.count(Action::Update),
+        // Drift put back, told only when there was some (a commit status
+        // description holds 140 characters).
+        match plan.count(Action::Revert) {
+            0 => String::new(),
+            n => format!("{n} reverted, "),
+        },
         plan.count(Action::Rerun),
         plan.count(Action::Prune),
         plan.count(Action::Unchanged),

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use super::drift;
 use super::ownership::{self, ON_CHANGE, PRUNE, RUN};
 use crate::manifest::{Kind, ObjectRef};
 use crate::target::{Desired, Ledger, Live, Operation};
@@ -30,6 +31,12 @@ pub enum Action {
     Keep,
     /// Live but not jobcd's to change (unmanaged, or another source's).
     Conflict,
+    /// Changed on the cluster by someone else: put back as in git
+    /// (`correct_drift`), taking the fields back.
+    Revert,
+    /// Changed on the cluster by someone else, left so (no
+    /// `correct_drift`): shown, not applied.
+    Drifted,
 }
 
 impl Action {
@@ -37,7 +44,7 @@ impl Action {
     pub fn changes(self) -> bool {
         matches!(
             self,
-            Action::Create | Action::Update | Action::Rerun | Action::Prune
+            Action::Create | Action::Update | Action::Rerun | Action::Prune | Action::Revert
         )
     }
 }
@@ -72,6 +79,7 @@ impl Plan<'_> {
             .filter_map(|s| match (s.action, &s.desired) {
                 (Action::Create, Some(d)) => Some(Operation::Create((*d).clone())),
                 (Action::Update, Some(d)) => Some(Operation::Update((*d).clone())),
+                (Action::Revert, Some(d)) => Some(Operation::Revert((*d).clone())),
                 (Action::Rerun, Some(d)) => Some(Operation::Recreate((*d).clone())),
                 (Action::Prune, _) => Some(Operation::Prune(s.id.clone())),
                 _ => None,
@@ -100,6 +108,9 @@ pub struct Policy {
     pub max_prune_share: f64,
     /// Prune whatever the share.
     pub force_prune: bool,
+    /// Put objects changed on the cluster back as in git, taking over the
+    /// fields someone else changed (server-side apply's force).
+    pub correct_drift: bool,
 }
 
 impl Default for Policy {
@@ -108,6 +119,7 @@ impl Default for Policy {
             allow_empty: false,
             max_prune_share: DEFAULT_MAX_PRUNE_SHARE,
             force_prune: false,
+            correct_drift: false,
         }
     }
 }
@@ -165,7 +177,7 @@ pub fn plan<'a>(
     let mut steps = Vec::with_capacity(desired.len() + live.len() / 16);
     for d in desired {
         let current = live_by_id.get(&d.object.id).copied();
-        let (action, reason) = decide(source, d, current, ledger);
+        let (action, reason) = decide(source, d, current, ledger, policy);
         steps.push(Step {
             id: d.object.id.clone(),
             action,
@@ -224,7 +236,13 @@ pub fn plan<'a>(
 }
 
 /// The step for a desired object.
-fn decide(source: &str, d: &Desired, live: Option<&Live>, ledger: &Ledger) -> (Action, String) {
+fn decide(
+    source: &str,
+    d: &Desired,
+    live: Option<&Live>,
+    ledger: &Ledger,
+    policy: &Policy,
+) -> (Action, String) {
     let id = &d.object.id;
     let ran = ledger.outcome(&id.namespace, &id.name, &d.spec_hash);
     let Some(live) = live else {
@@ -260,6 +278,31 @@ fn decide(source: &str, d: &Desired, live: Option<&Live>, ledger: &Ledger) -> (A
         Some(_) => {}
     }
     if live.spec_hash.as_deref() == Some(d.spec_hash.as_str()) {
+        let drift = drift::drifted(
+            d.object.manifest.json(),
+            &live.manifest,
+            live.observed.as_deref(),
+        );
+        if !drift.is_empty() {
+            let what = drift
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return if policy.correct_drift {
+                (
+                    Action::Revert,
+                    format!("changed on the cluster: {what}; put back as in git"),
+                )
+            } else {
+                (
+                    Action::Drifted,
+                    format!(
+                        "changed on the cluster: {what}; left so (correcting drift puts git's values back)"
+                    ),
+                )
+            };
+        }
         let reason = match (id.kind, ran) {
             (Kind::Job, Some(outcome)) if outcome != "Running" => {
                 format!("up to date; it ran: {outcome}")
@@ -270,6 +313,28 @@ fn decide(source: &str, d: &Desired, live: Option<&Live>, ledger: &Ledger) -> (A
         return (Action::Unchanged, reason);
     }
     match id.kind {
+        Kind::CronJob if policy.correct_drift => {
+            // Fields someone else took over would make the update a
+            // conflict: git wins, as for drift.
+            let drift = drift::drifted(
+                d.object.manifest.json(),
+                &live.manifest,
+                live.observed.as_deref(),
+            );
+            if drift.is_empty() {
+                (Action::Update, "spec changed: updated in place".into())
+            } else {
+                let what = drift
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (
+                    Action::Revert,
+                    format!("spec changed, and changed on the cluster: {what}; updated as in git"),
+                )
+            }
+        }
         Kind::CronJob => (Action::Update, "spec changed: updated in place".into()),
         Kind::Job => {
             if d.object.annotation(ON_CHANGE) == Some("ignore") {

@@ -4,6 +4,7 @@
 
 mod compute;
 pub mod diff;
+pub mod drift;
 pub mod normalize;
 pub mod ownership;
 

@@ -42,8 +42,12 @@ pub struct Live {
     pub path: Option<String>,
     /// Its recorded spec hash.
     pub spec_hash: Option<String>,
-    /// The object as applied, in JSON.
+    /// The object as applied, in JSON: on a cluster, the fields jobcd's
+    /// field manager owns.
     pub manifest: String,
+    /// The whole live object in JSON, where it differs from `manifest`
+    /// (on a cluster), to show what drifted.
+    pub observed: Option<String>,
     /// When it was applied.
     pub applied_at: Option<Timestamp>,
 }
@@ -59,6 +63,7 @@ impl Live {
             spec_hash: Some(d.spec_hash.clone()),
             manifest: d.object.manifest.json().to_string(),
             applied_at: None,
+            observed: None,
         }
     }
 }
@@ -70,6 +75,9 @@ pub enum Operation {
     Create(Desired),
     /// Update a CronJob in place.
     Update(Desired),
+    /// Put an object changed on the cluster back as in git, taking over
+    /// the fields someone else changed.
+    Revert(Desired),
     /// Run a changed Job again: delete the live one, then create it.
     Recreate(Desired),
     /// Delete a managed object that left the repository.
@@ -80,7 +88,10 @@ impl Operation {
     /// The object the operation is about.
     pub fn id(&self) -> &ObjectRef {
         match self {
-            Operation::Create(d) | Operation::Update(d) | Operation::Recreate(d) => &d.object.id,
+            Operation::Create(d)
+            | Operation::Update(d)
+            | Operation::Revert(d)
+            | Operation::Recreate(d) => &d.object.id,
             Operation::Prune(id) => id,
         }
     }

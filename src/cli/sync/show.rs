@@ -162,5 +162,7 @@ fn action_word(action: Action) -> &'static str {
         Action::Skip => "skip",
         Action::Keep => "keep",
         Action::Conflict => "conflict",
+        Action::Revert => "revert",
+        Action::Drifted => "drifted",
     }
 }

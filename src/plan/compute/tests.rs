@@ -283,3 +283,60 @@ fn pruning_more_than_the_share_is_refused_naming_every_object() {
     .unwrap();
     assert_eq!(plan_one.count(Action::Prune), 1);
 }
+
+#[test]
+fn a_field_someone_else_took_over_is_drift_put_back_only_when_asked() {
+    let c = cronjob("c", "0 3 * * *");
+    // On a cluster, the live manifest is the part jobcd's manager owns:
+    // `kubectl edit` of the schedule took that field away.
+    let mut taken = live(&c, Some("prod"));
+    let mut owned: serde_json::Value = serde_json::from_str(&taken.manifest).unwrap();
+    owned["spec"].as_object_mut().unwrap().remove("schedule");
+    taken.manifest = owned.to_string();
+    let mut whole: serde_json::Value = serde_json::from_str(c.object.manifest.json()).unwrap();
+    whole["spec"]["schedule"] = "0 4 * * *".into();
+    taken.observed = Some(whole.to_string());
+    let wanted = [c];
+    let lives = [taken];
+
+    let shown = make(
+        "prod",
+        &wanted,
+        &lives,
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap();
+    let s = step(&shown, "CronJob default/c");
+    assert_eq!(s.action, Action::Drifted);
+    assert!(
+        s.reason
+            .contains("spec.schedule is \"0 4 * * *\" on the cluster, \"0 3 * * *\" in git"),
+        "{}",
+        s.reason
+    );
+    assert!(!shown.has_changes() && shown.operations().is_empty());
+
+    let correcting = Policy {
+        correct_drift: true,
+        ..Policy::default()
+    };
+    let put_back = make("prod", &wanted, &lives, &Ledger::default(), &correcting).unwrap();
+    assert_eq!(step(&put_back, "CronJob default/c").action, Action::Revert);
+    assert!(matches!(
+        put_back.operations().as_slice(),
+        [Operation::Revert(d)] if d.object.id.name == "c"
+    ));
+
+    // Fully owned again (after the revert): no drift.
+    let owned_again = [live(&wanted[0], Some("prod"))];
+    let after = make(
+        "prod",
+        &wanted,
+        &owned_again,
+        &Ledger::default(),
+        &correcting,
+    )
+    .unwrap();
+    assert_eq!(step(&after, "CronJob default/c").action, Action::Unchanged);
+}

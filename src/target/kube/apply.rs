@@ -52,11 +52,19 @@ impl KubeTarget {
         value
     }
 
-    pub(super) async fn server_apply(&self, d: &Desired) -> Result<DynamicObject, Error> {
+    /// Server-side apply of `d`; `force` takes over fields other managers
+    /// own (drift correction only: an ordinary apply reports them as a
+    /// conflict).
+    pub(super) async fn server_apply(
+        &self,
+        d: &Desired,
+        force: bool,
+    ) -> Result<DynamicObject, Error> {
         let id = &d.object.id;
         let api = self.api(id.kind, &id.namespace);
         let mut params = PatchParams::apply(FIELD_MANAGER);
         params.dry_run = self.dry_run;
+        params.force = force;
         let manifest = Self::manifest(d);
         retry(|| async {
             api.patch(&id.name, &params, &Patch::Apply(&manifest))

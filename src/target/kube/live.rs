@@ -26,7 +26,19 @@ pub(super) fn live_of(kind: Kind, object: &DynamicObject) -> Option<Live> {
             .as_str()
             .map(str::to_string)
     };
-    let mut applied = owned::owned_by(&value, FIELD_MANAGER).unwrap_or_else(|| value.clone());
+    let owned = owned::owned_by(&value, FIELD_MANAGER);
+    // The whole object, for what drifted, when jobcd's part is not all.
+    let observed = owned.as_ref().map(|_| {
+        let mut whole = value.clone();
+        if let Some(map) = whole.as_object_mut() {
+            map.remove("status");
+        }
+        if let Some(meta) = whole.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+        whole.to_string()
+    });
+    let mut applied = owned.unwrap_or_else(|| value.clone());
     if let Some(labels) = applied
         .pointer_mut("/spec/jobTemplate/metadata/labels")
         .and_then(Value::as_object_mut)
@@ -56,5 +68,6 @@ pub(super) fn live_of(kind: Kind, object: &DynamicObject) -> Option<Live> {
         spec_hash: annotation(ownership::SPEC_HASH),
         manifest: applied.to_string(),
         applied_at,
+        observed,
     })
 }

@@ -335,7 +335,7 @@ impl Target for KubeTarget {
         match operation {
             Operation::Create(d) => {
                 self.check(std::slice::from_ref(d))?;
-                let created = self.server_apply(d).await?;
+                let created = self.server_apply(d, false).await?;
                 match d.object.id.kind {
                     Kind::Job => self.started(d, &created).await,
                     Kind::CronJob => Ok(Applied::Done),
@@ -343,7 +343,12 @@ impl Target for KubeTarget {
             }
             Operation::Update(d) => {
                 self.check(std::slice::from_ref(d))?;
-                self.server_apply(d).await?;
+                self.server_apply(d, false).await?;
+                Ok(Applied::Done)
+            }
+            Operation::Revert(d) => {
+                self.check(std::slice::from_ref(d))?;
+                self.server_apply(d, true).await?;
                 Ok(Applied::Done)
             }
             Operation::Recreate(d) => {
@@ -354,7 +359,7 @@ impl Target for KubeTarget {
                     return self.dry_run_create(d).await;
                 }
                 self.gone(id).await?;
-                let created = self.server_apply(d).await?;
+                let created = self.server_apply(d, false).await?;
                 self.started(d, &created).await
             }
             Operation::Prune(id) => {

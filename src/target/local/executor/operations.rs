@@ -29,6 +29,7 @@ impl Target for Executor {
                 spec_hash: Some(o.spec_hash),
                 manifest: o.manifest,
                 applied_at: Some(o.applied_at),
+                observed: None,
             })
             .collect();
         live.sort_by(|a, b| a.id.cmp(&b.id));
@@ -52,6 +53,7 @@ impl Target for Executor {
         match operation {
             Operation::Create(desired)
             | Operation::Update(desired)
+            | Operation::Revert(desired)
             | Operation::Recreate(desired) => match desired.object.id.kind {
                 Kind::CronJob => {
                     self.apply_cronjob(desired)?;

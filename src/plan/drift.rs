@@ -1,0 +1,207 @@
+//! Drift: a managed object changed on the cluster by someone else. Under
+//! server-side apply, whoever changes a field jobcd applied takes that
+//! field over, so it leaves the part of the object jobcd's field manager
+//! owns. A field of the desired manifest missing from that part is drift;
+//! comparing which fields are owned, not their values, is immune to the
+//! server's normal forms (quantities, defaults, key order).
+
+use serde_json::Value;
+
+/// A field jobcd applied that someone else changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// Where, e.g. `spec.schedule` or `spec.jobTemplate.….containers[0].image`.
+    pub path: String,
+    /// Its value in git.
+    pub want: Value,
+    /// Its value on the cluster (None when unknown or removed).
+    pub found: Option<Value>,
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.found {
+            Some(found) => write!(
+                f,
+                "{} is {found} on the cluster, {} in git",
+                self.path, self.want
+            ),
+            None => write!(
+                f,
+                "{} is gone on the cluster, {} in git",
+                self.path, self.want
+            ),
+        }
+    }
+}
+
+/// The fields of `desired` that `owned` (what jobcd's field manager owns of
+/// the live object) lacks, with their values in `observed` (the whole live
+/// object) when known. All three are JSON texts; unreadable ones mean no
+/// drift, never a false alarm.
+pub fn drifted(desired: &str, owned: &str, observed: Option<&str>) -> Vec<Drift> {
+    if desired == owned {
+        return Vec::new();
+    }
+    let (Ok(desired), Ok(owned)) = (
+        serde_json::from_str::<Value>(desired),
+        serde_json::from_str::<Value>(owned),
+    ) else {
+        return Vec::new();
+    };
+    let observed = observed.and_then(|o| serde_json::from_str::<Value>(o).ok());
+    let mut out = Vec::new();
+    walk(
+        &desired,
+        Some(&owned),
+        observed.as_ref(),
+        &mut String::new(),
+        &mut out,
+    );
+    // Identity is not owned by anyone (and watch events may leave the
+    // type out): it cannot drift.
+    out.retain(|d| !IDENTITY.contains(&d.path.as_str()));
+    out
+}
+
+/// Fields that name the object rather than describe it.
+const IDENTITY: [&str; 4] = ["apiVersion", "kind", "metadata.name", "metadata.namespace"];
+
+fn walk(
+    want: &Value,
+    owned: Option<&Value>,
+    observed: Option<&Value>,
+    path: &mut String,
+    out: &mut Vec<Drift>,
+) {
+    match want {
+        Value::Null => {}
+        Value::Object(map) => {
+            for (key, sub) in map {
+                let mark = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                walk(
+                    sub,
+                    owned.and_then(|o| o.get(key)),
+                    observed.and_then(|o| o.get(key)),
+                    path,
+                    out,
+                );
+                path.truncate(mark);
+            }
+        }
+        Value::Array(items) if items.iter().any(Value::is_object) => {
+            for (i, item) in items.iter().enumerate() {
+                let mark = path.len();
+                path.push_str(&format!("[{i}]"));
+                walk(
+                    item,
+                    owned.and_then(|o| element(o, item, i)),
+                    observed.and_then(|o| element(o, item, i)),
+                    path,
+                    out,
+                );
+                path.truncate(mark);
+            }
+        }
+        // A scalar, or a list of scalars (owned as one value).
+        _ => {
+            if owned.is_none() {
+                out.push(Drift {
+                    path: path.clone(),
+                    want: want.clone(),
+                    found: observed.cloned(),
+                });
+            }
+        }
+    }
+}
+
+/// The item of list `of` matching `item`: by its `name` (containers,
+/// volumes, env) when it has one, else by position.
+fn element<'v>(of: &'v Value, item: &Value, index: usize) -> Option<&'v Value> {
+    let items = of.as_array()?;
+    match item.get("name") {
+        Some(name) => items.iter().find(|i| i.get("name") == Some(name)),
+        None => items.get(index),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIT: &str = r#"{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"n","labels":{"team":"a"}},"spec":{"schedule":"0 3 * * *","jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"main","image":"busybox:1","command":["sh","-c","x"],"resources":{"limits":{"cpu":"500m"}}}]}}}}}}"#;
+
+    #[test]
+    fn all_fields_owned_is_no_drift_whatever_the_values_look_like() {
+        assert!(drifted(GIT, GIT, None).is_empty());
+        // The server writes 0.5 CPU as "500m" and adds defaults: not drift.
+        let owned = GIT.replace("\"500m\"", "\"0.5\"").replace(
+            "\"command\"",
+            "\"imagePullPolicy\":\"IfNotPresent\",\"command\"",
+        );
+        assert!(drifted(GIT, &owned, None).is_empty());
+    }
+
+    #[test]
+    fn a_field_taken_over_is_drift_with_both_values() {
+        // kubectl edit moved the schedule and the image to its own manager
+        // (and fields come out in serde_json's key order).
+        let owned = GIT
+            .replace("\"schedule\":\"0 3 * * *\",", "")
+            .replace("\"image\":\"busybox:1\",", "");
+        let observed = GIT
+            .replace("0 3 * * *", "0 4 * * *")
+            .replace(
+                "\"containers\":[",
+                "\"containers\":[{\"name\":\"sidecar\",\"image\":\"s\"},",
+            )
+            .replace("busybox:1", "busybox:2");
+        let found = drifted(GIT, &owned, Some(&observed));
+        let text: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "spec.jobTemplate.spec.template.spec.containers[0].image is \"busybox:2\" on the cluster, \"busybox:1\" in git",
+                "spec.schedule is \"0 4 * * *\" on the cluster, \"0 3 * * *\" in git",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_removed_label_and_a_changed_command_are_drift() {
+        let owned = GIT
+            .replace(",\"labels\":{\"team\":\"a\"}", "")
+            .replace("\"command\":[\"sh\",\"-c\",\"x\"],", "");
+        let found = drifted(GIT, &owned, None);
+        let paths: Vec<&str> = found.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "metadata.labels.team",
+                "spec.jobTemplate.spec.template.spec.containers[0].command"
+            ]
+        );
+        assert_eq!(
+            found[0].to_string(),
+            "metadata.labels.team is gone on the cluster, \"a\" in git"
+        );
+    }
+
+    #[test]
+    fn unreadable_json_is_never_a_false_alarm() {
+        assert!(drifted(GIT, "not json", None).is_empty());
+    }
+
+    #[test]
+    fn identity_without_a_type_is_no_drift() {
+        // Objects from a watch's list may come without apiVersion and kind.
+        let untyped = GIT.replace("\"apiVersion\":\"batch/v1\",\"kind\":\"CronJob\",", "");
+        assert_ne!(untyped, GIT);
+        assert!(drifted(GIT, &untyped, None).is_empty());
+    }
+}
