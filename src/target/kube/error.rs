@@ -2,7 +2,7 @@
 //! must act: the object, what the server said, and what to do.
 
 /// An error of the Kubernetes target.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The client could not be set up.
     #[error("{0}")]
@@ -49,28 +49,7 @@ impl Error {
     pub fn api(action: &'static str, object: impl std::fmt::Display, e: kube::Error) -> Error {
         let object = object.to_string();
         match e {
-            kube::Error::Api(status) => {
-                let code = status.code;
-                let reason = status.reason.clone();
-                let hint = match (code, reason.as_str()) {
-                    (401, _) => "; the credentials were refused: check --kubeconfig/--context (an expired token or certificate?)",
-                    (403, _) => "; jobcd's user or service account lacks this permission: grant it with RBAC (the Helm chart's Role lists what jobcd needs)",
-                    (404, _) if action == "apply" => "; does the namespace exist? jobcd does not create namespaces",
-                    (409, "Conflict") if action == "apply" => "; another field manager owns these fields: change them back there, or remove that manager's entry; jobcd never forces",
-                    (409, "AlreadyExists") => "; an object of this name exists and jobcd does not manage it: rename yours or delete that one",
-                    (422, _) => "; the API server rejected the manifest: fix it in git",
-                    (400, _) if status.message.contains("admission webhook") => "; an admission webhook refused it: see its message",
-                    (429, _) | (500..=599, _) => "; the API server is overloaded or failing; retried with backoff",
-                    _ => "",
-                };
-                Error::Api {
-                    action,
-                    object,
-                    message: status.message.clone(),
-                    hint: hint.into(),
-                    code: Some(code),
-                }
-            }
+            kube::Error::Api(status) => Error::status(action, object, &status),
             other => Error::Api {
                 action,
                 object,
@@ -79,6 +58,61 @@ impl Error {
                 code: None,
             },
         }
+    }
+
+    /// The error of a request about `object` the server answered with
+    /// `status`.
+    pub fn status(action: &'static str, object: String, status: &kube::core::Status) -> Error {
+        let code = status.code;
+        let reason = status.reason.clone();
+        let hint = match (code, reason.as_str()) {
+            (401, _) => {
+                "; the credentials were refused: check --kubeconfig/--context (an expired token or certificate?)"
+            }
+            (403, _) => {
+                "; jobcd's user or service account lacks this permission: grant it with RBAC (the Helm chart's Role lists what jobcd needs)"
+            }
+            (404, _) if action == "apply" => {
+                "; does the namespace exist? jobcd does not create namespaces"
+            }
+            (409, "Conflict") if action == "apply" => {
+                "; another field manager owns these fields: change them back there, or let jobcd take them back (sync --correct-drift; serve's correctDrift)"
+            }
+            (409, "AlreadyExists") => {
+                "; an object of this name exists and jobcd does not manage it: rename yours or delete that one"
+            }
+            (422, _) => "; the API server rejected the manifest: fix it in git",
+            (400, _) if status.message.contains("admission webhook") => {
+                "; an admission webhook refused it: see its message"
+            }
+            (429, _) | (500..=599, _) => {
+                "; the API server is overloaded or failing; retried with backoff"
+            }
+            _ => "",
+        };
+        Error::Api {
+            action,
+            object,
+            message: status.message.clone(),
+            hint: hint.into(),
+            code: Some(code),
+        }
+    }
+
+    /// The error a watch of `what` met, if waiting will not cure it: the
+    /// server refused the credentials (401), the permission (403), or knows
+    /// no such namespace (404). Other errors the watch retries with backoff.
+    pub fn of_watch(what: &str, e: &kube::runtime::watcher::Error) -> Option<Error> {
+        use kube::runtime::watcher::Error as W;
+        let status = match e {
+            W::InitialListFailed(kube::Error::Api(s))
+            | W::WatchStartFailed(kube::Error::Api(s))
+            | W::WatchFailed(kube::Error::Api(s)) => s.as_ref(),
+            W::WatchError(s) => s.as_ref(),
+            _ => return None,
+        };
+        matches!(status.code, 401 | 403 | 404)
+            .then(|| Error::status("list", what.to_string(), status))
     }
 
     /// Whether trying again may help: the server did not answer, or said

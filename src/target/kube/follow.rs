@@ -83,20 +83,42 @@ fn finished_at(job: &DynamicObject) -> Option<Timestamp> {
         .ok()
 }
 
-/// Watches the Jobs `labels` selects in `api`'s namespace until aborted.
+/// Where a follower tells what it sees.
+pub struct Sinks {
+    /// Each run's end.
+    pub outcomes: broadcast::Sender<Outcome>,
+    /// The run-once ledgers, by source.
+    pub ledgers: Ledgers,
+    /// CronJob health.
+    pub health: Health,
+    /// Set once the first list is done.
+    pub listed: watch::Sender<bool>,
+    /// A refusal of the watch.
+    pub refused: super::Refused,
+}
+
+/// Watches the Jobs `labels` selects in `namespace` (`api`'s) until
+/// aborted.
 pub fn spawn(
     api: Api<DynamicObject>,
+    namespace: &str,
     labels: &str,
-    outcomes: broadcast::Sender<Outcome>,
-    ledgers: Ledgers,
-    health: Health,
-    listed: watch::Sender<bool>,
+    sinks: Sinks,
 ) -> tokio::task::JoinHandle<()> {
+    let Sinks {
+        outcomes,
+        ledgers,
+        health,
+        listed,
+        refused,
+    } = sinks;
+    let what = format!("Jobs in namespace {namespace}");
     let stream = watcher::watcher(api, watcher::Config::default().labels(labels)).default_backoff();
     tokio::spawn(async move {
         let mut reported: HashSet<String> = HashSet::new();
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
+            super::note_refusal(&refused, &what, &event);
             let Ok(event) = event else { continue };
             match event {
                 Event::Apply(job) | Event::InitApply(job) => {

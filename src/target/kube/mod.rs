@@ -80,6 +80,24 @@ pub struct KubeTarget {
     counts: ApiCounts,
     dry_run: bool,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The first refusal a watch met (401, 403, 404): waiting for its list
+    /// would only time out.
+    refused: Refused,
+}
+
+/// Where watches leave a refusal for the waiters to report.
+pub(super) type Refused = Arc<Mutex<Option<Error>>>;
+
+/// Keeps the first refusal `event` carries, if it is one.
+pub(super) fn note_refusal<T>(refused: &Refused, what: &str, event: &Result<T, watcher::Error>) {
+    if let Err(e) = event
+        && let Some(error) = Error::of_watch(what, e)
+    {
+        refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(error);
+    }
 }
 
 impl Drop for KubeTarget {
@@ -129,6 +147,7 @@ impl KubeTarget {
             counts,
             dry_run: settings.dry_run,
             tasks: Vec::new(),
+            refused: Refused::default(),
         };
         let managed = format!("{}={}", ownership::MANAGED_BY, ownership::MANAGER);
         for namespace in target.namespaces.clone() {
@@ -144,11 +163,15 @@ impl KubeTarget {
                 let (listed, followed) = tokio::sync::watch::channel(false);
                 let task = follow::spawn(
                     target.api(Kind::Job, &namespace),
+                    &namespace,
                     labels,
-                    target.outcomes.clone(),
-                    target.ledgers.clone(),
-                    target.health.clone(),
-                    listed,
+                    follow::Sinks {
+                        outcomes: target.outcomes.clone(),
+                        ledgers: target.ledgers.clone(),
+                        health: target.health.clone(),
+                        listed,
+                        refused: target.refused.clone(),
+                    },
                 );
                 target.tasks.push(task);
                 target.followed.push(followed);
@@ -163,9 +186,8 @@ impl KubeTarget {
     pub async fn cronjob_health(&self) -> Result<Vec<CronJobHealth>, Error> {
         for followed in &self.followed {
             let mut followed = followed.clone();
-            tokio::time::timeout(READY_TIMEOUT, followed.wait_for(|listed| *listed))
-                .await
-                .map_err(|_| Error::Timeout("the API server did not list Jobs in time".into()))?
+            self.until_listed(followed.wait_for(|listed| *listed), "Jobs")
+                .await?
                 .map_err(|_| Error::Timeout("the Job watch stopped".into()))?;
         }
         let mut all: Vec<CronJobHealth> = self
@@ -231,25 +253,58 @@ impl KubeTarget {
             )
             .default_backoff(),
         );
+        let (refused, what) = (
+            self.refused.clone(),
+            format!("{kind}s in namespace {namespace}"),
+        );
         self.tasks.push(tokio::spawn(async move {
-            stream.for_each(|_| async {}).await;
+            stream
+                .for_each(|event| {
+                    note_refusal(&refused, &what, &event);
+                    async {}
+                })
+                .await;
         }));
         reader
     }
 
     async fn ready(&self) -> Result<(), Error> {
         for store in self.jobs.iter().chain(&self.cronjobs) {
-            tokio::time::timeout(READY_TIMEOUT, store.wait_until_ready())
-                .await
-                .map_err(|_| {
-                    Error::Timeout(format!(
-                        "the API server did not list Jobs and CronJobs within {} s; is it reachable?",
-                        READY_TIMEOUT.as_secs()
-                    ))
-                })?
+            self.until_listed(store.wait_until_ready(), "Jobs and CronJobs")
+                .await?
                 .map_err(|e| Error::Timeout(e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// Waits for a watch's first list (`listed`) up to READY_TIMEOUT, and
+    /// no longer once a watch was refused: that refusal is the error.
+    async fn until_listed<F: Future>(&self, listed: F, what: &str) -> Result<F::Output, Error> {
+        let refusal = || {
+            self.refused
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
+        let mut listed = std::pin::pin!(tokio::time::timeout(READY_TIMEOUT, listed));
+        let mut check = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                done = &mut listed => {
+                    return done.map_err(|_| {
+                        refusal().unwrap_or_else(|| Error::Timeout(format!(
+                            "the API server did not list {what} within {} s; is it reachable?",
+                            READY_TIMEOUT.as_secs()
+                        )))
+                    });
+                }
+                _ = check.tick() => {
+                    if let Some(refused) = refusal() {
+                        return Err(refused);
+                    }
+                }
+            }
+        }
     }
 }
 
