@@ -1,0 +1,200 @@
+{{/*
+Names and labels.
+*/}}
+{{- define "jobcd.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "jobcd.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "jobcd.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "jobcd.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "jobcd.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "jobcd.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "jobcd.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "jobcd.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name: name the existing ServiceAccount when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The namespaces jobcd manages, as a JSON list: the `namespaces` value, or
+the release namespace. Both the configuration (target.namespaces) and the
+RBAC (a Role per namespace) read this one list.
+*/}}
+{{- define "jobcd.namespaces" -}}
+{{- $namespaces := .Values.namespaces | default (list .Release.Namespace) | uniq -}}
+{{- toJson $namespaces -}}
+{{- end -}}
+
+{{/*
+The Lease leader election uses, in the release namespace.
+*/}}
+{{- define "jobcd.leaseName" -}}
+{{- .Values.leaderElection.leaseName | default (include "jobcd.fullname" .) -}}
+{{- end -}}
+
+{{/*
+The run-once ledger ConfigMaps, one per source, as a JSON list: the names
+jobcd gives them (src/target/kube/ledger.rs: "jobcd-ledger-" and the source
+name, which the values schema already restricts to a valid name). The
+Role's resourceNames read this list.
+*/}}
+{{- define "jobcd.ledgerNames" -}}
+{{- $names := list -}}
+{{- range .Values.sources -}}
+{{- $names = append $names (printf "jobcd-ledger-%s" .name) -}}
+{{- end -}}
+{{- toJson $names -}}
+{{- end -}}
+
+{{/*
+Where mounted Secrets appear in the container.
+*/}}
+{{- define "jobcd.secretsDir" -}}/var/run/secrets/jobcd{{- end -}}
+
+{{/*
+The Secret files of one source: a JSON list of {field, secret, key, path}
+for each *SecretRef it sets. `field` is the configuration key that names
+the file. Used by the configuration (the path) and the Deployment (the
+projected volume), so the two always agree.
+*/}}
+{{- define "jobcd.sourceSecretFiles" -}}
+{{- $source := . -}}
+{{- $files := list -}}
+{{- $kinds := list
+  (dict "ref" "passwordSecretRef" "field" "passwordFile" "key" "password" "file" "password")
+  (dict "ref" "sshKeySecretRef" "field" "sshKeyFile" "key" "ssh-privatekey" "file" "ssh-key")
+  (dict "ref" "sshPassphraseSecretRef" "field" "sshPassphraseFile" "key" "passphrase" "file" "ssh-passphrase")
+  (dict "ref" "knownHostsSecretRef" "field" "knownHostsFile" "key" "known_hosts" "file" "known_hosts")
+  (dict "ref" "webhookSecretRef" "field" "webhookSecretFile" "key" "webhook-secret" "file" "webhook-secret")
+-}}
+{{- range $kinds -}}
+{{- $ref := get $source .ref -}}
+{{- if $ref -}}
+{{- $secret := required (printf "sources[%s].%s.name: name the Secret" $source.name .ref) $ref.name -}}
+{{- $files = append $files (dict
+    "field" .field
+    "secret" $secret
+    "key" ($ref.key | default .key)
+    "path" (printf "sources/%s/%s" $source.name .file)) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $files -}}
+{{- end -}}
+
+{{/*
+Every Secret file the pod mounts: the sources' and the forge token.
+*/}}
+{{- define "jobcd.secretFiles" -}}
+{{- $files := list -}}
+{{- range .Values.sources -}}
+{{- $files = concat $files (include "jobcd.sourceSecretFiles" . | fromJsonArray) -}}
+{{- end -}}
+{{- $forge := .Values.reporters.forge -}}
+{{- if $forge.enabled -}}
+{{- $secret := required "reporters.forge.tokenSecretRef.name: name the Secret holding the forge token" $forge.tokenSecretRef.name -}}
+{{- $files = append $files (dict "field" "tokenFile" "secret" $secret "key" ($forge.tokenSecretRef.key | default "token") "path" "forge/token") -}}
+{{- end -}}
+{{- toJson $files -}}
+{{- end -}}
+
+{{/*
+jobcd.yaml, rendered from the values (see values.yaml). The keys jobcd
+reads are listed in jobcd's README (`jobcd serve`).
+*/}}
+{{- define "jobcd.config" -}}
+{{- $dir := include "jobcd.secretsDir" . -}}
+{{- $sources := list -}}
+{{- range .Values.sources -}}
+{{- $source := dict "name" (required "sources[].name is required" .name) "repo" (required (printf "sources[%s].repo is required" .name) .repo) -}}
+{{- if .ref }}{{ $_ := set $source "ref" .ref }}{{ end -}}
+{{- if .path }}{{ $_ := set $source "path" .path }}{{ end -}}
+{{- if .interval }}{{ $_ := set $source "interval" .interval }}{{ end -}}
+{{- if .username }}{{ $_ := set $source "username" .username }}{{ end -}}
+{{- range include "jobcd.sourceSecretFiles" . | fromJsonArray -}}
+{{- $_ := set $source .field (printf "%s/%s" $dir .path) -}}
+{{- end -}}
+{{- $sources = append $sources $source -}}
+{{- end -}}
+{{- $reporters := dict "notes" .Values.reporters.notes "pushNotes" .Values.reporters.pushNotes -}}
+{{- $forge := .Values.reporters.forge -}}
+{{- if $forge.enabled -}}
+{{- $f := dict "kind" $forge.kind "tokenFile" (printf "%s/forge/token" $dir) -}}
+{{- if $forge.url }}{{ $_ := set $f "url" $forge.url }}{{ end -}}
+{{- if $forge.project }}{{ $_ := set $f "project" $forge.project }}{{ end -}}
+{{- $_ := set $reporters "forge" $f -}}
+{{- end -}}
+{{- $config := dict
+  "apiVersion" "jobcd.dev/v1alpha1"
+  "kind" "Config"
+  "listen" "0.0.0.0:8080"
+  "stateDir" "/var/lib/jobcd"
+  "target" (dict
+    "kind" "kube"
+    "namespaces" (include "jobcd.namespaces" . | fromJsonArray)
+    "ledgerNamespace" .Release.Namespace)
+  "prune" (dict
+    "allowEmpty" .Values.prune.allowEmpty
+    "maxPercent" (int .Values.prune.maxPercent)
+    "force" .Values.prune.force)
+  "concurrency" (int .Values.concurrency)
+  "correctDrift" .Values.correctDrift
+  "reporters" $reporters
+  "leaderElection" (dict
+    "enabled" .Values.leaderElection.enabled
+    "leaseName" (include "jobcd.leaseName" .)
+    "leaseDuration" .Values.leaderElection.leaseDuration)
+  "sources" $sources
+-}}
+{{- $order := list "apiVersion" "kind" "listen" "stateDir" "target" "prune" "concurrency" "correctDrift" "reporters" "leaderElection" "sources" -}}
+{{- range $order }}
+{{ toYaml (dict . (get $config .)) }}
+{{- end -}}
+{{- range $key, $value := .Values.extraConfig -}}
+{{- if hasKey $config $key -}}
+{{- fail (printf "extraConfig.%s: the chart renders %s from its own values (so that the RBAC and the mounted Secrets match the configuration); set it there" $key $key) -}}
+{{- end }}
+{{ toYaml (dict $key $value) }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Checks of value combinations the schema cannot express.
+*/}}
+{{- define "jobcd.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) -}}
+{{- fail "replicaCount is above 1 but leaderElection.enabled is false: every replica would apply; turn leader election on or run one replica" -}}
+{{- end -}}
+{{- $names := list -}}
+{{- range .Values.sources -}}
+{{- if has .name $names -}}
+{{- fail (printf "sources: %q is named twice; each source needs its own name (it names the source's ledger and Secret files)" .name) -}}
+{{- end -}}
+{{- $names = append $names .name -}}
+{{- end -}}
+{{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) -}}
+{{- fail "persistence.enabled: all replicas of the Deployment would share one claim (and one state directory); set replicaCount to 1" -}}
+{{- end -}}
+{{- end -}}
