@@ -135,9 +135,34 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
             == "30 4 * * *"
     });
 
+    // A run of the CronJob (started by hand, as the controller would on
+    // schedule) is reported as it ends, on the commit of the CronJob.
+    let started = cluster.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "create",
+        "job",
+        "nightly-manual",
+        "--from=cronjob/nightly",
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    b.wait_log("Job ha/nightly-manual of CronJob nightly: Complete");
+    let deadline = Instant::now() + PATIENCE;
+    while !repo.notes(&second).contains("jobcd/cronjob/ha/nightly") {
+        assert!(Instant::now() < deadline, "no CronJob status:\n{}", b.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     let once = cluster.json(&["-n", NAMESPACE, "get", "job", "once"]);
     assert_eq!(once["metadata"]["uid"], uid, "the Job ran again");
-    let jobs = cluster.json(&["-n", NAMESPACE, "get", "jobs"]);
+    let jobs = cluster.json(&[
+        "-n",
+        NAMESPACE,
+        "get",
+        "jobs",
+        "-l",
+        "app.kubernetes.io/managed-by=jobcd",
+    ]);
     assert_eq!(jobs["items"].as_array().map(Vec::len), Some(1), "{jobs}");
 
     // A comes back as a standby. B is paused past its Lease: A takes

@@ -17,6 +17,7 @@ use tracing::{error, info};
 use super::logs::{self, LogFormat};
 use super::{EXIT_ERROR, EXIT_INVALID};
 use crate::config::{self, Config, SecretRef};
+use crate::daemon::cronjob_statuses;
 use crate::daemon::http::{HookSource, Service, router};
 use crate::daemon::leader::{self, Leadership};
 use crate::daemon::metrics::Metrics;
@@ -86,6 +87,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
                 };
                 let on = Serving {
                     config: &config,
+                    cronjob_runs: false,
                     state_dir: &state_dir,
                     api: None,
                     leadership: None,
@@ -127,6 +129,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
                 let (stop, stopped) = watch::channel(false);
                 let on = Serving {
                     config: &config,
+                    cronjob_runs: true,
                     state_dir: &state_dir,
                     api: Some(target.api_counts().clone()),
                     leadership,
@@ -140,6 +143,9 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
 /// What the service runs with, besides its target.
 struct Serving<'a> {
     config: &'a Config,
+    /// Report the runs of CronJobs as they end (on a cluster: the local
+    /// executor reports its own).
+    cronjob_runs: bool,
     state_dir: &'a Path,
     api: Option<cluster::ApiCounts>,
     /// The election this replica is in, if several replicas run.
@@ -177,7 +183,7 @@ impl Serving<'_> {
             });
             looped.push(Looped {
                 name: s.name.clone(),
-                recorder: recorder_of(config, s, &source, self.state_dir)?,
+                recorder: recorder_of(config, s, &source, self.state_dir)?.map(Arc::new),
                 source,
                 trigger,
                 ready,
@@ -185,6 +191,10 @@ impl Serving<'_> {
             });
         }
         let metrics = Arc::new(Metrics::new(self.api.take()));
+        let recorders: Vec<(String, Arc<Recorder>)> = looped
+            .iter()
+            .filter_map(|l| Some((l.name.clone(), l.recorder.clone()?)))
+            .collect();
         let readiness: Vec<Arc<AtomicBool>> = looped.iter().map(|l| l.ready.clone()).collect();
         let leading = Arc::new(AtomicBool::new(self.leadership.is_none()));
         let service = Arc::new(Service {
@@ -256,7 +266,13 @@ impl Serving<'_> {
                 correct_drift: config.correct_drift,
             };
             let mut leadership = self.leadership.take();
-            let run = serve::run(
+            let cronjob_runs = async {
+                if self.cronjob_runs {
+                    cronjob_statuses::follow_cluster(target, &recorders, &metrics).await;
+                }
+                std::future::pending::<std::convert::Infallible>().await
+            };
+            let loops = serve::run(
                 target,
                 looped,
                 policy,
@@ -265,6 +281,14 @@ impl Serving<'_> {
                 stopped.clone(),
                 leadership.as_ref(),
             );
+            // The loops decide when it ends; CronJob runs are reported
+            // until then.
+            let run = async {
+                tokio::select! {
+                    ended = loops => ended,
+                    never = cronjob_runs => match never {},
+                }
+            };
             let demoted = match &leadership {
                 None => run.await == Ended::Demoted,
                 Some(l) => {

@@ -127,3 +127,74 @@ pub fn report_health(
     }
     Ok(reported)
 }
+
+/// On a cluster, under `jobcd serve`: reports each run a managed CronJob's
+/// Job ends, as it ends, on the commit the CronJob came from, through the
+/// recorder of the CronJob's source (and counts it in the metrics), until
+/// the target's outcomes end or the future is dropped. The CronJob
+/// controller starts these runs; `target`'s outcomes name the CronJob.
+pub async fn follow_cluster<T: crate::target::Target>(
+    target: &T,
+    recorders: &[(String, std::sync::Arc<crate::report::record::Recorder>)],
+    metrics: &super::metrics::Metrics,
+) {
+    let mut outcomes = target.outcomes();
+    loop {
+        let outcome = match outcomes.recv().await {
+            Ok(outcome) => outcome,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!("{missed} run outcome(s) missed");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let Some(cronjob) = outcome.cronjob.as_deref() else {
+            continue;
+        };
+        metrics.run_ended(&outcome.result);
+        let live = match target.live().await {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::warn!(
+                    "reporting a run of CronJob {}/{cronjob}: {e}",
+                    outcome.namespace
+                );
+                continue;
+            }
+        };
+        let spec = live.iter().find(|l| {
+            l.id.kind == Kind::CronJob
+                && l.id.namespace == outcome.namespace
+                && l.id.name == cronjob
+        });
+        let (Some(source), Some(revision)) = (
+            spec.and_then(|l| l.source.as_deref()),
+            spec.and_then(|l| l.revision.as_deref()),
+        ) else {
+            continue;
+        };
+        tracing::info!(
+            source,
+            cronjob = %format_args!("{}/{cronjob}", outcome.namespace),
+            "Job {}/{} of CronJob {cronjob}: {}",
+            outcome.namespace,
+            outcome.name,
+            outcome.result
+        );
+        let Some((_, recorder)) = recorders.iter().find(|(name, _)| name == source) else {
+            continue;
+        };
+        if let Err(e) = recorder.record(&record::run_ended(revision, &outcome), Timestamp::now()) {
+            tracing::error!(
+                "recording a run of CronJob {}/{cronjob}: {e}",
+                outcome.namespace
+            );
+            continue;
+        }
+        super::sync::deliver(recorder, &mut |event| {
+            if let super::sync::Event::Undelivered(e) = event {
+                tracing::warn!("status not delivered yet: {e}");
+            }
+        });
+    }
+}

@@ -32,7 +32,7 @@ pub struct Looped {
     /// Where its manifests come from.
     pub source: Source,
     /// Its statuses (None: reported nowhere).
-    pub recorder: Option<Recorder>,
+    pub recorder: Option<Arc<Recorder>>,
     /// When it reconciles.
     pub trigger: Trigger,
     /// Set after its first successful sync.
@@ -299,7 +299,7 @@ pub async fn reconcile<T: Target>(
         Ok(plan) => plan,
         Err(refusal) => {
             error!("{refusal}");
-            if let Err(e) = one::refused(s.recorder.as_ref(), &sha, &refusal, on) {
+            if let Err(e) = one::refused(s.recorder.as_deref(), &sha, &refusal, on) {
                 error!("recording the refusal: {e}");
             }
             return Reconciled::Refused;
@@ -333,7 +333,7 @@ pub async fn reconcile<T: Target>(
         target,
         planned,
         resumed,
-        s.recorder.as_ref(),
+        s.recorder.as_deref(),
         on,
         stop,
     )
