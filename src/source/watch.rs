@@ -99,12 +99,71 @@ impl Poll {
     }
 }
 
+/// A watch on a local repository's refs, calling back on each change
+/// (debounced) until dropped.
+pub struct RefWatch {
+    _files: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+}
+
+impl RefWatch {
+    /// Calls `changed` when a ref of the repository at `git_dir` changes:
+    /// HEAD, anything under refs/, or packed-refs (in the common directory
+    /// too, for a linked worktree). Events within `debounce` make one call.
+    pub fn start(
+        git_dir: &Path,
+        common_dir: &Path,
+        debounce: Duration,
+        changed: impl Fn() + Send + 'static,
+    ) -> Result<RefWatch, Error> {
+        let watched: Vec<PathBuf> = [
+            git_dir.join("HEAD"),
+            common_dir.join("packed-refs"),
+            common_dir.join("refs"),
+        ]
+        .into_iter()
+        .collect();
+        let relevant = watched.clone();
+        let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| {
+            let touched = match result {
+                // Reads (git opening HEAD to stage a file) are not changes.
+                Ok(events) => events
+                    .iter()
+                    .filter(|e| !matches!(e.kind, notify::EventKind::Access(_)))
+                    .flat_map(|e| e.paths.iter())
+                    .any(|p| is_ref_change(p, &relevant)),
+                // A watch error may have hidden a change: look again.
+                Err(_) => true,
+            };
+            if touched {
+                changed();
+            }
+        })
+        .map_err(|source| Error {
+            path: git_dir.to_path_buf(),
+            source,
+        })?;
+        let mut watch = |path: &Path, mode| {
+            debouncer.watch(path, mode).map_err(|source| Error {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        // HEAD and packed-refs are replaced by rename, so watch their directories.
+        watch(git_dir, RecursiveMode::NonRecursive)?;
+        if common_dir != git_dir {
+            watch(common_dir, RecursiveMode::NonRecursive)?;
+        }
+        watch(&common_dir.join("refs"), RecursiveMode::Recursive)?;
+        Ok(RefWatch { _files: debouncer })
+    }
+}
+
 /// Waits for reasons to look at a source again.
 pub struct Watcher {
     tx: mpsc::Sender<Wake>,
     rx: mpsc::Receiver<Wake>,
     poll: Option<Poll>,
-    _files: Option<Debouncer<notify::RecommendedWatcher, RecommendedCache>>,
+    _files: Option<RefWatch>,
 }
 
 impl Default for Watcher {
@@ -136,46 +195,9 @@ impl Watcher {
         debounce: Duration,
     ) -> Result<Watcher, Error> {
         let tx = self.tx.clone();
-        let watched: Vec<PathBuf> = [
-            git_dir.join("HEAD"),
-            common_dir.join("packed-refs"),
-            common_dir.join("refs"),
-        ]
-        .into_iter()
-        .collect();
-        let relevant = watched.clone();
-        let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| {
-            let touched = match result {
-                // Reads (git opening HEAD to stage a file) are not changes.
-                Ok(events) => events
-                    .iter()
-                    .filter(|e| !matches!(e.kind, notify::EventKind::Access(_)))
-                    .flat_map(|e| e.paths.iter())
-                    .any(|p| is_ref_change(p, &relevant)),
-                // A watch error may have hidden a change: look again.
-                Err(_) => true,
-            };
-            if touched {
-                let _ = tx.try_send(Wake::RefChanged);
-            }
-        })
-        .map_err(|source| Error {
-            path: git_dir.to_path_buf(),
-            source,
-        })?;
-        let mut watch = |path: &Path, mode| {
-            debouncer.watch(path, mode).map_err(|source| Error {
-                path: path.to_path_buf(),
-                source,
-            })
-        };
-        // HEAD and packed-refs are replaced by rename, so watch their directories.
-        watch(git_dir, RecursiveMode::NonRecursive)?;
-        if common_dir != git_dir {
-            watch(common_dir, RecursiveMode::NonRecursive)?;
-        }
-        watch(&common_dir.join("refs"), RecursiveMode::Recursive)?;
-        self._files = Some(debouncer);
+        self._files = Some(RefWatch::start(git_dir, common_dir, debounce, move || {
+            let _ = tx.try_send(Wake::RefChanged);
+        })?);
         Ok(self)
     }
 
