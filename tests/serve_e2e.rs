@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::git_servers::{GitDaemon, Repo as GitRepo};
 use support::http::{hmac_hex, promtool, request};
 use support::served::{PATIENCE, Served};
 
@@ -32,10 +33,9 @@ fn job(name: &str) -> String {
     )
 }
 
-fn signed_push(repo: &Path) -> (Vec<u8>, String) {
+fn signed_push(url: &str) -> (Vec<u8>, String) {
     let body = format!(
-        r#"{{"ref":"refs/heads/main","after":"x","repository":{{"clone_url":"file://{}","default_branch":"main"}}}}"#,
-        repo.display()
+        r#"{{"ref":"refs/heads/main","after":"x","repository":{{"clone_url":"{url}","default_branch":"main"}}}}"#
     )
     .into_bytes();
     let signature = format!("sha256={}", hmac_hex(SECRET.as_bytes(), &body));
@@ -44,19 +44,18 @@ fn signed_push(repo: &Path) -> (Vec<u8>, String) {
 
 #[test]
 fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
+    // A repository served by git daemon on loopback, pushed to as a
+    // developer would; jobcd pushes its notes back there.
+    let remote = GitRepo::new();
+    remote.commit_and_push(&[("jobs/first.yaml", &job("first"))], "first");
+    let daemon = GitDaemon::start(&remote);
     let root = tempfile::tempdir().unwrap();
-    let repo: PathBuf = root.path().join("repo");
-    std::fs::create_dir_all(repo.join("jobs")).unwrap();
-    git(&repo, root.path(), &["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("jobs/first.yaml"), job("first")).unwrap();
-    git(&repo, root.path(), &["add", "-A"]);
-    git(&repo, root.path(), &["commit", "-q", "-m", "first"]);
     let config = root.path().join("jobcd.yaml");
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:0\ntarget: {{kind: local}}\nsources:\n  - name: jobs\n    repo: {}\n    ref: main\n    path: jobs\n    interval: 0s\n    webhookSecretEnv: HOOK_SECRET\n",
-            repo.display()
+            "listen: 127.0.0.1:0\ntarget: {{kind: local}}\nreporters: {{pushNotes: true}}\nsources:\n  - name: jobs\n    repo: {}\n    ref: main\n    path: jobs\n    interval: 0s\n    webhookSecretEnv: HOOK_SECRET\n",
+            daemon.url()
         ),
     )
     .unwrap();
@@ -70,22 +69,17 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    // A new commit; an unsigned push triggers nothing.
-    std::fs::write(repo.join("jobs/second.yaml"), job("second")).unwrap();
-    git(&repo, root.path(), &["add", "-A"]);
-    let sha = {
-        git(&repo, root.path(), &["commit", "-q", "-m", "second"]);
-        git(&repo, root.path(), &["rev-parse", "HEAD"])
-    };
+    // A new commit is pushed; an unsigned push event triggers nothing.
+    let sha = remote.commit_and_push(&[("jobs/second.yaml", &job("second"))], "second");
     let hook = format!("{}/hooks/github", served.base);
-    let (body, signature) = signed_push(&repo);
+    let (body, signature) = signed_push(&daemon.url());
     let event = ("X-GitHub-Event", "push".to_string());
     let (code, _) = request("POST", &hook, std::slice::from_ref(&event), &body);
     assert_eq!(code, 401);
     std::thread::sleep(Duration::from_millis(500));
     assert!(!served.log().contains("second"), "{}", served.log());
 
-    // Signed: applied and run.
+    // Signed: fetched, applied and run.
     let pushed = Instant::now();
     let (code, text) = request(
         "POST",
@@ -94,6 +88,7 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
         &body,
     );
     assert_eq!((code, text.as_str()), (202, "triggered: jobs\n"));
+    served.wait_log("reason=Webhook");
     served.wait_log("1 to create");
     let planned = pushed.elapsed();
     served.wait_log("Job default/second: Complete");
@@ -122,15 +117,49 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
     );
     assert_eq!(promtool(&metrics).0, Some(0), "{metrics}");
 
-    // SIGTERM: it stops, and the statuses are on the commit.
+    // SIGTERM: it stops, and the statuses are on the commit, pushed.
     served.signal(nix::sys::signal::Signal::SIGTERM);
     let status = served.wait_exit();
     assert!(status.success(), "{status:?}\n{}", served.log());
-    let notes = git(&repo, root.path(), &["notes", "--ref=jobcd", "show", &sha]);
+    let notes = remote.notes(&sha);
     assert!(
         notes.contains("jobcd/job/default/second") && notes.contains("success"),
-        "{notes}"
+        "{notes}\n{}",
+        served.log()
     );
+}
+
+#[test]
+fn a_local_repository_syncs_when_a_ref_moves() {
+    let root = tempfile::tempdir().unwrap();
+    let repo: PathBuf = root.path().join("repo");
+    std::fs::create_dir_all(repo.join("jobs")).unwrap();
+    git(&repo, root.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("jobs/first.yaml"), job("first")).unwrap();
+    git(&repo, root.path(), &["add", "-A"]);
+    git(&repo, root.path(), &["commit", "-q", "-m", "first"]);
+    let config = root.path().join("jobcd.yaml");
+    // No poll, no webhook: only the watch on the repository's refs.
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\ntarget: {{kind: local}}\nsources:\n  - name: jobs\n    repo: {}\n    path: jobs\n    interval: 0s\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let served = Served::start(root.path(), &config, &[]);
+    served.wait_log("Job default/first: Complete");
+    std::fs::write(repo.join("jobs/second.yaml"), job("second")).unwrap();
+    git(&repo, root.path(), &["add", "-A"]);
+    let committed = Instant::now();
+    git(&repo, root.path(), &["commit", "-q", "-m", "second"]);
+    served.wait_log("Job default/second: Complete");
+    eprintln!(
+        "commit to the Job's completion through the ref watch: {} ms",
+        committed.elapsed().as_millis()
+    );
+    assert!(served.log().contains("reason=Watch"), "{}", served.log());
 }
 
 #[test]

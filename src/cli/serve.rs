@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use jiff::Timestamp;
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::logs::{self, LogFormat};
 use super::{EXIT_ERROR, EXIT_INVALID};
@@ -22,12 +22,13 @@ use crate::daemon::http::{HookSource, Service, router};
 use crate::daemon::leader::{self, Leadership};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::serve::{self, Ended, Looped};
-use crate::daemon::trigger::Trigger;
+use crate::daemon::trigger::{Reason, Trigger};
 use crate::plan::Policy;
 use crate::report::notes::GitNotes;
 use crate::report::outbox::{Outbox, SourceReport};
 use crate::report::record::Recorder;
 use crate::report::{Reporter, forge};
+use crate::source::watch::{DEFAULT_DEBOUNCE, RefWatch};
 use crate::source::{Credentials, HostKeyCheck, Location, RefName, Secret, Source};
 use crate::target::Target;
 use crate::target::kube::{self as cluster, KubeTarget};
@@ -166,9 +167,24 @@ impl Serving<'_> {
         let config = self.config;
         let mut looped = Vec::new();
         let mut hooks = Vec::new();
+        let mut ref_watches = Vec::new();
         for s in &config.sources {
             let source = source_of(s, self.state_dir)?;
             let trigger = Trigger::new(Some(Duration::from_secs(s.interval)));
+            // A repository on this machine syncs as soon as a ref moves.
+            match source.git_dirs() {
+                Ok(Some((git_dir, common))) => {
+                    let handle = trigger.handle();
+                    match RefWatch::start(&git_dir, &common, DEFAULT_DEBOUNCE, move || {
+                        handle.fire(Reason::Watch);
+                    }) {
+                        Ok(watch) => ref_watches.push(watch),
+                        Err(e) => warn!(source = %s.name, "{e}: polling only"),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => warn!(source = %s.name, "not watched for new commits: {e}"),
+            }
             let ready = Arc::new(AtomicBool::new(false));
             hooks.push(HookSource {
                 name: s.name.clone(),
@@ -315,6 +331,7 @@ impl Serving<'_> {
         {
             l.release(Duration::from_secs(5)).await;
         }
+        drop(ref_watches);
         let _ = http.await;
         Ok(code)
     }

@@ -178,6 +178,16 @@ impl Repo {
         self.git(&["push", "-q", "--force", "origin", "HEAD"]);
     }
 
+    /// jobcd's notes on `sha` in the bare repository (pushed there), or
+    /// empty.
+    pub fn notes(&self, sha: &str) -> String {
+        let out = git_command(&self.bare)
+            .args(["notes", "--ref=jobcd", "show", sha])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// What a ref points at in the bare repository (what servers announce).
     pub fn served(&self, reference: &str) -> Option<String> {
         let out = git_command(&self.bare)
