@@ -5,6 +5,7 @@
 pub mod cronjob_statuses;
 pub mod http;
 pub mod leader;
+pub mod memory;
 pub mod metrics;
 pub mod serve;
 pub mod sync;

@@ -162,6 +162,7 @@ pub async fn run<T: Target + Sync>(
                 if s.push_notes && s.recorder.is_some() {
                     push_notes(s).instrument(span).await;
                 }
+                super::memory::after_work();
                 s.trigger.done(fine);
             }
         }
