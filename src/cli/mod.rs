@@ -70,17 +70,20 @@ pub(crate) enum Format {
 /// Runs a parsed command line. `Err` means a usage, I/O or environment
 /// problem (exit 2); invalid input is reported and returns exit code 1.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let state_dir = repo::state_dir(cli.state_dir);
+    let explicit = cli.state_dir;
+    let state_dir = || repo::state_dir(explicit.clone());
     match cli.command {
-        Command::Validate(args) => validate::run(args, state_dir),
+        Command::Validate(args) => validate::run(args, state_dir()),
         Command::Schedule(args) => schedule::run(args),
-        Command::Source(command) => source::run(command, state_dir),
-        Command::Diff(args) => sync::run_diff(args, state_dir),
-        Command::Sync(args) => sync::run_sync(args, state_dir),
-        Command::Preview(args) => preview::run(args, state_dir),
-        Command::Status(args) => status::run(args, state_dir),
-        Command::Serve(args) => serve::run(args, state_dir),
-        Command::Local(command) => local::run(command, state_dir),
+        Command::Source(command) => source::run(command, state_dir()),
+        Command::Diff(args) => sync::run_diff(args, state_dir()),
+        Command::Sync(args) => sync::run_sync(args, state_dir()),
+        Command::Preview(args) => preview::run(args, state_dir()),
+        Command::Status(args) => status::run(args, state_dir()),
+        // Its configuration file names a state directory too: the flag
+        // (or JOBCD_STATE_DIR), given, wins over it.
+        Command::Serve(args) => serve::run(args, explicit),
+        Command::Local(command) => local::run(command, state_dir()),
     }
 }
 
