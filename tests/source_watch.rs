@@ -78,6 +78,30 @@ async fn editing_files_without_committing_does_not_wake_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn notes_on_a_commit_do_not_wake_it() {
+    // jobcd writes its statuses as git notes into the repository it
+    // watches: that must not look like a new commit.
+    let dir = repo();
+    let (git_dir, common) = source(dir.path()).git_dirs().unwrap().unwrap();
+    let mut watcher = Watcher::new()
+        .watch_refs(&git_dir, &common, Duration::from_millis(50))
+        .unwrap();
+    git(
+        dir.path(),
+        &["notes", "--ref=jobcd", "add", "-m", "jobcd/sync success"],
+    );
+    let wake = tokio::time::timeout(Duration::from_millis(500), watcher.next()).await;
+    assert!(wake.is_err(), "a note is not a commit: {wake:?}");
+    // A commit after it still wakes it.
+    git(
+        dir.path(),
+        &["commit", "-q", "--allow-empty", "-m", "third"],
+    );
+    let wake = tokio::time::timeout(Duration::from_secs(2), watcher.next()).await;
+    assert_eq!(wake.expect("woken by the commit"), Wake::RefChanged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_branch_switch_and_a_new_branch_wake_it_too() {
     let dir = repo();
     let (git_dir, common) = source(dir.path()).git_dirs().unwrap().unwrap();

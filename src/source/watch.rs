@@ -123,6 +123,8 @@ impl RefWatch {
         .into_iter()
         .collect();
         let relevant = watched.clone();
+        // jobcd writes its statuses there itself: not a new commit.
+        let notes = common_dir.join("refs/notes");
         let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| {
             let touched = match result {
                 // Reads (git opening HEAD to stage a file) are not changes.
@@ -130,7 +132,7 @@ impl RefWatch {
                     .iter()
                     .filter(|e| !matches!(e.kind, notify::EventKind::Access(_)))
                     .flat_map(|e| e.paths.iter())
-                    .any(|p| is_ref_change(p, &relevant)),
+                    .any(|p| !p.starts_with(&notes) && is_ref_change(p, &relevant)),
                 // A watch error may have hidden a change: look again.
                 Err(_) => true,
             };
