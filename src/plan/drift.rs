@@ -1,9 +1,12 @@
 //! Drift: a managed object changed on the cluster by someone else. Under
 //! server-side apply, whoever changes a field jobcd applied takes that
 //! field over, so it leaves the part of the object jobcd's field manager
-//! owns. A field of the desired manifest missing from that part is drift;
-//! comparing which fields are owned, not their values, is immune to the
-//! server's normal forms (quantities, defaults, key order).
+//! owns. A field of the desired manifest missing from that part, whose
+//! live value is not git's, is drift. Fields jobcd owns are never compared
+//! by value, which keeps the server's normal forms (quantities, key order)
+//! from looking like drift; a field git now spells out that the server had
+//! defaulted to the same value (same spec hash, never applied) is not drift
+//! either.
 
 use serde_json::Value;
 
@@ -36,25 +39,29 @@ impl std::fmt::Display for Drift {
 }
 
 /// The fields of `desired` that `owned` (what jobcd's field manager owns of
-/// the live object) lacks, with their values in `observed` (the whole live
-/// object) when known. All three are JSON texts; unreadable ones mean no
-/// drift, never a false alarm.
+/// the live object) lacks and whose value in `observed` (the whole live
+/// object) differs. All three are JSON texts; without `observed` (a target
+/// that keeps what jobcd applied, not ownership) or with unreadable ones
+/// there is no drift, never a false alarm.
 pub fn drifted(desired: &str, owned: &str, observed: Option<&str>) -> Vec<Drift> {
+    let Some(observed) = observed else {
+        return Vec::new();
+    };
     if desired == owned {
         return Vec::new();
     }
-    let (Ok(desired), Ok(owned)) = (
+    let (Ok(desired), Ok(owned), Ok(observed)) = (
         serde_json::from_str::<Value>(desired),
         serde_json::from_str::<Value>(owned),
+        serde_json::from_str::<Value>(observed),
     ) else {
         return Vec::new();
     };
-    let observed = observed.and_then(|o| serde_json::from_str::<Value>(o).ok());
     let mut out = Vec::new();
     walk(
         &desired,
         Some(&owned),
-        observed.as_ref(),
+        Some(&observed),
         &mut String::new(),
         &mut out,
     );
@@ -109,7 +116,7 @@ fn walk(
         }
         // A scalar, or a list of scalars (owned as one value).
         _ => {
-            if owned.is_none() {
+            if owned.is_none() && observed != Some(want) {
                 out.push(Drift {
                     path: path.clone(),
                     want: want.clone(),
@@ -138,13 +145,13 @@ mod tests {
 
     #[test]
     fn all_fields_owned_is_no_drift_whatever_the_values_look_like() {
-        assert!(drifted(GIT, GIT, None).is_empty());
+        assert!(drifted(GIT, GIT, Some(GIT)).is_empty());
         // The server writes 0.5 CPU as "500m" and adds defaults: not drift.
         let owned = GIT.replace("\"500m\"", "\"0.5\"").replace(
             "\"command\"",
             "\"imagePullPolicy\":\"IfNotPresent\",\"command\"",
         );
-        assert!(drifted(GIT, &owned, None).is_empty());
+        assert!(drifted(GIT, &owned, Some(&owned)).is_empty());
     }
 
     #[test]
@@ -177,7 +184,8 @@ mod tests {
         let owned = GIT
             .replace(",\"labels\":{\"team\":\"a\"}", "")
             .replace("\"command\":[\"sh\",\"-c\",\"x\"],", "");
-        let found = drifted(GIT, &owned, None);
+        let observed = owned.replace("\"image\"", "\"command\":[\"sh\",\"-c\",\"y\"],\"image\"");
+        let found = drifted(GIT, &owned, Some(&observed));
         let paths: Vec<&str> = found.iter().map(|d| d.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -194,7 +202,8 @@ mod tests {
 
     #[test]
     fn unreadable_json_is_never_a_false_alarm() {
-        assert!(drifted(GIT, "not json", None).is_empty());
+        assert!(drifted(GIT, "not json", Some(GIT)).is_empty());
+        assert!(drifted(GIT, GIT, Some("not json")).is_empty());
     }
 
     #[test]
@@ -202,6 +211,26 @@ mod tests {
         // Objects from a watch's list may come without apiVersion and kind.
         let untyped = GIT.replace("\"apiVersion\":\"batch/v1\",\"kind\":\"CronJob\",", "");
         assert_ne!(untyped, GIT);
-        assert!(drifted(GIT, &untyped, None).is_empty());
+        assert!(drifted(GIT, &untyped, Some(&untyped)).is_empty());
+    }
+
+    #[test]
+    fn a_default_git_now_spells_out_is_no_drift() {
+        // git adds `suspend: false`, which the server had defaulted: jobcd
+        // never applied it (the spec hash is the same), nobody changed it.
+        let git = GIT.replace("\"schedule\"", "\"suspend\":false,\"schedule\"");
+        assert!(drifted(&git, GIT, Some(&git)).is_empty());
+        // Someone suspended it by hand: that is drift.
+        let suspended = git.replace("\"suspend\":false", "\"suspend\":true");
+        let found = drifted(&git, GIT, Some(&suspended));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].path, "spec.suspend");
+    }
+
+    #[test]
+    fn without_the_live_object_there_is_no_drift() {
+        // The local executor keeps what jobcd applied, not ownership.
+        let older = GIT.replace(",\"labels\":{\"team\":\"a\"}", "");
+        assert!(drifted(GIT, &older, None).is_empty());
     }
 }
