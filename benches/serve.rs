@@ -80,11 +80,7 @@ fn main() {
     .unwrap();
     let started = Instant::now();
     let served = Served::start(root.path(), &config, &[("HOOK_SECRET", SECRET)]);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while request("GET", &format!("{}/readyz", served.base), &[], b"").0 != 200 {
-        assert!(Instant::now() < deadline, "never ready:\n{}", served.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    served.wait_ready();
     println!(
         "first sync of {cronjobs} CronJobs (clone, validate, apply): {:.2} s",
         started.elapsed().as_secs_f64()

@@ -5,27 +5,29 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::git_servers::{GitDaemon, Repo as GitRepo};
 use support::http::{hmac_hex, promtool, request};
+use support::jobs_repo::JobsRepo;
 use support::served::{PATIENCE, Served};
 
-const SECRET: &str = "serve-e2e-secret";
-
-fn git(repo: &Path, home: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(repo)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", home)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+/// A configuration syncing `repo`'s jobs/ to the local executor, with no
+/// poll and no webhook: only the watch on the repository's refs.
+fn watched_config(dir: &Path, repo: &Path) -> PathBuf {
+    let config = dir.join("jobcd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\ntarget: {{kind: local}}\nsources:\n  - name: jobs\n    repo: {}\n    path: jobs\n    interval: 0s\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    config
 }
+
+const SECRET: &str = "serve-e2e-secret";
 
 fn job(name: &str) -> String {
     format!(
@@ -63,11 +65,7 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
 
     // Readiness follows the first sync.
     served.wait_log("Job default/first: Complete");
-    let deadline = Instant::now() + PATIENCE;
-    while request("GET", &format!("{}/readyz", served.base), &[], b"").0 != 200 {
-        assert!(Instant::now() < deadline, "never ready:\n{}", served.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    served.wait_ready();
 
     // A new commit is pushed; an unsigned push event triggers nothing.
     let sha = remote.commit_and_push(&[("jobs/second.yaml", &job("second"))], "second");
@@ -131,29 +129,13 @@ fn serve_syncs_on_a_signed_push_and_stops_cleanly() {
 
 #[test]
 fn a_local_repository_syncs_when_a_ref_moves() {
-    let root = tempfile::tempdir().unwrap();
-    let repo: PathBuf = root.path().join("repo");
-    std::fs::create_dir_all(repo.join("jobs")).unwrap();
-    git(&repo, root.path(), &["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("jobs/first.yaml"), job("first")).unwrap();
-    git(&repo, root.path(), &["add", "-A"]);
-    git(&repo, root.path(), &["commit", "-q", "-m", "first"]);
-    let config = root.path().join("jobcd.yaml");
-    // No poll, no webhook: only the watch on the repository's refs.
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\ntarget: {{kind: local}}\nsources:\n  - name: jobs\n    repo: {}\n    path: jobs\n    interval: 0s\n",
-            repo.display()
-        ),
-    )
-    .unwrap();
-    let served = Served::start(root.path(), &config, &[]);
+    let repo = JobsRepo::new();
+    repo.commit(&[("first.yaml", Some(&job("first")))]);
+    let config = watched_config(repo.dir.path(), &repo.path());
+    let served = Served::start(repo.dir.path(), &config, &[]);
     served.wait_log("Job default/first: Complete");
-    std::fs::write(repo.join("jobs/second.yaml"), job("second")).unwrap();
-    git(&repo, root.path(), &["add", "-A"]);
     let committed = Instant::now();
-    git(&repo, root.path(), &["commit", "-q", "-m", "second"]);
+    repo.commit(&[("second.yaml", Some(&job("second")))]);
     served.wait_log("Job default/second: Complete");
     eprintln!(
         "commit to the Job's completion through the ref watch: {} ms",
@@ -164,33 +146,11 @@ fn a_local_repository_syncs_when_a_ref_moves() {
 
 #[test]
 fn sigterm_while_a_run_goes_on_loses_no_status() {
-    let root = tempfile::tempdir().unwrap();
-    let repo: PathBuf = root.path().join("repo");
-    std::fs::create_dir_all(repo.join("jobs")).unwrap();
-    git(&repo, root.path(), &["init", "-q", "-b", "main"]);
+    let repo = JobsRepo::new();
     let slow = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: slow}\nspec:\n  backoffLimit: 3\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 1\n      containers: [{name: main, image: x, command: [sh, -c, 'sleep 2']}]\n";
-    std::fs::write(repo.join("jobs/slow.yaml"), slow).unwrap();
-    git(&repo, root.path(), &["add", "-A"]);
-    git(&repo, root.path(), &["commit", "-q", "-m", "slow"]);
-    let sha = git(&repo, root.path(), &["rev-parse", "HEAD"]);
-    let config = root.path().join("jobcd.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\ntarget: {{kind: local}}\nsources:\n  - name: jobs\n    repo: {}\n    path: jobs\n    interval: 0s\n",
-            repo.display()
-        ),
-    )
-    .unwrap();
-    let notes = || {
-        Command::new("git")
-            .current_dir(&repo)
-            .env("HOME", root.path())
-            .args(["notes", "--ref=jobcd", "show", &sha])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
+    let sha = repo.commit(&[("slow.yaml", Some(slow))]);
+    let config = watched_config(repo.dir.path(), &repo.path());
+    let notes = || repo.notes(&sha);
     let line = |notes: &str, context: &str| {
         notes
             .lines()
@@ -200,7 +160,7 @@ fn sigterm_while_a_run_goes_on_loses_no_status() {
     };
 
     // The run has started (its pending status is on the commit): SIGTERM.
-    let mut served = Served::start(root.path(), &config, &[]);
+    let mut served = Served::start(repo.dir.path(), &config, &[]);
     let deadline = Instant::now() + PATIENCE;
     while !notes().contains("jobcd/job/default/slow") {
         assert!(Instant::now() < deadline, "no run:\n{}", served.log());
@@ -220,7 +180,7 @@ fn sigterm_while_a_run_goes_on_loses_no_status() {
     drop(served);
 
     // The next start resumes the run and reports its end, and the sync's.
-    let served = Served::start(root.path(), &config, &[]);
+    let served = Served::start(repo.dir.path(), &config, &[]);
     served.wait_log("Job default/slow: Complete");
     let deadline = Instant::now() + PATIENCE;
     loop {

@@ -87,6 +87,15 @@ impl Served {
         started.elapsed()
     }
 
+    /// Waits until `GET /readyz` answers 200.
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        while super::http::request("GET", &format!("{}/readyz", self.base), &[], b"").0 != 200 {
+            assert!(Instant::now() < deadline, "never ready:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Sends `signal` to it.
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
