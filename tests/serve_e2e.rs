@@ -170,7 +170,7 @@ fn sigterm_while_a_run_goes_on_loses_no_status() {
     let status = served.wait_exit();
     assert!(status.success(), "{status:?}\n{}", served.log());
     let log = served.log();
-    assert!(log.contains("interrupted while 1 run(s) went on"), "{log}");
+    assert!(log.contains("1 Job run(s) still going"), "{log}");
     let before = notes();
     assert!(
         line(&before, "jobcd/job/default/slow").contains("pending"),
@@ -195,6 +195,56 @@ fn sigterm_while_a_run_goes_on_loses_no_status() {
             "statuses lost:\n{after}\n{}",
             served.log()
         );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_long_run_does_not_hold_up_the_next_commit() {
+    let repo = JobsRepo::new();
+    let slow = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: slow}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: main, image: x, command: [sh, -c, 'sleep 4']}]\n";
+    let first = repo.commit(&[("slow.yaml", Some(slow))]);
+    let config = watched_config(repo.dir.path(), &repo.path());
+    let served = Served::start(repo.dir.path(), &config, &[]);
+    let deadline = Instant::now() + PATIENCE;
+    while !repo.notes(&first).contains("jobcd/job/default/slow") {
+        assert!(Instant::now() < deadline, "no run:\n{}", served.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // While it runs, a new commit: applied and run at once.
+    let second = repo.commit(&[("quick.yaml", Some(&job("quick")))]);
+    served.wait_log("Job default/quick: Complete");
+    served.wait_log("Job default/slow: Complete");
+    let log = served.log();
+    assert!(
+        log.find("Job default/quick: Complete") < log.find("Job default/slow: Complete"),
+        "{log}"
+    );
+    assert!(log.contains("a newer revision is next"), "{log}");
+
+    // Every status reaches its commit: the first sync's (applied, its run
+    // still going), the run's end on the commit it came from, the second's.
+    let line = |notes: &str, context: &str| {
+        notes
+            .lines()
+            .find(|l| l.contains(context))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (a, b) = (repo.notes(&first), repo.notes(&second));
+        let sync_a = line(&a, "jobcd/sync");
+        if line(&a, "jobcd/job/default/slow").contains("success")
+            && sync_a.contains("success")
+            && line(&b, "jobcd/job/default/quick").contains("success")
+            && line(&b, "jobcd/sync").contains("success")
+        {
+            assert!(sync_a.contains("1 Job run(s) still going"), "{a}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{a}\n{b}\n{}", served.log());
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -493,7 +493,7 @@ async fn sync<T: Target>(
         resumed,
         recorder,
         on,
-        std::future::pending(),
+        std::future::pending::<daemon::sync::Stop>(),
     )
     .await?;
     let failed = synced.failed(&plan);

@@ -16,7 +16,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use super::leader::Leadership;
 use super::metrics::Metrics;
-use super::sync::{self as one, Event, Planned};
+use super::sync::{self as one, Event, Planned, Stop};
 use super::trigger::{Reason, Trigger};
 use crate::manifest;
 use crate::plan::{self, Action, Policy};
@@ -134,9 +134,18 @@ pub async fn run<T: Target + Sync>(
                     revision = tracing::field::Empty,
                     reason = ?reason
                 );
+                // Following runs ends at shutdown, or when a push or a
+                // ref change asks for a newer revision: the next reconcile
+                // follows the runs still going, so a long Job never holds
+                // up its source's next commit.
                 let stop = {
-                    let mut halt = halt.clone();
-                    async move { halt.wait().await }
+                    let (mut halt, newer) = (halt.clone(), s.trigger.handle());
+                    async move {
+                        tokio::select! {
+                            () = halt.wait() => Stop::Shutdown,
+                            () = newer.fired() => Stop::Superseded,
+                        }
+                    }
                 };
                 let result = reconcile(target, s, &policy, metrics, reason, stop)
                     .instrument(span.clone())
@@ -238,7 +247,7 @@ pub async fn reconcile<T: Target>(
     policy: &Policy,
     metrics: &Metrics,
     reason: Reason,
-    stop: impl Future<Output = ()>,
+    stop: impl Future<Output = Stop>,
 ) -> Reconciled {
     let now = Timestamp::now;
     let on = |event: Event<'_>| match event {
@@ -359,10 +368,18 @@ pub async fn reconcile<T: Target>(
     for run in &synced.runs {
         metrics.run_ended(&run.result);
     }
-    if plan.has_changes() || synced.interrupted {
-        info!("{}", synced.summary);
+    match synced.interrupted {
+        Some(Stop::Superseded) => {
+            info!(
+                "{}; a newer revision is next, which follows them",
+                synced.summary
+            );
+        }
+        Some(Stop::Shutdown) => info!("{}", synced.summary),
+        None if plan.has_changes() => info!("{}", synced.summary),
+        None => {}
     }
-    if synced.interrupted {
+    if synced.interrupted == Some(Stop::Shutdown) {
         Reconciled::Interrupted
     } else if synced.failed(&plan) {
         Reconciled::Failed

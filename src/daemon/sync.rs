@@ -49,9 +49,20 @@ pub struct Synced {
     pub error: Option<String>,
     /// "N created, … ; N Job run(s), N failed".
     pub summary: String,
-    /// Following stopped before every run ended (shutdown): the runs still
+    /// Following stopped before every run ended, and why: the runs still
     /// going are reported when a later sync resumes them.
-    pub interrupted: bool,
+    pub interrupted: Option<Stop>,
+}
+
+/// Why a sync stops following its runs before they end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The process is stopping: the sync's status stays pending, and the
+    /// next start resumes the same revision.
+    Shutdown,
+    /// A newer revision is to be synced: this one's status is recorded
+    /// (applied, runs still going), and the next sync follows the runs.
+    Superseded,
 }
 
 impl Synced {
@@ -129,14 +140,14 @@ pub struct Planned<'a> {
 /// revision's commit, and `resumed` ones (a start's recovery) of this
 /// source's Jobs, reported on the commit they came from. When `stop`
 /// resolves while runs are followed (the apply itself always finishes),
-/// it returns at once, `interrupted`, with the sync's status left pending.
+/// it returns at once, `interrupted` (see [`Stop`]).
 pub async fn apply_and_follow<T: Target>(
     executor: &T,
     revision: Planned<'_>,
     resumed: Vec<JobRef>,
     recorder: Option<&Recorder>,
     on: impl FnMut(Event<'_>),
-    stop: impl Future<Output = ()>,
+    stop: impl Future<Output = Stop>,
 ) -> anyhow::Result<Synced> {
     let Planned {
         source,
@@ -184,19 +195,40 @@ pub async fn apply_and_follow<T: Target>(
             waiting.entry(job.uid).or_insert((id, revision));
         }
     }
+    let conflicts = plan.count(Action::Conflict);
+    let applied = format!(
+        "{} created, {} updated, {}{} re-run, {} pruned, {} unchanged, {} skipped, {} conflicts",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        // Drift put back, told only when there was some (a commit status
+        // description holds 140 characters).
+        match plan.count(Action::Revert) {
+            0 => String::new(),
+            n => format!("{n} reverted, "),
+        },
+        plan.count(Action::Rerun),
+        plan.count(Action::Prune),
+        plan.count(Action::Unchanged),
+        plan.count(Action::Skip),
+        conflicts,
+    );
     let mut runs = Vec::new();
     let started = tokio::time::Instant::now();
     let mut progress = tokio::time::interval_at(started + PROGRESS, PROGRESS);
     let mut stop = std::pin::pin!(stop);
     while !waiting.is_empty() {
         tokio::select! {
-            () = &mut stop => {
+            why = &mut stop => {
+                let summary = format!("{applied}; {} Job run(s) still going", waiting.len());
+                if why == Stop::Superseded {
+                    notes.note(final_status(sha, &error, conflicts, &summary))?;
+                }
                 return Ok(Synced {
                     done,
                     runs,
                     error,
-                    summary: format!("interrupted while {} run(s) went on", waiting.len()),
-                    interrupted: true,
+                    summary,
+                    interrupted: Some(why),
                 });
             }
             received = outcomes.recv() => {
@@ -219,35 +251,22 @@ pub async fn apply_and_follow<T: Target>(
         .await
         .map_err(|e| anyhow::anyhow!("after the runs ended: {e}"))?;
     let failed_runs = runs.iter().filter(|r| r.result != "Complete").count();
-    let conflicts = plan.count(Action::Conflict);
-    let summary = format!(
-        "{} created, {} updated, {}{} re-run, {} pruned, {} unchanged, {} skipped, {} conflicts; {} Job run(s), {} failed",
-        plan.count(Action::Create),
-        plan.count(Action::Update),
-        // Drift put back, told only when there was some (a commit status
-        // description holds 140 characters).
-        match plan.count(Action::Revert) {
-            0 => String::new(),
-            n => format!("{n} reverted, "),
-        },
-        plan.count(Action::Rerun),
-        plan.count(Action::Prune),
-        plan.count(Action::Unchanged),
-        plan.count(Action::Skip),
-        conflicts,
-        runs.len(),
-        failed_runs
-    );
-    notes.note(match (&error, conflicts) {
-        (Some(e), _) => record::apply_failed(sha, e),
-        (None, 0) => record::synced(sha, &summary),
-        (None, _) => record::rejected(sha, &format!("{conflicts} conflict(s): {summary}")),
-    })?;
+    let summary = format!("{applied}; {} Job run(s), {failed_runs} failed", runs.len());
+    notes.note(final_status(sha, &error, conflicts, &summary))?;
     Ok(Synced {
         done,
         runs,
         error,
         summary,
-        interrupted: false,
+        interrupted: None,
     })
+}
+
+/// The sync's last status on commit `sha`.
+fn final_status(sha: &str, error: &Option<String>, conflicts: usize, summary: &str) -> Status {
+    match (error, conflicts) {
+        (Some(e), _) => record::apply_failed(sha, e),
+        (None, 0) => record::synced(sha, summary),
+        (None, _) => record::rejected(sha, &format!("{conflicts} conflict(s): {summary}")),
+    }
 }

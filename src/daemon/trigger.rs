@@ -43,6 +43,24 @@ impl Handle {
         pending.get_or_insert(reason);
         self.notify.notify_one();
     }
+
+    /// Resolves once a reconcile is pending (it stays pending, for
+    /// [`Trigger::next`] to take).
+    pub async fn fired(&self) {
+        loop {
+            // Made before the check, so that a fire in between is not lost.
+            let notified = self.notify.notified();
+            if self
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some()
+            {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// The loop's side of a source's trigger.
@@ -137,6 +155,25 @@ impl Trigger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn fired_waits_for_a_trigger_and_leaves_it_pending() {
+        let mut t = Trigger::new(None);
+        let h = t.handle();
+        assert_eq!(t.next().await, Reason::Start);
+        t.done(true);
+        let waiting = tokio::time::timeout(Duration::from_secs(5), h.fired()).await;
+        assert!(waiting.is_err(), "nothing fired yet");
+        let fired = tokio::spawn({
+            let h = h.clone();
+            async move { h.fired().await }
+        });
+        tokio::task::yield_now().await;
+        h.fire(Reason::Webhook);
+        fired.await.unwrap();
+        // Still there for the loop.
+        assert_eq!(t.next().await, Reason::Webhook);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn starts_at_once_then_polls_with_jitter() {
