@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use support::fake_forge::{self, Reply, Request};
+use support::git_servers::TlsProxy;
 
 const TOKEN: &str = "jobcd-test-token-5f3a9c";
 
@@ -91,8 +92,17 @@ fn job(name: &str, script: &str) -> String {
 }
 
 fn sync(dir: &Path, forge: &FakeForge, report: &str, extra: &[&str]) -> Output {
+    sync_with(dir, &forge.url, &[], report, extra)
+}
+
+/// `jobcd sync` reporting to the forge at `url`, with `env` set.
+fn sync_with(dir: &Path, url: &str, env: &[(&str, &Path)], report: &str, extra: &[&str]) -> Output {
     let repo = dir.join("repo");
-    let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jobcd"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command
         .env("HOME", dir)
         .env("JOBCD_FORGE_TOKEN", TOKEN)
         .args(["--state-dir"])
@@ -105,7 +115,7 @@ fn sync(dir: &Path, forge: &FakeForge, report: &str, extra: &[&str]) -> Output {
             "--report",
             report,
             "--forge-url",
-            &forge.url,
+            url,
             "--forge-repo",
             "acme/jobs",
         ])
@@ -206,6 +216,53 @@ fn github_gets_every_status_of_a_passing_and_a_failing_job_in_order() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&notes.stdout).contains(TOKEN));
+}
+
+#[test]
+fn a_forge_behind_a_private_ca_is_trusted_through_the_system_trust_store() {
+    // A self-hosted forge whose certificate no public root signed.
+    let forge = FakeForge::start();
+    let upstream = forge.url.trim_start_matches("http://").to_string();
+    let proxy = TlsProxy::start(&upstream);
+    let files = [("ok.yaml", job("ok", "true"))];
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+
+    // Not trusted: nothing reaches it, and the sync says why.
+    let (untrusted, _) = repository(&files);
+    let out = sync_with(untrusted.path(), &proxy.url(), &[], "github", &[]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("status not delivered yet") && all.contains("UnknownIssuer"),
+        "{all}"
+    );
+    assert!(forge.requests().is_empty(), "{:?}", forge.requests());
+
+    // Trusted through the system's store (here SSL_CERT_FILE, as a
+    // mounted CA bundle would be): every status is delivered.
+    let (dir, sha) = repository(&files);
+    let cert = proxy.certificate();
+    let out = sync_with(
+        dir.path(),
+        &proxy.url(),
+        &[("SSL_CERT_FILE", &cert)],
+        "github",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let seq = sequence(&forge.requests(), "state", "context");
+    assert!(
+        seq.contains(&("jobcd/job/default/ok".into(), "success".into()))
+            && seq.contains(&("jobcd/sync".into(), "success".into())),
+        "{seq:?}"
+    );
+    let api = openapi();
+    for r in &forge.requests() {
+        check_github(&api, r, &sha);
+    }
 }
 
 #[test]

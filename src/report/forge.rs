@@ -95,7 +95,14 @@ impl std::fmt::Debug for Forge {
 impl Forge {
     /// The reporter for `project` (`owner/repo`) at the API root `api`.
     pub fn new(kind: Kind, api: &str, project: &str, token: Secret) -> Forge {
+        // The system's trust store (SSL_CERT_FILE too), not only the
+        // public roots ureq bundles: a self-hosted GitLab or Gitea is often
+        // signed by a private CA.
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .timeout_global(Some(TIMEOUT))
             .http_status_as_error(false)
             .user_agent(concat!("jobcd/", env!("CARGO_PKG_VERSION")))

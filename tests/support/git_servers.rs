@@ -343,6 +343,156 @@ impl GitDaemon {
     }
 }
 
+/// A certificate for 127.0.0.1 signed by nobody, in `dir` (`cert.pem`, for
+/// clients to trust), and lighttpd's configuration serving TLS with it.
+fn lighttpd_tls(dir: &Path) -> String {
+    run(Command::new("openssl").current_dir(dir).args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.pem",
+    ]));
+    let pem = fs::read_to_string(dir.join("cert.pem")).unwrap()
+        + &fs::read_to_string(dir.join("key.pem")).unwrap();
+    fs::write(dir.join("server.pem"), pem).unwrap();
+    format!(
+        "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"{}\"\n",
+        dir.join("server.pem").display()
+    )
+}
+
+/// A private CA in `dir` (`ca.pem`, for clients to trust) and a server
+/// certificate for 127.0.0.1 it signed; lighttpd's configuration serving
+/// TLS with it. (rustls, unlike OpenSSL, refuses a self-signed CA
+/// certificate as a server's own.)
+fn lighttpd_tls_private_ca(dir: &Path) -> String {
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(Command::new("openssl")
+        .current_dir(dir)
+        .args(["req", "-x509"])
+        .args(key)
+        .args([
+            "-days",
+            "2",
+            "-subj",
+            "/CN=jobcd test CA",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+        ]));
+    run(Command::new("openssl")
+        .current_dir(dir)
+        .arg("req")
+        .args(key)
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "server.csr",
+        ]));
+    fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(Command::new("openssl").current_dir(dir).args([
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "cert.pem",
+    ]));
+    let pem = fs::read_to_string(dir.join("cert.pem")).unwrap()
+        + &fs::read_to_string(dir.join("key.pem")).unwrap();
+    fs::write(dir.join("server.pem"), pem).unwrap();
+    format!(
+        "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"{}\"\n",
+        dir.join("server.pem").display()
+    )
+}
+
+/// lighttpd terminating TLS, with a certificate a private CA signed, in
+/// front of a plain HTTP server on loopback.
+pub struct TlsProxy {
+    server: Server,
+    /// The port it listens on.
+    pub port: u16,
+    dir: TempDir,
+}
+
+impl TlsProxy {
+    /// Proxies https://127.0.0.1:PORT/ to `upstream` (`host:port`).
+    pub fn start(upstream: &str) -> TlsProxy {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("www")).unwrap();
+        let tls_config = lighttpd_tls_private_ca(d);
+        let (host, upstream_port) = upstream.rsplit_once(':').unwrap();
+        let (server, port) = start_on_free_port("lighttpd", &d.join("log"), |port| {
+            let config = format!(
+                r#"server.document-root = "{www}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{errorlog}"
+server.modules = ("mod_proxy")
+{tls_config}
+proxy.server = ("" => (("host" => "{host}", "port" => {upstream_port})))
+"#,
+                www = d.join("www").display(),
+                errorlog = d.join("log").display(),
+            );
+            let path = d.join("lighttpd.conf");
+            fs::write(&path, config).unwrap();
+            let mut cmd = Command::new("/usr/sbin/lighttpd");
+            cmd.arg("-D").arg("-f").arg(&path);
+            cmd
+        });
+        TlsProxy { server, port, dir }
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The private CA's certificate (PEM), to trust with `SSL_CERT_FILE`.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+}
+
 /// lighttpd running git-http-backend under `/git`, with basic auth for one
 /// user, over plain HTTP or over TLS with a self-signed certificate.
 pub struct HttpServer {
@@ -371,35 +521,7 @@ impl HttpServer {
         let d = dir.path();
         fs::create_dir_all(d.join("www")).unwrap();
         fs::write(d.join("users"), format!("{user}:{password}\n")).unwrap();
-        let mut tls_config = String::new();
-        if tls {
-            run(Command::new("openssl").current_dir(d).args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "cert.pem",
-            ]));
-            let pem = fs::read_to_string(d.join("cert.pem")).unwrap()
-                + &fs::read_to_string(d.join("key.pem")).unwrap();
-            fs::write(d.join("server.pem"), pem).unwrap();
-            tls_config = format!(
-                "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"{}\"\n",
-                d.join("server.pem").display()
-            );
-        }
+        let tls_config = if tls { lighttpd_tls(d) } else { String::new() };
         let base = repo.base();
         let backend = exec_path().join("git-http-backend");
         let (server, port) = start_on_free_port("lighttpd", &d.join("log"), |port| {
