@@ -1,9 +1,10 @@
 //! One reconcile of a source's revision against a target: the desired
-//! objects with their hashes, the plan against what is live, and the plan's
-//! operations carried out in order (the plan itself is [`crate::plan::plan`]). The `sync` and `diff` commands use it,
-//! and so will `jobcd serve`.
+//! objects with their hashes, admitted by the target, what is live, and
+//! the plan's operations carried out in order (the plan itself is
+//! [`crate::plan::plan`]). The `sync` and `diff` commands and `jobcd
+//! serve` use it.
 
-use crate::manifest::{DesiredSet, ObjectRef};
+use crate::manifest::{DesiredSet, ObjectRef, Validation};
 use crate::plan::{Plan, spec_hash};
 use crate::target::{Applied, Desired, Ledger, Live, Target};
 
@@ -36,6 +37,51 @@ pub fn desired(set: &DesiredSet, source: &str, revision: &str) -> Vec<Desired> {
 
 /// Below this many objects, one thread hashes faster than several.
 const PARALLEL_MIN_OBJECTS: usize = 256;
+
+/// A valid revision the target admitted, and what the target holds: all
+/// a plan needs.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The revision's objects, with their hashes.
+    pub desired: Vec<Desired>,
+    /// What is live.
+    pub live: Vec<Live>,
+    /// The source's run-once ledger.
+    pub ledger: Ledger,
+}
+
+/// Why a revision cannot be planned; nothing is applied.
+#[derive(Debug)]
+pub enum Unprepared<E> {
+    /// It does not validate (its diagnostics say why).
+    Invalid,
+    /// The target refused it (an object outside the allowed namespaces,
+    /// a name held by an object jobcd does not manage).
+    Refused(E),
+    /// The target could not be read.
+    Unreadable(E),
+}
+
+/// Everything before the plan, for `source`'s revision `sha`: its
+/// desired objects, the target's admission, and what the target holds.
+pub async fn prepare<T: Target>(
+    target: &T,
+    source: &str,
+    sha: &str,
+    validation: &Validation,
+) -> Result<Prepared, Unprepared<T::Error>> {
+    let set = validation.desired_set().ok_or(Unprepared::Invalid)?;
+    let desired = desired(&set, source, sha);
+    target.admit(&desired).await.map_err(Unprepared::Refused)?;
+    let (live, ledger) = observe(target, source)
+        .await
+        .map_err(Unprepared::Unreadable)?;
+    Ok(Prepared {
+        desired,
+        live,
+        ledger,
+    })
+}
 
 /// What the plan needs from the target: its live objects and the
 /// source's run-once ledger.

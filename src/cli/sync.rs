@@ -14,7 +14,7 @@ use super::{EXIT_INVALID, Format, print_json};
 use crate::daemon::{self, sync::Event};
 use crate::manifest;
 use crate::plan::{self, Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
-use crate::reconcile;
+use crate::reconcile::{self, Prepared, Unprepared};
 use crate::report::notes::{GitNotes, NOTES_REF};
 use crate::report::outbox::{Outbox, SourceReport};
 use crate::report::record::{self, Recorder};
@@ -372,34 +372,42 @@ async fn prepare<T: Target>(
             eprintln!("{d}");
         }
     }
-    let Some(desired_set) = revision.validation.desired_set() else {
-        if text {
-            eprintln!(
-                "{}: invalid; nothing was applied, the last good revision stays in force",
-                revision.label
-            );
-        } else {
-            print_json(&report(args, &revision, None, None, false))?;
+    let prepared =
+        reconcile::prepare(target, &args.source, &revision.sha, &revision.validation).await;
+    let Prepared {
+        desired,
+        live,
+        ledger,
+    } = match prepared {
+        Ok(prepared) => prepared,
+        Err(Unprepared::Invalid) => {
+            if text {
+                eprintln!(
+                    "{}: invalid; nothing was applied, the last good revision stays in force",
+                    revision.label
+                );
+            } else {
+                print_json(&report(args, &revision, None, None, false))?;
+            }
+            return Ok(None);
         }
-        return Ok(None);
+        Err(Unprepared::Refused(e)) => {
+            if text {
+                eprintln!(
+                    "{}: {e}; nothing was applied, the last good revision stays in force",
+                    revision.label
+                );
+            } else {
+                let mut out = report(args, &revision, None, None, false);
+                out.error = Some(e.to_string());
+                print_json(&out)?;
+            }
+            return Ok(None);
+        }
+        Err(Unprepared::Unreadable(e)) => {
+            return Err(anyhow::Error::new(e).context("reading what the target holds"));
+        }
     };
-    let desired = reconcile::desired(&desired_set, &args.source, &revision.sha);
-    if let Err(e) = target.admit(&desired).await {
-        if text {
-            eprintln!(
-                "{}: {e}; nothing was applied, the last good revision stays in force",
-                revision.label
-            );
-        } else {
-            let mut out = report(args, &revision, None, None, false);
-            out.error = Some(e.to_string());
-            print_json(&out)?;
-        }
-        return Ok(None);
-    }
-    let (live, ledger) = reconcile::observe(target, &args.source)
-        .await
-        .context("reading what the target holds")?;
     Ok(Some(Inputs {
         revision,
         desired,

@@ -20,7 +20,7 @@ use super::sync::{self as one, Event, Planned, Stop};
 use super::trigger::{Reason, Trigger};
 use crate::manifest;
 use crate::plan::{self, Action, Policy};
-use crate::reconcile;
+use crate::reconcile::{self, Prepared, Unprepared};
 use crate::report::record::{self, Recorder};
 use crate::source::Source;
 use crate::target::{Operation, Target};
@@ -286,21 +286,24 @@ pub async fn reconcile<T: Target>(
         now: now(),
     };
     let validation = manifest::load_tree(&snapshot.tree, &s.name, &options);
-    let Some(set) = validation.desired_set() else {
-        let first = validation.first_error();
-        error!("invalid: {first}; nothing applied");
-        note(s, &record::rejected(&sha, &first), on);
-        return Reconciled::Invalid;
-    };
-    let desired = reconcile::desired(&set, &s.name, &sha);
-    if let Err(e) = target.admit(&desired).await {
-        error!("{e}; nothing applied");
-        note(s, &record::rejected(&sha, &e.to_string()), on);
-        return Reconciled::Refused;
-    }
-    let (live, ledger) = match reconcile::observe(target, &s.name).await {
-        Ok(found) => found,
-        Err(e) => {
+    let Prepared {
+        desired,
+        live,
+        ledger,
+    } = match reconcile::prepare(target, &s.name, &sha, &validation).await {
+        Ok(prepared) => prepared,
+        Err(Unprepared::Invalid) => {
+            let first = validation.first_error();
+            error!("invalid: {first}; nothing applied");
+            note(s, &record::rejected(&sha, &first), on);
+            return Reconciled::Invalid;
+        }
+        Err(Unprepared::Refused(e)) => {
+            error!("{e}; nothing applied");
+            note(s, &record::rejected(&sha, &e.to_string()), on);
+            return Reconciled::Refused;
+        }
+        Err(Unprepared::Unreadable(e)) => {
             error!("reading the target: {e}");
             return Reconciled::Error;
         }
