@@ -214,7 +214,7 @@ fn assert_rbac_follows_config(label: &str, rendered: &Rendered, config: &config:
         );
         expected.push(
             json!({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-            "resourceNames": [lease], "verbs": ["get", "patch"]}),
+            "resourceNames": [lease], "verbs": ["get", "patch", "list", "watch"]}),
         );
     }
     assert_eq!(
@@ -862,7 +862,9 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
             "/configmaps/jobcd-ledger-jobs patch",
             "coordination.k8s.io/leases create",
             "coordination.k8s.io/leases/jobcd get",
+            "coordination.k8s.io/leases/jobcd list",
             "coordination.k8s.io/leases/jobcd patch",
+            "coordination.k8s.io/leases/jobcd watch",
         ])
     );
     assert_eq!(allowed(&cluster, &kubeconfig, "elsewhere"), BTreeSet::new());

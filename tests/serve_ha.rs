@@ -9,13 +9,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use support::http::request;
+use support::http::{hmac_hex, request};
 use support::jobs_repo::JobsRepo;
 use support::kube_cluster::{Cluster, PATIENCE};
 use support::served::Served;
 
 const NAMESPACE: &str = "ha";
 const OWN: &str = "jobcd-system";
+const SECRET: &str = "ha-secret";
 
 fn cronjob(schedule: &str) -> String {
     format!(
@@ -41,7 +42,7 @@ fn config(dir: &Path, cluster: &Cluster, repo: &Path) -> std::path::PathBuf {
     std::fs::write(
         &path,
         format!(
-            "listen: 127.0.0.1:0\ntarget:\n  kind: kube\n  kubeconfig: {}\n  namespaces: [{NAMESPACE}]\n  ledgerNamespace: {OWN}\nleaderElection:\n  leaseName: jobcd\n  leaseDuration: 3s\nsources:\n  - name: jobs\n    repo: {}\n    ref: main\n    path: jobs\n    interval: 1s\n",
+            "listen: 127.0.0.1:0\ntarget:\n  kind: kube\n  kubeconfig: {}\n  namespaces: [{NAMESPACE}]\n  ledgerNamespace: {OWN}\nleaderElection:\n  leaseName: jobcd\n  leaseDuration: 3s\nsources:\n  - name: jobs\n    repo: {}\n    ref: main\n    path: jobs\n    interval: 1s\n    webhookSecretEnv: HOOK_SECRET\n",
             cluster.kubeconfig.display(),
             repo.display()
         ),
@@ -66,7 +67,11 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
     let (a_root, b_root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
 
     // A starts first and leads: it applies, the Job completes once.
-    let a = Served::start(a_root.path(), &config, &[("POD_NAME", "replica-a")]);
+    let a = Served::start(
+        a_root.path(),
+        &config,
+        &[("POD_NAME", "replica-a"), ("HOOK_SECRET", SECRET)],
+    );
     a.wait_log("leading: this replica reconciles");
     assert_eq!(holder(&cluster), "replica-a");
     cluster.wait_for("the Job to complete", || {
@@ -76,7 +81,11 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
     assert!(repo.notes(&first).contains("jobcd/job/ha/once"));
 
     // B waits: several of its poll intervals pass without one reconcile.
-    let b = Served::start(b_root.path(), &config, &[("POD_NAME", "replica-b")]);
+    let b = Served::start(
+        b_root.path(),
+        &config,
+        &[("POD_NAME", "replica-b"), ("HOOK_SECRET", SECRET)],
+    );
     b.wait_log("standby until this replica holds the leader Lease");
     std::thread::sleep(Duration::from_secs(4));
     let (code, metrics) = request("GET", &format!("{}/metrics", b.base), &[], b"");
@@ -92,6 +101,30 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
     );
     assert!(!b.log().contains("leading"), "{}", b.log());
     assert_eq!(holder(&cluster), "replica-a");
+
+    // A push delivered to the standby reaches the leader through the Lease.
+    let body = format!(
+        r#"{{"ref":"refs/heads/main","after":"x","repository":{{"clone_url":"file://{}","default_branch":"main"}}}}"#,
+        repo.path().display()
+    )
+    .into_bytes();
+    let signature = format!("sha256={}", hmac_hex(SECRET.as_bytes(), &body));
+    let (code, text) = request(
+        "POST",
+        &format!("{}/hooks/github", b.base),
+        &[
+            ("X-GitHub-Event", "push".into()),
+            ("X-Hub-Signature-256", signature),
+        ],
+        &body,
+    );
+    assert_eq!(
+        (code, text.as_str()),
+        (202, "relayed to the leader: jobs\n")
+    );
+    a.wait_log("a push relayed by a standby");
+    a.wait_log("reason=Webhook");
+    assert!(!b.log().contains("reason=Webhook"), "{}", b.log());
 
     // A dies without a word; B takes the Lease once it expires.
     a.signal(Signal::SIGKILL);
@@ -168,7 +201,11 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
     // A comes back as a standby. B is paused past its Lease: A takes
     // over and applies; B, resumed, finds it lost the Lease and exits 1
     // without reconciling again.
-    let a = Served::start(a_root.path(), &config, &[("POD_NAME", "replica-a")]);
+    let a = Served::start(
+        a_root.path(),
+        &config,
+        &[("POD_NAME", "replica-a"), ("HOOK_SECRET", SECRET)],
+    );
     a.wait_log("standby until this replica holds the leader Lease");
     let mut b = b;
     b.signal(Signal::SIGSTOP);

@@ -61,6 +61,7 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
             move || leading.load(Ordering::SeqCst)
         }),
         metrics: Box::new(|| "# TYPE jobcd_up gauge\njobcd_up 1\n# EOF\n".into()),
+        relay: None,
     });
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

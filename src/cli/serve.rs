@@ -18,11 +18,11 @@ use super::logs::{self, LogFormat};
 use super::{EXIT_ERROR, EXIT_INVALID};
 use crate::config::{self, Config, SecretRef};
 use crate::daemon::cronjob_statuses;
-use crate::daemon::http::{HookSource, Service, router};
+use crate::daemon::http::{HookSource, Relay, Service, router};
 use crate::daemon::leader::{self, Leadership};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::serve::{self, Ended, Looped};
-use crate::daemon::trigger::{Reason, Trigger};
+use crate::daemon::trigger::{Handle, Reason, Trigger};
 use crate::plan::Policy;
 use crate::report::notes::GitNotes;
 use crate::report::outbox::{Outbox, SourceReport};
@@ -215,6 +215,12 @@ impl Serving<'_> {
             .collect();
         let readiness: Vec<Arc<AtomicBool>> = looped.iter().map(|l| l.ready.clone()).collect();
         let leading = Arc::new(AtomicBool::new(self.leadership.is_none()));
+        // Pushes reaching a standby go to the leader through the Lease.
+        let relay = self.leadership.as_ref().map(Leadership::relay);
+        let triggers: Vec<(String, Handle)> = hooks
+            .iter()
+            .map(|h| (h.name.clone(), h.trigger.clone()))
+            .collect();
         let service = Arc::new(Service {
             sources: hooks,
             ready: Box::new(move || readiness.iter().all(|r| r.load(Ordering::SeqCst))),
@@ -225,6 +231,12 @@ impl Serving<'_> {
             metrics: Box::new({
                 let metrics = metrics.clone();
                 move || metrics.encode()
+            }),
+            relay: relay.clone().map(|relay| -> Relay {
+                Box::new(move |sources| {
+                    let relay = relay.clone();
+                    Box::pin(async move { relay.send(&sources).await.map_err(|e| e.to_string()) })
+                })
             }),
         });
         let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -290,6 +302,19 @@ impl Serving<'_> {
                 }
                 std::future::pending::<std::convert::Infallible>().await
             };
+            let relayed = async {
+                if let Some(relay) = &relay {
+                    relay
+                        .receive(|source| {
+                            info!(source, "a push relayed by a standby");
+                            if let Some((_, trigger)) = triggers.iter().find(|(n, _)| n == source) {
+                                trigger.fire(Reason::Webhook);
+                            }
+                        })
+                        .await;
+                }
+                std::future::pending::<std::convert::Infallible>().await
+            };
             let loops = serve::run(
                 target,
                 looped,
@@ -299,12 +324,13 @@ impl Serving<'_> {
                 stopped.clone(),
                 leadership.as_ref(),
             );
-            // The loops decide when it ends; CronJob runs are reported
-            // until then.
+            // The loops decide when it ends; CronJob runs are reported, and
+            // pushes relayed by standbys received, until then.
             let run = async {
                 tokio::select! {
                     ended = loops => ended,
                     never = cronjob_runs => match never {},
+                    never = relayed => match never {},
                 }
             };
             let demoted = match &leadership {

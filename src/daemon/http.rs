@@ -9,6 +9,8 @@
 //! concerns are triggered; the reconcile runs in the background. A delivery
 //! no source's secret verifies gets 401 and triggers nothing.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
@@ -46,7 +48,15 @@ pub struct Service {
     pub leading: Box<dyn Fn() -> bool + Send + Sync>,
     /// The metrics, in Prometheus' text format.
     pub metrics: Box<dyn Fn() -> String + Send + Sync>,
+    /// On a standby: hands the sources a verified push concerns to the
+    /// leader (None: the push is refused with 503).
+    pub relay: Option<Relay>,
 }
+
+/// Sends source names to the leader; the error is for the answer.
+pub type Relay = Box<
+    dyn Fn(Vec<String>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+>;
 
 /// The routes.
 pub fn router(service: Arc<Service>) -> Router {
@@ -89,19 +99,24 @@ async fn metrics(State(s): State<Arc<Service>>) -> ([(&'static str, &'static str
 }
 
 async fn github(s: State<Arc<Service>>, h: HeaderMap, body: Bytes) -> (StatusCode, String) {
-    hook(&s, Forge::GitHub, &h, &body)
+    hook(&s, Forge::GitHub, &h, &body).await
 }
 
 async fn gitlab(s: State<Arc<Service>>, h: HeaderMap, body: Bytes) -> (StatusCode, String) {
-    hook(&s, Forge::GitLab, &h, &body)
+    hook(&s, Forge::GitLab, &h, &body).await
 }
 
 async fn gitea(s: State<Arc<Service>>, h: HeaderMap, body: Bytes) -> (StatusCode, String) {
-    hook(&s, Forge::Gitea, &h, &body)
+    hook(&s, Forge::Gitea, &h, &body).await
 }
 
 /// Handles one delivery; the answer says what was triggered.
-fn hook(service: &Service, forge: Forge, headers: &HeaderMap, body: &[u8]) -> (StatusCode, String) {
+async fn hook(
+    service: &Service,
+    forge: Forge,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (StatusCode, String) {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (signature, event) = match forge {
         Forge::GitHub => (header("x-hub-signature-256"), header("x-github-event")),
@@ -126,34 +141,46 @@ fn hook(service: &Service, forge: Forge, headers: &HeaderMap, body: &[u8]) -> (S
             "the signature or token matches no source's webhook secret\n".into(),
         );
     }
-    if !(service.leading)() {
-        // The forge shows the failed delivery (and can redeliver it); the
-        // leader's poll picks the commit up in any case.
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this replica is a standby: the leader reconciles; redeliver, or wait for its poll\n"
-                .into(),
-        );
-    }
     let Some(push) = webhook::push(forge, event, body) else {
         return (StatusCode::OK, "not a push: nothing to do\n".into());
     };
-    let mut triggered = Vec::new();
-    for source in verified {
-        if webhook::concerns(&push, &source.repo, source.reference.as_deref()) {
-            source.trigger.fire(Reason::Webhook);
-            triggered.push(source.name.as_str());
-        }
-    }
-    if triggered.is_empty() {
-        (
+    let concerned: Vec<&HookSource> = verified
+        .into_iter()
+        .filter(|s| webhook::concerns(&push, &s.repo, s.reference.as_deref()))
+        .collect();
+    if concerned.is_empty() {
+        return (
             StatusCode::ACCEPTED,
             "no source follows this repository and branch\n".into(),
-        )
-    } else {
-        (
-            StatusCode::ACCEPTED,
-            format!("triggered: {}\n", triggered.join(", ")),
-        )
+        );
     }
+    let names: Vec<String> = concerned.iter().map(|s| s.name.clone()).collect();
+    if !(service.leading)() {
+        let Some(relay) = &service.relay else {
+            // The forge shows the failed delivery (and can redeliver it);
+            // the leader's poll picks the commit up in any case.
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this replica is a standby: the leader reconciles; redeliver, or wait for its poll\n"
+                    .into(),
+            );
+        };
+        return match relay(names.clone()).await {
+            Ok(()) => (
+                StatusCode::ACCEPTED,
+                format!("relayed to the leader: {}\n", names.join(", ")),
+            ),
+            Err(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("this replica is a standby and could not reach the leader: {e}\n"),
+            ),
+        };
+    }
+    for source in &concerned {
+        source.trigger.fire(Reason::Webhook);
+    }
+    (
+        StatusCode::ACCEPTED,
+        format!("triggered: {}\n", names.join(", ")),
+    )
 }

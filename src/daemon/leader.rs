@@ -3,11 +3,20 @@
 //! reconciles, the others wait. A leader that cannot renew in time loses
 //! the Lease, and must stop applying at once: by then another replica may
 //! have taken over.
+//!
+//! A push webhook that reaches a standby (a Service spreads deliveries over
+//! every replica) is relayed to the leader through the Lease itself: the
+//! standby stamps an annotation `push.jobcd.dev/<source>` with the time,
+//! and the leader, watching the Lease, reconciles that source.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
 use tokio::sync::watch;
@@ -17,6 +26,8 @@ use crate::config::LeaderElection;
 
 /// The field manager of the Lease's holder fields.
 const FIELD_MANAGER: &str = "jobcd-leader";
+/// Annotations of the Lease that relay pushes, one per source.
+pub const PUSH_PREFIX: &str = "push.jobcd.dev/";
 
 /// The Lease could not be read or created.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +100,14 @@ impl Leadership {
         self.holding.wait_for(|holds| *holds).await.is_ok()
     }
 
+    /// The relay of pushes through this election's Lease.
+    pub fn relay(&self) -> Relay {
+        Relay {
+            api: self.api.clone(),
+            name: self.name.clone(),
+        }
+    }
+
     /// A watcher of this replica's hold on the Lease, to wait for its loss
     /// while the Leadership itself is lent out.
     pub fn watcher(&self) -> Holding {
@@ -133,6 +152,69 @@ impl Leadership {
             ),
         }
     }
+}
+
+/// Pushes relayed from standbys to the leader through the Lease.
+#[derive(Clone)]
+pub struct Relay {
+    api: Api<Lease>,
+    name: String,
+}
+
+impl Relay {
+    /// On a standby: asks the leader to reconcile `sources`.
+    pub async fn send(&self, sources: &[String]) -> Result<(), kube::Error> {
+        let now = Timestamp::now().to_string();
+        let annotations: serde_json::Map<String, serde_json::Value> = sources
+            .iter()
+            .map(|s| (format!("{PUSH_PREFIX}{s}"), now.clone().into()))
+            .collect();
+        let patch = serde_json::json!({"metadata": {"annotations": annotations}});
+        self.api
+            .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        Ok(())
+    }
+
+    /// On the leader: calls `fire` with each source a standby relays a push
+    /// for from now on (watching the Lease), until dropped.
+    pub async fn receive(&self, mut fire: impl FnMut(&str)) {
+        let config = watcher::Config::default().fields(&format!("metadata.name={}", self.name));
+        let stream = watcher(self.api.clone(), config).default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        // None until the first look: pushes from before do not count.
+        let mut seen: Option<HashMap<String, String>> = None;
+        while let Some(event) = stream.next().await {
+            let lease = match event {
+                Ok(watcher::Event::Apply(lease) | watcher::Event::InitApply(lease)) => lease,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!("watching Lease {} for relayed pushes: {e}", self.name);
+                    continue;
+                }
+            };
+            let pushes = pushes(&lease);
+            if let Some(before) = &seen {
+                for (source, at) in &pushes {
+                    if before.get(source) != Some(at) {
+                        fire(source);
+                    }
+                }
+            }
+            seen = Some(pushes);
+        }
+    }
+}
+
+/// The pushes relayed on `lease`: source → when.
+fn pushes(lease: &Lease) -> HashMap<String, String> {
+    lease
+        .metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter_map(|(key, at)| Some((key.strip_prefix(PUSH_PREFIX)?.to_string(), at.clone())))
+        .collect()
 }
 
 /// Whether this replica holds the Lease, as the election sees it.
