@@ -10,13 +10,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use jiff::Timestamp;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+mod overrides;
+mod sources;
+
+use overrides::Overrides;
+use sources::{read_secret, recorder_of, source_of};
+
 use super::logs::{self, LogFormat};
 use super::{EXIT_ERROR, EXIT_INVALID};
-use crate::config::{self, Config, SecretRef};
+use crate::config::{self, Config};
 use crate::daemon::cronjob_statuses;
 use crate::daemon::http::{HookSource, Relay, Service, router};
 use crate::daemon::leader::{self, Leadership};
@@ -24,12 +29,8 @@ use crate::daemon::metrics::Metrics;
 use crate::daemon::serve::{self, Ended, Looped};
 use crate::daemon::trigger::{Handle, Reason, Trigger};
 use crate::plan::Policy;
-use crate::report::notes::GitNotes;
-use crate::report::outbox::{Outbox, SourceReport};
 use crate::report::record::Recorder;
-use crate::report::{Reporter, forge};
 use crate::source::watch::{DEFAULT_DEBOUNCE, RefWatch};
-use crate::source::{Credentials, HostKeyCheck, Location, RefName, Secret, Source};
 use crate::target::Target;
 use crate::target::kube::{self as cluster, KubeTarget};
 
@@ -362,196 +363,5 @@ impl Serving<'_> {
         drop(ref_watches);
         let _ = http.await;
         Ok(code)
-    }
-}
-
-/// Settings of the file that flags (or their environment variables)
-/// override, for one deployment to differ from another without its own
-/// file. `--state-dir` / JOBCD_STATE_DIR overrides `stateDir` too.
-#[derive(Debug, clap::Args)]
-struct Overrides {
-    /// Where the HTTP listener binds (overrides `listen`).
-    #[arg(long, env = "JOBCD_LISTEN")]
-    listen: Option<String>,
-    /// Sources reconciled at once, 1-64 (overrides `concurrency`).
-    #[arg(long, env = "JOBCD_CONCURRENCY", value_parser = clap::value_parser!(u8).range(1..=64))]
-    concurrency: Option<u8>,
-    /// kubeconfig file (overrides `target.kubeconfig`; kube target only).
-    #[arg(long, env = "JOBCD_KUBECONFIG")]
-    kubeconfig: Option<PathBuf>,
-    /// kubeconfig context (overrides `target.context`; kube target only).
-    #[arg(long, env = "JOBCD_CONTEXT")]
-    context: Option<String>,
-    /// Leave drift alone, only logging it (overrides `correctDrift`).
-    #[arg(long, env = "JOBCD_NO_CORRECT_DRIFT")]
-    no_correct_drift: bool,
-}
-
-impl Overrides {
-    fn apply(self, config: &mut Config) -> Result<(), String> {
-        if let Some(listen) = self.listen {
-            config.listen = listen;
-        }
-        if let Some(n) = self.concurrency {
-            config.concurrency = usize::from(n);
-        }
-        match &mut config.target {
-            config::Target::Kube {
-                kubeconfig,
-                context,
-                ..
-            } => {
-                if let Some(path) = self.kubeconfig {
-                    *kubeconfig = Some(path);
-                }
-                if let Some(name) = self.context {
-                    *context = Some(name);
-                }
-            }
-            config::Target::Local if self.kubeconfig.is_some() || self.context.is_some() => {
-                return Err(
-                    "--kubeconfig and --context are for target kind kube; this file's target is local"
-                        .into(),
-                );
-            }
-            config::Target::Local => {}
-        }
-        if self.no_correct_drift {
-            config.correct_drift = false;
-        }
-        Ok(())
-    }
-}
-
-fn read_secret(r: &SecretRef) -> anyhow::Result<Secret> {
-    match r {
-        SecretRef::File(path) => Ok(Secret::from_file(path)?),
-        SecretRef::Env(var) => match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
-            _ => anyhow::bail!("the environment variable {var} is not set"),
-        },
-    }
-}
-
-fn source_of(s: &config::Source, state_dir: &Path) -> anyhow::Result<Source> {
-    Ok(Source {
-        location: Location::parse(&s.repo)?,
-        reference: RefName::parse(s.reference.as_deref()),
-        path: s.path.clone(),
-        credentials: Credentials {
-            username: s.username.clone(),
-            password: s.password.as_ref().map(read_secret).transpose()?,
-            ssh_key: s.ssh_key.clone(),
-            ssh_passphrase: s.ssh_passphrase.as_ref().map(read_secret).transpose()?,
-            known_hosts: s.known_hosts.clone(),
-            host_key_check: HostKeyCheck::Strict,
-        },
-        state_dir: state_dir.to_path_buf(),
-        timeout: crate::source::DEFAULT_TIMEOUT,
-        uncommitted: false,
-    })
-}
-
-fn recorder_of(
-    config: &Config,
-    s: &config::Source,
-    source: &Source,
-    state_dir: &Path,
-) -> anyhow::Result<Option<Recorder>> {
-    let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
-    if config.reporters.notes {
-        reporters.push(Box::new(GitNotes::new(source.notes_repo())));
-    }
-    let mut forge_config = None;
-    if let Some(f) = &config.reporters.forge {
-        let remote = (!matches!(source.location, Location::Local(_))).then_some(s.repo.as_str());
-        let reporter = forge::for_source(
-            Some(f.kind),
-            remote,
-            f.url.as_deref(),
-            f.project.as_deref(),
-            read_secret(&f.token)?,
-        )
-        .map_err(anyhow::Error::msg)?;
-        forge_config = Some(reporter.config());
-        reporters.push(Box::new(reporter));
-    }
-    if reporters.is_empty() {
-        return Ok(None);
-    }
-    let outbox = Outbox::open(state_dir).context("opening the status outbox")?;
-    outbox.set_source(
-        &s.name,
-        &SourceReport {
-            notes_repo: source.notes_repo(),
-            forge: forge_config,
-        },
-        Timestamp::now(),
-    )?;
-    Ok(Some(Recorder::new(outbox, reporters)))
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::*;
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        overrides: Overrides,
-    }
-
-    fn apply(text: &str, flags: &[&str]) -> Result<Config, String> {
-        let mut config = config::parse(text, "jobcd.yaml").map_err(|e| e.to_string())?;
-        let cli = Cli::try_parse_from(std::iter::once("serve").chain(flags.iter().copied()))
-            .map_err(|e| e.to_string())?;
-        cli.overrides.apply(&mut config)?;
-        Ok(config)
-    }
-
-    const KUBE: &str = "listen: 127.0.0.1:9000\nconcurrency: 2\ntarget: {kind: kube, context: a}\nsources:\n- {name: a, repo: /x}\n";
-
-    #[test]
-    fn flags_override_the_file() {
-        let c = apply(
-            KUBE,
-            &[
-                "--listen",
-                ":8081",
-                "--concurrency",
-                "8",
-                "--context",
-                "b",
-                "--kubeconfig",
-                "/k",
-                "--no-correct-drift",
-            ],
-        )
-        .unwrap();
-        assert_eq!(c.listen, ":8081");
-        assert_eq!(c.concurrency, 8);
-        assert!(!c.correct_drift);
-        assert!(matches!(
-            &c.target,
-            config::Target::Kube { context: Some(ctx), kubeconfig: Some(k), .. }
-                if ctx == "b" && k == Path::new("/k")
-        ));
-        let unchanged = apply(KUBE, &[]).unwrap();
-        assert_eq!(
-            (unchanged.listen.as_str(), unchanged.concurrency),
-            ("127.0.0.1:9000", 2)
-        );
-        assert!(unchanged.correct_drift);
-    }
-
-    #[test]
-    fn flags_that_do_not_fit_the_file_are_errors() {
-        let local = "target: {kind: local}\nsources:\n- {name: a, repo: /x}\n";
-        let e = apply(local, &["--context", "b"]).unwrap_err();
-        assert!(e.contains("for target kind kube"), "{e}");
-        let e = apply(KUBE, &["--concurrency", "0"]).unwrap_err();
-        assert!(e.contains("--concurrency"), "{e}");
     }
 }
