@@ -7,13 +7,18 @@
 //!   a signed GitHub push webhook is sent, and the clock stops when the log
 //!   says the reconcile applied it. Target: under 1 s.
 //!
-//! `cargo bench --bench serve`.
+//! `cargo bench --bench serve`; with `JOBCD_BENCH_TARGET=kube`, the same
+//! against the test control plane (scripts/kube-cluster, built by
+//! scripts/test-deps) instead of the local executor.
 
 #[path = "../tests/support/git_servers.rs"]
 mod git_servers;
 #[allow(dead_code)]
 #[path = "../tests/support/http.rs"]
 mod http;
+#[allow(dead_code)]
+#[path = "../tests/support/kube_cluster.rs"]
+mod kube_cluster;
 #[allow(dead_code)]
 #[path = "../tests/support/served.rs"]
 mod served;
@@ -70,10 +75,25 @@ fn main() {
     let daemon = GitDaemon::start(&remote);
     let root = tempfile::tempdir().unwrap();
     let config = root.path().join("jobcd.yaml");
+    // On a cluster: its own namespace for the CronJobs and the ledger.
+    let cluster = (std::env::var("JOBCD_BENCH_TARGET").as_deref() == Ok("kube")).then(|| {
+        let cluster = kube_cluster::Cluster::start();
+        let out = cluster.kubectl(&["create", "namespace", "bench"]);
+        assert!(out.status.success(), "{out:?}");
+        cluster
+    });
+    let target = match &cluster {
+        Some(c) => format!(
+            "{{kind: kube, kubeconfig: {}, namespaces: [bench], ledgerNamespace: bench}}",
+            c.kubeconfig.display()
+        ),
+        None => "{kind: local}".to_string(),
+    };
+    println!("target: {target}");
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:0\ntarget: {{kind: local}}\nreporters: {{notes: false}}\nsources:\n  - name: bench\n    repo: {}\n    ref: main\n    path: jobs\n    interval: 0s\n    webhookSecretEnv: HOOK_SECRET\n",
+            "listen: 127.0.0.1:0\ntarget: {target}\nreporters: {{notes: false}}\nsources:\n  - name: bench\n    repo: {}\n    ref: main\n    path: jobs\n    interval: 0s\n    webhookSecretEnv: HOOK_SECRET\n",
             daemon.url()
         ),
     )

@@ -10,6 +10,7 @@
 //! is a conflict to resolve, not to overwrite.
 
 mod apply;
+mod cache;
 mod client;
 mod error;
 mod follow;
@@ -69,7 +70,7 @@ pub struct KubeTarget {
     namespaces: Vec<String>,
     own_namespace: String,
     jobs: Vec<Store<DynamicObject>>,
-    cronjobs: Vec<Store<DynamicObject>>,
+    cronjobs: Vec<cache::LiveCache>,
     /// Each source's ledger, created on first use and shared with the
     /// followers.
     ledgers: follow::Ledgers,
@@ -151,13 +152,17 @@ impl KubeTarget {
         };
         let managed = format!("{}={}", ownership::MANAGED_BY, ownership::MANAGER);
         for namespace in target.namespaces.clone() {
-            for kind in [Kind::Job, Kind::CronJob] {
-                let store = target.reflect(kind, &namespace, &managed);
-                match kind {
-                    Kind::Job => target.jobs.push(store),
-                    Kind::CronJob => target.cronjobs.push(store),
-                }
-            }
+            let jobs = target.reflect(Kind::Job, &namespace, &managed);
+            target.jobs.push(jobs);
+            let (cronjobs, task) = cache::LiveCache::spawn(
+                target.api(Kind::CronJob, &namespace),
+                Kind::CronJob,
+                &managed,
+                target.refused.clone(),
+                format!("CronJobs in namespace {namespace}"),
+            );
+            target.tasks.push(task);
+            target.cronjobs.push(cronjobs);
             // jobcd's Jobs, and the Jobs its CronJobs create.
             for labels in [managed.as_str(), SCHEDULED_FOR] {
                 let (listed, followed) = tokio::sync::watch::channel(false);
@@ -269,10 +274,16 @@ impl KubeTarget {
     }
 
     async fn ready(&self) -> Result<(), Error> {
-        for store in self.jobs.iter().chain(&self.cronjobs) {
-            self.until_listed(store.wait_until_ready(), "Jobs and CronJobs")
+        for store in &self.jobs {
+            self.until_listed(store.wait_until_ready(), "Jobs")
                 .await?
                 .map_err(|e| Error::Timeout(e.to_string()))?;
+        }
+        for cache in &self.cronjobs {
+            let mut listed = cache.listed();
+            self.until_listed(listed.wait_for(|done| *done), "CronJobs")
+                .await?
+                .map_err(|_| Error::Timeout("the CronJob watch stopped".into()))?;
         }
         Ok(())
     }
@@ -329,12 +340,7 @@ impl Target for KubeTarget {
             .iter()
             .flat_map(|s| s.state())
             .filter_map(|o| live_of(Kind::Job, &o))
-            .chain(
-                self.cronjobs
-                    .iter()
-                    .flat_map(|s| s.state())
-                    .filter_map(|o| live_of(Kind::CronJob, &o)),
-            )
+            .chain(self.cronjobs.iter().flat_map(cache::LiveCache::live))
             .collect();
         live.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(live)
@@ -349,21 +355,27 @@ impl Target for KubeTarget {
         self.ready().await?;
         // Only objects jobcd does not manage yet are looked up: a
         // revision with nothing new costs no request.
-        let managed: std::collections::HashSet<(Kind, String, String)> = self
-            .jobs
-            .iter()
-            .map(|s| (Kind::Job, s))
-            .chain(self.cronjobs.iter().map(|s| (Kind::CronJob, s)))
-            .flat_map(|(kind, s)| {
-                s.state().into_iter().map(move |o| {
-                    (
-                        kind,
-                        o.metadata.namespace.clone().unwrap_or_default(),
-                        o.metadata.name.clone().unwrap_or_default(),
-                    )
-                })
+        let jobs = self.jobs.iter().flat_map(|s| {
+            s.state().into_iter().map(|o| {
+                (
+                    Kind::Job,
+                    o.metadata.namespace.clone().unwrap_or_default(),
+                    o.metadata.name.clone().unwrap_or_default(),
+                )
             })
-            .collect();
+        });
+        let cronjobs = self
+            .namespaces
+            .iter()
+            .zip(&self.cronjobs)
+            .flat_map(|(namespace, cache)| {
+                cache
+                    .names()
+                    .into_iter()
+                    .map(move |name| (Kind::CronJob, namespace.clone(), name))
+            });
+        let managed: std::collections::HashSet<(Kind, String, String)> =
+            jobs.chain(cronjobs).collect();
         let mut conflicts = Vec::new();
         for d in desired {
             let id = &d.object.id;
