@@ -35,6 +35,15 @@ fn job(name: &str) -> String {
     )
 }
 
+/// The line of `notes` about status `context` (empty when there is none).
+fn status_line(notes: &str, context: &str) -> String {
+    notes
+        .lines()
+        .find(|l| l.contains(context))
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn signed_push(url: &str) -> (Vec<u8>, String) {
     let body = format!(
         r#"{{"ref":"refs/heads/main","after":"x","repository":{{"clone_url":"{url}","default_branch":"main"}}}}"#
@@ -151,13 +160,6 @@ fn sigterm_while_a_run_goes_on_loses_no_status() {
     let sha = repo.commit(&[("slow.yaml", Some(slow))]);
     let config = watched_config(repo.dir.path(), &repo.path());
     let notes = || repo.notes(&sha);
-    let line = |notes: &str, context: &str| {
-        notes
-            .lines()
-            .find(|l| l.contains(context))
-            .unwrap_or_default()
-            .to_string()
-    };
 
     // The run has started (its pending status is on the commit): SIGTERM.
     let mut served = Served::start(repo.dir.path(), &config, &[]);
@@ -173,10 +175,13 @@ fn sigterm_while_a_run_goes_on_loses_no_status() {
     assert!(log.contains("1 Job run(s) still going"), "{log}");
     let before = notes();
     assert!(
-        line(&before, "jobcd/job/default/slow").contains("pending"),
+        status_line(&before, "jobcd/job/default/slow").contains("pending"),
         "{before}"
     );
-    assert!(line(&before, "jobcd/sync").contains("pending"), "{before}");
+    assert!(
+        status_line(&before, "jobcd/sync").contains("pending"),
+        "{before}"
+    );
     drop(served);
 
     // The next start resumes the run and reports its end, and the sync's.
@@ -185,8 +190,8 @@ fn sigterm_while_a_run_goes_on_loses_no_status() {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let after = notes();
-        if line(&after, "jobcd/job/default/slow").contains("success")
-            && line(&after, "jobcd/sync").contains("success")
+        if status_line(&after, "jobcd/job/default/slow").contains("success")
+            && status_line(&after, "jobcd/sync").contains("success")
         {
             break;
         }
@@ -225,21 +230,14 @@ fn a_long_run_does_not_hold_up_the_next_commit() {
 
     // Every status reaches its commit: the first sync's (applied, its run
     // still going), the run's end on the commit it came from, the second's.
-    let line = |notes: &str, context: &str| {
-        notes
-            .lines()
-            .find(|l| l.contains(context))
-            .unwrap_or_default()
-            .to_string()
-    };
     let deadline = Instant::now() + PATIENCE;
     loop {
         let (a, b) = (repo.notes(&first), repo.notes(&second));
-        let sync_a = line(&a, "jobcd/sync");
-        if line(&a, "jobcd/job/default/slow").contains("success")
+        let sync_a = status_line(&a, "jobcd/sync");
+        if status_line(&a, "jobcd/job/default/slow").contains("success")
             && sync_a.contains("success")
-            && line(&b, "jobcd/job/default/quick").contains("success")
-            && line(&b, "jobcd/sync").contains("success")
+            && status_line(&b, "jobcd/job/default/quick").contains("success")
+            && status_line(&b, "jobcd/sync").contains("success")
         {
             assert!(sync_a.contains("1 Job run(s) still going"), "{a}");
             break;

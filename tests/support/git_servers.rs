@@ -365,6 +365,12 @@ fn lighttpd_tls(dir: &Path) -> String {
         "-out",
         "cert.pem",
     ]));
+    lighttpd_serving(dir)
+}
+
+/// lighttpd's configuration serving TLS with `dir`'s `cert.pem` and
+/// `key.pem`.
+fn lighttpd_serving(dir: &Path) -> String {
     let pem = fs::read_to_string(dir.join("cert.pem")).unwrap()
         + &fs::read_to_string(dir.join("key.pem")).unwrap();
     fs::write(dir.join("server.pem"), pem).unwrap();
@@ -434,13 +440,7 @@ fn lighttpd_tls_private_ca(dir: &Path) -> String {
         "-out",
         "cert.pem",
     ]));
-    let pem = fs::read_to_string(dir.join("cert.pem")).unwrap()
-        + &fs::read_to_string(dir.join("key.pem")).unwrap();
-    fs::write(dir.join("server.pem"), pem).unwrap();
-    format!(
-        "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"{}\"\n",
-        dir.join("server.pem").display()
-    )
+    lighttpd_serving(dir)
 }
 
 /// lighttpd terminating TLS, with a certificate a private CA signed, in
