@@ -133,7 +133,7 @@ pub fn report_health(
 /// recorder of the CronJob's source (and counts it in the metrics), until
 /// the target's outcomes end or the future is dropped. The CronJob
 /// controller starts these runs; `target`'s outcomes name the CronJob.
-pub async fn follow_cluster<T: crate::target::Target>(
+pub async fn follow_cluster<T: crate::target::Target + Sync>(
     target: &T,
     recorders: &[(String, std::sync::Arc<crate::report::record::Recorder>)],
     metrics: &super::metrics::Metrics,
@@ -152,24 +152,21 @@ pub async fn follow_cluster<T: crate::target::Target>(
             continue;
         };
         metrics.run_ended(&outcome.result);
-        let live = match target.live().await {
-            Ok(live) => live,
+        let id = crate::manifest::ObjectRef {
+            kind: Kind::CronJob,
+            namespace: outcome.namespace.clone(),
+            name: cronjob.to_string(),
+        };
+        let spec = match target.live_object(&id).await {
+            Ok(spec) => spec,
             Err(e) => {
-                tracing::warn!(
-                    "reporting a run of CronJob {}/{cronjob}: {e}",
-                    outcome.namespace
-                );
+                tracing::warn!("reporting a run of {id}: {e}");
                 continue;
             }
         };
-        let spec = live.iter().find(|l| {
-            l.id.kind == Kind::CronJob
-                && l.id.namespace == outcome.namespace
-                && l.id.name == cronjob
-        });
         let (Some(source), Some(revision)) = (
-            spec.and_then(|l| l.source.as_deref()),
-            spec.and_then(|l| l.revision.as_deref()),
+            spec.as_ref().and_then(|l| l.source.as_deref()),
+            spec.as_ref().and_then(|l| l.revision.as_deref()),
         ) else {
             continue;
         };

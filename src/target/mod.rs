@@ -194,6 +194,18 @@ pub trait Target {
     /// managed or not (an unmanaged one with a desired name is a conflict).
     fn live(&self) -> impl Future<Output = Result<Vec<Live>, Self::Error>> + Send;
 
+    /// One object of [`Target::live`], if it is live. A target that keeps
+    /// its objects by name answers without building them all.
+    fn live_object(
+        &self,
+        id: &ObjectRef,
+    ) -> impl Future<Output = Result<Option<Live>, Self::Error>> + Send
+    where
+        Self: Sync,
+    {
+        async move { Ok(self.live().await?.into_iter().find(|l| &l.id == id)) }
+    }
+
     /// The run-once ledger of a source: every Job spec that ran (or is
     /// running) for it, with its outcome.
     fn ledger(&self, source: &str) -> impl Future<Output = Result<Ledger, Self::Error>> + Send;

@@ -97,6 +97,16 @@ impl LiveCache {
             .collect()
     }
 
+    /// The object named `name`.
+    pub(super) fn get(&self, name: &str) -> Option<Live> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .objects
+            .get(name)
+            .cloned()
+    }
+
     /// The names of the objects.
     pub(super) fn names(&self) -> Vec<String> {
         self.state

@@ -34,7 +34,7 @@ pub use client::{ApiCounts, Connection};
 pub use error::Error;
 pub use follow::CronJobHealth;
 
-use crate::manifest::Kind;
+use crate::manifest::{Kind, ObjectRef};
 use crate::plan::ownership;
 use crate::target::{Applied, Desired, JobRef, Ledger, Live, Operation, Outcome, Target};
 use ledger::ClusterLedger;
@@ -344,6 +344,21 @@ impl Target for KubeTarget {
             .collect();
         live.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(live)
+    }
+
+    async fn live_object(&self, id: &ObjectRef) -> Result<Option<Live>, Error> {
+        self.ready().await?;
+        let Some(at) = self.namespaces.iter().position(|n| *n == id.namespace) else {
+            return Ok(None);
+        };
+        Ok(match id.kind {
+            Kind::CronJob => self.cronjobs[at].get(&id.name),
+            Kind::Job => self.jobs[at]
+                .state()
+                .iter()
+                .filter(|o| o.metadata.name.as_deref() == Some(id.name.as_str()))
+                .find_map(|o| live_of(Kind::Job, o)),
+        })
     }
 
     async fn ledger(&self, source: &str) -> Result<Ledger, Error> {
