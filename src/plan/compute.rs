@@ -284,11 +284,7 @@ fn decide(
             live.observed.as_deref(),
         );
         if !drift.is_empty() {
-            let what = drift
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
+            let what = drift::describe(&drift);
             return if policy.correct_drift {
                 (
                     Action::Revert,
@@ -324,11 +320,7 @@ fn decide(
             if drift.is_empty() {
                 (Action::Update, "spec changed: updated in place".into())
             } else {
-                let what = drift
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let what = drift::describe(&drift);
                 (
                     Action::Revert,
                     format!("spec changed, and changed on the cluster: {what}; updated as in git"),

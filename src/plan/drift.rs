@@ -71,6 +71,15 @@ pub fn drifted(desired: &str, owned: &str, observed: Option<&str>) -> Vec<Drift>
     out
 }
 
+/// The drifted fields in one sentence, for a plan step's reason.
+pub fn describe(drift: &[Drift]) -> String {
+    drift
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Fields that name the object rather than describe it.
 const IDENTITY: [&str; 4] = ["apiVersion", "kind", "metadata.name", "metadata.namespace"];
 
