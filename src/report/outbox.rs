@@ -171,9 +171,11 @@ impl Outbox {
             .conn
             .unchecked_transaction()
             .map_err(self.sqlite("starting a transaction"))?;
-        // The latest state wins over one still waiting.
+        // The latest state wins over one whose delivery already failed (its
+        // reporter is down: only the state now matters); one not tried yet
+        // stays, so a reporter that keeps up sees every transition in order.
         tx.execute(
-            "DELETE FROM outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
+            "DELETE FROM outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3 AND attempts > 0",
             key,
         )
         .map_err(self.sqlite("updating the outbox"))?;
@@ -328,9 +330,26 @@ impl Outbox {
             ],
         )
         .map_err(self.sqlite("recording a delivery"))?;
-        tx.execute("DELETE FROM outbox WHERE id = ?1", params![pending.id])
-            .map_err(self.sqlite("recording a delivery"))?;
+        // It and the older states of its context (waiting for a retry)
+        // are done with: an older state never goes out after a newer one.
+        tx.execute(
+            "DELETE FROM outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3 AND id <= ?4",
+            params![pending.reporter, s.sha, s.context, pending.id],
+        )
+        .map_err(self.sqlite("recording a delivery"))?;
         tx.commit().map_err(self.sqlite("recording a delivery"))
+    }
+
+    /// Whether a newer state of `pending`'s context waits behind it.
+    fn superseded(&self, pending: &Pending) -> Result<bool, Error> {
+        let s = &pending.status;
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3 AND id > ?4)",
+                params![pending.reporter, s.sha, s.context, pending.id],
+                |r| r.get(0),
+            )
+            .map_err(self.sqlite("reading the outbox"))
     }
 
     /// Until when `reporter` asked not to be sent anything, if that is
@@ -418,6 +437,12 @@ impl Outbox {
                 continue;
             }
             for pending in self.due(reporter.name(), now)? {
+                // A retry whose context has moved on: only the newer state
+                // goes out.
+                if pending.attempts > 0 && self.superseded(&pending)? {
+                    self.drop_pending(&pending)?;
+                    continue;
+                }
                 if let Some(max) = reporter.max_per_context()
                     && self.posts(&pending)? >= max
                 {

@@ -36,7 +36,7 @@ fn at(s: &str) -> Timestamp {
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 #[test]
-fn identical_states_are_not_queued_twice_and_the_latest_waiting_state_wins() {
+fn identical_states_are_not_queued_twice_and_the_latest_state_wins_over_a_failed_one() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(dir.path()).unwrap();
     let now = at("2026-01-01T00:00:00Z");
@@ -46,19 +46,49 @@ fn identical_states_are_not_queued_twice_and_the_latest_waiting_state_wins() {
         !outbox.enqueue("flaky", &pending, now).unwrap(),
         "duplicate"
     );
+    let reporter = Flaky::default();
+    *reporter.down.lock().unwrap() = Some(Failure {
+        message: "503".into(),
+        retry_after: None,
+    });
+    let report = outbox.deliver_due(&[&reporter], now).unwrap();
+    assert_eq!((report.delivered, report.backlog), (0, 1));
     let done = Status::new(SHA, SYNC_CONTEXT, State::Success, "1 created");
     assert!(outbox.enqueue("flaky", &done, now).unwrap());
     let waiting = outbox.waiting().unwrap();
-    assert_eq!(waiting.len(), 1, "pending was superseded");
+    assert_eq!(waiting.len(), 1, "the failed pending was superseded");
     assert_eq!(waiting[0].status.state, State::Success);
 
-    let reporter = Flaky::default();
-    let report = outbox.deliver_due(&[&reporter], now).unwrap();
+    *reporter.down.lock().unwrap() = None;
+    let later = at("2026-01-01T01:00:00Z");
+    let report = outbox.deliver_due(&[&reporter], later).unwrap();
     assert_eq!((report.delivered, report.backlog), (1, 0));
     assert!(
-        !outbox.enqueue("flaky", &done, now).unwrap(),
+        !outbox.enqueue("flaky", &done, later).unwrap(),
         "the delivered state is not posted again"
     );
+}
+
+#[test]
+fn states_not_tried_yet_are_all_delivered_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let now = at("2026-01-01T00:00:00Z");
+    for (state, what) in [(State::Pending, "running"), (State::Success, "done")] {
+        let status = Status::new(SHA, "jobcd/job/default/pi", state, what);
+        assert!(outbox.enqueue("flaky", &status, now).unwrap());
+    }
+    let reporter = Flaky::default();
+    let report = outbox.deliver_due(&[&reporter], now).unwrap();
+    assert_eq!((report.delivered, report.backlog), (2, 0));
+    let seen: Vec<State> = reporter
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, state, _)| *state)
+        .collect();
+    assert_eq!(seen, [State::Pending, State::Success]);
 }
 
 #[test]
