@@ -192,8 +192,8 @@ fn a_repository_lives_its_whole_life_on_a_real_cluster() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        use jobcd::target::Target;
         use jobcd::target::kube::{Connection, KubeTarget, Settings};
+        use jobcd::target::{Cause, RunEvent, RunResult, Target};
         let target = KubeTarget::connect(Settings {
             connection: Connection {
                 kubeconfig: Some(cluster.kubeconfig.clone()),
@@ -204,7 +204,7 @@ fn a_repository_lives_its_whole_life_on_a_real_cluster() {
         })
         .await
         .unwrap();
-        let mut outcomes = target.outcomes();
+        let mut events = target.events();
         let live = target.live().await.unwrap();
         assert!(live.iter().any(|l| l.id.name == "nightly"));
         let before = target.api_counts().snapshot();
@@ -228,17 +228,23 @@ fn a_repository_lives_its_whole_life_on_a_real_cluster() {
             "--from=cronjob/nightly",
         ]);
         assert!(made.status.success(), "{made:?}");
+        let mut started = false;
         let outcome = tokio::time::timeout(PATIENCE, async {
             loop {
-                let o = outcomes.recv().await.unwrap();
-                if o.name == "by-hand" {
-                    return o;
+                match events.recv().await.unwrap() {
+                    RunEvent::Started { job, cause } if job.name == "by-hand" => {
+                        assert_eq!(cause, Cause::CronJob);
+                        started = true;
+                    }
+                    RunEvent::Ended(o) if o.name == "by-hand" => return o,
+                    _ => {}
                 }
             }
         })
         .await
         .expect("the CronJob's Job is followed");
-        assert_eq!(outcome.result, "Complete");
+        assert!(started, "its start is told before its end");
+        assert_eq!(outcome.result, RunResult::Complete);
         assert_eq!(outcome.cronjob.as_deref(), Some("nightly"));
         let health = target.cronjob_health().await.unwrap();
         let nightly = health

@@ -5,19 +5,21 @@
 mod support;
 
 use jobcd::daemon::metrics::Metrics;
+use jobcd::reconcile::Verdict;
 use jobcd::target::kube::ApiCounts;
+use jobcd::target::{RunResult, Verb};
 use support::http::promtool;
 
 #[test]
 fn the_exposition_passes_promtool_with_every_metric_present() {
     let metrics = Metrics::new(Some(ApiCounts::default()));
-    metrics.reconciled("jobs", "synced", 0.42, 1_790_000_000.0);
-    metrics.reconciled("jobs", "failed", 3.5, 1_790_000_100.0);
-    metrics.reconciled("reports", "invalid", 0.1, 1_790_000_200.0);
-    metrics.applied("create");
-    metrics.applied("recreate");
-    metrics.run_ended("Complete");
-    metrics.run_ended("Failed");
+    metrics.reconciled("jobs", Verdict::Synced, 0.42, 1_790_000_000.0);
+    metrics.reconciled("jobs", Verdict::Failed, 3.5, 1_790_000_100.0);
+    metrics.reconciled("reports", Verdict::Invalid, 0.1, 1_790_000_200.0);
+    metrics.applied(Verb::Create);
+    metrics.applied(Verb::Recreate);
+    metrics.run_ended(RunResult::Complete);
+    metrics.run_ended(RunResult::Failed);
     metrics.set_backlog(2);
     let text = metrics.encode();
     for name in [

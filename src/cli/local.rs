@@ -7,20 +7,21 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use jiff::Timestamp;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
+use super::exit::Outcome;
 use super::repo::RepoArgs;
-use super::{EXIT_ERROR, EXIT_INVALID};
-use crate::daemon::cronjob_statuses;
-use crate::manifest::{self, Kind, ObjectRef, Typed};
-use crate::plan::spec_hash;
-use crate::report::outbox::Outbox;
-use crate::target::Desired;
+use crate::daemon::service::terminated;
+use crate::manifest::{self, Kind, ObjectRef};
+use crate::plan::{Action, Plan, Policy};
+use crate::reconcile::{self, Event, Mode, Reconciled, Request};
+use crate::report::runs::{self, Reported, Sink};
+use crate::report::statuses::Statuses;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::cron_controller;
-use crate::target::local::executor::{self, Applied, BY_HAND, Executor, JobRef, Notice, RunResult};
-use crate::target::local::job_controller::{ConditionType, Status};
-use crate::target::local::job_runner::{Ended, Progress, REASON_LOST};
+use crate::target::local::executor::{BY_HAND, Executor, JobRef, Notice};
+use crate::target::local::job_controller::Status;
+use crate::target::{Ledger, PodChange, RunEvent, RunResult, Target};
 
 mod inspect;
 
@@ -109,61 +110,36 @@ pub(crate) fn run(command: Command, state_dir: PathBuf) -> anyhow::Result<ExitCo
     }
 }
 
-/// Starts the executor to run Jobs, saying what it recovered.
+/// Starts the executor to run Jobs, saying on stderr what it recovered.
 pub(super) async fn start(state_dir: &Path) -> anyhow::Result<Executor> {
     let (executor, recovery) = Executor::start(state_dir, Arc::new(SystemClock))
         .await
         .context("starting the local executor")?;
-    for (pod, groups) in &recovery.lost_pods {
-        println!(
-            "recovered: pod {pod} was running when jobcd last stopped; {groups} process group(s) stopped, pod recorded as failed ({REASON_LOST})"
-        );
-    }
-    for group in &recovery.unstoppable {
-        eprintln!(
-            "warning: process group {group} of a lost pod survived SIGKILL (uninterruptible, or not ours); not waiting for it"
-        );
-    }
-    for job in &recovery.resume {
-        println!(
-            "recovered: Job {}/{} resumes; its lost pods count as failed attempts",
-            job.namespace, job.name
-        );
+    for line in recovery.lines() {
+        eprintln!("{line}");
     }
     Ok(executor)
 }
 
 /// Runs `work`; on SIGINT or SIGTERM stops every run instead (their Jobs
-/// resume at the next start) and returns the error exit code.
+/// resume at the next start) and ends as interrupted.
 pub(super) async fn interruptible(
     executor: &Executor,
-    work: impl Future<Output = anyhow::Result<ExitCode>>,
-) -> anyhow::Result<ExitCode> {
+    work: impl Future<Output = anyhow::Result<Outcome>>,
+) -> anyhow::Result<Outcome> {
     tokio::select! {
         result = work => result,
         () = terminated() => {
             eprintln!("interrupted: stopping runs; their Jobs resume at the next start");
             executor.shutdown().await;
-            Ok(ExitCode::from(EXIT_ERROR))
+            Ok(Outcome::Interrupted)
         }
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub(super) async fn terminated() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
-}
-
+/// `jobcd local apply`: the revision reconciled as the by-hand source,
+/// through the same step as a sync, but nothing is pruned and nothing
+/// reported (like `kubectl apply`).
 async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<ExitCode> {
     let options = manifest::Options {
         strict: false,
@@ -180,96 +156,125 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<ExitCode> {
     for d in &validation.diagnostics {
         eprintln!("{d}");
     }
-    let desired = match validation.into_desired() {
-        Ok(desired) => desired,
-        Err(_) => {
-            eprintln!("{label}: invalid; nothing was applied");
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
-    };
+    if !validation.is_valid() {
+        eprintln!("{label}: invalid; nothing was applied");
+        return Ok(Outcome::Invalid.code());
+    }
     let executor = start(state_dir).await?;
     let work = async {
-        let mut waiting = tokio::task::JoinSet::new();
-        let mut failed = false;
-        for object in desired.objects() {
-            let desired = Desired {
-                object: object.clone(),
-                source: BY_HAND.into(),
-                revision: revision.clone(),
-                spec_hash: spec_hash(object),
-            };
-            match &object.typed {
-                Typed::CronJob(_) => {
-                    executor.apply_cronjob(&desired)?;
-                    println!(
-                        "{}: recorded (fires under `jobcd local serve`, or now with `jobcd local run-now {}`)",
-                        object.id, object.id.name
-                    );
-                }
-                Typed::Job(_) => {
-                    let id = object.id.to_string();
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    let printer = tokio::spawn(print_progress(id.clone(), rx));
-                    let applied = executor.apply_job(&desired, Some(tx)).await;
-                    match applied {
-                        Ok(Applied::Started(run)) => {
-                            waiting.spawn(async move {
-                                let result = run.finished().await;
-                                let _ = printer.await;
-                                (id, result)
-                            });
-                        }
-                        Ok(Applied::InFlight(run)) => {
-                            println!(
-                                "{id}: already running with this spec (resumed); waiting for it"
-                            );
-                            waiting.spawn(async move { (id, run.finished().await) });
-                        }
-                        Ok(Applied::AlreadyRan { outcome }) => println!(
-                            "{id}: already ran with this spec ({outcome}); change the spec (e.g. the jobcd.dev/run annotation) to run it again"
-                        ),
-                        Err(e) => {
-                            failed = true;
-                            eprintln!("error: {e}");
-                        }
-                    }
-                }
-            }
-        }
-        while let Some(joined) = waiting.join_next().await {
-            let (id, result) = joined?;
-            failed |= !report_end(&id, &result);
-        }
+        let ledger = executor.ledger(BY_HAND).await?;
+        let policy = Policy {
+            prune: false,
+            ..Policy::default()
+        };
+        let request = Request {
+            source: BY_HAND,
+            sha: &revision,
+            validation: &validation,
+            policy: &policy,
+            mode: Mode::Apply,
+        };
+        let mut on = |event: Event<'_>| print_by_hand(&event, &ledger);
+        let reconciled =
+            reconcile::run(&executor, request, None, &mut on, std::future::pending()).await;
         executor.wait_idle().await;
-        Ok(if failed {
-            ExitCode::from(EXIT_INVALID)
-        } else {
-            ExitCode::SUCCESS
+        Ok(match reconciled {
+            Reconciled::Unreadable(e) => {
+                return Err(anyhow::Error::new(e).context("reading the executor's state"));
+            }
+            Reconciled::Refused(e) => {
+                eprintln!("{label}: {e}; nothing was applied");
+                Outcome::Failed
+            }
+            other => Outcome::Reconciled(other.verdict()),
         })
     };
-    interruptible(&executor, work).await
+    Ok(interruptible(&executor, work).await?.code())
+}
+
+/// What `local apply` says as it goes.
+fn print_by_hand(event: &Event<'_>, ledger: &Ledger) {
+    match event {
+        Event::Planned(plan) => print_by_hand_plan(plan, ledger),
+        Event::ApplyFailed(why) => {
+            eprintln!("error: {why}; the objects after it were not applied");
+        }
+        Event::Run(RunEvent::Pod { job, pod, change }) => {
+            let id = format!("Job {}/{}", job.namespace, job.name);
+            print_pod(&id, pod, *change);
+        }
+        Event::Run(RunEvent::Ended(outcome)) => {
+            print_end(
+                &format!("Job {}/{}", outcome.namespace, outcome.name),
+                outcome,
+            );
+        }
+        Event::Run(RunEvent::Started { .. }) | Event::Waiting { .. } => {}
+    }
+}
+
+fn print_by_hand_plan(plan: &Plan<'_>, ledger: &Ledger) {
+    for step in &plan.steps {
+        let id = &step.id;
+        match (id.kind, step.action) {
+            (Kind::CronJob, Action::Create | Action::Update | Action::Unchanged) => println!(
+                "{id}: recorded (fires under `jobcd local serve`, or now with `jobcd local run-now {}`)",
+                id.name
+            ),
+            (Kind::Job, Action::Skip | Action::Unchanged) => {
+                let ran = step
+                    .desired
+                    .and_then(|d| ledger.outcome(&id.namespace, &id.name, &d.spec_hash));
+                match ran {
+                    Some("Running") => {
+                        println!("{id}: already running with this spec (resumed); waiting for it");
+                    }
+                    Some(outcome) => println!(
+                        "{id}: already ran with this spec ({outcome}); change the spec (e.g. the jobcd.dev/run annotation) to run it again"
+                    ),
+                    None => println!("{id}: {}", step.reason),
+                }
+            }
+            (_, Action::Conflict) => eprintln!("{id}: {}", step.reason),
+            _ => {}
+        }
+    }
+}
+
+fn print_pod(id: &str, pod: &str, change: PodChange) {
+    match change {
+        PodChange::Started { index: Some(i) } => println!("{id}: pod {pod} started (index {i})"),
+        PodChange::Started { index: None } => println!("{id}: pod {pod} started"),
+        PodChange::Succeeded => println!("{id}: pod {pod} Succeeded"),
+        PodChange::Failed => println!("{id}: pod {pod} Failed"),
+        PodChange::Stopped => println!("{id}: pod {pod} stopped"),
+    }
 }
 
 /// Prints how a run ended; true when it completed.
-fn report_end(id: &str, result: &RunResult) -> bool {
-    match result {
-        Ok(Ended::Finished(status)) => {
-            println!("{id}: {}", verdict(status));
-            status.condition(ConditionType::Complete).is_some()
+fn print_end(id: &str, o: &crate::target::Outcome) -> bool {
+    match o.result {
+        RunResult::Complete | RunResult::Failed => {
+            let why = match (&o.reason, &o.message) {
+                (Some(r), Some(m)) if !m.is_empty() => {
+                    format!(" ({r}: {})", m.trim_end_matches('.'))
+                }
+                (Some(r), _) => format!(" ({r})"),
+                _ => String::new(),
+            };
+            println!(
+                "{id}: {}{why}; {} succeeded, {} failed",
+                o.result, o.succeeded, o.failed
+            );
         }
-        Ok(Ended::Deleted) => {
-            println!("{id}: deleted before it finished");
-            false
-        }
-        Ok(Ended::Interrupted) => {
-            println!("{id}: interrupted; it resumes at the next start");
-            false
-        }
-        Err(e) => {
-            eprintln!("error: {id}: {e}");
-            false
-        }
+        RunResult::Deleted => println!("{id}: deleted before it finished"),
+        RunResult::Interrupted => println!("{id}: interrupted; it resumes at the next start"),
+        RunResult::Error => eprintln!(
+            "error: {id}: {}",
+            o.reason.as_deref().unwrap_or("the run failed")
+        ),
     }
+    o.result.succeeded()
 }
 
 async fn delete(
@@ -302,45 +307,61 @@ async fn delete(
 
 async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Result<ExitCode> {
     let executor = start(state_dir).await?;
+    let (statuses, reporter) = status_reporter(state_dir)?;
     let work = async {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let printer = tokio::spawn(print_progress(format!("CronJob {namespace}/{cronjob}"), rx));
-        let run = executor.run_now(namespace, cronjob, Some(tx)).await?;
-        let job = JobRef {
-            uid: run.uid.clone(),
-            namespace: namespace.into(),
-            name: run.name.clone(),
-            owner_cronjob: Some(cronjob.into()),
-        };
-        let statuses = Outbox::open(state_dir).context("opening the status outbox")?;
-        let note = |outcome: Option<&crate::target::Outcome>| {
-            if let Err(e) = cronjob_statuses::report_run(
-                &executor, &statuses, namespace, &job.name, cronjob, outcome,
-            ) {
-                eprintln!("warning: reporting CronJob {namespace}/{cronjob}: {e}");
+        let mut events = executor.events();
+        let run = executor.run_now(namespace, cronjob, None).await?;
+        let id = format!("CronJob {namespace}/{cronjob}");
+        // The run is reported on the commit its CronJob came from by the
+        // same reporter `serve` uses.
+        let mut sink = Unreported;
+        let ok = loop {
+            let event = match events.recv().await {
+                Ok(event) if event.job().uid == run.uid => event,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => break false,
+            };
+            runs::report(&executor, &statuses, &event, &mut sink).await;
+            match event {
+                RunEvent::Pod { pod, change, .. } => print_pod(&id, &pod, change),
+                RunEvent::Ended(o) => break print_end(&format!("Job {namespace}/{}", o.name), &o),
+                RunEvent::Started { .. } => {}
             }
         };
-        note(None);
-        let result = run.finished().await;
-        let _ = printer.await;
-        note(Some(&executor::outcome(&job, &result)));
-        let ok = report_end(&format!("Job {namespace}/{}", job.name), &result);
         executor.wait_idle().await;
-        Ok(if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(EXIT_INVALID)
-        })
+        Ok(Outcome::from(ok))
     };
-    interruptible(&executor, work).await
+    let outcome = interruptible(&executor, work).await?;
+    statuses.drain(None).await;
+    drop(statuses);
+    let _ = reporter.await;
+    Ok(outcome.code())
+}
+
+/// The status reporter of the commands that let CronJobs run: each run is
+/// reported where its source's last sync said.
+fn status_reporter(state_dir: &Path) -> anyhow::Result<(Statuses, tokio::task::JoinHandle<()>)> {
+    let warn = |e: &str| eprintln!("warning: status not delivered yet: {e}");
+    Statuses::start(state_dir, Vec::new(), Arc::new(warn)).context("starting the status reporter")
+}
+
+/// Runs reported by `local` commands are printed from the executor's own
+/// notices; only trouble is told here.
+struct Unreported;
+
+impl Sink for Unreported {
+    fn reported(&mut self, _: Reported<'_>) {}
+
+    fn trouble(&mut self, what: &str) {
+        eprintln!("warning: reporting CronJob runs: {what}");
+    }
 }
 
 async fn serve(state_dir: &Path) -> anyhow::Result<ExitCode> {
     let executor = start(state_dir).await?;
-    let statuses = Outbox::open(state_dir).context("opening the status outbox")?;
-    let reporter = tokio::spawn(cronjob_statuses::follow(executor.clone(), statuses));
+    let (statuses, reporter) = status_reporter(state_dir)?;
     let mut notices = executor.notices();
-    let printer = tokio::spawn(async move {
+    let printer = async {
         loop {
             match notices.recv().await {
                 Ok(notice) => print_notice(&notice),
@@ -350,19 +371,26 @@ async fn serve(state_dir: &Path) -> anyhow::Result<ExitCode> {
                 Err(broadcast::error::RecvError::Closed) => break,
             }
         }
-    });
+    };
+    let mut sink = Unreported;
+    let report = runs::follow(&executor, &statuses, &mut sink);
     println!(
         "serving {}: CronJobs fire on schedule; Ctrl-C stops",
         state_dir.display()
     );
-    let result = executor
-        .serve(async {
-            terminated().await;
-            println!("stopping: runs in flight are stopped and resume at the next start");
-        })
-        .await;
-    printer.abort();
-    reporter.abort();
+    let served = executor.serve(async {
+        terminated().await;
+        println!("stopping: runs in flight are stopped and resume at the next start");
+    });
+    let result = tokio::select! {
+        result = served => result,
+        () = printer => Ok(()),
+        () = report => Ok(()),
+    };
+    executor.shutdown().await;
+    statuses.drain(None).await;
+    drop(statuses);
+    let _ = reporter.await;
     result?;
     Ok(ExitCode::SUCCESS)
 }
@@ -375,7 +403,8 @@ fn print_notice(notice: &Notice) {
     match notice {
         Notice::Started { job } => println!("{now} {}: started", job_id(job)),
         Notice::Ended { job, result } => {
-            report_end(&format!("{now} {}", job_id(job)), result);
+            let outcome = crate::target::local::executor::outcome(job, result);
+            print_end(&format!("{now} {}", job_id(job)), &outcome);
         }
         Notice::Removed { job, why } => println!("{now} {}: removed ({why})", job_id(job)),
         Notice::Cron {
@@ -407,23 +436,7 @@ fn describe(event: &cron_controller::Event) -> String {
     }
 }
 
-async fn print_progress(id: String, mut rx: mpsc::UnboundedReceiver<Progress>) {
-    while let Some(p) = rx.recv().await {
-        match p {
-            Progress::PodCreated {
-                pod,
-                index: Some(i),
-            } => println!("{id}: pod {pod} started (index {i})"),
-            Progress::PodCreated { pod, index: None } => println!("{id}: pod {pod} started"),
-            Progress::PodEnded {
-                pod,
-                phase: Some(phase),
-            } => println!("{id}: pod {pod} {phase:?}"),
-            Progress::PodEnded { pod, phase: None } => println!("{id}: pod {pod} stopped"),
-        }
-    }
-}
-
+/// A Job's status as `local runs` shows it.
 fn verdict(status: &Status) -> String {
     if let Some(c) = status.terminal() {
         return format!(

@@ -2,6 +2,7 @@
 //! made by the library parts; this module turns their values into text or
 //! JSON and exit codes.
 
+pub mod exit;
 mod local;
 mod logs;
 mod preview;
@@ -18,10 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Exit code when the input is invalid (or, later, a diff exists or a run failed).
-pub const EXIT_INVALID: u8 = 1;
-/// Exit code for usage, I/O and environment errors.
-pub const EXIT_ERROR: u8 = 2;
+pub use exit::{ERROR as EXIT_ERROR, FAILED as EXIT_INVALID, LOST_LEASE as EXIT_LOST_LEASE};
 
 /// GitOps for Kubernetes Jobs and CronJobs.
 #[derive(Debug, Parser)]

@@ -227,7 +227,7 @@ fn snapshot(args: &Args, reference: &str, state_dir: &std::path::Path) -> anyhow
 /// The forge to post on: the repository URL, or for a local repository
 /// the URL of its `origin`, names host and project unless flags do.
 fn forge_for(args: &Args, post: PostTo) -> anyhow::Result<forge::Forge> {
-    let token = forge::token(args.forge_token_file.as_deref()).map_err(anyhow::Error::msg)?;
+    let token = forge::token(args.forge_token_file.as_deref())?;
     let kind = match post {
         PostTo::Github => forge::Kind::GitHub,
         PostTo::Gitlab => forge::Kind::GitLab,
@@ -246,7 +246,7 @@ fn forge_for(args: &Args, post: PostTo) -> anyhow::Result<forge::Forge> {
         args.forge_repo.as_deref(),
         token,
     )
-    .map_err(anyhow::Error::msg)
+    .map_err(anyhow::Error::from)
 }
 
 #[cfg(test)]

@@ -9,25 +9,26 @@ use std::sync::Arc;
 use anyhow::Context;
 use jiff::Timestamp;
 
+use super::Format;
+use super::exit::Outcome;
 use super::repo::RepoArgs;
-use super::{EXIT_INVALID, Format, print_json};
-use crate::daemon::{self, sync::Event};
 use crate::manifest;
-use crate::plan::{self, Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy};
-use crate::reconcile::{self, Prepared, Unprepared};
+use crate::plan::{DEFAULT_MAX_PRUNE_SHARE, Policy};
+use crate::reconcile::{self, Mode, Reconciled, Request};
 use crate::report::notes::{GitNotes, NOTES_REF};
-use crate::report::outbox::{Outbox, SourceReport};
-use crate::report::record::{self, Recorder};
+use crate::report::outbox::SourceReport;
+use crate::report::runs::{self, Reported, Sink};
+use crate::report::statuses::{Route, Statuses};
 use crate::report::{Reporter, forge};
+use crate::target::Target;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::executor::Executor;
-use crate::target::{Desired, Ledger, Live, Target};
 
 mod kube;
 mod show;
 
-use kube::{KubeArgs, api_requests, cronjob_health};
-use show::{print_event, print_plan, print_verdict, report, warn_undelivered};
+use kube::{KubeArgs, api_requests};
+use show::Printer;
 
 /// Where to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -118,12 +119,12 @@ fn percent(text: &str) -> Result<f64, String> {
 }
 
 /// A revision read and validated.
-struct Revision {
-    label: String,
-    sha: String,
+pub(super) struct Revision {
+    pub(super) label: String,
+    pub(super) sha: String,
     /// The repository holding the source's git notes.
     notes_repo: PathBuf,
-    validation: manifest::Validation,
+    pub(super) validation: manifest::Validation,
 }
 
 fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
@@ -159,6 +160,27 @@ fn policy(args: &Args) -> Policy {
         max_prune_share: args.max_prune / 100.0,
         force_prune: args.force_prune,
         correct_drift: args.correct_drift,
+        prune: true,
+    }
+}
+
+/// What a run of `diff` or `sync` stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// `diff`: changes are the finding (exit 1).
+    Diff,
+    /// `sync --dry-run`: only what would fail the sync fails it.
+    DryRun,
+    /// `sync`.
+    Sync,
+}
+
+impl Kind {
+    fn mode(self) -> Mode {
+        match self {
+            Kind::Sync => Mode::Apply,
+            Kind::Diff | Kind::DryRun => Mode::Rehearse,
+        }
     }
 }
 
@@ -169,64 +191,23 @@ pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCod
         .build()?;
     runtime.block_on(async {
         let revision = read(&args, &state_dir)?;
-        match args.target {
+        let outcome = match args.target {
             TargetKind::Local => {
                 let executor = local_reader(&state_dir)?;
-                rehearse(&args, &executor, revision, Rehearsal::Diff).await
+                reconcile(&args, &executor, &revision, Kind::Diff, None).await?
             }
             TargetKind::Kube => {
                 let cluster = args.kube.connect(false).await?;
-                rehearse(&args, &cluster, revision, Rehearsal::Diff).await
+                reconcile(&args, &cluster, &revision, Kind::Diff, None).await?
             }
-        }
+        };
+        Ok(outcome.code())
     })
 }
 
 /// The local executor, opened to read (a runner may be serving it).
 fn local_reader(state_dir: &Path) -> anyhow::Result<Executor> {
     Executor::open(state_dir, Arc::new(SystemClock)).context("opening the local executor's state")
-}
-
-/// What a rehearsal stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rehearsal {
-    /// `diff`: changes are the finding (exit 1).
-    Diff,
-    /// `sync --dry-run`: only what would fail the sync fails it.
-    DryRun,
-}
-
-/// Plans a revision against the target without touching it, and shows the
-/// plan with diffs. Invalid revisions and refusals exit 1; so do conflicts,
-/// which fail the real sync, and for `diff`, changes.
-async fn rehearse<T: Target>(
-    args: &Args,
-    target: &T,
-    revision: Revision,
-    kind: Rehearsal,
-) -> anyhow::Result<ExitCode> {
-    let Some(inputs) = prepare(args, target, revision).await? else {
-        return Ok(ExitCode::from(EXIT_INVALID));
-    };
-    let Some(plan) = make_plan(args, &inputs)? else {
-        return Ok(ExitCode::from(EXIT_INVALID));
-    };
-    if args.output == Format::Json {
-        print_json(&report(args, &inputs.revision, Some(&plan), None, true))?;
-    } else {
-        print_plan(&plan, true);
-        print_verdict(&plan);
-        if kind == Rehearsal::DryRun {
-            println!("dry run: nothing applied");
-        }
-    }
-    let failing =
-        plan.count(Action::Conflict) > 0 || (kind == Rehearsal::Diff && plan.has_changes());
-    Ok(if failing {
-        ExitCode::from(EXIT_INVALID)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 /// `jobcd sync`.
@@ -242,12 +223,12 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
         push_notes,
         ..
     } = args;
+    let kind = if dry_run { Kind::DryRun } else { Kind::Sync };
     runtime.block_on(async {
         let revision = read(&args, &state_dir)?;
-        let recorder = if dry_run || report_to == ReportTo::None {
+        let reporter = if dry_run || report_to == ReportTo::None {
             None
         } else {
-            let outbox = Outbox::open(&state_dir).context("opening the status outbox")?;
             let mut reporters: Vec<Box<dyn Reporter>> =
                 vec![Box::new(GitNotes::new(revision.notes_repo.clone()))];
             let mut forge_config = None;
@@ -256,57 +237,59 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
                 forge_config = Some(forge.config());
                 reporters.push(Box::new(forge));
             }
-            // Runs jobcd starts later (CronJobs) report to the same places.
-            let report = SourceReport {
-                notes_repo: revision.notes_repo.clone(),
-                forge: forge_config,
+            let route = Route {
+                source: args.source.clone(),
+                reporters,
+                // Runs jobcd starts later (CronJobs) report to the same places.
+                remember: Some(SourceReport {
+                    notes_repo: revision.notes_repo.clone(),
+                    forge: forge_config,
+                }),
             };
-            outbox.set_source(&args.source, &report, Timestamp::now())?;
-            Some(Recorder::new(outbox, reporters))
+            let warn = |e: &str| eprintln!("warning: status not delivered yet: {e}");
+            Some(
+                Statuses::start(&state_dir, vec![route], Arc::new(warn))
+                    .context("starting the status reporter")?,
+            )
         };
-        if let Some(recorder) = &recorder {
+        let statuses = reporter.as_ref().map(|(s, _)| s);
+        if let Some(statuses) = statuses {
             // Statuses a killed jobcd left undelivered go first.
-            daemon::sync::deliver(recorder, &mut warn_undelivered);
+            statuses.drain(None).await;
         }
-        if !revision.validation.is_valid()
-            && let Some(recorder) = &recorder
-        {
-            let first = revision.validation.first_error();
-            recorder.record(&record::rejected(&revision.sha, &first), Timestamp::now())?;
-            daemon::sync::deliver(recorder, &mut warn_undelivered);
-        }
-        let code = match args.target {
-            TargetKind::Local if dry_run || !revision.validation.is_valid() => {
+        let outcome = match args.target {
+            TargetKind::Local if kind != Kind::Sync || !revision.validation.is_valid() => {
                 let executor = local_reader(&state_dir)?;
-                return rehearse(&args, &executor, revision, Rehearsal::DryRun).await;
+                reconcile(&args, &executor, &revision, kind, statuses).await?
             }
             TargetKind::Local => {
                 let executor = super::local::start(&state_dir).await?;
-                let work = sync(&args, &executor, revision, recorder.as_ref());
+                let work = reconcile(&args, &executor, &revision, kind, statuses);
                 super::local::interruptible(&executor, work).await?
             }
             TargetKind::Kube => {
                 // A dry run goes through the server's dry run: admission
                 // and validation answer, nothing is stored.
                 let cluster = args.kube.connect(dry_run).await?;
-                let recorder = if dry_run { None } else { recorder.as_ref() };
-                let code = sync(&args, &cluster, revision, recorder).await?;
-                if let Some(recorder) = recorder {
-                    cronjob_health(&args, &cluster, recorder).await;
-                }
+                let outcome = reconcile(&args, &cluster, &revision, kind, statuses).await?;
                 if args.output == Format::Text {
                     eprintln!("{}", api_requests(&cluster));
                 }
                 if dry_run {
                     println!("dry run: the API server checked every change; nothing was stored");
                 }
-                code
+                outcome
             }
         };
-        if push_notes && recorder.is_some() {
-            push(&args, &state_dir).await;
+        if let Some((statuses, task)) = reporter {
+            statuses.drain(None).await;
+            drop(statuses);
+            let _ = task.await;
+            if push_notes {
+                push(&args, &state_dir).await;
+            }
         }
-        Ok(code)
+        Ok(outcome.code())
     })
 }
 
@@ -333,7 +316,7 @@ fn forge_args(
         args.forge_token_file.clone(),
     );
     move |kind| {
-        let token = forge::token(token_file.as_deref()).map_err(anyhow::Error::msg)?;
+        let token = forge::token(token_file.as_deref())?;
         // A local repository has no forge URL of its own.
         let remote = repo.filter(|r| {
             !matches!(
@@ -341,184 +324,77 @@ fn forge_args(
                 Ok(crate::source::Location::Local(_))
             )
         });
-        forge::for_source(
+        Ok(forge::for_source(
             kind,
             remote.as_deref(),
             url.as_deref(),
             project.as_deref(),
             token,
-        )
-        .map_err(anyhow::Error::msg)
+        )?)
     }
 }
 
-/// A valid revision and what the target holds.
-struct Inputs {
-    revision: Revision,
-    desired: Vec<Desired>,
-    live: Vec<Live>,
-    ledger: Ledger,
-}
-
-/// Validates the revision (reporting it when invalid) and reads the target.
-async fn prepare<T: Target>(
+/// Reconciles the revision on `target` (the one library step), printing
+/// what happens; while a sync runs, the runs CronJobs start are reported
+/// too, and after it, each CronJob's latest run.
+async fn reconcile<T: Target + Sync>(
     args: &Args,
     target: &T,
-    revision: Revision,
-) -> anyhow::Result<Option<Inputs>> {
-    let text = args.output == Format::Text;
-    if text {
-        for d in &revision.validation.diagnostics {
-            eprintln!("{d}");
+    revision: &Revision,
+    kind: Kind,
+    statuses: Option<&Statuses>,
+) -> anyhow::Result<Outcome> {
+    let mut printer = Printer::new(args, revision, kind);
+    printer.diagnostics();
+    let policy = policy(args);
+    let request = Request {
+        source: &args.source,
+        sha: &revision.sha,
+        validation: &revision.validation,
+        policy: &policy,
+        mode: kind.mode(),
+    };
+    let mut on = |event: reconcile::Event<'_>| printer.event(event);
+    let work = reconcile::run(target, request, statuses, &mut on, std::future::pending());
+    let reconciled = match statuses {
+        Some(statuses) => {
+            let mut quiet = Quiet;
+            let cronjob_runs = async {
+                runs::follow(target, statuses, &mut quiet).await;
+                std::future::pending().await
+            };
+            let reconciled = tokio::select! {
+                reconciled = work => reconciled,
+                never = cronjob_runs => match never {},
+            };
+            // Each CronJob's latest run, as it stands after the sync.
+            runs::catch_up(target, statuses, &mut Quiet).await;
+            reconciled
         }
-    }
-    let prepared =
-        reconcile::prepare(target, &args.source, &revision.sha, &revision.validation).await;
-    let Prepared {
-        desired,
-        live,
-        ledger,
-    } = match prepared {
-        Ok(prepared) => prepared,
-        Err(Unprepared::Invalid) => {
-            if text {
-                eprintln!(
-                    "{}: invalid; nothing was applied, the last good revision stays in force",
-                    revision.label
-                );
-            } else {
-                print_json(&report(args, &revision, None, None, false))?;
-            }
-            return Ok(None);
-        }
-        Err(Unprepared::Refused(e)) => {
-            if text {
-                eprintln!(
-                    "{}: {e}; nothing was applied, the last good revision stays in force",
-                    revision.label
-                );
-            } else {
-                let mut out = report(args, &revision, None, None, false);
-                out.error = Some(e.to_string());
-                print_json(&out)?;
-            }
-            return Ok(None);
-        }
-        Err(Unprepared::Unreadable(e)) => {
+        None => work.await,
+    };
+    let reconciled = match reconciled {
+        Reconciled::Unreadable(e) => {
             return Err(anyhow::Error::new(e).context("reading what the target holds"));
         }
+        other => other,
     };
-    Ok(Some(Inputs {
-        revision,
-        desired,
-        live,
-        ledger,
-    }))
-}
-
-/// The plan, or None when prune safety refused it (reported).
-fn make_plan<'a>(args: &Args, inputs: &'a Inputs) -> anyhow::Result<Option<Plan<'a>>> {
-    match plan::plan(
-        &args.source,
-        &inputs.desired,
-        &inputs.live,
-        &inputs.ledger,
-        &policy(args),
-    ) {
-        Ok(plan) => Ok(Some(plan)),
-        Err(refusal) => {
-            report_refusal(args, inputs, &refusal)?;
-            Ok(None)
-        }
-    }
-}
-
-fn report_refusal(args: &Args, inputs: &Inputs, refusal: &plan::Refusal) -> anyhow::Result<()> {
-    if args.output == Format::Text {
-        eprintln!("{}: {refusal}", inputs.revision.label);
-    } else {
-        print_json(&report(
-            args,
-            &inputs.revision,
-            None,
-            Some(refusal.to_string()),
-            false,
-        ))?;
-    }
-    Ok(())
-}
-
-async fn sync<T: Target>(
-    args: &Args,
-    target: &T,
-    revision: Revision,
-    recorder: Option<&Recorder>,
-) -> anyhow::Result<ExitCode> {
-    let text = args.output == Format::Text;
-    let on = |event: Event<'_>| {
-        if text {
-            print_event(&event);
-        } else {
-            warn_undelivered(event);
-        }
-    };
-    let Some(inputs) = prepare(args, target, revision).await? else {
-        return Ok(ExitCode::from(EXIT_INVALID));
-    };
-    // Runs no one follows (the local executor's, resumed after a crash; on
-    // a cluster, Jobs an interrupted sync left running): followed too,
-    // once the target has been read.
-    let resumed = target.in_flight();
-    let sha = &inputs.revision.sha;
-    let plan = match plan::plan(
-        &args.source,
-        &inputs.desired,
-        &inputs.live,
-        &inputs.ledger,
-        &policy(args),
-    ) {
-        Ok(plan) => plan,
-        Err(refusal) => {
-            daemon::sync::refused(recorder, sha, &refusal, on)?;
-            report_refusal(args, &inputs, &refusal)?;
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
-    };
-    if text {
-        println!("{}: {}", args.source, inputs.revision.label);
-        print_plan(&plan, false);
-    }
-    let planned = daemon::sync::Planned {
-        source: &args.source,
-        sha,
-        objects: inputs.desired.len(),
-        plan: &plan,
-        live: &inputs.live,
-    };
-    let synced = daemon::sync::apply_and_follow(
-        target,
-        planned,
-        resumed,
-        recorder,
-        on,
-        std::future::pending::<daemon::sync::Stop>(),
-    )
-    .await?;
-    let failed = synced.failed(&plan);
-    if text {
-        println!("{}: {}", super::short_sha(sha), synced.summary);
-    } else {
-        let mut report = report(args, &inputs.revision, Some(&plan), None, false);
-        report.applied = Some(synced.done.len());
-        report.error = synced.error;
-        report.runs = synced.runs;
-        print_json(&report)?;
-    }
-    Ok(if failed {
-        ExitCode::from(EXIT_INVALID)
-    } else {
-        ExitCode::SUCCESS
+    printer.finish(&reconciled)?;
+    Ok(match (kind, &reconciled) {
+        (Kind::Diff, Reconciled::Rehearsed(counts)) if counts.changes => Outcome::Changes,
+        _ => Outcome::Reconciled(reconciled.verdict()),
     })
+}
+
+/// CronJob runs reported during a sync go on the commits, not the output.
+struct Quiet;
+
+impl Sink for Quiet {
+    fn reported(&mut self, _: Reported<'_>) {}
+
+    fn trouble(&mut self, what: &str) {
+        eprintln!("warning: reporting CronJob runs: {what}");
+    }
 }
 
 /// Pushes the notes to the source's remote; a failure is a warning, never a

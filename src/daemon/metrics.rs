@@ -15,7 +15,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::reconcile::Verdict;
 use crate::target::kube::ApiCounts;
+use crate::target::{RunResult, Verb};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SourceLabel {
@@ -114,7 +116,7 @@ impl Metrics {
     }
 
     /// A reconcile of `source` ended with `result` after `seconds`.
-    pub fn reconciled(&self, source: &str, result: &str, seconds: f64, at_unix: f64) {
+    pub fn reconciled(&self, source: &str, result: Verdict, seconds: f64, at_unix: f64) {
         let label = SourceLabel {
             source: source.into(),
         };
@@ -122,28 +124,28 @@ impl Metrics {
         self.results
             .get_or_create(&ResultLabels {
                 source: source.into(),
-                result: result.into(),
+                result: result.as_str().into(),
             })
             .inc();
-        if result == "synced" {
+        if result == Verdict::Synced {
             self.last_success.get_or_create(&label).set(at_unix);
         }
     }
 
     /// An operation was applied.
-    pub fn applied(&self, operation: &str) {
+    pub fn applied(&self, operation: Verb) {
         self.applied
             .get_or_create(&OperationLabel {
-                operation: operation.into(),
+                operation: operation.as_str().into(),
             })
             .inc();
     }
 
     /// A Job run ended.
-    pub fn run_ended(&self, outcome: &str) {
+    pub fn run_ended(&self, outcome: RunResult) {
         self.runs
             .get_or_create(&OutcomeLabel {
-                outcome: outcome.to_ascii_lowercase(),
+                outcome: outcome.label().into(),
             })
             .inc();
     }

@@ -1,13 +1,14 @@
-//! The parts that tie the others together: a sync of a planned revision on
-//! a target, reporting the runs the target starts on its own, and (for
-//! `jobcd serve`) reading push webhooks.
+//! The service: `jobcd serve`'s composition root ([`service`]), the loop
+//! that reconciles each source on its trigger, the webhook receiver,
+//! metrics, health and leader election. Business logic that commands also
+//! need lives in the library parts (`reconcile`, `report`), not here.
 
-pub mod cronjob_statuses;
 pub mod http;
 pub mod leader;
 pub mod memory;
 pub mod metrics;
 pub mod serve;
-pub mod sync;
+pub mod service;
+pub mod setup;
 pub mod trigger;
 pub mod webhook;

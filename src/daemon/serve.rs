@@ -12,18 +12,18 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use super::leader::Leadership;
 use super::metrics::Metrics;
-use super::sync::{self as one, Event, Planned, Stop};
 use super::trigger::{Reason, Trigger};
 use crate::manifest;
-use crate::plan::{self, Action, Policy};
-use crate::reconcile::{self, Prepared, Unprepared};
-use crate::report::record::{self, Recorder};
+use crate::plan::{Action, Policy};
+use crate::reconcile::{self, Event, Mode, Reconciled, Request, Stop, Verdict};
+use crate::report::statuses::Statuses;
 use crate::source::Source;
-use crate::target::{Operation, Target};
+use crate::target::{RunEvent, Target};
 
 /// One source as the loop runs it.
 pub struct Looped {
@@ -31,45 +31,12 @@ pub struct Looped {
     pub name: String,
     /// Where its manifests come from.
     pub source: Source,
-    /// Its statuses (None: reported nowhere).
-    pub recorder: Option<Arc<Recorder>>,
     /// When it reconciles.
     pub trigger: Trigger,
     /// Set after its first successful sync.
     pub ready: Arc<AtomicBool>,
     /// Push the git notes to the source's remote after each reconcile.
     pub push_notes: bool,
-}
-
-/// How one reconcile ended, as the metrics name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reconciled {
-    /// Applied, and every run it followed completed.
-    Synced,
-    /// The revision does not validate: nothing applied.
-    Invalid,
-    /// Prune safety or the target refused the revision: nothing applied.
-    Refused,
-    /// An operation or a run failed.
-    Failed,
-    /// The source or the target could not be read.
-    Error,
-    /// Shutdown came while runs were followed; the next start resumes them.
-    Interrupted,
-}
-
-impl Reconciled {
-    /// The metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reconciled::Synced => "synced",
-            Reconciled::Invalid => "invalid",
-            Reconciled::Refused => "refused",
-            Reconciled::Failed => "failed",
-            Reconciled::Error => "error",
-            Reconciled::Interrupted => "interrupted",
-        }
-    }
 }
 
 /// How long shutdown tries to deliver the statuses still in the outbox.
@@ -84,20 +51,31 @@ pub enum Ended {
     Demoted,
 }
 
-/// Runs every source's loop until `shutdown` turns true, then returns once
-/// the applies in flight finished and the outbox was flushed. With a
-/// `leader`, each reconcile first confirms that this replica still holds
-/// the Lease; when it does not, every loop stops taking work.
+/// What every source's loop shares.
+pub struct Shared<'a> {
+    /// Prune safety and drift correction.
+    pub policy: Policy,
+    /// How many sources reconcile at once.
+    pub concurrency: usize,
+    /// The metrics.
+    pub metrics: &'a Metrics,
+    /// Where statuses go.
+    pub statuses: &'a Statuses,
+    /// The election this replica is in, if several replicas run.
+    pub leader: Option<&'a Leadership>,
+}
+
+/// Runs every source's loop until `shutdown` is cancelled; applies in
+/// flight finish first. With a leader, each reconcile first confirms that
+/// this replica still holds the Lease; when it does not, every loop stops
+/// taking work.
 pub async fn run<T: Target + Sync>(
     target: &T,
     mut sources: Vec<Looped>,
-    policy: Policy,
-    concurrency: usize,
-    metrics: &Metrics,
-    shutdown: watch::Receiver<bool>,
-    leader: Option<&Leadership>,
+    shared: &Shared<'_>,
+    shutdown: CancellationToken,
 ) -> Ended {
-    let permits = Semaphore::new(concurrency.max(1));
+    let permits = Semaphore::new(shared.concurrency.max(1));
     let (demote, demoted) = watch::channel(false);
     let demote = &demote;
     let loops = sources.iter_mut().map(|s| {
@@ -120,7 +98,7 @@ pub async fn run<T: Target + Sync>(
                 let Ok(_permit) = permit else {
                     return;
                 };
-                if let Some(leader) = leader
+                if let Some(leader) = shared.leader
                     && !leader.confirm().await
                 {
                     error!(lease = %leader.lease, "this replica no longer holds the leader Lease: not reconciling");
@@ -147,29 +125,26 @@ pub async fn run<T: Target + Sync>(
                         }
                     }
                 };
-                let result = reconcile(target, s, &policy, metrics, reason, stop)
+                let verdict = reconcile(target, s, shared, reason, stop)
                     .instrument(span.clone())
                     .await;
-                metrics.reconciled(
+                shared.metrics.reconciled(
                     &s.name,
-                    result.as_str(),
+                    verdict,
                     started.elapsed().as_secs_f64(),
                     Timestamp::now().as_second() as f64,
                 );
-                if let Some(recorder) = &s.recorder
-                    && let Ok(waiting) = recorder.backlog()
-                {
-                    metrics.set_backlog(waiting);
-                }
+                shared.metrics.set_backlog(shared.statuses.backlog().await);
                 let fine = matches!(
-                    result,
-                    Reconciled::Synced | Reconciled::Invalid | Reconciled::Refused
+                    verdict,
+                    Verdict::Synced | Verdict::Invalid | Verdict::Refused
                 );
-                if result == Reconciled::Synced {
+                if verdict == Verdict::Synced {
                     s.ready.store(true, Ordering::SeqCst);
                 }
-                if s.push_notes && s.recorder.is_some() {
-                    push_notes(s).instrument(span).await;
+                if s.push_notes {
+                    shared.statuses.drain(None).await;
+                    push_notes(&s.source).instrument(span).await;
                 }
                 super::memory::after_work();
                 s.trigger.done(fine);
@@ -177,7 +152,6 @@ pub async fn run<T: Target + Sync>(
         }
     });
     futures::future::join_all(loops).await;
-    flush(&sources, FLUSH_GRACE).await;
     if *demoted.borrow() {
         Ended::Demoted
     } else {
@@ -188,7 +162,7 @@ pub async fn run<T: Target + Sync>(
 /// Shutdown, or demotion: either stops the loops.
 #[derive(Clone)]
 struct Halt {
-    shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
     demoted: watch::Receiver<bool>,
 }
 
@@ -196,63 +170,124 @@ impl Halt {
     /// Resolves once either is set.
     async fn wait(&mut self) {
         tokio::select! {
-            _ = self.shutdown.wait_for(|stop| *stop) => {}
+            () = self.shutdown.cancelled() => {}
             _ = self.demoted.wait_for(|demoted| *demoted) => {}
         }
     }
 }
 
-/// Delivers what is still in the outbox (failed deliveries included,
-/// whatever their backoff), retrying until it is empty or `grace` passed.
+/// At shutdown: delivers what is still in the outbox (failed deliveries
+/// included, whatever their backoff), retrying until it is empty or
+/// `grace` passed, then pushes the notes of the sources that push them.
 /// What is left stays in the outbox for the next start.
-async fn flush(sources: &[Looped], grace: Duration) {
-    let deadline = tokio::time::Instant::now() + grace;
-    for s in sources {
-        let Some(recorder) = &s.recorder else {
-            continue;
-        };
-        let span = info_span!("flush", source = %s.name);
-        let _entered = span.enter();
-        loop {
-            // Everything counts as due: a year from now.
-            let now = Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365);
-            let left = match recorder.deliver(now).and_then(|_| recorder.backlog()) {
-                Ok(left) => left,
-                Err(e) => {
-                    error!("status outbox: {e}");
-                    break;
-                }
-            };
-            if left == 0 {
-                break;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                warn!("{left} status(es) not delivered; kept for the next start");
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        drop(_entered);
-        if s.push_notes {
-            push_notes(s).instrument(span).await;
+pub async fn flush(statuses: &Statuses, sources: &[(String, Source, bool)], grace: Duration) {
+    let left = statuses
+        .drain(Some(grace))
+        .instrument(info_span!("flush"))
+        .await;
+    if left > 0 {
+        warn!("{left} status(es) not delivered; kept for the next start");
+    }
+    for (name, source, push) in sources {
+        if *push {
+            push_notes(source)
+                .instrument(info_span!("flush", source = %name))
+                .await;
         }
     }
 }
 
 /// One reconcile of one source, logged in the caller's span (its field
-/// `revision` is filled in once fetched); the result says how it ended.
+/// `revision` is filled in once fetched); the verdict says how it ended.
 pub async fn reconcile<T: Target>(
     target: &T,
     s: &Looped,
-    policy: &Policy,
-    metrics: &Metrics,
+    shared: &Shared<'_>,
     reason: Reason,
     stop: impl Future<Output = Stop>,
-) -> Reconciled {
-    let now = Timestamp::now;
-    let on = |event: Event<'_>| match event {
+) -> Verdict {
+    let source = s.source.clone();
+    let snapshot = match tokio::task::spawn_blocking(move || source.snapshot()).await {
+        Ok(Ok(snapshot)) => snapshot,
+        Ok(Err(e)) => {
+            error!("fetching: {e}");
+            return Verdict::Error;
+        }
+        Err(e) => {
+            error!("fetching: {e}");
+            return Verdict::Error;
+        }
+    };
+    let sha = snapshot.revision.sha.clone();
+    tracing::Span::current().record("revision", snapshot.revision.short_sha.as_str());
+    let options = manifest::Options {
+        strict: false,
+        now: Timestamp::now(),
+    };
+    let validation = manifest::load_tree(&snapshot.tree, &s.name, &options);
+    let request = Request {
+        source: &s.name,
+        sha: &sha,
+        validation: &validation,
+        policy: &shared.policy,
+        mode: Mode::Apply,
+    };
+    let mut on = |event: Event<'_>| log(event, reason);
+    let reconciled = reconcile::run(target, request, Some(shared.statuses), &mut on, stop).await;
+    match &reconciled {
+        Reconciled::Invalid => error!("invalid: {}; nothing applied", validation.first_error()),
+        Reconciled::Refused(e) => error!("{e}; nothing applied"),
+        Reconciled::Unreadable(e) => error!("reading the target: {e}"),
+        Reconciled::Rehearsed(_) => {}
+        Reconciled::Applied(synced) => {
+            for done in &synced.done {
+                shared.metrics.applied(done.verb);
+            }
+            for run in &synced.runs {
+                shared.metrics.run_ended(run.result);
+            }
+            match synced.interrupted {
+                Some(Stop::Superseded) => info!(
+                    "{}; a newer revision is next, which follows them",
+                    synced.summary
+                ),
+                Some(Stop::Shutdown) => info!("{}", synced.summary),
+                None if synced.counts.changes => info!("{}", synced.summary),
+                None => {}
+            }
+        }
+    }
+    reconciled.verdict()
+}
+
+/// Logs what happens during a reconcile.
+fn log(event: Event<'_>, reason: Reason) {
+    match event {
+        Event::Planned(plan) => {
+            if plan.has_changes() || reason != Reason::Poll {
+                info!(
+                    "{} to create, {} to update, {} to re-run, {} to prune, {} to revert",
+                    plan.count(Action::Create),
+                    plan.count(Action::Update),
+                    plan.count(Action::Rerun),
+                    plan.count(Action::Prune),
+                    plan.count(Action::Revert)
+                );
+            }
+            for step in &plan.steps {
+                match step.action {
+                    // Drift is told field by field, whether it is put back
+                    // or left.
+                    Action::Revert | Action::Drifted => {
+                        warn!(object = %step.id, "drift: {}", step.reason);
+                    }
+                    Action::Conflict => warn!(object = %step.id, "conflict: {}", step.reason),
+                    _ => {}
+                }
+            }
+        }
         Event::ApplyFailed(e) => error!("apply failed: {e}"),
-        Event::RunEnded(o) => info!(
+        Event::Run(RunEvent::Ended(o)) => info!(
             job = %format_args!("{}/{}", o.namespace, o.name),
             cronjob = o.cronjob.as_deref(),
             "Job {}/{}: {}{}",
@@ -264,137 +299,14 @@ pub async fn reconcile<T: Target>(
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         ),
-        Event::Undelivered(e) => warn!("status not delivered yet: {e}"),
-        Event::Waiting { .. } => {}
-    };
-    let source = s.source.clone();
-    let snapshot = match tokio::task::spawn_blocking(move || source.snapshot()).await {
-        Ok(Ok(snapshot)) => snapshot,
-        Ok(Err(e)) => {
-            error!("fetching: {e}");
-            return Reconciled::Error;
-        }
-        Err(e) => {
-            error!("fetching: {e}");
-            return Reconciled::Error;
-        }
-    };
-    let sha = snapshot.revision.sha.clone();
-    tracing::Span::current().record("revision", snapshot.revision.short_sha.as_str());
-    let options = manifest::Options {
-        strict: false,
-        now: now(),
-    };
-    let validation = manifest::load_tree(&snapshot.tree, &s.name, &options);
-    let Prepared {
-        desired,
-        live,
-        ledger,
-    } = match reconcile::prepare(target, &s.name, &sha, &validation).await {
-        Ok(prepared) => prepared,
-        Err(Unprepared::Invalid) => {
-            let first = validation.first_error();
-            error!("invalid: {first}; nothing applied");
-            note(s, &record::rejected(&sha, &first), on);
-            return Reconciled::Invalid;
-        }
-        Err(Unprepared::Refused(e)) => {
-            error!("{e}; nothing applied");
-            note(s, &record::rejected(&sha, &e.to_string()), on);
-            return Reconciled::Refused;
-        }
-        Err(Unprepared::Unreadable(e)) => {
-            error!("reading the target: {e}");
-            return Reconciled::Error;
-        }
-    };
-    let plan = match plan::plan(&s.name, &desired, &live, &ledger, policy) {
-        Ok(plan) => plan,
-        Err(refusal) => {
-            error!("{refusal}");
-            if let Err(e) = one::refused(s.recorder.as_deref(), &sha, &refusal, on) {
-                error!("recording the refusal: {e}");
-            }
-            return Reconciled::Refused;
-        }
-    };
-    if plan.has_changes() || reason != Reason::Poll {
-        info!(
-            "{} to create, {} to update, {} to re-run, {} to prune, {} to revert",
-            plan.count(Action::Create),
-            plan.count(Action::Update),
-            plan.count(Action::Rerun),
-            plan.count(Action::Prune),
-            plan.count(Action::Revert)
-        );
-    }
-    // Drift is told field by field, whether it is put back or left.
-    for step in &plan.steps {
-        if matches!(step.action, Action::Revert | Action::Drifted) {
-            warn!(object = %step.id, "drift: {}", step.reason);
-        }
-    }
-    let planned = Planned {
-        source: &s.name,
-        sha: &sha,
-        objects: desired.len(),
-        plan: &plan,
-        live: &live,
-    };
-    let resumed = target.in_flight();
-    let synced = match one::apply_and_follow(
-        target,
-        planned,
-        resumed,
-        s.recorder.as_deref(),
-        on,
-        stop,
-    )
-    .await
-    {
-        Ok(synced) => synced,
-        Err(e) => {
-            error!("{e:#}");
-            return Reconciled::Error;
-        }
-    };
-    // Operations are applied in order, stopping at the first failure.
-    for operation in plan.operations().iter().take(synced.done.len()) {
-        metrics.applied(match operation {
-            Operation::Create(_) => "create",
-            Operation::Update(_) => "update",
-            Operation::Revert(_) => "revert",
-            Operation::Recreate(_) => "recreate",
-            Operation::Prune(_) => "prune",
-        });
-    }
-    for run in &synced.runs {
-        metrics.run_ended(&run.result);
-    }
-    match synced.interrupted {
-        Some(Stop::Superseded) => {
-            info!(
-                "{}; a newer revision is next, which follows them",
-                synced.summary
-            );
-        }
-        Some(Stop::Shutdown) => info!("{}", synced.summary),
-        None if plan.has_changes() => info!("{}", synced.summary),
-        None => {}
-    }
-    if synced.interrupted == Some(Stop::Shutdown) {
-        Reconciled::Interrupted
-    } else if synced.failed(&plan) {
-        Reconciled::Failed
-    } else {
-        Reconciled::Synced
+        Event::Run(RunEvent::Started { .. } | RunEvent::Pod { .. }) | Event::Waiting { .. } => {}
     }
 }
 
-/// Pushes the source's notes to its remote; a failure is logged and the
+/// Pushes a source's notes to its remote; a failure is logged and the
 /// next reconcile pushes again.
-async fn push_notes(s: &Looped) {
-    let source = s.source.clone();
+async fn push_notes(source: &Source) {
+    let source = source.clone();
     let pushed =
         tokio::task::spawn_blocking(move || source.push_notes(crate::report::notes::NOTES_REF))
             .await;
@@ -402,15 +314,5 @@ async fn push_notes(s: &Looped) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => warn!("pushing notes: {e}"),
         Err(e) => warn!("pushing notes: {e}"),
-    }
-}
-
-/// Records and delivers one status of `s`, if it reports.
-fn note(s: &Looped, status: &crate::report::Status, mut on: impl FnMut(Event<'_>)) {
-    if let Some(recorder) = &s.recorder {
-        if let Err(e) = recorder.record(status, Timestamp::now()) {
-            error!("recording a status: {e}");
-        }
-        one::deliver(recorder, &mut on);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::drift;
-use super::ownership::{self, ON_CHANGE, PRUNE, RUN};
+use super::ownership::{self, BY_HAND, ON_CHANGE, PRUNE, RUN};
 use crate::manifest::{Kind, ObjectRef};
 use crate::target::{Desired, Ledger, Live, Operation};
 
@@ -111,6 +111,9 @@ pub struct Policy {
     /// Put objects changed on the cluster back as in git, taking over the
     /// fields someone else changed (server-side apply's force).
     pub correct_drift: bool,
+    /// Delete managed objects that left the repository (false for objects
+    /// applied by hand, which like `kubectl apply` never prunes).
+    pub prune: bool,
 }
 
 impl Default for Policy {
@@ -120,6 +123,7 @@ impl Default for Policy {
             max_prune_share: DEFAULT_MAX_PRUNE_SHARE,
             force_prune: false,
             correct_drift: false,
+            prune: true,
         }
     }
 }
@@ -188,7 +192,8 @@ pub fn plan<'a>(
     }
     let wanted: HashSet<&ObjectRef> = desired.iter().map(|d| &d.object.id).collect();
     let mine = |l: &&'a Live| l.source.as_deref() == Some(source);
-    for l in live.iter().filter(mine).filter(|l| !wanted.contains(&l.id)) {
+    let leaving = live.iter().filter(mine).filter(|l| !wanted.contains(&l.id));
+    for l in leaving.filter(|_| policy.prune) {
         let keep = serde_json::from_str::<serde_json::Value>(&l.manifest)
             .ok()
             .is_some_and(|v| ownership::annotation(&v, PRUNE) == Some("disabled"));
@@ -266,6 +271,16 @@ fn decide(
                     id.kind,
                     ownership::MANAGED_BY,
                     ownership::SOURCE
+                ),
+            );
+        }
+        Some(BY_HAND) if source != BY_HAND => {
+            return (
+                Action::Conflict,
+                format!(
+                    "applied by hand with `jobcd local apply`: left untouched; `jobcd local delete {} {}` hands the name to this source",
+                    id.kind.to_string().to_ascii_lowercase(),
+                    id.name
                 ),
             );
         }

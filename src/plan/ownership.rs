@@ -18,6 +18,11 @@ pub const PATH: &str = "jobcd.dev/path";
 /// Annotation: the spec hash.
 pub const SPEC_HASH: &str = "jobcd.dev/spec-hash";
 
+/// The source of objects applied by hand (`jobcd local apply`): syncs
+/// treat them as they treat objects a person applied with kubectl, and
+/// never change or delete them.
+pub const BY_HAND: &str = "";
+
 /// Policy annotation on a Job: `rerun` (default) or `ignore` a changed spec.
 pub const ON_CHANGE: &str = "jobcd.dev/on-change";
 /// The annotation users bump to run an unchanged Job again (any change to

@@ -282,19 +282,39 @@ pub fn rate_limit_wait(
     Some(Duration::from_secs(wait.max(1) as u64))
 }
 
+/// Why a forge reporter cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// No token was given.
+    #[error("reporting to a forge needs a token: set JOBCD_FORGE_TOKEN or --forge-token-file")]
+    NoToken,
+    /// The token file cannot be read.
+    #[error(transparent)]
+    TokenFile(#[from] crate::source::Error),
+    /// The forge cannot be told from the repository.
+    #[error("cannot tell which forge {repo} is; say --report github, gitlab or gitea")]
+    UnknownForge {
+        /// The repository.
+        repo: String,
+    },
+    /// A local repository names no forge host.
+    #[error("a local repository has no forge host; give --forge-url")]
+    NoHost,
+    /// The project cannot be told from the repository.
+    #[error("cannot tell the forge project; give --forge-repo OWNER/REPO")]
+    NoProject,
+}
+
 /// The forge token: from `file` if given, else `JOBCD_FORGE_TOKEN_FILE`,
 /// else `JOBCD_FORGE_TOKEN`.
-pub fn token(file: Option<&std::path::Path>) -> Result<Secret, String> {
+pub fn token(file: Option<&std::path::Path>) -> Result<Secret, SetupError> {
     let from_env = std::env::var_os("JOBCD_FORGE_TOKEN_FILE").map(std::path::PathBuf::from);
     if let Some(file) = file.map(std::path::Path::to_path_buf).or(from_env) {
-        return Secret::from_file(&file).map_err(|e| e.to_string());
+        return Ok(Secret::from_file(&file)?);
     }
     match std::env::var("JOBCD_FORGE_TOKEN") {
         Ok(token) if !token.is_empty() => Ok(Secret::new(token)),
-        _ => Err(
-            "reporting to a forge needs a token: set JOBCD_FORGE_TOKEN or --forge-token-file"
-                .into(),
-        ),
+        _ => Err(SetupError::NoToken),
     }
 }
 
@@ -308,27 +328,26 @@ pub fn for_source(
     api: Option<&str>,
     project: Option<&str>,
     token: Secret,
-) -> Result<Forge, String> {
+) -> Result<Forge, SetupError> {
     let host = repo_url.and_then(host_of);
     let kind = match kind.or_else(|| host.as_deref().and_then(Kind::of_host)) {
         Some(kind) => kind,
         None => {
-            return Err(format!(
-                "cannot tell which forge {} is; say --report github, gitlab or gitea",
-                repo_url.unwrap_or("a local repository")
-            ));
+            return Err(SetupError::UnknownForge {
+                repo: repo_url.unwrap_or("a local repository").to_string(),
+            });
         }
     };
     let api = match (api, host.as_deref()) {
         (Some(api), _) => api.to_string(),
         (None, Some(host)) => kind.default_api(host),
-        (None, None) => return Err("a local repository has no forge host; give --forge-url".into()),
+        (None, None) => return Err(SetupError::NoHost),
     };
     let Some(project) = project
         .map(str::to_string)
         .or_else(|| repo_url.and_then(project_of))
     else {
-        return Err("cannot tell the forge project; give --forge-repo OWNER/REPO".into());
+        return Err(SetupError::NoProject);
     };
     Ok(Forge::new(kind, &api, &project, token))
 }
@@ -410,9 +429,12 @@ mod tests {
             token(),
         )
         .unwrap_err();
-        assert!(err.contains("--report github, gitlab or gitea"), "{err}");
+        assert!(
+            err.to_string().contains("--report github, gitlab or gitea"),
+            "{err}"
+        );
         let err = for_source(Some(Kind::Gitea), None, None, Some("a/b"), token()).unwrap_err();
-        assert!(err.contains("--forge-url"), "{err}");
+        assert!(err.to_string().contains("--forge-url"), "{err}");
     }
 
     #[test]

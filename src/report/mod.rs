@@ -11,6 +11,8 @@ pub mod forge;
 pub mod notes;
 pub mod outbox;
 pub mod record;
+pub mod runs;
+pub mod statuses;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use super::outbox::{Delivery, Outbox};
 use super::{Reporter, SYNC_CONTEXT, State, Status, cronjob_context, job_context};
 use crate::db::Error;
-use crate::target::Outcome;
+use crate::target::{Outcome, RunResult};
 
 /// The outbox with the reporters it delivers to.
 pub struct Recorder {
@@ -109,24 +109,24 @@ pub fn run_started(sha: &str, namespace: &str, name: &str, cronjob: Option<&str>
 pub fn run_ended(sha: &str, o: &Outcome) -> Status {
     let attempts = o.succeeded + o.failed;
     let plural = if attempts == 1 { "" } else { "s" };
-    let (state, description) = match o.result.as_str() {
-        "Complete" => (
+    let (state, description) = match o.result {
+        RunResult::Complete => (
             State::Success,
             format!("Complete: {} succeeded, {} failed", o.succeeded, o.failed),
         ),
-        "Failed" => (
+        RunResult::Failed => (
             State::Failure,
             format!(
                 "{} after {attempts} attempt{plural}",
                 o.reason.as_deref().unwrap_or("Failed")
             ),
         ),
-        "Deleted" => (State::Error, "deleted before it finished".into()),
-        "Interrupted" => (
+        RunResult::Deleted => (State::Error, "deleted before it finished".into()),
+        RunResult::Interrupted => (
             State::Pending,
             "interrupted by a jobcd shutdown; resumes at the next start".into(),
         ),
-        _ => (
+        RunResult::Error => (
             State::Error,
             format!(
                 "jobcd could not run it: {}",
@@ -151,14 +151,15 @@ pub fn run_ended(sha: &str, o: &Outcome) -> Status {
 mod tests {
     use super::*;
 
-    fn outcome(result: &str, reason: Option<&str>, succeeded: i32, failed: i32) -> Outcome {
+    fn outcome(result: RunResult, reason: Option<&str>, succeeded: i32, failed: i32) -> Outcome {
         Outcome {
             uid: "u".into(),
             namespace: "default".into(),
             name: "pi".into(),
             cronjob: None,
-            result: result.into(),
+            result,
             reason: reason.map(Into::into),
+            message: None,
             failed,
             succeeded,
         }
@@ -168,7 +169,7 @@ mod tests {
     fn run_statuses_say_how_it_ended_and_after_how_many_attempts() {
         let s = run_ended(
             "abc",
-            &outcome("Failed", Some("BackoffLimitExceeded"), 0, 3),
+            &outcome(RunResult::Failed, Some("BackoffLimitExceeded"), 0, 3),
         );
         assert_eq!(
             (s.context.as_str(), s.state, s.description.as_str()),
@@ -180,13 +181,13 @@ mod tests {
         );
         let s = run_ended(
             "abc",
-            &outcome("Complete", Some("CompletionsReached"), 1, 0),
+            &outcome(RunResult::Complete, Some("CompletionsReached"), 1, 0),
         );
         assert_eq!(
             (s.state, s.description.as_str()),
             (State::Success, "Complete: 1 succeeded, 0 failed")
         );
-        let mut cron = outcome("Complete", None, 1, 1);
+        let mut cron = outcome(RunResult::Complete, None, 1, 1);
         cron.cronjob = Some("nightly".into());
         cron.name = "nightly-29403540".into();
         let s = run_ended("abc", &cron);

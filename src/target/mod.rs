@@ -6,6 +6,7 @@
 
 pub mod kube;
 pub mod local;
+pub mod runs;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,6 +14,7 @@ use std::future::Future;
 use jiff::Timestamp;
 
 use crate::manifest::{Object, ObjectRef};
+pub use runs::{Cause, EVENT_BUFFER, JobRef, Outcome, PodChange, RunEvent, RunResult};
 
 /// An object as the repository wants it, with the ownership jobcd records
 /// on it (DESIGN.md, contracts: ownership).
@@ -84,7 +86,46 @@ pub enum Operation {
     Prune(ObjectRef),
 }
 
+/// What an operation does, named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    /// [`Operation::Create`].
+    Create,
+    /// [`Operation::Update`].
+    Update,
+    /// [`Operation::Revert`].
+    Revert,
+    /// [`Operation::Recreate`].
+    Recreate,
+    /// [`Operation::Prune`].
+    Prune,
+}
+
+impl Verb {
+    /// The metric label (`jobcd_objects_applied_total{operation}`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Create => "create",
+            Verb::Update => "update",
+            Verb::Revert => "revert",
+            Verb::Recreate => "recreate",
+            Verb::Prune => "prune",
+        }
+    }
+}
+
 impl Operation {
+    /// What it does.
+    pub fn verb(&self) -> Verb {
+        match self {
+            Operation::Create(_) => Verb::Create,
+            Operation::Update(_) => Verb::Update,
+            Operation::Revert(_) => Verb::Revert,
+            Operation::Recreate(_) => Verb::Recreate,
+            Operation::Prune(_) => Verb::Prune,
+        }
+    }
+
     /// The object the operation is about.
     pub fn id(&self) -> &ObjectRef {
         match self {
@@ -150,41 +191,6 @@ impl Ledger {
     }
 }
 
-/// How a Job run ended, for reporters.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Outcome {
-    /// The Job instance's uid.
-    pub uid: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Job name.
-    pub name: String,
-    /// The CronJob that created it, if any.
-    pub cronjob: Option<String>,
-    /// `Complete`, `Failed`, `Deleted` or `Interrupted`.
-    pub result: String,
-    /// The condition's reason (`BackoffLimitExceeded`, …) when it finished.
-    pub reason: Option<String>,
-    /// Failed pods (attempts that failed).
-    pub failed: i32,
-    /// Succeeded pods.
-    pub succeeded: i32,
-}
-
-/// Which Job instance a run or a notice is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRef {
-    /// Its uid.
-    pub uid: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// The CronJob that created it.
-    pub owner_cronjob: Option<String>,
-}
-
 /// Where objects are applied and Jobs run.
 pub trait Target {
     /// The target's error.
@@ -225,8 +231,22 @@ pub trait Target {
         operation: &Operation,
     ) -> impl Future<Output = Result<Applied, Self::Error>> + Send;
 
-    /// Run outcomes from now on.
-    fn outcomes(&self) -> tokio::sync::broadcast::Receiver<Outcome>;
+    /// Run events from now on: runs starting (by a sync, by a CronJob,
+    /// recovered after a crash) and ending.
+    fn events(&self) -> tokio::sync::broadcast::Receiver<RunEvent>;
+
+    /// How the run of `job` ended, or None while it goes on. Asked after
+    /// a reader of [`Target::events`] fell behind and missed some.
+    fn outcome(
+        &self,
+        job: &JobRef,
+    ) -> impl Future<Output = Result<Option<Outcome>, Self::Error>> + Send;
+
+    /// The latest finished run of each CronJob the target knows of: what a
+    /// reporter that starts now has missed.
+    fn latest_runs(&self) -> impl Future<Output = Result<Vec<Outcome>, Self::Error>> + Send {
+        async { Ok(Vec::new()) }
+    }
 
     /// Runs under way that no one followed (the local executor's runs
     /// resumed after a crash); a sync follows them to their end too.

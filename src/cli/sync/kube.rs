@@ -1,15 +1,10 @@
 //! `--target kube` for `diff` and `sync`: how to reach the cluster, and
-//! what a cluster sync adds (CronJob health on the commits, the API
-//! request counts).
+//! the API request counts a cluster sync prints.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{Args, warn_undelivered};
-use crate::daemon;
-use crate::report::record::Recorder;
-use crate::target::Target;
 use crate::target::kube::{self as cluster, KubeTarget};
 
 /// How to reach a cluster (`--target kube`).
@@ -42,22 +37,6 @@ impl KubeArgs {
         })
         .await
         .context("connecting to the Kubernetes API server")
-    }
-}
-
-/// Reports the health of the source's CronJobs (their latest finished
-/// run, from the Jobs the CronJob controller created) on their commits; a
-/// problem is a warning, never a failed sync.
-pub(super) async fn cronjob_health(args: &Args, cluster: &KubeTarget, recorder: &Recorder) {
-    let reported = async {
-        let health = cluster.cronjob_health().await?;
-        let live = cluster.live().await?;
-        let n = daemon::cronjob_statuses::report_health(recorder, &args.source, &live, &health)?;
-        daemon::sync::deliver(recorder, &mut warn_undelivered);
-        anyhow::Ok(n)
-    };
-    if let Err(e) = reported.await {
-        eprintln!("warning: reporting CronJob runs: {e:#}");
     }
 }
 

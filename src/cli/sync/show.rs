@@ -5,17 +5,18 @@ use std::io::IsTerminal;
 
 use serde::Serialize;
 
-use super::{Args, Revision};
-use crate::daemon::sync::Event;
+use super::{Args, Kind, Revision};
+use crate::cli::{Format, print_json, short_sha};
 use crate::manifest::{Diagnostic, ObjectRef};
 use crate::plan::diff::{ObjectDiff, diff};
 use crate::plan::{Action, Plan};
-use crate::target::Outcome;
+use crate::reconcile::{Event, Reconciled, Refused};
+use crate::target::{Outcome, RunEvent};
 
 /// The JSON report of both commands (documented in the README).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Report<'a> {
+struct Report<'a> {
     source: &'a str,
     revision: &'a str,
     valid: bool,
@@ -25,11 +26,11 @@ pub(super) struct Report<'a> {
     plan: Vec<StepReport>,
     changes: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) applied: Option<usize>,
+    applied: Option<usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) runs: Vec<Outcome>,
+    runs: Vec<Outcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) error: Option<String>,
+    error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,71 +43,143 @@ struct StepReport {
     diff: Option<ObjectDiff>,
 }
 
-pub(super) fn print_event(event: &Event<'_>) {
-    match event {
-        Event::ApplyFailed(why) => {
-            eprintln!("error: {why}; the operations after it were not attempted");
-        }
-        Event::RunEnded(outcome) => println!("{}", describe(outcome)),
-        Event::Waiting { jobs, elapsed } => println!(
-            "waiting for {} Job run(s) after {}s: {}",
-            jobs.len(),
-            elapsed.as_secs(),
-            jobs.join(", ")
-        ),
-        Event::Undelivered(why) => eprintln!("warning: status not delivered yet: {why}"),
-    }
+/// Prints what `diff` and `sync` do, as text or as the JSON report.
+pub(super) struct Printer<'a> {
+    args: &'a Args,
+    revision: &'a Revision,
+    kind: Kind,
+    /// The plan, for the JSON report.
+    steps: Vec<StepReport>,
+    changes: bool,
 }
 
-/// Statuses not delivered yet go to stderr (stdout may be JSON).
-pub(super) fn warn_undelivered(event: Event<'_>) {
-    if let Event::Undelivered(why) = event {
-        eprintln!("warning: status not delivered yet: {why}");
+impl<'a> Printer<'a> {
+    pub(super) fn new(args: &'a Args, revision: &'a Revision, kind: Kind) -> Printer<'a> {
+        Printer {
+            args,
+            revision,
+            kind,
+            steps: Vec::new(),
+            changes: false,
+        }
+    }
+
+    fn text(&self) -> bool {
+        self.args.output == Format::Text
+    }
+
+    /// The revision's diagnostics, on stderr (text only: JSON carries them).
+    pub(super) fn diagnostics(&self) {
+        if self.text() {
+            for d in &self.revision.validation.diagnostics {
+                eprintln!("{d}");
+            }
+        }
+    }
+
+    /// One event of the reconcile.
+    pub(super) fn event(&mut self, event: Event<'_>) {
+        let rehearsal = self.kind != Kind::Sync;
+        match event {
+            Event::Planned(plan) => {
+                self.changes = plan.has_changes();
+                if !self.text() {
+                    self.steps = steps(plan, rehearsal);
+                } else if rehearsal {
+                    print_plan(plan, true);
+                    print_verdict(plan);
+                } else {
+                    println!("{}: {}", self.args.source, self.revision.label);
+                    print_plan(plan, false);
+                }
+            }
+            Event::ApplyFailed(why) => {
+                eprintln!("error: {why}; the operations after it were not attempted");
+            }
+            Event::Run(RunEvent::Ended(outcome)) if self.text() => {
+                println!("{}", describe(outcome));
+            }
+            Event::Waiting { jobs, elapsed } if self.text() => println!(
+                "waiting for {} Job run(s) after {}s: {}",
+                jobs.len(),
+                elapsed.as_secs(),
+                jobs.join(", ")
+            ),
+            Event::Run(_) | Event::Waiting { .. } => {}
+        }
+    }
+
+    /// How it ended.
+    pub(super) fn finish(
+        &mut self,
+        reconciled: &Reconciled<impl std::fmt::Display>,
+    ) -> anyhow::Result<()> {
+        let label = &self.revision.label;
+        if self.text() {
+            match reconciled {
+                Reconciled::Invalid => eprintln!(
+                    "{label}: invalid; nothing was applied, the last good revision stays in force"
+                ),
+                Reconciled::Refused(Refused::Target(e)) => eprintln!(
+                    "{label}: {e}; nothing was applied, the last good revision stays in force"
+                ),
+                Reconciled::Refused(Refused::Prune(refusal)) => eprintln!("{label}: {refusal}"),
+                Reconciled::Rehearsed(_) if self.kind == Kind::DryRun => {
+                    println!("dry run: nothing applied");
+                }
+                Reconciled::Rehearsed(_) | Reconciled::Unreadable(_) => {}
+                Reconciled::Applied(synced) => {
+                    println!("{}: {}", short_sha(&self.revision.sha), synced.summary);
+                }
+            }
+            return Ok(());
+        }
+        let mut report = Report {
+            source: &self.args.source,
+            revision: &self.revision.sha,
+            valid: self.revision.validation.is_valid(),
+            diagnostics: &self.revision.validation.diagnostics,
+            refused: None,
+            plan: std::mem::take(&mut self.steps),
+            changes: self.changes,
+            applied: None,
+            runs: Vec::new(),
+            error: None,
+        };
+        match reconciled {
+            Reconciled::Refused(Refused::Prune(refusal)) => {
+                report.refused = Some(refusal.to_string());
+            }
+            Reconciled::Refused(Refused::Target(e)) => report.error = Some(e.to_string()),
+            Reconciled::Applied(synced) => {
+                report.applied = Some(synced.done.len());
+                report.error = synced.failure.as_ref().map(ToString::to_string);
+                report.runs = synced.runs.clone();
+            }
+            Reconciled::Invalid | Reconciled::Rehearsed(_) | Reconciled::Unreadable(_) => {}
+        }
+        print_json(&report)
     }
 }
 
 fn describe(o: &Outcome) -> String {
-    let reason = o
-        .reason
-        .as_deref()
-        .map_or(String::new(), |r| format!(" ({r})"));
-    format!(
-        "Job {}/{}: {}{reason}; {} succeeded, {} failed",
-        o.namespace, o.name, o.result, o.succeeded, o.failed
-    )
+    crate::report::runs::describe(o)
 }
 
-pub(super) fn report<'a>(
-    args: &'a Args,
-    revision: &'a Revision,
-    plan: Option<&Plan<'_>>,
-    refused: Option<String>,
-    with_diffs: bool,
-) -> Report<'a> {
-    let steps = plan.map(|p| p.steps.as_slice()).unwrap_or_default();
-    Report {
-        source: &args.source,
-        revision: &revision.sha,
-        valid: revision.validation.is_valid(),
-        diagnostics: &revision.validation.diagnostics,
-        refused,
-        changes: plan.is_some_and(Plan::has_changes),
-        plan: steps
-            .iter()
-            .map(|s| StepReport {
-                id: s.id.clone(),
-                action: s.action,
-                reason: s.reason.clone(),
-                diff: if with_diffs { diff(s) } else { None },
-            })
-            .collect(),
-        applied: None,
-        runs: Vec::new(),
-        error: None,
-    }
+/// The plan's steps for the JSON report.
+fn steps(plan: &Plan<'_>, with_diffs: bool) -> Vec<StepReport> {
+    plan.steps
+        .iter()
+        .map(|s| StepReport {
+            id: s.id.clone(),
+            action: s.action,
+            reason: s.reason.clone(),
+            diff: if with_diffs { diff(s) } else { None },
+        })
+        .collect()
 }
 
-pub(super) fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
+fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for step in &plan.steps {
         println!(
@@ -143,7 +216,7 @@ pub(super) fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
 }
 
 /// The last line of a diff: whether a sync would change or fail anything.
-pub(super) fn print_verdict(plan: &Plan<'_>) {
+fn print_verdict(plan: &Plan<'_>) {
     let conflicts = plan.count(Action::Conflict);
     if conflicts > 0 {
         println!("{conflicts} conflict(s): a sync would report them and fail");

@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::ledger::ClusterLedger;
 use crate::plan::ownership::{self, Owner};
-use crate::target::Outcome;
+use crate::target::{Cause, JobRef, Outcome, RunEvent, RunResult};
 
 /// Finds the ledger of a source.
 pub type Ledgers = Arc<dyn Fn(&str) -> Arc<ClusterLedger> + Send + Sync>;
@@ -57,7 +57,7 @@ fn note_health(health: &Health, job: &DynamicObject, outcome: &Outcome) {
             last_failure: None,
             latest: outcome.clone(),
         });
-    let slot = if outcome.result == "Complete" {
+    let slot = if outcome.result.succeeded() {
         &mut entry.last_success
     } else {
         &mut entry.last_failure
@@ -85,8 +85,8 @@ fn finished_at(job: &DynamicObject) -> Option<Timestamp> {
 
 /// Where a follower tells what it sees.
 pub struct Sinks {
-    /// Each run's end.
-    pub outcomes: broadcast::Sender<Outcome>,
+    /// Each run's start and end.
+    pub events: broadcast::Sender<RunEvent>,
     /// The run-once ledgers, by source.
     pub ledgers: Ledgers,
     /// CronJob health.
@@ -106,7 +106,7 @@ pub fn spawn(
     sinks: Sinks,
 ) -> tokio::task::JoinHandle<()> {
     let Sinks {
-        outcomes,
+        events,
         ledgers,
         health,
         listed,
@@ -115,67 +115,152 @@ pub fn spawn(
     let what = format!("Jobs in namespace {namespace}");
     let stream = watcher::watcher(api, watcher::Config::default().labels(labels)).default_backoff();
     tokio::spawn(async move {
-        let mut reported: HashSet<String> = HashSet::new();
+        let mut seen = Seen::default();
+        // The first list is history: its finished runs are known (ledger,
+        // health) but not told as ending now.
+        let mut history = true;
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             super::note_refusal(&refused, &what, &event);
             let Ok(event) = event else { continue };
             match event {
                 Event::Apply(job) | Event::InitApply(job) => {
+                    let uid = job.metadata.uid.clone().unwrap_or_default();
+                    seen.listed(&uid);
                     let Some((result, reason)) = terminal(&job) else {
+                        if seen.started(&uid) && !history {
+                            let cause = match owner_cronjob(&job) {
+                                Some(_) => Cause::CronJob,
+                                None => Cause::Sync,
+                            };
+                            let job = job_ref(&job);
+                            let _ = events.send(RunEvent::Started { job, cause });
+                        }
                         continue;
                     };
-                    record(&ledgers, &job, &result).await;
-                    let ended = outcome(&job, &result, reason);
+                    record(&ledgers, &job, result).await;
+                    let ended = outcome(&job, result, reason);
                     note_health(&health, &job, &ended);
-                    let uid = job.metadata.uid.clone().unwrap_or_default();
-                    if reported.insert(uid) {
-                        let _ = outcomes.send(ended);
+                    if seen.ended(&uid) && !history {
+                        let _ = events.send(RunEvent::Ended(ended));
                     }
                 }
                 Event::Delete(job) => {
                     let uid = job.metadata.uid.clone().unwrap_or_default();
-                    if terminal(&job).is_none() && reported.insert(uid) {
-                        let _ = outcomes.send(outcome(&job, "Deleted", None));
+                    if terminal(&job).is_none() && seen.ended(&uid) {
+                        let ended = outcome(&job, RunResult::Deleted, None);
+                        let _ = events.send(RunEvent::Ended(ended));
                     }
+                    seen.forget(&uid);
                 }
+                Event::Init => seen.relisting(),
                 Event::InitDone => {
+                    history = false;
+                    seen.relisted();
                     let _ = listed.send(true);
                 }
-                Event::Init => {}
             }
         }
     })
 }
 
+/// The Jobs a follower has told about, so that each start and each end is
+/// told once, however often the watch re-lists. It holds only Jobs that
+/// exist: a deleted Job is forgotten, and a re-list forgets the Jobs that
+/// went while the watch was down.
+#[derive(Debug, Default)]
+struct Seen {
+    /// uid → whether its end was told.
+    told: HashMap<String, bool>,
+    /// The uids a re-list under way has listed so far.
+    relist: Option<HashSet<String>>,
+}
+
+impl Seen {
+    /// Whether a start is new (and notes it).
+    fn started(&mut self, uid: &str) -> bool {
+        if self.told.contains_key(uid) {
+            return false;
+        }
+        self.told.insert(uid.to_string(), false);
+        true
+    }
+
+    /// Whether an end is new (and notes it).
+    fn ended(&mut self, uid: &str) -> bool {
+        !self.told.insert(uid.to_string(), true).unwrap_or(false)
+    }
+
+    fn forget(&mut self, uid: &str) {
+        self.told.remove(uid);
+    }
+
+    fn listed(&mut self, uid: &str) {
+        if let Some(relist) = &mut self.relist {
+            relist.insert(uid.to_string());
+        }
+    }
+
+    fn relisting(&mut self) {
+        self.relist = Some(HashSet::new());
+    }
+
+    fn relisted(&mut self) {
+        if let Some(relist) = self.relist.take() {
+            self.told.retain(|uid, _| relist.contains(uid));
+        }
+    }
+}
+
+/// The CronJob that owns a Job.
+fn owner_cronjob(job: &DynamicObject) -> Option<String> {
+    job.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "CronJob")
+        .map(|o| o.name.clone())
+}
+
+fn job_ref(job: &DynamicObject) -> JobRef {
+    JobRef {
+        uid: job.metadata.uid.clone().unwrap_or_default(),
+        namespace: job.metadata.namespace.clone().unwrap_or_default(),
+        name: job.metadata.name.clone().unwrap_or_default(),
+        owner_cronjob: owner_cronjob(job),
+    }
+}
+
 /// `(Complete|Failed, reason)` when the Job has finished.
-pub fn terminal(job: &DynamicObject) -> Option<(String, Option<String>)> {
+pub fn terminal(job: &DynamicObject) -> Option<(RunResult, Option<String>)> {
     job.data["status"]["conditions"]
         .as_array()?
         .iter()
-        .find(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")
-        .map(|c| {
-            (
-                c["type"].as_str().unwrap_or_default().to_string(),
-                c["reason"].as_str().map(str::to_string),
-            )
+        .filter(|c| c["status"] == "True")
+        .find_map(|c| {
+            let result = match c["type"].as_str()? {
+                "Complete" => RunResult::Complete,
+                "Failed" => RunResult::Failed,
+                _ => return None,
+            };
+            Some((result, c["reason"].as_str().map(str::to_string)))
         })
 }
 
-fn outcome(job: &DynamicObject, result: &str, reason: Option<String>) -> Outcome {
+/// The outcome of a finished (or deleted) Job.
+pub fn outcome(job: &DynamicObject, result: RunResult, reason: Option<String>) -> Outcome {
     let count = |key: &str| job.data["status"][key].as_i64().unwrap_or(0) as i32;
     Outcome {
         uid: job.metadata.uid.clone().unwrap_or_default(),
         namespace: job.metadata.namespace.clone().unwrap_or_default(),
         name: job.metadata.name.clone().unwrap_or_default(),
-        cronjob: job
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|o| o.kind == "CronJob")
-            .map(|o| o.name.clone()),
-        result: result.to_string(),
+        cronjob: owner_cronjob(job),
+        result,
+        message: job.data["status"]["conditions"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["type"] == result.as_str()))
+            .and_then(|c| c["message"].as_str())
+            .map(str::to_string),
         reason,
         failed: count("failed"),
         succeeded: count("succeeded"),
@@ -184,7 +269,7 @@ fn outcome(job: &DynamicObject, result: &str, reason: Option<String>) -> Outcome
 
 /// The outcome of one of jobcd's own Jobs, into its source's ledger (a
 /// failure to write is retried at the next event or sync).
-async fn record(ledgers: &Ledgers, job: &DynamicObject, result: &str) {
+async fn record(ledgers: &Ledgers, job: &DynamicObject, result: RunResult) {
     let value = serde_json::to_value(job).unwrap_or(Value::Null);
     let Owner::Source(source) = ownership::owner(&value) else {
         return;
@@ -197,9 +282,36 @@ async fn record(ledgers: &Ledgers, job: &DynamicObject, result: &str) {
         job.metadata.name.clone().unwrap_or_default(),
     );
     if let Err(e) = ledgers(&source)
-        .record(&namespace, &name, hash, result)
+        .record(&namespace, &name, hash, result.as_str())
         .await
     {
         eprintln!("warning: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Seen;
+
+    #[test]
+    fn each_start_and_end_is_told_once_and_gone_jobs_are_forgotten() {
+        let mut seen = Seen::default();
+        assert!(seen.started("a"));
+        assert!(!seen.started("a"));
+        assert!(seen.ended("a"));
+        assert!(!seen.ended("a"));
+        // A Job first seen finished: its end is told, never a start.
+        assert!(seen.ended("b"));
+        assert!(!seen.started("b"));
+        seen.forget("a");
+        assert_eq!(seen.told.len(), 1);
+        // A re-list keeps only the Jobs it lists (b went while the watch
+        // was down), and tells nothing again about those it knew.
+        assert!(seen.started("c"));
+        seen.relisting();
+        seen.listed("c");
+        seen.relisted();
+        assert_eq!(seen.told.keys().collect::<Vec<_>>(), ["c"]);
+        assert!(!seen.started("c"));
     }
 }

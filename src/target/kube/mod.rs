@@ -36,7 +36,9 @@ pub use follow::CronJobHealth;
 
 use crate::manifest::{Kind, ObjectRef};
 use crate::plan::ownership;
-use crate::target::{Applied, Desired, JobRef, Ledger, Live, Operation, Outcome, Target};
+use crate::target::{
+    Applied, Desired, JobRef, Ledger, Live, Operation, Outcome, RunEvent, RunResult, Target,
+};
 use ledger::ClusterLedger;
 use live::live_of;
 
@@ -74,7 +76,7 @@ pub struct KubeTarget {
     /// Each source's ledger, created on first use and shared with the
     /// followers.
     ledgers: follow::Ledgers,
-    outcomes: broadcast::Sender<Outcome>,
+    events: broadcast::Sender<RunEvent>,
     health: follow::Health,
     /// One per follower: whether its first list is done.
     followed: Vec<tokio::sync::watch::Receiver<bool>>,
@@ -129,7 +131,7 @@ impl KubeTarget {
         } else {
             settings.namespaces.clone()
         };
-        let (outcomes, _) = broadcast::channel(1024);
+        let (events, _) = broadcast::channel(crate::target::EVENT_BUFFER);
         let own_namespace = settings
             .ledger_namespace
             .clone()
@@ -142,7 +144,7 @@ impl KubeTarget {
             jobs: Vec::new(),
             cronjobs: Vec::new(),
             ledgers,
-            outcomes,
+            events,
             health: Arc::default(),
             followed: Vec::new(),
             counts,
@@ -171,7 +173,7 @@ impl KubeTarget {
                     &namespace,
                     labels,
                     follow::Sinks {
-                        outcomes: target.outcomes.clone(),
+                        events: target.events.clone(),
                         ledgers: target.ledgers.clone(),
                         health: target.health.clone(),
                         listed,
@@ -451,8 +453,41 @@ impl Target for KubeTarget {
         }
     }
 
-    fn outcomes(&self) -> broadcast::Receiver<Outcome> {
-        self.outcomes.subscribe()
+    fn events(&self) -> broadcast::Receiver<RunEvent> {
+        self.events.subscribe()
+    }
+
+    async fn outcome(&self, job: &JobRef) -> Result<Option<Outcome>, Error> {
+        let cached = self
+            .jobs
+            .iter()
+            .flat_map(|s| s.state())
+            .find(|o| o.metadata.uid.as_deref() == Some(job.uid.as_str()));
+        Ok(match cached {
+            Some(o) => {
+                follow::terminal(&o).map(|(result, reason)| follow::outcome(&o, result, reason))
+            }
+            None => Some(Outcome {
+                uid: job.uid.clone(),
+                namespace: job.namespace.clone(),
+                name: job.name.clone(),
+                cronjob: job.owner_cronjob.clone(),
+                result: RunResult::Deleted,
+                reason: None,
+                message: None,
+                failed: 0,
+                succeeded: 0,
+            }),
+        })
+    }
+
+    async fn latest_runs(&self) -> Result<Vec<Outcome>, Error> {
+        Ok(self
+            .cronjob_health()
+            .await?
+            .into_iter()
+            .map(|h| h.latest)
+            .collect())
     }
 
     fn in_flight(&self) -> Vec<JobRef> {

@@ -179,6 +179,11 @@ pub async fn run(
     progress: Option<mpsc::UnboundedSender<Progress>>,
 ) -> Result<Status, Error> {
     let (_keep, never) = watch::channel(None);
+    let progress = move |p: Progress| {
+        if let Some(progress) = &progress {
+            let _ = progress.send(p);
+        }
+    };
     match run_until(rt, record, job, progress, never).await? {
         Ended::Finished(status) => Ok(status),
         Ended::Deleted | Ended::Interrupted => unreachable!("nothing asked the run to stop"),
@@ -191,7 +196,7 @@ pub async fn run_until(
     rt: &Runtime,
     mut record: JobRecord,
     job: &Job,
-    progress: Option<mpsc::UnboundedSender<Progress>>,
+    progress: impl Fn(Progress) + Send,
     mut stop: watch::Receiver<Option<Stop>>,
 ) -> Result<Ended, Error> {
     let unsupported = |problem: String| Error::Unsupported {
@@ -213,11 +218,7 @@ pub async fn run_until(
     let mut tasks = JoinSet::new();
     let mut pods = earlier_pods(rt, &record).await?;
     let mut stopping: Option<Stop> = *stop.borrow_and_update();
-    let report = |p: Progress| {
-        if let Some(progress) = &progress {
-            let _ = progress.send(p);
-        }
-    };
+    let report = progress;
     // The status as last saved: unchanged syncs write nothing.
     let mut saved: Option<Status> = None;
     // On any error, the pods still running are stopped before returning:

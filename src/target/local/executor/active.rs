@@ -3,27 +3,39 @@
 //! what happens as a stream of [`Notice`]s.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::batch::v1::Job;
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use super::super::cron_controller;
+use super::super::job_controller::Phase;
 use super::super::job_runner::{self, Ended, Progress, Stop};
 use super::super::store::JobRecord;
 use super::Executor;
 use super::recovery::outcome_of;
-use crate::target::JobRef;
+use crate::target::{Cause, EVENT_BUFFER, JobRef, PodChange, RunEvent};
 
 /// Notices kept for a slow follower before it starts missing some.
 const NOTICE_BUFFER: usize = 1024;
 
 /// How a run ended, or why it could not go on (its Job stays unfinished
 /// and resumes at the next start).
-pub type RunResult = Result<Ended, String>;
+pub type Finished = Result<Ended, RunError>;
+
+/// Why a run could not go on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RunError {
+    /// Running it, or recording what it did, failed.
+    #[error("{}", chain(.0.as_ref()))]
+    Runner(Arc<job_runner::Error>),
+    /// Its task ended without a result.
+    #[error("the run's task ended without a result")]
+    Lost,
+}
 
 /// Something that happened in the executor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Notice {
     /// A Job instance started.
     Started {
@@ -35,7 +47,7 @@ pub enum Notice {
         /// The Job.
         job: JobRef,
         /// How.
-        result: RunResult,
+        result: Finished,
     },
     /// A finished Job was removed (history limit or ttlSecondsAfterFinished).
     Removed {
@@ -69,15 +81,15 @@ impl JobRef {
 struct Entry {
     job: JobRef,
     stop: watch::Sender<Option<Stop>>,
-    done: watch::Receiver<Option<RunResult>>,
+    done: watch::Receiver<Option<Finished>>,
 }
 
 /// The registry of runs in flight.
 pub(super) struct Active {
     runs: Mutex<HashMap<String, Entry>>,
     pub(super) notices: broadcast::Sender<Notice>,
-    /// Run outcomes, for [`crate::target::Target::outcomes`].
-    pub(super) outcomes: broadcast::Sender<crate::target::Outcome>,
+    /// Run events, for [`crate::target::Target::events`].
+    pub(super) events: broadcast::Sender<RunEvent>,
     /// Wakes the scheduler: a run ended, or objects changed.
     pub(super) changed: Notify,
     idle: watch::Sender<usize>,
@@ -96,7 +108,7 @@ impl Active {
         Active {
             runs: Mutex::new(HashMap::new()),
             notices: broadcast::Sender::new(NOTICE_BUFFER),
-            outcomes: broadcast::Sender::new(NOTICE_BUFFER),
+            events: broadcast::Sender::new(EVENT_BUFFER),
             changed: Notify::new(),
             idle: watch::Sender::new(0),
         }
@@ -138,6 +150,7 @@ impl Executor {
         &self,
         record: JobRecord,
         job: Job,
+        cause: Cause,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) {
         let (stop_tx, stop_rx) = watch::channel(None);
@@ -155,10 +168,36 @@ impl Executor {
             self.active.idle.send_replace(runs.len());
         }
         let job_ref = JobRef::of(&record);
+        let _ = self.active.events.send(RunEvent::Started {
+            job: job_ref.clone(),
+            cause,
+        });
         self.active.notify(Notice::Started {
             job: job_ref.clone(),
         });
         let executor = self.clone();
+        let events = self.active.events.clone();
+        let pods_of = job_ref.clone();
+        let progress = move |p: Progress| {
+            let (pod, change) = match &p {
+                Progress::PodCreated { pod, index } => {
+                    (pod.clone(), PodChange::Started { index: *index })
+                }
+                Progress::PodEnded { pod, phase } => (
+                    pod.clone(),
+                    match phase {
+                        Some(Phase::Succeeded) => PodChange::Succeeded,
+                        Some(_) => PodChange::Failed,
+                        None => PodChange::Stopped,
+                    },
+                ),
+            };
+            let job = pods_of.clone();
+            let _ = events.send(RunEvent::Pod { job, pod, change });
+            if let Some(progress) = &progress {
+                let _ = progress.send(p);
+            }
+        };
         tokio::spawn(async move {
             let rt = &executor.runtime;
             let result = job_runner::run_until(rt, record.clone(), &job, progress, stop_rx).await;
@@ -166,7 +205,7 @@ impl Executor {
                 Ok(ended) => executor.settle(&record, &ended).await.map(|()| ended),
                 Err(e) => Err(e),
             }
-            .map_err(|e| chain(&e));
+            .map_err(|e| RunError::Runner(Arc::new(e)));
             {
                 let mut runs = executor.active.runs();
                 runs.remove(&record.uid);
@@ -175,8 +214,10 @@ impl Executor {
             done_tx.send_replace(Some(result.clone()));
             let _ = executor
                 .active
-                .outcomes
-                .send(super::operations::outcome(&job_ref, &result));
+                .events
+                .send(RunEvent::Ended(super::operations::outcome(
+                    &job_ref, &result,
+                )));
             executor.active.notify(Notice::Ended {
                 job: job_ref,
                 result,

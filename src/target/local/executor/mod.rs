@@ -32,18 +32,15 @@ use super::store::{
 };
 use crate::hex::hex;
 use crate::manifest::{Kind, Typed};
-use crate::target::Desired;
 pub use crate::target::JobRef;
+use crate::target::{Cause, Desired};
 use active::Active;
-pub use active::{Notice, RunResult};
+pub use active::{Finished, Notice, RunError};
 use lock::RunnerLock;
 pub use operations::outcome;
 pub use recovery::Recovery;
 
-/// The source of objects applied by hand (`jobcd local apply`): jobcd's
-/// syncs treat them as unmanaged, as they treat objects a person applied
-/// with kubectl, and never change or delete them.
-pub const BY_HAND: &str = "";
+pub use crate::plan::ownership::BY_HAND;
 
 /// The local executor.
 #[derive(Debug, Clone)]
@@ -89,15 +86,15 @@ pub struct RunHandle {
     pub uid: String,
     /// Its name.
     pub name: String,
-    done: watch::Receiver<Option<RunResult>>,
+    done: watch::Receiver<Option<Finished>>,
 }
 
 impl RunHandle {
     /// Waits for the run to end.
-    pub async fn finished(mut self) -> RunResult {
+    pub async fn finished(mut self) -> Finished {
         match self.done.wait_for(Option::is_some).await {
             Ok(result) => result.clone().expect("waited for a result"),
-            Err(_) => Err("the run's task ended without a result".into()),
+            Err(_) => Err(RunError::Lost),
         }
     }
 }
@@ -164,7 +161,7 @@ impl Executor {
         let recovery = recovery::recover(&executor.runtime).await?;
         for record in &recovery.resume {
             match serde_json::from_str::<Job>(&record.manifest) {
-                Ok(job) => executor.spawn_run(record.clone(), job, None),
+                Ok(job) => executor.spawn_run(record.clone(), job, Cause::Recovered, None),
                 Err(e) => {
                     return Err(StartError::Recovery(Error::Unsupported {
                         namespace: record.namespace.clone(),
@@ -284,7 +281,7 @@ impl Executor {
             })
             .await?;
         let uid = record.uid.clone();
-        self.spawn_run(record, (**job).clone(), progress);
+        self.spawn_run(record, (**job).clone(), Cause::Sync, progress);
         Ok(Applied::Started(self.handle(&uid).expect("just started")))
     }
 
@@ -340,7 +337,7 @@ impl Executor {
             .with_store(move |store| store.insert_job(&inserted))
             .await?;
         let uid = record.uid.clone();
-        self.spawn_run(record, job, progress);
+        self.spawn_run(record, job, Cause::CronJob, progress);
         Ok(self.handle(&uid).expect("just started"))
     }
 

@@ -3,18 +3,21 @@
 
 use tokio::sync::broadcast;
 
+use super::super::job_controller::ConditionType;
 use super::super::job_runner::{Ended, Error, Stop};
-use super::{Applied as Started, BY_HAND, Executor, RunResult};
+use super::{Applied as Started, Executor};
 use crate::manifest::{Kind, ObjectRef};
-use crate::target::{Applied, JobRef, Ledger, Live, Operation, Outcome, Target};
+use crate::target::{
+    Applied, JobRef, Ledger, Live, Operation, Outcome, RunEvent, RunResult, Target,
+};
 
 impl Target for Executor {
     type Error = Error;
 
     async fn live(&self) -> Result<Vec<Live>, Error> {
         let objects = self.runtime.with_store(|s| s.objects()).await?;
-        // Objects applied by hand are unmanaged; the rest are managed by
-        // the source recorded with them.
+        // Each object is managed by the source recorded with it; objects
+        // applied by hand by the by-hand source, which syncs never touch.
         let mut live: Vec<Live> = objects
             .into_iter()
             .map(|o| Live {
@@ -23,7 +26,7 @@ impl Target for Executor {
                     namespace: o.namespace,
                     name: o.name,
                 },
-                source: (o.source != BY_HAND).then_some(o.source),
+                source: Some(o.source),
                 revision: Some(o.revision),
                 path: Some(o.path),
                 spec_hash: Some(o.spec_hash),
@@ -73,8 +76,26 @@ impl Target for Executor {
         }
     }
 
-    fn outcomes(&self) -> broadcast::Receiver<Outcome> {
-        self.active.outcomes.subscribe()
+    fn events(&self) -> broadcast::Receiver<RunEvent> {
+        self.active.events.subscribe()
+    }
+
+    async fn outcome(&self, job: &JobRef) -> Result<Option<Outcome>, Error> {
+        if self.active.handle(&job.uid).is_some() {
+            return Ok(None);
+        }
+        let uid = job.uid.clone();
+        let Some(record) = self.runtime.with_store(move |s| s.job(&uid)).await? else {
+            // Never recorded: as good as deleted.
+            return Ok(Some(outcome(job, &Ok(Ended::Deleted))));
+        };
+        let ended = match record.status.terminal() {
+            Some(_) => Ended::Finished(record.status.clone()),
+            None if record.deleted_at.is_some() => Ended::Deleted,
+            // Not running, not finished: stopped by a shutdown.
+            None => Ended::Interrupted,
+        };
+        Ok(Some(outcome(&JobRef::of(&record), &Ok(ended))))
     }
 
     fn in_flight(&self) -> Vec<JobRef> {
@@ -127,22 +148,28 @@ impl Executor {
 }
 
 /// A run's end as reporters see it.
-pub fn outcome(job: &super::JobRef, result: &RunResult) -> Outcome {
+pub fn outcome(job: &super::JobRef, result: &super::Finished) -> Outcome {
+    let mut message = None;
     let (result, reason, succeeded, failed) = match result {
         Ok(Ended::Finished(status)) => {
             let condition = status
                 .terminal()
                 .expect("a finished Job has a terminal condition");
+            let result = match condition.kind {
+                ConditionType::Complete => RunResult::Complete,
+                _ => RunResult::Failed,
+            };
+            message = Some(condition.message.clone());
             (
-                format!("{:?}", condition.kind),
+                result,
                 Some(condition.reason.clone()),
                 status.succeeded,
                 status.failed,
             )
         }
-        Ok(Ended::Deleted) => ("Deleted".into(), None, 0, 0),
-        Ok(Ended::Interrupted) => ("Interrupted".into(), None, 0, 0),
-        Err(e) => ("Error".into(), Some(e.clone()), 0, 0),
+        Ok(Ended::Deleted) => (RunResult::Deleted, None, 0, 0),
+        Ok(Ended::Interrupted) => (RunResult::Interrupted, None, 0, 0),
+        Err(e) => (RunResult::Error, Some(e.to_string()), 0, 0),
     };
     Outcome {
         uid: job.uid.clone(),
@@ -151,6 +178,7 @@ pub fn outcome(job: &super::JobRef, result: &RunResult) -> Outcome {
         cronjob: job.owner_cronjob.clone(),
         result,
         reason,
+        message,
         failed,
         succeeded,
     }

@@ -42,6 +42,31 @@ pub struct Recovery {
     pub resume: Vec<JobRecord>,
 }
 
+impl Recovery {
+    /// What was recovered, a sentence each, for the log (or stderr: never
+    /// stdout, which may carry JSON).
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (pod, groups) in &self.lost_pods {
+            lines.push(format!(
+                "recovered: pod {pod} was running when jobcd last stopped; {groups} process group(s) stopped, pod recorded as failed ({REASON_LOST})"
+            ));
+        }
+        for group in &self.unstoppable {
+            lines.push(format!(
+                "warning: process group {group} of a lost pod survived SIGKILL (uninterruptible, or not ours); not waiting for it"
+            ));
+        }
+        for job in &self.resume {
+            lines.push(format!(
+                "recovered: Job {}/{} resumes; its lost pods count as failed attempts",
+                job.namespace, job.name
+            ));
+        }
+        lines
+    }
+}
+
 /// Stops the processes of every pod left unfinished, records those pods as
 /// lost, settles ledger entries of Jobs that finished just before the
 /// crash, and returns the unfinished Jobs.

@@ -19,6 +19,7 @@ use super::super::job_runner::{Error, Stop};
 use super::super::store::{CronState, JobRecord};
 use super::{Executor, JobRef, Notice, job_from_template, uid};
 use crate::manifest::Kind;
+use crate::target::Cause;
 
 impl Executor {
     /// Runs CronJobs on schedule and expires finished Jobs until `shutdown`
@@ -145,7 +146,7 @@ impl Executor {
                     self.runtime
                         .with_store(move |s| s.insert_scheduled_job(&inserted, &cron_state))
                         .await?;
-                    self.spawn_run(record, job, None);
+                    self.spawn_run(record, job, Cause::CronJob, None);
                 }
                 None if saved.is_none() || cron_state.state != before => {
                     self.runtime

@@ -214,7 +214,7 @@ async fn replace_stops_the_active_run_and_starts_the_new_one() {
     let ended = tokio::time::timeout(Duration::from_secs(10), old.finished())
         .await
         .expect("the old run is stopped within its grace period");
-    assert_eq!(ended, Ok(Ended::Deleted));
+    assert!(matches!(ended, Ok(Ended::Deleted)), "{ended:?}");
     let pods = executor.store().pods_of(&first.uid).unwrap();
     assert_eq!(pods[0].reason.as_deref(), Some("Deleted"));
     assert!(
@@ -434,11 +434,11 @@ async fn a_second_runner_on_the_same_state_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn as_a_target_it_lists_applies_prunes_and_streams_outcomes() {
-    use crate::target::{Applied as Done, Operation, Target};
+    use crate::target::{Applied as Done, Operation, RunEvent, RunResult, Target};
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
     let executor = start(dir.path(), clock.clone()).await;
-    let mut outcomes = executor.outcomes();
+    let mut events = executor.events();
     let job = job_with_ttl(3600);
     let cron = cronjob("", "sleep 300");
 
@@ -456,17 +456,26 @@ async fn as_a_target_it_lists_applies_prunes_and_streams_outcomes() {
     else {
         panic!("a new Job runs")
     };
-    let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let RunEvent::Ended(outcome) = events.recv().await.unwrap() {
+                return outcome;
+            }
+        }
+    })
+    .await
+    .unwrap();
     assert_eq!(
         (
             outcome.uid.as_str(),
-            outcome.result.as_str(),
+            outcome.result,
             outcome.reason.as_deref()
         ),
-        (uid.as_str(), "Complete", Some("CompletionsReached"))
+        (
+            uid.as_str(),
+            RunResult::Complete,
+            Some("CompletionsReached")
+        )
     );
     assert_eq!(
         executor

@@ -1,12 +1,9 @@
-//! One reconcile of a source's revision against a target: the desired
-//! objects with their hashes, admitted by the target, what is live, and
-//! the plan's operations carried out in order (the plan itself is
-//! [`crate::plan::plan`]). The `sync` and `diff` commands and `jobcd
-//! serve` use it.
+//! Everything before the plan: a valid revision's desired objects with
+//! their hashes, the target's admission, and what the target holds.
 
-use crate::manifest::{DesiredSet, ObjectRef, Validation};
-use crate::plan::{Plan, spec_hash};
-use crate::target::{Applied, Desired, Ledger, Live, Target};
+use crate::manifest::{DesiredSet, Validation};
+use crate::plan::spec_hash;
+use crate::target::{Desired, Ledger, Live, Target};
 
 /// The desired objects of a valid revision, with their spec hashes
 /// (computed on every core for a large revision).
@@ -87,48 +84,4 @@ pub async fn prepare<T: Target>(
 /// source's run-once ledger.
 pub async fn observe<T: Target>(target: &T, source: &str) -> Result<(Vec<Live>, Ledger), T::Error> {
     Ok((target.live().await?, target.ledger(source).await?))
-}
-
-/// An operation carried out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Done {
-    /// The object.
-    pub id: ObjectRef,
-    /// What happened.
-    pub applied: Applied,
-}
-
-/// An operation that failed, after the ones before it were carried out.
-#[derive(Debug)]
-pub struct Failed<E> {
-    /// What was done before the failure.
-    pub done: Vec<Done>,
-    /// The object whose operation failed.
-    pub id: ObjectRef,
-    /// Why.
-    pub error: E,
-}
-
-/// Carries out the plan's operations in order, stopping at the first that
-/// fails (the rest are not attempted; a later sync picks them up).
-pub async fn apply<T: Target>(target: &T, plan: &Plan<'_>) -> Result<Vec<Done>, Failed<T::Error>> {
-    let mut done = Vec::new();
-    for operation in plan.operations() {
-        let id = operation.id().clone();
-        match target.apply(&operation).await {
-            Ok(applied) => done.push(Done { id, applied }),
-            Err(error) => return Err(Failed { done, id, error }),
-        }
-    }
-    Ok(done)
-}
-
-/// The uids of the Job runs the operations started.
-pub fn started_runs(done: &[Done]) -> Vec<(ObjectRef, String)> {
-    done.iter()
-        .filter_map(|d| match &d.applied {
-            Applied::RunStarted { uid } => Some((d.id.clone(), uid.clone())),
-            _ => None,
-        })
-        .collect()
 }
