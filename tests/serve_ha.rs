@@ -199,7 +199,7 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
     assert_eq!(jobs["items"].as_array().map(Vec::len), Some(1), "{jobs}");
 
     // A comes back as a standby. B is paused past its Lease: A takes
-    // over and applies; B, resumed, finds it lost the Lease and exits 1
+    // over and applies; B, resumed, finds it lost the Lease and exits 3
     // without reconciling again.
     let a = Served::start(
         a_root.path(),
@@ -219,7 +219,12 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
     let paused = b.log().len();
     b.signal(Signal::SIGCONT);
     let status = b.wait_exit();
-    assert_eq!(status.code(), Some(1), "{}", b.log());
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "a lost Lease has its own exit code: {}",
+        b.log()
+    );
     let resumed = b.log()[paused..].to_string();
     assert!(resumed.contains("lost the leader Lease"), "{resumed}");
     assert!(!resumed.contains("to create"), "{resumed}");

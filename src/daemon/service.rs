@@ -394,18 +394,20 @@ impl Sink for Logged<'_> {
             RunEvent::Started { job, .. } => info!(
                 source = run.source,
                 cronjob = job.owner_cronjob.as_deref(),
-                "Job {}/{} started",
+                "Job {}/{} of CronJob {} started",
                 job.namespace,
-                job.name
+                job.name,
+                job.owner_cronjob.as_deref().unwrap_or_default()
             ),
             RunEvent::Ended(o) => {
                 self.metrics.run_ended(o.result);
                 info!(
                     source = run.source,
                     cronjob = o.cronjob.as_deref(),
-                    "Job {}/{}: {}{}",
+                    "Job {}/{} of CronJob {}: {}{}",
                     o.namespace,
                     o.name,
+                    o.cronjob.as_deref().unwrap_or_default(),
                     o.result,
                     o.reason
                         .as_deref()

@@ -248,9 +248,6 @@ pub async fn run<T: Target>(
     } = request;
     let statuses = statuses.filter(|_| mode == Mode::Apply);
     let reporter = Reporter { source, statuses };
-    // Runs a restart left (the local executor resumes them; on a cluster,
-    // Jobs an interrupted sync left running) are followed too.
-    let resumed = target.in_flight();
     let prepared = prepare::prepare(target, source, sha, validation).await;
     let Prepared {
         desired,
@@ -269,6 +266,10 @@ pub async fn run<T: Target>(
         }
         Err(Unprepared::Unreadable(e)) => return Reconciled::Unreadable(e),
     };
+    // Runs a restart left (the local executor resumes them; on a cluster,
+    // Jobs an interrupted sync left running) are followed too, once the
+    // target has been read.
+    let resumed = target.in_flight();
     let plan = match plan::plan(source, &desired, &live, &ledger, policy) {
         Ok(plan) => plan,
         Err(refusal) => {

@@ -32,6 +32,10 @@ impl JobsRepo {
             .current_dir(self.path())
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("HOME", self.dir.path())
+            // Fixed dates: the same commits make the same shas in every
+            // repository, so two runs of a scenario can be compared.
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
             .args(args)
             .output()
