@@ -11,6 +11,7 @@ pub mod daemon;
 mod db;
 mod hex;
 pub mod manifest;
+pub mod ownership;
 pub mod plan;
 pub mod preview;
 pub mod reconcile;

@@ -2,7 +2,7 @@
 
 use crate::manifest::{self, Object, SourceFile};
 use crate::plan::spec_hash;
-use crate::target::{Desired, Live};
+use crate::plan::{Desired, Live};
 
 /// The valid objects of a YAML stream written in file `path`.
 pub(crate) fn objects(path: &str, yaml: &str) -> Vec<Object> {

@@ -214,7 +214,7 @@ fn print_by_hand(event: &Event<'_>, ledger: &Ledger) {
 }
 
 fn print_by_hand_plan(plan: &Plan<'_>, ledger: &Ledger) {
-    for step in &plan.steps {
+    for step in plan.steps() {
         let id = &step.id;
         match (id.kind, step.action) {
             (Kind::CronJob, Action::Create | Action::Update | Action::Unchanged) => println!(

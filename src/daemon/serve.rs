@@ -274,7 +274,7 @@ fn log(event: Event<'_>, reason: Reason) {
                     plan.count(Action::Revert)
                 );
             }
-            for step in &plan.steps {
+            for step in plan.steps() {
                 match step.action {
                     // Drift is told field by field, whether it is put back
                     // or left.

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::drift;
-use super::ownership::{self, BY_HAND, ON_CHANGE, PRUNE, RUN};
+use super::{Desired, Ledger, Live, Operation};
 use crate::manifest::{Kind, ObjectRef};
-use crate::target::{Desired, Ledger, Live, Operation};
+use crate::ownership::{self, BY_HAND, ON_CHANGE, PRUNE, RUN};
 
 /// What a step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,27 +64,86 @@ pub struct Step<'a> {
     pub live: Option<&'a Live>,
 }
 
-/// A whole plan, in apply order: CronJobs, then Jobs, then prunes.
+/// A whole plan, in apply order: CronJobs, then Jobs, then prunes. Only
+/// [`plan`] makes one, so a step that changes a desired object always
+/// carries it.
 #[derive(Debug, Clone, Default)]
 pub struct Plan<'a> {
-    /// The steps.
-    pub steps: Vec<Step<'a>>,
+    steps: Vec<Step<'a>>,
 }
 
-impl Plan<'_> {
+impl<'a> Step<'a> {
+    /// The step of a desired object (any action but prune and keep).
+    fn of_desired(
+        d: &'a Desired,
+        live: Option<&'a Live>,
+        (action, reason): (Action, String),
+    ) -> Step<'a> {
+        debug_assert!(!matches!(action, Action::Prune | Action::Keep));
+        Step {
+            id: d.object.id.clone(),
+            action,
+            reason,
+            desired: Some(d),
+            live,
+        }
+    }
+
+    /// The step of a live object that left the repository: pruned or kept.
+    fn of_leaving(l: &'a Live, keep: bool) -> Step<'a> {
+        let (action, reason) = if keep {
+            (
+                Action::Keep,
+                format!("no longer in the repository; kept ({PRUNE}: disabled)"),
+            )
+        } else {
+            (Action::Prune, "no longer in the repository".to_string())
+        };
+        Step {
+            id: l.id.clone(),
+            action,
+            reason,
+            desired: None,
+            live: Some(l),
+        }
+    }
+
+    /// What the step asks of the target.
+    fn operation(&self) -> Option<Operation> {
+        let desired = || {
+            self.desired
+                .cloned()
+                .expect("plan() gives every step of a desired object its object")
+        };
+        match self.action {
+            Action::Create => Some(Operation::Create(desired())),
+            Action::Update => Some(Operation::Update(desired())),
+            Action::Revert => Some(Operation::Revert(desired())),
+            Action::Rerun => Some(Operation::Recreate(desired())),
+            Action::Prune => Some(Operation::Prune(self.id.clone())),
+            Action::Unchanged
+            | Action::Skip
+            | Action::Keep
+            | Action::Conflict
+            | Action::Drifted => None,
+        }
+    }
+}
+
+impl<'a> Plan<'a> {
+    /// The steps, in apply order.
+    pub fn steps(&self) -> &[Step<'a>] {
+        &self.steps
+    }
+
+    /// The steps, owned.
+    pub fn into_steps(self) -> Vec<Step<'a>> {
+        self.steps
+    }
+
     /// The target operations the plan carries out, in order.
     pub fn operations(&self) -> Vec<Operation> {
-        self.steps
-            .iter()
-            .filter_map(|s| match (s.action, &s.desired) {
-                (Action::Create, Some(d)) => Some(Operation::Create((*d).clone())),
-                (Action::Update, Some(d)) => Some(Operation::Update((*d).clone())),
-                (Action::Revert, Some(d)) => Some(Operation::Revert((*d).clone())),
-                (Action::Rerun, Some(d)) => Some(Operation::Recreate((*d).clone())),
-                (Action::Prune, _) => Some(Operation::Prune(s.id.clone())),
-                _ => None,
-            })
-            .collect()
+        self.steps.iter().filter_map(Step::operation).collect()
     }
 
     /// Whether anything would change.
@@ -181,14 +240,8 @@ pub fn plan<'a>(
     let mut steps = Vec::with_capacity(desired.len() + live.len() / 16);
     for d in desired {
         let current = live_by_id.get(&d.object.id).copied();
-        let (action, reason) = decide(source, d, current, ledger, policy);
-        steps.push(Step {
-            id: d.object.id.clone(),
-            action,
-            reason,
-            desired: Some(d),
-            live: current,
-        });
+        let decided = decide(source, d, current, ledger, policy);
+        steps.push(Step::of_desired(d, current, decided));
     }
     let wanted: HashSet<&ObjectRef> = desired.iter().map(|d| &d.object.id).collect();
     let mine = |l: &&'a Live| l.source.as_deref() == Some(source);
@@ -197,21 +250,7 @@ pub fn plan<'a>(
         let keep = serde_json::from_str::<serde_json::Value>(&l.manifest)
             .ok()
             .is_some_and(|v| ownership::annotation(&v, PRUNE) == Some("disabled"));
-        let (action, reason) = if keep {
-            (
-                Action::Keep,
-                format!("no longer in the repository; kept ({PRUNE}: disabled)"),
-            )
-        } else {
-            (Action::Prune, "no longer in the repository".to_string())
-        };
-        steps.push(Step {
-            id: l.id.clone(),
-            action,
-            reason,
-            desired: None,
-            live: Some(l),
-        });
+        steps.push(Step::of_leaving(l, keep));
     }
     steps.sort_by(|a, b| {
         let key = |s: &Step<'_>| (s.action == Action::Prune, s.id.kind == Kind::Job);

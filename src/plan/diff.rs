@@ -8,8 +8,8 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use super::compute::{Action, Step};
-use super::ownership;
 use crate::manifest::emit::to_yaml;
+use crate::ownership;
 
 /// Lines of context around each change.
 const CONTEXT: usize = 3;

@@ -6,7 +6,8 @@ mod compute;
 pub mod diff;
 pub mod drift;
 pub mod normalize;
-pub mod ownership;
+mod objects;
 
 pub use compute::{Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy, Refusal, Step, plan};
 pub use normalize::spec_hash;
+pub use objects::{Desired, Ledger, Live, Operation, Verb};

@@ -13,9 +13,9 @@ use k8s_openapi::api::core::v1::{Container, PodSpec};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::ownership;
 use crate::hex::hex;
 use crate::manifest::{Object, Typed};
+use crate::ownership;
 
 /// The object as Kubernetes would store it, minus jobcd's own metadata.
 pub fn normalized(object: &Object) -> Value {

@@ -17,9 +17,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 use crate::manifest::{DesiredSet, Diagnostic, Kind, Object, ObjectRef, Typed};
-use crate::plan::{self, Action, Policy, Step};
+use crate::plan::{self, Action, Plan, Policy, Step};
+use crate::plan::{Desired, Ledger, Live};
 use crate::schedule::{Schedule, Zone};
-use crate::target::{Desired, Ledger, Live};
 
 use collisions::{Collision, Firing};
 use timing::{Timing, Warning, Window};
@@ -217,7 +217,7 @@ pub fn preview(
     let live: Vec<Live> = before.iter().map(Live::applied).collect();
     let ledger = Ledger::default();
     let steps = match plan::plan(SOURCE, &after, &live, &ledger, &Policy::default()) {
-        Ok(plan) => plan.steps,
+        Ok(plan) => plan.into_steps(),
         Err(refusal) => {
             notes.push(format!("`jobcd sync` would refuse this change: {refusal}"));
             let everything = Policy {
@@ -226,7 +226,7 @@ pub fn preview(
                 ..Policy::default()
             };
             plan::plan(SOURCE, &after, &live, &ledger, &everything)
-                .map(|p| p.steps)
+                .map(Plan::into_steps)
                 .unwrap_or_default()
         }
     };

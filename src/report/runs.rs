@@ -101,7 +101,7 @@ pub async fn report<T: Target + Sync>(
         return;
     };
     // Objects applied by hand have no commit to report on.
-    if source == crate::plan::ownership::BY_HAND {
+    if source == crate::ownership::BY_HAND {
         return;
     }
     let status = match event {

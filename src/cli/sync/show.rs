@@ -168,7 +168,7 @@ fn describe(o: &Outcome) -> String {
 
 /// The plan's steps for the JSON report.
 fn steps(plan: &Plan<'_>, with_diffs: bool) -> Vec<StepReport> {
-    plan.steps
+    plan.steps()
         .iter()
         .map(|s| StepReport {
             id: s.id.clone(),
@@ -181,7 +181,7 @@ fn steps(plan: &Plan<'_>, with_diffs: bool) -> Vec<StepReport> {
 
 fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    for step in &plan.steps {
+    for step in plan.steps() {
         println!(
             "{}: {} — {}",
             step.id,

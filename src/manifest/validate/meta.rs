@@ -58,7 +58,7 @@ pub(super) fn object_meta(f: &mut Findings<'_>, meta: &ObjectMeta, name_limit: u
 /// Checks the annotations that steer jobcd (`jobcd.dev/on-change`,
 /// `jobcd.dev/prune`) and warns about the metadata jobcd writes itself.
 pub(super) fn jobcd_metadata(f: &mut Findings<'_>, meta: &ObjectMeta, kind: Kind) {
-    use crate::plan::ownership::{MANAGED_BY, ON_CHANGE, PATH, PRUNE, REVISION, SOURCE, SPEC_HASH};
+    use crate::ownership::{MANAGED_BY, ON_CHANGE, PATH, PRUNE, REVISION, SOURCE, SPEC_HASH};
     let annotations = meta.annotations.as_ref();
     let get = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
     let field = |key: &str| join_key("metadata.annotations", key);

@@ -1,8 +1,8 @@
 //! Diffs show the user's edit, and jobcd's metadata apart from it.
 
 use super::*;
+use crate::plan::{Desired, Ledger, Live};
 use crate::plan::{Policy, plan};
-use crate::target::{Desired, Ledger, Live};
 
 fn desired(command: &str, revision: &str) -> Desired {
     let yaml = format!(
@@ -29,7 +29,7 @@ fn a_changed_job_shows_the_changed_line_and_jobcds_metadata_apart() {
         &Policy::default(),
     )
     .unwrap();
-    let d = diff(&plan.steps[0]).expect("a rerun has a diff");
+    let d = diff(&plan.steps()[0]).expect("a rerun has a diff");
     assert!(d.user.starts_with("--- live\n+++ desired\n"), "{}", d.user);
     assert!(
         d.user.contains("\n-  - echo one\n") || d.user.contains("-        - echo one"),
@@ -71,7 +71,7 @@ fn a_new_object_is_all_additions_and_an_unchanged_one_has_no_diff() {
         &Policy::default(),
     )
     .unwrap();
-    let d = diff(&plan.steps[0]).unwrap();
+    let d = diff(&plan.steps()[0]).unwrap();
     assert!(
         d.user.starts_with("--- /dev/null\n+++ desired\n"),
         "{}",
@@ -87,5 +87,5 @@ fn a_new_object_is_all_additions_and_an_unchanged_one_has_no_diff() {
         &Policy::default(),
     )
     .unwrap();
-    assert!(diff(&same.steps[0]).is_none());
+    assert!(diff(&same.steps()[0]).is_none());
 }

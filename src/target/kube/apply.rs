@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::ledger::ClusterLedger;
 use super::{Error, FIELD_MANAGER, GONE_TIMEOUT, KubeTarget, SCHEDULED_FOR};
 use crate::manifest::{Kind, ObjectRef};
-use crate::plan::ownership::{self, Owner, Stamp};
+use crate::ownership::{self, Owner, Stamp};
 use crate::target::{Applied, Desired};
 
 /// Attempts of a request that failed in a way a retry can help.

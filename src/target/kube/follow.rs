@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
 use super::ledger::ClusterLedger;
-use crate::plan::ownership::{self, Owner};
+use crate::ownership::{self, Owner};
 use crate::target::{Cause, JobRef, Outcome, RunEvent, RunResult};
 
 /// Finds the ledger of a source.

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{FIELD_MANAGER, SCHEDULED_FOR, owned};
 use crate::manifest::{Kind, ObjectRef};
-use crate::plan::ownership::{self, Owner};
+use crate::ownership::{self, Owner};
 use crate::target::Live;
 
 /// A watched object as [`Live`]; None for Jobs a CronJob owns.

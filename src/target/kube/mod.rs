@@ -35,7 +35,7 @@ pub use error::Error;
 pub use follow::CronJobHealth;
 
 use crate::manifest::{Kind, ObjectRef};
-use crate::plan::ownership;
+use crate::ownership;
 use crate::target::{
     Applied, Desired, JobRef, Ledger, Live, Operation, Outcome, RunEvent, RunResult, Target,
 };

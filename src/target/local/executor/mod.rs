@@ -40,7 +40,7 @@ use lock::RunnerLock;
 pub use operations::outcome;
 pub use recovery::Recovery;
 
-pub use crate::plan::ownership::BY_HAND;
+pub use crate::ownership::BY_HAND;
 
 /// The local executor.
 #[derive(Debug, Clone)]

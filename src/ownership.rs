@@ -1,7 +1,9 @@
 //! Ownership (DESIGN.md, contracts): the labels and annotations jobcd puts
-//! on every object it applies, and how a live object's ownership is read.
-//! jobcd never changes or deletes an object that does not carry its
-//! managed-by label and the source's name.
+//! on every object it applies, the policy annotations users put on theirs,
+//! the by-hand source, and how a live object's ownership is read. jobcd
+//! never changes or deletes an object that does not carry its managed-by
+//! label and the source's name. The bottom layer: `manifest`, `plan` and
+//! the targets all read it; it imports none of them.
 
 use serde_json::{Map, Value};
 
