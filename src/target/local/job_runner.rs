@@ -485,7 +485,6 @@ async fn start_pod(
     };
     let dir = rt.pods_dir.join(&name);
     let plan = Plan {
-        name: name.clone(),
         init: resolve(
             pod_spec.init_containers.as_deref().unwrap_or_default(),
             "initContainers",

@@ -22,13 +22,13 @@
 //!   recovery after a crash, and the [`crate::target::Target`] operations.
 
 pub mod clock;
-pub mod container;
+pub(crate) mod container;
 pub mod cron_controller;
 pub mod executor;
 mod ids;
 pub mod job_controller;
 pub mod job_runner;
-pub mod pod;
-pub mod process;
-pub mod procfs;
+pub(crate) mod pod;
+pub(crate) mod process;
+pub(crate) mod procfs;
 pub mod store;

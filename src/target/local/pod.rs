@@ -24,8 +24,6 @@ pub const CRASH_BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// The pod's name (log and scratch directories are named after it).
-    pub name: String,
     /// Init containers, run in order.
     pub init: Vec<Process>,
     /// Containers, run together.

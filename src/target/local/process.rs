@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -53,7 +52,6 @@ pub struct Running {
     child: Child,
     pid: u32,
     group: i32,
-    started: Timestamp,
     log: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
@@ -115,7 +113,6 @@ impl Running {
             child,
             pid,
             group,
-            started: Timestamp::now(),
             log: Some(log),
         })
     }
@@ -123,16 +120,6 @@ impl Running {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.pid
-    }
-
-    /// Its process group (led by the process itself).
-    pub fn group(&self) -> i32 {
-        self.group
-    }
-
-    /// When it started.
-    pub fn started(&self) -> Timestamp {
-        self.started
     }
 
     /// Waits for the process to end and its output to be written.

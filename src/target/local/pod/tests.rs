@@ -19,7 +19,6 @@ fn plan(
     on_failure: bool,
 ) -> Plan {
     Plan {
-        name: "pod".into(),
         init,
         containers,
         restart_on_failure: on_failure,
