@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -85,7 +84,7 @@ pub(crate) struct ApplyArgs {
     repo: RepoArgs,
 }
 
-pub(crate) fn run(command: Command, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: Command, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -140,7 +139,7 @@ pub(super) async fn interruptible(
 /// `jobcd local apply`: the revision reconciled as the by-hand source,
 /// through the same step as a sync, but nothing is pruned and nothing
 /// reported (like `kubectl apply`).
-async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<ExitCode> {
+async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<Outcome> {
     let options = manifest::Options {
         strict: false,
         now: Timestamp::now(),
@@ -158,7 +157,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<ExitCode> {
     }
     if !validation.is_valid() {
         eprintln!("{label}: invalid; nothing was applied");
-        return Ok(Outcome::Invalid.code());
+        return Ok(Outcome::Invalid);
     }
     let executor = start(state_dir).await?;
     let work = async {
@@ -189,7 +188,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<ExitCode> {
             other => Outcome::Reconciled(other.verdict()),
         })
     };
-    Ok(interruptible(&executor, work).await?.code())
+    interruptible(&executor, work).await
 }
 
 /// What `local apply` says as it goes.
@@ -282,7 +281,7 @@ async fn delete(
     kind: KindArg,
     name: &str,
     namespace: &str,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Outcome> {
     let executor = start(state_dir).await?;
     let id = ObjectRef {
         kind: match kind {
@@ -302,10 +301,10 @@ async fn delete(
     executor.delete(&id).await?;
     executor.wait_idle().await;
     println!("{id}: deleted");
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
-async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Result<ExitCode> {
+async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Result<Outcome> {
     let executor = start(state_dir).await?;
     let (statuses, reporter) = status_reporter(state_dir)?;
     let work = async {
@@ -335,7 +334,7 @@ async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Re
     statuses.drain(None).await;
     drop(statuses);
     let _ = reporter.await;
-    Ok(outcome.code())
+    Ok(outcome)
 }
 
 /// The status reporter of the commands that let CronJobs run: each run is
@@ -357,7 +356,7 @@ impl Sink for Unreported {
     }
 }
 
-async fn serve(state_dir: &Path) -> anyhow::Result<ExitCode> {
+async fn serve(state_dir: &Path) -> anyhow::Result<Outcome> {
     let executor = start(state_dir).await?;
     let (statuses, reporter) = status_reporter(state_dir)?;
     let mut notices = executor.notices();
@@ -392,7 +391,7 @@ async fn serve(state_dir: &Path) -> anyhow::Result<ExitCode> {
     drop(statuses);
     let _ = reporter.await;
     result?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 fn print_notice(notice: &Notice) {

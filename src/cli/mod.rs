@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use exit::{ERROR as EXIT_ERROR, FAILED as EXIT_INVALID, LOST_LEASE as EXIT_LOST_LEASE};
+pub use exit::ERROR as EXIT_ERROR;
 
 /// GitOps for Kubernetes Jobs and CronJobs.
 #[derive(Debug, Parser)]
@@ -68,6 +68,10 @@ pub(crate) enum Format {
 /// Runs a parsed command line. `Err` means a usage, I/O or environment
 /// problem (exit 2); invalid input is reported and returns exit code 1.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    dispatch(cli).map(exit::Outcome::code)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<exit::Outcome> {
     let explicit = cli.state_dir;
     let state_dir = || repo::state_dir(explicit.clone());
     match cli.command {

@@ -3,13 +3,13 @@
 //! comment on the pull request.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
 
+use super::exit::Outcome;
+use super::print_json;
 use super::repo::{CredentialArgs, RepoArgs};
-use super::{EXIT_INVALID, print_json};
 use crate::manifest;
 use crate::preview::{self, Invalid, Options, RevisionRef, markdown};
 use crate::report::forge::{self, Posted};
@@ -113,7 +113,7 @@ fn window(text: &str) -> Result<SignedDuration, String> {
     Ok(SignedDuration::from_secs(secs))
 }
 
-pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     let now = match &args.now {
         Some(text) => text.parse::<Timestamp>().with_context(|| {
             format!("--now {text:?} is not an RFC 3339 instant such as 2026-01-05T00:00:00Z")
@@ -155,7 +155,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
             (
                 markdown::render_invalid(&invalid),
                 serde_json::to_value(&invalid)?,
-                ExitCode::from(EXIT_INVALID),
+                Outcome::Invalid,
             )
         }
         Some(head_set) => {
@@ -176,7 +176,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
             (
                 markdown::render(&preview, limit),
                 serde_json::to_value(&preview)?,
-                ExitCode::SUCCESS,
+                Outcome::Success,
             )
         }
     };

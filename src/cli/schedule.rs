@@ -1,12 +1,11 @@
 //! `jobcd schedule EXPR`.
 
-use std::process::ExitCode;
-
 use anyhow::Context;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{EXIT_INVALID, Format, print_json};
+use super::exit::Outcome;
+use super::{Format, print_json};
 use crate::schedule::{Schedule, Zone};
 
 #[derive(Debug, clap::Args)]
@@ -37,7 +36,7 @@ struct Report<'a> {
     next: Vec<String>,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     let from = match &args.from {
         Some(text) => text.parse::<Timestamp>().with_context(|| {
             format!("--from {text:?} is not an RFC 3339 instant such as 2026-01-05T00:00:00Z")
@@ -50,7 +49,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_INVALID));
+            return Ok(Outcome::Invalid);
         }
     };
     let next: Vec<Timestamp> = schedule.upcoming(from, &zone).take(args.n).collect();
@@ -77,5 +76,5 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

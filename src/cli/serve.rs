@@ -4,7 +4,6 @@
 //! exit code comes from [`super::exit`].
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +28,7 @@ pub(crate) struct Args {
     log_format: LogFormat,
 }
 
-pub(crate) fn run(args: Args, state_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args, state_dir: Option<PathBuf>) -> anyhow::Result<Outcome> {
     logs::init(args.log_format, std::env::var("JOBCD_LOG").ok().as_deref())?;
     let mut config = match config::load(&args.config) {
         Ok(config) => config,
@@ -42,12 +41,12 @@ pub(crate) fn run(args: Args, state_dir: Option<PathBuf>) -> anyhow::Result<Exit
                 args.config.display(),
                 invalid.problems.len()
             );
-            return Ok(Outcome::Invalid.code());
+            return Ok(Outcome::Invalid);
         }
     };
     if let Err(e) = args.overrides.apply(&mut config) {
         eprintln!("{}: {e}", args.config.display());
-        return Ok(Outcome::Invalid.code());
+        return Ok(Outcome::Invalid);
     }
     let state_dir = state_dir
         .or(config.state_dir.clone())
@@ -56,5 +55,5 @@ pub(crate) fn run(args: Args, state_dir: Option<PathBuf>) -> anyhow::Result<Exit
         .enable_all()
         .build()?;
     let exit = runtime.block_on(Service { config, state_dir }.run(CancellationToken::new()))?;
-    Ok(Outcome::Served(exit).code())
+    Ok(Outcome::Served(exit))
 }

@@ -1,11 +1,11 @@
 //! `jobcd source show`.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde::Serialize;
 
+use super::exit::Outcome;
 use super::repo::RepoArgs;
 use super::validate::{ObjectSummary, print_objects};
 use super::{Format, print_json};
@@ -47,14 +47,14 @@ struct Report<'a> {
     diagnostics: &'a [manifest::Diagnostic],
 }
 
-pub(crate) fn run(command: Command, state_dir: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: Command, state_dir: std::path::PathBuf) -> anyhow::Result<Outcome> {
     match command {
         Command::Show(args) => show(args, state_dir),
         Command::Watch(args) => watch(args, state_dir),
     }
 }
 
-fn watch(args: WatchArgs, state_dir: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+fn watch(args: WatchArgs, state_dir: std::path::PathBuf) -> anyhow::Result<Outcome> {
     let repo = args.repo.repo.as_deref().context("--repo is required")?;
     let source = args.repo.source(repo, state_dir)?;
     let mut watcher = match source.git_dirs()? {
@@ -67,7 +67,7 @@ fn watch(args: WatchArgs, state_dir: std::path::PathBuf) -> anyhow::Result<ExitC
         .enable_time()
         .build()?;
     let mut last: Option<String> = None;
-    let outcome: anyhow::Result<ExitCode> = runtime.block_on(async {
+    let outcome: anyhow::Result<Outcome> = runtime.block_on(async {
         loop {
             // git2 blocks: keep it off the async thread.
             let check = source.clone();
@@ -90,7 +90,7 @@ fn watch(args: WatchArgs, state_dir: std::path::PathBuf) -> anyhow::Result<ExitC
     outcome
 }
 
-fn show(args: ShowArgs, state_dir: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+fn show(args: ShowArgs, state_dir: std::path::PathBuf) -> anyhow::Result<Outcome> {
     let repo = args.repo.repo.as_deref().context("--repo is required")?;
     let source = args.repo.source(repo, state_dir)?;
     let snapshot = source.snapshot()?;
@@ -130,5 +130,5 @@ fn show(args: ShowArgs, state_dir: std::path::PathBuf) -> anyhow::Result<ExitCod
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

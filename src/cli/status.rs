@@ -1,10 +1,10 @@
 //! `jobcd status [REV]`: the statuses reported on a commit.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::exit::Outcome;
 use super::{Format, print_json};
 use crate::report::notes;
 use crate::source::{Location, RefName, Source};
@@ -23,7 +23,7 @@ pub(crate) struct Args {
     output: Format,
 }
 
-pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     let location = Location::parse(&args.repo)?;
     let source = Source {
         location,
@@ -49,7 +49,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
     let entries = notes::read(&repo_dir, &sha)?;
     if args.output == Format::Json {
         print_json(&serde_json::json!({ "sha": sha, "statuses": entries }))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     println!(
         "{} {}",
@@ -69,5 +69,5 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
             e.at.round(jiff::Unit::Second).unwrap_or(e.at)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

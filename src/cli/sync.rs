@@ -3,7 +3,6 @@
 //! its end.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -185,7 +184,7 @@ impl Kind {
 }
 
 /// `jobcd diff`.
-pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -201,7 +200,7 @@ pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCod
                 reconcile(&args, &cluster, &revision, Kind::Diff, None).await?
             }
         };
-        Ok(outcome.code())
+        Ok(outcome)
     })
 }
 
@@ -211,7 +210,7 @@ fn local_reader(state_dir: &Path) -> anyhow::Result<Executor> {
 }
 
 /// `jobcd sync`.
-pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -289,7 +288,7 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Exi
                 push(&args, &state_dir).await;
             }
         }
-        Ok(outcome.code())
+        Ok(outcome)
     })
 }
 

@@ -1,12 +1,12 @@
 //! `jobcd validate [DIR] | --repo URL [--ref REF] [--path P]`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use serde::Serialize;
 
+use super::exit::Outcome;
 use super::repo::RepoArgs;
-use super::{EXIT_INVALID, Format, print_json};
+use super::{Format, print_json};
 use crate::manifest::{self, Diagnostic, Ignored, Object, Typed, Validation};
 use crate::schedule::{Schedule, Zone};
 use crate::source::Revision;
@@ -26,7 +26,7 @@ pub(crate) struct Args {
     strict: bool,
 }
 
-pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     let options = manifest::Options {
         strict: args.strict,
         now: jiff::Timestamp::now(),
@@ -42,9 +42,9 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<ExitCode> {
         Format::Text => print_text(&label, &validation),
     }
     Ok(if validation.is_valid() {
-        ExitCode::SUCCESS
+        Outcome::Success
     } else {
-        ExitCode::from(EXIT_INVALID)
+        Outcome::Invalid
     })
 }
 

@@ -1,8 +1,8 @@
 //! The read-only commands: `local status`, `local runs`, `local logs`.
 
+use crate::cli::exit::Outcome;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context;
 use jiff::Timestamp;
@@ -13,11 +13,11 @@ use crate::manifest::Kind;
 use crate::target::local::cron_controller;
 use crate::target::local::executor::{BY_HAND, Executor};
 
-pub(super) fn status(executor: &Executor) -> anyhow::Result<ExitCode> {
+pub(super) fn status(executor: &Executor) -> anyhow::Result<Outcome> {
     let objects = executor.objects()?;
     if objects.is_empty() {
         println!("nothing applied yet; try `jobcd sync --repo . --path examples`");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     let runs = executor.runs(None)?;
     let now = Timestamp::now();
@@ -60,7 +60,7 @@ pub(super) fn status(executor: &Executor) -> anyhow::Result<ExitCode> {
             crate::cli::short_sha(&o.revision)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// "; "SCHEDULE" next at … (zone)" for a recorded CronJob. The local
@@ -88,7 +88,7 @@ fn next_fire(name: &str, manifest: &str, now: Timestamp) -> String {
     }
 }
 
-pub(super) fn runs(executor: &Executor, name: Option<&str>) -> anyhow::Result<ExitCode> {
+pub(super) fn runs(executor: &Executor, name: Option<&str>) -> anyhow::Result<Outcome> {
     let runs = executor.runs(name)?;
     if runs.is_empty() {
         println!("no runs yet");
@@ -123,10 +123,10 @@ pub(super) fn runs(executor: &Executor, name: Option<&str>) -> anyhow::Result<Ex
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
-pub(super) async fn logs(executor: &Executor, pod: &str, follow: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn logs(executor: &Executor, pod: &str, follow: bool) -> anyhow::Result<Outcome> {
     let Some(record) = executor.pod(pod)? else {
         anyhow::bail!("no pod named {pod}; `jobcd local runs` lists them");
     };
@@ -143,7 +143,7 @@ pub(super) async fn logs(executor: &Executor, pod: &str, follow: bool) -> anyhow
             }
             if !follow {
                 println!("(pod {pod} has not started yet)");
-                return Ok(ExitCode::SUCCESS);
+                return Ok(Outcome::Success);
             }
             tokio::time::sleep(FOLLOW_POLL).await;
             continue;
@@ -173,7 +173,7 @@ pub(super) async fn logs(executor: &Executor, pod: &str, follow: bool) -> anyhow
         out.flush()?;
         drop(out);
         if !follow || finished {
-            return Ok(ExitCode::SUCCESS);
+            return Ok(Outcome::Success);
         }
         tokio::time::sleep(FOLLOW_POLL).await;
     }
