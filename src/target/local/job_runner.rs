@@ -57,6 +57,44 @@ pub enum Error {
         /// What, with the field path.
         problem: String,
     },
+    /// The executor was opened to read, not to run.
+    #[error("cannot {what}: the executor was opened to read; start it to run Jobs")]
+    ReadOnly {
+        /// What was asked ("run Job default/pi", "fire CronJobs").
+        what: String,
+    },
+    /// An object of another kind was given to run as a Job.
+    #[error("{id} is not a Job")]
+    NotAJob {
+        /// The object.
+        id: crate::manifest::ObjectRef,
+    },
+    /// No such object has been applied.
+    #[error("no {kind} {namespace}/{name} has been applied; see `jobcd local status`")]
+    NotApplied {
+        /// Job or CronJob.
+        kind: crate::manifest::Kind,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// A manifest jobcd stored does not decode (the state directory was
+    /// written by another jobcd, or damaged).
+    #[error(
+        "{kind} {namespace}/{name}: its stored manifest does not decode; apply it again, or move the state directory away to start afresh"
+    )]
+    Stored {
+        /// Job or CronJob.
+        kind: crate::manifest::Kind,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] store::Error),

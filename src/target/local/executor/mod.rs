@@ -162,11 +162,12 @@ impl Executor {
         for record in &recovery.resume {
             match serde_json::from_str::<Job>(&record.manifest) {
                 Ok(job) => executor.spawn_run(record.clone(), job, Cause::Recovered, None),
-                Err(e) => {
-                    return Err(StartError::Recovery(Error::Unsupported {
+                Err(source) => {
+                    return Err(StartError::Recovery(Error::Stored {
+                        kind: Kind::Job,
                         namespace: record.namespace.clone(),
                         name: record.name.clone(),
-                        problem: format!("its stored manifest does not decode: {e}"),
+                        source,
                     }));
                 }
             }
@@ -174,14 +175,12 @@ impl Executor {
         Ok((executor, recovery))
     }
 
-    fn runner(&self, namespace: &str, name: &str) -> Result<(), Error> {
+    /// Whether this executor may run Jobs (it holds the runner lock);
+    /// `what` says what was asked, for the error.
+    fn runner(&self, what: impl FnOnce() -> String) -> Result<(), Error> {
         match self.lock {
             Some(_) => Ok(()),
-            None => Err(Error::Unsupported {
-                namespace: namespace.into(),
-                name: name.into(),
-                problem: "the executor was opened to read; start it to run Jobs".into(),
-            }),
+            None => Err(Error::ReadOnly { what: what() }),
         }
     }
 
@@ -217,12 +216,10 @@ impl Executor {
         let (object, source) = (&desired.object, desired.source.as_str());
         let hash = desired.spec_hash.clone();
         let (namespace, name) = (object.id.namespace.clone(), object.id.name.clone());
-        self.runner(&namespace, &name)?;
+        self.runner(|| format!("run {}", object.id))?;
         let Typed::Job(job) = &object.typed else {
-            return Err(Error::Unsupported {
-                namespace,
-                name,
-                problem: format!("{} is not a Job", object.id),
+            return Err(Error::NotAJob {
+                id: object.id.clone(),
             });
         };
         job_runner::check(job).map_err(|e| Error::Unsupported {
@@ -293,7 +290,7 @@ impl Executor {
         cronjob: &str,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Result<RunHandle, Error> {
-        self.runner(namespace, cronjob)?;
+        self.runner(|| format!("run CronJob {namespace}/{cronjob}"))?;
         let (ns, cj) = (namespace.to_string(), cronjob.to_string());
         let object = self
             .runtime
@@ -305,17 +302,18 @@ impl Executor {
             })
             .await?;
         let Some(object) = object else {
-            return Err(Error::Unsupported {
+            return Err(Error::NotApplied {
+                kind: Kind::CronJob,
                 namespace: namespace.into(),
                 name: cronjob.into(),
-                problem: "no such CronJob has been applied; see `jobcd local status`".into(),
             });
         };
         let cron: CronJob =
-            serde_json::from_str(&object.manifest).map_err(|e| Error::Unsupported {
+            serde_json::from_str(&object.manifest).map_err(|source| Error::Stored {
+                kind: Kind::CronJob,
                 namespace: namespace.into(),
                 name: cronjob.into(),
-                problem: format!("the recorded manifest does not decode: {e}"),
+                source,
             })?;
         let now = self.runtime.clock.now();
         let name = format!("{cronjob}-manual-{}", now.as_second());

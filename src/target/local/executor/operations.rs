@@ -114,7 +114,7 @@ impl Executor {
     /// propagation: a Job's run is stopped; a CronJob's Jobs go with it.
     /// The ledger keeps what ran.
     pub async fn delete(&self, id: &ObjectRef) -> Result<(), Error> {
-        self.runner(&id.namespace, &id.name)?;
+        self.runner(|| format!("delete {id}"))?;
         let (kind, ns, name) = (id.kind, id.namespace.clone(), id.name.clone());
         let jobs = self
             .runtime

@@ -52,7 +52,7 @@ impl Executor {
     /// One pass of the CronJob and TTL controllers at the clock's time;
     /// returns when the next pass is due (None: only when something changes).
     pub async fn tick(&self) -> Result<Option<Timestamp>, Error> {
-        self.runner("", "scheduler")?;
+        self.runner(|| "fire CronJobs".into())?;
         let now = self.runtime.clock.now();
         let (objects, jobs, states) = self
             .runtime
@@ -165,7 +165,7 @@ impl Executor {
     /// whose `ttlSecondsAfterFinished` has run out; returns when the next
     /// one is due. A sync runs it after its Jobs end.
     pub async fn expire(&self) -> Result<Option<Timestamp>, Error> {
-        self.runner("", "ttl-after-finished")?;
+        self.runner(|| "remove finished Jobs".into())?;
         let jobs = self.runtime.with_store(|s| s.live_jobs()).await?;
         self.expire_finished(&jobs, self.runtime.clock.now()).await
     }
