@@ -181,7 +181,10 @@ impl KubeTarget {
             meta.insert("generateName".into(), format!("{}-", id.name).into());
         }
         let object: DynamicObject =
-            serde_json::from_value(manifest).map_err(|e| Error::Config(e.to_string()))?;
+            serde_json::from_value(manifest).map_err(|e| Error::Encode {
+                what: format!("the dry-run create of {id}"),
+                source: std::sync::Arc::new(e),
+            })?;
         let params = PostParams {
             dry_run: true,
             field_manager: Some(FIELD_MANAGER.into()),

@@ -74,6 +74,49 @@ pub struct Connection {
     pub context: Option<String>,
 }
 
+/// Why the client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The server refused the credentials.
+    #[error(
+        "the API server at {url} refused jobcd's credentials ({message}): check --kubeconfig/--context, or the token or certificate"
+    )]
+    Refused {
+        /// The server.
+        url: String,
+        /// What it said.
+        message: String,
+    },
+    /// The server did not answer.
+    #[error(
+        "cannot reach the API server at {url}; check --kubeconfig/--context and that the server is up"
+    )]
+    Unreachable {
+        /// The server.
+        url: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// No configuration was found.
+    #[error(
+        "no Kubernetes configuration; give --kubeconfig, set KUBECONFIG, or run in a pod with a service account"
+    )]
+    NoConfig(#[source] kube::config::InferConfigError),
+    /// The kubeconfig cannot be read or used.
+    #[error("the kubeconfig {}", path.as_ref().map_or("(default)".to_string(), |p| p.display().to_string()))]
+    Kubeconfig {
+        /// The file, when given.
+        path: Option<std::path::PathBuf>,
+        /// Why.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// The client cannot be built from the configuration.
+    #[error("setting up the Kubernetes client")]
+    Client(#[source] kube::Error),
+}
+
 /// A client counting its requests into `counts`, and the namespace its
 /// configuration defaults to. The server is asked for its version first
 /// (a few tries), so that an unreachable or misconfigured server is named
@@ -81,22 +124,20 @@ pub struct Connection {
 pub async fn connect(
     connection: &Connection,
     counts: &ApiCounts,
-) -> Result<(Client, String), String> {
+) -> Result<(Client, String), ConnectError> {
     let (client, namespace, url) = build(connection, counts).await?;
     let mut delay = std::time::Duration::from_millis(250);
     for attempt in 1.. {
         match client.apiserver_version().await {
             Ok(_) => break,
             Err(kube::Error::Api(status)) if status.code == 401 || status.code == 403 => {
-                return Err(format!(
-                    "the API server at {url} refused jobcd's credentials ({}): check --kubeconfig/--context, or the token or certificate",
-                    status.message
-                ));
+                return Err(ConnectError::Refused {
+                    url,
+                    message: status.message,
+                });
             }
-            Err(e) if attempt >= 4 => {
-                return Err(format!(
-                    "cannot reach the API server at {url}: {e}; check --kubeconfig/--context and that the server is up"
-                ));
+            Err(source) if attempt >= 4 => {
+                return Err(ConnectError::Unreachable { url, source });
             }
             Err(_) => {
                 tokio::time::sleep(delay).await;
@@ -110,27 +151,29 @@ pub async fn connect(
 async fn build(
     connection: &Connection,
     counts: &ApiCounts,
-) -> Result<(Client, String, String), String> {
+) -> Result<(Client, String, String), ConnectError> {
     let options = KubeConfigOptions {
         context: connection.context.clone(),
         ..KubeConfigOptions::default()
     };
     let config = match &connection.kubeconfig {
-        Some(path) => from_file(path, &options).await?,
+        Some(path) => {
+            from_file(path, &options)
+                .await
+                .map_err(|source| ConnectError::Kubeconfig {
+                    path: Some(path.clone()),
+                    source,
+                })?
+        }
         None if connection.context.is_some() => Config::from_kubeconfig(&options)
             .await
-            .map_err(|e| format!("reading the kubeconfig: {e}"))?,
-        None => Config::infer().await.map_err(|e| {
-            format!(
-                "no Kubernetes configuration: {e}; give --kubeconfig, set KUBECONFIG, or run in a pod with a service account"
-            )
-        })?,
+            .map_err(|source| ConnectError::Kubeconfig { path: None, source })?,
+        None => Config::infer().await.map_err(ConnectError::NoConfig)?,
     };
     let namespace = config.default_namespace.clone();
     let url = config.cluster_url.to_string();
     let counter = counts.clone();
-    let builder = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| format!("setting up the Kubernetes client: {e}"))?;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(ConnectError::Client)?;
     let client = builder
         .with_layer(&tower::util::MapRequestLayer::new(
             move |request: http::Request<kube::client::Body>| {
@@ -143,12 +186,11 @@ async fn build(
     Ok((client, namespace, url))
 }
 
-async fn from_file(path: &Path, options: &KubeConfigOptions) -> Result<Config, String> {
-    let file = Kubeconfig::read_from(path)
-        .map_err(|e| format!("reading the kubeconfig {}: {e}", path.display()))?;
-    Config::from_custom_kubeconfig(file, options)
-        .await
-        .map_err(|e| format!("the kubeconfig {}: {e}", path.display()))
+async fn from_file(
+    path: &Path,
+    options: &KubeConfigOptions,
+) -> Result<Config, kube::config::KubeconfigError> {
+    Config::from_custom_kubeconfig(Kubeconfig::read_from(path)?, options).await
 }
 
 #[cfg(test)]

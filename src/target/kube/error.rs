@@ -5,8 +5,16 @@
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The client could not be set up.
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Connect(std::sync::Arc<super::client::ConnectError>),
+    /// An object could not be put in the form the API takes.
+    #[error("{what}: {source}")]
+    Encode {
+        /// What was being built.
+        what: String,
+        /// Why.
+        source: std::sync::Arc<serde_json::Error>,
+    },
     /// The API server refused or failed a request about an object.
     #[error("{action} {object}: {message}{hint}")]
     Api {

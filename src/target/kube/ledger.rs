@@ -97,7 +97,10 @@ impl ClusterLedger {
                     },
                     "data": { &key: outcome }
                 }))
-                .map_err(|e| Error::Config(e.to_string()))?;
+                .map_err(|e| Error::Encode {
+                    what: format!("the run-once ledger {}", self.name),
+                    source: std::sync::Arc::new(e),
+                })?;
                 self.api
                     .create(&PostParams::default(), &map)
                     .await

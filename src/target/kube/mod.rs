@@ -125,7 +125,7 @@ impl KubeTarget {
         let counts = ApiCounts::default();
         let (client, default_namespace) = client::connect(&settings.connection, &counts)
             .await
-            .map_err(Error::Config)?;
+            .map_err(|e| Error::Connect(std::sync::Arc::new(e)))?;
         let namespaces = if settings.namespaces.is_empty() {
             vec![default_namespace.clone()]
         } else {
