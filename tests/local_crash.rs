@@ -856,3 +856,84 @@ fn a_second_runner_is_refused_until_the_first_dies() {
     assert!(apply.finish().success(), "{}", apply.output());
     assert!(scene.file("ran").exists(), "{}", apply.output());
 }
+
+#[test]
+fn what_a_start_recovers_is_told_on_stderr_so_json_stays_json() {
+    let scene = Scene::new();
+    let d = scene.work.path().display();
+    scene.manifest(
+        "job.yaml",
+        &scene.job(
+            "crashy",
+            2,
+            &format!(
+                "if [ -e {d}/tried ]; then exit 0; fi\n\
+                 touch {d}/tried\n\
+                 trap 'exit 143' TERM\n\
+                 sleep 300 &\n\
+                 echo $! > {d}/sleep.pid\n\
+                 wait\n"
+            ),
+        ),
+    );
+    let mut first = scene.apply();
+    scene.wait_for_pid("sleep.pid");
+    first.wait_for("started");
+    let pod = started_pod(&first.output());
+    scene.wait_until_recorded("crashy", &pod);
+    first.crash();
+
+    // A repository to sync, with the same state directory.
+    let repo = scene.work.path().join("repo");
+    std::fs::create_dir_all(repo.join("jobs")).unwrap();
+    std::fs::write(
+        repo.join("jobs/nightly.yaml"),
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n  schedule: '0 3 * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: m, image: x, command: ['true']}]\n",
+    )
+    .unwrap();
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-qm",
+            "nightly",
+        ],
+    ] {
+        let git = Command::new("git")
+            .current_dir(&repo)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", scene.work.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(git.status.success(), "{git:?}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .env("HOME", scene.work.path())
+        .arg("--state-dir")
+        .arg(scene.state.path())
+        .args([
+            "sync", "--report", "none", "--path", "jobs", "-o", "json", "--repo",
+        ])
+        .arg(&repo)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON report ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert_eq!(report["plan"][0]["action"], "create", "{report}");
+    assert!(
+        stderr.contains(&format!("recovered: pod {pod} was running")),
+        "{stderr}"
+    );
+}
