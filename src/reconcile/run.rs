@@ -330,71 +330,26 @@ pub async fn run<T: Target>(
     }
     following.resume(resumed, source, &live);
     let applied = summary(&plan);
-    let mut runs = Vec::new();
-    let started = tokio::time::Instant::now();
-    let mut progress = tokio::time::interval_at(started + PROGRESS, PROGRESS);
-    let mut stop = std::pin::pin!(stop);
-    while !following.is_empty() {
-        tokio::select! {
-            why = &mut stop => {
-                let summary = format!("{applied}; {} Job run(s) still going", following.len());
-                if why == Stop::Superseded {
-                    reporter.note(final_status(sha, &failure, counts, &summary)).await;
-                }
-                return Reconciled::Applied(Synced {
-                    done,
-                    runs,
-                    failure,
-                    counts,
-                    summary,
-                    interrupted: Some(why),
-                });
-            }
-            received = events.recv() => {
-                let event = match received {
-                    Ok(event) => event,
-                    // Missed events: what ended meanwhile is asked for.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        for outcome in following.ended_meanwhile(target).await {
-                            if let Some(run_sha) = following.remove(&outcome.uid) {
-                                on(Event::Run(&RunEvent::Ended(outcome.clone())));
-                                reporter.note(record::run_ended(&run_sha, &outcome)).await;
-                                runs.push(outcome);
-                            }
-                        }
-                        continue;
-                    }
-                    // The target stopped: nothing more will end.
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        let summary = format!("{applied}; {} Job run(s) still going", following.len());
-                        return Reconciled::Applied(Synced {
-                            done,
-                            runs,
-                            failure,
-                            counts,
-                            summary,
-                            interrupted: Some(Stop::Shutdown),
-                        });
-                    }
-                };
-                match event {
-                    RunEvent::Ended(outcome) => {
-                        if let Some(run_sha) = following.remove(&outcome.uid) {
-                            on(Event::Run(&RunEvent::Ended(outcome.clone())));
-                            reporter.note(record::run_ended(&run_sha, &outcome)).await;
-                            runs.push(outcome);
-                        }
-                    }
-                    RunEvent::Pod { ref job, .. } if following.contains(&job.uid) => {
-                        on(Event::Run(&event));
-                    }
-                    RunEvent::Pod { .. } | RunEvent::Started { .. } => {}
-                }
-            }
-            _ = progress.tick() => {
-                on(Event::Waiting { jobs: following.jobs(), elapsed: started.elapsed() });
-            }
+    let Followed {
+        runs,
+        going,
+        stopped,
+    } = follow(target, &mut events, following, reporter, on, stop).await;
+    if let Some(why) = stopped {
+        let summary = format!("{applied}; {going} Job run(s) still going");
+        if why == Stop::Superseded {
+            reporter
+                .note(final_status(sha, &failure, counts, &summary))
+                .await;
         }
+        return Reconciled::Applied(Synced {
+            done,
+            runs,
+            failure,
+            counts,
+            summary,
+            interrupted: Some(why),
+        });
     }
     let mut failure = failure;
     if let Err(e) = target.settle().await {
@@ -418,6 +373,72 @@ pub async fn run<T: Target>(
         summary,
         interrupted: None,
     })
+}
+
+/// How following the runs ended.
+struct Followed {
+    /// The runs that ended, in the order they did.
+    runs: Vec<Outcome>,
+    /// How many were still going when following stopped.
+    going: usize,
+    /// Why following stopped before every run ended.
+    stopped: Option<Stop>,
+}
+
+/// Follows the runs in `following` until each has ended (reported on the
+/// commit it came from) or `stop` resolves. A reader that fell behind asks
+/// the target how its runs ended; a stream that closed ends the following
+/// as a shutdown does.
+async fn follow<T: Target>(
+    target: &T,
+    events: &mut tokio::sync::broadcast::Receiver<RunEvent>,
+    mut following: Following,
+    reporter: Reporter<'_>,
+    on: &mut (dyn FnMut(Event<'_>) + Send),
+    stop: impl Future<Output = Stop>,
+) -> Followed {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut runs = Vec::new();
+    let started = tokio::time::Instant::now();
+    let mut progress = tokio::time::interval_at(started + PROGRESS, PROGRESS);
+    let mut stop = std::pin::pin!(stop);
+    while !following.is_empty() {
+        let ended = tokio::select! {
+            why = &mut stop => {
+                return Followed { runs, going: following.len(), stopped: Some(why) };
+            }
+            received = events.recv() => match received {
+                Ok(RunEvent::Ended(outcome)) => vec![outcome],
+                Ok(event @ RunEvent::Pod { .. }) => {
+                    if following.contains(&event.job().uid) {
+                        on(Event::Run(&event));
+                    }
+                    Vec::new()
+                }
+                Ok(RunEvent::Started { .. }) => Vec::new(),
+                Err(RecvError::Lagged(_)) => following.ended_meanwhile(target).await,
+                Err(RecvError::Closed) => {
+                    return Followed { runs, going: following.len(), stopped: Some(Stop::Shutdown) };
+                }
+            },
+            _ = progress.tick() => {
+                on(Event::Waiting { jobs: following.jobs(), elapsed: started.elapsed() });
+                Vec::new()
+            }
+        };
+        for outcome in ended {
+            if let Some(run_sha) = following.remove(&outcome.uid) {
+                on(Event::Run(&RunEvent::Ended(outcome.clone())));
+                reporter.note(record::run_ended(&run_sha, &outcome)).await;
+                runs.push(outcome);
+            }
+        }
+    }
+    Followed {
+        runs,
+        going: 0,
+        stopped: None,
+    }
 }
 
 /// Statuses of one source, when it reports.
