@@ -16,10 +16,9 @@ use crate::plan::{Action, Plan, Policy};
 use crate::reconcile::{self, Event, Mode, Reconciled, Request};
 use crate::report::runs::{self, Reported, Sink};
 use crate::report::statuses::Statuses;
-use crate::target::local::clock::SystemClock;
-use crate::target::local::cron_controller;
-use crate::target::local::executor::{BY_HAND, Executor, JobRef, Notice};
-use crate::target::local::job_controller::Status;
+use crate::target::local::{
+    BY_HAND, CronEvent, Executor, JobRef, JobStatus as Status, Notice, SystemClock,
+};
 use crate::target::{Ledger, PodChange, RunEvent, RunResult, Target};
 
 mod inspect;
@@ -402,7 +401,7 @@ fn print_notice(notice: &Notice) {
     match notice {
         Notice::Started { job } => println!("{now} {}: started", job_id(job)),
         Notice::Ended { job, result } => {
-            let outcome = crate::target::local::executor::outcome(job, result);
+            let outcome = crate::target::local::outcome(job, result);
             print_end(&format!("{now} {}", job_id(job)), &outcome);
         }
         Notice::Removed { job, why } => println!("{now} {}: removed ({why})", job_id(job)),
@@ -415,8 +414,8 @@ fn print_notice(notice: &Notice) {
 }
 
 /// A CronJob event as the controller's event message says it.
-fn describe(event: &cron_controller::Event) -> String {
-    use cron_controller::Event;
+fn describe(event: &CronEvent) -> String {
+    use CronEvent as Event;
     match event {
         Event::TooManyMissedTimes(n) => format!(
             "TooManyMissedTimes: {n} start times missed (more than 100); starting the most recent one"

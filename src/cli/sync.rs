@@ -20,8 +20,7 @@ use crate::report::runs::{self, Reported, Sink};
 use crate::report::statuses::{Route, Statuses};
 use crate::report::{Reporter, forge};
 use crate::target::Target;
-use crate::target::local::clock::SystemClock;
-use crate::target::local::executor::Executor;
+use crate::target::local::{Executor, SystemClock};
 
 mod kube;
 mod show;

@@ -31,8 +31,7 @@ use crate::report::runs::{self, Reported, Sink};
 use crate::report::statuses::{self, Statuses};
 use crate::source::watch::{DEFAULT_DEBOUNCE, RefWatch};
 use crate::target::kube::{self as cluster, KubeTarget};
-use crate::target::local::clock::SystemClock;
-use crate::target::local::executor::{self, Executor};
+use crate::target::local::{Executor, StartError as ExecutorStartError, SystemClock};
 use crate::target::{RunEvent, Target};
 
 /// How the service ended.
@@ -58,7 +57,7 @@ pub enum Error {
     Statuses(#[source] statuses::StartError),
     /// The local executor.
     #[error("starting the local executor")]
-    Executor(#[source] executor::StartError),
+    Executor(#[source] ExecutorStartError),
     /// The cluster.
     #[error("connecting to the Kubernetes API server")]
     Kube(#[source] cluster::Error),

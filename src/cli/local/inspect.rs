@@ -10,8 +10,7 @@ use k8s_openapi::api::batch::v1::CronJob;
 
 use super::verdict;
 use crate::manifest::Kind;
-use crate::target::local::cron_controller;
-use crate::target::local::executor::{BY_HAND, Executor};
+use crate::target::local::{BY_HAND, CronSpec, Executor};
 
 pub(super) fn status(executor: &Executor) -> anyhow::Result<Outcome> {
     let objects = executor.objects()?;
@@ -68,7 +67,7 @@ pub(super) fn status(executor: &Executor) -> anyhow::Result<Outcome> {
 fn next_fire(name: &str, manifest: &str, now: Timestamp) -> String {
     let spec = serde_json::from_str::<CronJob>(manifest)
         .map_err(|e| e.to_string())
-        .and_then(|cron| cron_controller::Spec::from_cronjob(name, &cron));
+        .and_then(|cron| CronSpec::from_cronjob(name, &cron));
     let spec = match spec {
         Ok(spec) => spec,
         Err(e) => return format!("; cannot be scheduled: {e}"),

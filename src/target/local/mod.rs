@@ -32,3 +32,10 @@ pub(crate) mod pod;
 pub(crate) mod process;
 pub(crate) mod procfs;
 pub mod store;
+
+// What the rest of jobcd (the commands, the service) uses of the executor;
+// the submodules are its internals.
+pub use clock::SystemClock;
+pub use cron_controller::{Event as CronEvent, Spec as CronSpec};
+pub use executor::{BY_HAND, Executor, Finished, JobRef, Notice, Recovery, StartError, outcome};
+pub use job_controller::Status as JobStatus;
