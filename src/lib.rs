@@ -16,6 +16,7 @@ pub mod plan;
 pub mod preview;
 pub mod reconcile;
 pub mod report;
+mod saturating;
 pub mod schedule;
 pub mod source;
 mod suggest;

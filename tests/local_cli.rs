@@ -226,3 +226,25 @@ fn logs_follow_prints_output_as_it_comes_until_the_pod_ends() {
     assert_eq!(follow.wait().unwrap().code(), Some(0));
     assert_eq!(apply.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn durations_at_the_api_servers_extremes_run_without_a_panic() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("far.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: far}\nspec:\n  activeDeadlineSeconds: 300000000000\n  ttlSecondsAfterFinished: 2147483647\n  backoffLimit: 2147483647\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: x, command: ['true']}]\n---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: late}\nspec:\n  schedule: '@every 1s'\n  startingDeadlineSeconds: 9223372036854775807\n  successfulJobsHistoryLimit: 2147483647\n  jobTemplate:\n    spec:\n      activeDeadlineSeconds: 9223372036854775807\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: m, image: x, command: ['true']}]\n",
+    )
+    .unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", dir.path().to_str().unwrap()],
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("Job default/far: Complete"), "{all}");
+    let out = jobcd(state.path(), &["local", "run-now", "late"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains(": Complete"), "{all}");
+}

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Reporter, State, Status};
@@ -412,7 +412,7 @@ impl Outbox {
                 .saturating_mul(1 << pending.attempts.min(16))
                 .min(BACKOFF_CAP)
         });
-        let next = now + SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX);
+        let next = crate::saturating::after(now, delay);
         self.conn
             .execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
@@ -463,8 +463,7 @@ impl Outbox {
                     Err(failure) => {
                         self.failed(&pending, &failure.message, failure.retry_after, now)?;
                         if let Some(wait) = failure.retry_after {
-                            let until =
-                                now + SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX);
+                            let until = crate::saturating::after(now, wait);
                             self.pause(reporter.name(), until)?;
                             result.failed.push(format!(
                                 "{}: rate limited; nothing more is sent before {until}",

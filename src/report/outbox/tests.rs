@@ -4,6 +4,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::report::{Failure, SYNC_CONTEXT};
+use jiff::SignedDuration;
 
 #[derive(Default)]
 struct Flaky {

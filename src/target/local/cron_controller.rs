@@ -9,6 +9,8 @@
 //! twice.
 
 use jiff::{SignedDuration, Timestamp};
+
+use crate::saturating::shifted;
 use k8s_openapi::api::batch::v1::CronJob;
 
 use crate::schedule::{Schedule, Zone};
@@ -188,7 +190,7 @@ pub fn sync(spec: &Spec, state: &mut State, children: &[Child], now: Timestamp) 
         actions.events.push(Event::TooManyMissedTimes(missed));
     }
     if let Some(deadline) = spec.starting_deadline
-        && scheduled + SignedDuration::from_secs(deadline) < now
+        && shifted(scheduled, SignedDuration::from_secs(deadline)) < now
     {
         actions.events.push(Event::MissSchedule(scheduled));
         return actions;
@@ -253,7 +255,10 @@ fn most_recent_unmet(
     let next = |t: Timestamp| spec.schedule.next_after(t, &spec.zone);
     let mut earliest = state.last_schedule.unwrap_or(state.created);
     if let Some(deadline) = spec.starting_deadline {
-        earliest = earliest.max(now - SignedDuration::from_secs(deadline));
+        earliest = earliest.max(shifted(
+            now,
+            SignedDuration::from_secs(deadline.saturating_neg()),
+        ));
     }
     let (Some(t1), t2) = (next(earliest), next(earliest).and_then(next)) else {
         actions.events.push(Event::InvalidSchedule);
@@ -277,7 +282,10 @@ fn most_recent_unmet(
         return None;
     }
     let missed = now.duration_since(t1).as_secs() / period + 1;
-    let estimate = t1 + SignedDuration::from_secs((missed - 2).saturating_mul(period));
+    let estimate = shifted(
+        t1,
+        SignedDuration::from_secs((missed - 2).saturating_mul(period)),
+    );
     let mut found = None;
     let mut t = next(estimate);
     while let Some(slot) = t.filter(|slot| *slot <= now) {

@@ -16,6 +16,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+
+use crate::saturating::shifted;
 use k8s_openapi::api::batch::v1::JobSpec;
 
 /// `backoffLimit` when unset.
@@ -511,7 +513,7 @@ fn manage(spec: &Spec, status: &mut Status, live: &[&Pod], now: Timestamp, actio
         return;
     }
     if let (Some(secs), Some(start)) = (spec.active_deadline, status.start_time) {
-        actions.requeue_at = Some(start + SignedDuration::from_secs(secs));
+        actions.requeue_at = Some(shifted(start, SignedDuration::from_secs(secs)));
     }
     let running: Vec<&&Pod> = live.iter().filter(|p| !p.terminating).collect();
     let want = match (spec.completions, spec.indexed) {
@@ -546,7 +548,10 @@ fn manage(spec: &Spec, status: &mut Status, live: &[&Pod], now: Timestamp, actio
             .backoff_base
             .saturating_mul(1 << exponent)
             .min(BACKOFF_CAP);
-        let ready = last + SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX);
+        let ready = shifted(
+            last,
+            SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX),
+        );
         if now < ready {
             actions.requeue_at = Some(actions.requeue_at.map_or(ready, |r| r.min(ready)));
             return;

@@ -243,3 +243,27 @@ fn starting_deadline_zero_never_runs() {
             .is_none()
     );
 }
+
+#[test]
+fn deadlines_and_history_limits_at_their_extremes_never_panic() {
+    // startingDeadlineSeconds is an int64; i64::MAX seconds is far past
+    // the last instant jiff knows.
+    let s = Spec {
+        starting_deadline: Some(i64::MAX),
+        successful_history: i32::MAX,
+        failed_history: 0,
+        ..spec("* * * * *")
+    };
+    let mut st = state(Some("2025-01-06T08:30:00Z"));
+    let a = sync(&s, &mut st, &[], at("2025-01-06T10:21:30Z"));
+    assert_eq!(created(&a), Some(at("2025-01-06T10:21:00Z")));
+    let s = Spec {
+        starting_deadline: Some(0),
+        ..spec("@every 1s")
+    };
+    let mut st = state(None);
+    let a = sync(&s, &mut st, &[], at("2025-01-01T00:00:05Z"));
+    // The search starts at now: no past slot is found, the next is waited for.
+    assert_eq!(created(&a), None);
+    assert_eq!(a.requeue_at, Some(at("2025-01-01T00:00:06Z")));
+}

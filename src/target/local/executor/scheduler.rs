@@ -19,6 +19,7 @@ use super::super::job_runner::{Error, Stop};
 use super::super::store::{CronState, JobRecord};
 use super::{Executor, JobRef, Notice, job_from_template, uid};
 use crate::manifest::Kind;
+use crate::saturating::shifted;
 use crate::target::Cause;
 
 impl Executor {
@@ -232,5 +233,5 @@ fn ttl_expiry(job: &JobRecord) -> Option<Timestamp> {
         .ok()?
         .spec?
         .ttl_seconds_after_finished?;
-    Some(finished + SignedDuration::from_secs(ttl.into()))
+    Some(shifted(finished, SignedDuration::from_secs(ttl.into())))
 }

@@ -490,3 +490,26 @@ fn defaults_follow_the_api_server() {
         "parallelism alone: a work queue"
     );
 }
+
+#[test]
+fn durations_and_counts_at_their_extremes_never_panic() {
+    // activeDeadlineSeconds is an int64 the API server only bounds below.
+    let mut w = World::new(Spec {
+        active_deadline: Some(i64::MAX),
+        ..spec()
+    });
+    let requeue = w.sync().requeue_at;
+    assert_eq!(requeue, Some(Timestamp::MAX), "as good as never");
+    w.advance(3600);
+    w.sync();
+    assert!(w.terminal().is_none(), "no deadline passes in an hour");
+    // backoffLimit and parallelism at int32's top, completions at 1.
+    let mut w = World::new(Spec {
+        backoff_limit: i32::MAX,
+        parallelism: i32::MAX,
+        completions: Some(1),
+        ..spec()
+    });
+    w.sync();
+    assert_eq!(w.running().len(), 1, "one completion wants one pod");
+}
