@@ -346,7 +346,7 @@ fn a_reader_that_goes_away_ends_jobcd_quietly() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
-        .args(["schedule", "* * * * *", "-n", "20000"])
+        .args(["schedule", "* * * * *", "-n", "10000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -361,4 +361,49 @@ fn a_reader_that_goes_away_ends_jobcd_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
+
+#[test]
+fn schedule_lists_at_most_ten_thousand_fire_times() {
+    let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .args(["schedule", "* * * * *", "-n", "10000000"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("10000000") && stderr.contains("1..=10000"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is listed");
+    let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .args(["schedule", "@hourly", "--count", "10000", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["next"].as_array().map(Vec::len), Some(10_000));
+}
+
+#[test]
+fn control_characters_in_names_are_escaped_in_human_output() {
+    // A file name that would clear the screen and forge a "valid" line,
+    // and a document of another kind with an escape in its kind and name.
+    let forged = "a\u{1b}[2J\nx.yaml: valid\n.yaml";
+    let dir = tree(&[
+        (forged, b"kind: Job\nmetadata: {name: [oops}\n"),
+        (
+            "other.yaml",
+            b"apiVersion: v1\nkind: \"Conf\\eigMap\"\nmetadata: {name: \"a\\rb\"}\n",
+        ),
+    ]);
+    let (code, stdout, stderr) = validate(dir.path());
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(code, 1, "{all}");
+    assert!(!all.contains('\u{1b}') && !all.contains('\r'), "{all:?}");
+    assert!(
+        stderr.contains("a\\u{1b}[2J\\nx.yaml: valid\\n.yaml"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("Conf\\u{1b}igMap a\\rb"), "{stdout}");
 }

@@ -15,9 +15,10 @@ pub(crate) struct Args {
     /// IANA time zone, as in spec.timeZone (default: UTC, as a standard control plane runs).
     #[arg(long = "tz")]
     tz: Option<String>,
-    /// How many fire times to show.
-    #[arg(short = 'n', default_value_t = 5)]
-    n: usize,
+    /// How many fire times to show (1 to 10,000).
+    #[arg(short = 'n', long = "count", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_FIRE_TIMES)))]
+    n: u32,
     /// Start from this instant (RFC 3339) instead of now; fire times are strictly after it.
     #[arg(long)]
     from: Option<String>,
@@ -25,6 +26,11 @@ pub(crate) struct Args {
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
     output: Format,
 }
+
+/// The most fire times one call lists: ten thousand runs of a per-minute
+/// schedule is a week; more is output nobody reads (and unbounded, minutes
+/// of work and gigabytes of text).
+pub(crate) const MAX_FIRE_TIMES: u32 = 10_000;
 
 /// The JSON form of `jobcd schedule -o json`.
 #[derive(Serialize)]
@@ -52,7 +58,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Invalid);
         }
     };
-    let next: Vec<Timestamp> = schedule.upcoming(from, &zone).take(args.n).collect();
+    let next: Vec<Timestamp> = schedule
+        .upcoming(from, &zone)
+        .take(args.n as usize)
+        .collect();
     let description = format!("{} ({})", schedule.describe(), zone.name());
     match args.output {
         Format::Json => print_json(&Report {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::exit::Outcome;
 use super::repo::RepoArgs;
 use super::{Format, print_json};
-use crate::manifest::{self, Diagnostic, Ignored, Object, Typed, Validation};
+use crate::manifest::{self, Diagnostic, Ignored, Object, Typed, Validation, printable};
 use crate::schedule::{Schedule, Zone};
 use crate::source::Revision;
 
@@ -84,8 +84,8 @@ pub(crate) fn print_objects(v: &Validation) {
             "{:<40} {}  ignored (not a Job or CronJob)",
             format!(
                 "{} {}",
-                ignored.kind,
-                ignored.name.as_deref().unwrap_or("<unnamed>")
+                printable(&ignored.kind),
+                printable(ignored.name.as_deref().unwrap_or("<unnamed>"))
             ),
             ignored.location
         );

@@ -20,4 +20,5 @@ pub use load::{
     load_tree, load_trees,
 };
 pub use object::{Ignored, Kind, Location, Manifest, Object, ObjectRef, Typed};
+pub use path::printable;
 pub use walk::{Error, MAX_FILE_BYTES, is_manifest_name, read_dir};

@@ -1,9 +1,29 @@
 //! Field paths such as `spec.template.spec.containers[0].image`, built on the
 //! stack while walking a document and rendered only when something is wrong.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::yaml::{Node, Value};
+
+/// `text` safe to print on a terminal: control characters (ESC, newline,
+/// carriage return, …) written as escapes, so that a file or a document
+/// named by a repository can neither forge an output line nor drive the
+/// terminal.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// A path from the document root to one value.
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Args, Kind, Revision};
 use crate::cli::{Format, print_json, short_sha};
-use crate::manifest::{Diagnostic, ObjectRef};
+use crate::manifest::{Diagnostic, ObjectRef, printable};
 use crate::plan::diff::{ObjectDiff, diff};
 use crate::plan::{Action, Plan};
 use crate::reconcile::{Event, Reconciled, Refused};
@@ -186,7 +186,7 @@ fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
             "{}: {} — {}",
             step.id,
             action_word(step.action),
-            step.reason
+            printable(&step.reason)
         );
         if !with_diffs {
             continue;
@@ -208,8 +208,8 @@ fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
         for (key, old, new) in &d.jobcd {
             println!(
                 "    jobcd {key}: {} → {}",
-                old.as_deref().unwrap_or("(none)"),
-                new.as_deref().unwrap_or("(none)")
+                printable(old.as_deref().unwrap_or("(none)")),
+                printable(new.as_deref().unwrap_or("(none)"))
             );
         }
     }
