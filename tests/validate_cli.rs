@@ -407,3 +407,114 @@ fn control_characters_in_names_are_escaped_in_human_output() {
     );
     assert!(stdout.contains("Conf\\u{1b}igMap a\\rb"), "{stdout}");
 }
+
+#[test]
+fn only_regular_files_are_read() {
+    let dir = tree(&[("pi.yaml", JOB.as_bytes())]);
+    let fifo = dir.path().join("p.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    // Nobody ever writes to the pipe: reading it would block forever.
+    let (code, _, stderr) = validate(dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("p.yaml") && stderr.contains("is a named pipe (FIFO), not a regular file"),
+        "{stderr}"
+    );
+}
+
+/// Runs git in `dir` with no user or system configuration; its stdout.
+fn git(dir: &Path, args: &[&str], input: Option<&[u8]>) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.unwrap_or_default())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "git {args:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_commit_with_a_link_loop_a_huge_blob_or_a_malformed_tree_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"], None);
+    fs::create_dir_all(dir.path().join("jobs")).unwrap();
+    fs::write(dir.path().join("jobs/pi.yaml"), JOB).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("jobs/again")).unwrap();
+    // 9 MiB of comments: over the 8 MiB limit.
+    let big = "# x\n".repeat(9 * 1024 * 1024 / 4);
+    fs::write(dir.path().join("jobs/big.yaml"), big).unwrap();
+    git(dir.path(), &["add", "-A"], None);
+    git(dir.path(), &["commit", "-qm", "links and a big file"], None);
+    let out = jobcd(&[
+        "validate",
+        "--repo",
+        dir.path().to_str().unwrap(),
+        "--path",
+        "jobs",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("jobs/again") && stderr.contains("loops back to a directory that holds it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("jobs/big.yaml") && stderr.contains("the limit is 8388608"),
+        "{stderr}"
+    );
+
+    // A tree whose entry is named `../x.yaml`, as only a raw-tree tool
+    // can write it.
+    let blob = git(
+        dir.path(),
+        &["hash-object", "-w", "--stdin"],
+        Some(JOB.as_bytes()),
+    );
+    let mut tree = b"100644 ../x.yaml\0".to_vec();
+    let raw: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&blob[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    tree.extend(raw);
+    let tree = git(
+        dir.path(),
+        &["hash-object", "-w", "-t", "tree", "--literally", "--stdin"],
+        Some(&tree),
+    );
+    let commit = git(dir.path(), &["commit-tree", &tree, "-m", "raw"], None);
+    git(dir.path(), &["update-ref", "refs/heads/raw", &commit], None);
+    let out = jobcd(&[
+        "validate",
+        "--repo",
+        dir.path().to_str().unwrap(),
+        "--ref",
+        "raw",
+    ]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("the tree has an entry named \"../x.yaml\""),
+        "{all}"
+    );
+    assert!(
+        !all.contains("Job default/pi"),
+        "the entry is not read: {all}"
+    );
+}

@@ -150,23 +150,83 @@ impl Walk {
     }
 
     fn file(&mut self, path: &Path, rel: String) {
-        let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if size > MAX_FILE_BYTES {
-            self.problems.push(
-                Diagnostic::file_error(&rel, 0, format!("the file is {size} bytes; the limit is {MAX_FILE_BYTES}"))
-                    .with_hint("a Kubernetes object is at most about 1.5 MiB; split the file or remove generated data"),
-            );
-            return;
-        }
-        match fs::read(path) {
+        match read_capped(path) {
             Ok(bytes) => self.files.push(SourceFile { path: rel, bytes }),
-            Err(e) => self.problems.push(Diagnostic::file_error(
-                &rel,
-                0,
-                format!("cannot read the file: {e}"),
-            )),
+            Err(problem) => self.problems.push(problem.diagnostic(&rel)),
         }
     }
+}
+
+/// Why a manifest file was not read.
+enum Unread {
+    /// A FIFO, a device or a socket: reading it could block forever or
+    /// never end.
+    NotRegular(&'static str),
+    /// More than [`MAX_FILE_BYTES`] (its size).
+    TooLarge(u64),
+    /// It grew past the cap while it was read.
+    Grew,
+    /// The file system refused.
+    Io(std::io::Error),
+}
+
+impl Unread {
+    fn diagnostic(self, rel: &str) -> Diagnostic {
+        match self {
+            Unread::NotRegular(what) => Diagnostic::file_error(
+                rel,
+                0,
+                format!("is a {what}, not a regular file; it is not read"),
+            )
+            .with_hint("manifests are plain files; remove it or rename it so it does not end in .yaml"),
+            Unread::TooLarge(size) => Diagnostic::file_error(
+                rel,
+                0,
+                format!("the file is {size} bytes; the limit is {MAX_FILE_BYTES}"),
+            )
+            .with_hint("a Kubernetes object is at most about 1.5 MiB; split the file or remove generated data"),
+            Unread::Grew => Diagnostic::file_error(
+                rel,
+                0,
+                format!("the file grew past the limit of {MAX_FILE_BYTES} bytes while it was read"),
+            )
+            .with_hint("something is writing to it; validate once it is done"),
+            Unread::Io(e) => Diagnostic::file_error(rel, 0, format!("cannot read the file: {e}")),
+        }
+    }
+}
+
+/// A regular file's bytes, read with the size cap enforced while reading
+/// (the file may grow after it was looked at).
+fn read_capped(path: &Path) -> Result<Vec<u8>, Unread> {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let metadata = fs::metadata(path).map_err(Unread::Io)?;
+    let kind = metadata.file_type();
+    if !kind.is_file() {
+        return Err(Unread::NotRegular(if kind.is_fifo() {
+            "named pipe (FIFO)"
+        } else if kind.is_char_device() {
+            "character device"
+        } else if kind.is_block_device() {
+            "block device"
+        } else if kind.is_socket() {
+            "socket"
+        } else {
+            "special file"
+        }));
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(Unread::TooLarge(metadata.len()));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(Unread::Io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Unread::Grew);
+    }
+    Ok(bytes)
 }
 
 /// Whether a file name is one jobcd reads as a manifest.

@@ -89,6 +89,19 @@ impl Walk<'_> {
             } else {
                 format!("{prefix}/{name}")
             };
+            // git itself never writes these; a tool that writes raw trees
+            // can, and a name like `../x.yaml` must not become a path.
+            if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+                self.out.problems.push(
+                    Diagnostic::file_error(
+                        &rel,
+                        0,
+                        format!("the tree has an entry named {name:?}, which no file can be named"),
+                    )
+                    .with_hint("the commit was written by a tool that made a malformed tree; recreate it with git"),
+                );
+                continue;
+            }
             match entry.kind() {
                 Some(ObjectType::Tree) if !name.starts_with('.') => {
                     self.subtree(entry.id(), &rel, depth)?
@@ -115,8 +128,11 @@ impl Walk<'_> {
     }
 
     fn blob(&mut self, id: Oid, rel: String) -> Result<(), Error> {
-        let blob = self.repo.find_blob(id).map_err(|e| Error::git(&rel, e))?;
-        let size = blob.size() as u64;
+        // The size from the object's header: a blob too large is refused
+        // before it is read into memory.
+        let odb = self.repo.odb().map_err(|e| Error::git(&rel, e))?;
+        let (size, _) = odb.read_header(id).map_err(|e| Error::git(&rel, e))?;
+        let size = size as u64;
         if size > manifest::MAX_FILE_BYTES {
             self.out.problems.push(
                 Diagnostic::file_error(&rel, 0, format!("the file is {size} bytes; the limit is {}", manifest::MAX_FILE_BYTES))
@@ -124,6 +140,7 @@ impl Walk<'_> {
             );
             return Ok(());
         }
+        let blob = self.repo.find_blob(id).map_err(|e| Error::git(&rel, e))?;
         self.out.files.push(SourceFile {
             path: rel,
             bytes: blob.content().to_vec(),
@@ -151,16 +168,30 @@ impl Walk<'_> {
                 })
             })
             .flatten();
+        // A link to the directory it stands in, or to one above it, would
+        // read the same files again and again.
+        if let Some(p) = &inside
+            && (p.is_empty() || dir == p || dir.starts_with(&format!("{p}/")))
+        {
+            self.out.problems.push(
+                Diagnostic::file_error(
+                    rel,
+                    0,
+                    format!("symlink to {target:?} loops back to a directory that holds it"),
+                )
+                .with_hint("remove the link, or point it at the files it stands for"),
+            );
+            return Ok(());
+        }
         let resolved = inside.and_then(|p| {
-            let entry = if p.is_empty() {
-                None
-            } else {
-                self.root.get_path(std::path::Path::new(&p)).ok()
-            };
+            let entry = self.root.get_path(std::path::Path::new(&p)).ok();
             entry.map(|e| (e.id(), e.kind(), e.filemode()))
         });
         match resolved {
-            _ if depth >= MAX_LINK_DEPTH => {}
+            _ if depth >= MAX_LINK_DEPTH => self.out.problems.push(
+                Diagnostic::file_error(rel, 0, format!("symlink to {target:?}: more than {MAX_LINK_DEPTH} links in a row (a loop of links?)"))
+                    .with_hint("remove the links that point at each other"),
+            ),
             Some((target_id, Some(ObjectType::Tree), _)) => {
                 self.subtree(target_id, rel, depth + 1)?
             }
