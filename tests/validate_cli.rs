@@ -165,7 +165,19 @@ fn wrong_types_are_errors_at_the_field() {
     let (code, _, stderr) = validate(dir.path());
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("job.yaml:6: Job default/pi: spec.parallelism: expected an integer, found the string \"two\""),
+        stderr.contains("job.yaml:6: Job default/pi: spec.parallelism: expected an int32 (from -2147483648 to 2147483647), found the string \"two\""),
+        "{stderr}"
+    );
+    // An integer out of int32's range says which range.
+    let dir = tree(&[(
+        "job.yaml",
+        JOB.replace("  template:", "  backoffLimit: 2147483648\n  template:")
+            .as_bytes(),
+    )]);
+    let (code, _, stderr) = validate(dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("spec.backoffLimit: expected an int32 (from -2147483648 to 2147483647), found the integer 2147483648"),
         "{stderr}"
     );
 }
@@ -517,4 +529,21 @@ fn a_commit_with_a_link_loop_a_huge_blob_or_a_malformed_tree_is_refused() {
         !all.contains("Job default/pi"),
         "the entry is not read: {all}"
     );
+}
+
+#[test]
+fn a_nul_in_a_file_is_named_where_it_is() {
+    let dir = tree(&[(
+        "nul.yaml",
+        b"apiVersion: batch/v1\nkind: Job\nmetadata: {name: \"a\0b\"}\n",
+    )]);
+    let (code, _, stderr) = validate(dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "nul.yaml:3: column 20: the control character U+0000, which YAML does not allow"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("end of stream"), "{stderr}");
 }

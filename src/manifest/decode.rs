@@ -120,7 +120,12 @@ impl de::Error for Error {
 fn expected(exp: &dyn de::Expected) -> String {
     let text = exp.to_string();
     match text.as_str() {
-        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => "an integer".into(),
+        // The API's integer fields are int32 or int64: say which, with the
+        // range, rather than "an integer" when the value is one.
+        "i32" => "an int32 (from -2147483648 to 2147483647)".into(),
+        "i64" => "an int64 (from -9223372036854775808 to 9223372036854775807)".into(),
+        "u32" => "a non-negative int32 (at most 4294967295)".into(),
+        "i8" | "i16" | "u8" | "u16" | "u64" => format!("an integer ({text})"),
         "a 32-bit integer" => "a 32-bit integer".into(),
         "a sequence" => "a list".into(),
         "a map" => "a mapping".into(),

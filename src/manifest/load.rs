@@ -291,6 +291,33 @@ fn load_file(file: &SourceFile, options: &Options, out: &mut Validation) {
             return;
         }
     };
+    // YAML allows no control characters but tab and line breaks; the
+    // parser reports a NUL as the stream ending early, so name it here.
+    if let Some((offset, c)) = text
+        .char_indices()
+        .find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}'))
+    {
+        let before = &text[..offset];
+        let line = 1 + before.matches('\n').count();
+        let column = 1 + before
+            .rsplit('\n')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .count();
+        out.diagnostics.push(
+            Diagnostic::file_error(
+                &file.path,
+                line as u32,
+                format!(
+                    "column {column}: the control character U+{:04X}, which YAML does not allow",
+                    u32::from(c)
+                ),
+            )
+            .with_hint("remove it; to put such a character in a value, write it as an escape (\"\\0\", \"\\x1b\") in a double-quoted string"),
+        );
+        return;
+    }
     let documents = match yaml::parse(text) {
         Ok(docs) => docs,
         Err(e) => {
