@@ -35,6 +35,28 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The database is missing or empty, but the state beside it shows it
+    /// existed: opening it afresh would forget every Job that ran (and run
+    /// them all again).
+    #[error(
+        "state database {path} is missing or empty, but {evidence} shows jobcd kept state here; if that is intended, move the whole state directory away to start afresh (every Job then runs again); otherwise restore the file"
+    )]
+    Vanished {
+        /// The database file.
+        path: PathBuf,
+        /// What shows it existed.
+        evidence: String,
+    },
+    /// SQLite's integrity check found damage.
+    #[error(
+        "state database {path} is damaged ({report}); restore it from a backup, or move the state directory away to start afresh (every Job then runs again)"
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// The first problem the check found.
+        report: String,
+    },
     /// The file was written by a newer jobcd.
     #[error(
         "state database {path} has schema version {found}, newer than this jobcd knows ({known}); run the newer jobcd, or move the file away to start afresh"
@@ -53,6 +75,23 @@ pub enum Error {
 pub(crate) fn sqlite(path: &Path, what: &str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
     let (path, what) = (path.to_path_buf(), what.to_string());
     move |source| Error::Sqlite { path, what, source }
+}
+
+/// SQLite's quick integrity check of an open database: `Damaged` with the
+/// first problem it reports (or its failure to read the file at all).
+pub(crate) fn check(conn: &Connection, path: &Path) -> Result<(), Error> {
+    let damaged = |report: String| Error::Damaged {
+        path: path.to_path_buf(),
+        report,
+    };
+    let report: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+        .map_err(|e| damaged(e.to_string()))?;
+    if report == "ok" {
+        Ok(())
+    } else {
+        Err(damaged(report))
+    }
 }
 
 /// Opens (creating `state_dir` and the file if needed) the database at

@@ -154,8 +154,11 @@ impl Executor {
             path: state_dir.to_path_buf(),
             source,
         })?;
-        let lock = RunnerLock::acquire(state_dir)?;
+        // The store first: a database that vanished is found before the
+        // lock file is made (and before anything is recorded in a new one).
         let mut executor = Executor::open(state_dir, clock)?;
+        let lock = RunnerLock::acquire(state_dir)?;
+        executor.store().check()?;
         adjust(&mut executor.runtime);
         executor.lock = Some(Arc::new(lock));
         let recovery = recovery::recover(&executor.runtime).await?;

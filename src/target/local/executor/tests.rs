@@ -613,3 +613,79 @@ async fn recovery_finds_a_container_whose_pid_was_not_saved_yet_by_its_hostname(
         "the lost pod counted as the one allowed attempt"
     );
 }
+
+/// Starts a runner in `dir` and records one CronJob, then stops it.
+async fn state_with_history(dir: &Path) {
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir, clock).await;
+    executor.apply_cronjob(&cronjob("", "true")).unwrap();
+    executor.shutdown().await;
+}
+
+fn start_error(dir: &Path) -> StartError {
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match runtime.block_on(Executor::start(dir, clock)) {
+        Ok(_) => panic!("the runner started on lost state"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_database_that_vanished_or_was_emptied_is_refused() {
+    for lose in ["delete", "empty"] {
+        let dir = tempfile::tempdir().unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(state_with_history(dir.path()));
+        let db = dir.path().join(store::FILE_NAME);
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.path().join(format!("{}{suffix}", store::FILE_NAME)));
+        }
+        match lose {
+            "delete" => std::fs::remove_file(&db).unwrap(),
+            _ => std::fs::write(&db, b"").unwrap(),
+        }
+        let error = start_error(dir.path());
+        assert!(
+            matches!(&error, StartError::Store(store::Error::Vanished { .. })),
+            "{lose}: {error}"
+        );
+        assert!(error.to_string().contains("executor.lock"), "{error}");
+        assert!(
+            std::fs::metadata(&db).map_or(true, |m| m.len() == 0),
+            "{lose}: nothing was written in its place"
+        );
+    }
+}
+
+#[test]
+fn a_damaged_database_is_found_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(state_with_history(dir.path()));
+    let db = dir.path().join(store::FILE_NAME);
+    // Everything into the main file, then a page of it overwritten.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = 4096;
+    assert!(bytes.len() >= 3 * page, "several pages: {}", bytes.len());
+    bytes[page..2 * page].fill(0xA5);
+    std::fs::write(&db, bytes).unwrap();
+    let error = start_error(dir.path());
+    assert!(
+        matches!(&error, StartError::Store(store::Error::Damaged { .. })),
+        "{error}"
+    );
+}

@@ -35,11 +35,23 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `state_dir` and migrates it.
+    /// Opens (creating if needed) the database in `state_dir` and migrates
+    /// it. A database that is missing or empty while the state beside it
+    /// shows it existed is refused, never silently started afresh.
     pub fn open(state_dir: &Path) -> Result<Store, Error> {
         let path = state_dir.join(FILE_NAME);
+        let empty = std::fs::metadata(&path).map_or(true, |m| m.len() == 0);
+        if empty && let Some(evidence) = earlier_state(state_dir) {
+            return Err(Error::Vanished { path, evidence });
+        }
         let conn = db::open(state_dir, &path, schema::MIGRATIONS)?;
         Ok(Store { conn, path })
+    }
+
+    /// SQLite's integrity check: damage is found here, at a runner's
+    /// start, rather than misread later.
+    pub fn check(&self) -> Result<(), Error> {
+        db::check(&self.conn, &self.path)
     }
 
     /// The database file.
@@ -57,6 +69,18 @@ impl Store {
     fn sqlite(&self, what: &str, source: rusqlite::Error) -> Error {
         db::sqlite(&self.path, what)(source)
     }
+}
+
+/// What in `state_dir` shows that a runner kept a database there: its lock
+/// file (a runner creates it with the database), or pods' files.
+fn earlier_state(state_dir: &Path) -> Option<String> {
+    let lock = state_dir.join(super::executor::lock::FILE_NAME);
+    if lock.exists() {
+        return Some(lock.display().to_string());
+    }
+    let pods = state_dir.join("pods");
+    let has_pods = std::fs::read_dir(&pods).is_ok_and(|mut entries| entries.next().is_some());
+    has_pods.then(|| format!("{}/ (pods' logs)", pods.display()))
 }
 
 #[cfg(test)]
