@@ -400,3 +400,51 @@ fn a_slow_forge_delays_neither_healthz_nor_a_webhook() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_cronjob_run_stopped_by_sigterm_is_finished_and_reported_by_the_next_sync() {
+    let repo = JobsRepo::new();
+    let slow = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: slow}\nspec:\n  schedule: '0 3 * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          terminationGracePeriodSeconds: 1\n          containers: [{name: main, image: x, command: [sh, -c, 'sleep 2']}]\n";
+    let sha = repo.commit(&[("slow.yaml", Some(slow))]);
+    let sync = |root: &Path| {
+        jobcd(
+            root,
+            &[
+                "sync",
+                "--repo",
+                repo.path().to_str().unwrap(),
+                "--path",
+                "jobs",
+            ],
+        )
+    };
+    assert_eq!(sync(repo.dir.path()).status.code(), Some(0));
+    let context = "jobcd/cronjob/default/slow";
+    let mut run_now = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .env("HOME", repo.dir.path())
+        .arg("--state-dir")
+        .arg(repo.dir.path().join("state"))
+        .args(["local", "run-now", "slow"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while !statuses(&repo, &sha).contains_key(context) {
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run_now.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(run_now.wait().unwrap().code(), Some(2), "interrupted");
+    assert_eq!(statuses(&repo, &sha)[context].0, "pending");
+    // The next sync resumes the run, waits for it, and reports its end.
+    let out = sync(repo.dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let (state, description) = statuses(&repo, &sha)[context].clone();
+    assert_eq!(state, "success", "{description}");
+    assert!(description.starts_with("slow-manual-"), "{description}");
+}

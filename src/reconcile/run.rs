@@ -467,19 +467,31 @@ impl Following {
         self.runs.entry(uid).or_insert((id, sha));
     }
 
-    /// Runs a restart left, of this source's Jobs: reported on the commit
-    /// they came from.
+    /// Runs a restart left, of this source's Jobs and CronJobs: reported on
+    /// the commit their spec came from.
     fn resume(&mut self, resumed: Vec<JobRef>, source: &str, live: &[Live]) {
-        for job in resumed.into_iter().filter(|j| j.owner_cronjob.is_none()) {
-            let id = ObjectRef {
-                kind: Kind::Job,
+        for job in resumed {
+            // A CronJob's run is reported on the commit of its CronJob.
+            let spec = ObjectRef {
+                kind: match job.owner_cronjob {
+                    Some(_) => Kind::CronJob,
+                    None => Kind::Job,
+                },
                 namespace: job.namespace.clone(),
-                name: job.name.clone(),
+                name: job
+                    .owner_cronjob
+                    .clone()
+                    .unwrap_or_else(|| job.name.clone()),
             };
             let from = live
                 .iter()
-                .find(|l| l.id == id && l.source.as_deref() == Some(source));
+                .find(|l| l.id == spec && l.source.as_deref() == Some(source));
             if let Some(revision) = from.and_then(|l| l.revision.clone()) {
+                let id = ObjectRef {
+                    kind: Kind::Job,
+                    namespace: job.namespace,
+                    name: job.name,
+                };
                 self.insert(job.uid, id, revision);
             }
         }
