@@ -77,10 +77,13 @@ fn source(
     }
 }
 
+/// A user name and password for the plain-http server on loopback (sent
+/// in cleartext on purpose: the tests' network is this machine).
 fn http_credentials(password: &str) -> Credentials {
     Credentials {
         username: Some(USER.to_string()),
         password: Some(Secret::new(password)),
+        allow_cleartext: true,
         ..Credentials::default()
     }
 }
@@ -227,10 +230,34 @@ fn clones_over_http_with_basic_auth() {
     let in_url = http.url().replace("://", &format!("://{USER}@"));
     let credentials = Credentials {
         password: Some(Secret::new(PASSWORD)),
+        allow_cleartext: true,
         ..Credentials::default()
     };
     let src = source(&in_url, None, "jobs", credentials, state.path());
     assert_jobs_snapshot(&src.snapshot().unwrap(), &sha);
+}
+
+#[test]
+fn a_password_is_never_sent_over_plain_http_unless_allowed() {
+    let (repo, _) = jobs_repo();
+    let http = HttpServer::start(&repo, USER, PASSWORD);
+    let state = tempfile::tempdir().unwrap();
+    let credentials = Credentials {
+        allow_cleartext: false,
+        ..http_credentials(PASSWORD)
+    };
+    let src = source(&http.url(), None, "jobs", credentials, state.path());
+    let error = src.snapshot().unwrap_err();
+    assert!(
+        matches!(error, jobcd::source::Error::Cleartext { .. }),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("over plain http://") && message.contains("--allow-cleartext-password"),
+        "{message}"
+    );
+    assert!(!message.contains(PASSWORD), "{message}");
 }
 
 #[test]

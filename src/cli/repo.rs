@@ -50,6 +50,9 @@ pub(crate) struct CredentialArgs {
     /// Accept any SSH host key. Only for throwaway setups: it allows a man in the middle.
     #[arg(long)]
     insecure_skip_host_key_check: bool,
+    /// Send the password over plain http:// too (refused otherwise: anyone on the network path can read it).
+    #[arg(long, env = "JOBCD_ALLOW_CLEARTEXT_PASSWORD")]
+    allow_cleartext_password: bool,
     /// Seconds to wait for a remote to answer.
     #[arg(long, env = "JOBCD_GIT_TIMEOUT", default_value_t = source::DEFAULT_TIMEOUT.as_secs())]
     git_timeout: u64,
@@ -77,6 +80,7 @@ impl CredentialArgs {
             } else {
                 HostKeyCheck::Strict
             },
+            allow_cleartext: self.allow_cleartext_password,
         })
     }
 }

@@ -147,6 +147,8 @@ pub struct Source {
     pub ssh_passphrase: Option<SecretRef>,
     /// known_hosts file.
     pub known_hosts: Option<PathBuf>,
+    /// Send the password over plain `http://` too.
+    pub allow_cleartext_password: bool,
     /// The webhook secret (GitHub/Gitea HMAC key, GitLab token).
     pub webhook_secret: Option<SecretRef>,
 }
@@ -487,6 +489,7 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                 "sshPassphraseFile",
                 "sshPassphraseEnv",
                 "knownHostsFile",
+                "allowCleartextPassword",
                 "webhookSecretFile",
                 "webhookSecretEnv",
             ],
@@ -531,6 +534,7 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
             ssh_key: m.string("sshKeyFile", p).map(PathBuf::from),
             ssh_passphrase: secret(&m, "sshPassphrase", &at, p, false),
             known_hosts: m.string("knownHostsFile", p).map(PathBuf::from),
+            allow_cleartext_password: m.boolean("allowCleartextPassword", p).unwrap_or(false),
             webhook_secret: secret(&m, "webhookSecret", &at, p, false),
         };
         out.push(source);

@@ -94,6 +94,7 @@ pub fn source_of(s: &config::Source, state_dir: &Path) -> Result<Source, Error> 
             ssh_passphrase: s.ssh_passphrase.as_ref().map(secret).transpose()?,
             known_hosts: s.known_hosts.clone(),
             host_key_check: HostKeyCheck::Strict,
+            allow_cleartext: s.allow_cleartext_password,
         },
         state_dir: state_dir.to_path_buf(),
         timeout: crate::source::DEFAULT_TIMEOUT,

@@ -79,6 +79,8 @@ pub struct Credentials {
     pub known_hosts: Option<PathBuf>,
     /// Host-key policy.
     pub host_key_check: HostKeyCheck,
+    /// Send the password over plain `http://` too (refused otherwise).
+    pub allow_cleartext: bool,
 }
 
 /// What happened during authentication, to explain a failed fetch.
@@ -88,12 +90,19 @@ pub(crate) struct Attempts {
     key_file: bool,
     agent: bool,
     asked_without_credentials: bool,
+    /// The server asked for a password over plain http://, and none was sent.
+    refused_cleartext: bool,
     pub(crate) host_key: Option<Error>,
 }
 
 impl Attempts {
     /// An authentication error explaining what was tried, if anything was.
     pub(crate) fn auth_error(&self, remote: &Remote, user: &str) -> Option<Error> {
+        if self.refused_cleartext {
+            return Some(Error::Cleartext {
+                url: remote.url.clone(),
+            });
+        }
         let tried = match (self.userpass, self.key_file, self.agent) {
             (true, _, _) => "the user name and password",
             (_, true, _) => "the SSH key",
@@ -127,7 +136,7 @@ impl Credentials {
         attempts: &'a RefCell<Attempts>,
     ) -> RemoteCallbacks<'a> {
         let mut callbacks = RemoteCallbacks::new();
-        callbacks.credentials(move |_url, url_user, allowed| {
+        callbacks.credentials(move |url, url_user, allowed| {
             let user = url_user.map_or_else(|| self.user_for(remote), str::to_string);
             let mut tried = attempts.borrow_mut();
             if allowed.contains(CredentialType::USERNAME) {
@@ -151,7 +160,9 @@ impl Credentials {
                 }
             }
             if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+                let cleartext = url.starts_with("http://") && !self.allow_cleartext;
                 match &self.password {
+                    Some(_) if cleartext => tried.refused_cleartext = true,
                     Some(password) if !tried.userpass => {
                         tried.userpass = true;
                         return Cred::userpass_plaintext(&user, password.expose());

@@ -64,6 +64,15 @@ pub enum Error {
         /// Which credentials were offered.
         tried: String,
     },
+    /// A password would go over plain http://, readable by anyone on the
+    /// path.
+    #[error(
+        "refusing to send the password for {url} over plain http://, where anyone on the network path can read it; use https://, or (on a network you trust) pass --allow-cleartext-password (allowCleartextPassword: true in jobcd serve's source)"
+    )]
+    Cleartext {
+        /// The repository.
+        url: String,
+    },
     /// The SSH server's host key is not trusted.
     #[error(
         "the SSH host key of {host} {problem} {known_hosts}; verify the key and add it (e.g. ssh-keyscan), point --ssh-known-hosts at the right file, or (for throwaway setups only) pass --insecure-skip-host-key-check"
