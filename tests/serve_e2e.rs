@@ -246,3 +246,35 @@ fn a_long_run_does_not_hold_up_the_next_commit() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn idle_connections_are_closed_and_never_crowd_out_requests() {
+    use std::io::Read;
+    let repo = JobsRepo::new();
+    repo.commit(&[("first.yaml", Some(&job("first")))]);
+    let config = watched_config(repo.dir.path(), &repo.path());
+    let served = Served::start(repo.dir.path(), &config, &[]);
+    let addr = served.base.trim_start_matches("http://").to_string();
+    // Clients that connect and never send a byte.
+    let idle: Vec<std::net::TcpStream> = (0..300)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    let (code, _) = request("GET", &format!("{}/healthz", served.base), &[], b"");
+    assert_eq!(code, 200, "requests are served beside idle connections");
+    // Each is closed by the server once the header timeout has passed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for mut stream in idle {
+        let left = deadline.saturating_duration_since(Instant::now());
+        stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("an idle connection was not closed: {other:?}"),
+        }
+    }
+    let (code, _) = request("GET", &format!("{}/healthz", served.base), &[], b"");
+    assert_eq!(code, 200);
+}

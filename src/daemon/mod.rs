@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod leader;
+pub mod listener;
 pub mod memory;
 pub mod metrics;
 pub mod serve;

@@ -261,17 +261,11 @@ impl Service {
                 }
             }
         });
-        tasks.spawn({
-            let until = shutdown.clone().cancelled_owned();
-            async move {
-                if let Err(e) = axum::serve(listener, http::router(endpoints))
-                    .with_graceful_shutdown(until)
-                    .await
-                {
-                    error!("the HTTP listener stopped: {e}");
-                }
-            }
-        });
+        tasks.spawn(super::listener::serve(
+            listener,
+            http::router(endpoints),
+            shutdown.clone(),
+        ));
         tasks.spawn({
             let (target, work) = (target.clone(), work.clone());
             async move { target.run_cronjobs(work).await }
