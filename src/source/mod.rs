@@ -121,6 +121,20 @@ pub enum Error {
         /// Some branches that do exist.
         available: Vec<String>,
     },
+    /// The name cannot be a git ref (git refuses `..`, `~`, `^`, `:`, a
+    /// trailing `.lock`, …), and it means no revision either.
+    #[error(
+        "{reference:?} is not a valid branch or tag name in git (names cannot contain '..', '~', '^', ':', '?', '*', '[', spaces or control characters), and names no revision of {url}{}",
+        available_hint(.available)
+    )]
+    InvalidRefName {
+        /// The ref asked for.
+        reference: String,
+        /// The repository.
+        url: String,
+        /// Some branches that do exist.
+        available: Vec<String>,
+    },
     /// A pinned commit that the repository does not have.
     #[error("commit {sha} is not in {url}; check the sha, or fetch the branch that contains it")]
     CommitNotFound {

@@ -85,7 +85,18 @@ pub(crate) fn resolve<'r>(
                 None => (
                     repo.revparse_single(name)
                         .and_then(|o| o.peel(git2::ObjectType::Commit))
-                        .map_err(|_| not_found())?,
+                        .map_err(|_| {
+                            let full = format!("refs/heads/{name}");
+                            if git2::Reference::is_valid_name(&full) {
+                                not_found()
+                            } else {
+                                Error::InvalidRefName {
+                                    reference: name.clone(),
+                                    url: url.to_string(),
+                                    available: branches(repo),
+                                }
+                            }
+                        })?,
                     name.clone(),
                 ),
             }
@@ -95,13 +106,16 @@ pub(crate) fn resolve<'r>(
     Ok((commit, name))
 }
 
-/// A few branch names, for the hint of a ref that was not found.
+/// A few branch names, for the hint of a ref that was not found: only
+/// names git accepts (a file under refs/heads written by hand can have any
+/// name, and offering it would only fail again).
 fn branches(repo: &Repository) -> Vec<String> {
     let Ok(refs) = repo.references_glob("refs/heads/*") else {
         return Vec::new();
     };
     let mut names: Vec<String> = refs
         .filter_map(Result::ok)
+        .filter(|r| r.name().is_ok_and(git2::Reference::is_valid_name))
         .filter_map(|r| r.shorthand().ok().map(str::to_string))
         .collect();
     names.sort();
@@ -112,6 +126,31 @@ fn branches(repo: &Repository) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_git_refuses_is_said_to_be_invalid_and_never_offered() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let commit = repo
+            .commit(Some("refs/heads/main"), &sig, &sig, "c", &tree, &[])
+            .unwrap();
+        // A ref file written by hand, with a name git refuses.
+        let refs = dir.path().join(".git/refs/heads");
+        std::fs::write(refs.join("a..b"), format!("{commit}\n")).unwrap();
+        let error = resolve(&repo, &RefName::parse(Some("a..b")), "repo").unwrap_err();
+        assert!(matches!(error, Error::InvalidRefName { .. }), "{error}");
+        let message = error.to_string();
+        assert!(
+            message.contains("not a valid branch or tag name"),
+            "{message}"
+        );
+        assert!(message.ends_with("; branches: main"), "{message}");
+        let error = resolve(&repo, &RefName::parse(Some("nope")), "repo").unwrap_err();
+        assert!(matches!(error, Error::RefNotFound { .. }), "{error}");
+    }
 
     #[test]
     fn shas_pin_and_names_do_not() {
