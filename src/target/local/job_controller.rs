@@ -247,6 +247,12 @@ impl Status {
         self.terminal().is_some()
     }
 
+    /// Marks the Job failed for a reason of jobcd's own (its run could
+    /// not go on), as the Job controller marks a Job failed.
+    pub(crate) fn fail(&mut self, reason: &str, message: &str, now: Timestamp) {
+        self.set(ConditionType::Failed, true, reason, message, now);
+    }
+
     fn set(
         &mut self,
         kind: ConditionType,

@@ -109,6 +109,11 @@ pub enum Error {
     },
 }
 
+/// An annotation that makes a run panic, so tests can show a panic is
+/// contained (only in test builds).
+#[cfg(test)]
+pub(crate) const PANIC_FOR_TESTS: &str = "test.jobcd.dev/panic";
+
 /// Progress of a run, for people watching it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
@@ -237,6 +242,15 @@ pub async fn run_until(
     progress: impl Fn(Progress) + Send,
     mut stop: watch::Receiver<Option<Stop>>,
 ) -> Result<Ended, Error> {
+    #[cfg(test)]
+    if job
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(PANIC_FOR_TESTS))
+    {
+        panic!("a panic injected by a test");
+    }
     let unsupported = |problem: String| Error::Unsupported {
         namespace: record.namespace.clone(),
         name: record.name.clone(),

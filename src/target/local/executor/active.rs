@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use futures::FutureExt;
 use k8s_openapi::api::batch::v1::Job;
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 
@@ -32,7 +33,13 @@ pub enum RunError {
     /// Its task ended without a result.
     #[error("the run's task ended without a result")]
     Lost,
+    /// jobcd hit a bug while running it (a panic, contained to this run).
+    #[error("jobcd failed while running it: {0}; the Job is marked failed (JobcdInternalError)")]
+    Panicked(String),
 }
+
+/// The reason a Job failed by a panic in jobcd is recorded with.
+pub const REASON_INTERNAL: &str = "JobcdInternalError";
 
 /// Something that happened in the executor.
 #[derive(Debug, Clone)]
@@ -199,13 +206,26 @@ impl Executor {
             }
         };
         tokio::spawn(async move {
-            let rt = &executor.runtime;
-            let result = job_runner::run_until(rt, record.clone(), &job, progress, stop_rx).await;
-            let result = match result {
-                Ok(ended) => executor.settle(&record, &ended).await.map(|()| ended),
-                Err(e) => Err(e),
-            }
-            .map_err(|e| RunError::Runner(Arc::new(e)));
+            let run = async {
+                let rt = &executor.runtime;
+                let result =
+                    job_runner::run_until(rt, record.clone(), &job, progress, stop_rx).await;
+                match result {
+                    Ok(ended) => executor.settle(&record, &ended).await.map(|()| ended),
+                    Err(e) => Err(e),
+                }
+                .map_err(|e| RunError::Runner(Arc::new(e)))
+            };
+            // A panic (a bug in jobcd) ends this run as failed; the process,
+            // the other runs and whoever waits for this one go on.
+            let result = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                Ok(result) => result,
+                Err(panic) => {
+                    let message = panic_message(panic.as_ref());
+                    executor.fail_internally(&record, &message).await;
+                    Err(RunError::Panicked(message))
+                }
+            };
             {
                 let mut runs = executor.active.runs();
                 runs.remove(&record.uid);
@@ -224,6 +244,29 @@ impl Executor {
             });
             executor.active.changed.notify_one();
         });
+    }
+
+    /// Records a run that jobcd could not carry on (it panicked) as failed,
+    /// in its Job and in the ledger, so that it is not run again by itself.
+    async fn fail_internally(&self, record: &JobRecord, message: &str) {
+        let now = self.runtime.clock.now();
+        let mut status = record.status.clone();
+        status.fail(REASON_INTERNAL, message, now);
+        let uid = record.uid.clone();
+        let saved = self
+            .runtime
+            .with_store(move |s| {
+                s.update_job_status(&uid, &status)?;
+                s.settle_ledger(&uid, "Failed", now)
+            })
+            .await;
+        if let Err(e) = saved {
+            tracing::error!(
+                "recording the failure of Job {}/{}: {e}",
+                record.namespace,
+                record.name
+            );
+        }
     }
 
     /// Records what a run's end means: the ledger learns the outcome, a
@@ -287,6 +330,15 @@ impl Executor {
     pub fn notices(&self) -> broadcast::Receiver<Notice> {
         self.active.notices.subscribe()
     }
+}
+
+/// What a panic said, if it said it as text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into())
 }
 
 /// An error with its causes, on one line.

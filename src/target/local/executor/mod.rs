@@ -35,7 +35,7 @@ use crate::manifest::{Kind, Typed};
 pub use crate::target::JobRef;
 use crate::target::{Cause, Desired};
 use active::Active;
-pub use active::{Finished, Notice, RunError};
+pub use active::{Finished, Notice, REASON_INTERNAL, RunError};
 use lock::RunnerLock;
 pub use operations::outcome;
 pub use recovery::Recovery;

@@ -689,3 +689,42 @@ fn a_damaged_database_is_found_at_start() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_run_fails_that_job_alone() {
+    use crate::target::Target;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock).await;
+    let panicking = desired(
+        objects(&format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: buggy\n  annotations: {{{}: \"yes\"}}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: main, image: x, command: [\"true\"]}}]\n",
+            job_runner::PANIC_FOR_TESTS
+        ))
+        .remove(0),
+    );
+    let Applied::Started(run) = executor.apply_job(&panicking, None).await.unwrap() else {
+        panic!("a new Job runs")
+    };
+    let ended = tokio::time::timeout(Duration::from_secs(10), run.finished())
+        .await
+        .expect("whoever waits for the run hears of its end");
+    assert!(matches!(ended, Err(RunError::Panicked(_))), "{ended:?}");
+    tokio::time::timeout(Duration::from_secs(10), executor.wait_idle())
+        .await
+        .expect("the run is no longer in flight");
+    let ledger = executor.ledger("s").await.unwrap();
+    assert_eq!(
+        ledger.outcome("default", "buggy", &panicking.spec_hash),
+        Some("Failed"),
+        "it is not run again by itself"
+    );
+    let runs = executor.runs(Some("buggy")).unwrap();
+    let reason = runs[0].job.status.terminal().map(|c| c.reason.clone());
+    assert_eq!(reason.as_deref(), Some(REASON_INTERNAL));
+    // The executor goes on running other Jobs.
+    let Applied::Started(run) = executor.apply_job(&job_with_ttl(3600), None).await.unwrap() else {
+        panic!("a new Job runs")
+    };
+    assert!(matches!(run.finished().await, Ok(Ended::Finished(_))));
+}
