@@ -294,6 +294,11 @@ pub struct Actions {
     pub requeue_at: Option<Timestamp>,
 }
 
+/// Pods the Job controller creates in one sync, at most
+/// (`maxPodCreateDeletePerSync` in its code): `parallelism: 2147483647`
+/// asks for more than any machine can start at once.
+pub const MAX_CREATE_PER_SYNC: usize = 500;
+
 /// One sync of a Job.
 pub fn sync(spec: &Spec, status: &mut Status, pods: &[Pod], now: Timestamp) -> Actions {
     let mut actions = Actions::default();
@@ -563,7 +568,9 @@ fn manage(spec: &Spec, status: &mut Status, live: &[&Pod], now: Timestamp, actio
             return;
         }
     }
-    let missing = (want - have) as usize;
+    // The controller creates at most this many pods per sync
+    // (maxPodCreateDeletePerSync); the next sync creates more.
+    let missing = ((want - have) as usize).min(MAX_CREATE_PER_SYNC);
     if spec.indexed {
         let busy: BTreeSet<i32> = running.iter().filter_map(|p| p.index).collect();
         let completions = spec.completions.unwrap_or(0);

@@ -512,4 +512,16 @@ fn durations_and_counts_at_their_extremes_never_panic() {
     });
     w.sync();
     assert_eq!(w.running().len(), 1, "one completion wants one pod");
+    // A work queue with int32's top parallelism: pods come 500 a sync.
+    let mut w = World::new(Spec {
+        parallelism: i32::MAX,
+        completions: None,
+        ..spec()
+    });
+    assert_eq!(w.sync().create.len(), MAX_CREATE_PER_SYNC);
+    assert_eq!(
+        w.sync().create.len(),
+        MAX_CREATE_PER_SYNC,
+        "more the next sync"
+    );
 }
