@@ -266,6 +266,9 @@ pub async fn run<T: Target>(
         }
         Err(Unprepared::Unreadable(e)) => return Reconciled::Unreadable(e),
     };
+    // Subscribed before the runs in flight are read and before anything is
+    // applied, so that no run's end is missed.
+    let mut events = target.events();
     // Runs a restart left (the local executor resumes them; on a cluster,
     // Jobs an interrupted sync left running) are followed too, once the
     // target has been read.
@@ -295,8 +298,6 @@ pub async fn run<T: Target>(
         statuses: statuses.filter(|_| !quiet),
         ..reporter
     };
-    // Subscribed before anything is applied, so no run's end is missed.
-    let mut events = target.events();
     if counts.changes {
         reporter.note(record::syncing(sha, desired.len())).await;
     }
