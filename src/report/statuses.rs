@@ -400,8 +400,17 @@ fn deliver_loop(
         }
         Err(e) => undelivered(&format!("status outbox: {e}")),
     };
+    let deliver_all = |recorders: &HashMap<String, Recorder>| {
+        for recorder in recorders.values() {
+            tell(recorder.deliver(Timestamp::now()));
+        }
+    };
+    // Retries are due every RETRY_EVERY whatever else comes: a busy source
+    // never starves another's retries.
+    let mut next_retry = Instant::now() + RETRY_EVERY;
     loop {
-        match kicked.recv_timeout(RETRY_EVERY) {
+        let wait = next_retry.saturating_duration_since(Instant::now());
+        match kicked.recv_timeout(wait) {
             Ok(Kick::Due(source)) => {
                 if let Some(recorder) = recorders.get(&source) {
                     tell(recorder.deliver(Timestamp::now()));
@@ -411,20 +420,18 @@ fn deliver_loop(
                 recorders.insert(source, recorder);
             }
             Ok(Kick::Drain { grace, reply }) => {
-                for recorder in recorders.values() {
-                    tell(recorder.deliver(Timestamp::now()));
-                }
+                deliver_all(&recorders);
                 if let Some(grace) = grace {
                     drain(&recorders, grace, &undelivered);
                 }
                 let _ = reply.send(());
             }
-            Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                for recorder in recorders.values() {
-                    tell(recorder.deliver(Timestamp::now()));
-                }
-            }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {}
             Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        if Instant::now() >= next_retry {
+            deliver_all(&recorders);
+            next_retry = Instant::now() + RETRY_EVERY;
         }
     }
 }
