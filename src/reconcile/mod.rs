@@ -5,6 +5,7 @@
 //! they start followed to their end, and statuses reported on the commits.
 
 mod apply;
+mod follow;
 mod prepare;
 mod run;
 

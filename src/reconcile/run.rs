@@ -5,17 +5,17 @@
 //! callers of [`run`]: they differ only in what they do with its events
 //! and its outcome.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::apply::{self, Done};
+use super::follow::{Followed, Following, Reporter, follow};
 use super::prepare::{self, Prepared, Unprepared};
-use crate::manifest::{Kind, ObjectRef, Validation};
+use crate::manifest::{ObjectRef, Validation};
 use crate::plan::{self, Action, Plan, Policy};
 use crate::report::record;
 use crate::report::statuses::Statuses;
 use crate::report::{SYNC_CONTEXT, Status};
-use crate::target::{Cause, JobRef, Live, Outcome, RunEvent, Target};
+use crate::target::{Cause, JobRef, Outcome, RunEvent, Target};
 
 /// How often a reconcile says what it still waits for.
 pub const PROGRESS: Duration = Duration::from_secs(10);
@@ -374,169 +374,6 @@ pub async fn run<T: Target>(
         summary,
         interrupted: None,
     })
-}
-
-/// How following the runs ended.
-struct Followed {
-    /// The runs that ended, in the order they did.
-    runs: Vec<Outcome>,
-    /// How many were still going when following stopped.
-    going: usize,
-    /// Why following stopped before every run ended.
-    stopped: Option<Stop>,
-}
-
-/// Follows the runs in `following` until each has ended (reported on the
-/// commit it came from) or `stop` resolves. A reader that fell behind asks
-/// the target how its runs ended; a stream that closed ends the following
-/// as a shutdown does.
-async fn follow<T: Target>(
-    target: &T,
-    events: &mut tokio::sync::broadcast::Receiver<RunEvent>,
-    mut following: Following,
-    reporter: Reporter<'_>,
-    on: &mut (dyn FnMut(Event<'_>) + Send),
-    stop: impl Future<Output = Stop>,
-) -> Followed {
-    use tokio::sync::broadcast::error::RecvError;
-    let mut runs = Vec::new();
-    let started = tokio::time::Instant::now();
-    let mut progress = tokio::time::interval_at(started + PROGRESS, PROGRESS);
-    let mut stop = std::pin::pin!(stop);
-    while !following.is_empty() {
-        let ended = tokio::select! {
-            why = &mut stop => {
-                return Followed { runs, going: following.len(), stopped: Some(why) };
-            }
-            received = events.recv() => match received {
-                Ok(RunEvent::Ended(outcome)) => vec![outcome],
-                Ok(event @ RunEvent::Pod { .. }) => {
-                    if following.contains(&event.job().uid) {
-                        on(Event::Run(&event));
-                    }
-                    Vec::new()
-                }
-                Ok(RunEvent::Started { .. }) => Vec::new(),
-                Err(RecvError::Lagged(_)) => following.ended_meanwhile(target).await,
-                Err(RecvError::Closed) => {
-                    return Followed { runs, going: following.len(), stopped: Some(Stop::Shutdown) };
-                }
-            },
-            _ = progress.tick() => {
-                on(Event::Waiting { jobs: following.jobs(), elapsed: started.elapsed() });
-                Vec::new()
-            }
-        };
-        for outcome in ended {
-            if let Some(run_sha) = following.remove(&outcome.uid) {
-                on(Event::Run(&RunEvent::Ended(outcome.clone())));
-                reporter.note(record::run_ended(&run_sha, &outcome)).await;
-                runs.push(outcome);
-            }
-        }
-    }
-    Followed {
-        runs,
-        going: 0,
-        stopped: None,
-    }
-}
-
-/// Statuses of one source, when it reports.
-#[derive(Clone, Copy)]
-struct Reporter<'a> {
-    source: &'a str,
-    statuses: Option<&'a Statuses>,
-}
-
-impl Reporter<'_> {
-    async fn note(&self, status: Status) {
-        if let Some(statuses) = self.statuses {
-            statuses.record(self.source, status).await;
-        }
-    }
-}
-
-/// The runs a reconcile follows: uid → (Job, the commit it came from).
-#[derive(Debug, Default)]
-struct Following {
-    runs: HashMap<String, (ObjectRef, String)>,
-}
-
-impl Following {
-    fn insert(&mut self, uid: String, id: ObjectRef, sha: String) {
-        self.runs.entry(uid).or_insert((id, sha));
-    }
-
-    /// Runs a restart left, of this source's Jobs and CronJobs: reported on
-    /// the commit their spec came from.
-    fn resume(&mut self, resumed: Vec<JobRef>, source: &str, live: &[Live]) {
-        for job in resumed {
-            // A CronJob's run is reported on the commit of its CronJob.
-            let spec = ObjectRef {
-                kind: match job.owner_cronjob {
-                    Some(_) => Kind::CronJob,
-                    None => Kind::Job,
-                },
-                namespace: job.namespace.clone(),
-                name: job
-                    .owner_cronjob
-                    .clone()
-                    .unwrap_or_else(|| job.name.clone()),
-            };
-            let from = live
-                .iter()
-                .find(|l| l.id == spec && l.source.as_deref() == Some(source));
-            if let Some(revision) = from.and_then(|l| l.revision.clone()) {
-                let id = ObjectRef {
-                    kind: Kind::Job,
-                    namespace: job.namespace,
-                    name: job.name,
-                };
-                self.insert(job.uid, id, revision);
-            }
-        }
-    }
-
-    fn contains(&self, uid: &str) -> bool {
-        self.runs.contains_key(uid)
-    }
-
-    fn remove(&mut self, uid: &str) -> Option<String> {
-        self.runs.remove(uid).map(|(_, sha)| sha)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.runs.is_empty()
-    }
-
-    fn len(&self) -> usize {
-        self.runs.len()
-    }
-
-    fn jobs(&self) -> Vec<String> {
-        let mut jobs: Vec<String> = self.runs.values().map(|(id, _)| id.to_string()).collect();
-        jobs.sort();
-        jobs
-    }
-
-    /// After missed events: the target is asked which followed runs ended
-    /// meanwhile, and how.
-    async fn ended_meanwhile<T: Target>(&self, target: &T) -> Vec<Outcome> {
-        let mut ended = Vec::new();
-        for (uid, (id, _)) in &self.runs {
-            let job = JobRef {
-                uid: uid.clone(),
-                namespace: id.namespace.clone(),
-                name: id.name.clone(),
-                owner_cronjob: None,
-            };
-            if let Ok(Some(outcome)) = target.outcome(&job).await {
-                ended.push(outcome);
-            }
-        }
-        ended
-    }
 }
 
 /// What the plan does, for the sync's status: "N created, …".
