@@ -5,6 +5,7 @@
 
 #![deny(unsafe_code)]
 
+mod causes;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::apply::{self, Done};
 use super::follow::{Followed, Following, Reporter, follow};
 use super::prepare::{self, Prepared, Unprepared};
+use crate::causes::one_line;
 use crate::manifest::{ObjectRef, Validation};
 use crate::plan::{self, Action, Plan, Policy};
 use crate::report::record;
@@ -306,7 +307,7 @@ pub async fn run<T: Target>(
         Err(failed) => {
             let failure = ApplyFailure {
                 id: Some(failed.id),
-                message: chain(&failed.error),
+                message: one_line(&failed.error),
             };
             on(Event::ApplyFailed(&failure));
             (failed.done, Some(failure))
@@ -356,7 +357,7 @@ pub async fn run<T: Target>(
     if let Err(e) = target.settle().await {
         let after = ApplyFailure {
             id: None,
-            message: format!("after the runs ended: {}", chain(&e)),
+            message: format!("after the runs ended: {}", one_line(&e)),
         };
         on(Event::ApplyFailed(&after));
         failure.get_or_insert(after);
@@ -408,21 +409,6 @@ fn final_status(
         (None, 0) => record::synced(sha, summary),
         (None, n) => record::rejected(sha, &format!("{n} conflict(s): {summary}")),
     }
-}
-
-/// An error with its causes, on one line.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

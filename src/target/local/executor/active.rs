@@ -28,7 +28,7 @@ pub type Finished = Result<Ended, RunError>;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RunError {
     /// Running it, or recording what it did, failed.
-    #[error("{}", chain(.0.as_ref()))]
+    #[error("{}", crate::causes::one_line(.0.as_ref()))]
     Runner(Arc<job_runner::Error>),
     /// Its task ended without a result.
     #[error("the run's task ended without a result")]
@@ -339,16 +339,4 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "a panic".into())
-}
-
-/// An error with its causes, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
