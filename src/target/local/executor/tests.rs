@@ -622,13 +622,19 @@ async fn state_with_history(dir: &Path) {
     executor.shutdown().await;
 }
 
-fn start_error(dir: &Path) -> StartError {
-    let clock = Arc::new(ManualClock::starting_at(at(T0)));
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Runs `work` on a runtime of its own (the tests below are plain tests:
+/// each start of the executor gets a fresh runtime, as each jobcd does).
+fn block_on<T>(work: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    match runtime.block_on(Executor::start(dir, clock)) {
+        .unwrap()
+        .block_on(work)
+}
+
+fn start_error(dir: &Path) -> StartError {
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    match block_on(Executor::start(dir, clock)) {
         Ok(_) => panic!("the runner started on lost state"),
         Err(e) => e,
     }
@@ -638,11 +644,7 @@ fn start_error(dir: &Path) -> StartError {
 fn a_database_that_vanished_or_was_emptied_is_refused() {
     for lose in ["delete", "empty"] {
         let dir = tempfile::tempdir().unwrap();
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(state_with_history(dir.path()));
+        block_on(state_with_history(dir.path()));
         let db = dir.path().join(store::FILE_NAME);
         for suffix in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(dir.path().join(format!("{}{suffix}", store::FILE_NAME)));
@@ -667,11 +669,7 @@ fn a_database_that_vanished_or_was_emptied_is_refused() {
 #[test]
 fn a_damaged_database_is_found_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(state_with_history(dir.path()));
+    block_on(state_with_history(dir.path()));
     let db = dir.path().join(store::FILE_NAME);
     // Everything into the main file, then a page of it overwritten.
     let conn = rusqlite::Connection::open(&db).unwrap();
