@@ -403,10 +403,10 @@ async fn push(args: &Args, state_dir: &Path) {
         None => return,
     };
     let pushed = match source {
-        Ok(source) => tokio::task::spawn_blocking(move || source.push_notes(NOTES_REF))
+        Ok(source) => source
+            .push_notes_off_runtime(NOTES_REF)
             .await
-            .map_err(anyhow::Error::from)
-            .and_then(|r| r.map_err(anyhow::Error::from)),
+            .map_err(anyhow::Error::from),
         Err(e) => Err(e),
     };
     if let Err(e) = pushed {

@@ -306,13 +306,10 @@ fn log(event: Event<'_>, reason: Reason) {
 /// Pushes a source's notes to its remote; a failure is logged and the
 /// next reconcile pushes again.
 async fn push_notes(source: &Source) {
-    let source = source.clone();
-    let pushed =
-        tokio::task::spawn_blocking(move || source.push_notes(crate::report::notes::NOTES_REF))
-            .await;
-    match pushed {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => warn!("pushing notes: {e}"),
-        Err(e) => warn!("pushing notes: {e}"),
+    let pushed = source
+        .push_notes_off_runtime(crate::report::notes::NOTES_REF)
+        .await;
+    if let Err(e) = pushed {
+        warn!("pushing notes: {e}");
     }
 }

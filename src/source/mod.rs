@@ -277,6 +277,20 @@ impl Source {
         }
     }
 
+    /// [`Source::push_notes`] for async callers: the push (blocking git2
+    /// I/O) runs on the blocking pool.
+    pub async fn push_notes_off_runtime(&self, notes_ref: &str) -> Result<(), Error> {
+        let (source, notes_ref) = (self.clone(), notes_ref.to_string());
+        tokio::task::spawn_blocking(move || source.push_notes(&notes_ref))
+            .await
+            .unwrap_or_else(|e| {
+                Err(Error::Push {
+                    url: self.location.to_string(),
+                    message: e.to_string(),
+                })
+            })
+    }
+
     /// Pushes the notes jobcd wrote (`notes_ref`) to the source's remote. A
     /// local repository already holds its notes: pushing them is the
     /// user's `git push`, so that is an error here.
