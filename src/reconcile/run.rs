@@ -295,6 +295,9 @@ pub async fn run<T: Target>(
             Some(s) => s.succeeded(source, sha, SYNC_CONTEXT).await,
             None => true,
         };
+    // Quiet silences the sync's own status; the runs it follows (a run a
+    // restart left, say) are news on any commit and always reported.
+    let runs_reporter = reporter;
     let reporter = Reporter {
         statuses: statuses.filter(|_| !quiet),
         ..reporter
@@ -336,7 +339,7 @@ pub async fn run<T: Target>(
         runs,
         going,
         stopped,
-    } = follow(target, &mut events, following, reporter, on, stop).await;
+    } = follow(target, &mut events, following, runs_reporter, on, stop).await;
     if let Some(why) = stopped {
         let summary = format!("{applied}; {going} Job run(s) still going");
         if why == Stop::Superseded {
