@@ -19,7 +19,7 @@ use crate::report::statuses::Statuses;
 use crate::target::local::{
     BY_HAND, CronEvent, Executor, JobRef, JobStatus as Status, Notice, SystemClock,
 };
-use crate::target::{Ledger, PodChange, RunEvent, RunResult, Target};
+use crate::target::{PodChange, RunEvent, RunResult, Target};
 
 mod inspect;
 
@@ -160,7 +160,6 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<Outcome> {
     }
     let executor = start(state_dir).await?;
     let work = async {
-        let ledger = executor.ledger(BY_HAND).await?;
         let policy = Policy {
             prune: false,
             ..Policy::default()
@@ -172,7 +171,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<Outcome> {
             policy: &policy,
             mode: Mode::Apply,
         };
-        let mut on = |event: Event<'_>| print_by_hand(&event, &ledger);
+        let mut on = |event: Event<'_>| print_by_hand(&event);
         let reconciled =
             reconcile::run(&executor, request, None, &mut on, std::future::pending()).await;
         executor.wait_idle().await;
@@ -191,9 +190,9 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<Outcome> {
 }
 
 /// What `local apply` says as it goes.
-fn print_by_hand(event: &Event<'_>, ledger: &Ledger) {
+fn print_by_hand(event: &Event<'_>) {
     match event {
-        Event::Planned(plan) => print_by_hand_plan(plan, ledger),
+        Event::Planned(plan) => print_by_hand_plan(plan),
         Event::ApplyFailed(why) => {
             eprintln!("error: {why}; the objects after it were not applied");
         }
@@ -211,7 +210,7 @@ fn print_by_hand(event: &Event<'_>, ledger: &Ledger) {
     }
 }
 
-fn print_by_hand_plan(plan: &Plan<'_>, ledger: &Ledger) {
+fn print_by_hand_plan(plan: &Plan<'_>) {
     for step in plan.steps() {
         let id = &step.id;
         match (id.kind, step.action) {
@@ -219,20 +218,15 @@ fn print_by_hand_plan(plan: &Plan<'_>, ledger: &Ledger) {
                 "{id}: recorded (fires under `jobcd local serve`, or now with `jobcd local run-now {}`)",
                 id.name
             ),
-            (Kind::Job, Action::Skip | Action::Unchanged) => {
-                let ran = step
-                    .desired
-                    .and_then(|d| ledger.outcome(&id.namespace, &id.name, &d.spec_hash));
-                match ran {
-                    Some("Running") => {
-                        println!("{id}: already running with this spec (resumed); waiting for it");
-                    }
-                    Some(outcome) => println!(
-                        "{id}: already ran with this spec ({outcome}); change the spec (e.g. the jobcd.dev/run annotation) to run it again"
-                    ),
-                    None => println!("{id}: {}", step.reason),
+            (Kind::Job, Action::Skip | Action::Unchanged) => match step.ran.as_deref() {
+                Some("Running") => {
+                    println!("{id}: already running with this spec (resumed); waiting for it");
                 }
-            }
+                Some(outcome) => println!(
+                    "{id}: already ran with this spec ({outcome}); change the spec (e.g. the jobcd.dev/run annotation) to run it again"
+                ),
+                None => println!("{id}: {}", step.reason),
+            },
             (_, Action::Conflict) => eprintln!("{id}: {}", step.reason),
             _ => {}
         }

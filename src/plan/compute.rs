@@ -62,6 +62,9 @@ pub struct Step<'a> {
     pub desired: Option<&'a Desired>,
     /// The live object, if the target has it.
     pub live: Option<&'a Live>,
+    /// For a Job, how its desired spec's run went, as the run-once ledger
+    /// had it when the plan was made (`Running` while it runs).
+    pub ran: Option<String>,
 }
 
 /// A whole plan, in apply order: CronJobs, then Jobs, then prunes. Only
@@ -77,15 +80,21 @@ impl<'a> Step<'a> {
     fn of_desired(
         d: &'a Desired,
         live: Option<&'a Live>,
+        ledger: &Ledger,
         (action, reason): (Action, String),
     ) -> Step<'a> {
         debug_assert!(!matches!(action, Action::Prune | Action::Keep));
+        let id = &d.object.id;
         Step {
-            id: d.object.id.clone(),
+            id: id.clone(),
             action,
             reason,
             desired: Some(d),
             live,
+            ran: (id.kind == Kind::Job)
+                .then(|| ledger.outcome(&id.namespace, &id.name, &d.spec_hash))
+                .flatten()
+                .map(str::to_string),
         }
     }
 
@@ -105,6 +114,7 @@ impl<'a> Step<'a> {
             reason,
             desired: None,
             live: Some(l),
+            ran: None,
         }
     }
 
@@ -241,7 +251,7 @@ pub fn plan<'a>(
     for d in desired {
         let current = live_by_id.get(&d.object.id).copied();
         let decided = decide(source, d, current, ledger, policy);
-        steps.push(Step::of_desired(d, current, decided));
+        steps.push(Step::of_desired(d, current, ledger, decided));
     }
     let wanted: HashSet<&ObjectRef> = desired.iter().map(|d| &d.object.id).collect();
     let mine = |l: &&'a Live| l.source.as_deref() == Some(source);

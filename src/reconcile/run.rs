@@ -249,6 +249,14 @@ pub async fn run<T: Target>(
     } = request;
     let statuses = statuses.filter(|_| mode == Mode::Apply);
     let reporter = Reporter { source, statuses };
+    // Subscribed before anything is read or applied, so that no followed
+    // run's end is missed.
+    let mut events = target.events();
+    // Runs a restart left are followed too: the local executor knows its
+    // own before the target is read — so a run its ledger shows running is
+    // among them, or has ended and the ledger says how — and a cluster's
+    // (Jobs an interrupted sync left running) are known once it has been.
+    let mut resumed = target.in_flight();
     let prepared = prepare::prepare(target, source, sha, validation).await;
     let Prepared {
         desired,
@@ -267,13 +275,6 @@ pub async fn run<T: Target>(
         }
         Err(Unprepared::Unreadable(e)) => return Reconciled::Unreadable(e),
     };
-    // Subscribed before the runs in flight are read and before anything is
-    // applied, so that no run's end is missed.
-    let mut events = target.events();
-    // Runs a restart left (the local executor resumes them; on a cluster,
-    // Jobs an interrupted sync left running) are followed too, once the
-    // target has been read.
-    let resumed = target.in_flight();
     let plan = match plan::plan(source, &desired, &live, &ledger, policy) {
         Ok(plan) => plan,
         Err(refusal) => {
@@ -283,6 +284,7 @@ pub async fn run<T: Target>(
             return Reconciled::Refused(Refused::Prune(refusal));
         }
     };
+    resumed.extend(target.in_flight());
     on(Event::Planned(&plan));
     let counts = Counts::of(&plan);
     if mode == Mode::Rehearse {
