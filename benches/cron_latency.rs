@@ -10,6 +10,7 @@
 //!
 //! `cargo bench --bench cron_latency`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use jobcd::plan::spec_hash;
 use jobcd::target::Desired;
 use jobcd::target::local::clock::{Clock, Wait};
 use jobcd::target::local::executor::{Executor, Notice};
+use jobcd::target::local::supervisor;
 
 const ROUNDS: usize = 15;
 const CRONJOBS: usize = 20;
@@ -92,7 +94,11 @@ async fn round(objects: &[Desired]) -> (Duration, Duration) {
         .unwrap();
     let shift = boundary.duration_since(now + lead);
     let clock = Arc::new(Shifted(shift));
-    let (executor, _) = Executor::start(dir.path(), clock).await.unwrap();
+    let (executor, _) = Executor::start_with(dir.path(), clock, |rt| {
+        rt.supervisor = supervisor::Command::binary(Path::new(env!("CARGO_BIN_EXE_jobcd")));
+    })
+    .await
+    .unwrap();
     for o in objects {
         executor.apply_cronjob(o).unwrap();
     }

@@ -4,6 +4,7 @@
 //!
 //! `cargo bench --bench local`.
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use jiff::Timestamp;
 use jobcd::target::local::clock::SystemClock;
 use jobcd::target::local::job_runner::{self, Runtime};
 use jobcd::target::local::store::{JobRecord, Store};
+use jobcd::target::local::supervisor;
 use k8s_openapi::api::batch::v1::Job;
 
 const RUNS: usize = 1_000;
@@ -32,6 +34,7 @@ fn main() {
         log_cap: 1 << 20,
         backoff_base: Duration::from_secs(10),
         crash_backoff: Duration::from_secs(10),
+        supervisor: supervisor::Command::binary(Path::new(env!("CARGO_BIN_EXE_jobcd"))),
     };
     let job: Job = serde_json::from_value(serde_json::json!({
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "bench"},

@@ -1,14 +1,15 @@
-//! `jobcd local` after a crash: jobcd is killed with SIGKILL while pods run,
-//! their processes live on as orphans, and the next runner to start stops
-//! them as the kubelet would (SIGTERM to each group, SIGKILL after the
-//! grace period), records those pods as lost (`DeletionByPodGC`) and
-//! resumes their Jobs, which count the lost pods as failed attempts.
+//! `jobcd local` after a crash. Each pod runs under a supervisor of its
+//! own, which outlives jobcd: when only jobcd is killed with SIGKILL, the
+//! next runner adopts its pods and records how they really end
+//! (`local_adoption.rs` tests that, over a hundred random kill points).
+//! Here jobcd's supervisors are killed with it (an OOM kill of the whole
+//! service, say): the containers live on as orphans, and the next runner
+//! to start stops them as the kubelet would (SIGTERM to each group, SIGKILL
+//! after the grace period), records those pods as lost (`DeletionByPodGC`)
+//! and resumes their Jobs, which count the lost pods as failed attempts.
 //!
 //! Everything is real: the jobcd binary, its SQLite state, and containers
-//! that are `sh` scripts reporting what happens to them through files in a
-//! temporary directory. Every container carries that directory's path in
-//! its environment, so a test can find each process it caused, check that
-//! none is left when it ends, and kill them if it fails half-way.
+//! that are `sh` scripts (see `support/crash_scene.rs`).
 //!
 //! Timing: the tests wait for conditions (a file, a line of output, a pod's
 //! phase), never for a fixed time. Two waits are inherent: the Job
@@ -16,323 +17,16 @@
 //! orphan that exits stays a zombie until init reaps it (about 2 s), which
 //! recovery waits for.
 
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use tempfile::TempDir;
-
-/// How long any awaited condition may take (the longest, a retry after
-/// recovery, takes about 12 s).
-const PATIENCE: Duration = Duration::from_secs(30);
-/// How often a condition is checked.
-const POLL: Duration = Duration::from_millis(50);
-/// The environment variable marking a test's container processes.
-const MARK: &str = "JOBCD_CRASH_TEST";
-
-/// Polls `ready` until it holds; panics after [`PATIENCE`].
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !ready() {
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {PATIENCE:?} waiting until {what}"
-        );
-        std::thread::sleep(POLL);
-    }
-}
-
-/// A jobcd process the test drives, its stdout and stderr collected as they
-/// come. Dropping it kills it, so a failing test leaks no runner.
-struct Jobcd {
-    child: Child,
-    output: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-impl Jobcd {
-    fn spawn(state: &Path, args: &[&str]) -> Jobcd {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
-            .arg("--state-dir")
-            .arg(state)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the jobcd binary runs");
-        let output = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let readers = vec![
-            collect(stdout, output.clone()),
-            collect(stderr, output.clone()),
-        ];
-        Jobcd {
-            child,
-            output,
-            readers,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().unwrap().clone()
-    }
-
-    /// Waits until the output contains `needle`.
-    fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        while !self.output().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "gave up after {PATIENCE:?} waiting for {needle:?} in:\n{}",
-                self.output()
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Kills jobcd with SIGKILL, as the OOM killer or `kill -9` would.
-    fn crash(&mut self) {
-        self.child.kill().expect("SIGKILL is delivered");
-        let status = self.finish();
-        assert_eq!(status.signal(), Some(9), "{}", self.output());
-    }
-
-    /// Asks jobcd to stop with SIGTERM and waits for it.
-    fn terminate(&mut self) -> ExitStatus {
-        kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM).expect("SIGTERM is delivered");
-        self.finish()
-    }
-
-    /// Waits for jobcd to exit and for all its output.
-    fn finish(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("jobcd can be waited for") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "jobcd did not exit within {PATIENCE:?}:\n{}",
-                self.output()
-            );
-            std::thread::sleep(POLL);
-        };
-        // Containers never inherit jobcd's stdout or stderr, so the pipes
-        // close when jobcd has exited.
-        for reader in self.readers.drain(..) {
-            reader.join().expect("the output reader does not panic");
-        }
-        status
-    }
-}
-
-impl Drop for Jobcd {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Appends everything `stream` yields to `into`, on a thread of its own.
-fn collect(mut stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stream.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    })
-}
-
-/// One test's world: a state directory, a manifest directory, and a
-/// directory the containers write to, whose path marks their processes.
-/// Dropping it kills any marked process still alive.
-struct Scene {
-    state: TempDir,
-    manifests: TempDir,
-    work: TempDir,
-}
-
-impl Scene {
-    fn new() -> Scene {
-        Scene {
-            state: tempfile::tempdir().unwrap(),
-            manifests: tempfile::tempdir().unwrap(),
-            work: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// A path the containers write to.
-    fn file(&self, name: &str) -> PathBuf {
-        self.work.path().join(name)
-    }
-
-    /// Writes a manifest.
-    fn manifest(&self, name: &str, yaml: &str) {
-        std::fs::write(self.manifests.path().join(name), yaml).unwrap();
-    }
-
-    /// Starts jobcd on this scene's state.
-    fn jobcd(&self, args: &[&str]) -> Jobcd {
-        Jobcd::spawn(self.state.path(), args)
-    }
-
-    /// Starts `jobcd local apply` on the manifest directory.
-    fn apply(&self) -> Jobcd {
-        self.jobcd(&["local", "apply", self.manifests.path().to_str().unwrap()])
-    }
-
-    /// `jobcd local runs NAME`.
-    fn runs(&self, name: &str) -> String {
-        let mut runs = self.jobcd(&["local", "runs", name]);
-        let status = runs.finish();
-        assert!(status.success(), "{}", runs.output());
-        runs.output()
-    }
-
-    /// The whole lines of a file the containers append to (none if absent).
-    fn lines(&self, name: &str) -> Vec<String> {
-        let text = std::fs::read_to_string(self.file(name)).unwrap_or_default();
-        text.split_inclusive('\n')
-            .filter(|l| l.ends_with('\n'))
-            .map(|l| l.trim_end().to_string())
-            .collect()
-    }
-
-    /// The pids a container wrote to `name`, one a line.
-    fn pids(&self, name: &str) -> Vec<u32> {
-        self.lines(name)
-            .iter()
-            .map(|l| l.parse().expect("a pid"))
-            .collect()
-    }
-
-    /// Waits until a container has written a pid to `name`; returns it.
-    fn wait_for_pid(&self, name: &str) -> u32 {
-        wait_until(&format!("a container writes {name}"), || {
-            !self.pids(name).is_empty()
-        });
-        self.pids(name)[0]
-    }
-
-    /// Waits until `local runs NAME` shows pod `pod` running, which jobcd
-    /// records together with its processes.
-    fn wait_until_recorded(&self, name: &str, pod: &str) {
-        let running = format!("  pod {pod} Running ");
-        wait_until(&format!("pod {pod} is recorded running"), || {
-            self.runs(name).contains(&running)
-        });
-    }
-
-    /// The live processes that carry this scene's mark.
-    fn leftovers(&self) -> Vec<u32> {
-        let mark = format!("{MARK}={}", self.work.path().display());
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/environ"))
-                    .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == mark.as_bytes()))
-            })
-            .filter(|pid| alive(*pid))
-            .collect()
-    }
-
-    /// The container of the test's pods: `script` run by `sh`, with the
-    /// scene's mark in its environment; YAML for `template.spec`. `$$` is
-    /// the kubelet's escape for `$` in command and args, so scripts write
-    /// `$$$$` for the shell's own pid.
-    fn pod_spec(&self, script: &str) -> String {
-        format!(
-            "spec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 2\n  containers:\n    - name: main\n      image: busybox\n      env:\n        - name: {MARK}\n          value: \"{mark}\"\n      command: [sh, -c]\n      args:\n        - |\n{script}",
-            mark = self.work.path().display(),
-            script = indent(script, 10)
-        )
-    }
-
-    /// A Job running `script`.
-    fn job(&self, name: &str, backoff_limit: i32, script: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  backoffLimit: {backoff_limit}\n  template:\n{}",
-            indent(&self.pod_spec(script), 4)
-        )
-    }
-
-    /// A CronJob firing every 2 s with `concurrencyPolicy: Forbid`.
-    fn forbid_cronjob(&self, name: &str, backoff_limit: i32, script: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: {name}\nspec:\n  schedule: \"@every 2s\"\n  concurrencyPolicy: Forbid\n  jobTemplate:\n    spec:\n      backoffLimit: {backoff_limit}\n      template:\n{}",
-            indent(&self.pod_spec(script), 8)
-        )
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        for pid in self.leftovers() {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        }
-    }
-}
-
-fn indent(text: &str, by: usize) -> String {
-    text.lines().map(|l| format!("{:by$}{l}\n", "")).collect()
-}
-
-/// Whether process `pid` exists and has not exited (a zombie has).
-fn alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat[stat.rfind(')').map_or(0, |i| i + 1)..]
-        .split_whitespace()
-        .next();
-    !matches!(state, Some("Z" | "X"))
-}
-
-/// Whether process `pid` ignores SIGTERM (bit 15 of `SigIgn` in its status).
-fn ignores_sigterm(pid: u32) -> bool {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigIgn:"))
-        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << (15 - 1)) != 0)
-}
-
-/// The pod named on a `… pod NAME started` line of jobcd's output.
-fn started_pod(output: &str) -> String {
-    output
-        .lines()
-        .find_map(|l| l.split_once(": pod ")?.1.strip_suffix(" started"))
-        .unwrap_or_else(|| panic!("no pod started in:\n{output}"))
-        .to_string()
-}
-
-/// The Job lines of `local runs` (pods are the indented lines).
-fn job_lines(runs: &str) -> Vec<&str> {
-    runs.lines().filter(|l| !l.starts_with(' ')).collect()
-}
+use support::crash_scene::*;
 
 #[test]
 fn a_job_killed_mid_run_is_recovered_and_retried_once() {
@@ -361,7 +55,7 @@ fn a_job_killed_mid_run_is_recovered_and_retried_once() {
     first.wait_for("started");
     let pod = started_pod(&first.output());
     scene.wait_until_recorded("crashy", &pod);
-    first.crash();
+    first.crash_with_supervisors(scene.state.path());
     assert!(
         alive(leader) && alive(sleeper),
         "the container outlives a killed jobcd"
@@ -373,7 +67,7 @@ fn a_job_killed_mid_run_is_recovered_and_retried_once() {
     assert!(status.success(), "{out}");
     for line in [
         format!(
-            "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped, pod recorded as failed (DeletionByPodGC)"
+            "recovered: pod {pod} was running when jobcd last stopped and lost its supervisor; 1 process group(s) stopped, pod recorded as failed (DeletionByPodGC)"
         ),
         "recovered: Job default/crashy resumes".into(),
         "Job default/crashy: already running with this spec (resumed); waiting for it".into(),
@@ -451,7 +145,7 @@ fn a_lost_pods_whole_group_is_stopped_and_counts_against_the_backoff_limit() {
     first.wait_for("started");
     let pod = started_pod(&first.output());
     scene.wait_until_recorded("stubborn", &pod);
-    first.crash();
+    first.crash_with_supervisors(scene.state.path());
     assert!(alive(leader) && alive(grandchild), "orphans outlive jobcd");
     assert!(ignores_sigterm(grandchild), "the test's premise");
 
@@ -466,7 +160,7 @@ fn a_lost_pods_whole_group_is_stopped_and_counts_against_the_backoff_limit() {
     );
     assert!(
         out.contains(&format!(
-            "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped"
+            "recovered: pod {pod} was running when jobcd last stopped and lost its supervisor; 1 process group(s) stopped"
         )),
         "{out}"
     );
@@ -535,7 +229,7 @@ fn a_pid_that_died_while_jobcd_was_down_and_was_reused_is_left_alone() {
     first.wait_for("started");
     let pod = started_pod(&first.output());
     scene.wait_until_recorded("gone", &pod);
-    first.crash();
+    first.crash_with_supervisors(scene.state.path());
     // The pod's processes die while no jobcd runs, and are reaped.
     kill(Pid::from_raw(-(leader as i32)), Signal::SIGKILL).expect("the group exists");
     wait_until("the dead container's pid is free", || {
@@ -555,7 +249,7 @@ fn a_pid_that_died_while_jobcd_was_down_and_was_reused_is_left_alone() {
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(
         out.contains(&format!(
-            "recovered: pod {pod} was running when jobcd last stopped; 0 process group(s) stopped"
+            "recovered: pod {pod} was running when jobcd last stopped and lost its supervisor; 0 process group(s) stopped"
         )),
         "{out}"
     );
@@ -597,20 +291,6 @@ fn exclusive_script(dir: &Path) -> String {
     )
 }
 
-/// The pod of the only run of CronJob `tick` so far.
-fn only_pod(runs: &str) -> String {
-    runs.split_whitespace()
-        .skip_while(|w| *w != "pod")
-        .nth(1)
-        .unwrap_or_else(|| panic!("a pod is listed:\n{runs}"))
-        .to_string()
-}
-
-/// The pods of `local runs`, oldest first.
-fn pod_lines(runs: &str) -> Vec<&str> {
-    runs.lines().filter(|l| l.starts_with("  pod ")).collect()
-}
-
 /// serve is killed while a Forbid CronJob's run is active. That run's Job
 /// resumes after the restart (backoffLimit 1 leaves it one retry, which
 /// the Job controller starts 10 s later), and nothing else may run
@@ -640,12 +320,12 @@ fn a_run_serve_crashed_in_resumes_as_the_only_run_of_its_forbid_cronjob() {
     let leader = scene.pids("leaders")[0];
     let pod = only_pod(&scene.runs("tick"));
     scene.wait_until_recorded("tick", &pod);
-    serve.crash();
+    serve.crash_with_supervisors(scene.state.path());
     assert!(alive(leader), "the run outlives serve");
 
     let mut serve = scene.jobcd(&["local", "serve"]);
     serve.wait_for(&format!(
-        "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped"
+        "recovered: pod {pod} was running when jobcd last stopped and lost its supervisor; 1 process group(s) stopped"
     ));
     wait_until("the resumed Job's retry starts", || {
         scene.lines("starts").len() == 2
@@ -713,7 +393,7 @@ fn crash_a_manual_run(scene: &Scene, backoff_limit: i32) -> CrashedRun {
     let pod = started_pod(&manual.output());
     assert!(pod.starts_with("tick-manual-"), "{pod}");
     scene.wait_until_recorded("tick", &pod);
-    manual.crash();
+    manual.crash_with_supervisors(scene.state.path());
     assert!(alive(leader), "the run outlives jobcd");
     CrashedRun {
         pod,
@@ -745,7 +425,7 @@ fn a_scheduled_run_starts_only_after_the_crashed_runs_processes_are_stopped() {
     let out = serve.output();
     assert!(
         out.contains(&format!(
-            "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped"
+            "recovered: pod {pod} was running when jobcd last stopped and lost its supervisor; 1 process group(s) stopped"
         )),
         "{out}"
     );
@@ -797,7 +477,7 @@ fn forbid_skips_slots_while_a_job_resumed_after_a_crash_waits_to_retry() {
     let out = serve.output();
     assert!(
         out.contains(&format!(
-            "recovered: pod {pod} was running when jobcd last stopped; 1 process group(s) stopped"
+            "recovered: pod {pod} was running when jobcd last stopped and lost its supervisor; 1 process group(s) stopped"
         )),
         "{out}"
     );
@@ -851,7 +531,7 @@ fn a_second_runner_is_refused_until_the_first_dies() {
     assert!(scene.runs("once").contains("no runs yet"));
 
     // The kernel lets go of the lock however its holder dies.
-    serve.crash();
+    serve.crash_with_supervisors(scene.state.path());
     let mut apply = scene.apply();
     assert!(apply.finish().success(), "{}", apply.output());
     assert!(scene.file("ran").exists(), "{}", apply.output());
@@ -881,7 +561,7 @@ fn what_a_start_recovers_is_told_on_stderr_so_json_stays_json() {
     first.wait_for("started");
     let pod = started_pod(&first.output());
     scene.wait_until_recorded("crashy", &pod);
-    first.crash();
+    first.crash_with_supervisors(scene.state.path());
 
     // A repository to sync, with the same state directory.
     let repo = scene.work.path().join("repo");

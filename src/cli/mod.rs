@@ -54,6 +54,12 @@ enum Command {
     /// The local executor: run Jobs and CronJobs on this machine.
     #[command(subcommand)]
     Local(local::Command),
+    /// Supervise one pod of the local executor (started by jobcd itself).
+    #[command(hide = true)]
+    Supervise {
+        /// The pod's directory.
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Output formats shared by commands.
@@ -86,6 +92,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<exit::Outcome> {
         // (or JOBCD_STATE_DIR), given, wins over it.
         Command::Serve(args) => serve::run(args, explicit),
         Command::Local(command) => local::run(command, state_dir()),
+        Command::Supervise { dir } => Ok(exit::Outcome::from(
+            crate::target::local::supervisor::main(&dir),
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! of them.
 #![allow(dead_code)]
 
+pub mod crash_scene;
 pub mod cron_gen;
 pub mod fake_forge;
 pub mod git_servers;

@@ -22,7 +22,8 @@ use super::job_controller::{self, Phase, Status};
 use super::pod::{self, Plan};
 use super::process::Exit;
 use super::procfs;
-use super::store::{self, HostProcess, JobRecord, PodRecord, Store};
+use super::store::{self, HostProcess, JobRecord, PodRecord, Store, Supervisor};
+use super::supervisor::{self, FollowError, Supervised};
 
 /// Grace period when the pod template sets none, as Kubernetes defaults it.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -42,6 +43,8 @@ pub struct Runtime {
     pub backoff_base: Duration,
     /// Base of CrashLoopBackOff for OnFailure (10 s; tests scale it down).
     pub crash_backoff: Duration,
+    /// How to start a pod's supervisor.
+    pub supervisor: supervisor::Command,
 }
 
 /// Why a Job could not be run.
@@ -98,8 +101,8 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] store::Error),
-    /// Starting a process failed.
-    #[error("starting pod {pod} failed")]
+    /// Starting a pod's supervisor failed.
+    #[error("starting the supervisor of pod {pod} failed")]
     Spawn {
         /// The pod.
         pod: String,
@@ -107,6 +110,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Following a pod failed (jobcd's fault, not the pod's: the pod keeps
+    /// running, and the next start adopts it).
+    #[error(transparent)]
+    Follow(FollowError),
 }
 
 /// An annotation that makes a run panic, so tests can show a panic is
@@ -163,8 +170,12 @@ pub const REASON_SHUTDOWN: &str = "TerminationByKubelet";
 
 /// What a pod task tells the run.
 enum Message {
+    /// Its supervisor started.
+    Supervised(Supervisor),
     Event(pod::Event),
-    Done(std::io::Result<pod::Outcome>),
+    Done(Result<pod::Outcome, FollowError>),
+    /// Its supervisor could not be started.
+    Unstarted(Error),
 }
 
 struct Live {
@@ -268,7 +279,7 @@ pub async fn run_until(
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(i64, Message)>();
     let mut tasks = JoinSet::new();
-    let mut pods = earlier_pods(rt, &record).await?;
+    let mut pods = earlier_pods(rt, &record, &tx, &mut tasks).await?;
     let mut stopping: Option<Stop> = *stop.borrow_and_update();
     let report = progress;
     // The status as last saved: unchanged syncs write nothing.
@@ -354,9 +365,10 @@ pub async fn run_until(
     }
     .await;
     if result.is_err() {
-        for live in &pods {
-            let _ = live.stop.send(true);
-        }
+        // jobcd cannot go on with this run (its disk is full, say), but the
+        // pods can: their supervisors run them to their end, and the next
+        // start adopts them and records how they really ended.
+        tasks.shutdown().await;
     }
     while tasks.join_next().await.is_some() {}
     result?;
@@ -382,6 +394,8 @@ fn handle(
         return Ok(None);
     };
     match message {
+        Message::Supervised(supervisor) => live.record.supervisor = Some(supervisor),
+        Message::Unstarted(e) => return Err(e),
         Message::Event(pod::Event::Started { container, pid }) => {
             live.record.phase = Phase::Running;
             live.record.processes.push(HostProcess {
@@ -398,13 +412,19 @@ fn handle(
             live.record.processes.retain(|p| p.container != container);
             return Ok(None);
         }
-        Message::Done(outcome) => {
-            let outcome = outcome.map_err(|source| Error::Spawn {
+        Message::Done(Err(FollowError::Lost(_))) => {
+            live.done = true;
+            lost(&mut live.record, rt.clock.now());
+            report(Progress::PodEnded {
                 pod: live.record.name.clone(),
-                source,
-            })?;
+                phase: (!live.terminating).then_some(live.record.phase),
+            });
+        }
+        Message::Done(Err(e)) => return Err(Error::Follow(e)),
+        Message::Done(Ok(outcome)) => {
             live.done = true;
             live.record.processes.clear();
+            live.record.supervisor = None;
             live.record.finished_at = Some(rt.clock.now());
             live.record.exits = outcome.exits;
             live.record.restarts = outcome.restarts;
@@ -445,33 +465,71 @@ async fn wake_at(clock: &dyn Clock, at: Option<Timestamp>) {
 }
 
 /// The pods a Job already had (it is resuming after a restart): finished
-/// ones as the controller last saw them. Recovery ends every unfinished pod
-/// before a Job resumes, so one still unfinished here is recorded as lost.
-async fn earlier_pods(rt: &Runtime, record: &JobRecord) -> Result<Vec<Live>, Error> {
+/// ones as the controller last saw them, and unfinished ones adopted from
+/// their supervisors (recovery left only those it could adopt unfinished;
+/// see [`super::executor::recovery`]).
+async fn earlier_pods(
+    rt: &Runtime,
+    record: &JobRecord,
+    tx: &mpsc::UnboundedSender<(i64, Message)>,
+    tasks: &mut JoinSet<()>,
+) -> Result<Vec<Live>, Error> {
     let uid = record.uid.clone();
-    let now = rt.clock.now();
-    let pods = rt
-        .with_store(move |s| {
-            let mut pods = s.pods_of(&uid)?;
-            for pod in pods.iter_mut().filter(|p| p.finished_at.is_none()) {
-                pod.phase = Phase::Failed;
-                pod.finished_at = Some(now);
-                pod.processes.clear();
-                pod.reason = Some(REASON_LOST.into());
-                s.update_pod(pod)?;
-            }
-            Ok(pods)
-        })
-        .await?;
+    let pods = rt.with_store(move |s| s.pods_of(&uid)).await?;
     Ok(pods
         .into_iter()
-        .map(|record| Live {
-            terminating: record.reason.as_deref() == Some(REASON_DELETED),
-            record,
-            stop: watch::Sender::new(true),
-            done: true,
+        .map(|mut record| {
+            if record.finished_at.is_some() {
+                return Live {
+                    terminating: record.reason.as_deref() == Some(REASON_DELETED),
+                    record,
+                    stop: watch::Sender::new(true),
+                    done: true,
+                };
+            }
+            // Its events are read again from the start.
+            record.restarts = 0;
+            record.processes.clear();
+            let supervised = Supervised::adopt(
+                &rt.pods_dir.join(&record.name),
+                &record.name,
+                record.supervisor,
+            );
+            let (stop, stop_rx) = watch::channel(false);
+            tasks.spawn(follow(record.id, supervised, tx.clone(), stop_rx));
+            Live {
+                record,
+                stop,
+                terminating: false,
+                done: false,
+            }
         })
         .collect())
+}
+
+/// Follows a supervised pod to its end, telling the run `tx` what happens
+/// to pod `id`.
+async fn follow(
+    id: i64,
+    supervised: Supervised,
+    tx: mpsc::UnboundedSender<(i64, Message)>,
+    stop: watch::Receiver<bool>,
+) {
+    let events = tx.clone();
+    let on_event = move |e| {
+        let _ = events.send((id, Message::Event(e)));
+    };
+    let outcome = supervised.follow(on_event, stop).await;
+    let _ = tx.send((id, Message::Done(outcome)));
+}
+
+/// Records `pod` as lost.
+pub(crate) fn lost(pod: &mut PodRecord, now: Timestamp) {
+    pod.phase = Phase::Failed;
+    pod.finished_at = Some(now);
+    pod.processes.clear();
+    pod.supervisor = None;
+    pod.reason = Some(REASON_LOST.into());
 }
 
 /// Pod reason for pods whose processes jobcd lost (it was killed): as the
@@ -555,6 +613,7 @@ async fn start_pod(
         completion_index: index,
         phase: Phase::Pending,
         processes: Vec::new(),
+        supervisor: None,
         boot_id: boot_id(),
         started_at: None,
         finished_at: None,
@@ -567,18 +626,33 @@ async fn start_pod(
     record.id = rt.with_store(move |s| s.insert_pod(&inserted)).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (id, tx) = (record.id, tx.clone());
+    let (rt, pod) = (rt.clone(), record.name.clone());
     tasks.spawn(async move {
-        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-        let forward = {
-            let tx = tx.clone();
-            async move {
-                while let Some(e) = events_rx.recv().await {
-                    let _ = tx.send((id, Message::Event(e)));
-                }
-            }
+        let spawn_error = |source| Error::Spawn {
+            pod: pod.clone(),
+            source,
         };
-        let (outcome, ()) = tokio::join!(pod::run(&plan, events_tx, stop_rx), forward);
-        let _ = tx.send((id, Message::Done(outcome)));
+        // The supervisor is recorded before it gets its plan: a pod that
+        // runs always has a recorded supervisor to adopt it from.
+        let started = async {
+            let mut supervised = Supervised::start(&rt.supervisor, &pod, &plan.dir)
+                .await
+                .map_err(spawn_error)?;
+            let process = supervised.process();
+            rt.with_store(move |s| s.set_pod_supervisor(id, process))
+                .await?;
+            if let Some(process) = process {
+                let _ = tx.send((id, Message::Supervised(process)));
+            }
+            supervised.hand_over(&plan).await.map_err(spawn_error)?;
+            Ok(supervised)
+        };
+        match started.await {
+            Ok(supervised) => follow(id, supervised, tx, stop_rx).await,
+            Err(e) => {
+                let _ = tx.send((id, Message::Unstarted(e)));
+            }
+        }
     });
     Ok(Live {
         record,

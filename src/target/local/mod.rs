@@ -1,6 +1,6 @@
 //! The local executor: runs Jobs and CronJobs on this machine with the Job
-//! and CronJob controllers' semantics (K8S-SEMANTICS.md). Runs are child
-//! processes of jobcd.
+//! and CronJob controllers' semantics (K8S-SEMANTICS.md). A pod's
+//! containers are host processes under a supervisor of their own.
 //!
 //! Built so far, each tested on its own:
 //! - [`container::resolve`] turns a manifest's container into a host process;
@@ -8,6 +8,8 @@
 //!   kubelet-style stopping;
 //! - [`pod::run`] runs init containers in order, then the containers
 //!   together, restarting in place with CrashLoopBackOff for OnFailure;
+//! - [`supervisor`] runs each pod in a process of its own that outlives
+//!   jobcd and leaves the pod's events and end in the pod's directory;
 //! - [`job_controller::sync`] and [`cron_controller::sync`] are the two
 //!   controllers' decisions as pure functions of spec, state, children and
 //!   time;
@@ -32,6 +34,7 @@ pub(crate) mod pod;
 pub(crate) mod process;
 pub(crate) mod procfs;
 pub mod store;
+pub mod supervisor;
 
 // What the rest of jobcd (the commands, the service) uses of the executor;
 // the submodules are its internals.

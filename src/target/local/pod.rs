@@ -22,7 +22,7 @@ pub const CRASH_BACKOFF_BASE: Duration = Duration::from_secs(10);
 pub const CRASH_BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 /// What to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Plan {
     /// Init containers, run in order.
     pub init: Vec<Process>,
@@ -41,7 +41,8 @@ pub struct Plan {
 }
 
 /// What happens while a pod runs, for the executor to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Event {
     /// A container process started.
     Started {
@@ -69,7 +70,7 @@ pub enum Event {
 }
 
 /// How the pod ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     /// Every container exited 0.
     pub succeeded: bool,

@@ -44,6 +44,15 @@ pub fn start_ticks(pid: u32) -> Option<u64> {
     stat(pid).map(|s| s.start_ticks)
 }
 
+/// Whether process `pid` is alive (not a zombie) and, when `start_ticks`
+/// is known, is still the process that started then (a pid is reused once
+/// its process is gone).
+pub fn alive(pid: u32, start_ticks: Option<u64>) -> bool {
+    stat(pid).is_some_and(|s| {
+        !matches!(s.state, 'Z' | 'X' | 'x') && start_ticks.is_none_or(|t| t == s.start_ticks)
+    })
+}
+
 /// Process groups with at least one member that is not a zombie. A zombie
 /// is already dead; only its parent (often init, for orphans) can reap it,
 /// and waiting for that could take forever.
@@ -102,12 +111,19 @@ mod tests {
         let found = groups_by_env("JOBCD_PROCFS_TEST", &HashSet::from([marker.clone()]));
         assert_eq!(found.get(&marker), Some(&HashSet::from([group])));
         assert!(live_groups().contains(&group));
-        assert!(start_ticks(pid).is_some());
+        let started = start_ticks(pid);
+        assert!(started.is_some());
+        assert!(alive(pid, started));
+        assert!(
+            !alive(pid, started.map(|t| t + 1)),
+            "another start time is another process"
+        );
         child.kill().unwrap();
         // Dead but not yet reaped: a zombie is not a live member.
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(stat(pid).map(|s| s.state), Some('Z'));
         assert!(!live_groups().contains(&group));
+        assert!(!alive(pid, started), "a zombie is not alive");
         child.wait().unwrap();
         assert!(start_ticks(pid).is_none());
     }

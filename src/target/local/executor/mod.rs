@@ -127,6 +127,7 @@ impl Executor {
                 log_cap: DEFAULT_LOG_CAP,
                 backoff_base: BACKOFF_BASE,
                 crash_backoff: CRASH_BACKOFF_BASE,
+                supervisor: super::supervisor::Command::this_binary(),
             },
             active: Arc::new(Active::new()),
             lock: None,
@@ -273,11 +274,15 @@ impl Executor {
         let applied = applied(desired, now);
         let entry = ledger_entry(source, &record, LEDGER_RUNNING, now);
         let inserted = record.clone();
+        // All three or none: an applied Job always has its instance and its
+        // ledger entry, whenever jobcd is killed.
         self.runtime
             .with_store(move |s| {
-                s.put_object(&applied)?;
-                s.insert_job(&inserted)?;
-                s.put_ledger(&entry)
+                s.atomically(&format!("recording Job {}", inserted.name), |s| {
+                    s.put_object(&applied)?;
+                    s.insert_job(&inserted)?;
+                    s.put_ledger(&entry)
+                })
             })
             .await?;
         let uid = record.uid.clone();

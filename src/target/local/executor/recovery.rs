@@ -1,12 +1,15 @@
 //! Finding the runs a killed jobcd left behind.
 //!
-//! A pod's output flows through pipes that jobcd reads, so once jobcd has
-//! died a container has lost its log and its supervisor; it cannot be
-//! adopted faithfully. Its processes are stopped instead, as the kubelet
-//! stops a container (SIGTERM to the group, SIGKILL after the pod's grace
-//! period), and the pod is recorded as failed with `DeletionByPodGC`, as
-//! Kubernetes records pods of a node that is gone. The Job then resumes and
-//! counts that pod as a failed attempt: it retries within its backoffLimit.
+//! A pod runs under a supervisor of its own ([`super::super::supervisor`]),
+//! which outlives jobcd: a pod whose supervisor still runs is adopted — the
+//! resumed Job follows it to its end — and a pod that ended while jobcd was
+//! away is recorded with the outcome its supervisor left. Only a pod whose
+//! supervisor died too (killed with jobcd, or the machine rebooted) is lost:
+//! whatever is left of its processes is stopped, as the kubelet stops a
+//! container (SIGTERM to the group, SIGKILL after the pod's grace period),
+//! and the pod is recorded as failed with `DeletionByPodGC`, as Kubernetes
+//! records pods of a node that is gone. The Job then resumes and counts
+//! that pod as a failed attempt: it retries within its backoffLimit.
 //!
 //! A pid only names the same process within one boot and while the process
 //! keeps its start time; anything else means the process is long gone and
@@ -15,15 +18,14 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use nix::sys::signal::Signal;
 
-use super::super::job_controller::Phase;
-use super::super::job_runner::{DEFAULT_GRACE, Error, REASON_LOST, Runtime};
+use super::super::job_runner::{self, DEFAULT_GRACE, Error, REASON_LOST, Runtime};
 use super::super::process::signal_group;
 use super::super::procfs;
 use super::super::store::{HostProcess, JobRecord, PodRecord};
+use super::super::supervisor::{self, Files};
 
 /// How often stopped groups are checked for being gone.
 const POLL: Duration = Duration::from_millis(20);
@@ -33,7 +35,14 @@ const KILL_WAIT: Duration = Duration::from_secs(2);
 /// What recovery found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {
-    /// Pods that were running when jobcd died: `(pod, process groups stopped)`.
+    /// Pods adopted from their supervisors.
+    pub adopted: Vec<(String, Adopted)>,
+    /// Pods jobcd created but had not handed to a supervisor yet: nothing
+    /// of theirs ran, so they are removed, as if never created (they do
+    /// not count as failed attempts).
+    pub unstarted: Vec<String>,
+    /// Pods that were running when jobcd died and lost their supervisor
+    /// too: `(pod, process groups stopped)`.
     pub lost_pods: Vec<(String, usize)>,
     /// Process groups still alive after SIGKILL (uninterruptible sleep,
     /// or another user's): reported, not waited for.
@@ -42,14 +51,38 @@ pub struct Recovery {
     pub resume: Vec<JobRecord>,
 }
 
+/// What an adopted pod was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adopted {
+    /// Still running: its run follows it.
+    Running,
+    /// It ended while jobcd was away; its run records how.
+    Ended,
+}
+
 impl Recovery {
     /// What was recovered, a sentence each, for the log (or stderr: never
     /// stdout, which may carry JSON).
     pub fn lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
+        for (pod, adopted) in &self.adopted {
+            lines.push(match adopted {
+                Adopted::Running => format!(
+                    "recovered: pod {pod} was running when jobcd last stopped; adopted from its supervisor"
+                ),
+                Adopted::Ended => format!(
+                    "recovered: pod {pod} ended while jobcd was stopped; its supervisor recorded how"
+                ),
+            });
+        }
+        for pod in &self.unstarted {
+            lines.push(format!(
+                "recovered: pod {pod} had not started when jobcd last stopped; removed, as if never created"
+            ));
+        }
         for (pod, groups) in &self.lost_pods {
             lines.push(format!(
-                "recovered: pod {pod} was running when jobcd last stopped; {groups} process group(s) stopped, pod recorded as failed ({REASON_LOST})"
+                "recovered: pod {pod} was running when jobcd last stopped and lost its supervisor; {groups} process group(s) stopped, pod recorded as failed ({REASON_LOST})"
             ));
         }
         for group in &self.unstoppable {
@@ -59,7 +92,7 @@ impl Recovery {
         }
         for job in &self.resume {
             lines.push(format!(
-                "recovered: Job {}/{} resumes; its lost pods count as failed attempts",
+                "recovered: Job {}/{} resumes",
                 job.namespace, job.name
             ));
         }
@@ -67,26 +100,52 @@ impl Recovery {
     }
 }
 
-/// Stops the processes of every pod left unfinished, records those pods as
-/// lost, settles ledger entries of Jobs that finished just before the
-/// crash, and returns the unfinished Jobs.
+/// Sorts the pods left unfinished into those to adopt, those that never
+/// started (removed) and those lost; stops the processes of the lost ones
+/// and records them as lost, settles
+/// ledger entries of Jobs that finished just before the crash, and returns
+/// the unfinished Jobs (their runs adopt the other pods).
 ///
-/// A pod's processes are the groups recorded for it, and any group whose
-/// processes carry its `HOSTNAME`: a container started just before the
-/// crash may not have had its pid saved yet.
+/// A lost pod's processes are the groups recorded for it, and any group
+/// whose processes carry its `HOSTNAME` (its supervisor's too): a container
+/// started just before the crash may not have had its pid saved yet.
 pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
-    let (pods, jobs) = rt
+    let (unfinished, jobs) = rt
         .with_store(|s| Ok((s.unfinished_pods()?, s.live_jobs()?)))
         .await?;
-    let boot = super::super::job_runner::boot_id();
+    let boot = job_runner::boot_id();
+    let mut recovery = Recovery::default();
+    let pods_dir = rt.pods_dir.clone();
+    let boot_now = boot.clone();
+    let fates: Vec<(Fate, PodRecord)> = tokio::task::spawn_blocking(move || {
+        unfinished
+            .into_iter()
+            .map(|pod| (fate(&pods_dir, &pod, boot_now.as_deref()), pod))
+            .collect()
+    })
+    .await
+    .expect("looking at files does not panic");
+    let mut pods = Vec::new();
+    let mut unstarted = Vec::new();
+    for (fate, pod) in fates {
+        match fate {
+            Fate::Adopt(how) => recovery.adopted.push((pod.name, how)),
+            Fate::Unstarted => unstarted.push(pod),
+            Fate::Lost => pods.push(pod),
+        }
+    }
+    recovery.unstarted = unstarted.iter().map(|p| p.name.clone()).collect();
+    // What is left of a lost pod's processes is stopped; so is anything
+    // an unstarted pod's name is found on (a supervisor waiting for the
+    // plan it will never get).
     let this_boot: Vec<&PodRecord> = pods
         .iter()
+        .chain(&unstarted)
         .filter(|p| p.boot_id.is_some() && p.boot_id == boot)
         .collect();
     let names: HashSet<String> = this_boot.iter().map(|p| p.name.clone()).collect();
     let by_env = procfs::groups_by_env("HOSTNAME", &names);
     let live = procfs::live_groups();
-    let mut recovery = Recovery::default();
     let mut groups: HashMap<i32, Duration> = HashMap::new();
     for pod in &this_boot {
         let grace = jobs
@@ -99,12 +158,17 @@ pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
             .filter(|p| still_ours(p, &live))
             .map(|p| p.pid as i32)
             .collect();
+        // A supervisor that is alive but was not adoptable has another
+        // start time: its pid is someone else's now. (The HOSTNAME search
+        // finds one that was never recorded.)
         mine.extend(by_env.get(&pod.name).into_iter().flatten());
         for group in &mine {
             signal_group(*group, Signal::SIGTERM);
             groups.insert(*group, grace);
         }
-        recovery.lost_pods.push((pod.name.clone(), mine.len()));
+        if !recovery.unstarted.contains(&pod.name) {
+            recovery.lost_pods.push((pod.name.clone(), mine.len()));
+        }
     }
     for pod in pods.iter().filter(|p| !names.contains(&p.name)) {
         recovery.lost_pods.push((pod.name.clone(), 0));
@@ -131,11 +195,16 @@ pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
         }
     }
     let now = rt.clock.now();
+    let pods_dir = rt.pods_dir.clone();
     let resume = rt
         .with_store(move |s| {
             for mut pod in pods {
-                lost(&mut pod, now);
+                job_runner::lost(&mut pod, now);
                 s.update_pod(&pod)?;
+            }
+            for pod in unstarted {
+                s.delete_pod(pod.id)?;
+                let _ = std::fs::remove_dir_all(pods_dir.join(&pod.name));
             }
             // A Job that ended just before the crash has its outcome in its
             // status but not yet in the ledger.
@@ -166,11 +235,32 @@ pub fn outcome_of(job: &JobRecord) -> &'static str {
     }
 }
 
-fn lost(pod: &mut PodRecord, now: Timestamp) {
-    pod.phase = Phase::Failed;
-    pod.finished_at = Some(now);
-    pod.processes.clear();
-    pod.reason = Some(REASON_LOST.into());
+/// What becomes of a pod left unfinished.
+enum Fate {
+    /// Its supervisor left an outcome (whatever the boot), or still runs
+    /// (this boot).
+    Adopt(Adopted),
+    /// No supervisor ever got its plan: it never ran.
+    Unstarted,
+    /// Its supervisor died with the pod unfinished.
+    Lost,
+}
+
+fn fate(pods_dir: &std::path::Path, pod: &PodRecord, boot: Option<&str>) -> Fate {
+    let files = Files::new(&pods_dir.join(&pod.name));
+    if files.outcome().exists() {
+        return Fate::Adopt(Adopted::Ended);
+    }
+    let this_boot = pod.boot_id.is_some() && pod.boot_id.as_deref() == boot;
+    if this_boot && pod.supervisor.is_some_and(supervisor::alive) {
+        return Fate::Adopt(Adopted::Running);
+    }
+    // A supervisor creates the events file as soon as it has its plan,
+    // before it starts anything.
+    if !files.events().exists() {
+        return Fate::Unstarted;
+    }
+    Fate::Lost
 }
 
 /// Whether the recorded process (or, its leader gone, its group) is still

@@ -547,64 +547,84 @@ fn live_of(executor: &Executor, cronjob: &str) -> String {
     jobs[0].uid.clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recovery_finds_a_container_whose_pid_was_not_saved_yet_by_its_hostname() {
+/// Records Job `u-gap` (backoffLimit 0) with one unfinished pod, as a jobcd
+/// killed just after starting it leaves them, and an orphan process
+/// carrying the pod's name; `started`: its supervisor had got the plan
+/// (its events file exists). Returns the pod's name and the orphan.
+fn crashed_gap(dir: &Path, started: bool) -> (String, std::process::Child) {
     use std::os::unix::process::CommandExt;
-    let dir = tempfile::tempdir().unwrap();
-    let pod_name = format!("gap-test-{}-abcde", std::process::id());
-    {
-        let store = Store::open(dir.path()).unwrap();
-        let manifest = r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"gap"},"spec":{"backoffLimit":0,"template":{"spec":{"restartPolicy":"Never","terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"x","command":["true"]}]}}}}"#;
-        store
-            .insert_job(&JobRecord::new(
-                "u-gap",
-                "default",
-                "gap",
-                "h",
-                manifest,
-                at(T0),
-            ))
-            .unwrap();
-        store
-            .insert_pod(&PodRecord {
-                id: 0,
-                job_uid: "u-gap".into(),
-                name: pod_name.clone(),
-                completion_index: None,
-                phase: Phase::Pending,
-                processes: Vec::new(),
-                boot_id: job_runner::boot_id(),
-                started_at: None,
-                finished_at: None,
-                exits: Vec::new(),
-                reason: None,
-                restarts: 0,
-                log_dir: String::new(),
-            })
-            .unwrap();
+    let pod_name = format!("gap-test-{}-{started}", std::process::id());
+    let store = Store::open(dir).unwrap();
+    let manifest = r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"gap"},"spec":{"backoffLimit":0,"template":{"spec":{"restartPolicy":"Never","terminationGracePeriodSeconds":1,"containers":[{"name":"main","image":"x","command":["true"]}]}}}}"#;
+    store
+        .insert_job(&JobRecord::new(
+            "u-gap",
+            "default",
+            "gap",
+            "h",
+            manifest,
+            at(T0),
+        ))
+        .unwrap();
+    store
+        .insert_pod(&PodRecord {
+            id: 0,
+            job_uid: "u-gap".into(),
+            name: pod_name.clone(),
+            completion_index: None,
+            phase: Phase::Pending,
+            processes: Vec::new(),
+            supervisor: None,
+            boot_id: job_runner::boot_id(),
+            started_at: None,
+            finished_at: None,
+            exits: Vec::new(),
+            reason: None,
+            restarts: 0,
+            log_dir: String::new(),
+        })
+        .unwrap();
+    let pod_dir = dir.join("pods").join(&pod_name);
+    std::fs::create_dir_all(&pod_dir).unwrap();
+    if started {
+        std::fs::write(pod_dir.join("events.jsonl"), "").unwrap();
     }
-    // The container jobcd started just before it died.
-    let mut orphan = std::process::Command::new("sleep")
+    let orphan = std::process::Command::new("sleep")
         .arg("300")
         .env("HOSTNAME", &pod_name)
         .process_group(0)
         .spawn()
         .unwrap();
-    let clock = Arc::new(ManualClock::starting_at(at(T0)));
-    let (executor, recovery) = Executor::start(dir.path(), clock).await.unwrap();
-    assert_eq!(recovery.lost_pods, [(pod_name.clone(), 1)]);
-    let exit = tokio::time::timeout(Duration::from_secs(10), async {
+    (pod_name, orphan)
+}
+
+/// Waits for `child` to end; its exit.
+async fn ended(child: &mut std::process::Child) -> std::process::ExitStatus {
+    tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            if let Some(status) = orphan.try_wait().unwrap() {
+            if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await
-    .expect("the orphan was stopped");
+    .expect("the orphan was stopped")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_finds_a_container_whose_pid_was_not_saved_yet_by_its_hostname() {
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(exit.signal(), Some(15), "stopped with SIGTERM");
+    let dir = tempfile::tempdir().unwrap();
+    let (pod_name, mut orphan) = crashed_gap(dir.path(), true);
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let (executor, recovery) = Executor::start(dir.path(), clock).await.unwrap();
+    assert_eq!(recovery.lost_pods, [(pod_name.clone(), 1)]);
+    assert_eq!(
+        ended(&mut orphan).await.signal(),
+        Some(15),
+        "stopped with SIGTERM"
+    );
     settle(&executor).await;
     let job = executor.store().job("u-gap").unwrap().unwrap();
     assert_eq!(
@@ -612,6 +632,33 @@ async fn recovery_finds_a_container_whose_pid_was_not_saved_yet_by_its_hostname(
         Some((ConditionType::Failed, "BackoffLimitExceeded".into())),
         "the lost pod counted as the one allowed attempt"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_whose_supervisor_never_got_its_plan_is_removed_and_not_counted() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (pod_name, mut orphan) = crashed_gap(dir.path(), false);
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let (executor, recovery) = Executor::start(dir.path(), clock).await.unwrap();
+    assert_eq!(recovery.unstarted, std::slice::from_ref(&pod_name));
+    assert_eq!(recovery.lost_pods, []);
+    assert_eq!(
+        ended(&mut orphan).await.signal(),
+        Some(15),
+        "stopped with SIGTERM"
+    );
+    settle(&executor).await;
+    let job = executor.store().job("u-gap").unwrap().unwrap();
+    assert_eq!(
+        terminal(&job),
+        Some((ConditionType::Complete, "CompletionsReached".into())),
+        "the Job ran, its one attempt intact"
+    );
+    let pods = executor.store().pods_of("u-gap").unwrap();
+    assert_eq!(pods.len(), 1, "the unstarted pod is gone: {pods:?}");
+    assert_ne!(pods[0].name, pod_name);
+    assert!(!dir.path().join("pods").join(&pod_name).exists());
 }
 
 /// Starts a runner in `dir` and records one CronJob, then stops it.

@@ -17,6 +17,7 @@ fn runtime(dir: &std::path::Path) -> Runtime {
         log_cap: 1 << 20,
         backoff_base: Duration::from_millis(10),
         crash_backoff: Duration::from_millis(10),
+        supervisor: crate::target::local::supervisor::Command::this_binary(),
     }
 }
 

@@ -18,7 +18,9 @@ use rusqlite::Connection;
 
 use crate::db;
 
-pub use records::{AppliedObject, CronState, HostProcess, JobRecord, LedgerEntry, PodRecord};
+pub use records::{
+    AppliedObject, CronState, HostProcess, JobRecord, LedgerEntry, PodRecord, Supervisor,
+};
 pub use scheduling::LEDGER_RUNNING;
 
 /// File name of the database in the state directory.

@@ -98,6 +98,8 @@ pub struct PodRecord {
     pub phase: Phase,
     /// Its container processes still running, for recovery after a crash.
     pub processes: Vec<HostProcess>,
+    /// Its supervisor, while it runs (see [`crate::target::local::supervisor`]).
+    pub supervisor: Option<Supervisor>,
     /// The boot the processes belong to (pids mean nothing after a reboot).
     pub boot_id: Option<String>,
     /// When it started.
@@ -125,6 +127,17 @@ pub struct HostProcess {
     /// 22): with the boot id, this tells the process from a later one that
     /// reuses its pid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
+}
+
+/// A pod's supervisor process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Supervisor {
+    /// Process id.
+    pub pid: u32,
+    /// When it started, in clock ticks since boot (tells it from a later
+    /// process with its pid).
     pub start_ticks: Option<u64>,
 }
 
@@ -223,7 +236,7 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
 }
 
 const JOB_COLUMNS: &str = "uid, namespace, name, owner_cronjob, spec_hash, manifest, scheduled_time, created_at, status, deleted_at";
-const POD_COLUMNS: &str = "id, job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir";
+const POD_COLUMNS: &str = "id, job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir, supervisor";
 
 fn pod_row(r: &Row<'_>) -> rusqlite::Result<PodRecord> {
     let phase: String = r.get(4)?;
@@ -247,6 +260,11 @@ fn pod_row(r: &Row<'_>) -> rusqlite::Result<PodRecord> {
         reason: r.get(10)?,
         restarts: r.get(11)?,
         log_dir: r.get(12)?,
+        supervisor: r
+            .get::<_, Option<String>>(13)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| unreadable(13, e.to_string()))?,
     })
 }
 
@@ -390,10 +408,13 @@ impl Store {
     pub fn insert_pod(&self, p: &PodRecord) -> Result<i64, Error> {
         let exits = serde_json::to_string(&p.exits).expect("exits always serialize");
         let processes = serde_json::to_string(&p.processes).expect("processes always serialize");
+        let supervisor = p
+            .supervisor
+            .map(|s| serde_json::to_string(&s).expect("always serializes"));
         self.conn
             .execute(
-                "INSERT INTO pods (job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO pods (job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir, supervisor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     p.job_uid,
                     p.name,
@@ -406,20 +427,44 @@ impl Store {
                     exits,
                     p.reason,
                     p.restarts,
-                    p.log_dir
+                    p.log_dir,
+                    supervisor
                 ],
             )
             .map_err(|e| self.sqlite(&format!("recording pod {}", p.name), e))?;
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Records the supervisor of pod `id`.
+    pub fn set_pod_supervisor(&self, id: i64, supervisor: Option<Supervisor>) -> Result<(), Error> {
+        let supervisor = supervisor.map(|s| serde_json::to_string(&s).expect("always serializes"));
+        self.conn
+            .execute(
+                "UPDATE pods SET supervisor = ?2 WHERE id = ?1",
+                params![id, supervisor],
+            )
+            .map(drop)
+            .map_err(|e| self.sqlite(&format!("recording the supervisor of pod {id}"), e))
+    }
+
+    /// Removes a pod that never ran.
+    pub fn delete_pod(&self, id: i64) -> Result<(), Error> {
+        self.conn
+            .execute("DELETE FROM pods WHERE id = ?1", params![id])
+            .map(drop)
+            .map_err(|e| self.sqlite(&format!("removing pod {id}"), e))
+    }
+
     /// Saves a pod's progress.
     pub fn update_pod(&self, p: &PodRecord) -> Result<(), Error> {
         let exits = serde_json::to_string(&p.exits).expect("exits always serialize");
         let processes = serde_json::to_string(&p.processes).expect("processes always serialize");
+        let supervisor = p
+            .supervisor
+            .map(|s| serde_json::to_string(&s).expect("always serializes"));
         self.conn
             .prepare_cached(
-                "UPDATE pods SET phase = ?2, processes = ?3, boot_id = ?4, started_at = ?5, finished_at = ?6, exits = ?7, reason = ?8, restarts = ?9
+                "UPDATE pods SET phase = ?2, processes = ?3, boot_id = ?4, started_at = ?5, finished_at = ?6, exits = ?7, reason = ?8, restarts = ?9, supervisor = ?10
                  WHERE id = ?1",
             )
             .and_then(|mut st| {
@@ -432,7 +477,8 @@ impl Store {
                     p.finished_at.map(time),
                     exits,
                     p.reason,
-                    p.restarts
+                    p.restarts,
+                    supervisor
                 ])
             })
             .map(drop)
@@ -482,17 +528,29 @@ impl Store {
             .map_err(|e| self.sqlite(what, e))
     }
 
-    /// Records a Job a CronJob starts together with the CronJob's new state,
-    /// in one transaction: a slot is either taken and remembered, or neither.
-    pub fn insert_scheduled_job(&self, job: &JobRecord, cron: &CronState) -> Result<(), Error> {
+    /// Runs `writes` in one transaction: all of them are recorded, or none
+    /// (a crash half-way loses them all). `what` names them for an error.
+    pub fn atomically<T>(
+        &self,
+        what: &str,
+        writes: impl FnOnce(&Store) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let tx = self
             .conn
             .unchecked_transaction()
             .map_err(|e| self.sqlite("starting a transaction", e))?;
-        self.insert_job(job)?;
-        self.put_cron_state(cron)?;
-        tx.commit()
-            .map_err(|e| self.sqlite(&format!("recording Job {}", job.name), e))
+        let done = writes(self)?;
+        tx.commit().map_err(|e| self.sqlite(what, e))?;
+        Ok(done)
+    }
+
+    /// Records a Job a CronJob starts together with the CronJob's new state:
+    /// a slot is either taken and remembered, or neither.
+    pub fn insert_scheduled_job(&self, job: &JobRecord, cron: &CronState) -> Result<(), Error> {
+        self.atomically(&format!("recording Job {}", job.name), |s| {
+            s.insert_job(job)?;
+            s.put_cron_state(cron)
+        })
     }
 
     /// A Job instance by uid.

@@ -81,4 +81,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         WHERE pid IS NOT NULL;
     ALTER TABLE pods DROP COLUMN pid;
     "#,
+    // 3: the pod's supervisor (pid and start time, JSON), which outlives a
+    // crash of jobcd: a restarted jobcd adopts the pod from it.
+    r#"
+    ALTER TABLE pods ADD COLUMN supervisor TEXT;
+    "#,
 ];

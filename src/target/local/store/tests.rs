@@ -28,6 +28,10 @@ fn pod(job_uid: &str) -> PodRecord {
             pid: 4242,
             start_ticks: Some(777),
         }],
+        supervisor: Some(Supervisor {
+            pid: 4243,
+            start_ticks: Some(778),
+        }),
         boot_id: Some("boot-1".into()),
         started_at: Some(at("2026-01-01T00:00:01Z")),
         finished_at: None,
@@ -207,7 +211,7 @@ fn unfinished_pods_are_found_after_a_restart() {
 }
 
 #[test]
-fn migration_2_keeps_the_pid_a_version_1_store_recorded() {
+fn migrations_keep_the_pid_a_version_1_store_recorded() {
     let dir = tempfile::tempdir().unwrap();
     {
         let conn = rusqlite::Connection::open(dir.path().join(super::FILE_NAME)).unwrap();
@@ -222,7 +226,10 @@ fn migration_2_keeps_the_pid_a_version_1_store_recorded() {
         .unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        super::schema::MIGRATIONS.len() as u32
+    );
     let pods = store.unfinished_pods().unwrap();
     assert_eq!(
         pods[0].processes,
@@ -232,6 +239,7 @@ fn migration_2_keeps_the_pid_a_version_1_store_recorded() {
             start_ticks: None
         }]
     );
+    assert_eq!(pods[0].supervisor, None, "no supervisor was recorded");
 }
 
 #[test]
