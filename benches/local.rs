@@ -30,6 +30,8 @@ fn main() {
     let runtime = Runtime {
         store: Arc::new(Mutex::new(Store::open(dir.path()).unwrap())),
         pods_dir: dir.path().join("pods"),
+        scratch_dir: dir.path().join("scratch"),
+        isolation: jobcd::target::local::isolation::Isolation::Unavailable("a benchmark".into()),
         clock: Arc::new(SystemClock),
         log_cap: 1 << 20,
         backoff_base: Duration::from_secs(10),

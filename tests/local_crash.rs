@@ -9,7 +9,10 @@
 //! and resumes their Jobs, which count the lost pods as failed attempts.
 //!
 //! Everything is real: the jobcd binary, its SQLite state, and containers
-//! that are `sh` scripts (see `support/crash_scene.rs`).
+//! that are `sh` scripts (see `support/crash_scene.rs`). They run without
+//! bubblewrap's sandbox: the tests follow them by the pids they write, which
+//! a PID namespace would give them afresh; `local_isolation.rs` covers a
+//! lost pod in a sandbox.
 //!
 //! Timing: the tests wait for conditions (a file, a line of output, a pod's
 //! phase), never for a fixed time. Two waits are inherent: the Job
@@ -30,7 +33,7 @@ use support::crash_scene::*;
 
 #[test]
 fn a_job_killed_mid_run_is_recovered_and_retried_once() {
-    let scene = Scene::new();
+    let scene = Scene::without_sandbox();
     let d = scene.work.path().display();
     // The first attempt hangs until stopped; the retry succeeds.
     scene.manifest(
@@ -121,7 +124,7 @@ fn a_job_killed_mid_run_is_recovered_and_retried_once() {
 
 #[test]
 fn a_lost_pods_whole_group_is_stopped_and_counts_against_the_backoff_limit() {
-    let scene = Scene::new();
+    let scene = Scene::without_sandbox();
     let d = scene.work.path().display();
     // A grandchild that ignores SIGTERM and whose parent has exited: only
     // its process group still ties it to the pod, and only SIGKILL ends it.
@@ -214,7 +217,7 @@ fn impostor_with_pid(pid: u32, scene: &Scene) -> Option<Child> {
 
 #[test]
 fn a_pid_that_died_while_jobcd_was_down_and_was_reused_is_left_alone() {
-    let scene = Scene::new();
+    let scene = Scene::without_sandbox();
     let d = scene.work.path().display();
     scene.manifest(
         "job.yaml",
@@ -307,7 +310,7 @@ fn exclusive_script(dir: &Path) -> String {
 /// quickly with run-now.
 #[test]
 fn a_run_serve_crashed_in_resumes_as_the_only_run_of_its_forbid_cronjob() {
-    let scene = Scene::new();
+    let scene = Scene::without_sandbox();
     scene.manifest(
         "cronjob.yaml",
         &scene.forbid_cronjob("tick", 1, &exclusive_script(scene.work.path())),
@@ -408,7 +411,7 @@ fn crash_a_manual_run(scene: &Scene, backoff_limit: i32) -> CrashedRun {
 /// run is a new Job with a name of its own.
 #[test]
 fn a_scheduled_run_starts_only_after_the_crashed_runs_processes_are_stopped() {
-    let scene = Scene::new();
+    let scene = Scene::without_sandbox();
     let CrashedRun {
         pod,
         leader,
@@ -466,7 +469,7 @@ fn a_scheduled_run_starts_only_after_the_crashed_runs_processes_are_stopped() {
 /// slot; its retry is the next run, and the only one.
 #[test]
 fn forbid_skips_slots_while_a_job_resumed_after_a_crash_waits_to_retry() {
-    let scene = Scene::new();
+    let scene = Scene::without_sandbox();
     let CrashedRun { pod, leader, .. } = crash_a_manual_run(&scene, 1);
 
     let mut serve = scene.jobcd(&["local", "serve"]);
@@ -504,7 +507,7 @@ fn forbid_skips_slots_while_a_job_resumed_after_a_crash_waits_to_retry() {
 
 #[test]
 fn a_second_runner_is_refused_until_the_first_dies() {
-    let scene = Scene::new();
+    let scene = Scene::without_sandbox();
     let d = scene.work.path().display();
     scene.manifest(
         "job.yaml",
@@ -539,7 +542,7 @@ fn a_second_runner_is_refused_until_the_first_dies() {
 
 #[test]
 fn what_a_start_recovers_is_told_on_stderr_so_json_stays_json() {
-    let scene = Scene::new();
+    let scene = Scene::without_sandbox();
     let d = scene.work.path().display();
     scene.manifest(
         "job.yaml",

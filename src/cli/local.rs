@@ -17,7 +17,7 @@ use crate::reconcile::{self, Event, Mode, Reconciled, Request};
 use crate::report::runs::{self, Reported, Sink};
 use crate::report::statuses::Statuses;
 use crate::target::local::{
-    BY_HAND, CronEvent, Executor, JobRef, JobStatus as Status, Notice, SystemClock,
+    BY_HAND, CronEvent, Executor, Isolation, JobRef, JobStatus as Status, Notice, SystemClock,
 };
 use crate::target::{PodChange, RunEvent, RunResult, Target};
 
@@ -115,6 +115,9 @@ pub(super) async fn start(state_dir: &Path) -> anyhow::Result<Executor> {
         .context("starting the local executor")?;
     for line in recovery.lines() {
         eprintln!("{line}");
+    }
+    if let Isolation::Unavailable(_) = executor.isolation() {
+        eprintln!("warning: {}", executor.isolation().describe());
     }
     Ok(executor)
 }

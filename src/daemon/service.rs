@@ -31,7 +31,7 @@ use crate::report::runs::{self, Reported, Sink};
 use crate::report::statuses::{self, Statuses};
 use crate::source::watch::{DEFAULT_DEBOUNCE, RefWatch};
 use crate::target::kube::{self as cluster, KubeTarget};
-use crate::target::local::{Executor, StartError as ExecutorStartError, SystemClock};
+use crate::target::local::{Executor, Isolation, StartError as ExecutorStartError, SystemClock};
 use crate::target::{RunEvent, Target};
 
 /// How the service ended.
@@ -95,6 +95,10 @@ impl Service {
                     .map_err(Error::Executor)?;
                 for line in recovery.lines() {
                     warn!("{line}");
+                }
+                match executor.isolation() {
+                    Isolation::Bubblewrap(_) => info!("{}", executor.isolation().describe()),
+                    Isolation::Unavailable(_) => warn!("{}", executor.isolation().describe()),
                 }
                 let executor = Arc::new(executor);
                 let exit = self

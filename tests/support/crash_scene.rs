@@ -46,8 +46,14 @@ pub struct Jobcd {
 }
 
 impl Jobcd {
-    pub fn spawn(state: &Path, args: &[&str]) -> Jobcd {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+    /// Starts jobcd on `state` with `args`; `sandbox: false` runs its
+    /// containers without bubblewrap.
+    pub fn spawn(state: &Path, args: &[&str], sandbox: bool) -> Jobcd {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_jobcd"));
+        if !sandbox {
+            command.env("JOBCD_BWRAP", "/nonexistent/bwrap");
+        }
+        let mut child = command
             .arg("--state-dir")
             .arg(state)
             .args(args)
@@ -175,6 +181,9 @@ pub struct Scene {
     pub state: TempDir,
     pub manifests: TempDir,
     pub work: TempDir,
+    /// Containers run in bubblewrap's sandbox (jobcd's default where it
+    /// works).
+    pub sandbox: bool,
 }
 
 impl Scene {
@@ -183,7 +192,17 @@ impl Scene {
             state: tempfile::tempdir().unwrap(),
             manifests: tempfile::tempdir().unwrap(),
             work: tempfile::tempdir().unwrap(),
+            sandbox: true,
         }
+    }
+
+    /// A scene whose containers run without a sandbox, for tests that
+    /// follow them by the pids they write (a PID namespace gives them
+    /// other pids).
+    pub fn without_sandbox() -> Scene {
+        let mut scene = Scene::new();
+        scene.sandbox = false;
+        scene
     }
 
     /// A path the containers write to.
@@ -198,7 +217,7 @@ impl Scene {
 
     /// Starts jobcd on this scene's state.
     pub fn jobcd(&self, args: &[&str]) -> Jobcd {
-        Jobcd::spawn(self.state.path(), args)
+        Jobcd::spawn(self.state.path(), args, self.sandbox)
     }
 
     /// Starts `jobcd local apply` on the manifest directory.

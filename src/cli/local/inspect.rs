@@ -10,10 +10,13 @@ use k8s_openapi::api::batch::v1::CronJob;
 
 use super::verdict;
 use crate::manifest::Kind;
-use crate::target::local::{BY_HAND, CronSpec, Executor};
+use crate::target::local::{BY_HAND, CronSpec, Executor, Isolation};
 
 pub(super) fn status(executor: &Executor) -> anyhow::Result<Outcome> {
     let objects = executor.objects()?;
+    // Whether the containers of a runner would be isolated here.
+    let isolation = Isolation::probe();
+    println!("{}", isolation.describe());
     if objects.is_empty() {
         println!("nothing applied yet; try `jobcd sync --repo . --path examples`");
         return Ok(Outcome::Success);

@@ -7,7 +7,7 @@
 //! delay or a deadline), and syncs again, until the Job has a terminal
 //! condition and no pod is left.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use super::clock::{Clock, sleep_until};
 use super::container::{self, Process, Unsupported};
+use super::isolation::{Isolation, Sandbox};
 use super::job_controller::{self, Phase, Status};
 use super::pod::{self, Plan};
 use super::process::Exit;
@@ -33,8 +34,13 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 pub struct Runtime {
     /// The executor's state.
     pub store: Arc<Mutex<Store>>,
-    /// Where pods keep their logs and scratch directories.
+    /// Where pods keep their logs and their supervisors' files.
     pub pods_dir: PathBuf,
+    /// Where pods have their scratch directories (outside the state
+    /// directory: a container must not start inside it).
+    pub scratch_dir: PathBuf,
+    /// How containers are kept from jobcd.
+    pub isolation: Isolation,
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// Bytes of output kept per container.
@@ -186,6 +192,25 @@ struct Live {
 }
 
 impl Runtime {
+    /// The sandbox of pod `pod`'s containers, where there is one: jobcd's
+    /// state directory and every pod's scratch directory hidden, but its own.
+    fn sandbox(&self, pod: &str) -> Option<Sandbox> {
+        let Isolation::Bubblewrap(bwrap) = &self.isolation else {
+            return None;
+        };
+        Some(Sandbox {
+            bwrap: bwrap.clone(),
+            hide: self
+                .pods_dir
+                .parent()
+                .into_iter()
+                .map(Path::to_path_buf)
+                .chain([self.scratch_dir.clone()])
+                .collect(),
+            keep: vec![self.scratch_dir.join(pod)],
+        })
+    }
+
     /// Runs `f` on the store from the blocking pool.
     pub(crate) async fn with_store<T, F>(&self, f: F) -> Result<T, Error>
     where
@@ -602,6 +627,8 @@ async fn start_pod(
         containers: resolve(&pod_spec.containers, "containers")?,
         restart_on_failure: pod_spec.restart_policy.as_deref() == Some("OnFailure"),
         grace,
+        scratch: rt.scratch_dir.join(&name),
+        sandbox: rt.sandbox(&name),
         dir: dir.clone(),
         log_cap: rt.log_cap,
         crash_backoff: rt.crash_backoff,

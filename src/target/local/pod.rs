@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::container::Process;
+use super::isolation::Sandbox;
 use super::process::{self, Exit, Placement, Running};
 
 /// First CrashLoopBackOff delay.
@@ -32,8 +33,13 @@ pub struct Plan {
     pub restart_on_failure: bool,
     /// `terminationGracePeriodSeconds`.
     pub grace: Duration,
-    /// Holds `logs/<container>.log` and the scratch working directory.
+    /// Holds `logs/<container>.log`.
     pub dir: PathBuf,
+    /// The working directory of containers that set none (outside jobcd's
+    /// state directory, shared by the pod's containers).
+    pub scratch: PathBuf,
+    /// The sandbox each container runs in, where there is one.
+    pub sandbox: Option<Sandbox>,
     /// Bytes of output kept per container.
     pub log_cap: u64,
     /// First CrashLoopBackOff delay (tests scale it down).
@@ -144,9 +150,10 @@ async fn run_to_success(
     outcome: &mut Outcome,
 ) -> std::io::Result<bool> {
     let placement = Placement {
-        scratch_dir: plan.dir.join("scratch"),
+        scratch_dir: plan.scratch.clone(),
         log_path: plan.dir.join("logs").join(format!("{}.log", process.name)),
         log_cap: plan.log_cap,
+        sandbox: plan.sandbox.clone(),
     };
     let mut restarts = 0;
     loop {

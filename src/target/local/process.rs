@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 use super::container::Process;
+use super::isolation::Sandbox;
 
 /// Output kept per container before the rest is dropped (and counted).
 pub const DEFAULT_LOG_CAP: u64 = 10 * 1024 * 1024;
@@ -44,6 +45,8 @@ pub struct Placement {
     pub log_path: PathBuf,
     /// Bytes of output kept.
     pub log_cap: u64,
+    /// The sandbox it runs in, where there is one.
+    pub sandbox: Option<Sandbox>,
 }
 
 /// A started process.
@@ -83,18 +86,37 @@ impl Running {
         // forking jobcd's whole address space, which it must do when PATH
         // differs from jobcd's own and the program is a bare name.
         let found = find_program(program, &process.env);
-        let mut command = Command::new(found.as_deref().unwrap_or(Path::new(program)));
+        let program_path = found.as_deref().unwrap_or(Path::new(program));
+        let cwd = process
+            .working_dir
+            .as_ref()
+            .unwrap_or(&placement.scratch_dir);
+        let mut command = match &placement.sandbox {
+            None => {
+                let mut command = Command::new(program_path);
+                command.arg0(program).args(args).current_dir(cwd);
+                command
+            }
+            Some(sandbox) => {
+                // A missing program fails here, as without the sandbox (127),
+                // not inside it.
+                if found.is_none() && !program.contains('/') {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("{program} is not on the container's PATH"),
+                    ));
+                }
+                let argv: Vec<&std::ffi::OsStr> = std::iter::once(program_path.as_os_str())
+                    .chain(args.iter().map(|a| a.as_ref()))
+                    .collect();
+                let mut command = Command::new(&sandbox.bwrap);
+                command.args(sandbox.wrap(&argv, cwd));
+                command
+            }
+        };
         command
-            .arg0(program)
-            .args(args)
             .env_clear()
             .envs(process.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(
-                process
-                    .working_dir
-                    .as_ref()
-                    .unwrap_or(&placement.scratch_dir),
-            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -261,6 +283,7 @@ mod tests {
             scratch_dir: dir.join("scratch"),
             log_path: dir.join("logs/main.log"),
             log_cap: cap,
+            sandbox: None,
         }
     }
 

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::clock::Clock;
 use super::cron_controller;
+use super::isolation::{self, Isolation};
 use super::job_controller::BACKOFF_BASE;
 use super::job_runner::{self, Error, Progress, Runtime, Stop};
 use super::pod::CRASH_BACKOFF_BASE;
@@ -30,6 +31,7 @@ use super::process::DEFAULT_LOG_CAP;
 use super::store::{
     self, AppliedObject, CronState, JobRecord, LEDGER_RUNNING, LedgerEntry, PodRecord, Store,
 };
+use super::supervisor;
 use crate::hex::hex;
 use crate::manifest::{Kind, Typed};
 pub use crate::target::JobRef;
@@ -123,6 +125,9 @@ impl Executor {
             runtime: Runtime {
                 store: Arc::new(Mutex::new(Store::open(state_dir)?)),
                 pods_dir: state_dir.join("pods"),
+                scratch_dir: scratch_dir(state_dir),
+                // A reader runs nothing; a runner finds out at its start.
+                isolation: Isolation::Unavailable("not probed: this executor only reads".into()),
                 clock,
                 log_cap: DEFAULT_LOG_CAP,
                 backoff_base: BACKOFF_BASE,
@@ -160,6 +165,10 @@ impl Executor {
         let mut executor = Executor::open(state_dir, clock)?;
         let lock = RunnerLock::acquire(state_dir)?;
         executor.store().check()?;
+        isolation::not_dumpable();
+        executor.runtime.isolation = tokio::task::spawn_blocking(Isolation::probe)
+            .await
+            .unwrap_or_else(|e| Isolation::Unavailable(format!("probing failed: {e}")));
         adjust(&mut executor.runtime);
         executor.lock = Some(Arc::new(lock));
         let recovery = recovery::recover(&executor.runtime).await?;
@@ -177,6 +186,11 @@ impl Executor {
             }
         }
         Ok((executor, recovery))
+    }
+
+    /// How its containers are kept from jobcd.
+    pub fn isolation(&self) -> &Isolation {
+        &self.runtime.isolation
     }
 
     /// Whether this executor may run Jobs (it holds the runner lock);
@@ -358,11 +372,25 @@ impl Executor {
     /// that goes with it, as deleting a Job deletes the object on a cluster;
     /// the run-once ledger still knows it ran.
     async fn forget(&self, uid: String, now: Timestamp) -> Result<(), Error> {
-        let pods_dir = self.runtime.pods_dir.clone();
+        let (pods_dir, scratch_dir) = (
+            self.runtime.pods_dir.clone(),
+            self.runtime.scratch_dir.clone(),
+        );
         self.runtime
             .with_store(move |s| {
                 for pod in s.pods_of(&uid)? {
+                    // A pod still running (its run ended on an error of
+                    // jobcd's) is stopped by its supervisor.
+                    if pod.finished_at.is_none()
+                        && let Some(process) = pod.supervisor.filter(|p| supervisor::alive(*p))
+                    {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(process.pid as i32),
+                            nix::sys::signal::Signal::SIGTERM,
+                        );
+                    }
                     let _ = std::fs::remove_dir_all(pods_dir.join(&pod.name));
+                    let _ = std::fs::remove_dir_all(scratch_dir.join(&pod.name));
                 }
                 if let Some(job) = s.job(&uid)?.filter(|j| j.owner_cronjob.is_none()) {
                     s.delete_object(Kind::Job, &job.namespace, &job.name)?;
@@ -461,6 +489,16 @@ fn job_from_template(cron: &CronJob, name: &str, scheduled: Option<&str>) -> Job
         spec: template.spec,
         status: None,
     }
+}
+
+/// Where the pods of the state directory `state_dir` have their scratch
+/// directories: under the system's temporary directory, one per state
+/// directory (named by a hash of its path), never inside it.
+fn scratch_dir(state_dir: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let state = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let digest = Sha256::digest(state.as_os_str().as_encoded_bytes());
+    std::env::temp_dir().join(format!("jobcd-scratch-{}", &hex(&digest)[..16]))
 }
 
 /// A Kubernetes-style uid (8-4-4-4-12 hex digits).

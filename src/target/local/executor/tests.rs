@@ -159,7 +159,9 @@ async fn forbid_skips_a_slot_while_a_run_is_active_and_starts_it_late_when_it_en
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
     let executor = start(dir.path(), clock.clone()).await;
-    let release = dir.path().join("release");
+    // Outside the state directory, which containers do not see.
+    let work = tempfile::tempdir().unwrap();
+    let release = work.path().join("release");
     let script = format!("while [ ! -e {} ]; do sleep 0.05; done", release.display());
     executor
         .apply_cronjob(&cronjob("  concurrencyPolicy: Forbid", &script))
@@ -260,7 +262,9 @@ async fn history_limits_remove_the_oldest_finished_runs() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
     let executor = start(dir.path(), clock.clone()).await;
-    let fail_marker = dir.path().join("fail");
+    // Outside the state directory, which containers do not see.
+    let work = tempfile::tempdir().unwrap();
+    let fail_marker = work.path().join("fail");
     let script = format!("[ ! -e {} ]", fail_marker.display());
     executor
         .apply_cronjob(&cronjob(

@@ -13,6 +13,8 @@ fn runtime(dir: &std::path::Path) -> Runtime {
     Runtime {
         store: Arc::new(Mutex::new(Store::open(dir).unwrap())),
         pods_dir: dir.join("pods"),
+        scratch_dir: dir.join("scratch"),
+        isolation: crate::target::local::isolation::Isolation::Unavailable("a test".into()),
         clock: Arc::new(SystemClock),
         log_cap: 1 << 20,
         backoff_base: Duration::from_millis(10),

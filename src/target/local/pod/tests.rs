@@ -24,6 +24,8 @@ fn plan(
         restart_on_failure: on_failure,
         grace: Duration::from_millis(300),
         dir: dir.to_path_buf(),
+        scratch: dir.join("scratch"),
+        sandbox: None,
         log_cap: 1 << 20,
         crash_backoff: Duration::from_millis(20),
     }
