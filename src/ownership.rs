@@ -33,6 +33,11 @@ pub const RUN: &str = "jobcd.dev/run";
 /// Policy annotation: `disabled` keeps the object when it leaves git.
 pub const PRUNE: &str = "jobcd.dev/prune";
 
+/// Annotations that tell jobcd what to do with an object, not what the
+/// object is: changing them changes no spec (a Job is not run again for
+/// them). [`RUN`] is not one: bumping it is how a Job is asked to run again.
+pub const POLICY: [&str; 2] = [ON_CHANGE, PRUNE];
+
 const LABELS: [&str; 2] = [MANAGED_BY, SOURCE];
 const ANNOTATIONS: [&str; 3] = [REVISION, PATH, SPEC_HASH];
 
@@ -97,6 +102,33 @@ pub fn strip(object: &mut Value) {
             }
         }
     }
+}
+
+/// Removes the [`POLICY`] annotations from an object (in its JSON form).
+pub fn strip_policy(object: &mut Value) {
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(map) = metadata
+        .get_mut("annotations")
+        .and_then(Value::as_object_mut)
+    {
+        for key in POLICY {
+            map.remove(key);
+        }
+        if map.is_empty() {
+            metadata.remove("annotations");
+        }
+    }
+}
+
+/// The [`POLICY`] annotations of an object (in its JSON form), as
+/// `key: value` pairs.
+pub fn policy(object: &Value) -> Vec<(&'static str, Option<&str>)> {
+    POLICY
+        .iter()
+        .map(|k| (*k, object["metadata"]["annotations"][*k].as_str()))
+        .collect()
 }
 
 /// jobcd's own labels and annotations on an object, as `key: value` pairs.

@@ -143,6 +143,31 @@ fn a_repository_lives_its_whole_life_on_a_real_cluster() {
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert_eq!(writes(&again), 0, "{}", text(&again));
 
+    // A policy annotation added: the Job learns it in place, and does not
+    // run again.
+    let annotated = job("life", "migrate", "echo v1", "").replace(
+        "metadata: {name: migrate, namespace: life}",
+        "metadata: {name: migrate, namespace: life, annotations: {jobcd.dev/prune: disabled}}",
+    );
+    repo.commit(&[("migrate.yaml", Some(&annotated))]);
+    let out = repo.sync(&cluster, "life", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("policy annotations changed"),
+        "{}",
+        text(&out)
+    );
+    let live = cluster.json(&["-n", "life", "get", "job", "migrate"]);
+    assert_eq!(
+        live["metadata"]["uid"].as_str(),
+        Some(migrate_uid.as_str()),
+        "not run again"
+    );
+    assert_eq!(
+        live["metadata"]["annotations"]["jobcd.dev/prune"],
+        "disabled"
+    );
+
     // The TTL controller removes `short`; it is not run again.
     cluster.wait_for("the TTL controller to remove short", || {
         job_uid("short").is_none()

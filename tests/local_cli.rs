@@ -248,3 +248,58 @@ fn durations_at_the_api_servers_extremes_run_without_a_panic() {
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(all.contains(": Complete"), "{all}");
 }
+
+#[test]
+fn a_policy_annotation_added_to_a_job_that_ran_does_not_run_it_again() {
+    let (state, manifests, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let runs = work.path().join("runs");
+    let write = |annotations: &str| {
+        std::fs::write(
+            manifests.path().join("migrate.yaml"),
+            format!(
+                "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations: {{{annotations}}}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: main, image: x, command: [sh, -c, 'echo ran >> {}']}}]\n",
+                runs.display()
+            ),
+        )
+        .unwrap();
+    };
+    let apply = || {
+        jobcd(
+            state.path(),
+            &["local", "apply", manifests.path().to_str().unwrap()],
+        )
+    };
+    write("");
+    let first = apply();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    for annotations in [
+        "jobcd.dev/prune: disabled",
+        "jobcd.dev/prune: disabled, jobcd.dev/on-change: ignore",
+        "",
+    ] {
+        write(annotations);
+        let again = apply();
+        assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+        assert!(
+            text(&again).contains("Job default/migrate: policy annotations changed: updated in place (the spec is the same, nothing runs again)"),
+            "{annotations}: {}",
+            text(&again)
+        );
+        // The live object learned them: the next apply has nothing to do.
+        let settled = apply();
+        assert!(
+            text(&settled).contains("Job default/migrate: already ran with this spec (Complete)"),
+            "{annotations}: {}",
+            text(&settled)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap(),
+        "ran\n",
+        "it ran once"
+    );
+}

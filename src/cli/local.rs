@@ -230,6 +230,7 @@ fn print_by_hand_plan(plan: &Plan<'_>) {
                 ),
                 None => println!("{id}: {}", step.reason),
             },
+            (Kind::Job, Action::Update) => println!("{id}: {}", step.reason),
             (_, Action::Conflict) => eprintln!("{id}: {}", step.reason),
             _ => {}
         }

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::drift;
 use super::{Desired, Ledger, Live, Operation};
+use super::{drift, normalize};
 use crate::manifest::{Kind, ObjectRef};
 use crate::ownership::{self, BY_HAND, ON_CHANGE, PRUNE, RUN};
 
@@ -92,7 +92,7 @@ impl<'a> Step<'a> {
             desired: Some(d),
             live,
             ran: (id.kind == Kind::Job)
-                .then(|| ledger.outcome(&id.namespace, &id.name, &d.spec_hash))
+                .then(|| ran(ledger, d))
                 .flatten()
                 .map(str::to_string),
         }
@@ -289,6 +289,35 @@ pub fn plan<'a>(
     Ok(Plan { steps })
 }
 
+/// How the desired spec's run went, as the ledger has it (by the spec
+/// hash, or by the hash jobcd gave it before policy annotations were left
+/// out).
+fn ran<'l>(ledger: &'l Ledger, d: &Desired) -> Option<&'l str> {
+    let id = &d.object.id;
+    ledger
+        .outcome(&id.namespace, &id.name, &d.spec_hash)
+        .or_else(|| {
+            let legacy = normalize::legacy_spec_hash(&d.object)?;
+            ledger.outcome(&id.namespace, &id.name, &legacy)
+        })
+}
+
+/// Whether the desired object's policy annotations differ from the live
+/// one's (the live manifest is only parsed when it mentions one).
+fn policy_changed(d: &Desired, live: &Live) -> bool {
+    let desired: Vec<(&str, Option<&str>)> = ownership::POLICY
+        .iter()
+        .map(|k| (*k, d.object.annotation(k)))
+        .collect();
+    if !ownership::POLICY.iter().any(|k| live.manifest.contains(k)) {
+        return desired.iter().any(|(_, v)| v.is_some());
+    }
+    match serde_json::from_str::<serde_json::Value>(&live.manifest) {
+        Ok(value) => desired != ownership::policy(&value),
+        Err(_) => true,
+    }
+}
+
 /// The step for a desired object.
 fn decide(
     source: &str,
@@ -298,7 +327,7 @@ fn decide(
     policy: &Policy,
 ) -> (Action, String) {
     let id = &d.object.id;
-    let ran = ledger.outcome(&id.namespace, &id.name, &d.spec_hash);
+    let ran = ran(ledger, d);
     let Some(live) = live else {
         return match (id.kind, ran) {
             (Kind::Job, Some(outcome)) => (
@@ -341,7 +370,19 @@ fn decide(
         }
         Some(_) => {}
     }
-    if live.spec_hash.as_deref() == Some(d.spec_hash.as_str()) {
+    let current = live.spec_hash.as_deref() == Some(d.spec_hash.as_str());
+    let legacy =
+        || live.spec_hash.is_some() && live.spec_hash == normalize::legacy_spec_hash(&d.object);
+    if current || legacy() {
+        // The same spec, with other policy annotations (or the hash an
+        // older jobcd stamped): the live object learns them in place, and a
+        // Job is not run again.
+        if !current || policy_changed(d, live) {
+            return (
+                Action::Update,
+                "policy annotations changed: updated in place (the spec is the same, nothing runs again)".into(),
+            );
+        }
         let drift = drift::drifted(
             d.object.manifest.json(),
             &live.manifest,

@@ -6,7 +6,9 @@
 //! writing `backoffLimit: 6` is the same as leaving it out), empty lists and
 //! nulls are dropped (as the API server's `omitempty` drops them), the
 //! metadata jobcd adds itself is removed, and the result is written as JSON
-//! with sorted keys.
+//! with sorted keys. The spec hash leaves out the policy annotations too
+//! (`jobcd.dev/prune`, `jobcd.dev/on-change`): they say what jobcd should do
+//! with the object, and changing them runs no Job again.
 
 use k8s_openapi::api::batch::v1::{CronJob, Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec};
@@ -40,10 +42,27 @@ pub fn normalized(object: &Object) -> Value {
     value
 }
 
-/// SHA-256 (hex) of the normalised object in canonical JSON.
+/// SHA-256 (hex) of the normalised object without its policy annotations,
+/// in canonical JSON.
 pub fn spec_hash(object: &Object) -> String {
+    let mut value = normalized(object);
+    ownership::strip_policy(&mut value);
+    hash(&value)
+}
+
+/// The spec hash jobcd 0.1 gave the object (its policy annotations
+/// included), when it differs from [`spec_hash`]: objects applied and Jobs
+/// run before policy annotations were left out are known by it.
+pub fn legacy_spec_hash(object: &Object) -> Option<String> {
+    let value = normalized(object);
+    let mut stripped = value.clone();
+    ownership::strip_policy(&mut stripped);
+    (stripped != value).then(|| hash(&value))
+}
+
+fn hash(value: &Value) -> String {
     let mut text = String::new();
-    canonical(&normalized(object), &mut text);
+    canonical(value, &mut text);
     hex(&Sha256::digest(text.as_bytes()))
 }
 

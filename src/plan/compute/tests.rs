@@ -340,3 +340,80 @@ fn a_field_someone_else_took_over_is_drift_put_back_only_when_asked() {
     .unwrap();
     assert_eq!(step(&after, "CronJob default/c").action, Action::Unchanged);
 }
+
+#[test]
+fn policy_annotations_change_no_spec_and_rerun_no_job() {
+    let ran = job("migrate", "'true'", "");
+    let lives = [live(&ran, Some("prod"))];
+    let mut ledger = Ledger::default();
+    ledger.insert("default", "migrate", &ran.spec_hash, "Complete");
+    for annotations in ["jobcd.dev/prune: disabled", "jobcd.dev/on-change: ignore"] {
+        let annotated = job("migrate", "'true'", annotations);
+        assert_eq!(annotated.spec_hash, ran.spec_hash, "{annotations}");
+        let desired = [annotated];
+        let plan = make("prod", &desired, &lives, &ledger, &Policy::default()).unwrap();
+        let step = step(&plan, "Job default/migrate");
+        assert_eq!(
+            step.action,
+            Action::Update,
+            "{annotations}: {}",
+            step.reason
+        );
+        assert!(
+            step.reason.contains("nothing runs again"),
+            "{}",
+            step.reason
+        );
+        assert!(matches!(plan.operations()[..], [Operation::Update(_)]));
+    }
+    // Once the live object has them, nothing is left to do; removing them
+    // again is an update in place too.
+    let annotated = job("migrate", "'true'", "jobcd.dev/prune: disabled");
+    let annotated_live = [live(&annotated, Some("prod"))];
+    let desired = [annotated];
+    let plan = make(
+        "prod",
+        &desired,
+        &annotated_live,
+        &ledger,
+        &Policy::default(),
+    )
+    .unwrap();
+    assert!(!plan.has_changes());
+    let desired = [ran.clone()];
+    let plan = make(
+        "prod",
+        &desired,
+        &annotated_live,
+        &ledger,
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(step(&plan, "Job default/migrate").action, Action::Update);
+    // The run annotation is a spec change: that is how a Job is run again.
+    let bumped = [job("migrate", "'true'", "jobcd.dev/run: '2'")];
+    let plan = make("prod", &bumped, &lives, &ledger, &Policy::default()).unwrap();
+    assert_eq!(step(&plan, "Job default/migrate").action, Action::Rerun);
+}
+
+#[test]
+fn objects_an_older_jobcd_hashed_with_their_policy_annotations_are_not_run_again() {
+    let d = job("migrate", "'true'", "jobcd.dev/prune: disabled");
+    let legacy = normalize::legacy_spec_hash(&d.object).expect("it has a policy annotation");
+    assert_ne!(legacy, d.spec_hash);
+    // Live, stamped with the old hash: updated in place to the new one.
+    let stamped = Live {
+        spec_hash: Some(legacy.clone()),
+        ..live(&d, Some("prod"))
+    };
+    let mut ledger = Ledger::default();
+    ledger.insert("default", "migrate", &legacy, "Complete");
+    let (desired, lives) = ([d], [stamped]);
+    let plan = make("prod", &desired, &lives, &ledger, &Policy::default()).unwrap();
+    let step_live = step(&plan, "Job default/migrate");
+    assert_eq!(step_live.action, Action::Update, "{}", step_live.reason);
+    assert_eq!(step_live.ran.as_deref(), Some("Complete"));
+    // Gone from the target (its TTL): the ledger still knows it ran.
+    let plan = make("prod", &desired, &[], &ledger, &Policy::default()).unwrap();
+    assert_eq!(step(&plan, "Job default/migrate").action, Action::Skip);
+}

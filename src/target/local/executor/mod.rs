@@ -304,6 +304,39 @@ impl Executor {
         Ok(Applied::Started(self.handle(&uid).expect("just started")))
     }
 
+    /// Records a Job whose spec is the same but whose policy annotations
+    /// changed (or which an older jobcd recorded under the hash it gave
+    /// then): nothing runs, and the ledger knows the spec by its hash now.
+    pub async fn update_job(&self, desired: &Desired) -> Result<(), Error> {
+        let id = &desired.object.id;
+        self.runner(|| format!("update {id}"))?;
+        let applied = applied(desired, self.runtime.clock.now());
+        let legacy = crate::plan::normalize::legacy_spec_hash(&desired.object);
+        let (source, namespace, name, hash) = (
+            desired.source.clone(),
+            id.namespace.clone(),
+            id.name.clone(),
+            desired.spec_hash.clone(),
+        );
+        self.runtime
+            .with_store(move |s| {
+                s.atomically(&format!("recording Job {name}"), |s| {
+                    s.put_object(&applied)?;
+                    if let Some(legacy) = legacy
+                        && s.ledger(&source, &namespace, &name, &hash)?.is_none()
+                        && let Some(entry) = s.ledger(&source, &namespace, &name, &legacy)?
+                    {
+                        s.put_ledger(&LedgerEntry {
+                            spec_hash: hash,
+                            ..entry
+                        })?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
     /// Starts a Job from a recorded CronJob's template now, as `kubectl
     /// create job --from=cronjob/NAME` does.
     pub async fn run_now(

@@ -54,6 +54,11 @@ impl Target for Executor {
 
     async fn apply(&self, operation: &Operation) -> Result<Applied, Error> {
         match operation {
+            // Only a Job's policy annotations changed: nothing runs.
+            Operation::Update(desired) if desired.object.id.kind == Kind::Job => {
+                self.update_job(desired).await?;
+                Ok(Applied::Done)
+            }
             Operation::Create(desired)
             | Operation::Update(desired)
             | Operation::Revert(desired)

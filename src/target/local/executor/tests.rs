@@ -777,3 +777,44 @@ async fn a_panic_in_a_run_fails_that_job_alone() {
     };
     assert!(matches!(run.finished().await, Ok(Ended::Finished(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_an_older_jobcd_ran_under_its_legacy_hash_is_recorded_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock).await;
+    let d = desired(
+        objects(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations: {jobcd.dev/prune: disabled}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: main, image: x, command: ['false']}]\n",
+        )
+        .remove(0),
+    );
+    let legacy = crate::plan::normalize::legacy_spec_hash(&d.object).unwrap();
+    // What jobcd 0.1 left: the ledger knows the spec by its old hash.
+    executor
+        .store()
+        .put_ledger(&LedgerEntry {
+            source: "s".into(),
+            namespace: "default".into(),
+            name: "migrate".into(),
+            spec_hash: legacy,
+            outcome: "Complete".into(),
+            job_uid: Some("u-old".into()),
+            recorded_at: at(T0),
+        })
+        .unwrap();
+    executor.update_job(&d).await.unwrap();
+    let entry = executor
+        .store()
+        .ledger("s", "default", "migrate", &d.spec_hash)
+        .unwrap()
+        .expect("the ledger knows the spec by its new hash");
+    assert_eq!(entry.outcome, "Complete");
+    assert!(
+        executor.runs(Some("migrate")).unwrap().is_empty(),
+        "nothing ran"
+    );
+    // Applied as it would be by a sync: already ran, not run again.
+    let applied = executor.apply_job(&d, None).await.unwrap();
+    assert!(matches!(applied, Applied::AlreadyRan { .. }), "{applied:?}");
+}
