@@ -16,12 +16,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// SQLite refused an operation.
-    #[error("state database {path}: {what}")]
+    #[error("state database {path}: {what}{}", if *.disk_full { DISK_FULL } else { "" })]
     Sqlite {
         /// The database file.
         path: PathBuf,
         /// What was being done.
         what: String,
+        /// The disk holding it has no space left (SQLite may call that a
+        /// disk I/O error).
+        disk_full: bool,
         /// Why it failed.
         #[source]
         source: rusqlite::Error,
@@ -71,10 +74,25 @@ pub enum Error {
     },
 }
 
+/// What an error on a full disk adds.
+const DISK_FULL: &str =
+    " (its disk is full: free some space and run jobcd again; nothing was recorded half-way)";
+
 /// The error for SQLite refusing `what` on the database at `path`.
 pub(crate) fn sqlite(path: &Path, what: &str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
     let (path, what) = (path.to_path_buf(), what.to_string());
-    move |source| Error::Sqlite { path, what, source }
+    move |source| Error::Sqlite {
+        disk_full: disk_full(&path),
+        path,
+        what,
+        source,
+    }
+}
+
+/// Whether the filesystem holding `path` has no space left for jobcd.
+fn disk_full(path: &Path) -> bool {
+    let dir = path.parent().unwrap_or(path);
+    nix::sys::statvfs::statvfs(dir).is_ok_and(|s| s.blocks_available() == 0)
 }
 
 /// SQLite's quick integrity check of an open database: `Damaged` with the

@@ -16,7 +16,7 @@ use crate::plan::{self, Action, Plan, Policy};
 use crate::report::record;
 use crate::report::statuses::Statuses;
 use crate::report::{SYNC_CONTEXT, Status};
-use crate::target::{Cause, JobRef, Outcome, RunEvent, Target};
+use crate::target::{Cause, JobRef, Outcome, RunEvent, RunResult, Target};
 
 /// How often a reconcile says what it still waits for.
 pub const PROGRESS: Duration = Duration::from_secs(10);
@@ -222,6 +222,11 @@ impl<E> Reconciled<E> {
             Reconciled::Rehearsed(counts) if counts.conflicts > 0 => Verdict::Failed,
             Reconciled::Rehearsed(_) => Verdict::Synced,
             Reconciled::Applied(s) if s.interrupted == Some(Stop::Shutdown) => Verdict::Interrupted,
+            // A run jobcd could not carry on (its disk is full, say) is
+            // jobcd's error, not the Job's failure.
+            Reconciled::Applied(s) if s.runs.iter().any(|r| r.result == RunResult::Error) => {
+                Verdict::Error
+            }
             Reconciled::Applied(s) if s.failed() => Verdict::Failed,
             Reconciled::Applied(_) => Verdict::Synced,
         }

@@ -36,7 +36,9 @@ pub fn main(dir: &Path) -> bool {
     {
         Ok(plan) => plan,
         Err(e) => {
-            eprintln!("jobcd supervise: no plan came on stdin ({e}); nothing was run");
+            complain(format_args!(
+                "jobcd supervise: no plan came on stdin ({e}); nothing was run"
+            ));
             return false;
         }
     };
@@ -46,7 +48,7 @@ pub fn main(dir: &Path) -> bool {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("jobcd supervise: cannot start: {e}");
+            complain(format_args!("jobcd supervise: cannot start: {e}"));
             return false;
         }
     };
@@ -117,12 +119,12 @@ async fn record(mut rx: mpsc::UnboundedReceiver<pod::Event>, mut file: tokio::fs
         if let Err(e) = file.write_all(&line).await
             && !std::mem::replace(&mut complained, true)
         {
-            eprintln!("jobcd supervise: recording events: {e}");
+            complain(format_args!("jobcd supervise: recording events: {e}"));
         }
         if let Err(e) = file.flush().await
             && !std::mem::replace(&mut complained, true)
         {
-            eprintln!("jobcd supervise: recording events: {e}");
+            complain(format_args!("jobcd supervise: recording events: {e}"));
         }
         if let Some(out) = &mut bell {
             match out.lock().write(b"\n") {
@@ -150,10 +152,10 @@ async fn leave(files: &Files, ended: &Ended) {
             // read the outcome.
             Err(_) if !files.dir().is_dir() => return,
             Err(e) => {
-                eprintln!(
+                complain(format_args!(
                     "jobcd supervise: writing {} failed ({e}); trying again in {wait:?}",
                     files.outcome().display()
-                );
+                ));
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(RETRY_CAP);
             }
@@ -168,6 +170,14 @@ fn write_atomically(files: &Files, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&partial, files.outcome())
+}
+
+/// Writes a line to stderr (the pod's `supervisor.log`), if it can: on a
+/// full disk it cannot, and the supervisor must go on regardless
+/// (`eprintln!` would panic).
+fn complain(what: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{what}");
 }
 
 #[cfg(test)]
