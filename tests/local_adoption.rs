@@ -138,7 +138,7 @@ fn a_pod_that_ended_while_jobcd_was_dead_is_recorded_with_its_real_exit() {
         );
         if code != 0 {
             assert!(
-                pods[0].contains(&format!("main=Code({code})")),
+                pods[0].contains(&format!("exits [main={code}]")),
                 "the real exit code: {runs}"
             );
         }

@@ -64,6 +64,10 @@ fn the_examples_run_once_and_can_be_inspected() {
     assert!(status.contains("(Europe/Berlin)"), "{status}");
 
     let runs = text(&jobcd(state.path(), &["local", "runs", "pi"]));
+    assert!(
+        runs.contains(" Succeeded restarts 0 exits [pi=0] "),
+        "exit codes as numbers: {runs}"
+    );
     let pod = runs
         .split_whitespace()
         .find(|w| w.starts_with("pi-"))

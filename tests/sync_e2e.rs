@@ -479,7 +479,7 @@ fn the_commit_story() {
             ("nightly-backup", "unchanged"),
             ("weekly-cleanup", "unchanged"),
             ("migrate-db", "unchanged"),
-            ("seed-cache", "rerun"),
+            ("seed-cache", "re-run"),
             ("warm-index", "unchanged"),
         ]
         .map(|(n, a)| (n.to_string(), a.to_string()))

@@ -19,6 +19,7 @@ pub enum Action {
     /// Update a CronJob in place.
     Update,
     /// A Job's spec changed: delete it and create it again, so it runs.
+    #[serde(rename = "re-run")]
     Rerun,
     /// Delete a managed object that left the repository.
     Prune,

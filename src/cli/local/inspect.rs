@@ -109,7 +109,7 @@ pub(super) fn runs(executor: &Executor, name: Option<&str>) -> anyhow::Result<Ou
             verdict(&r.job.status)
         );
         for p in &r.pods {
-            let exits: Vec<String> = p.exits.iter().map(|(c, e)| format!("{c}={e:?}")).collect();
+            let exits: Vec<String> = p.exits.iter().map(|(c, e)| format!("{c}={e}")).collect();
             let reason = p
                 .reason
                 .as_deref()

@@ -29,6 +29,16 @@ pub enum Exit {
     Signal(i32),
 }
 
+impl std::fmt::Display for Exit {
+    /// `0`, `137`…, or `signal 9` for a process a signal ended.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "{code}"),
+            Exit::Signal(signal) => write!(f, "signal {signal}"),
+        }
+    }
+}
+
 impl Exit {
     /// Whether this counts as success (exit status 0).
     pub fn success(self) -> bool {
