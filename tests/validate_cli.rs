@@ -324,10 +324,7 @@ fn json_output_is_machine_readable() {
 fn a_missing_directory_is_a_usage_error() {
     let out = jobcd(&["validate", "/nonexistent/manifests"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("cannot read manifest directory /nonexistent/manifests")
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/manifests"));
 }
 
 #[test]
@@ -546,4 +543,69 @@ fn a_nul_in_a_file_is_named_where_it_is() {
         "{stderr}"
     );
     assert!(!stderr.contains("end of stream"), "{stderr}");
+}
+
+#[test]
+fn files_directories_and_stdin_are_taken_as_kubectl_takes_them() {
+    let dir = tree(&[
+        ("job.yaml", JOB.as_bytes()),
+        (
+            "more/other.yml",
+            JOB.replace("name: pi", "name: other").as_bytes(),
+        ),
+        ("notes.txt", b"not a manifest"),
+    ]);
+    let file = dir.path().join("job.yaml");
+    // A file, whatever its name; messages name it as given.
+    let out = jobcd(&["validate", file.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Job default/pi"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{}:1", file.display())),
+        "{stdout}"
+    );
+    // Several paths: a file and a directory.
+    let out = jobcd(&[
+        "validate",
+        file.to_str().unwrap(),
+        dir.path().join("more").to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("valid: 2 objects in 2 files"), "{stdout}");
+    // Standard input, named so in messages.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .args(["validate", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            JOB.replace("restartPolicy: Never", "restartPolicy: Always")
+                .as_bytes(),
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: <stdin>:")
+            && stderr.contains("Job default/pi: spec.template.spec.restartPolicy"),
+        "{stderr}"
+    );
+    // A path that is not there is an error naming it.
+    let out = jobcd(&["validate", "/nonexistent/job.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/job.yaml: No such file or directory"),
+        "{stderr}"
+    );
 }

@@ -76,9 +76,10 @@ pub(crate) enum KindArg {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ApplyArgs {
-    /// Directory holding the manifests; or use --repo.
-    #[arg(conflicts_with = "repo")]
-    dir: Option<PathBuf>,
+    /// Manifests: directories (searched recursively), files, or `-` for
+    /// standard input (default: the current directory); or use --repo.
+    #[arg(conflicts_with = "repo", value_name = "PATH")]
+    paths: Vec<PathBuf>,
     #[command(flatten)]
     repo: RepoArgs,
 }
@@ -146,9 +147,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<Outcome> {
         strict: false,
         now: Timestamp::now(),
     };
-    let loaded = args
-        .repo
-        .load(args.dir.as_deref(), state_dir.to_path_buf())?;
+    let loaded = args.repo.load(&args.paths, state_dir.to_path_buf())?;
     let revision = loaded
         .revision
         .map_or_else(|| "working-tree".to_string(), |r| r.sha);

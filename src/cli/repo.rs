@@ -119,11 +119,7 @@ pub(crate) struct Loaded {
 
 impl RepoArgs {
     /// Reads the manifests from `--repo`, or from `dir` (default `.`).
-    pub(crate) fn load(
-        &self,
-        dir: Option<&std::path::Path>,
-        state_dir: PathBuf,
-    ) -> anyhow::Result<Loaded> {
+    pub(crate) fn load(&self, paths: &[PathBuf], state_dir: PathBuf) -> anyhow::Result<Loaded> {
         match &self.repo {
             Some(repo) => {
                 let source = self.source(repo, state_dir)?;
@@ -142,11 +138,18 @@ impl RepoArgs {
                 })
             }
             None => {
-                let dir = dir.unwrap_or(std::path::Path::new("."));
-                let tree = crate::manifest::read_dir(dir)
-                    .with_context(|| format!("reading {}", dir.display()))?;
+                let tree = crate::manifest::read_paths(paths)?;
+                let label = match paths {
+                    [] => ".".to_string(),
+                    [one] if one.as_os_str() == "-" => crate::manifest::STDIN.to_string(),
+                    _ => paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
                 Ok(Loaded {
-                    label: dir.display().to_string(),
+                    label,
                     tree,
                     revision: None,
                 })

@@ -135,7 +135,7 @@ fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
         .repo
         .source(repo, state_dir.to_path_buf())?
         .notes_repo();
-    let loaded = args.repo.load(None, state_dir.to_path_buf())?;
+    let loaded = args.repo.load(&[], state_dir.to_path_buf())?;
     let sha = loaded
         .revision
         .map_or_else(|| "working-tree".to_string(), |r| r.sha);

@@ -1,4 +1,4 @@
-//! `jobcd validate [DIR] | --repo URL [--ref REF] [--path P]`.
+//! `jobcd validate [PATH…] | --repo URL [--ref REF] [--path P]`.
 
 use std::path::PathBuf;
 
@@ -13,9 +13,10 @@ use crate::source::Revision;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Directory holding the manifests (searched recursively); or use --repo.
-    #[arg(conflicts_with = "repo")]
-    dir: Option<PathBuf>,
+    /// Manifests: directories (searched recursively), files, or `-` for
+    /// standard input (default: the current directory); or use --repo.
+    #[arg(conflicts_with = "repo", value_name = "PATH")]
+    paths: Vec<PathBuf>,
     #[command(flatten)]
     repo: RepoArgs,
     /// Output format.
@@ -31,7 +32,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
         strict: args.strict,
         now: jiff::Timestamp::now(),
     };
-    let loaded = args.repo.load(args.dir.as_deref(), state_dir)?;
+    let loaded = args.repo.load(&args.paths, state_dir)?;
     let (label, tree, revision) = (loaded.label, loaded.tree, loaded.revision);
     let validation = manifest::load_tree(&tree, &label, &options);
     match args.output {

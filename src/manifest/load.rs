@@ -40,8 +40,14 @@ impl Tree {
     /// The same files and problems, their paths under `dir` (a manifest
     /// path inside a repository), so that messages name files as the
     /// repository does.
-    pub fn under(mut self, dir: &str) -> Tree {
-        let dir = dir.trim_matches('/');
+    pub fn under(self, dir: &str) -> Tree {
+        self.prefixed(dir.trim_matches('/'))
+    }
+
+    /// The same files and problems, their paths under `dir` as written (an
+    /// absolute directory stays absolute).
+    pub fn prefixed(mut self, dir: &str) -> Tree {
+        let dir = dir.trim_end_matches('/');
         if dir.is_empty() {
             return self;
         }

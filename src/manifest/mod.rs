@@ -21,4 +21,4 @@ pub use load::{
 };
 pub use object::{Ignored, Kind, Location, Manifest, Object, ObjectRef, Typed};
 pub use path::printable;
-pub use walk::{Error, MAX_FILE_BYTES, is_manifest_name, read_dir};
+pub use walk::{Error, MAX_FILE_BYTES, STDIN, is_manifest_name, read_dir, read_paths};

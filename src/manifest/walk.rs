@@ -7,6 +7,7 @@
 //! make jobcd read arbitrary files.
 
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::diagnostic::Diagnostic;
@@ -20,7 +21,7 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The root does not exist or is not readable.
-    #[error("cannot read manifest directory {path}")]
+    #[error("cannot read {path}")]
     Root {
         /// The root as given.
         path: PathBuf,
@@ -34,6 +35,64 @@ pub enum Error {
         /// The root as given.
         path: PathBuf,
     },
+}
+
+/// The name standard input is given in messages.
+pub const STDIN: &str = "<stdin>";
+
+/// Reads manifests from `paths`, as `kubectl apply -f` takes them: each a
+/// directory (every manifest file under it), a file (read whatever its
+/// name), or `-` for standard input; none means the current directory. One
+/// directory alone names its files relative to it, as [`read_dir`] does;
+/// otherwise files are named by the path given.
+pub fn read_paths(paths: &[PathBuf]) -> Result<Tree, Error> {
+    let stdin = Path::new("-");
+    match paths {
+        [] => return read_dir(Path::new(".")),
+        [one] if one != stdin && one.is_dir() => return read_dir(one),
+        _ => {}
+    }
+    let mut tree = Tree::default();
+    let mut walk = Walk {
+        root: PathBuf::new(),
+        files: Vec::new(),
+        problems: Vec::new(),
+        visited: Vec::new(),
+    };
+    for path in paths {
+        if path == stdin {
+            let mut bytes = Vec::new();
+            std::io::Read::take(std::io::stdin().lock(), MAX_FILE_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|source| Error::Root {
+                    path: path.clone(),
+                    source,
+                })?;
+            if bytes.len() as u64 > MAX_FILE_BYTES {
+                walk.problems.push(Unread::Grew.diagnostic(STDIN));
+            } else {
+                walk.files.push(SourceFile {
+                    path: STDIN.into(),
+                    bytes,
+                });
+            }
+        } else {
+            let metadata = fs::metadata(path).map_err(|source| Error::Root {
+                path: path.clone(),
+                source,
+            })?;
+            if metadata.is_dir() {
+                let under = read_dir(path)?.prefixed(&path.display().to_string());
+                tree.files.extend(under.files);
+                tree.problems.extend(under.problems);
+            } else {
+                walk.file(path, path.display().to_string());
+            }
+        }
+    }
+    tree.files.extend(walk.files);
+    tree.problems.extend(walk.problems);
+    Ok(tree)
 }
 
 /// Reads every manifest file under `root`.
