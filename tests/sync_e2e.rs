@@ -1286,3 +1286,32 @@ fn a_run_cut_short_by_a_crash_gets_its_final_status_from_the_next_sync() {
         "{note}"
     );
 }
+
+#[test]
+fn cluster_flags_on_the_local_target_are_an_error_not_ignored() {
+    let world = World::new();
+    world.write("pi.yaml", &world.job("pi", "v1"));
+    world.commit("a Job");
+    for command in ["diff", "sync"] {
+        let out = world.on_repo(
+            command,
+            &[
+                "--namespace",
+                "batch",
+                "--context",
+                "prod",
+                "--kubeconfig",
+                "/nonexistent",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
+        assert!(
+            text(&out).contains(
+                "error: --kubeconfig, --context, --namespace (or JOBCD_NAMESPACES) only apply to a cluster, and the target is the local executor; add --target kube, or leave them out"
+            ),
+            "{command}: {}",
+            text(&out)
+        );
+    }
+    assert!(world.status().is_empty(), "nothing was applied");
+}

@@ -126,6 +126,9 @@ pub(super) struct Revision {
 }
 
 fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
+    if args.target == TargetKind::Local {
+        args.kube.refuse_on_local()?;
+    }
     let Some(repo) = &args.repo.repo else {
         anyhow::bail!(
             "--repo is required: a local repository path or a URL (for a plain directory use `jobcd local apply DIR`)"

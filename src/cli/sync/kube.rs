@@ -25,6 +25,33 @@ pub(crate) struct KubeArgs {
 }
 
 impl KubeArgs {
+    /// Refuses these flags on the local target, where they would be
+    /// silently ignored: a user who gave them meant a cluster.
+    pub(super) fn refuse_on_local(&self) -> anyhow::Result<()> {
+        let given: Vec<&str> = [
+            (self.kubeconfig.is_some(), "--kubeconfig"),
+            (self.context.is_some(), "--context"),
+            (
+                !self.namespaces.is_empty(),
+                "--namespace (or JOBCD_NAMESPACES)",
+            ),
+            (
+                self.ledger_namespace.is_some(),
+                "--ledger-namespace (or JOBCD_LEDGER_NAMESPACE)",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect();
+        if given.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "{} only apply to a cluster, and the target is the local executor; add --target kube, or leave them out",
+            given.join(", ")
+        )
+    }
+
     pub(super) async fn connect(&self, dry_run: bool) -> anyhow::Result<KubeTarget> {
         KubeTarget::connect(cluster::Settings {
             connection: cluster::Connection {
