@@ -605,7 +605,10 @@ spec:
     let all = text(&diff);
     assert_eq!(diff.status.code(), Some(0), "no changes: {all}");
     assert!(all.contains("no changes"), "{all}");
-    assert_eq!(all.matches(": unchanged — up to date").count(), 5, "{all}");
+    assert!(all.starts_with("5 unchanged (-v lists them)\n"), "{all}");
+    assert!(!all.contains(": unchanged — "), "counted, not listed: {all}");
+    let verbose = text(&world.diff(&["-v"]));
+    assert_eq!(verbose.matches(": unchanged — up to date").count(), 5, "{verbose}");
     let out = world.sync(&[]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
@@ -998,7 +1001,7 @@ fn only_commits_are_synced_and_a_rollback_runs_nothing() {
     world.write("report.yaml", &world.job("report", "v3"));
     let diff = world.diff(&[]);
     assert_eq!(diff.status.code(), Some(0), "{}", text(&diff));
-    let out = world.sync(&[]);
+    let out = world.sync(&["-v"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("Job default/report: unchanged — up to date"),
@@ -1048,7 +1051,7 @@ fn a_failed_run_fails_the_sync_and_is_not_retried() {
     assert!(all.contains("1 Job run(s), 1 failed"), "{all}");
     assert_eq!(world.ran("flaky"), ["v1"]);
 
-    let out = world.sync(&[]);
+    let out = world.sync(&["-v"]);
     let all = text(&out);
     assert!(
         all.contains("Job default/flaky: unchanged — up to date"),

@@ -63,6 +63,9 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     output: Format,
+    /// List unchanged objects one by one too (by default they are counted).
+    #[arg(short, long)]
+    verbose: bool,
     #[command(flatten)]
     kube: KubeArgs,
 }

@@ -86,11 +86,11 @@ impl<'a> Printer<'a> {
                 if !self.text() {
                     self.steps = steps(plan, rehearsal);
                 } else if rehearsal {
-                    print_plan(plan, true);
+                    print_plan(plan, true, self.args.verbose);
                     print_verdict(plan);
                 } else {
                     println!("{}: {}", self.args.source, self.revision.label);
-                    print_plan(plan, false);
+                    print_plan(plan, false, self.args.verbose);
                 }
             }
             Event::ApplyFailed(why) => {
@@ -179,9 +179,16 @@ fn steps(plan: &Plan<'_>, with_diffs: bool) -> Vec<StepReport> {
         .collect()
 }
 
-fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
+/// The plan's steps, with diffs when `with_diffs`; unchanged objects are
+/// only counted unless `verbose` (as kubectl and Flux print only changes).
+fn print_plan(plan: &Plan<'_>, with_diffs: bool, verbose: bool) {
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut unchanged = 0;
     for step in plan.steps() {
+        if step.action == Action::Unchanged && !verbose {
+            unchanged += 1;
+            continue;
+        }
         println!(
             "{}: {} — {}",
             step.id,
@@ -212,6 +219,9 @@ fn print_plan(plan: &Plan<'_>, with_diffs: bool) {
                 printable(new.as_deref().unwrap_or("(none)"))
             );
         }
+    }
+    if unchanged > 0 {
+        println!("{unchanged} unchanged (-v lists them)");
     }
 }
 
