@@ -32,13 +32,19 @@ impl Repo {
 
     /// `jobcd sync --target kube` of this repository into `namespace`.
     fn sync_command(&self, cluster: &Cluster, namespace: &str) -> Command {
+        self.command("sync", cluster, namespace)
+    }
+
+    /// `jobcd VERB --target kube` (diff or sync) of this repository into
+    /// `namespace`.
+    fn command(&self, verb: &str, cluster: &Cluster, namespace: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_jobcd"));
         command
             .env("HOME", self.dir.path())
             .env("KUBECONFIG", &cluster.kubeconfig)
             .arg("--state-dir")
             .arg(self.dir.path().join("state"))
-            .args(["sync", "--target", "kube", "--repo"])
+            .args([verb, "--target", "kube", "--repo"])
             .arg(self.path())
             .args(["--path", "jobs", "--namespace", namespace]);
         command
@@ -513,6 +519,10 @@ fn refusals_and_failures_are_reported_and_apply_nothing() {
                 .contains("spec.schedule is \"7 7 * * *\" on the cluster, \"0 2 * * *\" in git"),
         "{shown}"
     );
+    // As `kubectl diff`, drift is a difference: exit 1.
+    let diff = repo.command("diff", &cluster, "team").output().unwrap();
+    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    assert!(text(&diff).contains("drifted"), "{}", text(&diff));
     let left = repo.sync(&cluster, "team", &[]);
     assert_eq!(left.status.code(), Some(0), "{}", text(&left));
     assert_eq!(writes(&left), 0, "{}", text(&left));

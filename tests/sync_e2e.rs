@@ -606,9 +606,16 @@ spec:
     assert_eq!(diff.status.code(), Some(0), "no changes: {all}");
     assert!(all.contains("no changes"), "{all}");
     assert!(all.starts_with("5 unchanged (-v lists them)\n"), "{all}");
-    assert!(!all.contains(": unchanged — "), "counted, not listed: {all}");
+    assert!(
+        !all.contains(": unchanged — "),
+        "counted, not listed: {all}"
+    );
     let verbose = text(&world.diff(&["-v"]));
-    assert_eq!(verbose.matches(": unchanged — up to date").count(), 5, "{verbose}");
+    assert_eq!(
+        verbose.matches(": unchanged — up to date").count(),
+        5,
+        "{verbose}"
+    );
     let out = world.sync(&[]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
@@ -694,8 +701,15 @@ spec:
         world.database() == before,
         "an invalid revision writes nothing"
     );
+    // diff tells an invalid revision (2) from changes (1), and applies
+    // nothing, so it does not say it applied nothing.
     let diff = world.diff(&[]);
-    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    assert_eq!(diff.status.code(), Some(2), "{}", text(&diff));
+    assert!(
+        text(&diff).contains("invalid; a sync of it would apply nothing"),
+        "{}",
+        text(&diff)
+    );
 
     // Commit 6: the fix applies, and only the new Job runs.
     world.write("rebuild-search.yaml", &world.job("rebuild-search", "v1"));

@@ -13,7 +13,7 @@ use super::exit::Outcome;
 use super::repo::RepoArgs;
 use crate::manifest;
 use crate::plan::{DEFAULT_MAX_PRUNE_SHARE, Policy};
-use crate::reconcile::{self, Mode, Reconciled, Request};
+use crate::reconcile::{self, Mode, Reconciled, Refused, Request};
 use crate::report::notes::{GitNotes, NOTES_REF};
 use crate::report::outbox::SourceReport;
 use crate::report::runs::{self, Reported, Sink};
@@ -385,7 +385,14 @@ async fn reconcile<T: Target + Sync>(
     };
     printer.finish(&reconciled)?;
     Ok(match (kind, &reconciled) {
-        (Kind::Diff, Reconciled::Rehearsed(counts)) if counts.changes => Outcome::Changes,
+        // As `kubectl diff`: 1 when there is a difference (drift on a
+        // cluster is one), above 1 when there is nothing to compare.
+        (Kind::Diff, Reconciled::Rehearsed(counts)) if counts.changes || counts.drifted > 0 => {
+            Outcome::Changes
+        }
+        (Kind::Diff, Reconciled::Invalid | Reconciled::Refused(Refused::Target(_))) => {
+            Outcome::Error
+        }
         _ => Outcome::Reconciled(reconciled.verdict()),
     })
 }

@@ -117,6 +117,12 @@ impl<'a> Printer<'a> {
         let label = &self.revision.label;
         if self.text() {
             match reconciled {
+                Reconciled::Invalid if self.kind != Kind::Sync => {
+                    eprintln!("{label}: invalid; a sync of it would apply nothing")
+                }
+                Reconciled::Refused(Refused::Target(e)) if self.kind != Kind::Sync => {
+                    eprintln!("{label}: {e}; a sync of it would apply nothing")
+                }
                 Reconciled::Invalid => eprintln!(
                     "{label}: invalid; nothing was applied, the last good revision stays in force"
                 ),
