@@ -278,3 +278,125 @@ fn idle_connections_are_closed_and_never_crowd_out_requests() {
     let (code, _) = request("GET", &format!("{}/healthz", served.base), &[], b"");
     assert_eq!(code, 200);
 }
+
+/// Copies `from` into `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A checkout holding the examples, as a user's clone does, under `root`,
+/// after the README's quick start (`cargo run -- sync --repo . --path
+/// examples`); returns it.
+fn quick_start(root: &Path) -> PathBuf {
+    let checkout = root.join("checkout");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &checkout.join("examples"),
+    );
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(&checkout)
+            .env("HOME", root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["remote", "add", "origin", "git@github.com:acme/jobs.git"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "examples"]);
+    let synced = std::process::Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .current_dir(&checkout)
+        .env("HOME", root)
+        .arg("--state-dir")
+        .arg(root.join("state"))
+        .args(["sync", "--repo", ".", "--path", "examples"])
+        .output()
+        .unwrap();
+    assert!(synced.status.success(), "{synced:?}");
+    checkout
+}
+
+/// `jobcd serve` with the local serve example as the README runs it (on a
+/// free port), its source renamed `source`.
+fn serve_the_example(root: &Path, checkout: &Path, source: &str) -> Served {
+    let example =
+        std::fs::read_to_string(checkout.join("examples/serve/jobcd-local.yaml")).unwrap();
+    assert!(example.contains("listen: 127.0.0.1:8080"), "{example}");
+    assert!(example.contains("  - name: default\n"), "{example}");
+    let config = root.join("jobcd-local.yaml");
+    std::fs::write(
+        &config,
+        example
+            .replace("listen: 127.0.0.1:8080", "listen: 127.0.0.1:0")
+            .replace("  - name: default\n", &format!("  - name: {source}\n")),
+    )
+    .unwrap();
+    Served::start_in(Some(checkout), root, &config, &[("HOOK_SECRET", SECRET)])
+}
+
+#[test]
+fn the_readme_in_order_quick_start_sync_then_the_local_serve_example() {
+    let root = tempfile::tempdir().unwrap();
+    let checkout = quick_start(root.path());
+    let mut served = serve_the_example(root.path(), &checkout, "default");
+    served.wait_ready();
+    let log = served.log();
+    assert!(
+        !log.contains("conflict"),
+        "the quick start's objects are this source's:\n{log}"
+    );
+    // A signed GitHub push to the checkout's origin reaches this source.
+    let (body, signature) = signed_push("https://github.com/acme/jobs.git");
+    let reply = request(
+        "POST",
+        &format!("{}/hooks/github", served.base),
+        &[
+            ("X-GitHub-Event", "push".to_string()),
+            ("X-Hub-Signature-256", signature),
+        ],
+        &body,
+    );
+    assert_eq!(reply, (202, "triggered: default\n".to_string()));
+    served.wait_log("reason=Webhook");
+    served.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(served.wait_exit().success(), "{}", served.log());
+}
+
+#[test]
+fn a_source_that_conflicts_says_so_in_the_log_and_in_readyz_with_the_way_out() {
+    let root = tempfile::tempdir().unwrap();
+    let checkout = quick_start(root.path());
+    let mut served = serve_the_example(root.path(), &checkout, "examples");
+    served.wait_log(
+        "conflict: managed by source \"default\", not \"examples\": left untouched; if both names mean the same repository, name this source \"default\" (--source, or the serve config's sources[].name)",
+    );
+    let readyz = format!("{}/readyz", served.base);
+    let deadline = Instant::now() + PATIENCE;
+    let (code, body) = loop {
+        let (code, body) = request("GET", &readyz, &[], b"");
+        if body.contains("last sync") || Instant::now() > deadline {
+            break (code, body);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(
+        body,
+        "not ready:\nsource examples: its last sync failed (a run failed, or an object conflicts) (the log and `jobcd status` on its commit say why)\n"
+    );
+    served.signal(nix::sys::signal::Signal::SIGTERM);
+    served.wait_exit();
+}

@@ -52,9 +52,15 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
                 trigger: Trigger::new(None).handle(),
             },
         ],
-        ready: Box::new({
+        not_ready: Box::new({
             let ready = ready.clone();
-            move || ready.load(Ordering::SeqCst)
+            move || {
+                if ready.load(Ordering::SeqCst) {
+                    Vec::new()
+                } else {
+                    vec!["source jobs: its first sync has not ended yet".into()]
+                }
+            }
         }),
         leading: Box::new({
             let leading = leading.clone();
@@ -86,7 +92,13 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     };
 
     assert_eq!(request("GET", &format!("{base}/healthz"), &[], b"").0, 200);
-    assert_eq!(request("GET", &format!("{base}/readyz"), &[], b"").0, 503);
+    assert_eq!(
+        request("GET", &format!("{base}/readyz"), &[], b""),
+        (
+            503,
+            "not ready:\nsource jobs: its first sync has not ended yet\n".to_string()
+        )
+    );
     ready.store(true, Ordering::SeqCst);
     assert_eq!(request("GET", &format!("{base}/readyz"), &[], b"").0, 200);
     let (code, text) = request("GET", &format!("{base}/metrics"), &[], b"");

@@ -1,7 +1,8 @@
 //! The service's HTTP side: push webhooks (`POST /hooks/github`,
 //! `/hooks/gitlab`, `/hooks/gitea`), liveness (`GET /healthz`), readiness
 //! (`GET /readyz`: after the first successful sync of every source, or at
-//! once on a standby replica) and
+//! once on a standby replica; otherwise it says which source is not ready
+//! and how its last sync ended) and
 //! metrics (`GET /metrics`).
 //!
 //! A webhook is answered at once: it is verified against the secret of
@@ -41,8 +42,9 @@ pub struct HookSource {
 pub struct Service {
     /// The sources.
     pub sources: Vec<HookSource>,
-    /// Whether every source has synced once.
-    pub ready: Box<dyn Fn() -> bool + Send + Sync>,
+    /// Why each source that has not synced once yet is not ready, a
+    /// sentence each (none: ready).
+    pub not_ready: Box<dyn Fn() -> Vec<String> + Send + Sync>,
     /// Whether this replica reconciles: false while another replica holds
     /// the leader Lease.
     pub leading: Box<dyn Fn() -> bool + Send + Sync>,
@@ -70,20 +72,22 @@ pub fn router(service: Arc<Service>) -> Router {
         .with_state(service)
 }
 
-async fn readyz(State(s): State<Arc<Service>>) -> (StatusCode, &'static str) {
+async fn readyz(State(s): State<Arc<Service>>) -> (StatusCode, String) {
     if !(s.leading)() {
         // Healthy and ready to take over: a standby is not restarted, and
         // a rolling update can go on while the leader runs.
-        (
+        return (
             StatusCode::OK,
-            "standby: another replica holds the leader Lease\n",
-        )
-    } else if (s.ready)() {
-        (StatusCode::OK, "ready\n")
+            "standby: another replica holds the leader Lease\n".into(),
+        );
+    }
+    let not_ready = (s.not_ready)();
+    if not_ready.is_empty() {
+        (StatusCode::OK, "ready\n".into())
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: a source has not synced yet\n",
+            format!("not ready:\n{}\n", not_ready.join("\n")),
         )
     }
 }

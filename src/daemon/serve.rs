@@ -33,10 +33,54 @@ pub struct Looped {
     pub source: Source,
     /// When it reconciles.
     pub trigger: Trigger,
-    /// Set after its first successful sync.
-    pub ready: Arc<AtomicBool>,
+    /// Whether it has synced once, and if not, why.
+    pub ready: Arc<Readiness>,
     /// Push the git notes to the source's remote after each reconcile.
     pub push_notes: bool,
+}
+
+/// A source's readiness: ready after its first successful sync; until
+/// then, how its last reconcile ended, for `/readyz`.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    synced: AtomicBool,
+    last: std::sync::Mutex<Option<Verdict>>,
+}
+
+impl Readiness {
+    /// Whether the source has synced once.
+    pub fn ready(&self) -> bool {
+        self.synced.load(Ordering::SeqCst)
+    }
+
+    /// Why source `name` is not ready yet, in a sentence; None when it is.
+    pub fn why_not(&self, name: &str) -> Option<String> {
+        if self.ready() {
+            return None;
+        }
+        let last = *self.last.lock().expect("no thread panics holding it");
+        Some(match last {
+            None => format!("source {name}: its first sync has not ended yet"),
+            Some(verdict) => format!(
+                "source {name}: its last sync {} (the log and `jobcd status` on its commit say why)",
+                match verdict {
+                    Verdict::Invalid => "found the revision invalid",
+                    Verdict::Refused => "was refused (prune safety, or the target)",
+                    Verdict::Failed => "failed (a run failed, or an object conflicts)",
+                    Verdict::Error => "met an error",
+                    Verdict::Interrupted => "was interrupted",
+                    Verdict::Synced => "synced",
+                }
+            ),
+        })
+    }
+
+    fn record(&self, verdict: Verdict) {
+        *self.last.lock().expect("no thread panics holding it") = Some(verdict);
+        if verdict == Verdict::Synced {
+            self.synced.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// How long shutdown tries to deliver the statuses still in the outbox.
@@ -139,9 +183,7 @@ pub async fn run<T: Target + Sync>(
                     verdict,
                     Verdict::Synced | Verdict::Invalid | Verdict::Refused
                 );
-                if verdict == Verdict::Synced {
-                    s.ready.store(true, Ordering::SeqCst);
-                }
+                s.ready.record(verdict);
                 if s.push_notes {
                     shared.statuses.drain(None).await;
                     push_notes(&s.source).instrument(span).await;

@@ -22,7 +22,7 @@ use tracing::{error, info, warn};
 use super::http::{self, HookSource, Relay};
 use super::leader::{self, Leadership};
 use super::metrics::Metrics;
-use super::serve::{self, Ended, FLUSH_GRACE, Looped, Shared};
+use super::serve::{self, Ended, FLUSH_GRACE, Looped, Readiness, Shared};
 use super::setup;
 use super::trigger::{Handle, Reason, Trigger};
 use crate::config::{self, Config};
@@ -179,7 +179,9 @@ impl Service {
             }
             hooks.push(HookSource {
                 name: s.name.clone(),
-                repo: s.repo.clone(),
+                // A checkout on this machine is pushed to through its
+                // origin: a push event names that.
+                repo: source.push_url().unwrap_or_else(|| s.repo.clone()),
                 reference: s.reference.clone(),
                 secret: s
                     .webhook_secret
@@ -199,7 +201,7 @@ impl Service {
                 name: s.name.clone(),
                 source,
                 trigger,
-                ready: Arc::new(AtomicBool::new(false)),
+                ready: Arc::new(Readiness::default()),
                 push_notes,
             });
         }
@@ -208,7 +210,10 @@ impl Service {
         let (statuses, reporter) =
             Statuses::start(&self.state_dir, routes, undelivered).map_err(Error::Statuses)?;
         let metrics = Arc::new(Metrics::new(api));
-        let readiness: Vec<Arc<AtomicBool>> = looped.iter().map(|l| l.ready.clone()).collect();
+        let readiness: Vec<(String, Arc<Readiness>)> = looped
+            .iter()
+            .map(|l| (l.name.clone(), l.ready.clone()))
+            .collect();
         let leading = Arc::new(AtomicBool::new(leadership.is_none()));
         // Pushes reaching a standby go to the leader through the Lease.
         let relay = leadership.as_ref().map(Leadership::relay);
@@ -218,7 +223,12 @@ impl Service {
             .collect();
         let endpoints = Arc::new(http::Service {
             sources: hooks,
-            ready: Box::new(move || readiness.iter().all(|r| r.load(Ordering::SeqCst))),
+            not_ready: Box::new(move || {
+                readiness
+                    .iter()
+                    .filter_map(|(name, r)| r.why_not(name))
+                    .collect()
+            }),
             leading: Box::new({
                 let leading = leading.clone();
                 move || leading.load(Ordering::SeqCst)

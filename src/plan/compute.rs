@@ -366,7 +366,9 @@ fn decide(
         Some(other) if other != source => {
             return (
                 Action::Conflict,
-                format!("managed by source {other:?}, not {source:?}: left untouched"),
+                format!(
+                    "managed by source {other:?}, not {source:?}: left untouched; if both names mean the same repository, name this source {other:?} (--source, or the serve config's sources[].name); otherwise remove it from source {other:?} first"
+                ),
             );
         }
         Some(_) => {}

@@ -318,6 +318,20 @@ impl Source {
         }
     }
 
+    /// For a repository on this machine, the URL a forge's push event names
+    /// it by: its `origin` remote's (None when it has none, and for a
+    /// remote, whose own URL is that).
+    pub fn push_url(&self) -> Option<String> {
+        match &self.location {
+            Location::Local(path) => {
+                let repo = open_local(path).ok()?;
+                let origin = repo.find_remote("origin").ok()?;
+                origin.url().ok().map(str::to_string)
+            }
+            Location::Remote(_) => None,
+        }
+    }
+
     /// For a local repository: its git directory and common directory (they
     /// differ for a linked worktree), whose refs a watcher follows.
     pub fn git_dirs(&self) -> Result<Option<(PathBuf, PathBuf)>, Error> {

@@ -22,7 +22,21 @@ impl Served {
     /// Starts `jobcd serve --config CONFIG` with HOME and the state
     /// directory under `root`, and `env` set; returns once it listens.
     pub fn start(root: &Path, config: &Path, env: &[(&str, &str)]) -> Served {
+        Served::start_in(None, root, config, env)
+    }
+
+    /// [`Served::start`], in the working directory `cwd` (default: the
+    /// test's).
+    pub fn start_in(
+        cwd: Option<&Path>,
+        root: &Path,
+        config: &Path,
+        env: &[(&str, &str)],
+    ) -> Served {
         let mut command = Command::new(env!("CARGO_BIN_EXE_jobcd"));
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
         command
             .env("HOME", root)
             .env_remove("JOBCD_LOG_FORMAT")
