@@ -507,56 +507,144 @@ fn gitlab_notes_and_gitea_comments_are_edited_with_their_own_calls() {
     }
 }
 
-#[test]
-fn the_github_action_example_runs_its_preview_command() {
-    let workflow = std::fs::read_to_string(
+/// The example workflow's text.
+fn workflow() -> String {
+    std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples/github-action/.github/workflows/jobcd-preview.yml"),
     )
-    .unwrap();
-    // The Preview step's command, as YAML folds it.
-    let command = run_commands(&workflow)
+    .unwrap()
+}
+
+#[test]
+fn the_github_action_example_previews_the_merge_and_stays_green_on_forks() {
+    // The Preview step's script, as YAML reads it.
+    let script = run_commands(&workflow())
         .into_iter()
         .find(|c| c.contains("jobcd preview"))
         .expect("a step runs jobcd preview");
+    assert!(
+        !script.contains("${{"),
+        "expressions go through env: {script}"
+    );
+    // A pull request branched from `base`; main moved on (it changed `a`)
+    // before GitHub made the merge the workflow checks out.
     let repo = Repo::new();
     let base = repo.commit(&[("a.yaml", Some(&job("a", "v-x")))]);
+    repo.git(&["checkout", "-q", "-b", "pr"]);
     let head = repo.commit(&[(
         "n.yaml",
         Some(&cronjob("nightly", "  schedule: \"0 2 * * *\"\n")),
     )]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.commit(&[("a.yaml", Some(&job("a", "v-y")))]);
+    repo.git(&[
+        "-c",
+        "user.name=GitHub",
+        "-c",
+        "user.email=noreply@github.com",
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge pull request #7",
+        &head,
+    ]);
+    assert_ne!(repo.git(&["rev-parse", "HEAD^1"]).trim(), base);
+
+    let run = |head_repository: &str, forge_url: &str| {
+        let summary = repo
+            .dir
+            .path()
+            .join(format!("summary-{head_repository}.md").replace('/', "-"));
+        let bin = Path::new(env!("CARGO_BIN_EXE_jobcd")).parent().unwrap();
+        let out = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &script])
+            .current_dir(repo.path())
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("HOME", repo.dir.path())
+            .env("MANIFESTS", "jobs")
+            .env("JOBCD_STATE_DIR", repo.dir.path().join("state"))
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("JOBCD_FORGE_TOKEN", TOKEN)
+            .env("PR_NUMBER", "7")
+            .env("HEAD_REPOSITORY", head_repository)
+            .env("REPOSITORY", "acme/jobs")
+            .env("API_URL", forge_url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{head_repository}: {out:?}");
+        std::fs::read_to_string(&summary).unwrap()
+    };
+
+    // The same repository: posted, and written to the summary.
     let (forge, comments) = comment_forge(Api::GitHub, 0);
-    let command = command
-        .replace("${{ github.event.pull_request.base.sha }}", &base)
-        .replace("${{ github.event.pull_request.head.sha }}", &head)
-        .replace("${{ github.event.pull_request.number }}", "7")
-        .replace("${{ github.api_url }}", &forge.url)
-        .replace("${{ github.repository }}", "acme/jobs");
-    assert!(
-        !command.contains("${{"),
-        "every expression is known: {command}"
-    );
-    let summary = repo.dir.path().join("summary.md");
-    let bin = Path::new(env!("CARGO_BIN_EXE_jobcd")).parent().unwrap();
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &command])
-        .current_dir(repo.path())
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("HOME", repo.dir.path())
-        .env("MANIFESTS", "jobs")
-        .env("JOBCD_STATE_DIR", repo.dir.path().join("state"))
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env("JOBCD_FORGE_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{command}: {out:?}");
+    let summary = run("acme/jobs", &forge.url);
     let posted = comments.lock().unwrap().clone();
     assert_eq!(posted.len(), 1);
-    assert!(posted[0].1.contains("`0 2 * * *` At 02:00 every day"));
-    assert_eq!(std::fs::read_to_string(&summary).unwrap(), posted[0].1);
+    assert_eq!(summary, posted[0].1);
+    assert!(
+        summary.contains("`0 2 * * *` At 02:00 every day"),
+        "{summary}"
+    );
+    // What merging does: main's own change to `a` is not the pull
+    // request's, so the merge runs no Job.
+    assert!(!summary.contains("default/a"), "{summary}");
+
+    // A fork: nothing is posted (its token could not), the check is green
+    // and the preview is in the summary.
+    let (fork_forge, fork_comments) = comment_forge(Api::GitHub, 0);
+    let summary = run("someone/jobs", &fork_forge.url);
+    assert!(fork_comments.lock().unwrap().is_empty());
+    assert!(fork_forge.requests().is_empty(), "no request to the forge");
+    assert!(
+        summary.contains("`0 2 * * *` At 02:00 every day"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn the_github_action_example_is_pinned_cached_and_bounded() {
+    let workflow = workflow();
+    let uses: Vec<&str> = workflow
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("- uses: ")
+                .or(l.trim().strip_prefix("uses: "))
+        })
+        .collect();
+    assert!(!uses.is_empty());
+    for action in uses {
+        let pin = action
+            .split('@')
+            .nth(1)
+            .and_then(|p| p.split_whitespace().next());
+        assert!(
+            pin.is_some_and(|p| p.len() == 40 && p.chars().all(|c| c.is_ascii_hexdigit())),
+            "{action} is pinned by commit"
+        );
+    }
+    let install = run_commands(&workflow)
+        .into_iter()
+        .find(|c| c.contains("cargo install"))
+        .expect("jobcd is installed");
+    assert!(
+        install.contains("--rev") || install.contains("--tag"),
+        "{install}"
+    );
+    for needed in [
+        "concurrency:",
+        "cancel-in-progress: true",
+        "timeout-minutes:",
+        "paths:",
+        "key: jobcd-",
+    ] {
+        assert!(workflow.contains(needed), "{needed}");
+    }
 }
 
 /// The `run:` scalars of a workflow, as a YAML parser reads them.
