@@ -545,6 +545,20 @@ async fn follow(
         let _ = events.send((id, Message::Event(e)));
     };
     let outcome = supervised.follow(on_event, stop).await;
+    if let Err(FollowError::Lost(lost)) = &outcome {
+        // Its supervisor was killed on its own: what is left of the pod's
+        // processes (they carry its name) goes too, or nothing would ever
+        // stop them.
+        let pod = lost.pod.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let names = std::collections::HashSet::from([pod.clone()]);
+            let groups = procfs::groups_by_env("HOSTNAME", &names);
+            for group in groups.get(&pod).into_iter().flatten() {
+                super::process::signal_group(*group, nix::sys::signal::Signal::SIGKILL);
+            }
+        })
+        .await;
+    }
     let _ = tx.send((id, Message::Done(outcome)));
 }
 

@@ -818,3 +818,45 @@ async fn a_job_an_older_jobcd_ran_under_its_legacy_hash_is_recorded_not_run() {
     let applied = executor.apply_job(&d, None).await.unwrap();
     assert!(matches!(applied, Applied::AlreadyRan { .. }), "{applied:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_whose_supervisor_is_killed_is_lost_and_its_processes_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_at(at(T0)));
+    let executor = start(dir.path(), clock).await;
+    let d = desired(
+        objects(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {name: stuck}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: main, image: x, command: [sleep, '300']}]\n",
+        )
+        .remove(0),
+    );
+    let Applied::Started(run) = executor.apply_job(&d, None).await.unwrap() else {
+        panic!("the Job runs");
+    };
+    pod_running(&executor, &run.uid).await;
+    let pod = executor.store().pods_of(&run.uid).unwrap().remove(0);
+    let supervisor = pod
+        .supervisor
+        .expect("a running pod has its supervisor recorded");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(supervisor.pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let finished = tokio::time::timeout(Duration::from_secs(30), run.finished())
+        .await
+        .expect("the run ends");
+    assert!(matches!(finished, Ok(Ended::Finished(_))), "{finished:?}");
+    let job = executor.store().job(&pod.job_uid).unwrap().unwrap();
+    assert_eq!(
+        terminal(&job),
+        Some((ConditionType::Failed, "BackoffLimitExceeded".into()))
+    );
+    let pod = executor.store().pod_named(&pod.name).unwrap().unwrap();
+    assert_eq!(pod.reason.as_deref(), Some(job_runner::REASON_LOST));
+    let left = crate::target::local::procfs::groups_by_env(
+        "HOSTNAME",
+        &std::collections::HashSet::from([pod.name.clone()]),
+    );
+    assert!(left.is_empty(), "its container was stopped: {left:?}");
+}
