@@ -668,3 +668,45 @@ fn run_commands(yaml: &str) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn the_preview_is_of_the_merge_unless_asked_for_the_two_commits_as_they_are() {
+    // `pr` branched from `base`; then main changed Job `a` on its own.
+    let repo = Repo::new();
+    let base = repo.commit(&[("a.yaml", Some(&job("a", "v-x")))]);
+    repo.git(&["checkout", "-q", "-b", "pr"]);
+    repo.commit(&[(
+        "n.yaml",
+        Some(&cronjob("nightly", "  schedule: \"0 2 * * *\"\n")),
+    )]);
+    repo.git(&["checkout", "-q", "main"]);
+    let moved = repo.commit(&[("a.yaml", Some(&job("a", "v-y")))]);
+    assert_ne!(moved, base);
+
+    // What merging does: the new CronJob, and no Job run (main's change to
+    // `a` is main's, not the pull request's).
+    let out = repo.preview(&["--base", "main", "--head", "pr"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(text.contains("`0 2 * * *` At 02:00 every day"), "{text}");
+    assert!(!text.contains("`default/a`"), "{text}");
+
+    // The two tips as they are: the head lacks main's change, so `a`
+    // would run as the head has it.
+    let out = repo.preview(&["--base", "main", "--head", "pr", "--as-is"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(text.contains("| `default/a` | ▶️ **runs** |"), "{text}");
+
+    // A merge that conflicts is said so, with the file, and what to do.
+    repo.git(&["checkout", "-q", "pr"]);
+    repo.commit(&[("a.yaml", Some(&job("a", "v-z")))]);
+    repo.git(&["checkout", "-q", "main"]);
+    let out = repo.preview(&["--base", "main", "--head", "pr"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        stderr.contains("conflicts in jobs/a.yaml; merge or rebase the branch onto its base first"),
+        "{stderr}"
+    );
+}

@@ -33,6 +33,9 @@ pub(crate) struct Args {
     /// The revision proposed (the pull request's head; default: the current branch).
     #[arg(long)]
     head: Option<String>,
+    /// Compare the two commits as they are, rather than the head merged into the base (what merging does; the default).
+    #[arg(long)]
+    as_is: bool,
     /// Directory inside the repository holding the manifests.
     #[arg(long, default_value = "", env = "JOBCD_PATH")]
     path: String,
@@ -126,7 +129,14 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     };
     let base = snapshot(&args, &args.base, &state_dir)?;
     let head_ref = args.head.clone().unwrap_or_else(|| "HEAD".into());
-    let head = snapshot(&args, args.head.as_deref().unwrap_or(""), &state_dir)?;
+    let mut head = snapshot(&args, args.head.as_deref().unwrap_or(""), &state_dir)?;
+    if !args.as_is {
+        // What merging does: the head merged into the base, as `git merge`
+        // would (when the base has not moved on, that is the head itself).
+        head.tree = source(&args, "", &state_dir)?
+            .merged(&base.revision.sha, &head.revision.sha)
+            .with_context(|| format!("previewing {head_ref} merged into {}", args.base))?;
+    }
     let options = manifest::Options { strict: false, now };
     let label = |s: &Snapshot| format!("{}@{}", args.repo, s.revision.short_sha);
     let (base_validation, head_validation) = manifest::load_trees(
@@ -201,8 +211,12 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     Ok(code)
 }
 
-/// The manifests at `reference` ("" for the default branch).
-fn snapshot(args: &Args, reference: &str, state_dir: &std::path::Path) -> anyhow::Result<Snapshot> {
+/// The source of `args` at `reference` ("" for the default branch).
+fn source(
+    args: &Args,
+    reference: &str,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<crate::source::Source> {
     let repo_args = RepoArgs {
         repo: Some(args.repo.clone()),
         reference: (!reference.is_empty()).then(|| reference.to_string()),
@@ -210,18 +224,24 @@ fn snapshot(args: &Args, reference: &str, state_dir: &std::path::Path) -> anyhow
         uncommitted: false,
         credentials: args.credentials.clone(),
     };
-    let source = repo_args.source(&args.repo, state_dir.to_path_buf())?;
-    source.snapshot().with_context(|| {
-        format!(
-            "reading {} at {}",
-            args.repo,
-            if reference.is_empty() {
-                "its default branch"
-            } else {
-                reference
-            }
-        )
-    })
+    repo_args.source(&args.repo, state_dir.to_path_buf())
+}
+
+/// The manifests at `reference` ("" for the default branch).
+fn snapshot(args: &Args, reference: &str, state_dir: &std::path::Path) -> anyhow::Result<Snapshot> {
+    source(args, reference, state_dir)?
+        .snapshot()
+        .with_context(|| {
+            format!(
+                "reading {} at {}",
+                args.repo,
+                if reference.is_empty() {
+                    "its default branch"
+                } else {
+                    reference
+                }
+            )
+        })
 }
 
 /// The forge to post on: the repository URL, or for a local repository

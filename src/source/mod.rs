@@ -143,6 +143,19 @@ pub enum Error {
         /// The repository.
         url: String,
     },
+    /// Merging one commit into another conflicts.
+    #[error(
+        "merging {head} into {base} conflicts in {}; merge or rebase the branch onto its base first (or compare the two commits as they are)",
+        paths.join(", ")
+    )]
+    MergeConflict {
+        /// The commit merged into.
+        base: String,
+        /// The commit merged.
+        head: String,
+        /// The files that conflict.
+        paths: Vec<String>,
+    },
     /// `--path` does not name a directory in the commit.
     #[error("path {path:?} {problem} (commit {sha})")]
     Path {
@@ -250,6 +263,45 @@ impl Source {
         // people grep for, and what forges annotate.
         let tree = tree.under(&tree::normalise(&self.path).unwrap_or_default());
         Ok(Snapshot { revision, tree })
+    }
+
+    /// The manifests under the source's path in what merging commit `head`
+    /// into commit `base` gives, as `git merge` would merge them, computed
+    /// in memory: no working tree is touched and no ref moves (the merged
+    /// tree's objects are written to the object database, as
+    /// `git merge-tree --write-tree` writes them).
+    pub fn merged(&self, base: &str, head: &str) -> Result<manifest::Tree, Error> {
+        let (repo, _) = self.open()?;
+        let commit = |sha: &str| {
+            git2::Oid::from_str(sha)
+                .and_then(|oid| repo.find_commit(oid))
+                .map_err(|e| Error::git(sha, e))
+        };
+        let (ours, theirs) = (commit(base)?, commit(head)?);
+        let mut index = repo
+            .merge_commits(&ours, &theirs, None)
+            .map_err(|e| Error::git(head, e))?;
+        if index.has_conflicts() {
+            let mut paths: Vec<String> = index
+                .conflicts()
+                .map_err(|e| Error::git(head, e))?
+                .filter_map(Result::ok)
+                .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+                .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
+                .collect();
+            paths.dedup();
+            return Err(Error::MergeConflict {
+                base: base.to_string(),
+                head: head.to_string(),
+                paths,
+            });
+        }
+        let tree = index
+            .write_tree_to(&repo)
+            .and_then(|oid| repo.find_tree(oid))
+            .map_err(|e| Error::git(head, e))?;
+        let files = tree::read_tree(&repo, tree, head, &self.path)?;
+        Ok(files.under(&tree::normalise(&self.path).unwrap_or_default()))
     }
 
     /// Only the revision the ref points at now (fetching first for a remote).

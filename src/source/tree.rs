@@ -22,6 +22,18 @@ pub(crate) fn read(
 ) -> Result<manifest::Tree, Error> {
     let sha = commit.id().to_string();
     let top = commit.tree().map_err(|e| Error::git(&sha, e))?;
+    read_tree(repo, top, &sha, path)
+}
+
+/// Collects the manifest files under `path` in the tree `top` (of commit
+/// `sha`, or of a merge of it, for messages).
+pub(crate) fn read_tree<'r>(
+    repo: &'r Repository,
+    top: Tree<'r>,
+    sha: &str,
+    path: &str,
+) -> Result<manifest::Tree, Error> {
+    let sha = sha.to_string();
     let path = normalise(path).ok_or_else(|| Error::Path {
         path: path.to_string(),
         sha: sha.clone(),
