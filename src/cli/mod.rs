@@ -54,6 +54,11 @@ enum Command {
     /// The local executor: run Jobs and CronJobs on this machine.
     #[command(subcommand)]
     Local(local::Command),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), as `kubectl completion` does, e.g. `source <(jobcd completion bash)`.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Supervise one pod of the local executor (started by jobcd itself).
     #[command(hide = true)]
     Supervise {
@@ -92,6 +97,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<exit::Outcome> {
         // (or JOBCD_STATE_DIR), given, wins over it.
         Command::Serve(args) => serve::run(args, explicit),
         Command::Local(command) => local::run(command, state_dir()),
+        Command::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "jobcd", &mut std::io::stdout());
+            Ok(exit::Outcome::Success)
+        }
         Command::Supervise { dir } => Ok(exit::Outcome::from(
             crate::target::local::supervisor::main(&dir),
         )),
