@@ -88,6 +88,7 @@ impl Command {
             args: vec![
                 "target::local::supervisor::run::tests::supervisor_entry".into(),
                 "--exact".into(),
+                "--ignored".into(),
                 "--nocapture".into(),
                 "--quiet".into(),
                 "--test-threads=1".into(),

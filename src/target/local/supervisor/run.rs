@@ -185,13 +185,15 @@ pub(super) mod tests {
     use super::*;
 
     /// Not a test: the entry of a unit-test binary started as a supervisor
-    /// (see [`super::super::Command::this_binary`]); it does nothing when
-    /// the test suite runs it.
+    /// (see [`super::super::Command::this_binary`]), run only when asked
+    /// for by name with `--ignored`.
     #[test]
+    #[ignore = "the entry of the unit-test binary when it runs as a pod's supervisor"]
     pub fn supervisor_entry() {
-        if std::env::var_os(TEST_ENTRY).is_none() {
-            return;
-        }
+        assert!(
+            std::env::var_os(TEST_ENTRY).is_some(),
+            "started as a supervisor, with {TEST_ENTRY} set"
+        );
         let dir = std::env::args().next_back().expect("a directory");
         std::process::exit(if main(Path::new(&dir)) { 0 } else { 1 });
     }
