@@ -1,6 +1,8 @@
 //! Conventions kubectl and Flux users expect of a command line, checked on
 //! the real binary.
 
+mod support;
+
 use std::process::Command;
 
 fn jobcd(args: &[&str]) -> std::process::Output {
@@ -63,4 +65,31 @@ fn completion_scripts_exist_for_every_shell_kubectl_supports_and_more() {
         Some(2),
         "an unknown shell is a usage error"
     );
+}
+
+#[test]
+fn every_json_report_is_also_there_as_yaml_with_the_same_content() {
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    for args in [
+        vec!["validate", examples],
+        vec![
+            "schedule",
+            "0 3 * * 1-5",
+            "--tz",
+            "Europe/Berlin",
+            "-n",
+            "3",
+            "--from",
+            "2026-03-27T00:00:00Z",
+        ],
+    ] {
+        let report = |format: &str| {
+            let out = jobcd(&[&args[..], &["-o", format]].concat());
+            assert_eq!(out.status.code(), Some(0), "{args:?} -o {format}: {out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let json: serde_json::Value = serde_json::from_str(&report("json")).unwrap();
+        let yaml = support::yaml_json::parse(&report("yaml"));
+        assert_eq!(yaml, json, "{args:?}");
+    }
 }

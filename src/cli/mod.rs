@@ -74,6 +74,8 @@ pub(crate) enum Format {
     Text,
     /// For machines: stable, documented, times in RFC 3339 UTC.
     Json,
+    /// The same report as `json`, written as YAML.
+    Yaml,
 }
 
 /// Runs a parsed command line. `Err` means a usage, I/O or environment
@@ -110,7 +112,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<exit::Outcome> {
 
 pub(crate) use crate::source::short_sha;
 
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+/// Prints a report for machines: as JSON, or the same as YAML (any other
+/// format is JSON's).
+fn print_report(format: Format, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    match format {
+        Format::Yaml => print!(
+            "{}",
+            crate::manifest::emit::to_yaml(&serde_json::to_value(value)?)
+        ),
+        Format::Json | Format::Text => println!("{}", serde_json::to_string_pretty(value)?),
+    }
     Ok(())
 }

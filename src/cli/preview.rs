@@ -8,8 +8,8 @@ use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
 
 use super::exit::Outcome;
-use super::print_json;
 use super::repo::{CredentialArgs, RepoArgs};
+use super::{Format, print_report};
 use crate::manifest;
 use crate::preview::{self, Invalid, Options, RevisionRef, markdown};
 use crate::report::forge::{self, Posted};
@@ -82,6 +82,8 @@ enum PreviewFormat {
     Markdown,
     /// For machines.
     Json,
+    /// The same as `json`, written as YAML.
+    Yaml,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -192,7 +194,8 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     };
     match args.output {
         PreviewFormat::Markdown => print!("{text}"),
-        PreviewFormat::Json => print_json(&json)?,
+        PreviewFormat::Json => print_report(Format::Json, &json)?,
+        PreviewFormat::Yaml => print_report(Format::Yaml, &json)?,
     }
     if let (Some(post), Some(pr)) = (args.post, args.pr) {
         let forge = forge_for(&args, post)?;

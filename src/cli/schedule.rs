@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::exit::Outcome;
-use super::{Format, print_json};
+use super::{Format, print_report};
 use crate::schedule::{Schedule, Zone};
 
 #[derive(Debug, clap::Args)]
@@ -64,12 +64,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
         .collect();
     let description = format!("{} ({})", schedule.describe(), zone.name());
     match args.output {
-        Format::Json => print_json(&Report {
-            schedule: schedule.as_str(),
-            time_zone: zone.name(),
-            description,
-            next: next.iter().map(|t| t.to_string()).collect(),
-        })?,
+        Format::Json | Format::Yaml => print_report(
+            args.output,
+            &Report {
+                schedule: schedule.as_str(),
+                time_zone: zone.name(),
+                description,
+                next: next.iter().map(|t| t.to_string()).collect(),
+            },
+        )?,
         Format::Text => {
             println!("schedule:     {}", schedule.as_str());
             println!("time zone:    {}", zone.name());

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::exit::Outcome;
 use super::repo::RepoArgs;
 use super::validate::{ObjectSummary, print_objects};
-use super::{Format, print_json};
+use super::{Format, print_report};
 use crate::manifest;
 use crate::source::Revision;
 use crate::source::watch::{self, Poll, Watcher};
@@ -104,17 +104,20 @@ fn show(args: ShowArgs, state_dir: std::path::PathBuf) -> anyhow::Result<Outcome
         &options,
     );
     match args.output {
-        Format::Json => print_json(&Report {
-            revision: &snapshot.revision,
-            files: snapshot
-                .tree
-                .files
-                .iter()
-                .map(|f| f.path.as_str())
-                .collect(),
-            objects: validation.objects.iter().map(ObjectSummary::from).collect(),
-            diagnostics: &validation.diagnostics,
-        })?,
+        Format::Json | Format::Yaml => print_report(
+            args.output,
+            &Report {
+                revision: &snapshot.revision,
+                files: snapshot
+                    .tree
+                    .files
+                    .iter()
+                    .map(|f| f.path.as_str())
+                    .collect(),
+                objects: validation.objects.iter().map(ObjectSummary::from).collect(),
+                diagnostics: &validation.diagnostics,
+            },
+        )?,
         Format::Text => {
             let r = &snapshot.revision;
             println!("repository:  {repo}");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::exit::Outcome;
-use super::{Format, print_json};
+use super::{Format, print_report};
 use crate::report::notes;
 use crate::source::{Location, RefName, Source};
 
@@ -47,8 +47,11 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
         .with_context(|| format!("{:?} is not a commit in {}", args.rev, repo_dir.display()))?;
     let sha = commit.id().to_string();
     let entries = notes::read(&repo_dir, &sha)?;
-    if args.output == Format::Json {
-        print_json(&serde_json::json!({ "sha": sha, "statuses": entries }))?;
+    if args.output != Format::Text {
+        print_report(
+            args.output,
+            &serde_json::json!({ "sha": sha, "statuses": entries }),
+        )?;
         return Ok(Outcome::Success);
     }
     println!(

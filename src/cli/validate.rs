@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::exit::Outcome;
 use super::repo::RepoArgs;
-use super::{Format, print_json};
+use super::{Format, print_report};
 use crate::manifest::{self, Diagnostic, Ignored, Object, Typed, Validation, printable};
 use crate::schedule::{Schedule, Zone};
 use crate::source::Revision;
@@ -36,10 +36,13 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
     let (label, tree, revision) = (loaded.label, loaded.tree, loaded.revision);
     let validation = manifest::load_tree(&tree, &label, &options);
     match args.output {
-        Format::Json => print_json(&Report {
-            revision: revision.as_ref(),
-            ..Report::from(&validation)
-        })?,
+        Format::Json | Format::Yaml => print_report(
+            args.output,
+            &Report {
+                revision: revision.as_ref(),
+                ..Report::from(&validation)
+            },
+        )?,
         Format::Text => print_text(&label, &validation),
     }
     Ok(if validation.is_valid() {

@@ -12,3 +12,4 @@ pub mod kube_cluster;
 pub mod rng;
 pub mod robfig;
 pub mod served;
+pub mod yaml_json;

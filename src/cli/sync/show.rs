@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use serde::Serialize;
 
 use super::{Args, Kind, Revision};
-use crate::cli::{Format, print_json, short_sha};
+use crate::cli::{Format, print_report, short_sha};
 use crate::manifest::{Diagnostic, ObjectRef, printable};
 use crate::plan::diff::{ObjectDiff, diff};
 use crate::plan::{Action, Plan};
@@ -164,7 +164,7 @@ impl<'a> Printer<'a> {
             }
             Reconciled::Invalid | Reconciled::Rehearsed(_) | Reconciled::Unreadable(_) => {}
         }
-        print_json(&report)
+        print_report(self.args.output, &report)
     }
 }
 
