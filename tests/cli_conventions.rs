@@ -93,3 +93,64 @@ fn every_json_report_is_also_there_as_yaml_with_the_same_content() {
         assert_eq!(yaml, json, "{args:?}");
     }
 }
+
+/// `text` split as a shell splits it (single quotes only, as the examples
+/// use them).
+fn shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let (mut word, mut quoted, mut any) = (String::new(), false, false);
+    for c in text.chars() {
+        match c {
+            '\'' => (quoted, any) = (!quoted, true),
+            ' ' if !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => (word, any) = (word + &c.to_string(), true),
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn every_example_in_the_long_help_parses() {
+    use clap::Parser;
+    let mut examples = 0;
+    for command in [
+        &["validate"][..],
+        &["schedule"],
+        &["diff"],
+        &["sync"],
+        &["preview"],
+        &["status"],
+        &["serve"],
+        &["local", "apply"],
+    ] {
+        let out = jobcd(&[command, &["--help"]].concat());
+        let help = String::from_utf8(out.stdout).unwrap();
+        let listed = help
+            .split_once("Examples:\n")
+            .unwrap_or_else(|| panic!("{command:?} --help has examples:\n{help}"))
+            .1;
+        for line in listed.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            // The jobcd part of a line (after a pipe, without variables).
+            let call = line.rsplit("| ").next().unwrap();
+            let words: Vec<String> = shell_words(call)
+                .into_iter()
+                .skip_while(|w| w.contains('='))
+                .collect();
+            assert_eq!(words[0], "jobcd", "{line}");
+            assert_eq!(&words[1..=command.len()], command, "{line}");
+            if let Err(e) = jobcd::cli::Cli::try_parse_from(&words) {
+                panic!("{line}: {e}");
+            }
+            examples += 1;
+        }
+    }
+    assert!(examples >= 16, "{examples} examples");
+}

@@ -26,6 +26,10 @@ mod inspect;
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// Apply manifests by hand, like kubectl apply: record CronJobs and run every Job that has not run with this spec (syncs leave these objects alone).
+    #[command(after_long_help = "Examples:
+  jobcd local apply examples/
+  jobcd local apply job.yaml
+  jobcd local apply --repo . --path examples")]
     Apply(Box<ApplyArgs>),
     /// Run the executor in the foreground: CronJobs fire on schedule, finished Jobs expire (Ctrl-C stops).
     Serve,

@@ -35,21 +35,46 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check manifests as the Kubernetes API server would, reporting every problem with file and line.
+    #[command(after_long_help = "Examples:
+  jobcd validate jobs/
+  jobcd validate job.yaml cron.yaml
+  kustomize build overlays/prod | jobcd validate -
+  jobcd validate --repo https://github.com/acme/jobs --ref main --path deploy -o json")]
     Validate(validate::Args),
     /// Show when a cron schedule fires, exactly as the CronJob controller computes it.
+    #[command(after_long_help = "Examples:
+  jobcd schedule '0 3 * * 1-5' --tz Europe/Berlin
+  jobcd schedule '@every 90m' -n 10 --from 2026-03-29T00:00:00Z -o json")]
     Schedule(schedule::Args),
     /// Inspect a git source: the commit a ref resolves to and the manifests in it.
     #[command(subcommand)]
     Source(source::Command),
-    /// Show what syncing a revision would change: the plan and a diff per object (exit 1 when there are changes).
+    /// Show what syncing a revision would change: the plan and a diff per object (exit 1 when there are changes, 2 when the revision is invalid).
+    #[command(after_long_help = "Examples:
+  jobcd diff --repo . --path examples
+  jobcd diff --repo . --path deploy --target kube --namespace batch -v")]
     Diff(sync::Args),
     /// Apply one revision to the target: create, update, re-run and prune as planned, and follow each Job run to its end.
+    #[command(after_long_help = "Examples:
+  jobcd sync --repo . --path examples
+  jobcd sync --repo https://github.com/acme/jobs --path deploy --target kube --namespace batch --report github
+  jobcd sync --repo . --path deploy --target kube --dry-run")]
     Sync(sync::SyncArgs),
-    /// Preview a pull request: changed objects, the schedule story of each CronJob, the Jobs a merge runs (Markdown or JSON; exit 1 when the head is invalid).
+    /// Preview a pull request: changed objects, the schedule story of each CronJob, the Jobs a merge runs (Markdown, JSON or YAML; exit 1 when the head is invalid).
+    #[command(after_long_help = "Examples:
+  jobcd preview --base main --head my-branch --path deploy
+  jobcd preview --base main --path deploy --post github --pr 42
+  jobcd preview --base v1.4.0 --head v1.5.0 --as-is --window 2w")]
     Preview(preview::Args),
     /// Show the statuses jobcd reported on a commit (from git notes).
+    #[command(after_long_help = "Examples:
+  jobcd status
+  jobcd status main~1 --repo . -o yaml")]
     Status(status::Args),
     /// Keep sources in sync continuously: poll, webhooks, health and metrics over HTTP (configured by a file).
+    #[command(after_long_help = "Examples:
+  HOOK_SECRET=s3cret jobcd serve --config examples/serve/jobcd-local.yaml
+  jobcd serve --config /etc/jobcd/config.yaml --log-format json")]
     Serve(serve::Args),
     /// The local executor: run Jobs and CronJobs on this machine.
     #[command(subcommand)]
