@@ -81,21 +81,17 @@ impl<'a> Step<'a> {
     fn of_desired(
         d: &'a Desired,
         live: Option<&'a Live>,
-        ledger: &Ledger,
+        ran: Option<&str>,
         (action, reason): (Action, String),
     ) -> Step<'a> {
         debug_assert!(!matches!(action, Action::Prune | Action::Keep));
-        let id = &d.object.id;
         Step {
-            id: id.clone(),
+            id: d.object.id.clone(),
             action,
             reason,
             desired: Some(d),
             live,
-            ran: (id.kind == Kind::Job)
-                .then(|| ran(ledger, d))
-                .flatten()
-                .map(str::to_string),
+            ran: ran.map(str::to_string),
         }
     }
 
@@ -251,8 +247,12 @@ pub fn plan<'a>(
     let mut steps = Vec::with_capacity(desired.len() + live.len() / 16);
     for d in desired {
         let current = live_by_id.get(&d.object.id).copied();
-        let decided = decide(source, d, current, ledger, policy);
-        steps.push(Step::of_desired(d, current, ledger, decided));
+        // The ledger records Jobs' runs only.
+        let ran = (d.object.id.kind == Kind::Job)
+            .then(|| ran(ledger, d))
+            .flatten();
+        let decided = decide(source, d, current, ran, policy);
+        steps.push(Step::of_desired(d, current, ran, decided));
     }
     let wanted: HashSet<&ObjectRef> = desired.iter().map(|d| &d.object.id).collect();
     let mine = |l: &&'a Live| l.source.as_deref() == Some(source);
@@ -319,16 +319,16 @@ fn policy_changed(d: &Desired, live: &Live) -> bool {
     }
 }
 
-/// The step for a desired object.
+/// The step for a desired object; `ran` is the ledger's word on its spec
+/// (Jobs only).
 fn decide(
     source: &str,
     d: &Desired,
     live: Option<&Live>,
-    ledger: &Ledger,
+    ran: Option<&str>,
     policy: &Policy,
 ) -> (Action, String) {
     let id = &d.object.id;
-    let ran = ran(ledger, d);
     let Some(live) = live else {
         return match (id.kind, ran) {
             (Kind::Job, Some(outcome)) => (

@@ -54,10 +54,12 @@ pub fn spec_hash(object: &Object) -> String {
 /// included), when it differs from [`spec_hash`]: objects applied and Jobs
 /// run before policy annotations were left out are known by it.
 pub fn legacy_spec_hash(object: &Object) -> Option<String> {
-    let value = normalized(object);
-    let mut stripped = value.clone();
-    ownership::strip_policy(&mut stripped);
-    (stripped != value).then(|| hash(&value))
+    // Only an object with a policy annotation hashes otherwise; asking the
+    // annotations first keeps this off the plan's hot path for the rest.
+    let annotated = ownership::POLICY
+        .iter()
+        .any(|key| object.annotation(key).is_some());
+    annotated.then(|| hash(&normalized(object)))
 }
 
 fn hash(value: &Value) -> String {
