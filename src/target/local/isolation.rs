@@ -32,7 +32,12 @@ impl Isolation {
     /// async runtime.
     pub fn probe() -> Isolation {
         let named = std::env::var_os(BWRAP_ENV).map(PathBuf::from);
-        let Some(bwrap) = named.clone().or_else(|| on_path("bwrap")) else {
+        // Looked up in jobcd's own PATH, as a container's program is in its.
+        let path: Vec<(String, String)> = std::env::var("PATH")
+            .map(|p| vec![("PATH".to_string(), p)])
+            .unwrap_or_default();
+        let found = named.or_else(|| super::process::find_program("bwrap", &path));
+        let Some(bwrap) = found else {
             return Isolation::Unavailable(
                 "bubblewrap (bwrap) is not installed; install it (the bubblewrap package) to isolate them"
                     .into(),
@@ -110,15 +115,6 @@ impl Sandbox {
 /// sandbox is what keeps a container from those).
 pub fn not_dumpable() {
     let _ = nix::sys::prctl::set_dumpable(false);
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .filter(|dir| !dir.is_empty())
-        .map(|dir| Path::new(dir).join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]

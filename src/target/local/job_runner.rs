@@ -419,7 +419,12 @@ fn handle(
         return Ok(None);
     };
     match message {
-        Message::Supervised(supervisor) => live.record.supervisor = Some(supervisor),
+        Message::Supervised(supervisor) => {
+            // The pod's task saved it before the hand-over; the run's copy
+            // of the record learns it so that later saves keep it.
+            live.record.supervisor = Some(supervisor);
+            return Ok(None);
+        }
         Message::Unstarted(e) => return Err(e),
         Message::Event(pod::Event::Started { container, pid }) => {
             live.record.phase = Phase::Running;

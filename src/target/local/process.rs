@@ -196,7 +196,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// Where `program` is, looked up as `execvp` would in the PATH of `env`;
 /// None for a name with a slash (used as it is) or one not found (the
 /// spawn then fails as it should).
-fn find_program(program: &str, env: &[(String, String)]) -> Option<PathBuf> {
+pub(super) fn find_program(program: &str, env: &[(String, String)]) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if program.contains('/') {
         return None;

@@ -22,7 +22,7 @@ mod run;
 
 use std::path::{Path, PathBuf};
 
-pub use handle::{FollowError, Lost, Supervised, alive};
+pub use handle::{FollowError, Lost, Supervised, alive, ask_to_stop};
 pub use run::main;
 
 use super::pod;

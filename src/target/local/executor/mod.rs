@@ -415,12 +415,9 @@ impl Executor {
                     // A pod still running (its run ended on an error of
                     // jobcd's) is stopped by its supervisor.
                     if pod.finished_at.is_none()
-                        && let Some(process) = pod.supervisor.filter(|p| supervisor::alive(*p))
+                        && let Some(process) = pod.supervisor
                     {
-                        let _ = nix::sys::signal::kill(
-                            nix::unistd::Pid::from_raw(process.pid as i32),
-                            nix::sys::signal::Signal::SIGTERM,
-                        );
+                        supervisor::ask_to_stop(process);
                     }
                     let _ = std::fs::remove_dir_all(pods_dir.join(&pod.name));
                     let _ = std::fs::remove_dir_all(scratch_dir.join(&pod.name));

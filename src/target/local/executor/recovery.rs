@@ -141,7 +141,7 @@ pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
     let this_boot: Vec<&PodRecord> = pods
         .iter()
         .chain(&unstarted)
-        .filter(|p| p.boot_id.is_some() && p.boot_id == boot)
+        .filter(|p| of_this_boot(p, boot.as_deref()))
         .collect();
     let names: HashSet<String> = this_boot.iter().map(|p| p.name.clone()).collect();
     let by_env = procfs::groups_by_env("HOSTNAME", &names);
@@ -251,8 +251,7 @@ fn fate(pods_dir: &std::path::Path, pod: &PodRecord, boot: Option<&str>) -> Fate
     if files.outcome().exists() {
         return Fate::Adopt(Adopted::Ended);
     }
-    let this_boot = pod.boot_id.is_some() && pod.boot_id.as_deref() == boot;
-    if this_boot && pod.supervisor.is_some_and(supervisor::alive) {
+    if of_this_boot(pod, boot) && pod.supervisor.is_some_and(supervisor::alive) {
         return Fate::Adopt(Adopted::Running);
     }
     // A supervisor creates the events file as soon as it has its plan,
@@ -261,6 +260,12 @@ fn fate(pods_dir: &std::path::Path, pod: &PodRecord, boot: Option<&str>) -> Fate
         return Fate::Unstarted;
     }
     Fate::Lost
+}
+
+/// Whether `pod`'s processes were recorded in this boot (`boot`): pids of
+/// another boot name nothing.
+fn of_this_boot(pod: &PodRecord, boot: Option<&str>) -> bool {
+    pod.boot_id.is_some() && pod.boot_id.as_deref() == boot
 }
 
 /// Whether the recorded process (or, its leader gone, its group) is still

@@ -96,12 +96,11 @@ impl Supervised {
     /// Hands the started supervisor its pod's plan: the pod starts.
     pub async fn hand_over(&mut self, plan: &Plan) -> std::io::Result<()> {
         use tokio::io::AsyncWriteExt;
-        let stdin = self
+        let mut stdin = self
             .child
             .as_mut()
             .and_then(|(child, _)| child.stdin.take())
             .ok_or_else(|| std::io::Error::other("the supervisor was handed its plan already"))?;
-        let mut stdin = stdin;
         stdin
             .write_all(&serde_json::to_vec(plan).expect("plans always serialize"))
             .await?;
@@ -137,8 +136,13 @@ impl Supervised {
         loop {
             if !asked_to_stop && *stop.borrow_and_update() {
                 asked_to_stop = true;
-                self.signal(Signal::SIGTERM);
+                if let Some(process) = self.process {
+                    ask_to_stop(process);
+                }
             }
+            // Looked at before the outcome: a supervisor gone before its
+            // outcome was read has left it, or never will.
+            let gone = self.gone().await;
             self.read_events(&mut on_event).await?;
             if let Some(ended) = self.ended().await? {
                 // Events written just before the outcome.
@@ -151,12 +155,7 @@ impl Supervised {
                     }),
                 };
             }
-            if self.gone().await {
-                // It may have written the outcome just before it went.
-                if let Some(Ended::Finished(outcome)) = self.ended().await? {
-                    self.read_events(&mut on_event).await?;
-                    return Ok(outcome);
-                }
+            if gone {
                 return Err(FollowError::Lost(Lost {
                     pod: self.pod.clone(),
                 }));
@@ -212,18 +211,6 @@ impl Supervised {
                     .await
                     .unwrap_or(true)
             }
-        }
-    }
-
-    /// Sends `signal` to the supervisor, if it is still the process jobcd
-    /// knows (a pid can be reused once it is gone).
-    fn signal(&mut self, signal: Signal) {
-        let ours = match &mut self.child {
-            Some((child, _)) => matches!(child.try_wait(), Ok(None)),
-            None => self.process.is_some_and(alive),
-        };
-        if let Some(process) = self.process.filter(|_| ours) {
-            let _ = nix::sys::signal::kill(Pid::from_raw(process.pid as i32), signal);
         }
     }
 
@@ -314,6 +301,14 @@ pub enum FollowError {
 /// Whether `process` is alive and still the one recorded.
 pub fn alive(process: Supervisor) -> bool {
     procfs::alive(process.pid, process.start_ticks)
+}
+
+/// Asks supervisor `process` to stop its pod (SIGTERM), if it is still the
+/// process recorded (a pid is reused once its process is gone).
+pub fn ask_to_stop(process: Supervisor) {
+    if alive(process) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(process.pid as i32), Signal::SIGTERM);
+    }
 }
 
 /// The bytes of `path` from offset `from` on; none when it does not exist.

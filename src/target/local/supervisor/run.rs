@@ -116,12 +116,11 @@ async fn record(mut rx: mpsc::UnboundedReceiver<pod::Event>, mut file: tokio::fs
     while let Some(event) = rx.recv().await {
         let mut line = serde_json::to_vec(&event).expect("events always serialize");
         line.push(b'\n');
-        if let Err(e) = file.write_all(&line).await
-            && !std::mem::replace(&mut complained, true)
-        {
-            complain(format_args!("jobcd supervise: recording events: {e}"));
-        }
-        if let Err(e) = file.flush().await
+        let written = async {
+            file.write_all(&line).await?;
+            file.flush().await
+        };
+        if let Err(e) = written.await
             && !std::mem::replace(&mut complained, true)
         {
             complain(format_args!("jobcd supervise: recording events: {e}"));
