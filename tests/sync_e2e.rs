@@ -886,7 +886,7 @@ fn a_job_applied_by_hand_is_a_conflict_and_is_left_alone() {
     );
     assert!(
         all.contains(
-            "Job default/shared: conflict — applied by hand with `jobcd local apply`: left untouched; `jobcd local delete job shared` hands the name to this source"
+            "Job default/shared: conflict — applied by hand with `jobcd local apply`: left untouched; `jobcd local delete job/shared` hands the name to this source"
         ),
         "{all}"
     );

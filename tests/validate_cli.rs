@@ -355,7 +355,7 @@ fn a_reader_that_goes_away_ends_jobcd_quietly() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
-        .args(["schedule", "* * * * *", "-n", "10000"])
+        .args(["schedule", "* * * * *", "-c", "10000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -375,7 +375,7 @@ fn a_reader_that_goes_away_ends_jobcd_quietly() {
 #[test]
 fn schedule_lists_at_most_ten_thousand_fire_times() {
     let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
-        .args(["schedule", "* * * * *", "-n", "10000000"])
+        .args(["schedule", "* * * * *", "-c", "10000000"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 
 use super::exit::Outcome;
 use super::repo::RepoArgs;
+use super::{Verbosity, object_arg};
 use crate::daemon::service::terminated;
 use crate::manifest::{self, Kind, ObjectRef};
 use crate::plan::{Action, Plan, Policy};
@@ -37,7 +38,7 @@ pub(crate) enum Command {
     Status,
     /// Job runs and their pods, oldest first.
     Runs {
-        /// Only the runs of this Job or CronJob.
+        /// Only the runs of this Job or CronJob: `NAME`, `job/NAME` or `cronjob/NAME`.
         name: Option<String>,
     },
     /// Print a pod's logs.
@@ -48,34 +49,27 @@ pub(crate) enum Command {
         #[arg(long, short = 'f')]
         follow: bool,
     },
-    /// Delete an object, like kubectl delete: a Job's run is stopped, a CronJob's Jobs go with it (the run-once ledger remembers what ran).
+    /// Delete objects, like kubectl delete: a Job's run is stopped, a CronJob's Jobs go with it (the run-once ledger remembers what ran).
+    #[command(after_long_help = "Examples:
+  jobcd local delete job/pi
+  jobcd local delete cronjob hello -n team
+  jobcd local delete cj/hello job/migrate")]
     Delete {
-        /// `job` or `cronjob`.
-        #[arg(value_enum)]
-        kind: KindArg,
-        /// Its name.
-        name: String,
-        /// Its namespace.
+        /// `KIND/NAME`, one or more, or `KIND NAME` (kind: job or cronjob, as kubectl spells them).
+        #[arg(required = true, value_name = "KIND/NAME")]
+        objects: Vec<String>,
+        /// Their namespace.
         #[arg(long, short = 'n', default_value = manifest::DEFAULT_NAMESPACE)]
         namespace: String,
     },
     /// Run a CronJob's Job now, like `kubectl create job --from=cronjob/NAME`.
     RunNow {
-        /// The CronJob.
+        /// The CronJob: `NAME` or `cronjob/NAME`.
         cronjob: String,
         /// Its namespace.
         #[arg(long, short = 'n', default_value = manifest::DEFAULT_NAMESPACE)]
         namespace: String,
     },
-}
-
-/// A kind on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum KindArg {
-    /// A Job.
-    Job,
-    /// A CronJob.
-    Cronjob,
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,7 +82,11 @@ pub(crate) struct ApplyArgs {
     repo: RepoArgs,
 }
 
-pub(crate) fn run(command: Command, state_dir: PathBuf) -> anyhow::Result<Outcome> {
+pub(crate) fn run(
+    command: Command,
+    state_dir: PathBuf,
+    verbosity: Verbosity,
+) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -97,18 +95,28 @@ pub(crate) fn run(command: Command, state_dir: PathBuf) -> anyhow::Result<Outcom
             .context("opening the local executor's state")
     };
     match command {
-        Command::Apply(args) => runtime.block_on(apply(*args, &state_dir)),
-        Command::Serve => runtime.block_on(serve(&state_dir)),
+        Command::Apply(args) => runtime.block_on(apply(*args, &state_dir, verbosity)),
+        Command::Serve => runtime.block_on(serve(&state_dir, verbosity)),
         Command::RunNow { cronjob, namespace } => {
-            runtime.block_on(run_now(&state_dir, &namespace, &cronjob))
+            let cronjob = object_arg::name_of(&cronjob, Kind::CronJob)?;
+            runtime.block_on(run_now(&state_dir, &namespace, &cronjob, verbosity))
         }
-        Command::Delete {
-            kind,
-            name,
-            namespace,
-        } => runtime.block_on(delete(&state_dir, kind, &name, &namespace)),
+        Command::Delete { objects, namespace } => {
+            let objects = object_arg::objects(&objects)?
+                .into_iter()
+                .map(|(kind, name)| ObjectRef {
+                    kind,
+                    namespace: namespace.clone(),
+                    name,
+                })
+                .collect();
+            runtime.block_on(delete(&state_dir, objects, verbosity))
+        }
         Command::Status => inspect::status(&open()?),
-        Command::Runs { name } => inspect::runs(&open()?, name.as_deref()),
+        Command::Runs { name } => {
+            let name = name.as_deref().map(object_arg::any_name).transpose()?;
+            inspect::runs(&open()?, name.as_deref())
+        }
         Command::Logs { pod, follow } => runtime.block_on(inspect::logs(&open()?, &pod, follow)),
     }
 }
@@ -146,7 +154,7 @@ pub(super) async fn interruptible(
 /// `jobcd local apply`: the revision reconciled as the by-hand source,
 /// through the same step as a sync, but nothing is pruned and nothing
 /// reported (like `kubectl apply`).
-async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<Outcome> {
+async fn apply(args: ApplyArgs, state_dir: &Path, verbosity: Verbosity) -> anyhow::Result<Outcome> {
     let options = manifest::Options {
         strict: false,
         now: Timestamp::now(),
@@ -177,7 +185,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<Outcome> {
             policy: &policy,
             mode: Mode::Apply,
         };
-        let mut on = |event: Event<'_>| print_by_hand(&event);
+        let mut on = |event: Event<'_>| print_by_hand(&event, verbosity);
         let reconciled =
             reconcile::run(&executor, request, None, &mut on, std::future::pending()).await;
         executor.wait_idle().await;
@@ -195,31 +203,35 @@ async fn apply(args: ApplyArgs, state_dir: &Path) -> anyhow::Result<Outcome> {
     interruptible(&executor, work).await
 }
 
-/// What `local apply` says as it goes.
-fn print_by_hand(event: &Event<'_>) {
+/// What `local apply` says as it goes (with `-q`, only problems).
+fn print_by_hand(event: &Event<'_>, verbosity: Verbosity) {
     match event {
-        Event::Planned(plan) => print_by_hand_plan(plan),
+        Event::Planned(plan) => print_by_hand_plan(plan, verbosity),
         Event::ApplyFailed(why) => {
             eprintln!("error: {why}; the objects after it were not applied");
         }
-        Event::Run(RunEvent::Pod { job, pod, change }) => {
+        Event::Run(RunEvent::Pod { job, pod, change }) if verbosity.reports() => {
             let id = format!("Job {}/{}", job.namespace, job.name);
             print_pod(&id, pod, *change);
         }
+        Event::Run(RunEvent::Pod { .. }) => {}
         Event::Run(RunEvent::Ended(outcome)) => {
             print_end(
                 &format!("Job {}/{}", outcome.namespace, outcome.name),
                 outcome,
+                verbosity,
             );
         }
         Event::Run(RunEvent::Started { .. }) | Event::Waiting { .. } => {}
     }
 }
 
-fn print_by_hand_plan(plan: &Plan<'_>) {
+fn print_by_hand_plan(plan: &Plan<'_>, verbosity: Verbosity) {
     for step in plan.steps() {
         let id = &step.id;
         match (id.kind, step.action) {
+            (_, Action::Conflict) => eprintln!("{id}: {}", step.reason),
+            _ if !verbosity.reports() => {}
             (Kind::CronJob, Action::Create | Action::Update | Action::Unchanged) => println!(
                 "{id}: recorded (fires under `jobcd local serve`, or now with `jobcd local run-now {}`)",
                 id.name
@@ -234,7 +246,6 @@ fn print_by_hand_plan(plan: &Plan<'_>) {
                 None => println!("{id}: {}", step.reason),
             },
             (Kind::Job, Action::Update) => println!("{id}: {}", step.reason),
-            (_, Action::Conflict) => eprintln!("{id}: {}", step.reason),
             _ => {}
         }
     }
@@ -250,8 +261,20 @@ fn print_pod(id: &str, pod: &str, change: PodChange) {
     }
 }
 
-/// Prints how a run ended; true when it completed.
-fn print_end(id: &str, o: &crate::target::Outcome) -> bool {
+/// Prints how a run ended (with `-q`, only when it did not complete, on
+/// stderr); true when it completed.
+fn print_end(id: &str, o: &crate::target::Outcome, verbosity: Verbosity) -> bool {
+    let quiet = !verbosity.reports();
+    if quiet && o.result.succeeded() {
+        return true;
+    }
+    let say = |line: String| {
+        if quiet {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     match o.result {
         RunResult::Complete | RunResult::Failed => {
             let why = match (&o.reason, &o.message) {
@@ -261,13 +284,13 @@ fn print_end(id: &str, o: &crate::target::Outcome) -> bool {
                 (Some(r), _) => format!(" ({r})"),
                 _ => String::new(),
             };
-            println!(
+            say(format!(
                 "{id}: {}{why}; {} succeeded, {} failed",
                 o.result, o.succeeded, o.failed
-            );
+            ));
         }
-        RunResult::Deleted => println!("{id}: deleted before it finished"),
-        RunResult::Interrupted => println!("{id}: interrupted; it resumes at the next start"),
+        RunResult::Deleted => say(format!("{id}: deleted before it finished")),
+        RunResult::Interrupted => say(format!("{id}: interrupted; it resumes at the next start")),
         RunResult::Error => eprintln!(
             "error: {id}: {}",
             o.reason.as_deref().unwrap_or("the run failed")
@@ -276,35 +299,40 @@ fn print_end(id: &str, o: &crate::target::Outcome) -> bool {
     o.result.succeeded()
 }
 
+/// Deletes every object named, or none when one of them is unknown.
 async fn delete(
     state_dir: &Path,
-    kind: KindArg,
-    name: &str,
-    namespace: &str,
+    objects: Vec<ObjectRef>,
+    verbosity: Verbosity,
 ) -> anyhow::Result<Outcome> {
     let executor = start(state_dir).await?;
-    let id = ObjectRef {
-        kind: match kind {
-            KindArg::Job => Kind::Job,
-            KindArg::Cronjob => Kind::CronJob,
-        },
-        namespace: namespace.into(),
-        name: name.into(),
+    let applied = executor.objects()?;
+    let known = |id: &ObjectRef| {
+        applied
+            .iter()
+            .any(|o| o.kind == id.kind && o.namespace == id.namespace && o.name == id.name)
     };
-    let known = executor
-        .objects()?
-        .iter()
-        .any(|o| o.kind == id.kind && o.namespace == id.namespace && o.name == id.name);
-    if !known {
-        anyhow::bail!("no {id} has been applied; `jobcd local status` lists what has");
+    if let Some(unknown) = objects.iter().find(|id| !known(id)) {
+        anyhow::bail!(
+            "no {unknown} has been applied (nothing was deleted); `jobcd local status` lists what has"
+        );
     }
-    executor.delete(&id).await?;
-    executor.wait_idle().await;
-    println!("{id}: deleted");
+    for id in &objects {
+        executor.delete(id).await?;
+        executor.wait_idle().await;
+        if verbosity.reports() {
+            println!("{id}: deleted");
+        }
+    }
     Ok(Outcome::Success)
 }
 
-async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Result<Outcome> {
+async fn run_now(
+    state_dir: &Path,
+    namespace: &str,
+    cronjob: &str,
+    verbosity: Verbosity,
+) -> anyhow::Result<Outcome> {
     let executor = start(state_dir).await?;
     let (statuses, reporter) = status_reporter(state_dir)?;
     let work = async {
@@ -322,8 +350,13 @@ async fn run_now(state_dir: &Path, namespace: &str, cronjob: &str) -> anyhow::Re
             };
             runs::report(&executor, &statuses, &event, &mut sink).await;
             match event {
-                RunEvent::Pod { pod, change, .. } => print_pod(&id, &pod, change),
-                RunEvent::Ended(o) => break print_end(&format!("Job {namespace}/{}", o.name), &o),
+                RunEvent::Pod { pod, change, .. } if verbosity.reports() => {
+                    print_pod(&id, &pod, change);
+                }
+                RunEvent::Pod { .. } => {}
+                RunEvent::Ended(o) => {
+                    break print_end(&format!("Job {namespace}/{}", o.name), &o, verbosity);
+                }
                 RunEvent::Started { .. } => {}
             }
         };
@@ -356,14 +389,14 @@ impl Sink for Unreported {
     }
 }
 
-async fn serve(state_dir: &Path) -> anyhow::Result<Outcome> {
+async fn serve(state_dir: &Path, verbosity: Verbosity) -> anyhow::Result<Outcome> {
     let executor = start(state_dir).await?;
     let (statuses, reporter) = status_reporter(state_dir)?;
     let mut notices = executor.notices();
     let printer = async {
         loop {
             match notices.recv().await {
-                Ok(notice) => print_notice(&notice),
+                Ok(notice) => print_notice(&notice, verbosity),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     println!("({n} notices skipped: output too slow)");
                 }
@@ -394,17 +427,24 @@ async fn serve(state_dir: &Path) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn print_notice(notice: &Notice) {
+/// One notice of `local serve` (with `-q`, only runs that did not complete).
+fn print_notice(notice: &Notice, verbosity: Verbosity) {
     let now = Timestamp::now()
         .round(jiff::Unit::Second)
         .unwrap_or(Timestamp::now());
+    if let Notice::Ended { job, result } = notice {
+        let outcome = crate::target::local::outcome(job, result);
+        let id = format!("{now} Job {}/{}", job.namespace, job.name);
+        print_end(&id, &outcome, verbosity);
+        return;
+    }
+    if !verbosity.reports() {
+        return;
+    }
     let job_id = |j: &JobRef| format!("Job {}/{}", j.namespace, j.name);
     match notice {
         Notice::Started { job } => println!("{now} {}: started", job_id(job)),
-        Notice::Ended { job, result } => {
-            let outcome = crate::target::local::outcome(job, result);
-            print_end(&format!("{now} {}", job_id(job)), &outcome);
-        }
+        Notice::Ended { .. } => {}
         Notice::Removed { job, why } => println!("{now} {}: removed ({why})", job_id(job)),
         Notice::Cron {
             namespace,

@@ -5,6 +5,7 @@
 pub mod exit;
 mod local;
 mod logs;
+mod object_arg;
 mod preview;
 mod repo;
 mod schedule;
@@ -17,19 +18,79 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
 pub use exit::ERROR as EXIT_ERROR;
+use logs::LogFormat;
+
+/// `jobcd --version`: the release and the commit it was built from (see
+/// build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("JOBCD_COMMIT"),
+    ")"
+);
 
 /// GitOps for Kubernetes Jobs and CronJobs.
 #[derive(Debug, Parser)]
-#[command(name = "jobcd", version, about, long_about = None)]
+#[command(name = "jobcd", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Where jobcd keeps its state: mirrors of remote repositories, the local executor's database and pod logs, the status outbox.
     #[arg(long, global = true, env = "JOBCD_STATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// Say more: list unchanged objects, and log jobcd's steps on stderr (-v), with its libraries' too (-vv).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Say less: only problems (stderr), machine output (-o json|yaml) and the exit code; text reports of success are left out.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Log lines on stderr as text for people, or as JSON objects for log pipelines.
+    #[arg(
+        long,
+        global = true,
+        env = "JOBCD_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: LogFormat,
+}
+
+/// How much a command says, from `-q`, nothing, `-v` and `-vv`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Verbosity {
+    /// Problems, machine output and the exit code only.
+    Quiet,
+    /// Changes and outcomes; unchanged objects counted.
+    #[default]
+    Normal,
+    /// Unchanged objects listed too; jobcd's own log lines.
+    Verbose,
+    /// Its libraries' log lines too.
+    Debug,
+}
+
+impl Verbosity {
+    fn from_flags(quiet: bool, verbose: u8) -> Verbosity {
+        match (quiet, verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, 1) => Verbosity::Verbose,
+            (false, _) => Verbosity::Debug,
+        }
+    }
+
+    /// Text reports of success are printed.
+    pub(crate) fn reports(self) -> bool {
+        self > Verbosity::Quiet
+    }
+
+    /// Unchanged objects are listed one by one.
+    pub(crate) fn lists_unchanged(self) -> bool {
+        self >= Verbosity::Verbose
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,7 +105,7 @@ enum Command {
     /// Show when a cron schedule fires, exactly as the CronJob controller computes it.
     #[command(after_long_help = "Examples:
   jobcd schedule '0 3 * * 1-5' --tz Europe/Berlin
-  jobcd schedule '@every 90m' -n 10 --from 2026-03-29T00:00:00Z -o json")]
+  jobcd schedule '@every 90m' -c 10 --from 2026-03-29T00:00:00Z -o json")]
     Schedule(schedule::Args),
     /// Inspect a git source: the commit a ref resolves to and the manifests in it.
     #[command(subcommand)]
@@ -112,18 +173,31 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn dispatch(cli: Cli) -> anyhow::Result<exit::Outcome> {
     let explicit = cli.state_dir;
     let state_dir = || repo::state_dir(explicit.clone());
+    let verbosity = Verbosity::from_flags(cli.quiet, cli.verbose);
+    let service = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Local(local::Command::Serve)
+    );
+    // The supervisor of a pod writes its own records, never log lines.
+    if !matches!(cli.command, Command::Supervise { .. }) {
+        logs::init(
+            cli.log_format,
+            logs::Level::of(verbosity, service),
+            std::env::var("JOBCD_LOG").ok().as_deref(),
+        )?;
+    }
     match cli.command {
-        Command::Validate(args) => validate::run(args, state_dir()),
+        Command::Validate(args) => validate::run(args, state_dir(), verbosity),
         Command::Schedule(args) => schedule::run(args),
         Command::Source(command) => source::run(command, state_dir()),
-        Command::Diff(args) => sync::run_diff(args, state_dir()),
-        Command::Sync(args) => sync::run_sync(args, state_dir()),
+        Command::Diff(args) => sync::run_diff(args, state_dir(), verbosity),
+        Command::Sync(args) => sync::run_sync(args, state_dir(), verbosity),
         Command::Preview(args) => preview::run(args, state_dir()),
         Command::Status(args) => status::run(args, state_dir()),
         // Its configuration file names a state directory too: the flag
         // (or JOBCD_STATE_DIR), given, wins over it.
         Command::Serve(args) => serve::run(args, explicit),
-        Command::Local(command) => local::run(command, state_dir()),
+        Command::Local(command) => local::run(command, state_dir(), verbosity),
         Command::Completion { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "jobcd", &mut std::io::stdout());

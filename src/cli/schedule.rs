@@ -15,8 +15,8 @@ pub(crate) struct Args {
     /// IANA time zone, as in spec.timeZone (default: UTC, as a standard control plane runs).
     #[arg(long = "tz")]
     tz: Option<String>,
-    /// How many fire times to show (1 to 10,000).
-    #[arg(short = 'n', long = "count", default_value_t = 5,
+    /// How many fire times to show (1 to 10,000). (`-n` is a namespace in every jobcd command, as in kubectl.)
+    #[arg(short = 'c', long = "count", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_FIRE_TIMES)))]
     n: u32,
     /// Start from this instant (RFC 3339) instead of now; fire times are strictly after it.

@@ -12,7 +12,6 @@ mod overrides;
 use overrides::Overrides;
 
 use super::exit::Outcome;
-use super::logs::{self, LogFormat};
 use crate::config;
 use crate::daemon::service::Service;
 
@@ -23,13 +22,9 @@ pub(crate) struct Args {
     config: PathBuf,
     #[command(flatten)]
     overrides: Overrides,
-    /// Log lines as text for people, or as JSON objects for log pipelines.
-    #[arg(long, env = "JOBCD_LOG_FORMAT", value_enum, default_value_t)]
-    log_format: LogFormat,
 }
 
 pub(crate) fn run(args: Args, state_dir: Option<PathBuf>) -> anyhow::Result<Outcome> {
-    logs::init(args.log_format, std::env::var("JOBCD_LOG").ok().as_deref())?;
     let mut config = match config::load(&args.config) {
         Ok(config) => config,
         Err(invalid) => {

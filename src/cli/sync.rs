@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use jiff::Timestamp;
 
-use super::Format;
 use super::exit::Outcome;
 use super::repo::RepoArgs;
+use super::{Format, Verbosity};
 use crate::manifest;
 use crate::plan::{DEFAULT_MAX_PRUNE_SHARE, Policy};
 use crate::reconcile::{self, Mode, Reconciled, Refused, Request};
@@ -63,9 +63,9 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     output: Format,
-    /// List unchanged objects one by one too (by default they are counted).
-    #[arg(short, long)]
-    verbose: bool,
+    /// `-q`/`-v`, from the global flags.
+    #[arg(skip)]
+    verbosity: Verbosity,
     #[command(flatten)]
     kube: KubeArgs,
 }
@@ -189,7 +189,12 @@ impl Kind {
 }
 
 /// `jobcd diff`.
-pub(crate) fn run_diff(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
+pub(crate) fn run_diff(
+    mut args: Args,
+    state_dir: PathBuf,
+    verbosity: Verbosity,
+) -> anyhow::Result<Outcome> {
+    args.verbosity = verbosity;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -215,7 +220,12 @@ fn local_reader(state_dir: &Path) -> anyhow::Result<Executor> {
 }
 
 /// `jobcd sync`.
-pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Outcome> {
+pub(crate) fn run_sync(
+    mut args: SyncArgs,
+    state_dir: PathBuf,
+    verbosity: Verbosity,
+) -> anyhow::Result<Outcome> {
+    args.common.verbosity = verbosity;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -276,10 +286,11 @@ pub(crate) fn run_sync(args: SyncArgs, state_dir: PathBuf) -> anyhow::Result<Out
                 // and validation answer, nothing is stored.
                 let cluster = args.kube.connect(dry_run).await?;
                 let outcome = reconcile(&args, &cluster, &revision, kind, statuses).await?;
-                if args.output == Format::Text {
+                let text = args.output == Format::Text && args.verbosity.reports();
+                if text {
                     eprintln!("{}", api_requests(&cluster));
                 }
-                if dry_run {
+                if dry_run && text {
                     println!("dry run: the API server checked every change; nothing was stored");
                 }
                 outcome

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::exit::Outcome;
 use super::repo::RepoArgs;
-use super::{Format, print_report};
+use super::{Format, Verbosity, print_report};
 use crate::manifest::{self, Diagnostic, Ignored, Object, Typed, Validation, printable};
 use crate::schedule::{Schedule, Zone};
 use crate::source::Revision;
@@ -27,7 +27,7 @@ pub(crate) struct Args {
     strict: bool,
 }
 
-pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: Args, state_dir: PathBuf, verbosity: Verbosity) -> anyhow::Result<Outcome> {
     let options = manifest::Options {
         strict: args.strict,
         now: jiff::Timestamp::now(),
@@ -43,7 +43,8 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
                 ..Report::from(&validation)
             },
         )?,
-        Format::Text => print_text(&label, &validation),
+        Format::Text if verbosity.reports() => print_text(&label, &validation),
+        Format::Text => print_diagnostics(&validation),
     }
     Ok(if validation.is_valid() {
         Outcome::Success
@@ -53,9 +54,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
 }
 
 fn print_text(label: &str, v: &Validation) {
-    for d in &v.diagnostics {
-        eprintln!("{d}");
-    }
+    print_diagnostics(v);
     print_objects(v);
     let errors = v.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = v.diagnostics.len() - errors;
@@ -66,6 +65,13 @@ fn print_text(label: &str, v: &Validation) {
         v.files,
         v.ignored.len()
     );
+}
+
+/// Every problem, on stderr.
+fn print_diagnostics(v: &Validation) {
+    for d in &v.diagnostics {
+        eprintln!("{d}");
+    }
 }
 
 /// One line per object (with the schedule of a CronJob) and per ignored document.

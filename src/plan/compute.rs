@@ -357,9 +357,14 @@ fn decide(
             return (
                 Action::Conflict,
                 format!(
-                    "applied by hand with `jobcd local apply`: left untouched; `jobcd local delete {} {}` hands the name to this source",
+                    "applied by hand with `jobcd local apply`: left untouched; `jobcd local delete {}/{}{}` hands the name to this source",
                     id.kind.to_string().to_ascii_lowercase(),
-                    id.name
+                    id.name,
+                    if id.namespace == crate::manifest::DEFAULT_NAMESPACE {
+                        String::new()
+                    } else {
+                        format!(" -n {}", id.namespace)
+                    }
                 ),
             );
         }

@@ -17,7 +17,12 @@ pub(crate) struct KubeArgs {
     #[arg(long)]
     context: Option<String>,
     /// Namespaces jobcd manages, comma-separated or repeated (default: the context's namespace); objects elsewhere are refused.
-    #[arg(long = "namespace", value_delimiter = ',', env = "JOBCD_NAMESPACES")]
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        value_delimiter = ',',
+        env = "JOBCD_NAMESPACES"
+    )]
     namespaces: Vec<String>,
     /// Namespace of the run-once ledgers (default: the context's namespace).
     #[arg(long, env = "JOBCD_LEDGER_NAMESPACE")]

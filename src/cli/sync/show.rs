@@ -11,7 +11,7 @@ use crate::manifest::{Diagnostic, ObjectRef, printable};
 use crate::plan::diff::{ObjectDiff, diff};
 use crate::plan::{Action, Plan};
 use crate::reconcile::{Event, Reconciled, Refused};
-use crate::target::{Outcome, RunEvent};
+use crate::target::{Outcome, RunEvent, RunResult};
 
 /// The JSON report of both commands (documented in the README).
 #[derive(Debug, Serialize)]
@@ -68,6 +68,11 @@ impl<'a> Printer<'a> {
         self.args.output == Format::Text
     }
 
+    /// Text, and not `-q`: reports of success are printed.
+    fn reports(&self) -> bool {
+        self.text() && self.args.verbosity.reports()
+    }
+
     /// The revision's diagnostics, on stderr (text only: JSON carries them).
     pub(super) fn diagnostics(&self) {
         if self.text() {
@@ -83,23 +88,32 @@ impl<'a> Printer<'a> {
         match event {
             Event::Planned(plan) => {
                 self.changes = plan.has_changes();
+                let listed = self.args.verbosity.lists_unchanged();
                 if !self.text() {
                     self.steps = steps(plan, rehearsal);
+                } else if !self.reports() {
+                    print_conflicts(plan);
                 } else if rehearsal {
-                    print_plan(plan, true, self.args.verbose);
+                    print_plan(plan, true, listed);
                     print_verdict(plan);
                 } else {
                     println!("{}: {}", self.args.source, self.revision.label);
-                    print_plan(plan, false, self.args.verbose);
+                    print_plan(plan, false, listed);
                 }
             }
             Event::ApplyFailed(why) => {
                 eprintln!("error: {why}; the operations after it were not attempted");
             }
-            Event::Run(RunEvent::Ended(outcome)) if self.text() => {
+            Event::Run(RunEvent::Ended(outcome)) if self.reports() => {
                 println!("{}", describe(outcome));
             }
-            Event::Waiting { jobs, elapsed } if self.text() => println!(
+            // Quiet: only the runs that did not succeed, as problems.
+            Event::Run(RunEvent::Ended(outcome))
+                if self.text() && outcome.result != RunResult::Complete =>
+            {
+                eprintln!("{}", describe(outcome));
+            }
+            Event::Waiting { jobs, elapsed } if self.reports() => println!(
                 "waiting for {} Job run(s) after {}s: {}",
                 jobs.len(),
                 elapsed.as_secs(),
@@ -130,10 +144,11 @@ impl<'a> Printer<'a> {
                     "{label}: {e}; nothing was applied, the last good revision stays in force"
                 ),
                 Reconciled::Refused(Refused::Prune(refusal)) => eprintln!("{label}: {refusal}"),
-                Reconciled::Rehearsed(_) if self.kind == Kind::DryRun => {
+                Reconciled::Rehearsed(_) if self.kind == Kind::DryRun && self.reports() => {
                     println!("dry run: nothing applied");
                 }
                 Reconciled::Rehearsed(_) | Reconciled::Unreadable(_) => {}
+                Reconciled::Applied(_) if !self.reports() => {}
                 Reconciled::Applied(synced) => {
                     println!("{}: {}", short_sha(&self.revision.sha), synced.summary);
                 }
@@ -183,6 +198,13 @@ fn steps(plan: &Plan<'_>, with_diffs: bool) -> Vec<StepReport> {
             diff: if with_diffs { diff(s) } else { None },
         })
         .collect()
+}
+
+/// `-q`: of the plan, only its conflicts, on stderr (they are problems).
+fn print_conflicts(plan: &Plan<'_>) {
+    for step in plan.steps().iter().filter(|s| s.action == Action::Conflict) {
+        eprintln!("{}: conflict — {}", step.id, printable(&step.reason));
+    }
 }
 
 /// The plan's steps, with diffs when `with_diffs`; unchanged objects are
