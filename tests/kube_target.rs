@@ -523,6 +523,30 @@ fn refusals_and_failures_are_reported_and_apply_nothing() {
     let diff = repo.command("diff", &cluster, "team").output().unwrap();
     assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
     assert!(text(&diff).contains("drifted"), "{}", text(&diff));
+    // What correcting it would change: the schedule, and nothing the
+    // cluster merely spells differently (type, namespace, stamped labels).
+    let diff = repo
+        .command("diff", &cluster, "team")
+        .arg("--correct-drift")
+        .output()
+        .unwrap();
+    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    let changed: Vec<String> = String::from_utf8_lossy(&diff.stdout)
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        changed,
+        [r#"-  schedule: "7 7 * * *""#, r#"+  schedule: "0 2 * * *""#],
+        "{}",
+        text(&diff)
+    );
     let left = repo.sync(&cluster, "team", &[]);
     assert_eq!(left.status.code(), Some(0), "{}", text(&left));
     assert_eq!(writes(&left), 0, "{}", text(&left));

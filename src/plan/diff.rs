@@ -8,6 +8,7 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use super::compute::{Action, Step};
+use super::drift;
 use crate::manifest::emit::to_yaml;
 use crate::ownership;
 
@@ -30,9 +31,29 @@ pub fn diff(step: &Step<'_>) -> Option<ObjectDiff> {
     if !(step.action.changes() || step.action == Action::Conflict) {
         return None;
     }
-    let user = user_diff(
-        step.live.map(|l| l.manifest.as_str()),
-        step.desired.map(|d| d.object.manifest.json()),
+    let parse = |json: &str| serde_json::from_str::<Value>(json).unwrap_or(Value::Null);
+    let desired = step.desired.map(|d| parse(d.object.manifest.json()));
+    let live = step.live.map(|l| {
+        let owned = parse(&l.manifest);
+        match (&desired, l.observed.as_deref()) {
+            (Some(want), Some(observed)) => drift::as_seen(want, &owned, &parse(observed)),
+            _ => owned,
+        }
+    });
+    // Only an edit compares two objects; a create or a prune shows one
+    // as it is.
+    let both = live.is_some() && desired.is_some();
+    let identified = |value: Option<Value>| {
+        value.map(|mut v| {
+            if both {
+                identify(&mut v, step, desired.as_ref());
+            }
+            v
+        })
+    };
+    let user = values_diff(
+        identified(live).as_ref(),
+        identified(desired.clone()).as_ref(),
         ("live", "desired"),
     );
     let before = step.live.map(|l| {
@@ -69,9 +90,38 @@ pub fn diff(step: &Step<'_>) -> Option<ObjectDiff> {
     Some(ObjectDiff { user, jobcd })
 }
 
+/// Both sides named alike: the type from git (a cluster's owned fields
+/// leave it out), the name and namespace from the step (git may leave the
+/// namespace implicit).
+fn identify(value: &mut Value, step: &Step<'_>, desired: Option<&Value>) {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    for key in ["apiVersion", "kind"] {
+        if let Some(given) = desired.and_then(|d| d.get(key)) {
+            object.insert(key.to_owned(), given.clone());
+        }
+    }
+    let metadata = object
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if let Some(metadata) = metadata.as_object_mut() {
+        metadata.insert("name".to_owned(), Value::from(step.id.name.as_str()));
+        metadata.insert(
+            "namespace".to_owned(),
+            Value::from(step.id.namespace.as_str()),
+        );
+    }
+}
+
 /// A unified diff of the user's part of two objects (JSON), `None` for an
 /// absent side (`/dev/null`); `names` label the old and new side.
 pub fn user_diff(old: Option<&str>, new: Option<&str>, names: (&str, &str)) -> String {
+    let parse = |json: &str| serde_json::from_str::<Value>(json).unwrap_or(Value::Null);
+    values_diff(old.map(parse).as_ref(), new.map(parse).as_ref(), names)
+}
+
+fn values_diff(old: Option<&Value>, new: Option<&Value>, names: (&str, &str)) -> String {
     let (before, after) = (
         old.map(user_yaml).unwrap_or_default(),
         new.map(user_yaml).unwrap_or_default(),
@@ -87,8 +137,8 @@ pub fn user_diff(old: Option<&str>, new: Option<&str>, names: (&str, &str)) -> S
 }
 
 /// The user's part of an object (jobcd's metadata removed) as YAML.
-fn user_yaml(json: &str) -> String {
-    let mut value: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+fn user_yaml(value: &Value) -> String {
+    let mut value = value.clone();
     ownership::strip(&mut value);
     to_yaml(&value)
 }

@@ -136,6 +136,75 @@ fn walk(
     }
 }
 
+/// The live object in git's shape, to diff against git: `owned` (what
+/// jobcd's field manager owns) with each field of `desired` it lacks filled
+/// in from `observed` (the value someone else gave it), or left out where
+/// the cluster has none. A diff of it against `desired` shows drift and
+/// spec changes, and no field only one side happens to spell out.
+pub fn as_seen(desired: &Value, owned: &Value, observed: &Value) -> Value {
+    let mut seen = owned.clone();
+    fill(desired, &mut seen, Some(observed));
+    seen
+}
+
+fn fill(want: &Value, seen: &mut Value, observed: Option<&Value>) {
+    match (want, seen) {
+        (Value::Object(want), Value::Object(seen)) => {
+            for (key, sub) in want {
+                let from = observed.and_then(|o| o.get(key));
+                match seen.get_mut(key) {
+                    Some(have) => fill(sub, have, from),
+                    None => {
+                        if let Some(theirs) = from {
+                            seen.insert(key.clone(), shaped(sub, theirs));
+                        }
+                    }
+                }
+            }
+        }
+        (Value::Array(items), Value::Array(have)) if items.iter().any(Value::is_object) => {
+            for (i, item) in items.iter().enumerate() {
+                let from = observed.and_then(|o| element(o, item, i));
+                let mine = match item.get("name") {
+                    Some(name) => have.iter().position(|h| h.get("name") == Some(name)),
+                    None => (i < have.len()).then_some(i),
+                };
+                match mine {
+                    Some(j) => fill(item, &mut have[j], from),
+                    None => {
+                        if let Some(theirs) = from {
+                            have.push(shaped(item, theirs));
+                        }
+                    }
+                }
+            }
+        }
+        // A field jobcd owns keeps the value the server stored for it.
+        _ => {}
+    }
+}
+
+/// `observed` cut to the fields `want` has.
+fn shaped(want: &Value, observed: &Value) -> Value {
+    match (want, observed) {
+        (Value::Object(want), Value::Object(theirs)) => Value::Object(
+            want.iter()
+                .filter_map(|(key, sub)| theirs.get(key).map(|o| (key.clone(), shaped(sub, o))))
+                .collect(),
+        ),
+        (Value::Array(items), Value::Array(_)) if items.iter().any(Value::is_object) => {
+            Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| element(observed, item, i).map(|o| shaped(item, o)))
+                    .collect(),
+            )
+        }
+        _ => observed.clone(),
+    }
+}
+
 /// The item of list `of` matching `item`: by its `name` (containers,
 /// volumes, env) when it has one, else by position.
 fn element<'v>(of: &'v Value, item: &Value, index: usize) -> Option<&'v Value> {
@@ -207,6 +276,45 @@ mod tests {
             found[0].to_string(),
             "metadata.labels.team is gone on the cluster, \"a\" in git"
         );
+    }
+
+    #[test]
+    fn as_seen_fills_what_others_took_over_and_nothing_else() {
+        let git: Value = serde_json::from_str(GIT).unwrap();
+        // The schedule and the image were taken over by someone else; the
+        // server stored the CPU as 0.5 and added a pull policy.
+        let owned: Value = serde_json::from_str(
+            &GIT.replace("\"schedule\":\"0 3 * * *\",", "")
+                .replace("\"image\":\"busybox:1\",", "")
+                .replace("\"500m\"", "\"0.5\""),
+        )
+        .unwrap();
+        let observed: Value = serde_json::from_str(
+            &GIT.replace("0 3 * * *", "0 4 * * *")
+                .replace("busybox:1", "busybox:2")
+                .replace("\"command\"", "\"imagePullPolicy\":\"Always\",\"command\""),
+        )
+        .unwrap();
+        let seen = as_seen(&git, &owned, &observed);
+        assert_eq!(seen["spec"]["schedule"], "0 4 * * *");
+        let container = &seen["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "busybox:2");
+        assert_eq!(
+            container["resources"]["limits"]["cpu"], "0.5",
+            "owned values stand"
+        );
+        assert!(
+            container.get("imagePullPolicy").is_none(),
+            "not in git, not shown"
+        );
+        // A field gone on the cluster stays gone; a whole container someone
+        // else owns comes in git's shape.
+        let bare: Value = serde_json::from_str(r#"{"metadata":{"name":"n"},"spec":{}}"#).unwrap();
+        let seen = as_seen(&git, &bare, &observed);
+        assert!(seen["metadata"].get("labels").is_some());
+        let container = &seen["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "busybox:2");
+        assert!(container.get("imagePullPolicy").is_none());
     }
 
     #[test]

@@ -89,3 +89,54 @@ fn a_new_object_is_all_additions_and_an_unchanged_one_has_no_diff() {
     .unwrap();
     assert!(diff(&same.steps()[0]).is_none());
 }
+
+#[test]
+fn a_reverted_object_on_a_cluster_shows_only_what_drifted() {
+    // On a cluster, the live manifest is the part jobcd's field manager
+    // owns: no type, the namespace the server filled in, and no command
+    // once `kubectl edit` took it over; the whole object has the new one.
+    let d = desired("echo one", "r1");
+    let mut taken = live(&d);
+    let mut owned: Value = serde_json::from_str(&taken.manifest).unwrap();
+    let map = owned.as_object_mut().unwrap();
+    map.remove("apiVersion");
+    map.remove("kind");
+    owned["metadata"]["namespace"] = Value::from("default");
+    let container = &mut owned["spec"]["template"]["spec"]["containers"][0];
+    container.as_object_mut().unwrap().remove("command");
+    let mut whole = owned.clone();
+    whole["spec"]["template"]["spec"]["containers"][0]["command"] =
+        serde_json::json!(["sh", "-c", "echo edited"]);
+    whole["spec"]["backoffLimit"] = Value::from(6);
+    taken.manifest = owned.to_string();
+    taken.observed = Some(whole.to_string());
+    let policy = Policy {
+        correct_drift: true,
+        ..Policy::default()
+    };
+    let lives = [taken];
+    let plan = plan(
+        "prod",
+        std::slice::from_ref(&d),
+        &lives,
+        &Ledger::default(),
+        &policy,
+    )
+    .unwrap();
+    let step = &plan.steps()[0];
+    assert_eq!(step.action, Action::Revert, "{}", step.reason);
+    let shown = diff(step).expect("a revert has a diff").user;
+    let changed: Vec<&str> = shown
+        .lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        ["-        - echo edited", "+        - echo one"],
+        "{shown}"
+    );
+}

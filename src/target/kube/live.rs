@@ -39,12 +39,7 @@ pub(super) fn live_of(kind: Kind, object: &DynamicObject) -> Option<Live> {
         whole.to_string()
     });
     let mut applied = owned.unwrap_or_else(|| value.clone());
-    if let Some(labels) = applied
-        .pointer_mut("/spec/jobTemplate/metadata/labels")
-        .and_then(Value::as_object_mut)
-    {
-        labels.remove(SCHEDULED_FOR);
-    }
+    unstamp(&mut applied);
     let applied_at = object
         .metadata
         .managed_fields
@@ -70,4 +65,26 @@ pub(super) fn live_of(kind: Kind, object: &DynamicObject) -> Option<Live> {
         applied_at,
         observed,
     })
+}
+
+/// Removes the label jobcd stamps on a CronJob's Job template (not in git),
+/// and the maps it leaves empty, which git does not have either.
+fn unstamp(applied: &mut Value) {
+    let Some(template) = applied.pointer_mut("/spec/jobTemplate") else {
+        return;
+    };
+    let Some(metadata) = template.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(labels) = metadata.get_mut("labels").and_then(Value::as_object_mut) {
+        labels.remove(SCHEDULED_FOR);
+        if labels.is_empty() {
+            metadata.remove("labels");
+        }
+    }
+    if metadata.is_empty()
+        && let Some(template) = template.as_object_mut()
+    {
+        template.remove("metadata");
+    }
 }
