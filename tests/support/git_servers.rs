@@ -217,7 +217,7 @@ pub fn free_port() -> u16 {
 
 /// A server process, killed (and reaped) on drop; its stdout and stderr go
 /// to a log file that is shown when it fails to start.
-struct Server {
+pub struct Server {
     name: &'static str,
     child: Child,
     log: PathBuf,
@@ -227,7 +227,13 @@ impl Server {
     /// Starts `cmd` and waits until `port` accepts connections. A process
     /// that exits first (its port taken by another test in the meantime,
     /// say) gives `None` so that the caller can retry on another port.
-    fn start(name: &'static str, cmd: &mut Command, port: u16, log: &Path) -> Option<Server> {
+    fn start(
+        name: &'static str,
+        cmd: &mut Command,
+        port: u16,
+        log: &Path,
+        patience: Duration,
+    ) -> Option<Server> {
         let out = fs::File::create(log).unwrap();
         let err = out.try_clone().unwrap();
         let child = cmd
@@ -244,7 +250,7 @@ impl Server {
             log: log.to_path_buf(),
         };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + START_TIMEOUT;
+        let deadline = Instant::now() + patience;
         loop {
             if let Some(status) = server.child.try_wait().unwrap() {
                 eprintln!(
@@ -258,7 +264,7 @@ impl Server {
             }
             assert!(
                 Instant::now() < deadline,
-                "{name} did not accept connections on port {port} within {START_TIMEOUT:?}:\n{}",
+                "{name} did not accept connections on port {port} within {patience:?}:\n{}",
                 server.log_text()
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -282,14 +288,24 @@ impl Drop for Server {
 
 /// Starts a server on a fresh free port, retrying a few times if the port
 /// is taken between choosing and binding it.
-fn start_on_free_port(
+pub fn start_on_free_port(
     name: &'static str,
     log: &Path,
+    command: impl FnMut(u16) -> Command,
+) -> (Server, u16) {
+    start_on_free_port_within(name, log, START_TIMEOUT, command)
+}
+
+/// The same, for a server that may take up to `patience` to listen.
+pub fn start_on_free_port_within(
+    name: &'static str,
+    log: &Path,
+    patience: Duration,
     mut command: impl FnMut(u16) -> Command,
 ) -> (Server, u16) {
     for _ in 0..5 {
         let port = free_port();
-        if let Some(server) = Server::start(name, &mut command(port), port, log) {
+        if let Some(server) = Server::start(name, &mut command(port), port, log, patience) {
             return (server, port);
         }
     }

@@ -6,6 +6,7 @@ pub mod crash_scene;
 pub mod cron_gen;
 pub mod fake_forge;
 pub mod git_servers;
+pub mod gitea;
 pub mod http;
 pub mod jobs_repo;
 pub mod kube_cluster;

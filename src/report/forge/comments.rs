@@ -32,8 +32,14 @@ pub enum Posted {
 
 /// Pages of comments read at most while looking for the marker.
 const MAX_PAGES: u32 = 50;
-/// Comments per page asked for.
-const PER_PAGE: u32 = 100;
+/// Comments per page asked for: GitHub and GitLab give up to 100; Gitea
+/// caps a page at its `MAX_RESPONSE_ITEMS`, 50 unless configured.
+fn per_page(kind: Kind) -> usize {
+    match kind {
+        Kind::GitHub | Kind::GitLab => 100,
+        Kind::Gitea => 50,
+    }
+}
 
 impl Forge {
     /// Creates or edits the comment on pull request `pr` whose body
@@ -86,28 +92,41 @@ impl Forge {
     }
 
     /// The first comment carrying `marker`: its id and body.
+    ///
+    /// Pages are read until one is short, empty, or brings no comment not
+    /// seen before: Gitea (1.26) does not page a pull request's comments at
+    /// all and answers every page with all of them, which must end the
+    /// search rather than repeat it up to [`MAX_PAGES`] times.
     fn find_comment(&self, pr: u64, marker: &str) -> Result<Option<(u64, String)>, String> {
         let base = self.discussion_url(pr);
+        let size = per_page(self.kind);
+        let mut seen = std::collections::HashSet::new();
         for page in 1..=MAX_PAGES {
             let url = match self.kind {
-                Kind::GitHub => format!("{base}?per_page={PER_PAGE}&page={page}"),
+                Kind::GitHub => format!("{base}?per_page={size}&page={page}"),
                 Kind::GitLab => {
-                    format!("{base}?per_page={PER_PAGE}&page={page}&sort=asc&order_by=created_at")
+                    format!("{base}?per_page={size}&page={page}&sort=asc&order_by=created_at")
                 }
-                Kind::Gitea => format!("{base}?limit={PER_PAGE}&page={page}"),
+                Kind::Gitea => format!("{base}?limit={size}&page={page}"),
             };
             let listed = self.call("GET", &url, None)?;
             let Some(comments) = listed.as_array() else {
                 return Err(format!("GET {url}: expected a list of comments"));
             };
+            let mut new = 0;
             for c in comments {
-                if let (Some(id), Some(text)) = (c["id"].as_u64(), c["body"].as_str())
+                let Some(id) = c["id"].as_u64() else { continue };
+                if !seen.insert(id) {
+                    continue;
+                }
+                new += 1;
+                if let Some(text) = c["body"].as_str()
                     && text.contains(marker)
                 {
                     return Ok(Some((id, text.to_string())));
                 }
             }
-            if comments.len() < PER_PAGE as usize {
+            if comments.len() < size || new == 0 {
                 return Ok(None);
             }
         }
