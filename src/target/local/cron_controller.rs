@@ -1,5 +1,5 @@
 //! The CronJob controller's decisions, as a pure function of a CronJob's
-//! spec, its state, its Jobs and the time (K8S-SEMANTICS.md §2).
+//! spec, its state, its Jobs and the time (docs/kubernetes-semantics.md §2).
 //!
 //! Each [`sync`] removes finished Jobs beyond the history limits, then — if
 //! not suspended — finds the most recent unmet schedule time (only that one
@@ -42,6 +42,10 @@ pub struct Spec {
     pub schedule: Schedule,
     /// `timeZone`, or the controller's zone.
     pub zone: Zone,
+    /// The zone of the scheduled-timestamp annotation: `timeZone`, or UTC
+    /// without one (the controller formats the slot in
+    /// `time.LoadLocation("")`, which is UTC, whatever its own zone).
+    pub annotation_zone: Zone,
     /// `concurrencyPolicy`.
     pub concurrency: Concurrency,
     /// `startingDeadlineSeconds`.
@@ -61,14 +65,18 @@ impl Spec {
         let spec = cron.spec.clone().unwrap_or_default();
         let schedule = Schedule::parse(&spec.schedule)
             .map_err(|e| format!("spec.schedule {:?}: {e}", spec.schedule))?;
-        let zone = match spec.time_zone.as_deref() {
-            Some(zone) => Zone::named(zone).map_err(|e| format!("spec.timeZone: {e}"))?,
-            None => Zone::system(),
+        let (zone, annotation_zone) = match spec.time_zone.as_deref() {
+            Some(zone) => {
+                let zone = Zone::named(zone).map_err(|e| format!("spec.timeZone: {e}"))?;
+                (zone.clone(), zone)
+            }
+            None => (Zone::system(), Zone::utc()),
         };
         Ok(Spec {
             name: name.to_string(),
             schedule,
             zone,
+            annotation_zone,
             concurrency: match spec.concurrency_policy.as_deref() {
                 Some("Forbid") => Concurrency::Forbid,
                 Some("Replace") => Concurrency::Replace,
@@ -129,7 +137,7 @@ pub struct NewJob {
     /// The nominal slot.
     pub scheduled: Timestamp,
     /// The `batch.kubernetes.io/cronjob-scheduled-timestamp` annotation:
-    /// the slot in RFC 3339, in the CronJob's zone.
+    /// the slot in RFC 3339, in the CronJob's `timeZone` (UTC without one).
     pub scheduled_annotation: String,
 }
 
@@ -213,7 +221,7 @@ pub fn sync(spec: &Spec, state: &mut State, children: &[Child], now: Timestamp) 
     actions.create = Some(NewJob {
         name,
         scheduled,
-        scheduled_annotation: rfc3339_in(scheduled, &spec.zone),
+        scheduled_annotation: rfc3339_in(scheduled, &spec.annotation_zone),
     });
     actions
 }
@@ -245,7 +253,7 @@ pub fn job_name(cronjob: &str, scheduled: Timestamp) -> String {
 /// now that has not run, and how many were missed. For more than one missed
 /// slot it estimates from the first two slots' distance and searches from
 /// just before the estimate; on irregular schedules this can find nothing and
-/// skip a slot (K8S-SEMANTICS.md §2.4), which is reproduced, not fixed.
+/// skip a slot (docs/kubernetes-semantics.md §2.3), which is reproduced, not fixed.
 fn most_recent_unmet(
     spec: &Spec,
     state: &State,

@@ -1,4 +1,4 @@
-//! The controller's cases from K8S-SEMANTICS.md §2.4–2.8.
+//! The controller's cases from docs/kubernetes-semantics.md §2.2–2.6.
 
 use super::*;
 
@@ -11,6 +11,7 @@ fn spec(schedule: &str) -> Spec {
         name: "cj".into(),
         schedule: Schedule::parse(schedule).unwrap(),
         zone: Zone::utc(),
+        annotation_zone: Zone::utc(),
         concurrency: Concurrency::Allow,
         starting_deadline: None,
         suspend: false,
@@ -105,6 +106,34 @@ fn job_names_and_scheduled_annotations() {
         rfc3339_in(at("2025-10-26T01:30:00Z"), &berlin),
         "2025-10-26T02:30:00+01:00"
     );
+}
+
+#[test]
+fn without_a_time_zone_the_annotation_is_in_utc_whatever_the_machine_zone() {
+    let cronjob = |zone: Option<&str>| -> CronJob {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "cj"},
+            "spec": {"schedule": "30 2 * * *", "timeZone": zone, "jobTemplate": {}},
+        }))
+        .unwrap()
+    };
+    // The machine's zone evaluates the schedule (here Berlin, as on a
+    // host set to it); the controller still formats the slot in UTC.
+    let s = Spec {
+        zone: Zone::named("Europe/Berlin").unwrap(),
+        ..Spec::from_cronjob("cj", &cronjob(None)).unwrap()
+    };
+    let mut st = state(Some("2025-03-09T01:30:00Z"));
+    let job = sync(&s, &mut st, &[], at("2025-03-10T01:30:00Z"))
+        .create
+        .unwrap();
+    assert_eq!(job.scheduled_annotation, "2025-03-10T01:30:00Z");
+    let s = Spec::from_cronjob("cj", &cronjob(Some("America/New_York"))).unwrap();
+    let mut st = state(Some("2025-03-09T07:30:00Z"));
+    let job = sync(&s, &mut st, &[], at("2025-03-10T06:30:00Z"))
+        .create
+        .unwrap();
+    assert_eq!(job.scheduled_annotation, "2025-03-10T02:30:00-04:00");
 }
 
 #[test]
