@@ -1,4 +1,5 @@
-//! The README, walked top to bottom as a new user would: every example that
+//! The README, walked top to bottom as a new user would (and the schedule
+//! examples of docs/kubernetes-semantics.md, each run): every example that
 //! shows a command with its output (a block whose lines start with `$ `) is
 //! run, in the README's order, in one fresh clone of this repository with a
 //! fresh HOME, and what it prints must match what the README shows. A
@@ -332,4 +333,64 @@ fn the_comparison_catches_what_it_should() {
         ),
         "/bin/j status"
     );
+}
+
+/// One row of the schedule examples in docs/kubernetes-semantics.md:
+/// schedule, zone, from, the next start times, and whether the row says
+/// none follow.
+fn schedule_rows(doc: &str) -> Vec<(String, String, String, Vec<String>, bool)> {
+    doc.lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            assert!(cells.len() >= 4, "{line}");
+            let times = cells[3];
+            let ends = times.ends_with("none");
+            let listed = times
+                .split(", ")
+                .map(|t| t.trim_start_matches("then ").trim())
+                .filter(|t| *t != "none")
+                .map(str::to_owned)
+                .collect();
+            (
+                cells[0].trim_matches('`').to_owned(),
+                cells[1].to_owned(),
+                cells[2].to_owned(),
+                listed,
+                ends,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_semantics_documents_schedule_examples_are_what_jobcd_computes() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/kubernetes-semantics.md"),
+    )
+    .unwrap();
+    let rows = schedule_rows(&doc);
+    assert!(rows.len() >= 10, "{rows:?}");
+    for (schedule, zone, from, listed, ends) in rows {
+        // One more than listed, to see that none follows where the row says so.
+        let count = (listed.len() + usize::from(ends)).max(1).to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+            .args([
+                "schedule", &schedule, "--tz", &zone, "--from", &from, "-c", &count, "-o", "json",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{schedule}: {out:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let next: Vec<String> = report["next"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            next, listed,
+            "docs/kubernetes-semantics.md: `{schedule}` in {zone} from {from}"
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! jobcd's schedule evaluation against Kubernetes' own.
 //!
-//! Two checks: the 86 computed vectors of K8S-SEMANTICS.md §4, and a
+//! Two checks: 86 computed vectors (transcribed from §4 of the team's
+//! K8S-SEMANTICS.md, outside this repository; the rules they check are in
+//! docs/kubernetes-semantics.md §3), and a
 //! differential test that runs thousands of generated schedules through both
 //! jobcd and robfig/cron v3.0.1 (the library the CronJob controller uses,
 //! driven along the Kubernetes code path by tests/robfig-oracle) and requires

@@ -114,7 +114,7 @@ fn prune_empty(value: &mut Value) {
     }
 }
 
-/// The Job defaults of the API server (K8S-SEMANTICS.md §1.1).
+/// The Job defaults of the API server (docs/kubernetes-semantics.md §1.1).
 fn default_job(job: &mut Job) {
     if let Some(spec) = job.spec.as_mut() {
         default_job_spec(spec);

@@ -2,7 +2,7 @@
 //!
 //! When a zone springs forward, the skipped wall-clock times do not exist
 //! and robfig/cron fires nothing for them that day; when it falls back, the
-//! repeated times happen twice and fire twice (K8S-SEMANTICS.md §3). This
+//! repeated times happen twice and fire twice (docs/kubernetes-semantics.md §3.4). This
 //! finds, for a time window, every offset change and the schedule's times
 //! inside the skipped or repeated stretch, so a preview can warn about them.
 //! `@every` schedules count absolute seconds and are never affected.

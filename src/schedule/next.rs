@@ -13,7 +13,8 @@
 //! wall-clock date (resolved like Go's `time.Date`, see `Clock::resolve`),
 //! hours, minutes and seconds by absolute time. A wall time inside a
 //! spring-forward gap is therefore skipped that day, and one inside a
-//! fall-back overlap fires twice (K8S-SEMANTICS.md §3, vectors 59–85).
+//! fall-back overlap fires twice (docs/kubernetes-semantics.md §3.4;
+//! tests/schedule_oracle.rs has the computed vectors).
 
 use super::civil::{Civil, SECS_PER_DAY, days_in_month};
 use super::parse::{Fields, STAR};

@@ -1,7 +1,7 @@
 //! The schedule grammar the CronJob controller accepts.
 //!
 //! Kubernetes validates `spec.schedule` with robfig/cron v3's standard parser
-//! and rejects any schedule containing `TZ`. The rules (K8S-SEMANTICS.md §3):
+//! and rejects any schedule containing `TZ`. The rules (docs/kubernetes-semantics.md §3.1):
 //! exactly five whitespace-separated fields, or one of the lower-case `@`
 //! descriptors, or `@every <Go duration>`. A field is a comma list (empty items
 //! are dropped) of `*`, `?`, `N` or `N-M`, each with an optional `/step`;

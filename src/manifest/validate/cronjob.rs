@@ -1,5 +1,5 @@
 //! A CronJob's spec: schedule, time zone, policies and its Job template
-//! (K8S-SEMANTICS.md §2.1).
+//! (docs/kubernetes-semantics.md §2.1).
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::CronJobSpec;

@@ -1,5 +1,5 @@
 //! A Job's spec, standalone or as a CronJob's `jobTemplate.spec`
-//! (K8S-SEMANTICS.md §1.2, §1.7, §1.8, §1.13).
+//! (docs/kubernetes-semantics.md §1.2).
 
 use k8s_openapi::api::batch::v1::{JobSpec, PodFailurePolicy, SuccessPolicy};
 

@@ -1,5 +1,5 @@
 //! Validation of Jobs and CronJobs as the API server does it on create
-//! (K8S-SEMANTICS.md §1.2, §1.13, §2.1), plus warnings for things the server
+//! (docs/kubernetes-semantics.md §1.2, §2.1), plus warnings for things the server
 //! accepts but that will not do what the author expects.
 //!
 //! Validators read the typed objects and report field paths; the line of

@@ -1,5 +1,5 @@
 //! The Job controller's decisions, as a pure function of a Job's spec, its
-//! status, its pods and the time (K8S-SEMANTICS.md §1, which follows the
+//! status, its pods and the time (docs/kubernetes-semantics.md §1, which follows the
 //! controller's code where its documentation differs).
 //!
 //! Each [`sync`] looks at the pods as they are now and says which to create
@@ -223,8 +223,9 @@ pub struct Status {
     pub conditions: Vec<Condition>,
     /// Pods already counted (the controller's tracking finalizer).
     pub counted: BTreeSet<u64>,
-    /// Failures since the last success, for the retry delay (kept in memory
-    /// by the controller, so lost on restart — and here too).
+    /// Failures since the last success, for the retry delay. The controller
+    /// keeps it in memory, so its restart forgets it; here it is stored with
+    /// the status and survives jobcd's restart (a wait never cut short).
     pub failures_after_success: u32,
     /// When the latest counted failure happened.
     pub last_failure: Option<Timestamp>,

@@ -1,5 +1,5 @@
 //! The local executor: runs Jobs and CronJobs on this machine with the Job
-//! and CronJob controllers' semantics (K8S-SEMANTICS.md). A pod's
+//! and CronJob controllers' semantics (docs/kubernetes-semantics.md). A pod's
 //! containers are host processes under a supervisor of their own.
 //!
 //! Built so far, each tested on its own:
