@@ -243,7 +243,7 @@ fn json_fire_times_are_the_schedule_commands() {
             "America/New_York",
             "--from",
             NOW,
-            "-n",
+            "-c",
             "4",
             "-o",
             "json",
