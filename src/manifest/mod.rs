@@ -11,6 +11,7 @@ pub mod emit;
 mod load;
 mod object;
 mod path;
+mod quantity;
 mod validate;
 mod walk;
 

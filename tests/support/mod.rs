@@ -10,6 +10,7 @@ pub mod gitea;
 pub mod http;
 pub mod jobs_repo;
 pub mod kube_cluster;
+pub mod pod_gen;
 pub mod rng;
 pub mod robfig;
 pub mod served;

@@ -113,11 +113,23 @@ pub(super) fn spec(f: &mut Findings<'_>, spec: &JobSpec, base: &str, owner: Owne
         .as_ref()
         .and_then(|s| s.restart_policy.as_deref());
     if let Some(policy) = &spec.pod_failure_policy {
+        let containers: Vec<&str> = spec
+            .template
+            .spec
+            .iter()
+            .flat_map(|s| {
+                s.containers
+                    .iter()
+                    .chain(s.init_containers.iter().flatten())
+            })
+            .map(|c| c.name.as_str())
+            .collect();
         pod_failure_policy(
             f,
             policy,
             &at("podFailurePolicy"),
             spec.backoff_limit_per_index.is_some(),
+            &containers,
         );
         if restart.is_some_and(|r| r != "Never") {
             f.error(
@@ -206,6 +218,7 @@ fn pod_failure_policy(
     policy: &PodFailurePolicy,
     base: &str,
     per_index: bool,
+    containers: &[&str],
 ) {
     if policy.rules.len() > MAX_RULES {
         f.error(
@@ -239,6 +252,15 @@ fn pod_failure_policy(
             ),
             (Some(codes), None) => {
                 let at = format!("{at}.onExitCodes");
+                if let Some(name) = codes.container_name.as_deref()
+                    && !containers.contains(&name)
+                {
+                    f.error(
+                        format!("{at}.containerName"),
+                        format!("{name:?} must be one of the container or initContainer names in the pod template"),
+                        Some(&format!("the pod has: {}", containers.join(", "))),
+                    );
+                }
                 f.one_of(At(&at, "operator"), Some(&codes.operator), &["In", "NotIn"]);
                 let values = &codes.values;
                 if values.is_empty() || values.len() > 255 {

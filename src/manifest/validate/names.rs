@@ -79,6 +79,80 @@ pub(crate) fn label_value(value: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a port name (an IANA service name): at most 15 characters of
+/// lower-case letters, digits and '-', at least one letter, no '-' at
+/// either end and no "--".
+pub(crate) fn port_name(name: &str) -> Result<(), String> {
+    if name.len() > 15 {
+        return Err(format!("{} characters; at most 15 are allowed", name.len()));
+    }
+    let b = name.as_bytes();
+    if b.is_empty()
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+    {
+        return Err("must contain only lower-case letters, digits and '-'".into());
+    }
+    if !b.iter().any(u8::is_ascii_lowercase) {
+        return Err("must contain at least one letter (a number is a port, not a name)".into());
+    }
+    if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
+        return Err("must not begin or end with '-', nor contain \"--\"".into());
+    }
+    Ok(())
+}
+
+/// Checks a port number: 1 to 65535.
+pub(crate) fn port_number(port: i64) -> Result<(), String> {
+    if (1..=65535).contains(&port) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{port} is not a port number: it must be between 1 and 65535, inclusive"
+        ))
+    }
+}
+
+/// Checks a ConfigMap or Secret key: at most 253 characters of letters,
+/// digits, '-', '_' and '.', and not "." or "..".
+pub(crate) fn config_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if key.len() > 253 {
+        return Err(format!("{} characters; at most 253 are allowed", key.len()));
+    }
+    if key == "." || key == ".." {
+        return Err(format!("must not be {key:?}"));
+    }
+    if !key
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
+    {
+        return Err("must consist of letters, digits, '-', '_' or '.'".into());
+    }
+    Ok(())
+}
+
+/// Checks a sysctl name: segments of lower-case letters, digits, '-' and
+/// '_' (alphanumeric at both ends) joined by '.' or '/', at most 253
+/// characters.
+pub(crate) fn sysctl(name: &str) -> Result<(), String> {
+    let segment_ok = |s: &str| {
+        let b = s.as_bytes();
+        let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        !b.is_empty()
+            && alnum(&b[0])
+            && alnum(&b[b.len() - 1])
+            && b.iter().all(|c| alnum(c) || *c == b'-' || *c == b'_')
+    };
+    if name.len() > 253 || !name.split(['.', '/']).all(segment_ok) {
+        return Err("must have at most 253 characters and be segments of lower-case letters, digits, '-' and '_' joined by '.' or '/'".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +180,41 @@ mod tests {
         assert!(label_value("v1.2_3-x").is_ok());
         assert!(label_value("-x").is_err());
         assert!(label_value(&"x".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn ports_keys_and_sysctls() {
+        for ok in [
+            "http",
+            "metrics",
+            "http-alt",
+            "h2c",
+            "web1",
+            "abcdefghijklmno",
+        ] {
+            assert!(port_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "8080",
+            "Http",
+            "http_alt",
+            "-http",
+            "http-",
+            "a--b",
+            "abcdefghijklmnop",
+            "",
+        ] {
+            assert!(port_name(bad).is_err(), "{bad}");
+        }
+        assert!(
+            port_number(65535).is_ok() && port_number(0).is_err() && port_number(65536).is_err()
+        );
+        assert!(config_key("a_b-c.d").is_ok() && config_key(".env").is_ok());
+        assert!(config_key("..").is_err() && config_key("a/b").is_err() && config_key("").is_err());
+        assert!(
+            sysctl("net.ipv4.ip_local_port_range").is_ok()
+                && sysctl("net/ipv4/tcp_syncookies").is_ok()
+        );
+        assert!(sysctl("Net.IPv4").is_err() && sysctl("a..b").is_err() && sysctl("").is_err());
     }
 }
