@@ -37,6 +37,9 @@ fn case(rng: &mut Rng, i: usize) -> Case {
         if family == "podFailurePolicy" {
             policy(rng, &mut spec);
         }
+        if family == "selector" {
+            selector(rng, &mut spec, &name);
+        }
         json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": spec})
     } else {
         json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
@@ -129,6 +132,7 @@ const FAMILIES: &[(&str, Mutation)] = &[
     ("dns", dns),
     ("containers", containers),
     ("podFailurePolicy", |_, _| "a podFailurePolicy rule".into()),
+    ("selector", |_, _| "a selector or template labels".into()),
 ];
 
 /// The first container (there is always one).
@@ -791,4 +795,38 @@ fn policy(rng: &mut Rng, spec: &mut Value) {
         codes["containerName"] = json!(container);
     }
     spec["podFailurePolicy"] = json!({"rules": [{"action": "FailJob", "onExitCodes": codes}]});
+}
+
+/// A Job's own selector and its template's labels, with and without
+/// manualSelector.
+fn selector(rng: &mut Rng, spec: &mut Value, name: &str) {
+    let manual = rng.percent(30);
+    if manual {
+        spec["manualSelector"] = json!(true);
+    }
+    let (selector, labels) = match rng.below(8) {
+        0 => (json!({"matchLabels": {"job-name": name}}), json!(null)),
+        1 => (
+            json!({"matchLabels": {"batch.kubernetes.io/job-name": name}}),
+            json!(null),
+        ),
+        2 => (json!({"matchLabels": {"app": "x"}}), json!({"app": "x"})),
+        3 => (json!({"matchLabels": {"app": "x"}}), json!({"app": "y"})),
+        4 => (
+            json!({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}),
+            json!(null),
+        ),
+        5 => (
+            json!({"matchExpressions": [{"key": "job-name", "operator": "In", "values": [name, "other"]}]}),
+            json!({"app": "x"}),
+        ),
+        6 => (json!(null), json!({"job-name": "someone-else"})),
+        _ => (json!(null), json!({"controller-uid": "1234"})),
+    };
+    if !selector.is_null() {
+        spec["selector"] = selector;
+    }
+    if !labels.is_null() {
+        spec["template"]["metadata"] = json!({"labels": labels});
+    }
 }

@@ -3,7 +3,9 @@
 
 use k8s_openapi::api::batch::v1::{JobSpec, PodFailurePolicy, SuccessPolicy};
 
-use super::{At, Findings, pod};
+use std::collections::BTreeMap;
+
+use super::{At, Findings, pod, selector};
 
 /// Limit on parallelism of Indexed Jobs and on maxFailedIndexes.
 const INDEXED_MAX: i32 = 100_000;
@@ -12,12 +14,18 @@ const MAX_RULES: usize = 20;
 
 /// Whose spec this is; a CronJob's template has stricter selector rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Owner {
-    Job,
+pub(super) enum Owner<'a> {
+    /// A Job, with its name.
+    Job(&'a str),
     CronJob,
 }
 
-pub(super) fn spec(f: &mut Findings<'_>, spec: &JobSpec, base: &str, owner: Owner) {
+/// The labels the API server puts on a Job's pods, whose values it chooses
+/// (the Job's uid, the Job's name).
+const UID_LABELS: [&str; 2] = ["controller-uid", "batch.kubernetes.io/controller-uid"];
+const NAME_LABELS: [&str; 2] = ["job-name", "batch.kubernetes.io/job-name"];
+
+pub(super) fn spec(f: &mut Findings<'_>, spec: &JobSpec, base: &str, owner: Owner<'_>) {
     let at = |field: &str| format!("{base}.{field}");
     f.non_negative(At(base, "parallelism"), spec.parallelism.map(i64::from));
     f.non_negative(At(base, "completions"), spec.completions.map(i64::from));
@@ -160,21 +168,22 @@ pub(super) fn spec(f: &mut Findings<'_>, spec: &JobSpec, base: &str, owner: Owne
     match owner {
         Owner::CronJob => {
             if spec.selector.is_some() {
-                f.error(at("selector"), "not allowed in a CronJob's jobTemplate", Some("remove it; the Job controller generates the selector"));
+                f.error(
+                    at("selector"),
+                    "not allowed in a CronJob's jobTemplate",
+                    Some("remove it; the Job controller generates the selector"),
+                );
             }
             if spec.manual_selector == Some(true) {
-                f.error(at("manualSelector"), "may not be true in a CronJob's jobTemplate", None);
+                f.error(
+                    at("manualSelector"),
+                    "may not be true in a CronJob's jobTemplate",
+                    None,
+                );
             }
         }
-        Owner::Job if spec.manual_selector != Some(true) && spec.selector.is_some() => f.error(
-            at("selector"),
-            "`selector` not auto-generated",
-            Some("remove the selector (the API server generates one from the Job's uid), or set manualSelector: true"),
-        ),
-        Owner::Job => {}
-    }
-    if spec.manual_selector == Some(true) && owner == Owner::Job {
-        manual_selector(f, spec, base);
+        Owner::Job(_) if spec.manual_selector == Some(true) => manual_selector(f, spec, base),
+        Owner::Job(name) => generated_selector(f, spec, base, name),
     }
     if let Some(manager) = spec.managed_by.as_deref()
         && manager != "kubernetes.io/job-controller"
@@ -197,20 +206,69 @@ fn manual_selector(f: &mut Findings<'_>, spec: &JobSpec, base: &str) {
         );
         return;
     };
-    let labels = spec
-        .template
-        .metadata
-        .as_ref()
-        .and_then(|m| m.labels.as_ref());
-    for (key, value) in selector.match_labels.iter().flatten() {
-        if labels.and_then(|l| l.get(key)) != Some(value) {
+    let labels = template_labels(spec);
+    if !selector::selects(selector, &labels) {
+        f.error(
+            format!("{base}.template.metadata.labels"),
+            "`selector` does not match template `labels`",
+            Some(
+                "with manualSelector: true, give the pod template the labels the selector selects",
+            ),
+        );
+    }
+}
+
+/// Without manualSelector, the API server adds the uid to the selector and
+/// the uid and name labels to the template: a selector of its own may only
+/// select those, and the template may not give them other values.
+fn generated_selector(f: &mut Findings<'_>, spec: &JobSpec, base: &str, name: &str) {
+    let labels = template_labels(spec);
+    for key in NAME_LABELS {
+        if let Some(value) = labels.get(key).filter(|v| *v != name) {
             f.error(
-                format!("{base}.template.metadata.labels"),
-                format!("`selector` does not match template `labels`: missing {key}={value}"),
-                None,
+                crate::manifest::path::join_key(&format!("{base}.template.metadata.labels"), key),
+                format!("{key}={value:?} must be the Job's name, {name:?}"),
+                Some("remove the label: the API server sets it"),
             );
         }
     }
+    for key in UID_LABELS {
+        if labels.contains_key(key) {
+            f.error(
+                crate::manifest::path::join_key(&format!("{base}.template.metadata.labels"), key),
+                format!("{key} must be the Job's uid, which the API server chooses"),
+                Some("remove the label: the API server sets it"),
+            );
+        }
+    }
+    let Some(selector) = &spec.selector else {
+        return;
+    };
+    // The uid is unknown before creation: no value given here can be it.
+    let generated: BTreeMap<String, String> = UID_LABELS
+        .iter()
+        .map(|k| ((*k).to_owned(), "\0uid".to_owned()))
+        .chain(
+            NAME_LABELS
+                .iter()
+                .map(|k| ((*k).to_owned(), name.to_owned())),
+        )
+        .collect();
+    if !selector::selects(selector, &generated) {
+        f.error(
+            format!("{base}.selector"),
+            "`selector` not auto-generated: without manualSelector it may select only the job-name and controller-uid labels the API server sets",
+            Some("remove the selector (the API server generates one from the Job's uid), or set manualSelector: true"),
+        );
+    }
+}
+
+fn template_labels(spec: &JobSpec) -> BTreeMap<String, String> {
+    spec.template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default()
 }
 
 fn pod_failure_policy(

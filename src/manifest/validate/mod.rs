@@ -11,6 +11,7 @@ mod job;
 mod meta;
 mod names;
 mod pod;
+mod selector;
 
 use std::fmt;
 
@@ -122,7 +123,12 @@ pub(crate) fn job(job: &Job, root: &Node) -> Vec<Finding> {
     meta::object_meta(&mut f, &job.metadata, object_name_limit(super::Kind::Job));
     meta::jobcd_metadata(&mut f, &job.metadata, super::Kind::Job);
     match &job.spec {
-        Some(spec) => job::spec(&mut f, spec, "spec", job::Owner::Job),
+        Some(spec) => job::spec(
+            &mut f,
+            spec,
+            "spec",
+            job::Owner::Job(job.metadata.name.as_deref().unwrap_or_default()),
+        ),
         None => f.error(
             "spec",
             "required field is missing",
