@@ -609,3 +609,87 @@ fn files_directories_and_stdin_are_taken_as_kubectl_takes_them() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_job_under_another_api_version_is_an_error_not_ignored() {
+    let cron = "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata:\n  name: nightly\nspec:\n  schedule: '0 3 * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: c, image: busybox}]\n";
+    let dir = tree(&[
+        ("old-cron.yaml", cron.as_bytes()),
+        ("core-job.yaml", JOB.replace("batch/v1", "v1").as_bytes()),
+        (
+            "volcano.yaml",
+            JOB.replace("batch/v1", "batch.volcano.sh/v1alpha1")
+                .as_bytes(),
+        ),
+    ]);
+    let (code, stdout, stderr) = validate(dir.path());
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("old-cron.yaml:1: apiVersion: CronJob nightly: batch/v1beta1 CronJob was removed in Kubernetes 1.25"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "core-job.yaml:1: apiVersion: Job pi: no matches for kind \"Job\" in version \"v1\""
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: use apiVersion: batch/v1"),
+        "{stderr}"
+    );
+    // Another API group's Job is another kind: ignored, as any other object.
+    assert!(stdout.contains("1 ignored"), "{stdout}");
+}
+
+#[test]
+fn pod_template_mistakes_charts_make_are_caught_with_their_line() {
+    let job = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      serviceAccountName: ${SERVICE_ACCOUNT}
+      volumes:
+        - name: config
+          configMap: {name: app-config, defaultMode: 0o1000}
+      containers:
+        - name: migrate
+          image: app:1.2.3
+          resources:
+            requests: {memory: 256MB, cpu: '2'}
+            limits: {cpu: '1'}
+          ports:
+            - {name: '8080', containerPort: 8080}
+          volumeMounts:
+            - {name: configs, mountPath: /etc/app}
+";
+    let dir = tree(&[("migrate.yaml", job.as_bytes())]);
+    let (code, stdout, stderr) = validate(dir.path());
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for (line, field) in [
+        (9, "spec.template.spec.serviceAccountName"),
+        (12, "spec.template.spec.volumes[0].configMap.defaultMode"),
+        (
+            17,
+            "spec.template.spec.containers[0].resources.requests.memory",
+        ),
+        (17, "spec.template.spec.containers[0].resources.requests"),
+        (20, "spec.template.spec.containers[0].ports[0].name"),
+        (22, "spec.template.spec.containers[0].volumeMounts[0].name"),
+    ] {
+        assert!(
+            stderr.contains(&format!(
+                "migrate.yaml:{line}: Job default/migrate: {field}:"
+            )),
+            "{field} at line {line}:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("template placeholder that was not rendered"),
+        "{stderr}"
+    );
+}

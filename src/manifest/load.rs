@@ -421,16 +421,30 @@ fn load_document(origin: &Origin<'_>, root: Node, options: &Options, out: &mut V
                 "a List needs `items`, a list of objects",
             )),
         },
-        ("batch/v1beta1" | "batch/v2alpha1", "CronJob" | "Job") => out.diagnostics.push(
+        ("batch/v1beta1" | "batch/v2alpha1", "CronJob") => out.diagnostics.push(
             located(
                 file,
                 &root,
                 kind,
                 "apiVersion",
-                format!("{api_version} {kind} is not served since Kubernetes 1.25"),
+                format!("{api_version} CronJob was removed in Kubernetes 1.25 (no matches for kind \"CronJob\" in version \"{api_version}\")"),
             )
-            .with_hint("use apiVersion: batch/v1"),
+            .with_hint("use apiVersion: batch/v1 (the spec is the same)"),
         ),
+        // The core group and other batch versions serve no Job or CronJob;
+        // a Job of another group (Volcano's, say) is another kind.
+        (version, "Job" | "CronJob") if version == "v1" || version.starts_with("batch/") => out
+            .diagnostics
+            .push(
+                located(
+                    file,
+                    &root,
+                    kind,
+                    "apiVersion",
+                    format!("no matches for kind {kind:?} in version {version:?}: {kind} is served only as batch/v1"),
+                )
+                .with_hint("use apiVersion: batch/v1"),
+            ),
         ("batch/v1", other) => out.diagnostics.push(
             located(
                 file,

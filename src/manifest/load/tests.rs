@@ -58,9 +58,33 @@ fn removed_api_versions_and_kind_typos_are_errors() {
     assert!(
         v.diagnostics[0]
             .message
-            .contains("not served since Kubernetes 1.25"),
+            .contains("no matches for kind \"Job\" in version \"batch/v1beta1\""),
         "{:?}",
         v.diagnostics
+    );
+    for version in ["v1", "batch/v2", "batch/v1beta1"] {
+        let v = load_text(&JOB.replace("batch/v1", version));
+        assert!(!v.is_valid(), "{version}: {:?}", v.diagnostics);
+        assert_eq!(
+            v.diagnostics[0].hint.as_deref(),
+            Some("use apiVersion: batch/v1")
+        );
+    }
+    let cron = "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  schedule: '@daily'\n  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: i}]}}}}\n";
+    let v = load_text(cron);
+    assert!(
+        v.diagnostics[0]
+            .message
+            .contains("was removed in Kubernetes 1.25"),
+        "{:?}",
+        v.diagnostics
+    );
+    assert_eq!(v.diagnostics[0].field.as_deref(), Some("apiVersion"));
+    // A Job of another API group is another kind, and ignored.
+    let v = load_text(&JOB.replace("batch/v1", "batch.volcano.sh/v1alpha1"));
+    assert!(
+        v.is_valid() && v.objects.is_empty() && v.ignored.len() == 1,
+        "{v:?}"
     );
     let v = load_text(&JOB.replace("kind: Job", "kind: Jbo"));
     assert_eq!(v.diagnostics[0].hint.as_deref(), Some("did you mean Job?"));
