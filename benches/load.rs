@@ -2,7 +2,10 @@
 //! over 1,000 files, read from disk, decoded, validated, duplicates checked.
 //!
 //! `cargo bench --bench load`. Reports the median wall time of several rounds
-//! and the process's peak resident memory (VmHWM) after them.
+//! and the process's peak resident memory (VmHWM) after them, and beside it
+//! the same tree through kubeconform (strict, offline schemas; installed by
+//! scripts/test-deps, skipped when it is not there), which checks schemas
+//! only, not the API server's rules.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -62,6 +65,51 @@ fn main() {
         times[0].as_secs_f64() * 1e3,
         times[ROUNDS - 1].as_secs_f64() * 1e3,
         peak_rss_kib() / 1024,
+    );
+    kubeconform(dir.path());
+}
+
+/// The same tree through kubeconform, when scripts/kubeconform-binary has
+/// installed it: median wall time of the same number of rounds.
+fn kubeconform(dir: &std::path::Path) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kubeconform-binary");
+    let Some(out) = std::process::Command::new(script)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+    else {
+        println!("kubeconform: not installed (scripts/test-deps installs it); skipped");
+        return;
+    };
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let [.., location, bin] = lines.as_slice() else {
+        println!("kubeconform: scripts/kubeconform-binary printed {lines:?}; skipped");
+        return;
+    };
+    let mut times = Vec::new();
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        let run = std::process::Command::new(std::path::Path::new(bin).join("kubeconform"))
+            .args(["-strict", "-summary", "-schema-location", location])
+            .arg(dir)
+            .output()
+            .expect("kubeconform runs");
+        times.push(t.elapsed());
+        assert!(
+            run.status.success(),
+            "kubeconform: {}",
+            String::from_utf8_lossy(&run.stdout)
+        );
+    }
+    times.sort();
+    println!(
+        "kubeconform -strict of the same tree: median {:.1} ms (min {:.1}, max {:.1})",
+        times[ROUNDS / 2].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[ROUNDS - 1].as_secs_f64() * 1e3,
     );
 }
 
