@@ -7,7 +7,7 @@
 //! `u`, `m`, `k`, `M`, `G`, `T`, `P`, `E`), a binary one (`Ki` … `Ei`), or
 //! an exponent (`e3`, `E-2`). Like the API server, jobcd takes a lone sign
 //! or point as zero, rounds anything smaller than a nano-unit up to one,
-//! and caps values at 2^63 − 1.
+//! and caps binary-suffixed values at 2^63 − 1.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -86,7 +86,10 @@ impl Quantity {
             digits,
             exponent,
         };
-        q.round_and_cap();
+        q.round_up_to_nano();
+        if exp2 > 0 {
+            q.cap();
+        }
         Ok(q)
     }
 
@@ -136,9 +139,8 @@ impl Quantity {
         remainder == 0
     }
 
-    /// Rounds up to nano-units and caps at 2^63 − 1, as the API server
-    /// stores a quantity.
-    fn round_and_cap(&mut self) {
+    /// Rounds up to nano-units, as the API server stores a quantity.
+    fn round_up_to_nano(&mut self) {
         if self.digits.is_empty() {
             return;
         }
@@ -150,6 +152,11 @@ impl Quantity {
             self.exponent = SMALLEST_EXPONENT;
             normalize(&mut self.digits, &mut self.exponent);
         }
+    }
+
+    /// Caps at 2^63 − 1, as the API server caps a binary-suffixed quantity
+    /// (`100Ei`); decimal ones it keeps as large as they are.
+    fn cap(&mut self) {
         let magnitude = self.digits.len() as i64 + self.exponent;
         let largest: Vec<u8> = LARGEST.iter().map(|b| b - b'0').collect();
         let too_big = match magnitude.cmp(&(largest.len() as i64)) {
@@ -375,9 +382,11 @@ mod tests {
         assert!(q("-2") < q("-1"));
         assert_eq!(q("-"), q("0"));
         assert!(!q("-0").is_negative());
-        // Below a nano-unit rounds up; beyond 2^63 − 1 is capped.
+        // Below a nano-unit rounds up; a binary value beyond 2^63 − 1 is
+        // capped, a decimal one is not.
         assert_eq!(q("0.1n"), q("1n"));
-        assert_eq!(q("100Ei"), q("99999999999999999999"));
+        assert_eq!(q("100Ei"), q("9223372036854775807"));
+        assert!(q("99999999999999999999") > q("100Ei"));
     }
 
     #[test]

@@ -133,6 +133,7 @@ const FAMILIES: &[(&str, Mutation)] = &[
     ("containers", containers),
     ("podFailurePolicy", |_, _| "a podFailurePolicy rule".into()),
     ("selector", |_, _| "a selector or template labels".into()),
+    ("gates", gates),
 ];
 
 /// The first container (there is always one).
@@ -828,5 +829,57 @@ fn selector(rng: &mut Rng, spec: &mut Value, name: &str) {
     }
     if !labels.is_null() {
         spec["template"]["metadata"] = json!({"labels": labels});
+    }
+}
+
+/// Scheduling and readiness gates, host aliases, the OS, and ephemeral
+/// containers.
+fn gates(rng: &mut Rng, pod: &mut Value) -> String {
+    match rng.below(5) {
+        0 => {
+            let name = rng
+                .pick(&[
+                    "example.com/wait-for-quota",
+                    "gate",
+                    "Bad Gate",
+                    "example.com/",
+                ])
+                .to_string();
+            let twice = rng.percent(30);
+            pod["schedulingGates"] = if twice {
+                json!([{"name": name.clone()}, {"name": name.clone()}])
+            } else {
+                json!([{"name": name.clone()}])
+            };
+            format!("scheduling gate {name:?} (twice: {twice})")
+        }
+        1 => {
+            let kind = rng
+                .pick(&["example.com/ready", "Ready", "bad type!"])
+                .to_string();
+            pod["readinessGates"] = json!([{"conditionType": kind.clone()}]);
+            format!("readiness gate {kind:?}")
+        }
+        2 => {
+            let ip = rng
+                .pick(&["10.0.0.1", "::1", "not-an-ip", "10.0.0.256"])
+                .to_string();
+            let host = rng.pick(&["db.internal", "DB", "db_1"]).to_string();
+            pod["hostAliases"] = json!([{"ip": ip.clone(), "hostnames": [host.clone()]}]);
+            format!("host alias {ip} {host}")
+        }
+        3 => {
+            let os = rng.pick(&["linux", "Linux", "darwin", ""]).to_string();
+            pod["os"] = json!({"name": os.clone()});
+            format!("os {os:?}")
+        }
+        _ => {
+            if rng.percent(50) {
+                pod["ephemeralContainers"] = json!([{"name": "debug", "image": "busybox"}]);
+                "an ephemeral container".into()
+            } else {
+                "no ephemeral container".into()
+            }
+        }
     }
 }

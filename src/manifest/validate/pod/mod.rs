@@ -49,6 +49,7 @@ pub(super) fn template(f: &mut Findings<'_>, template: &PodTemplateSpec, base: &
     security::pod(f, spec, &base);
     object_names(f, spec, &base);
     dns(f, spec, &base);
+    gates_and_aliases(f, spec, &base);
     f.one_of(
         At(&base, "preemptionPolicy"),
         spec.preemption_policy.as_deref(),
@@ -119,6 +120,79 @@ fn object_names(f: &mut Findings<'_>, spec: &PodSpec, base: &str) {
         }
         if let Err(e) = names::label_value(value) {
             f.error(&field, format!("invalid label value {value:?}: {e}"), None);
+        }
+    }
+}
+
+/// Fields a template may not have or that name things: ephemeral
+/// containers, scheduling and readiness gates, host aliases, the OS.
+fn gates_and_aliases(f: &mut Findings<'_>, spec: &PodSpec, base: &str) {
+    if spec
+        .ephemeral_containers
+        .as_ref()
+        .is_some_and(|c| !c.is_empty())
+    {
+        f.error(
+            format!("{base}.ephemeralContainers"),
+            "ephemeral containers are not allowed in a pod template",
+            Some("they are added to running pods with kubectl debug"),
+        );
+    }
+    let mut gates = std::collections::BTreeSet::new();
+    for (i, gate) in spec.scheduling_gates.iter().flatten().enumerate() {
+        let at = format!("{base}.schedulingGates[{i}]");
+        if let Err(e) = names::qualified_name(&gate.name) {
+            f.error(
+                &at,
+                format!("invalid scheduling gate {:?}: {e}", gate.name),
+                None,
+            );
+        }
+        if !gates.insert(gate.name.as_str()) {
+            f.error(
+                &at,
+                format!("duplicate scheduling gate {:?}", gate.name),
+                None,
+            );
+        }
+    }
+    for (i, gate) in spec.readiness_gates.iter().flatten().enumerate() {
+        if let Err(e) = names::qualified_name(&gate.condition_type) {
+            f.error(
+                format!("{base}.readinessGates[{i}].conditionType"),
+                format!("invalid condition type {:?}: {e}", gate.condition_type),
+                None,
+            );
+        }
+    }
+    for (i, alias) in spec.host_aliases.iter().flatten().enumerate() {
+        let at = format!("{base}.hostAliases[{i}]");
+        if alias.ip.parse::<std::net::IpAddr>().is_err() {
+            f.error(
+                format!("{at}.ip"),
+                format!("{:?} must be a valid IP address", alias.ip),
+                None,
+            );
+        }
+        for (j, host) in alias.hostnames.iter().flatten().enumerate() {
+            if let Err(e) = names::dns_subdomain(host) {
+                f.error(
+                    format!("{at}.hostnames[{j}]"),
+                    format!("invalid hostname {host:?}: {e}"),
+                    None,
+                );
+            }
+        }
+    }
+    if let Some(os) = &spec.os {
+        match os.name.as_str() {
+            "linux" | "windows" => {}
+            "" => f.error(format!("{base}.os.name"), "required field is missing", None),
+            other => f.error(
+                format!("{base}.os.name"),
+                format!("unsupported value {other:?}"),
+                Some("use one of: linux, windows"),
+            ),
         }
     }
 }

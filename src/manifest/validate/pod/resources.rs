@@ -80,7 +80,7 @@ fn parsed(
                 format!("{:?} must be greater than or equal to 0", value.0),
                 None,
             );
-        } else if extended(name) && !q.is_integer() {
+        } else if extended(name) && !whole_in_millis(&q) {
             f.error(&field, format!("{:?} must be an integer", value.0), None);
         } else if hugepages(name) && !page_size(name).is_some_and(|page| q.is_multiple_of(page)) {
             f.error(
@@ -92,6 +92,13 @@ fn parsed(
         out.insert(name.clone(), q);
     }
     out
+}
+
+/// A whole number, as the API server tells it: in thousandths (which
+/// saturate at 2^63 − 1, so beyond about 9.2e15 no value is whole).
+fn whole_in_millis(q: &Quantity) -> bool {
+    q.as_u64()
+        .is_some_and(|v| v <= i64::MAX.unsigned_abs() / 1000)
 }
 
 fn text<'a>(map: Option<&'a BTreeMap<String, Text>>, name: &str) -> &'a str {
