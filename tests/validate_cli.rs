@@ -693,3 +693,57 @@ spec:
         "{stderr}"
     );
 }
+
+#[test]
+fn what_the_api_server_accepts_with_a_warning_is_a_warning_here() {
+    let job = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: warned
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: -5
+      nodeSelector:
+        beta.kubernetes.io/os: linux
+      containers:
+        - name: main
+          image: busybox
+          resources:
+            requests: {memory: 100m}
+          env:
+            - {name: MODE, value: a}
+            - {name: MODE, value: b}
+";
+    let dir = tree(&[("warned.yaml", job.as_bytes())]);
+    let (code, stdout, stderr) = validate(dir.path());
+    assert_eq!(code, 0, "warnings do not fail validate: {stdout}{stderr}");
+    for (line, text) in [
+        (
+            9,
+            "spec.template.spec.terminationGracePeriodSeconds: -5: must be >= 0; negative values are invalid and will be treated as 1",
+        ),
+        (
+            11,
+            "beta.kubernetes.io/os\"]: deprecated since v1.14, use \"kubernetes.io/os\" instead",
+        ),
+        (
+            16,
+            "spec.template.spec.containers[0].resources.requests.memory: \"100m\" is a fractional number of bytes",
+        ),
+        (
+            19,
+            "spec.template.spec.containers[0].env[1].name: environment variable \"MODE\" is defined more than once",
+        ),
+    ] {
+        let at = format!("warning: warned.yaml:{line}: Job default/warned: ");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&at) && l.contains(text)),
+            "line {line}: {text}\n{stderr}"
+        );
+    }
+    assert!(stdout.contains("4 warnings"), "{stdout}");
+}

@@ -34,7 +34,7 @@ enum Verdict {
 }
 
 /// The server's verdict on each document: a dry run of its creation.
-fn server_verdicts(cluster: &Cluster, docs: &[Value]) -> Vec<(Verdict, String)> {
+fn server_verdicts(cluster: &Cluster, docs: &[Value]) -> Vec<(Verdict, String, Vec<String>)> {
     let kubeconfig = cluster.kubeconfig.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -50,7 +50,7 @@ fn server_verdicts(cluster: &Cluster, docs: &[Value]) -> Vec<(Verdict, String)> 
         .unwrap();
         let client = kube::Client::try_from(config).unwrap();
         let mut tasks = tokio::task::JoinSet::new();
-        let mut out = vec![(Verdict::Valid, String::new()); docs.len()];
+        let mut out = vec![(Verdict::Valid, String::new(), Vec::new()); docs.len()];
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
         for (i, doc) in docs.iter().enumerate() {
             let (client, doc, permits) = (client.clone(), doc.clone(), permits.clone());
@@ -67,7 +67,7 @@ fn server_verdicts(cluster: &Cluster, docs: &[Value]) -> Vec<(Verdict, String)> 
     })
 }
 
-async fn dry_run(client: &kube::Client, doc: &Value) -> (Verdict, String) {
+async fn dry_run(client: &kube::Client, doc: &Value) -> (Verdict, String, Vec<String>) {
     let plural = match doc["kind"].as_str() {
         Some("CronJob") => "cronjobs",
         _ => "jobs",
@@ -76,25 +76,42 @@ async fn dry_run(client: &kube::Client, doc: &Value) -> (Verdict, String) {
         "/apis/batch/v1/namespaces/{NAMESPACE}/{plural}?dryRun=All&fieldValidation=Strict&fieldManager=oracle"
     ))
     .header("content-type", "application/json")
-    .body(doc.to_string().into_bytes())
+    .body(kube::client::Body::from(doc.to_string().into_bytes()))
     .unwrap();
-    match client.request_text(request).await {
-        Ok(_) => (Verdict::Valid, String::new()),
-        Err(kube::Error::Api(status)) => {
-            let fields = status
-                .details
-                .as_ref()
-                .map(|d| d.causes.iter().map(|c| c.field.clone()).collect())
-                .unwrap_or_default();
-            (Verdict::Invalid(fields), status.message.clone())
-        }
-        Err(e) => panic!("the API server did not answer a dry run: {e}"),
+    let response = client
+        .send(request)
+        .await
+        .unwrap_or_else(|e| panic!("the API server did not answer a dry run: {e}"));
+    // Warning headers: `299 - "the text"`.
+    let warnings: Vec<String> = response
+        .headers()
+        .get_all("warning")
+        .iter()
+        .filter_map(|w| w.to_str().ok())
+        .map(|w| {
+            w.trim_start_matches("299 - ")
+                .trim_matches('"')
+                .replace("\\\"", "\"")
+        })
+        .collect();
+    let ok = response.status().is_success();
+    let body = response.into_body().collect_bytes().await.unwrap();
+    if ok {
+        return (Verdict::Valid, String::new(), warnings);
     }
+    let status: kube::core::Status = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("not a Status: {e}: {}", String::from_utf8_lossy(&body)));
+    let fields = status
+        .details
+        .as_ref()
+        .map(|d| d.causes.iter().map(|c| c.field.clone()).collect())
+        .unwrap_or_default();
+    (Verdict::Invalid(fields), status.message.clone(), warnings)
 }
 
-/// jobcd's verdict on each document: `validate -o json` of a tree holding
-/// them, one file each.
-fn jobcd_verdicts(docs: &[Value]) -> Vec<(Verdict, String)> {
+/// jobcd's verdict on each document, and the fields it warns about:
+/// `validate -o json` of a tree holding them, one file each.
+fn jobcd_verdicts(docs: &[Value]) -> Vec<(Verdict, String, Vec<String>)> {
     let dir = tempfile::tempdir().unwrap();
     for (i, doc) in docs.iter().enumerate() {
         // JSON is YAML: each file is the document exactly as sent.
@@ -107,29 +124,35 @@ fn jobcd_verdicts(docs: &[Value]) -> Vec<(Verdict, String)> {
         .unwrap();
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("validate -o json: {e}: {out:?}"));
-    let mut found: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let mut errors: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let mut warnings: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for d in report["diagnostics"].as_array().unwrap() {
-        if d["severity"] != "error" {
-            continue;
-        }
         let file = d["file"].as_str().unwrap_or_default();
-        let i: usize = Path::new(file)
+        let Some(i) = Path::new(file)
             .file_stem()
             .and_then(|s| s.to_str())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("a diagnostic of no case: {d}"));
-        let entry = found.entry(i).or_default();
-        entry
-            .0
-            .push(d["field"].as_str().unwrap_or_default().to_owned());
-        entry
-            .1
-            .push(d["message"].as_str().unwrap_or_default().to_owned());
+            .and_then(|s| s.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let field = d["field"].as_str().unwrap_or_default().to_owned();
+        if d["severity"] == "error" {
+            let entry = errors.entry(i).or_default();
+            entry.0.push(field);
+            entry
+                .1
+                .push(d["message"].as_str().unwrap_or_default().to_owned());
+        } else {
+            warnings.entry(i).or_default().push(field);
+        }
     }
     (0..docs.len())
-        .map(|i| match found.remove(&i) {
-            None => (Verdict::Valid, String::new()),
-            Some((fields, messages)) => (Verdict::Invalid(fields), messages.join("; ")),
+        .map(|i| {
+            let warned = warnings.remove(&i).unwrap_or_default();
+            match errors.remove(&i) {
+                None => (Verdict::Valid, String::new(), warned),
+                Some((fields, messages)) => (Verdict::Invalid(fields), messages.join("; "), warned),
+            }
         })
         .collect()
 }
@@ -258,8 +281,18 @@ fn validate_agrees_with_the_api_server_on_generated_pod_templates() {
     let mut problems = Vec::new();
     let mut excused = Vec::new();
     for (i, case) in generated.iter().enumerate() {
-        let (server, why) = &theirs[i];
-        let (jobcd, said) = &ours[i];
+        let (server, why, server_warnings) = &theirs[i];
+        let (jobcd, said, jobcd_warnings) = &ours[i];
+        // Every warning the server gives (`FIELD: text`), jobcd gives too.
+        for w in server_warnings {
+            let field = w.split(": ").next().unwrap_or_default().to_owned();
+            if !same_place(jobcd_warnings, std::slice::from_ref(&field)) {
+                problems.push(format!(
+                    "case {i} [{}] {}: the server warns {w:?}; jobcd warns about {jobcd_warnings:?}",
+                    case.family, case.change
+                ));
+            }
+        }
         let counts = tally.entry(case.family).or_default();
         counts[usize::from(*server != Verdict::Valid)] += 1;
         let agree = match (server, jobcd) {

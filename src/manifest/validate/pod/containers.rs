@@ -96,6 +96,7 @@ pub(super) fn check(f: &mut Findings<'_>, spec: &PodSpec, volumes: &BTreeSet<Str
         }
     }
     host_ports(f, spec, base);
+    shared_ports(f, spec, base);
 }
 
 fn duplicate_name(f: &mut Findings<'_>, name: &str, at: &str) {
@@ -253,6 +254,59 @@ fn host_ports(f: &mut Findings<'_>, spec: &PodSpec, base: &str) {
                     format!("host port {host}/{protocol} is already used by another container"),
                     None,
                 );
+            }
+        }
+    }
+}
+
+/// Ports that two containers of the pod (or one twice) define alike: the
+/// API server accepts them and warns, as Services and probes that pick a
+/// port by name or number get the first.
+fn shared_ports(f: &mut Findings<'_>, spec: &PodSpec, base: &str) {
+    let mut numbers: Vec<((i32, String), String)> = Vec::new();
+    let mut names: Vec<(&str, String)> = Vec::new();
+    let all = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| (format!("{base}.initContainers[{i}]"), c))
+        .chain(
+            spec.containers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("{base}.containers[{i}]"), c)),
+        );
+    for (at, c) in all {
+        for (j, p) in c.ports.iter().flatten().enumerate() {
+            let here = format!("{at}.ports[{j}]");
+            let protocol = p
+                .protocol
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or("TCP".into());
+            let key = (p.container_port, protocol);
+            if let Some((_, first)) = numbers.iter().find(|(k, _)| *k == key) {
+                f.warning(
+                    &here,
+                    format!("duplicate port definition with {first}"),
+                    Some("remove one of them"),
+                );
+            } else {
+                numbers.push((key, here.clone()));
+            }
+            let Some(name) = p.name.as_deref().filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            match names.iter().find(|(n, _)| *n == name) {
+                // The same name twice in one container is an error (above).
+                Some((_, first)) if !first.starts_with(&format!("{at}.")) => f.warning(
+                    &here,
+                    format!("duplicate port name {name:?} with {first}: Services and probes that select the port by name use {first}"),
+                    None,
+                ),
+                Some(_) => {}
+                None => names.push((name, here.clone())),
             }
         }
     }

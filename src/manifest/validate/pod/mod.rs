@@ -29,10 +29,14 @@ pub(super) fn template(f: &mut Findings<'_>, template: &PodTemplateSpec, base: &
     };
     let base = format!("{base}.spec");
     restart_policy(f, spec, &base);
-    f.non_negative(
-        At(&base, "terminationGracePeriodSeconds"),
-        spec.termination_grace_period_seconds,
-    );
+    if let Some(grace) = spec.termination_grace_period_seconds.filter(|g| *g < 0) {
+        f.warning(
+            format!("{base}.terminationGracePeriodSeconds"),
+            format!("{grace}: must be >= 0; negative values are invalid and will be treated as 1"),
+            None,
+        );
+    }
+    deprecations(f, spec, &base);
     if let Some(d) = spec
         .active_deadline_seconds
         .filter(|d| !(1..=i64::from(i32::MAX)).contains(d))
@@ -193,6 +197,123 @@ fn gates_and_aliases(f: &mut Findings<'_>, spec: &PodSpec, base: &str) {
                 format!("unsupported value {other:?}"),
                 Some("use one of: linux, windows"),
             ),
+        }
+    }
+}
+
+/// Node labels the API server warns about, and their replacements.
+const DEPRECATED_NODE_LABELS: [(&str, &str, &str); 5] = [
+    ("beta.kubernetes.io/os", "v1.14", "kubernetes.io/os"),
+    ("beta.kubernetes.io/arch", "v1.14", "kubernetes.io/arch"),
+    (
+        "failure-domain.beta.kubernetes.io/zone",
+        "v1.17",
+        "topology.kubernetes.io/zone",
+    ),
+    (
+        "failure-domain.beta.kubernetes.io/region",
+        "v1.17",
+        "topology.kubernetes.io/region",
+    ),
+    (
+        "beta.kubernetes.io/instance-type",
+        "v1.17",
+        "node.kubernetes.io/instance-type",
+    ),
+];
+
+/// Volume types the API server warns about: (field, what it says).
+const DEPRECATED_VOLUMES: [(&str, &str); 9] = [
+    (
+        "gitRepo",
+        "deprecated in v1.11, and disabled by default in v1.33+",
+    ),
+    (
+        "photonPersistentDisk",
+        "deprecated in v1.11, non-functional in v1.16+",
+    ),
+    ("scaleIO", "deprecated in v1.16, non-functional in v1.22+"),
+    ("flocker", "deprecated in v1.22, non-functional in v1.25+"),
+    ("storageos", "deprecated in v1.22, non-functional in v1.25+"),
+    ("quobyte", "deprecated in v1.22, non-functional in v1.25+"),
+    ("glusterfs", "deprecated in v1.25, non-functional in v1.26+"),
+    ("cephfs", "deprecated in v1.28, non-functional in v1.31+"),
+    ("rbd", "deprecated in v1.28, non-functional in v1.31+"),
+];
+
+/// What the API server accepts with a warning: deprecated node labels and
+/// volume types, duplicate or empty image pull secrets, label selectors
+/// that match nothing.
+fn deprecations(f: &mut Findings<'_>, spec: &PodSpec, base: &str) {
+    for key in spec.node_selector.iter().flatten().map(|(k, _)| k) {
+        if let Some((_, since, instead)) = DEPRECATED_NODE_LABELS.iter().find(|(k, _, _)| k == key)
+        {
+            f.warning(
+                join_key(&format!("{base}.nodeSelector"), key),
+                format!("deprecated since {since}, use {instead:?} instead"),
+                None,
+            );
+        }
+    }
+    let terms = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .map(|r| r.node_selector_terms.as_slice())
+        .unwrap_or_default();
+    for (i, term) in terms.iter().enumerate() {
+        for (j, r) in term.match_expressions.iter().flatten().enumerate() {
+            if let Some((_, since, instead)) =
+                DEPRECATED_NODE_LABELS.iter().find(|(k, _, _)| *k == r.key)
+            {
+                f.warning(
+                    format!("{base}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}].matchExpressions[{j}].key"),
+                    format!("{}: deprecated since {since}, use {instead:?} instead", r.key),
+                    None,
+                );
+            }
+        }
+    }
+    for (i, v) in spec.volumes.iter().flatten().enumerate() {
+        let value = serde_json::to_value(v).unwrap_or_default();
+        for (field, status) in DEPRECATED_VOLUMES {
+            if value.get(field).is_some() {
+                f.warning(format!("{base}.volumes[{i}].{field}"), status, None);
+            }
+        }
+        if value.get("rbd").is_some() {
+            f.warning(
+                format!("{base}.volumes[{i}].rbd"),
+                "deprecated in v1.28, non-functional in v1.31+",
+                None,
+            );
+        }
+    }
+    let mut secrets = std::collections::BTreeSet::new();
+    for (i, secret) in spec.image_pull_secrets.iter().flatten().enumerate() {
+        let at = format!("{base}.imagePullSecrets[{i}].name");
+        if secret.name.is_empty() {
+            f.warning(&at, "invalid empty name \"\"", None);
+        } else if !secrets.insert(secret.name.as_str()) {
+            f.warning(&at, format!("duplicate name {:?}", secret.name), None);
+        }
+    }
+    for (i, c) in spec
+        .topology_spread_constraints
+        .iter()
+        .flatten()
+        .enumerate()
+    {
+        if c.label_selector.is_none() {
+            f.warning(
+                format!("{base}.topologySpreadConstraints[{i}].labelSelector"),
+                "a null labelSelector results in matching no pod",
+                None,
+            );
         }
     }
 }

@@ -80,6 +80,12 @@ fn parsed(
                 format!("{:?} must be greater than or equal to 0", value.0),
                 None,
             );
+        } else if (name == "memory" || name == "ephemeral-storage") && !whole_in_millis(&q) {
+            f.warning(
+                &field,
+                format!("{:?} is a fractional number of bytes: the API server accepts it, but it is invalid (must be an integer)", value.0),
+                Some("`m` means thousandths: 100m of memory is a tenth of a byte; write 100M or 100Mi"),
+            );
         } else if extended(name) && !whole_in_millis(&q) {
             f.error(&field, format!("{:?} must be an integer", value.0), None);
         } else if hugepages(name) && !page_size(name).is_some_and(|page| q.is_multiple_of(page)) {
