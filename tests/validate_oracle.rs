@@ -228,7 +228,7 @@ fn deliberate(case: &Case) -> Option<&'static str> {
     // about 9.2e15 its answer depends on how the overflow wraps (2^63-1 and
     // 100Ei pass, 99999999999999999999 does not). jobcd says no for every
     // such value: nobody has 9.2e15 GPUs.
-    let extended = ["nvidia.com/gpu", "example.com/foo_bar"]
+    let extended = ["nvidia.com/gpu", "example.com/foo_bar", "example.com/x"]
         .iter()
         .any(|r| case.change.contains(&format!("{r} = ")));
     let huge = [
@@ -238,7 +238,7 @@ fn deliberate(case: &Case) -> Option<&'static str> {
     ]
     .iter()
     .any(|v| case.change.ends_with(v));
-    (case.family == "resources" && extended && huge)
+    (["resources", "extras"].contains(&case.family) && extended && huge)
         .then_some("a whole number above 9.2e15 of an extended resource: the server's answer is an int64 overflow artefact")
 }
 

@@ -134,6 +134,7 @@ const FAMILIES: &[(&str, Mutation)] = &[
     ("podFailurePolicy", |_, _| "a podFailurePolicy rule".into()),
     ("selector", |_, _| "a selector or template labels".into()),
     ("gates", gates),
+    ("extras", extras),
 ];
 
 /// The first container (there is always one).
@@ -880,6 +881,44 @@ fn gates(rng: &mut Rng, pod: &mut Value) -> String {
             } else {
                 "no ephemeral container".into()
             }
+        }
+    }
+}
+
+/// Pod overhead, AppArmor profiles and in-place resize policies.
+fn extras(rng: &mut Rng, pod: &mut Value) -> String {
+    match rng.below(3) {
+        0 => {
+            let name = *rng.pick(&["cpu", "memory", "gpu", "example.com/x"]);
+            let q = quantity(rng);
+            pod["overhead"] = json!({name: q.clone()});
+            format!("overhead {name} = {q}")
+        }
+        1 => {
+            let t = rng
+                .pick(&["RuntimeDefault", "Unconfined", "Localhost", "localhost", ""])
+                .to_string();
+            let mut profile = json!({"type": t.clone()});
+            if rng.percent(50) {
+                profile["localhostProfile"] =
+                    json!(*rng.pick(&["k8s-apparmor-example", " padded", ""]));
+            }
+            let text = format!("appArmorProfile {profile}");
+            if rng.percent(50) {
+                pod["securityContext"]["appArmorProfile"] = profile;
+            } else {
+                main(pod)["securityContext"]["appArmorProfile"] = profile;
+            }
+            text
+        }
+        _ => {
+            let resource = rng.pick(&["cpu", "memory", "storage", ""]).to_string();
+            let policy = rng
+                .pick(&["NotRequired", "RestartContainer", "Always"])
+                .to_string();
+            main(pod)["resizePolicy"] =
+                json!([{"resourceName": resource.clone(), "restartPolicy": policy.clone()}]);
+            format!("resizePolicy {resource:?} {policy:?}")
         }
     }
 }

@@ -87,6 +87,7 @@ pub(super) fn check(f: &mut Findings<'_>, spec: &PodSpec, volumes: &BTreeSet<Str
             duplicate_name(f, &c.name, &at);
         }
         probes::container(f, c, grace, &at);
+        resize_policy(f, c, spec.restart_policy.as_deref(), &at);
         if c.restart_policy.is_some() {
             f.error(
                 format!("{at}.restartPolicy"),
@@ -97,6 +98,41 @@ pub(super) fn check(f: &mut Findings<'_>, spec: &PodSpec, volumes: &BTreeSet<Str
     }
     host_ports(f, spec, base);
     shared_ports(f, spec, base);
+}
+
+/// How a container's resources may be resized in place.
+fn resize_policy(f: &mut Findings<'_>, c: &Container, pod_restart: Option<&str>, at: &str) {
+    let at = format!("{at}.resizePolicy");
+    let mut seen = BTreeSet::new();
+    for (i, p) in c.resize_policy.iter().flatten().enumerate() {
+        if !seen.insert(p.resource_name.as_str()) {
+            f.error(
+                format!("{at}[{i}]"),
+                format!("duplicate resource {:?}", p.resource_name),
+                None,
+            );
+        }
+        if !["cpu", "memory"].contains(&p.resource_name.as_str()) {
+            f.error(
+                &at,
+                format!("unsupported resource {:?}", p.resource_name),
+                Some("use cpu or memory"),
+            );
+        }
+        if !["NotRequired", "RestartContainer"].contains(&p.restart_policy.as_str()) {
+            f.error(
+                &at,
+                format!("unsupported restart policy {:?}", p.restart_policy),
+                Some("use NotRequired or RestartContainer"),
+            );
+        } else if pod_restart == Some("Never") && p.restart_policy != "NotRequired" {
+            f.error(
+                &at,
+                "must be NotRequired when the pod's restartPolicy is Never",
+                None,
+            );
+        }
+    }
 }
 
 fn duplicate_name(f: &mut Findings<'_>, name: &str, at: &str) {

@@ -54,6 +54,9 @@ pub(super) fn template(f: &mut Findings<'_>, template: &PodTemplateSpec, base: &
     object_names(f, spec, &base);
     dns(f, spec, &base);
     gates_and_aliases(f, spec, &base);
+    if let Some(overhead) = &spec.overhead {
+        resources::overhead(f, overhead, &format!("{base}.overhead"));
+    }
     f.one_of(
         At(&base, "preemptionPolicy"),
         spec.preemption_policy.as_deref(),

@@ -13,8 +13,9 @@ use crate::manifest::quantity::Quantity;
 
 /// Checks `r` at `at` (a container's `resources`).
 pub(super) fn container(f: &mut Findings<'_>, r: &ResourceRequirements, at: &str) {
-    let limits = parsed(f, r.limits.as_ref(), &format!("{at}.limits"));
-    let requests = parsed(f, r.requests.as_ref(), &format!("{at}.requests"));
+    let (limits_at, requests_at) = (format!("{at}.limits"), format!("{at}.requests"));
+    let limits = parsed(f, r.limits.as_ref(), &limits_at, &limits_at);
+    let requests = parsed(f, r.requests.as_ref(), &requests_at, &requests_at);
     for (name, request) in &requests {
         let overcommit = native(name) && !hugepages(name);
         match limits.get(name) {
@@ -53,11 +54,20 @@ pub(super) fn container(f: &mut Findings<'_>, r: &ResourceRequirements, at: &str
     }
 }
 
-/// The valid entries of `requests` or `limits`, each checked.
+/// A pod's `overhead`, at `at`: checked as a container's limits are, and
+/// named so in errors (`overhead.limits.cpu`), as the API server names
+/// them; its warnings name `overhead.memory`, as the server's do.
+pub(super) fn overhead(f: &mut Findings<'_>, overhead: &BTreeMap<String, Text>, at: &str) {
+    parsed(f, Some(overhead), &format!("{at}.limits"), at);
+}
+
+/// The valid entries of `requests` or `limits` (at `at`; warnings at
+/// `warn_at`), each checked.
 fn parsed(
     f: &mut Findings<'_>,
     map: Option<&BTreeMap<String, Text>>,
     at: &str,
+    warn_at: &str,
 ) -> BTreeMap<String, Quantity> {
     let mut out = BTreeMap::new();
     for (name, value) in map.into_iter().flatten() {
@@ -82,7 +92,7 @@ fn parsed(
             );
         } else if (name == "memory" || name == "ephemeral-storage") && !whole_in_millis(&q) {
             f.warning(
-                &field,
+                join_key(warn_at, name),
                 format!("{:?} is a fractional number of bytes: the API server accepts it, but it is invalid (must be an integer)", value.0),
                 Some("`m` means thousandths: 100m of memory is a tenth of a byte; write 100M or 100Mi"),
             );

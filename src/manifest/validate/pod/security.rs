@@ -2,7 +2,7 @@
 //! ids, seccomp profiles, /proc masking, sysctls, and privilege settings
 //! that contradict each other.
 
-use k8s_openapi::api::core::v1::{PodSpec, SeccompProfile, SecurityContext};
+use k8s_openapi::api::core::v1::{AppArmorProfile, PodSpec, SeccompProfile, SecurityContext};
 
 use super::super::{Findings, names};
 
@@ -30,6 +30,11 @@ pub(super) fn pod(f: &mut Findings<'_>, spec: &PodSpec, base: &str) {
         f,
         sc.seccomp_profile.as_ref(),
         &format!("{at}.seccompProfile"),
+    );
+    app_armor(
+        f,
+        sc.app_armor_profile.as_ref(),
+        &format!("{at}.appArmorProfile"),
     );
     f.one_of(
         format!("{at}.fsGroupChangePolicy"),
@@ -67,6 +72,11 @@ pub(super) fn container(f: &mut Findings<'_>, sc: &SecurityContext, at: &str) {
         f,
         sc.seccomp_profile.as_ref(),
         &format!("{at}.seccompProfile"),
+    );
+    app_armor(
+        f,
+        sc.app_armor_profile.as_ref(),
+        &format!("{at}.appArmorProfile"),
     );
     if sc.allow_privilege_escalation == Some(false) {
         if sc.privileged == Some(true) {
@@ -119,6 +129,52 @@ fn seccomp(f: &mut Findings<'_>, profile: Option<&SeccompProfile>, at: &str) {
         ),
         "RuntimeDefault" | "Unconfined" => {}
         "" => f.error(format!("{at}.type"), "required field is missing", None),
+        other => f.error(
+            format!("{at}.type"),
+            format!("unsupported value {other:?}"),
+            Some("use one of: RuntimeDefault, Unconfined, Localhost"),
+        ),
+    }
+}
+
+fn app_armor(f: &mut Findings<'_>, profile: Option<&AppArmorProfile>, at: &str) {
+    let Some(p) = profile else { return };
+    let localhost = p.localhost_profile.as_deref();
+    match p.type_.as_str() {
+        "Localhost" => match localhost {
+            None => f.error(
+                format!("{at}.localhostProfile"),
+                "must be set when AppArmor type is Localhost",
+                None,
+            ),
+            Some(name) if name.trim() != name => f.error(
+                format!("{at}.localhostProfile"),
+                format!("{name:?} must not be padded with whitespace"),
+                None,
+            ),
+            Some("") => f.error(
+                format!("{at}.localhostProfile"),
+                "must be set when AppArmor type is Localhost",
+                None,
+            ),
+            Some(name) if name.len() > 4095 => f.error(
+                format!("{at}.localhostProfile"),
+                "may have at most 4095 characters",
+                None,
+            ),
+            Some(_) => {}
+        },
+        "RuntimeDefault" | "Unconfined" if localhost.is_some() => f.error(
+            format!("{at}.localhostProfile"),
+            "can only be set when AppArmor type is Localhost",
+            None,
+        ),
+        "RuntimeDefault" | "Unconfined" => {}
+        "" => f.error(
+            format!("{at}.type"),
+            "type is required when appArmorProfile is set",
+            None,
+        ),
         other => f.error(
             format!("{at}.type"),
             format!("unsupported value {other:?}"),
