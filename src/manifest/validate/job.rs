@@ -190,7 +190,7 @@ pub(super) fn spec(f: &mut Findings<'_>, spec: &JobSpec, base: &str, owner: Owne
     {
         f.warning(
             at("managedBy"),
-            format!("managed by {manager:?}: the built-in Job controller and jobcd's local executor will not run it"),
+            format!("managed by {manager:?}: on a cluster the built-in Job controller leaves it to that controller; jobcd's local executor runs it itself"),
             None,
         );
     }
