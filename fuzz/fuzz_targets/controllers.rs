@@ -93,13 +93,17 @@ fn job(input: &mut Input<'_>) {
         let actions = job_controller::sync(&spec, &mut status, &pods, now);
         assert!(actions.create.len() <= MAX_CREATE_PER_SYNC);
         assert!(status.active >= 0);
-        assert!(!finished || status.finished(), "a finished Job stays finished");
+        assert!(
+            !finished || status.finished(),
+            "a finished Job stays finished"
+        );
         finished = status.finished();
         pods.retain(|p| !actions.delete.contains(&p.id));
         for index in actions.create.iter().take(64) {
             next_id += 1;
             pods.push(Pod {
                 id: next_id,
+                name: format!("default/job-{next_id}"),
                 index: *index,
                 phase: Phase::Running,
                 restarts: 0,
@@ -143,10 +147,16 @@ fn zones() -> &'static [Zone] {
 fn cronjob(input: &mut Input<'_>) {
     let schedule = SCHEDULES[usize::from(input.byte()) % SCHEDULES.len()];
     let zones = zones();
+    let zone = zones[usize::from(input.byte()) % zones.len()].clone();
     let spec = cron_controller::Spec {
         name: "fuzz".into(),
         schedule: Schedule::parse(schedule).expect("a valid schedule"),
-        zone: zones[usize::from(input.byte()) % zones.len()].clone(),
+        annotation_zone: if input.bool() {
+            zone.clone()
+        } else {
+            Zone::utc()
+        },
+        zone,
         concurrency: match input.byte() % 3 {
             0 => Concurrency::Allow,
             1 => Concurrency::Forbid,

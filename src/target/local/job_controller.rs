@@ -65,6 +65,8 @@ pub enum RuleAction {
 /// A `podFailurePolicy` rule on exit codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureRule {
+    /// Its index among the policy's rules (pod-condition rules counted).
+    pub index: usize,
     /// What to do on a match.
     pub action: RuleAction,
     /// Only this container's exit code, if set.
@@ -113,6 +115,7 @@ impl Spec {
             // local pod ever has them, so such rules never match here.
             if let Some(codes) = &rule.on_exit_codes {
                 failure_rules.push(FailureRule {
+                    index: i,
                     action,
                     container: codes.container_name.clone(),
                     in_values: codes.operator == "In",
@@ -157,6 +160,8 @@ pub enum Phase {
 pub struct Pod {
     /// Unique id of the pod.
     pub id: u64,
+    /// `namespace/name`, for messages.
+    pub name: String,
     /// Completion index (Indexed Jobs).
     pub index: Option<i32>,
     /// Phase.
@@ -435,7 +440,7 @@ fn count_finished(spec: &Spec, status: &mut Status, pods: &[Pod]) -> Option<Stri
             Some((RuleAction::FailJob, (i, container, code))) => {
                 fail_job.get_or_insert(format!(
                     "Container {container} for pod {} failed with exit code {code} matching FailJob rule at index {i}",
-                    pod.id
+                    pod.name
                 ));
             }
             _ => {}
@@ -458,14 +463,14 @@ fn count_finished(spec: &Spec, status: &mut Status, pods: &[Pod]) -> Option<Stri
 
 /// The first rule matching a failed pod: (action, (rule index, container, code)).
 fn matching_rule<'p>(spec: &Spec, pod: &'p Pod) -> Option<(RuleAction, (usize, &'p str, i32))> {
-    for (i, rule) in spec.failure_rules.iter().enumerate() {
+    for rule in &spec.failure_rules {
         // Only containers that exited non-zero are considered, even by NotIn.
         for (container, code) in pod.exits.iter().filter(|(_, code)| *code != 0) {
             if rule.container.as_deref().is_some_and(|c| c != container) {
                 continue;
             }
             if rule.values.contains(code) == rule.in_values {
-                return Some((rule.action, (i, container.as_str(), *code)));
+                return Some((rule.action, (rule.index, container.as_str(), *code)));
             }
         }
     }

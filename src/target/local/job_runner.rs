@@ -342,7 +342,7 @@ pub async fn run_until(
                     !(p.done
                         && (p.terminating || record.status.counted.contains(&(p.record.id as u64))))
                 })
-                .map(view)
+                .map(|p| view(p, &record.namespace))
                 .collect();
             let now = rt.clock.now();
             let actions = job_controller::sync(&spec, &mut record.status, &views, now);
@@ -582,10 +582,11 @@ pub const REASON_LOST: &str = "DeletionByPodGC";
 
 /// The controller's view of a pod. A container killed by a signal reports
 /// exit code 128 + signal, as the kubelet does.
-fn view(live: &Live) -> job_controller::Pod {
+fn view(live: &Live, namespace: &str) -> job_controller::Pod {
     let r = &live.record;
     job_controller::Pod {
         id: r.id as u64,
+        name: format!("{namespace}/{}", r.name),
         index: r.completion_index,
         phase: if live.done { r.phase } else { Phase::Running },
         restarts: r.restarts,

@@ -37,6 +37,7 @@ impl World {
         for index in self.last.create.clone() {
             self.pods.push(Pod {
                 id: self.next_id,
+                name: format!("default/pi-{}", self.next_id),
                 index,
                 phase: Phase::Running,
                 restarts: 0,
@@ -326,12 +327,15 @@ fn on_failure_counts_container_restarts_with_greater_or_equal() {
 fn pod_failure_policy_ignore_and_fail_job() {
     let rules = vec![
         FailureRule {
+            index: 0,
             action: RuleAction::Ignore,
             container: None,
             in_values: true,
             values: vec![42],
         },
         FailureRule {
+            // A pod-condition rule is rule 1, so this one is rule 2.
+            index: 2,
             action: RuleAction::FailJob,
             container: Some("main".into()),
             in_values: true,
@@ -357,7 +361,7 @@ fn pod_failure_policy_ignore_and_fail_job() {
     let message = &w.status.condition(ConditionType::Failed).unwrap().message;
     assert!(
         message.starts_with(
-            "Container main for pod 2 failed with exit code 3 matching FailJob rule at index 1"
+            "Container main for pod default/pi-2 failed with exit code 3 matching FailJob rule at index 2"
         ),
         "{message}"
     );
@@ -366,6 +370,7 @@ fn pod_failure_policy_ignore_and_fail_job() {
 #[test]
 fn not_in_never_matches_a_successful_container() {
     let rules = vec![FailureRule {
+        index: 0,
         action: RuleAction::FailJob,
         container: None,
         in_values: false,
