@@ -110,6 +110,7 @@ fn job(input: &mut Input<'_>) {
                 exits: Vec::new(),
                 finished: None,
                 terminating: false,
+                disrupted: false,
             });
         }
         for pod in pods.iter_mut().filter(|p| p.phase == Phase::Running) {

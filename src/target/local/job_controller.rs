@@ -45,7 +45,7 @@ pub struct Spec {
     pub active_deadline: Option<i64>,
     /// `suspend`.
     pub suspend: bool,
-    /// `podFailurePolicy` rules on exit codes.
+    /// `podFailurePolicy` rules.
     pub failure_rules: Vec<FailureRule>,
     /// Base of the retry delay (10 s; tests may scale it down).
     pub backoff_base: Duration,
@@ -62,19 +62,33 @@ pub enum RuleAction {
     Count,
 }
 
-/// A `podFailurePolicy` rule on exit codes.
+/// A `podFailurePolicy` rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureRule {
-    /// Its index among the policy's rules (pod-condition rules counted).
+    /// Its index among the policy's rules.
     pub index: usize,
     /// What to do on a match.
     pub action: RuleAction,
-    /// Only this container's exit code, if set.
-    pub container: Option<String>,
-    /// `In` (true) or `NotIn` (false).
-    pub in_values: bool,
-    /// The exit codes.
-    pub values: Vec<i32>,
+    /// What a failed pod must show to match.
+    pub on: Matcher,
+}
+
+/// What a `podFailurePolicy` rule looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Matcher {
+    /// `onExitCodes`: a container (any, or the named one) that exited with
+    /// a code `In` (or `NotIn`) the list.
+    ExitCodes {
+        container: Option<String>,
+        in_values: bool,
+        values: Vec<i32>,
+    },
+    /// `onPodConditions`: a condition the pod has, as (type, status). The
+    /// only condition a local pod can have is `DisruptionTarget=True`: jobcd
+    /// stopped it at shutdown (`TerminationByKubelet`) or lost it
+    /// (`DeletionByPodGC`), as a node's shutdown or the pod garbage
+    /// collector would.
+    Conditions(Vec<(String, String)>),
 }
 
 impl Spec {
@@ -111,17 +125,32 @@ impl Spec {
                     ));
                 }
             };
-            // Pod conditions (DisruptionTarget, …) come from a cluster; no
-            // local pod ever has them, so such rules never match here.
-            if let Some(codes) = &rule.on_exit_codes {
-                failure_rules.push(FailureRule {
-                    index: i,
-                    action,
+            let on = match (&rule.on_exit_codes, &rule.on_pod_conditions) {
+                (Some(codes), _) => Matcher::ExitCodes {
                     container: codes.container_name.clone(),
                     in_values: codes.operator == "In",
                     values: codes.values.clone(),
-                });
-            }
+                },
+                (None, Some(patterns)) => Matcher::Conditions(
+                    patterns
+                        .iter()
+                        .map(|p| {
+                            let status = if p.status.is_empty() {
+                                "True"
+                            } else {
+                                p.status.as_str()
+                            };
+                            (p.type_.clone(), status.to_owned())
+                        })
+                        .collect(),
+                ),
+                (None, None) => continue,
+            };
+            failure_rules.push(FailureRule {
+                index: i,
+                action,
+                on,
+            });
         }
         let restart = spec
             .template
@@ -175,6 +204,9 @@ pub struct Pod {
     /// Being stopped by the executor at the controller's request (such pods
     /// are never counted as failures).
     pub terminating: bool,
+    /// It has the condition `DisruptionTarget=True`: stopped at jobcd's
+    /// shutdown, or lost with its supervisor.
+    pub disrupted: bool,
 }
 
 /// Condition types, named as Kubernetes names them.
@@ -437,9 +469,15 @@ fn count_finished(spec: &Spec, status: &mut Status, pods: &[Pod]) -> Option<Stri
         }
         match matching_rule(spec, pod) {
             Some((RuleAction::Ignore, _)) => continue,
-            Some((RuleAction::FailJob, (i, container, code))) => {
+            Some((RuleAction::FailJob, Matched::ExitCode(i, container, code))) => {
                 fail_job.get_or_insert(format!(
                     "Container {container} for pod {} failed with exit code {code} matching FailJob rule at index {i}",
+                    pod.name
+                ));
+            }
+            Some((RuleAction::FailJob, Matched::Condition(i))) => {
+                fail_job.get_or_insert(format!(
+                    "Pod {} has condition DisruptionTarget matching FailJob rule at index {i}",
                     pod.name
                 ));
             }
@@ -462,19 +500,48 @@ fn count_finished(spec: &Spec, status: &mut Status, pods: &[Pod]) -> Option<Stri
 }
 
 /// The first rule matching a failed pod: (action, (rule index, container, code)).
-fn matching_rule<'p>(spec: &Spec, pod: &'p Pod) -> Option<(RuleAction, (usize, &'p str, i32))> {
+fn matching_rule<'p>(spec: &Spec, pod: &'p Pod) -> Option<(RuleAction, Matched<'p>)> {
     for rule in &spec.failure_rules {
-        // Only containers that exited non-zero are considered, even by NotIn.
-        for (container, code) in pod.exits.iter().filter(|(_, code)| *code != 0) {
-            if rule.container.as_deref().is_some_and(|c| c != container) {
-                continue;
+        match &rule.on {
+            Matcher::ExitCodes {
+                container: only,
+                in_values,
+                values,
+            } => {
+                // Only containers that exited non-zero are considered, even
+                // by NotIn.
+                for (container, code) in pod.exits.iter().filter(|(_, code)| *code != 0) {
+                    if only.as_deref().is_some_and(|c| c != container) {
+                        continue;
+                    }
+                    if values.contains(code) == *in_values {
+                        return Some((
+                            rule.action,
+                            Matched::ExitCode(rule.index, container.as_str(), *code),
+                        ));
+                    }
+                }
             }
-            if rule.values.contains(code) == rule.in_values {
-                return Some((rule.action, (rule.index, container.as_str(), *code)));
+            Matcher::Conditions(patterns) => {
+                let disruption = patterns
+                    .iter()
+                    .any(|(kind, status)| kind == "DisruptionTarget" && status == "True");
+                if pod.disrupted && disruption {
+                    return Some((rule.action, Matched::Condition(rule.index)));
+                }
             }
         }
     }
     None
+}
+
+/// Why a rule matched, for the FailJob message.
+#[derive(Debug, Clone, Copy)]
+enum Matched<'p> {
+    /// (rule index, container, exit code).
+    ExitCode(usize, &'p str, i32),
+    /// (rule index): the pod's DisruptionTarget condition.
+    Condition(usize),
 }
 
 fn exceeds_backoff_limit(spec: &Spec, status: &Status, live: &[&Pod]) -> bool {

@@ -603,6 +603,7 @@ fn view(live: &Live, namespace: &str) -> job_controller::Pod {
             .collect(),
         finished: r.finished_at,
         terminating: live.terminating,
+        disrupted: matches!(r.reason.as_deref(), Some(REASON_SHUTDOWN | REASON_LOST)),
     }
 }
 

@@ -44,6 +44,7 @@ impl World {
                 exits: Vec::new(),
                 finished: None,
                 terminating: false,
+                disrupted: false,
             });
             self.next_id += 1;
             self.created.push(index);
@@ -329,17 +330,21 @@ fn pod_failure_policy_ignore_and_fail_job() {
         FailureRule {
             index: 0,
             action: RuleAction::Ignore,
-            container: None,
-            in_values: true,
-            values: vec![42],
+            on: Matcher::ExitCodes {
+                container: None,
+                in_values: true,
+                values: vec![42],
+            },
         },
         FailureRule {
             // A pod-condition rule is rule 1, so this one is rule 2.
             index: 2,
             action: RuleAction::FailJob,
-            container: Some("main".into()),
-            in_values: true,
-            values: vec![3],
+            on: Matcher::ExitCodes {
+                container: Some("main".into()),
+                in_values: true,
+                values: vec![3],
+            },
         },
     ];
     let mut w = World::new(Spec {
@@ -372,9 +377,11 @@ fn not_in_never_matches_a_successful_container() {
     let rules = vec![FailureRule {
         index: 0,
         action: RuleAction::FailJob,
-        container: None,
-        in_values: false,
-        values: vec![1],
+        on: Matcher::ExitCodes {
+            container: None,
+            in_values: false,
+            values: vec![1],
+        },
     }];
     let mut w = World::new(Spec {
         failure_rules: rules,
@@ -528,5 +535,73 @@ fn durations_and_counts_at_their_extremes_never_panic() {
         w.sync().create.len(),
         MAX_CREATE_PER_SYNC,
         "more the next sync"
+    );
+}
+
+#[test]
+fn the_docs_pod_failure_policy_ignores_disruptions_and_fails_on_exit_42() {
+    // The Kubernetes docs' example policy: FailJob on exit code 42 of
+    // `main`, Ignore on DisruptionTarget — a pod jobcd stopped at shutdown
+    // (or lost) does not count against the backoff limit.
+    let rules = vec![
+        FailureRule {
+            index: 0,
+            action: RuleAction::FailJob,
+            on: Matcher::ExitCodes {
+                container: Some("main".into()),
+                in_values: true,
+                values: vec![42],
+            },
+        },
+        FailureRule {
+            index: 1,
+            action: RuleAction::Ignore,
+            on: Matcher::Conditions(vec![("DisruptionTarget".into(), "True".into())]),
+        },
+    ];
+    let mut w = World::new(Spec {
+        backoff_limit: 0,
+        failure_rules: rules,
+        ..spec()
+    });
+    w.sync();
+    // Stopped at jobcd's shutdown: SIGTERM, exit 143, DisruptionTarget.
+    w.finish(1, 143);
+    w.pods[0].disrupted = true;
+    w.sync();
+    assert_eq!(w.status.failed, 0, "a disruption is ignored");
+    assert_eq!(w.terminal(), None);
+    assert_eq!(w.created.len(), 2, "and the pod replaced");
+    // The same exit without the condition counts (backoffLimit 0: fails).
+    w.finish(2, 143);
+    w.sync();
+    assert_eq!(
+        w.terminal(),
+        Some((ConditionType::Failed, "BackoffLimitExceeded"))
+    );
+
+    // A condition rule that FailJobs names the pod and the rule.
+    let mut w = World::new(Spec {
+        failure_rules: vec![FailureRule {
+            index: 3,
+            action: RuleAction::FailJob,
+            on: Matcher::Conditions(vec![("DisruptionTarget".into(), "True".into())]),
+        }],
+        ..spec()
+    });
+    w.sync();
+    w.finish(1, 137);
+    w.pods[0].disrupted = true;
+    w.sync();
+    assert_eq!(
+        w.terminal(),
+        Some((ConditionType::Failed, "PodFailurePolicy"))
+    );
+    let message = &w.status.condition(ConditionType::Failed).unwrap().message;
+    assert!(
+        message.starts_with(
+            "Pod default/pi-1 has condition DisruptionTarget matching FailJob rule at index 3"
+        ),
+        "{message}"
     );
 }
