@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod ownership;
 pub mod plan;
 pub mod preview;
+mod programs;
 pub mod reconcile;
 pub mod report;
 mod saturating;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use k8s_openapi::api::core::v1::Container;
 
 /// `PATH` of the base environment, as most images set it.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH: &str = crate::programs::DEFAULT_PATH;
 
 /// A container ready to start as a process.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -33,10 +33,7 @@ impl Isolation {
     pub fn probe() -> Isolation {
         let named = std::env::var_os(BWRAP_ENV).map(PathBuf::from);
         // Looked up in jobcd's own PATH, as a container's program is in its.
-        let path: Vec<(String, String)> = std::env::var("PATH")
-            .map(|p| vec![("PATH".to_string(), p)])
-            .unwrap_or_default();
-        let found = named.or_else(|| super::process::find_program("bwrap", &path));
+        let found = named.or_else(|| crate::programs::on_path("bwrap"));
         let Some(bwrap) = found else {
             return Isolation::Unavailable(
                 "bubblewrap (bwrap) is not installed; install it (the bubblewrap package) to isolate them"

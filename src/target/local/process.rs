@@ -189,30 +189,16 @@ pub fn signal_group(group: i32, signal: Signal) {
     let _ = killpg(Pid::from_raw(group), signal);
 }
 
-/// The PATH a container gets when its environment sets none (the default of
-/// container runtimes).
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 /// Where `program` is, looked up as `execvp` would in the PATH of `env`;
 /// None for a name with a slash (used as it is) or one not found (the
 /// spawn then fails as it should).
 pub(super) fn find_program(program: &str, env: &[(String, String)]) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    if program.contains('/') {
-        return None;
-    }
     let path = env
         .iter()
         .rev()
         .find(|(k, _)| k == "PATH")
-        .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
-    path.split(':')
-        .filter(|dir| !dir.is_empty())
-        .map(|dir| Path::new(dir).join(program))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .map(|(_, v)| v.as_str());
+    crate::programs::find(program, path)
 }
 
 /// Copies both streams into the log until they close, keeping `cap` bytes
