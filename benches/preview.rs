@@ -121,6 +121,7 @@ fn main() {
                     state_dir: root.path().join("state"),
                     timeout: Duration::from_secs(30),
                     uncommitted: false,
+                    render: jobcd::source::render::Render::default(),
                 };
                 source.snapshot().expect("snapshot").tree
             })

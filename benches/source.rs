@@ -39,6 +39,7 @@ fn main() {
             state_dir: state.path().to_path_buf(),
             timeout: Duration::from_secs(30),
             uncommitted: false,
+            render: jobcd::source::render::Render::default(),
         };
         let t = Instant::now();
         let snapshot = source.snapshot().expect("the first fetch works");

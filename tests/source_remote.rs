@@ -74,6 +74,7 @@ fn source(
         state_dir: state.to_path_buf(),
         timeout: TIMEOUT,
         uncommitted: false,
+        render: jobcd::source::render::Render::default(),
     }
 }
 

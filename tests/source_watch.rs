@@ -38,6 +38,7 @@ fn source(dir: &Path) -> Source {
         state_dir: dir.join(".state"),
         timeout: Duration::from_secs(5),
         uncommitted: false,
+        render: jobcd::source::render::Render::default(),
     }
 }
 

@@ -39,6 +39,9 @@ pub(crate) struct Args {
     /// Directory inside the repository holding the manifests.
     #[arg(long, default_value = "", env = "JOBCD_PATH")]
     path: String,
+    /// How manifests are rendered: auto (kustomize build when the path holds a kustomization.yaml), plain YAML, or kustomize.
+    #[arg(long, default_value = "auto", env = "JOBCD_RENDER")]
+    render: crate::source::render::Render,
     /// How far ahead to count runs and look for collisions, e.g. 7d, 24h, 90m, 2w.
     #[arg(long, default_value = "7d", value_parser = window)]
     window: SignedDuration,
@@ -225,6 +228,7 @@ fn source(
         reference: (!reference.is_empty()).then(|| reference.to_string()),
         path: args.path.clone(),
         uncommitted: false,
+        render: args.render,
         credentials: args.credentials.clone(),
     };
     repo_args.source(&args.repo, state_dir.to_path_buf())

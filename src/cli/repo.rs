@@ -23,6 +23,9 @@ pub(crate) struct RepoArgs {
     /// For a local repository: read the working tree, uncommitted edits included, instead of the commit.
     #[arg(long)]
     pub uncommitted: bool,
+    /// How manifests are rendered: auto (kustomize build when the path holds a kustomization.yaml), plain YAML, or kustomize.
+    #[arg(long, default_value = "auto", env = "JOBCD_RENDER")]
+    pub render: crate::source::render::Render,
     #[command(flatten)]
     pub credentials: CredentialArgs,
 }
@@ -103,6 +106,7 @@ impl RepoArgs {
             state_dir,
             timeout: Duration::from_secs(self.credentials.git_timeout.max(1)),
             uncommitted: self.uncommitted,
+            render: self.render,
         })
     }
 }

@@ -151,6 +151,8 @@ pub struct Source {
     pub allow_cleartext_password: bool,
     /// The webhook secret (GitHub/Gitea HMAC key, GitLab token).
     pub webhook_secret: Option<SecretRef>,
+    /// How its manifests are rendered (`render`: auto, plain, kustomize).
+    pub render: crate::source::render::Render,
 }
 
 /// A configuration that is wrong: every problem, by line.
@@ -492,6 +494,7 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                 "allowCleartextPassword",
                 "webhookSecretFile",
                 "webhookSecretEnv",
+                "render",
             ],
             p,
         );
@@ -536,6 +539,15 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
             known_hosts: m.string("knownHostsFile", p).map(PathBuf::from),
             allow_cleartext_password: m.boolean("allowCleartextPassword", p).unwrap_or(false),
             webhook_secret: secret(&m, "webhookSecret", &at, p, false),
+            render: match m.string("render", p).map(|r| r.parse()) {
+                None => crate::source::render::Render::default(),
+                Some(Ok(render)) => render,
+                Some(Err(e)) => {
+                    let line = m.get("render").map_or(item.line, |n| n.line);
+                    p.add(line, &m.path_of("render"), e, None);
+                    crate::source::render::Render::default()
+                }
+            },
         };
         out.push(source);
     }

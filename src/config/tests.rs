@@ -203,3 +203,20 @@ fn the_example_configurations_are_valid() {
         load(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+#[test]
+fn a_source_names_how_it_is_rendered() {
+    let text = "target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a}\n  - {name: b, repo: /srv/b, render: kustomize}\n  - {name: c, repo: /srv/c, render: plain}\n";
+    let config = parse(text, "jobcd.yaml").expect("valid");
+    let renders: Vec<crate::source::render::Render> =
+        config.sources.iter().map(|s| s.render).collect();
+    use crate::source::render::Render;
+    assert_eq!(renders, [Render::Auto, Render::Kustomize, Render::Plain]);
+    let wrong = problems("target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a, render: helm}\n");
+    assert!(
+        wrong
+            .iter()
+            .any(|p| p.contains("sources[0].render") && p.contains("\"helm\" is not a renderer")),
+        "{wrong:?}"
+    );
+}

@@ -99,6 +99,7 @@ pub fn source_of(s: &config::Source, state_dir: &Path) -> Result<Source, Error> 
         state_dir: state_dir.to_path_buf(),
         timeout: crate::source::DEFAULT_TIMEOUT,
         uncommitted: false,
+        render: s.render,
     })
 }
 

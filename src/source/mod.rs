@@ -11,6 +11,7 @@ mod credentials;
 mod fetch;
 mod known_hosts;
 mod reference;
+pub mod render;
 mod revision;
 mod timeouts;
 mod tree;
@@ -195,6 +196,9 @@ pub enum Error {
     /// Reading the working tree (`--uncommitted`) failed.
     #[error(transparent)]
     WorkingTree(#[from] manifest::Error),
+    /// The renderer could not run (not installed, or not startable).
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
 }
 
 fn available_hint(available: &[String]) -> String {
@@ -231,6 +235,8 @@ pub struct Source {
     pub timeout: Duration,
     /// For a local repository: read the working tree instead of the commit.
     pub uncommitted: bool,
+    /// How the manifests are rendered (plain YAML, or kustomize).
+    pub render: render::Render,
 }
 
 /// A revision and the manifest files in it.
@@ -255,14 +261,66 @@ impl Source {
                     sha: revision.sha.clone(),
                     problem: "cannot be read uncommitted: the repository is bare".into(),
                 })?;
-                manifest::read_dir(&workdir.join(&self.path))?
+                let dir = workdir.join(&self.path);
+                let names: Vec<String> = std::fs::read_dir(&dir)
+                    .map(|entries| {
+                        entries
+                            .filter_map(Result::ok)
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if self.renders(&names) {
+                    return Ok(Snapshot {
+                        tree: render::tree(
+                            render::build(workdir, &self.clean_path()),
+                            &self.clean_path(),
+                        )?,
+                        revision,
+                    });
+                }
+                manifest::read_dir(&dir)?
             }
-            _ => tree::read(&repo, &commit, &self.path)?,
+            _ => {
+                let top = commit.tree().map_err(|e| Error::git(&revision.sha, e))?;
+                if let Some(tree) = self.rendered(&repo, &top, &revision.sha)? {
+                    return Ok(Snapshot { revision, tree });
+                }
+                tree::read(&repo, &commit, &self.path)?
+            }
         };
         // Paths as the repository has them, not relative to --path: what
         // people grep for, and what forges annotate.
-        let tree = tree.under(&tree::normalise(&self.path).unwrap_or_default());
+        let tree = tree.under(&self.clean_path());
         Ok(Snapshot { revision, tree })
+    }
+
+    /// The source's path as the repository names it (`./a/` → `a`).
+    fn clean_path(&self) -> String {
+        tree::normalise(&self.path).unwrap_or_default()
+    }
+
+    /// Whether the path, holding the files `names`, is rendered.
+    fn renders(&self, names: &[String]) -> bool {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        render::builds(self.render, &names)
+    }
+
+    /// The path of `top` rendered, when it is to be: its files written out
+    /// to a temporary directory, then built.
+    fn rendered(
+        &self,
+        repo: &git2::Repository,
+        top: &git2::Tree<'_>,
+        sha: &str,
+    ) -> Result<Option<manifest::Tree>, Error> {
+        if !self.renders(&tree::names_in(repo, top, &self.path)) {
+            return Ok(None);
+        }
+        let dir = render::Scratch::new()?;
+        tree::write_out(repo, top, dir.path(), sha)?;
+        let path = self.clean_path();
+        Ok(Some(render::tree(render::build(dir.path(), &path), &path)?))
     }
 
     /// The manifests under the source's path in what merging commit `head`
@@ -300,8 +358,11 @@ impl Source {
             .write_tree_to(&repo)
             .and_then(|oid| repo.find_tree(oid))
             .map_err(|e| Error::git(head, e))?;
+        if let Some(rendered) = self.rendered(&repo, &tree, head)? {
+            return Ok(rendered);
+        }
         let files = tree::read_tree(&repo, tree, head, &self.path)?;
-        Ok(files.under(&tree::normalise(&self.path).unwrap_or_default()))
+        Ok(files.under(&self.clean_path()))
     }
 
     /// Only the revision the ref points at now (fetching first for a remote).

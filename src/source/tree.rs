@@ -231,6 +231,87 @@ impl Walk<'_> {
     }
 }
 
+/// The most bytes of a commit's files written out for a renderer.
+const WRITE_OUT_LIMIT: u64 = 512 << 20;
+
+/// Writes every file of `top` (a commit's or a merge's tree) under `dir`,
+/// for a renderer that reads a directory. Symlinks are not written: what
+/// they point to may be outside the repository.
+pub(crate) fn write_out(
+    repo: &Repository,
+    top: &Tree<'_>,
+    dir: &std::path::Path,
+    sha: &str,
+) -> Result<(), Error> {
+    let mut written = 0u64;
+    let mut problem = None;
+    top.walk(git2::TreeWalkMode::PreOrder, |prefix, entry| {
+        let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+            return git2::TreeWalkResult::Skip;
+        }
+        let path = dir.join(prefix).join(&name);
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                if let Err(e) = std::fs::create_dir_all(&path) {
+                    problem = Some(e.to_string());
+                    return git2::TreeWalkResult::Abort;
+                }
+            }
+            Some(ObjectType::Blob) if entry.filemode() != SYMLINK_MODE => {
+                let blob = match repo.find_blob(entry.id()) {
+                    Ok(blob) => blob,
+                    Err(e) => {
+                        problem = Some(e.message().to_string());
+                        return git2::TreeWalkResult::Abort;
+                    }
+                };
+                written += blob.size() as u64;
+                if written > WRITE_OUT_LIMIT {
+                    problem = Some(format!(
+                        "the commit's files exceed {} MiB",
+                        WRITE_OUT_LIMIT >> 20
+                    ));
+                    return git2::TreeWalkResult::Abort;
+                }
+                if let Err(e) = std::fs::write(&path, blob.content()) {
+                    problem = Some(e.to_string());
+                    return git2::TreeWalkResult::Abort;
+                }
+            }
+            _ => {}
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(|e| Error::git(sha, e))
+    .ok();
+    match problem {
+        Some(message) => Err(Error::Git {
+            what: format!("{sha} (writing its files for kustomize)"),
+            message,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The names of the files directly in `path` of `top`.
+pub(crate) fn names_in(repo: &Repository, top: &Tree<'_>, path: &str) -> Vec<String> {
+    let dir = match normalise(path).as_deref() {
+        None => return Vec::new(),
+        Some("") => Some(top.clone()),
+        Some(path) => top
+            .get_path(std::path::Path::new(path))
+            .ok()
+            .and_then(|e| repo.find_tree(e.id()).ok()),
+    };
+    dir.map(|t| {
+        t.iter()
+            .map(|e| String::from_utf8_lossy(e.name_bytes()).into_owned())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalise;

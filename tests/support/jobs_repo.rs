@@ -50,7 +50,10 @@ impl JobsRepo {
         for (name, text) in files {
             let path = self.path().join("jobs").join(name);
             match text {
-                Some(t) => std::fs::write(&path, t).unwrap(),
+                Some(t) => {
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(&path, t).unwrap()
+                }
                 None => std::fs::remove_file(&path).unwrap(),
             }
         }

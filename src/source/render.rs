@@ -1,0 +1,412 @@
+//! Rendered sources: a manifest path that holds a `kustomization.yaml` is
+//! built with the real `kustomize`, as Flux and Argo CD build it, and the
+//! objects it produces are what jobcd validates, plans and applies.
+//!
+//! A repository is untrusted input, and so is what it asks kustomize to do:
+//! - kustomize sees only the commit's files, written out to a temporary
+//!   directory (symlinks are not written), and, where bubblewrap exists,
+//!   runs in a sandbox where that directory and the binary are all there
+//!   is, with no network (so no remote bases);
+//! - its environment is empty (no jobcd credentials, no `PATH` to find
+//!   `git` or plugins), its files load under kustomize's root-only
+//!   restrictor, it runs at most [`TIME_LIMIT`] and its output is cut at
+//!   [`OUTPUT_LIMIT`].
+//!
+//! Provenance: the build asks kustomize for origin annotations, and each
+//! rendered object is filed under the repository file it came from, named
+//! `<file> (kustomize build <path>)`, so a diagnostic names the file to
+//! edit. The annotations are removed before jobcd sees the objects.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::manifest::{self, SourceFile};
+
+/// How a source's manifests become objects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Render {
+    /// Build with kustomize when the path holds a kustomization, else read
+    /// the YAML files as they are.
+    #[default]
+    Auto,
+    /// The YAML files as they are.
+    Plain,
+    /// Always `kustomize build` the path.
+    Kustomize,
+}
+
+impl std::str::FromStr for Render {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Render, String> {
+        match text {
+            "auto" => Ok(Render::Auto),
+            "plain" => Ok(Render::Plain),
+            "kustomize" => Ok(Render::Kustomize),
+            other => Err(format!(
+                "{other:?} is not a renderer: use auto, plain or kustomize"
+            )),
+        }
+    }
+}
+
+/// The file names that make a directory a kustomization.
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The longest a render may take.
+pub const TIME_LIMIT: Duration = Duration::from_secs(60);
+/// The most output a render may produce.
+pub const OUTPUT_LIMIT: usize = 64 << 20;
+
+/// Why a render failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// No kustomize to run.
+    #[error(
+        "{path} holds a kustomization, and no kustomize was found: install kustomize on PATH or name it with JOBCD_KUSTOMIZE (or render plain with --render plain)"
+    )]
+    NoEngine {
+        /// The manifest path.
+        path: String,
+    },
+    /// The engine could not be started.
+    #[error("starting {engine}: {source}")]
+    Start {
+        /// The program.
+        engine: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The build failed; its own message says why.
+    #[error("kustomize build {path} failed: {message}")]
+    Failed {
+        /// The manifest path.
+        path: String,
+        /// kustomize's error output.
+        message: String,
+    },
+    /// The build ran past [`TIME_LIMIT`].
+    #[error("kustomize build {path} took longer than {}s and was stopped", TIME_LIMIT.as_secs())]
+    TooSlow {
+        /// The manifest path.
+        path: String,
+    },
+    /// The build wrote more than [`OUTPUT_LIMIT`].
+    #[error("kustomize build {path} wrote more than {} MiB and was stopped", OUTPUT_LIMIT >> 20)]
+    TooLarge {
+        /// The manifest path.
+        path: String,
+    },
+    /// Writing the commit's files out failed.
+    #[error("writing the commit's files for kustomize: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// A directory of its own under the system's temporary directory, removed
+/// with everything in it when dropped: where a commit's files are written
+/// for a renderer.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Makes one.
+    pub fn new() -> Result<Scratch, RenderError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "jobcd-render-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&dir)?;
+        Ok(Scratch(dir))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The kustomize to run: `JOBCD_KUSTOMIZE`, else `kustomize` on `PATH`.
+pub fn kustomize() -> Option<PathBuf> {
+    match std::env::var_os("JOBCD_KUSTOMIZE") {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => crate::programs::on_path("kustomize"),
+    }
+}
+
+/// Whether `render` builds the directory `path`, whose file names are
+/// `names`.
+pub fn builds(render: Render, names: &[&str]) -> bool {
+    match render {
+        Render::Plain => false,
+        Render::Kustomize => true,
+        Render::Auto => names.iter().any(|n| KUSTOMIZATION_FILES.contains(n)),
+    }
+}
+
+/// `kustomize build` of `path` inside the checkout `root` (a directory
+/// holding the commit's files): the rendered objects, filed by the
+/// repository file each came from.
+pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
+    let engine = kustomize().ok_or_else(|| RenderError::NoEngine {
+        path: path.to_string(),
+    })?;
+    // A kustomization of our own around the user's, asking for origin
+    // annotations; it lives beside the checkout's files.
+    let wrapper = root.join(".jobcd-render");
+    std::fs::create_dir_all(&wrapper)?;
+    let target = if path.is_empty() {
+        ".".to_string()
+    } else {
+        path.to_string()
+    };
+    std::fs::write(
+        wrapper.join("kustomization.yaml"),
+        format!("resources:\n  - ../{target}\nbuildMetadata: [originAnnotations]\n"),
+    )?;
+    let (mut command, seen_root) = sandboxed(&engine, root);
+    command
+        .args(["build", "--load-restrictor", "LoadRestrictionsRootOnly"])
+        .arg(seen_root.join(".jobcd-render"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let output = run_bounded(command, &engine, path)?;
+    let _ = std::fs::remove_dir_all(&wrapper);
+    Ok(split_by_origin(&output, path))
+}
+
+/// A render's objects, or, when the repository's kustomization is at fault
+/// (the build failed, ran too long, wrote too much), a tree holding that
+/// one problem: the revision is invalid, as one with a bad manifest is.
+/// Errors of this machine (no kustomize) stay errors.
+pub fn tree(
+    rendered: Result<manifest::Tree, RenderError>,
+    path: &str,
+) -> Result<manifest::Tree, RenderError> {
+    match rendered {
+        Ok(tree) => Ok(tree),
+        Err(
+            e @ (RenderError::Failed { .. }
+            | RenderError::TooSlow { .. }
+            | RenderError::TooLarge { .. }),
+        ) => {
+            let file = if path.is_empty() {
+                "kustomization.yaml".to_string()
+            } else {
+                format!("{path}/kustomization.yaml")
+            };
+            Ok(manifest::Tree {
+                files: Vec::new(),
+                problems: vec![
+                    manifest::Diagnostic::file_error(&file, 0, e.to_string()).with_hint(
+                        "fix the kustomization; `kustomize build` of the path shows the same error",
+                    ),
+                ],
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// kustomize in bubblewrap when it exists (the checkout at /src, read-only,
+/// and nothing else of this machine; no network), else as a plain process;
+/// either way with an empty environment. Also where the command sees the
+/// checkout.
+fn sandboxed(engine: &Path, root: &Path) -> (Command, PathBuf) {
+    let bwrap = std::env::var_os("JOBCD_BWRAP")
+        .map(PathBuf::from)
+        .or_else(|| crate::programs::on_path("bwrap"))
+        .filter(|b| b.is_file());
+    let (mut command, seen) = match bwrap {
+        Some(bwrap) => {
+            let mut c = Command::new(bwrap);
+            c.args(["--unshare-all", "--die-with-parent", "--new-session"])
+                .arg("--ro-bind")
+                .arg(root)
+                .arg("/src")
+                .arg("--ro-bind")
+                .arg(engine)
+                .arg("/kustomize")
+                .args([
+                    "--proc",
+                    "/proc",
+                    "--dev",
+                    "/dev",
+                    "--tmpfs",
+                    "/tmp",
+                    "--chdir",
+                    "/src",
+                    "/kustomize",
+                ]);
+            (c, PathBuf::from("/src"))
+        }
+        None => {
+            let mut c = Command::new(engine);
+            c.current_dir(root);
+            (c, root.to_path_buf())
+        }
+    };
+    command.env_clear().env("HOME", "/nonexistent");
+    (command, seen)
+}
+
+/// Runs `command`, keeping at most [`OUTPUT_LIMIT`] of its stdout and
+/// stopping it after [`TIME_LIMIT`].
+fn run_bounded(mut command: Command, engine: &Path, path: &str) -> Result<Vec<u8>, RenderError> {
+    let mut child = command.spawn().map_err(|source| RenderError::Start {
+        engine: engine.display().to_string(),
+        source,
+    })?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let read = (&mut stdout)
+            .take(OUTPUT_LIMIT as u64 + 1)
+            .read_to_end(&mut out);
+        (read, out)
+    });
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = (&mut stderr).take(64 << 10).read_to_string(&mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > TIME_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(RenderError::TooSlow {
+                path: path.to_string(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (_, out) = reader.join().unwrap_or((Ok(0), Vec::new()));
+    let message = errors.join().unwrap_or_default();
+    if out.len() > OUTPUT_LIMIT {
+        return Err(RenderError::TooLarge {
+            path: path.to_string(),
+        });
+    }
+    if !status.success() {
+        return Err(RenderError::Failed {
+            path: path.to_string(),
+            message: message.trim().trim_start_matches("Error: ").to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// The rendered stream, one file per repository file the objects came
+/// from (in the order they came), without the origin annotations.
+fn split_by_origin(output: &[u8], path: &str) -> manifest::Tree {
+    let text = String::from_utf8_lossy(output);
+    let mut files: Vec<(String, String)> = Vec::new();
+    for document in text.split("\n---\n") {
+        let (origin, cleaned) = without_origin(document);
+        let origin = origin.unwrap_or_else(|| format!("{path}/kustomization.yaml"));
+        let name = format!("{origin} (kustomize build {path})");
+        match files.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, text)) => {
+                text.push_str("---\n");
+                text.push_str(&cleaned);
+            }
+            None => files.push((name, cleaned)),
+        }
+    }
+    manifest::Tree {
+        files: files
+            .into_iter()
+            .map(|(path, text)| SourceFile {
+                path,
+                bytes: text.into_bytes(),
+            })
+            .collect(),
+        problems: Vec::new(),
+    }
+}
+
+/// A document's origin (the repository path of the file it came from) and
+/// the document without the `config.kubernetes.io/origin` annotation (and
+/// without `annotations:` when that was the only one). kustomize writes
+/// top-level metadata at two spaces and annotations at four.
+fn without_origin(document: &str) -> (Option<String>, String) {
+    const KEY: &str = "    config.kubernetes.io/origin: |";
+    let lines: Vec<&str> = document.lines().collect();
+    let Some(at) = lines.iter().position(|l| *l == KEY) else {
+        return (None, ensure_newline(document));
+    };
+    let end = lines[at + 1..]
+        .iter()
+        .position(|l| !l.starts_with("      "))
+        .map_or(lines.len(), |n| at + 1 + n);
+    let origin = lines[at + 1..end].iter().find_map(|l| {
+        let l = l.trim();
+        l.strip_prefix("path: ")
+            .or_else(|| l.strip_prefix("configuredIn: "))
+            .map(|p| p.trim_start_matches("../").to_string())
+    });
+    let mut kept: Vec<&str> = lines[..at].iter().chain(&lines[end..]).copied().collect();
+    // `  annotations:` left with no entry of its own.
+    if let Some(a) = kept.iter().position(|l| *l == "  annotations:")
+        && !kept.get(a + 1).is_some_and(|next| next.starts_with("    "))
+    {
+        kept.remove(a);
+    }
+    (origin, ensure_newline(&kept.join("\n")))
+}
+
+fn ensure_newline(text: &str) -> String {
+    let mut text = text.trim_end_matches('\n').to_string();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_taken_out_and_name_the_file() {
+        let document = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../deploy/base/job.yaml\n  labels:\n    env: prod\n  name: prod-migrate\n";
+        let (origin, cleaned) = without_origin(document);
+        assert_eq!(origin.as_deref(), Some("deploy/base/job.yaml"));
+        assert_eq!(
+            cleaned,
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  labels:\n    env: prod\n  name: prod-migrate\n"
+        );
+        let kept = "metadata:\n  annotations:\n    a: b\n    config.kubernetes.io/origin: |\n      configuredIn: ../k/kustomization.yaml\n      configuredBy:\n        kind: ConfigMapGenerator\n  name: x\n";
+        let (origin, cleaned) = without_origin(kept);
+        assert_eq!(origin.as_deref(), Some("k/kustomization.yaml"));
+        assert_eq!(cleaned, "metadata:\n  annotations:\n    a: b\n  name: x\n");
+    }
+
+    #[test]
+    fn auto_builds_only_a_kustomization() {
+        assert!(builds(Render::Auto, &["kustomization.yaml", "job.yaml"]));
+        assert!(builds(Render::Auto, &["Kustomization"]));
+        assert!(!builds(Render::Auto, &["job.yaml"]));
+        assert!(!builds(Render::Plain, &["kustomization.yaml"]));
+        assert!(builds(Render::Kustomize, &[]));
+        assert_eq!("kustomize".parse(), Ok(Render::Kustomize));
+        assert!("helm".parse::<Render>().is_err());
+    }
+}

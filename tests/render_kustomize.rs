@@ -1,0 +1,277 @@
+//! Sources kept as Kustomize overlays, rendered by the real `kustomize`
+//! (built by scripts/test-deps): validated with each problem named at the
+//! repository file it came from, synced as the objects the overlay makes,
+//! re-run when only the overlay's patch changes, and the repository's
+//! attempts to read outside itself refused.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use support::jobs_repo::JobsRepo;
+
+fn kustomize() -> PathBuf {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kustomize-binary");
+    let out = Command::new(script).output().unwrap();
+    assert!(out.status.success(), "scripts/kustomize-binary: {out:?}");
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .trim(),
+    )
+    .join("kustomize")
+}
+
+const BASE_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: busybox
+          command: [sh, -c, 'echo migrating']
+";
+
+const BASE: &str = "resources: [job.yaml]
+configMapGenerator:
+  - name: migrate-env
+    literals: [MODE=base]
+";
+
+fn overlay(backoff: u32) -> String {
+    format!(
+        "resources: [../../base]
+namePrefix: prod-
+namespace: batch
+labels:
+  - pairs: {{env: prod}}
+    includeTemplates: true
+patches:
+  - target: {{kind: Job, name: migrate}}
+    patch: |-
+      - op: replace
+        path: /spec/backoffLimit
+        value: {backoff}
+  - patch: |-
+      apiVersion: batch/v1
+      kind: Job
+      metadata:
+        name: migrate
+      spec:
+        activeDeadlineSeconds: 600
+"
+    )
+}
+
+/// jobcd on `repo` (its `jobs/` prefix is where JobsRepo keeps files).
+fn jobcd(repo: &JobsRepo, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .env("HOME", repo.dir.path())
+        .env("JOBCD_KUSTOMIZE", kustomize())
+        .arg("--state-dir")
+        .arg(repo.dir.path().join("state"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn on_overlay<'a>(repo: &'a JobsRepo, command: &'a str, extra: &[&'a str]) -> Vec<String> {
+    let mut args = vec![
+        command.to_string(),
+        "--repo".into(),
+        repo.path().display().to_string(),
+        "--path".into(),
+        "jobs/overlays/prod".into(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_string()));
+    args
+}
+
+fn run(repo: &JobsRepo, command: &str, extra: &[&str]) -> Output {
+    let args = on_overlay(repo, command, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    jobcd(repo, &args)
+}
+
+#[test]
+fn an_overlay_is_validated_and_synced_as_the_objects_it_makes() {
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        ("base/job.yaml", Some(BASE_JOB)),
+        ("base/kustomization.yaml", Some(BASE)),
+        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
+    ]);
+    let out = run(&repo, "validate", &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let objects = report["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 1, "{report}");
+    assert_eq!(objects[0]["namespace"], "batch");
+    assert_eq!(objects[0]["name"], "prod-migrate");
+    assert_eq!(
+        objects[0]["file"], "jobs/base/job.yaml (kustomize build jobs/overlays/prod)",
+        "the object names the file it came from: {report}"
+    );
+    assert_eq!(
+        report["ignored"].as_array().unwrap().len(),
+        1,
+        "the generated ConfigMap"
+    );
+
+    // Synced as rendered: patched, prefixed, in the overlay's namespace.
+    let out = run(&repo, "sync", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("Job batch/prod-migrate: Complete"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&repo, "sync", &[]);
+    assert!(
+        text(&out).contains("1 unchanged"),
+        "run once: {}",
+        text(&out)
+    );
+
+    // Only the overlay's patch changes: the Job runs again.
+    repo.commit(&[("overlays/prod/kustomization.yaml", Some(&overlay(6)))]);
+    let out = run(&repo, "diff", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("Job batch/prod-migrate: re-run"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("+  backoffLimit: 6"), "{}", text(&out));
+    let out = run(&repo, "sync", &[]);
+    assert!(text(&out).contains("1 re-run"), "{}", text(&out));
+}
+
+#[test]
+fn a_mistake_in_the_base_is_named_at_the_base_file() {
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        (
+            "base/job.yaml",
+            Some(&BASE_JOB.replace("backoffLimit: 2", "backoffLimit: 2\n  parallelism: -1")),
+        ),
+        ("base/kustomization.yaml", Some(BASE)),
+        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
+    ]);
+    let out = run(&repo, "validate", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("jobs/base/job.yaml (kustomize build jobs/overlays/prod):"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("Job batch/prod-migrate: spec.parallelism"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_repository_cannot_make_kustomize_read_outside_it_or_the_network() {
+    for (name, kustomization, extra, refused) in [
+        (
+            "a base outside the repository",
+            "resources: [../../../../../../../../etc]\n",
+            None,
+            "lstat /etc: no such file or directory",
+        ),
+        (
+            "a remote base",
+            "resources:\n  - https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.0.0\n",
+            None,
+            "no 'git' program on path",
+        ),
+        (
+            "a patch file outside the kustomization's root",
+            "resources: [job.yaml]\npatches:\n  - path: ../secret.yaml\n",
+            Some((
+                "overlays/secret.yaml",
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\n",
+            )),
+            "is not in or below",
+        ),
+    ] {
+        let repo = JobsRepo::new();
+        let mut files = vec![
+            ("overlays/prod/kustomization.yaml", Some(kustomization)),
+            ("overlays/prod/job.yaml", Some(BASE_JOB)),
+        ];
+        if let Some((path, content)) = extra {
+            files.push((path, Some(content)));
+        }
+        repo.commit(&files);
+        let out = run(&repo, "validate", &[]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out));
+        let said = text(&out);
+        assert!(
+            said.contains("error: jobs/overlays/prod/kustomization.yaml: kustomize build jobs/overlays/prod failed")
+                && said.contains(refused),
+            "{name}: {said}"
+        );
+    }
+    // A symlink to a file of this machine is not written out for kustomize.
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        ("overlays/prod/kustomization.yaml", Some("resources: [job.yaml]\nconfigMapGenerator:\n  - name: stolen\n    files: [passwd]\n")),
+        ("overlays/prod/job.yaml", Some(BASE_JOB)),
+    ]);
+    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("jobs/overlays/prod/passwd"))
+        .unwrap();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "link"]);
+    let out = run(&repo, "validate", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("passwd"),
+        "the missing file is named: {}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("root:x:0:0"), "{}", text(&out));
+}
+
+#[test]
+fn plain_reads_the_yaml_as_it_is() {
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        (
+            "overlays/prod/kustomization.yaml",
+            Some("resources: [job.yaml]\nnamePrefix: prod-\n"),
+        ),
+        ("overlays/prod/job.yaml", Some(BASE_JOB)),
+    ]);
+    let out = run(&repo, "validate", &["--render", "plain", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The kustomization itself has no apiVersion or kind: plain reading
+    // reports it, as before rendering existed.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["name"] == "migrate"),
+        "{report}"
+    );
+}
