@@ -275,3 +275,65 @@ fn plain_reads_the_yaml_as_it_is() {
         "{report}"
     );
 }
+
+#[test]
+fn preview_tells_the_schedule_story_of_an_overlay_only_change() {
+    let cron = "apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+spec:
+  schedule: '0 3 * * *'
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: backup, image: busybox, command: ['true']}]
+";
+    let overlay = |schedule: &str| {
+        format!(
+            "resources: [../../base]\nnamePrefix: prod-\npatches:\n  - target: {{kind: CronJob, name: nightly}}\n    patch: |-\n      - op: replace\n        path: /spec/schedule\n        value: '{schedule}'\n"
+        )
+    };
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        ("base/cron.yaml", Some(cron)),
+        ("base/kustomization.yaml", Some("resources: [cron.yaml]\n")),
+        (
+            "overlays/prod/kustomization.yaml",
+            Some(&overlay("0 3 * * *")),
+        ),
+    ]);
+    repo.git(&["checkout", "-q", "-b", "later"]);
+    repo.commit(&[(
+        "overlays/prod/kustomization.yaml",
+        Some(&overlay("30 4 * * *")),
+    )]);
+    let out = run(
+        &repo,
+        "preview",
+        &[
+            "--base",
+            "main",
+            "--head",
+            "later",
+            "--now",
+            "2026-11-27T08:00:00Z",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let story = report["cronjobs"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"]["name"] == "prod-nightly"))
+        .unwrap_or_else(|| panic!("prod-nightly in {report}"));
+    assert_eq!(story["before"]["schedule"], "0 3 * * *", "{story}");
+    assert_eq!(story["after"]["schedule"], "30 4 * * *", "{story}");
+    assert_eq!(
+        report["changes"][0]["file"],
+        "jobs/base/cron.yaml (kustomize build jobs/overlays/prod)"
+    );
+}
