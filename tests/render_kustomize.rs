@@ -337,3 +337,40 @@ spec:
         "jobs/base/cron.yaml (kustomize build jobs/overlays/prod)"
     );
 }
+
+#[test]
+fn a_revision_already_rendered_is_not_built_again() {
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        ("base/job.yaml", Some(BASE_JOB)),
+        ("base/kustomization.yaml", Some(BASE)),
+        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
+    ]);
+    let names = |out: &Output| -> Vec<String> {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = run(&repo, "validate", &["-o", "json"]);
+    assert_eq!(names(&first), ["prod-migrate"], "{}", text(&first));
+    let cache = repo.dir.path().join("state/render-cache");
+    let entries: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    // Mark the cached render: the next read of the same revision shows the
+    // mark, so it came from the cache, not from kustomize.
+    let cached = std::fs::read_to_string(&entries[0]).unwrap();
+    std::fs::write(&entries[0], cached.replace("prod-migrate", "prod-cached")).unwrap();
+    let again = run(&repo, "validate", &["-o", "json"]);
+    assert_eq!(names(&again), ["prod-cached"], "{}", text(&again));
+    // A new commit is a new tree: rendered afresh.
+    repo.commit(&[("overlays/prod/kustomization.yaml", Some(&overlay(7)))]);
+    let fresh = run(&repo, "validate", &["-o", "json"]);
+    assert_eq!(names(&fresh), ["prod-migrate"], "{}", text(&fresh));
+}

@@ -212,7 +212,8 @@ fn a_source_names_how_it_is_rendered() {
         config.sources.iter().map(|s| s.render).collect();
     use crate::source::render::Render;
     assert_eq!(renders, [Render::Auto, Render::Kustomize, Render::Plain]);
-    let wrong = problems("target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a, render: helm}\n");
+    let wrong =
+        problems("target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a, render: helm}\n");
     assert!(
         wrong
             .iter()

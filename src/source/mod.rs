@@ -317,10 +317,17 @@ impl Source {
         if !self.renders(&tree::names_in(repo, top, &self.path)) {
             return Ok(None);
         }
+        let path = self.clean_path();
+        let cache = render::Cache::new(&self.state_dir);
+        let key = render::Cache::key(&top.id().to_string(), &path, self.render);
+        if let Some(tree) = cache.get(&key) {
+            return Ok(Some(tree));
+        }
         let dir = render::Scratch::new()?;
         tree::write_out(repo, top, dir.path(), sha)?;
-        let path = self.clean_path();
-        Ok(Some(render::tree(render::build(dir.path(), &path), &path)?))
+        let tree = render::tree(render::build(dir.path(), &path), &path)?;
+        cache.put(&key, &tree);
+        Ok(Some(tree))
     }
 
     /// The manifests under the source's path in what merging commit `head`

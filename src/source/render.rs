@@ -189,6 +189,117 @@ pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
     Ok(split_by_origin(&output, path))
 }
 
+/// Renders already made, in the state directory: a revision whose commit
+/// tree, manifest path and renderer are the same is not built again (so a
+/// steady `serve` poll renders nothing). Each entry is one JSON file named
+/// by the hash of its key, written atomically; the oldest beyond
+/// [`CACHE_ENTRIES`] are removed. Only renders without problems are kept.
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// Renders the cache keeps.
+pub const CACHE_ENTRIES: usize = 64;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Entry {
+    path: String,
+    text: String,
+}
+
+impl Cache {
+    /// The cache under `state_dir`.
+    pub fn new(state_dir: &Path) -> Cache {
+        Cache {
+            dir: state_dir.join("render-cache"),
+        }
+    }
+
+    /// The key of a render of `path` in the tree `tree_id` with `render`
+    /// by the kustomize that would run now (its path, size and time, so a
+    /// new kustomize renders afresh).
+    pub fn key(tree_id: &str, path: &str, render: Render) -> String {
+        let engine = kustomize()
+            .map(|e| {
+                let meta = std::fs::metadata(&e).ok();
+                let stamp = meta
+                    .as_ref()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                format!(
+                    "{}:{}:{:?}",
+                    e.display(),
+                    meta.map_or(0, |m| m.len()),
+                    stamp
+                )
+            })
+            .unwrap_or_default();
+        use sha2::Digest;
+        let digest =
+            sha2::Sha256::digest(format!("{tree_id}\n{path}\n{render:?}\n{engine}").as_bytes());
+        crate::hex::hex(&digest)
+    }
+
+    /// The render stored under `key`.
+    pub fn get(&self, key: &str) -> Option<manifest::Tree> {
+        let text = std::fs::read(self.dir.join(format!("{key}.json"))).ok()?;
+        let entries: Vec<Entry> = serde_json::from_slice(&text).ok()?;
+        Some(manifest::Tree {
+            files: entries
+                .into_iter()
+                .map(|e| SourceFile {
+                    path: e.path,
+                    bytes: e.text.into_bytes(),
+                })
+                .collect(),
+            problems: Vec::new(),
+        })
+    }
+
+    /// Stores `tree` under `key` (when it has no problems); a cache that
+    /// cannot be written only costs a render next time.
+    pub fn put(&self, key: &str, tree: &manifest::Tree) {
+        if !tree.problems.is_empty() || std::fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        let entries: Vec<Entry> = tree
+            .files
+            .iter()
+            .map(|f| Entry {
+                path: f.path.clone(),
+                text: String::from_utf8_lossy(&f.bytes).into_owned(),
+            })
+            .collect();
+        let Ok(json) = serde_json::to_vec(&entries) else {
+            return;
+        };
+        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, json).is_ok() {
+            let _ = std::fs::rename(&tmp, self.dir.join(format!("{key}.json")));
+        }
+        self.prune();
+    }
+
+    /// Removes the oldest entries beyond [`CACHE_ENTRIES`].
+    fn prune(&self) {
+        let Ok(listing) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut entries: Vec<(std::time::SystemTime, PathBuf)> = listing
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        if entries.len() <= CACHE_ENTRIES {
+            return;
+        }
+        entries.sort();
+        for (_, path) in &entries[..entries.len() - CACHE_ENTRIES] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// A render's objects, or, when the repository's kustomization is at fault
 /// (the build failed, ran too long, wrote too much), a tree holding that
 /// one problem: the revision is invalid, as one with a bad manifest is.
