@@ -85,7 +85,7 @@ fn main() {
         ms(cold[ROUNDS / 2]),
         ms(cold[0]),
         ms(cold[ROUNDS - 1]),
-        ms(warm[(ROUNDS + 1) / 2]),
+        ms(warm[warm.len() / 2]),
         ms(plain[ROUNDS / 2]),
     );
 }
