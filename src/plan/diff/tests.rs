@@ -12,6 +12,17 @@ fn desired(command: &str, revision: &str) -> Desired {
     crate::testing::desired(object, "prod", revision)
 }
 
+/// The lines of a unified diff that add or remove, headers left out.
+fn changed_lines(diff: &str) -> Vec<&str> {
+    diff.lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .collect()
+}
+
 fn live(d: &Desired) -> Live {
     crate::testing::live(d, Some("prod"))
 }
@@ -36,15 +47,7 @@ fn a_changed_job_shows_the_changed_line_and_jobcds_metadata_apart() {
         "{}",
         d.user
     );
-    let changed: Vec<&str> = d
-        .user
-        .lines()
-        .filter(|l| {
-            (l.starts_with('-') || l.starts_with('+'))
-                && !l.starts_with("---")
-                && !l.starts_with("+++")
-        })
-        .collect();
+    let changed = changed_lines(&d.user);
     assert_eq!(
         changed.len(),
         2,
@@ -126,14 +129,7 @@ fn a_reverted_object_on_a_cluster_shows_only_what_drifted() {
     let step = &plan.steps()[0];
     assert_eq!(step.action, Action::Revert, "{}", step.reason);
     let shown = diff(step).expect("a revert has a diff").user;
-    let changed: Vec<&str> = shown
-        .lines()
-        .filter(|l| {
-            (l.starts_with('-') || l.starts_with('+'))
-                && !l.starts_with("---")
-                && !l.starts_with("+++")
-        })
-        .collect();
+    let changed = changed_lines(&shown);
     assert_eq!(
         changed,
         ["-        - echo edited", "+        - echo one"],
