@@ -19,10 +19,14 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::manifest::{self, SourceFile};
+
+mod kustomize;
+
+pub use kustomize::build;
 
 /// How a source's manifests become objects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -155,38 +159,6 @@ pub fn builds(render: Render, names: &[&str]) -> bool {
         Render::Kustomize => true,
         Render::Auto => names.iter().any(|n| KUSTOMIZATION_FILES.contains(n)),
     }
-}
-
-/// `kustomize build` of `path` inside the checkout `root` (a directory
-/// holding the commit's files): the rendered objects, filed by the
-/// repository file each came from.
-pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
-    let engine = kustomize().ok_or_else(|| RenderError::NoEngine {
-        path: path.to_string(),
-    })?;
-    // A kustomization of our own around the user's, asking for origin
-    // annotations; it lives beside the checkout's files.
-    let wrapper = root.join(".jobcd-render");
-    std::fs::create_dir_all(&wrapper)?;
-    let target = if path.is_empty() {
-        ".".to_string()
-    } else {
-        path.to_string()
-    };
-    std::fs::write(
-        wrapper.join("kustomization.yaml"),
-        format!("resources:\n  - ../{target}\nbuildMetadata: [originAnnotations]\n"),
-    )?;
-    let (mut command, seen_root) = sandboxed(&engine, root);
-    command
-        .args(["build", "--load-restrictor", "LoadRestrictionsRootOnly"])
-        .arg(seen_root.join(".jobcd-render"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let output = run_bounded(command, &engine, path)?;
-    let _ = std::fs::remove_dir_all(&wrapper);
-    Ok(split_by_origin(&output, path))
 }
 
 /// Renders already made, in the state directory: a revision whose commit
@@ -337,7 +309,7 @@ pub fn tree(
 /// and nothing else of this machine; no network), else as a plain process;
 /// either way with an empty environment. Also where the command sees the
 /// checkout.
-fn sandboxed(engine: &Path, root: &Path) -> (Command, PathBuf) {
+pub(super) fn sandboxed(engine: &Path, root: &Path) -> (Command, PathBuf) {
     let bwrap = std::env::var_os("JOBCD_BWRAP")
         .map(PathBuf::from)
         .or_else(|| crate::programs::on_path("bwrap"))
@@ -377,7 +349,11 @@ fn sandboxed(engine: &Path, root: &Path) -> (Command, PathBuf) {
 
 /// Runs `command`, keeping at most [`OUTPUT_LIMIT`] of its stdout and
 /// stopping it after [`TIME_LIMIT`].
-fn run_bounded(mut command: Command, engine: &Path, path: &str) -> Result<Vec<u8>, RenderError> {
+pub(super) fn run_bounded(
+    mut command: Command,
+    engine: &Path,
+    path: &str,
+) -> Result<Vec<u8>, RenderError> {
     let mut child = command.spawn().map_err(|source| RenderError::Start {
         engine: engine.display().to_string(),
         source,
@@ -426,89 +402,9 @@ fn run_bounded(mut command: Command, engine: &Path, path: &str) -> Result<Vec<u8
     Ok(out)
 }
 
-/// The rendered stream, one file per repository file the objects came
-/// from (in the order they came), without the origin annotations.
-fn split_by_origin(output: &[u8], path: &str) -> manifest::Tree {
-    let text = String::from_utf8_lossy(output);
-    let mut files: Vec<(String, String)> = Vec::new();
-    for document in text.split("\n---\n") {
-        let (origin, cleaned) = without_origin(document);
-        let origin = origin.unwrap_or_else(|| format!("{path}/kustomization.yaml"));
-        let name = format!("{origin} (kustomize build {path})");
-        match files.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, text)) => {
-                text.push_str("---\n");
-                text.push_str(&cleaned);
-            }
-            None => files.push((name, cleaned)),
-        }
-    }
-    manifest::Tree {
-        files: files
-            .into_iter()
-            .map(|(path, text)| SourceFile {
-                path,
-                bytes: text.into_bytes(),
-            })
-            .collect(),
-        problems: Vec::new(),
-    }
-}
-
-/// A document's origin (the repository path of the file it came from) and
-/// the document without the `config.kubernetes.io/origin` annotation (and
-/// without `annotations:` when that was the only one). kustomize writes
-/// top-level metadata at two spaces and annotations at four.
-fn without_origin(document: &str) -> (Option<String>, String) {
-    const KEY: &str = "    config.kubernetes.io/origin: |";
-    let lines: Vec<&str> = document.lines().collect();
-    let Some(at) = lines.iter().position(|l| *l == KEY) else {
-        return (None, ensure_newline(document));
-    };
-    let end = lines[at + 1..]
-        .iter()
-        .position(|l| !l.starts_with("      "))
-        .map_or(lines.len(), |n| at + 1 + n);
-    let origin = lines[at + 1..end].iter().find_map(|l| {
-        let l = l.trim();
-        l.strip_prefix("path: ")
-            .or_else(|| l.strip_prefix("configuredIn: "))
-            .map(|p| p.trim_start_matches("../").to_string())
-    });
-    let mut kept: Vec<&str> = lines[..at].iter().chain(&lines[end..]).copied().collect();
-    // `  annotations:` left with no entry of its own.
-    if let Some(a) = kept.iter().position(|l| *l == "  annotations:")
-        && !kept.get(a + 1).is_some_and(|next| next.starts_with("    "))
-    {
-        kept.remove(a);
-    }
-    (origin, ensure_newline(&kept.join("\n")))
-}
-
-fn ensure_newline(text: &str) -> String {
-    let mut text = text.trim_end_matches('\n').to_string();
-    text.push('\n');
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origins_are_taken_out_and_name_the_file() {
-        let document = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../deploy/base/job.yaml\n  labels:\n    env: prod\n  name: prod-migrate\n";
-        let (origin, cleaned) = without_origin(document);
-        assert_eq!(origin.as_deref(), Some("deploy/base/job.yaml"));
-        assert_eq!(
-            cleaned,
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  labels:\n    env: prod\n  name: prod-migrate\n"
-        );
-        let kept = "metadata:\n  annotations:\n    a: b\n    config.kubernetes.io/origin: |\n      configuredIn: ../k/kustomization.yaml\n      configuredBy:\n        kind: ConfigMapGenerator\n  name: x\n";
-        let (origin, cleaned) = without_origin(kept);
-        assert_eq!(origin.as_deref(), Some("k/kustomization.yaml"));
-        assert_eq!(cleaned, "metadata:\n  annotations:\n    a: b\n  name: x\n");
-    }
 
     #[test]
     fn auto_builds_only_a_kustomization() {
