@@ -39,7 +39,7 @@ pub(crate) struct Args {
     /// Directory inside the repository holding the manifests.
     #[arg(long, default_value = "", env = "JOBCD_PATH")]
     path: String,
-    /// How manifests are rendered: auto (kustomize build when the path holds a kustomization.yaml), plain YAML, or kustomize.
+    /// How manifests are rendered: auto (kustomize build of a kustomization, helm template of a chart), plain YAML, kustomize or helm.
     #[arg(long, default_value = "auto", env = "JOBCD_RENDER")]
     render: crate::source::render::Render,
     /// How far ahead to count runs and look for collisions, e.g. 7d, 24h, 90m, 2w.

@@ -23,7 +23,7 @@ pub(crate) struct RepoArgs {
     /// For a local repository: read the working tree, uncommitted edits included, instead of the commit.
     #[arg(long)]
     pub uncommitted: bool,
-    /// How manifests are rendered: auto (kustomize build when the path holds a kustomization.yaml), plain YAML, or kustomize.
+    /// How manifests are rendered: auto (kustomize build of a kustomization, helm template of a chart), plain YAML, kustomize or helm.
     #[arg(long, default_value = "auto", env = "JOBCD_RENDER")]
     pub render: crate::source::render::Render,
     #[command(flatten)]

@@ -213,11 +213,11 @@ fn a_source_names_how_it_is_rendered() {
     use crate::source::render::Render;
     assert_eq!(renders, [Render::Auto, Render::Kustomize, Render::Plain]);
     let wrong =
-        problems("target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a, render: helm}\n");
+        problems("target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a, render: jsonnet}\n");
     assert!(
         wrong
             .iter()
-            .any(|p| p.contains("sources[0].render") && p.contains("\"helm\" is not a renderer")),
+            .any(|p| p.contains("sources[0].render") && p.contains("\"jsonnet\" is not a renderer")),
         "{wrong:?}"
     );
 }

@@ -270,12 +270,10 @@ impl Source {
                             .collect()
                     })
                     .unwrap_or_default();
-                if self.renders(&names) {
+                if let Some(engine) = self.renders(&names) {
+                    let path = self.clean_path();
                     return Ok(Snapshot {
-                        tree: render::tree(
-                            render::build(workdir, &self.clean_path()),
-                            &self.clean_path(),
-                        )?,
+                        tree: render::tree(render::build(engine, workdir, &path), engine, &path)?,
                         revision,
                     });
                 }
@@ -300,8 +298,8 @@ impl Source {
         tree::normalise(&self.path).unwrap_or_default()
     }
 
-    /// Whether the path, holding the files `names`, is rendered.
-    fn renders(&self, names: &[String]) -> bool {
+    /// The engine that renders the path, holding the files `names`, if any.
+    fn renders(&self, names: &[String]) -> Option<render::Engine> {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         render::builds(self.render, &names)
     }
@@ -314,18 +312,18 @@ impl Source {
         top: &git2::Tree<'_>,
         sha: &str,
     ) -> Result<Option<manifest::Tree>, Error> {
-        if !self.renders(&tree::names_in(repo, top, &self.path)) {
+        let Some(engine) = self.renders(&tree::names_in(repo, top, &self.path)) else {
             return Ok(None);
-        }
+        };
         let path = self.clean_path();
         let cache = render::Cache::new(&self.state_dir);
-        let key = render::Cache::key(&top.id().to_string(), &path, self.render);
+        let key = render::Cache::key(&top.id().to_string(), &path, self.render, engine);
         if let Some(tree) = cache.get(&key) {
             return Ok(Some(tree));
         }
         let dir = render::Scratch::new()?;
         tree::write_out(repo, top, dir.path(), sha)?;
-        let tree = render::tree(render::build(dir.path(), &path), &path)?;
+        let tree = render::tree(render::build(engine, dir.path(), &path), engine, &path)?;
         cache.put(&key, &tree);
         Ok(Some(tree))
     }

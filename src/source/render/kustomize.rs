@@ -4,16 +4,19 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use super::{RenderError, kustomize, run_bounded, sandboxed};
+use super::{Engine, RenderError, run_bounded, sandboxed};
 use crate::manifest::{self, SourceFile};
 
 /// `kustomize build` of `path` inside the checkout `root` (a directory
 /// holding the commit's files): the rendered objects, filed by the
 /// repository file each came from.
 pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
-    let engine = kustomize().ok_or_else(|| RenderError::NoEngine {
-        path: path.to_string(),
-    })?;
+    let engine = Engine::Kustomize
+        .find()
+        .ok_or_else(|| RenderError::NoEngine {
+            engine: Engine::Kustomize,
+            path: path.to_string(),
+        })?;
     // A kustomization of our own around the user's, asking for origin
     // annotations; it lives beside the checkout's files.
     let wrapper = root.join(".jobcd-render");
@@ -34,7 +37,7 @@ pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let output = run_bounded(command, &engine, path)?;
+    let output = run_bounded(command, &engine, &Engine::Kustomize.command(path))?;
     let _ = std::fs::remove_dir_all(&wrapper);
     Ok(split_by_origin(&output, path))
 }

@@ -24,21 +24,75 @@ use std::time::{Duration, Instant};
 
 use crate::manifest::{self, SourceFile};
 
+mod helm;
 mod kustomize;
-
-pub use kustomize::build;
 
 /// How a source's manifests become objects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Render {
-    /// Build with kustomize when the path holds a kustomization, else read
-    /// the YAML files as they are.
+    /// Build with kustomize when the path holds a kustomization, template
+    /// with helm when it holds a `Chart.yaml`, else read the YAML files as
+    /// they are.
     #[default]
     Auto,
     /// The YAML files as they are.
     Plain,
     /// Always `kustomize build` the path.
     Kustomize,
+    /// Always `helm template` the path.
+    Helm,
+}
+
+/// A rendering engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// `kustomize build`.
+    Kustomize,
+    /// `helm template`.
+    Helm,
+}
+
+impl Engine {
+    /// The program's name, as found on `PATH`.
+    pub fn program(self) -> &'static str {
+        match self {
+            Engine::Kustomize => "kustomize",
+            Engine::Helm => "helm",
+        }
+    }
+
+    /// The variable that names the program.
+    pub fn variable(self) -> &'static str {
+        match self {
+            Engine::Kustomize => "JOBCD_KUSTOMIZE",
+            Engine::Helm => "JOBCD_HELM",
+        }
+    }
+
+    /// The file that makes a directory this engine's input.
+    pub fn input(self) -> &'static str {
+        match self {
+            Engine::Kustomize => "kustomization.yaml",
+            Engine::Helm => "Chart.yaml",
+        }
+    }
+
+    /// The command a person would run, for messages: `kustomize build
+    /// deploy/prod`.
+    pub fn command(self, path: &str) -> String {
+        match self {
+            Engine::Kustomize => format!("kustomize build {path}"),
+            Engine::Helm => format!("helm template {path}"),
+        }
+    }
+
+    /// The program to run: the variable's path, else the program on `PATH`.
+    pub fn find(self) -> Option<PathBuf> {
+        match std::env::var_os(self.variable()) {
+            Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+            _ => crate::programs::on_path(self.program()),
+        }
+    }
 }
 
 impl std::str::FromStr for Render {
@@ -49,8 +103,9 @@ impl std::str::FromStr for Render {
             "auto" => Ok(Render::Auto),
             "plain" => Ok(Render::Plain),
             "kustomize" => Ok(Render::Kustomize),
+            "helm" => Ok(Render::Helm),
             other => Err(format!(
-                "{other:?} is not a renderer: use auto, plain or kustomize"
+                "{other:?} is not a renderer: use auto, plain, kustomize or helm"
             )),
         }
     }
@@ -68,11 +123,14 @@ pub const OUTPUT_LIMIT: usize = 64 << 20;
 /// Why a render failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// No kustomize to run.
+    /// No engine to run.
     #[error(
-        "{path} holds a kustomization, and no kustomize was found: install kustomize on PATH or name it with JOBCD_KUSTOMIZE (or render plain with --render plain)"
+        "{path} holds a {}, and no {} was found: install it on PATH or name it with {} (or render plain with --render plain)",
+        engine.input(), engine.program(), engine.variable()
     )]
     NoEngine {
+        /// The engine.
+        engine: Engine,
         /// The manifest path.
         path: String,
     },
@@ -84,28 +142,28 @@ pub enum RenderError {
         /// Why.
         source: std::io::Error,
     },
-    /// The build failed; its own message says why.
-    #[error("kustomize build {path} failed: {message}")]
+    /// The render failed; the engine's own message says why.
+    #[error("{what} failed: {message}")]
     Failed {
-        /// The manifest path.
-        path: String,
-        /// kustomize's error output.
+        /// The command, as a person would run it.
+        what: String,
+        /// The engine's error output.
         message: String,
     },
-    /// The build ran past [`TIME_LIMIT`].
-    #[error("kustomize build {path} took longer than {}s and was stopped", TIME_LIMIT.as_secs())]
+    /// The render ran past [`TIME_LIMIT`].
+    #[error("{what} took longer than {}s and was stopped", TIME_LIMIT.as_secs())]
     TooSlow {
-        /// The manifest path.
-        path: String,
+        /// The command, as a person would run it.
+        what: String,
     },
-    /// The build wrote more than [`OUTPUT_LIMIT`].
-    #[error("kustomize build {path} wrote more than {} MiB and was stopped", OUTPUT_LIMIT >> 20)]
+    /// The render wrote more than [`OUTPUT_LIMIT`].
+    #[error("{what} wrote more than {} MiB and was stopped", OUTPUT_LIMIT >> 20)]
     TooLarge {
-        /// The manifest path.
-        path: String,
+        /// The command, as a person would run it.
+        what: String,
     },
     /// Writing the commit's files out failed.
-    #[error("writing the commit's files for kustomize: {0}")]
+    #[error("writing the commit's files for rendering: {0}")]
     Write(#[from] std::io::Error),
 }
 
@@ -143,21 +201,28 @@ impl Drop for Scratch {
     }
 }
 
-/// The kustomize to run: `JOBCD_KUSTOMIZE`, else `kustomize` on `PATH`.
-pub fn kustomize() -> Option<PathBuf> {
-    match std::env::var_os("JOBCD_KUSTOMIZE") {
-        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
-        _ => crate::programs::on_path("kustomize"),
+/// The engine `render` builds the directory holding the files `names`
+/// with, if any.
+pub fn builds(render: Render, names: &[&str]) -> Option<Engine> {
+    match render {
+        Render::Plain => None,
+        Render::Kustomize => Some(Engine::Kustomize),
+        Render::Helm => Some(Engine::Helm),
+        Render::Auto if names.iter().any(|n| KUSTOMIZATION_FILES.contains(n)) => {
+            Some(Engine::Kustomize)
+        }
+        Render::Auto if names.contains(&"Chart.yaml") => Some(Engine::Helm),
+        Render::Auto => None,
     }
 }
 
-/// Whether `render` builds the directory `path`, whose file names are
-/// `names`.
-pub fn builds(render: Render, names: &[&str]) -> bool {
-    match render {
-        Render::Plain => false,
-        Render::Kustomize => true,
-        Render::Auto => names.iter().any(|n| KUSTOMIZATION_FILES.contains(n)),
+/// `engine`'s render of `path` inside the checkout `root` (a directory
+/// holding the commit's files): the objects, filed by the repository file
+/// each came from.
+pub fn build(engine: Engine, root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
+    match engine {
+        Engine::Kustomize => kustomize::build(root, path),
+        Engine::Helm => helm::build(root, path),
     }
 }
 
@@ -190,8 +255,9 @@ impl Cache {
     /// The key of a render of `path` in the tree `tree_id` with `render`
     /// by the kustomize that would run now (its path, size and time, so a
     /// new kustomize renders afresh).
-    pub fn key(tree_id: &str, path: &str, render: Render) -> String {
-        let engine = kustomize()
+    pub fn key(tree_id: &str, path: &str, render: Render, engine: Engine) -> String {
+        let program = engine
+            .find()
             .map(|e| {
                 let meta = std::fs::metadata(&e).ok();
                 let stamp = meta
@@ -207,8 +273,9 @@ impl Cache {
             })
             .unwrap_or_default();
         use sha2::Digest;
-        let digest =
-            sha2::Sha256::digest(format!("{tree_id}\n{path}\n{render:?}\n{engine}").as_bytes());
+        let digest = sha2::Sha256::digest(
+            format!("{tree_id}\n{path}\n{render:?}\n{engine:?}\n{program}").as_bytes(),
+        );
         crate::hex::hex(&digest)
     }
 
@@ -278,6 +345,7 @@ impl Cache {
 /// Errors of this machine (no kustomize) stay errors.
 pub fn tree(
     rendered: Result<manifest::Tree, RenderError>,
+    engine: Engine,
     path: &str,
 ) -> Result<manifest::Tree, RenderError> {
     match rendered {
@@ -288,16 +356,18 @@ pub fn tree(
             | RenderError::TooLarge { .. }),
         ) => {
             let file = if path.is_empty() {
-                "kustomization.yaml".to_string()
+                engine.input().to_string()
             } else {
-                format!("{path}/kustomization.yaml")
+                format!("{path}/{}", engine.input())
             };
+            let hint = format!(
+                "fix the repository's input; `{}` shows the same error",
+                engine.command(if path.is_empty() { "." } else { path })
+            );
             Ok(manifest::Tree {
                 files: Vec::new(),
                 problems: vec![
-                    manifest::Diagnostic::file_error(&file, 0, e.to_string()).with_hint(
-                        "fix the kustomization; `kustomize build` of the path shows the same error",
-                    ),
+                    manifest::Diagnostic::file_error(&file, 0, e.to_string()).with_hint(hint),
                 ],
             })
         }
@@ -323,17 +393,10 @@ pub(super) fn sandboxed(engine: &Path, root: &Path) -> (Command, PathBuf) {
                 .arg("/src")
                 .arg("--ro-bind")
                 .arg(engine)
-                .arg("/kustomize")
+                .arg("/engine")
                 .args([
-                    "--proc",
-                    "/proc",
-                    "--dev",
-                    "/dev",
-                    "--tmpfs",
-                    "/tmp",
-                    "--chdir",
-                    "/src",
-                    "/kustomize",
+                    "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/src",
+                    "/engine",
                 ]);
             (c, PathBuf::from("/src"))
         }
@@ -352,7 +415,7 @@ pub(super) fn sandboxed(engine: &Path, root: &Path) -> (Command, PathBuf) {
 pub(super) fn run_bounded(
     mut command: Command,
     engine: &Path,
-    path: &str,
+    what: &str,
 ) -> Result<Vec<u8>, RenderError> {
     let mut child = command.spawn().map_err(|source| RenderError::Start {
         engine: engine.display().to_string(),
@@ -381,7 +444,7 @@ pub(super) fn run_bounded(
             let _ = child.kill();
             let _ = child.wait();
             return Err(RenderError::TooSlow {
-                path: path.to_string(),
+                what: what.to_string(),
             });
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -390,12 +453,12 @@ pub(super) fn run_bounded(
     let message = errors.join().unwrap_or_default();
     if out.len() > OUTPUT_LIMIT {
         return Err(RenderError::TooLarge {
-            path: path.to_string(),
+            what: what.to_string(),
         });
     }
     if !status.success() {
         return Err(RenderError::Failed {
-            path: path.to_string(),
+            what: what.to_string(),
             message: message.trim().trim_start_matches("Error: ").to_string(),
         });
     }
@@ -407,13 +470,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_builds_only_a_kustomization() {
-        assert!(builds(Render::Auto, &["kustomization.yaml", "job.yaml"]));
-        assert!(builds(Render::Auto, &["Kustomization"]));
-        assert!(!builds(Render::Auto, &["job.yaml"]));
-        assert!(!builds(Render::Plain, &["kustomization.yaml"]));
-        assert!(builds(Render::Kustomize, &[]));
-        assert_eq!("kustomize".parse(), Ok(Render::Kustomize));
-        assert!("helm".parse::<Render>().is_err());
+    fn auto_builds_a_kustomization_or_a_chart() {
+        let k = Some(Engine::Kustomize);
+        assert_eq!(builds(Render::Auto, &["kustomization.yaml", "job.yaml"]), k);
+        assert_eq!(builds(Render::Auto, &["Kustomization"]), k);
+        assert_eq!(
+            builds(Render::Auto, &["Chart.yaml", "values.yaml"]),
+            Some(Engine::Helm)
+        );
+        assert_eq!(builds(Render::Auto, &["job.yaml"]), None);
+        assert_eq!(builds(Render::Plain, &["kustomization.yaml"]), None);
+        assert_eq!(builds(Render::Kustomize, &[]), k);
+        assert_eq!(builds(Render::Helm, &[]), Some(Engine::Helm));
+        assert_eq!("helm".parse(), Ok(Render::Helm));
+        assert!("jsonnet".parse::<Render>().is_err());
     }
 }
