@@ -1,21 +1,22 @@
 //! Rendered sources: a manifest path that holds a `kustomization.yaml` is
-//! built with the real `kustomize`, as Flux and Argo CD build it, and the
-//! objects it produces are what jobcd validates, plans and applies.
+//! built with the real `kustomize`, one that holds a `Chart.yaml` is
+//! rendered with the real `helm template`, as Flux and Argo CD render them,
+//! and the objects they produce are what jobcd validates, plans and applies.
 //!
-//! A repository is untrusted input, and so is what it asks kustomize to do:
-//! - kustomize sees only the commit's files, written out to a temporary
+//! A repository is untrusted input, and so is what it asks an engine to do:
+//! - the engine sees only the commit's files, written out to a temporary
 //!   directory (symlinks are not written), and, where bubblewrap exists,
 //!   runs in a sandbox where that directory and the binary are all there
-//!   is, with no network (so no remote bases);
+//!   is, with no network (so no remote bases or chart repositories);
 //! - its environment is empty (no jobcd credentials, no `PATH` to find
-//!   `git` or plugins), its files load under kustomize's root-only
-//!   restrictor, it runs at most [`TIME_LIMIT`] and its output is cut at
-//!   [`OUTPUT_LIMIT`].
+//!   `git` or plugins), kustomize loads files under its root-only
+//!   restrictor, and a render runs at most [`TIME_LIMIT`] with its output
+//!   cut at [`OUTPUT_LIMIT`].
 //!
-//! Provenance: the build asks kustomize for origin annotations, and each
-//! rendered object is filed under the repository file it came from, named
-//! `<file> (kustomize build <path>)`, so a diagnostic names the file to
-//! edit. The annotations are removed before jobcd sees the objects.
+//! Provenance: each rendered object is filed under the repository file it
+//! came from (kustomize's origin annotations, Helm's `# Source:`
+//! comments), named `<file> (<engine command>)`, so a diagnostic names the
+//! file to edit.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
