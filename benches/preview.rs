@@ -122,6 +122,7 @@ fn main() {
                     timeout: Duration::from_secs(30),
                     uncommitted: false,
                     render: jobcd::source::render::Render::default(),
+                    helm: Default::default(),
                 };
                 source.snapshot().expect("snapshot").tree
             })

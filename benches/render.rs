@@ -58,6 +58,7 @@ fn main() {
         timeout: Duration::from_secs(30),
         uncommitted: false,
         render,
+        helm: Default::default(),
     };
     let objects = FILES * PER_FILE;
     let overlay = "deploy/overlays/prod";

@@ -40,6 +40,7 @@ fn main() {
             timeout: Duration::from_secs(30),
             uncommitted: false,
             render: jobcd::source::render::Render::default(),
+            helm: Default::default(),
         };
         let t = Instant::now();
         let snapshot = source.snapshot().expect("the first fetch works");

@@ -168,3 +168,49 @@ fn a_dependency_that_is_not_vendored_makes_the_revision_invalid() {
         "{said}"
     );
 }
+
+#[test]
+fn values_files_and_settings_of_the_repository_are_applied_in_order() {
+    let repo = chart_repo(CHART);
+    repo.commit(&[(
+        "env/prod.yaml",
+        Some("schedule: '30 4 * * *'\nimage: busybox:prod\n"),
+    )]);
+    let schedule_and_image = |extra: &[&str]| -> String {
+        let mut args = vec!["-o", "json"];
+        args.extend_from_slice(extra);
+        let out = run(&repo, "validate", &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        // The rendered files, read back, say what the values made.
+        let out = run(&repo, "diff", extra);
+        text(&out)
+    };
+    let defaults = schedule_and_image(&[]);
+    assert!(
+        defaults.contains("schedule: \"0 3 * * *\"") && defaults.contains("busybox:1.36"),
+        "{defaults}"
+    );
+    let prod = schedule_and_image(&["--helm-values", "jobs/env/prod.yaml"]);
+    assert!(
+        prod.contains("schedule: \"30 4 * * *\"") && prod.contains("busybox:prod"),
+        "{prod}"
+    );
+    let set = schedule_and_image(&[
+        "--helm-values",
+        "jobs/env/prod.yaml",
+        "--helm-set",
+        "image=busybox:set",
+    ]);
+    assert!(
+        set.contains("busybox:set") && set.contains("30 4 * * *"),
+        "--set comes last: {set}"
+    );
+    // A values file outside the repository is refused, not read.
+    let out = run(&repo, "validate", &["--helm-values", "/etc/passwd"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("must be a path inside the repository"),
+        "{}",
+        text(&out)
+    );
+}

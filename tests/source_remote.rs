@@ -75,6 +75,7 @@ fn source(
         timeout: TIMEOUT,
         uncommitted: false,
         render: jobcd::source::render::Render::default(),
+        helm: Default::default(),
     }
 }
 

@@ -39,6 +39,7 @@ fn source(dir: &Path) -> Source {
         timeout: Duration::from_secs(5),
         uncommitted: false,
         render: jobcd::source::render::Render::default(),
+        helm: Default::default(),
     }
 }
 

@@ -42,6 +42,12 @@ pub(crate) struct Args {
     /// How manifests are rendered: auto (kustomize build of a kustomization, helm template of a chart), plain YAML, kustomize or helm.
     #[arg(long, default_value = "auto", env = "JOBCD_RENDER")]
     render: crate::source::render::Render,
+    /// A Helm values file of the repository (a path from its top), after the chart's own; repeat for more.
+    #[arg(long = "helm-values", value_name = "FILE")]
+    helm_values: Vec<String>,
+    /// A Helm value, KEY=VALUE, after the values files; repeat for more.
+    #[arg(long = "helm-set", value_name = "KEY=VALUE")]
+    helm_set: Vec<String>,
     /// How far ahead to count runs and look for collisions, e.g. 7d, 24h, 90m, 2w.
     #[arg(long, default_value = "7d", value_parser = window)]
     window: SignedDuration,
@@ -229,6 +235,8 @@ fn source(
         path: args.path.clone(),
         uncommitted: false,
         render: args.render,
+        helm_values: args.helm_values.clone(),
+        helm_set: args.helm_set.clone(),
         credentials: args.credentials.clone(),
     };
     repo_args.source(&args.repo, state_dir.to_path_buf())

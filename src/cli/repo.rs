@@ -26,6 +26,12 @@ pub(crate) struct RepoArgs {
     /// How manifests are rendered: auto (kustomize build of a kustomization, helm template of a chart), plain YAML, kustomize or helm.
     #[arg(long, default_value = "auto", env = "JOBCD_RENDER")]
     pub render: crate::source::render::Render,
+    /// A Helm values file of the repository (a path from its top), after the chart's own; repeat for more.
+    #[arg(long = "helm-values", value_name = "FILE")]
+    pub helm_values: Vec<String>,
+    /// A Helm value, KEY=VALUE, after the values files; repeat for more.
+    #[arg(long = "helm-set", value_name = "KEY=VALUE")]
+    pub helm_set: Vec<String>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
 }
@@ -107,6 +113,10 @@ impl RepoArgs {
             timeout: Duration::from_secs(self.credentials.git_timeout.max(1)),
             uncommitted: self.uncommitted,
             render: self.render,
+            helm: crate::source::render::HelmValues {
+                files: self.helm_values.clone(),
+                set: self.helm_set.clone(),
+            },
         })
     }
 }

@@ -235,8 +235,10 @@ pub struct Source {
     pub timeout: Duration,
     /// For a local repository: read the working tree instead of the commit.
     pub uncommitted: bool,
-    /// How the manifests are rendered (plain YAML, or kustomize).
+    /// How the manifests are rendered (plain YAML, kustomize or helm).
     pub render: render::Render,
+    /// Values files and `--set` values for a Helm chart.
+    pub helm: render::HelmValues,
 }
 
 /// A revision and the manifest files in it.
@@ -273,7 +275,11 @@ impl Source {
                 if let Some(engine) = self.renders(&names) {
                     let path = self.clean_path();
                     return Ok(Snapshot {
-                        tree: render::tree(render::build(engine, workdir, &path), engine, &path)?,
+                        tree: render::tree(
+                            render::build(engine, workdir, &path, &self.helm),
+                            engine,
+                            &path,
+                        )?,
                         revision,
                     });
                 }
@@ -317,13 +323,22 @@ impl Source {
         };
         let path = self.clean_path();
         let cache = render::Cache::new(&self.state_dir);
-        let key = render::Cache::key(&top.id().to_string(), &path, self.render, engine);
+        let key = render::Cache::key(
+            &top.id().to_string(),
+            &format!("{path}\n{:?}", self.helm),
+            self.render,
+            engine,
+        );
         if let Some(tree) = cache.get(&key) {
             return Ok(Some(tree));
         }
         let dir = render::Scratch::new()?;
         tree::write_out(repo, top, dir.path(), sha)?;
-        let tree = render::tree(render::build(engine, dir.path(), &path), engine, &path)?;
+        let tree = render::tree(
+            render::build(engine, dir.path(), &path, &self.helm),
+            engine,
+            &path,
+        )?;
         cache.put(&key, &tree);
         Ok(Some(tree))
     }

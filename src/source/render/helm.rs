@@ -1,9 +1,9 @@
 //! `helm template` of a chart in the repository, and the objects it makes
 //! filed by the chart file that wrote each (Helm's `# Source:` comments).
 //!
-//! The chart renders with its own values (values files and `--set` are
-//! still to come), as release `<the chart directory's name>` in namespace
-//! `default`, without its test hooks; its dependencies must be vendored
+//! The chart renders with its own values, then the values files of the
+//! repository and the `--set` settings the source names, as release `<the
+//! chart directory's name>` in namespace `default`, without its test hooks; its dependencies must be vendored
 //! under `charts/` (nothing is downloaded). A hook Job
 //! (`helm.sh/hook: pre-install,pre-upgrade`, the usual migration) is synced
 //! as an ordinary Job: jobcd runs each Job once per spec, which is what an
@@ -12,11 +12,12 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use super::{Engine, RenderError, run_bounded, sandboxed};
+use super::{Engine, HelmValues, RenderError, run_bounded, sandboxed};
 use crate::manifest::{self, SourceFile};
 
-/// `helm template` of the chart at `path` inside the checkout `root`.
-pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
+/// `helm template` of the chart at `path` inside the checkout `root`, with
+/// `values` (files of the repository, then `--set`s).
+pub fn build(root: &Path, path: &str, values: &HelmValues) -> Result<manifest::Tree, RenderError> {
     let engine = Engine::Helm.find().ok_or_else(|| RenderError::NoEngine {
         engine: Engine::Helm,
         path: path.to_string(),
@@ -40,7 +41,23 @@ pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
     command
         .args(["template", &release])
         .arg(seen_root.join(path))
-        .args(["--namespace", "default", "--skip-tests"])
+        .args(["--namespace", "default", "--skip-tests"]);
+    for file in &values.files {
+        // Only files of the repository: a values file is read from the
+        // commit's files, never from this machine.
+        let inside = !file.starts_with('/') && !file.split('/').any(|p| p == "..");
+        if !inside {
+            return Err(RenderError::Failed {
+                what: Engine::Helm.command(path),
+                message: format!("values file {file:?} must be a path inside the repository"),
+            });
+        }
+        command.arg("--values").arg(seen_root.join(file));
+    }
+    for setting in &values.set {
+        command.arg("--set").arg(setting);
+    }
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -44,6 +44,17 @@ pub enum Render {
     Helm,
 }
 
+/// Values for a Helm chart, besides its own `values.yaml`: files of the
+/// repository (paths from its top, applied in order, as `helm -f`), then
+/// `KEY=VALUE` settings (as `helm --set`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelmValues {
+    /// Values files, repository paths.
+    pub files: Vec<String>,
+    /// `KEY=VALUE` settings.
+    pub set: Vec<String>,
+}
+
 /// A rendering engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -220,10 +231,15 @@ pub fn builds(render: Render, names: &[&str]) -> Option<Engine> {
 /// `engine`'s render of `path` inside the checkout `root` (a directory
 /// holding the commit's files): the objects, filed by the repository file
 /// each came from.
-pub fn build(engine: Engine, root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
+pub fn build(
+    engine: Engine,
+    root: &Path,
+    path: &str,
+    values: &HelmValues,
+) -> Result<manifest::Tree, RenderError> {
     match engine {
         Engine::Kustomize => kustomize::build(root, path),
-        Engine::Helm => helm::build(root, path),
+        Engine::Helm => helm::build(root, path, values),
     }
 }
 
