@@ -151,8 +151,10 @@ pub struct Source {
     pub allow_cleartext_password: bool,
     /// The webhook secret (GitHub/Gitea HMAC key, GitLab token).
     pub webhook_secret: Option<SecretRef>,
-    /// How its manifests are rendered (`render`: auto, plain, kustomize).
+    /// How its manifests are rendered (`render`: auto, plain, kustomize, helm).
     pub render: crate::source::render::Render,
+    /// Values of a Helm chart (`helmValues`, `helmSet`).
+    pub helm: crate::source::render::HelmValues,
 }
 
 /// A configuration that is wrong: every problem, by line.
@@ -495,6 +497,8 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                 "webhookSecretFile",
                 "webhookSecretEnv",
                 "render",
+                "helmValues",
+                "helmSet",
             ],
             p,
         );
@@ -547,6 +551,10 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                     p.add(line, &m.path_of("render"), e, None);
                     crate::source::render::Render::default()
                 }
+            },
+            helm: crate::source::render::HelmValues {
+                files: m.strings("helmValues", p).unwrap_or_default(),
+                set: m.strings("helmSet", p).unwrap_or_default(),
             },
         };
         out.push(source);

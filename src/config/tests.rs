@@ -206,12 +206,17 @@ fn the_example_configurations_are_valid() {
 
 #[test]
 fn a_source_names_how_it_is_rendered() {
-    let text = "target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a}\n  - {name: b, repo: /srv/b, render: kustomize}\n  - {name: c, repo: /srv/c, render: plain}\n";
+    let text = "target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a}\n  - {name: b, repo: /srv/b, render: kustomize}\n  - {name: c, repo: /srv/c, render: plain}\n  - {name: d, repo: /srv/d, render: helm, helmValues: [env/prod.yaml], helmSet: [image=x]}\n";
     let config = parse(text, "jobcd.yaml").expect("valid");
     let renders: Vec<crate::source::render::Render> =
         config.sources.iter().map(|s| s.render).collect();
     use crate::source::render::Render;
-    assert_eq!(renders, [Render::Auto, Render::Kustomize, Render::Plain]);
+    assert_eq!(
+        renders,
+        [Render::Auto, Render::Kustomize, Render::Plain, Render::Helm]
+    );
+    assert_eq!(config.sources[3].helm.files, ["env/prod.yaml"]);
+    assert_eq!(config.sources[3].helm.set, ["image=x"]);
     let wrong =
         problems("target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a, render: jsonnet}\n");
     assert!(

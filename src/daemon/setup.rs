@@ -100,7 +100,7 @@ pub fn source_of(s: &config::Source, state_dir: &Path) -> Result<Source, Error> 
         timeout: crate::source::DEFAULT_TIMEOUT,
         uncommitted: false,
         render: s.render,
-        helm: Default::default(),
+        helm: s.helm.clone(),
     })
 }
 
