@@ -214,3 +214,48 @@ fn values_files_and_settings_of_the_repository_are_applied_in_order() {
         text(&out)
     );
 }
+
+#[test]
+fn the_release_name_and_namespace_are_the_sources_to_choose() {
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        ("charts/migrations/Chart.yaml", Some(CHART)),
+        ("charts/migrations/values.yaml", Some(VALUES)),
+        (
+            "charts/migrations/templates/migrate.yaml",
+            Some(&MIGRATE.replace(
+                "  name: {{ .Release.Name }}-migrate\n",
+                "  name: {{ .Release.Name }}-migrate\n  namespace: {{ .Release.Namespace }}\n",
+            )),
+        ),
+    ]);
+    let out = run(
+        &repo,
+        "validate",
+        &[
+            "--helm-release",
+            "billing",
+            "--helm-namespace",
+            "batch",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let object = &report["objects"][0];
+    assert_eq!(
+        (object["namespace"].as_str(), object["name"].as_str()),
+        (Some("batch"), Some("billing-migrate")),
+        "{report}"
+    );
+    // Without them: the chart directory's name, in default.
+    let out = run(&repo, "validate", &["-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let object = &report["objects"][0];
+    assert_eq!(
+        (object["namespace"].as_str(), object["name"].as_str()),
+        (Some("default"), Some("migrations-migrate")),
+        "{report}"
+    );
+}

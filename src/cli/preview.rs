@@ -48,6 +48,12 @@ pub(crate) struct Args {
     /// A Helm value, KEY=VALUE, after the values files; repeat for more.
     #[arg(long = "helm-set", value_name = "KEY=VALUE")]
     helm_set: Vec<String>,
+    /// The Helm release name (default: the chart directory's name).
+    #[arg(long = "helm-release", value_name = "NAME")]
+    helm_release: Option<String>,
+    /// The Helm release's namespace, .Release.Namespace (default: default).
+    #[arg(long = "helm-namespace", value_name = "NAMESPACE")]
+    helm_namespace: Option<String>,
     /// How far ahead to count runs and look for collisions, e.g. 7d, 24h, 90m, 2w.
     #[arg(long, default_value = "7d", value_parser = window)]
     window: SignedDuration,
@@ -237,6 +243,8 @@ fn source(
         render: args.render,
         helm_values: args.helm_values.clone(),
         helm_set: args.helm_set.clone(),
+        helm_release: args.helm_release.clone(),
+        helm_namespace: args.helm_namespace.clone(),
         credentials: args.credentials.clone(),
     };
     repo_args.source(&args.repo, state_dir.to_path_buf())

@@ -32,6 +32,12 @@ pub(crate) struct RepoArgs {
     /// A Helm value, KEY=VALUE, after the values files; repeat for more.
     #[arg(long = "helm-set", value_name = "KEY=VALUE")]
     pub helm_set: Vec<String>,
+    /// The Helm release name (default: the chart directory's name).
+    #[arg(long = "helm-release", value_name = "NAME")]
+    pub helm_release: Option<String>,
+    /// The Helm release's namespace, .Release.Namespace (default: default).
+    #[arg(long = "helm-namespace", value_name = "NAMESPACE")]
+    pub helm_namespace: Option<String>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
 }
@@ -116,6 +122,8 @@ impl RepoArgs {
             helm: crate::source::render::HelmValues {
                 files: self.helm_values.clone(),
                 set: self.helm_set.clone(),
+                release: self.helm_release.clone(),
+                namespace: self.helm_namespace.clone(),
             },
         })
     }

@@ -499,6 +499,8 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                 "render",
                 "helmValues",
                 "helmSet",
+                "helmRelease",
+                "helmNamespace",
             ],
             p,
         );
@@ -555,6 +557,8 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
             helm: crate::source::render::HelmValues {
                 files: m.strings("helmValues", p).unwrap_or_default(),
                 set: m.strings("helmSet", p).unwrap_or_default(),
+                release: m.string("helmRelease", p),
+                namespace: m.string("helmNamespace", p),
             },
         };
         out.push(source);

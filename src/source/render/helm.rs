@@ -2,8 +2,9 @@
 //! filed by the chart file that wrote each (Helm's `# Source:` comments).
 //!
 //! The chart renders with its own values, then the values files of the
-//! repository and the `--set` settings the source names, as release `<the
-//! chart directory's name>` in namespace `default`, without its test hooks; its dependencies must be vendored
+//! repository and the `--set` settings the source names, as the release it
+//! names (default: `<the chart directory's name>` in namespace `default`),
+//! without its test hooks; its dependencies must be vendored
 //! under `charts/` (nothing is downloaded). A hook Job
 //! (`helm.sh/hook: pre-install,pre-upgrade`, the usual migration) is synced
 //! as an ordinary Job: jobcd runs each Job once per spec, which is what an
@@ -22,7 +23,8 @@ pub fn build(root: &Path, path: &str, values: &HelmValues) -> Result<manifest::T
         engine: Engine::Helm,
         path: path.to_string(),
     })?;
-    let release = release_name(path);
+    let release = values.release.clone().unwrap_or_else(|| release_name(path));
+    let namespace = values.namespace.as_deref().unwrap_or("default");
     let (mut command, seen_root) = sandboxed(&engine, root);
     // Helm wants writable homes; in the sandbox /tmp is its own tmpfs,
     // outside it a directory beside the checkout's files.
@@ -41,7 +43,7 @@ pub fn build(root: &Path, path: &str, values: &HelmValues) -> Result<manifest::T
     command
         .args(["template", &release])
         .arg(seen_root.join(path))
-        .args(["--namespace", "default", "--skip-tests"]);
+        .args(["--namespace", namespace, "--skip-tests"]);
     for file in &values.files {
         // Only files of the repository: a values file is read from the
         // commit's files, never from this machine.

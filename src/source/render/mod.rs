@@ -44,15 +44,20 @@ pub enum Render {
     Helm,
 }
 
-/// Values for a Helm chart, besides its own `values.yaml`: files of the
-/// repository (paths from its top, applied in order, as `helm -f`), then
-/// `KEY=VALUE` settings (as `helm --set`).
+/// How a Helm chart is rendered, besides its own `values.yaml`: files of
+/// the repository (paths from its top, applied in order, as `helm -f`),
+/// then `KEY=VALUE` settings (as `helm --set`), the release's name and its
+/// namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HelmValues {
     /// Values files, repository paths.
     pub files: Vec<String>,
     /// `KEY=VALUE` settings.
     pub set: Vec<String>,
+    /// The release name (default: the chart directory's name).
+    pub release: Option<String>,
+    /// `.Release.Namespace` (default: `default`).
+    pub namespace: Option<String>,
 }
 
 /// A rendering engine.
