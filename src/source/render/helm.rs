@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use super::{Engine, HelmValues, RenderError, run_bounded, sandboxed};
-use crate::manifest::{self, SourceFile};
+use crate::manifest;
 
 /// `helm template` of the chart at `path` inside the checkout `root`, with
 /// `values` (files of the repository, then `--set`s).
@@ -93,49 +93,31 @@ fn release_name(path: &str) -> String {
 /// the file: `<path>/templates/x.yaml`).
 fn split_by_source(output: &[u8], path: &str) -> manifest::Tree {
     let text = String::from_utf8_lossy(output);
-    let mut files: Vec<(String, String)> = Vec::new();
-    for document in text.split("\n---\n") {
-        let source = document
-            .lines()
-            .find_map(|l| l.strip_prefix("# Source: "))
-            .map(|s| {
-                let within = s.split_once('/').map_or(s, |(_, rest)| rest);
-                if path.is_empty() {
-                    within.to_string()
-                } else {
-                    format!("{path}/{within}")
-                }
-            });
-        if document
-            .lines()
-            .all(|l| l.trim().is_empty() || l.starts_with('#') || l == "---")
-        {
-            continue;
-        }
-        let origin = source.unwrap_or_else(|| format!("{path}/Chart.yaml"));
-        let name = format!("{origin} ({})", Engine::Helm.command(path));
-        let mut body = document.trim_start_matches("---\n").to_string();
-        if !body.ends_with('\n') {
-            body.push('\n');
-        }
-        match files.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, text)) => {
-                text.push_str("---\n");
-                text.push_str(&body);
-            }
-            None => files.push((name, body)),
-        }
-    }
-    manifest::Tree {
-        files: files
-            .into_iter()
-            .map(|(path, text)| SourceFile {
-                path,
-                bytes: text.into_bytes(),
-            })
-            .collect(),
-        problems: Vec::new(),
-    }
+    let documents = text
+        .split("\n---\n")
+        .filter(|document| {
+            !document
+                .lines()
+                .all(|l| l.trim().is_empty() || l.starts_with('#') || l == "---")
+        })
+        .map(|document| {
+            let origin = document
+                .lines()
+                .find_map(|l| l.strip_prefix("# Source: "))
+                .map_or_else(
+                    || format!("{path}/Chart.yaml"),
+                    |s| {
+                        let within = s.split_once('/').map_or(s, |(_, rest)| rest);
+                        if path.is_empty() {
+                            within.to_string()
+                        } else {
+                            format!("{path}/{within}")
+                        }
+                    },
+                );
+            (origin, document.trim_start_matches("---\n").to_string())
+        });
+    super::filed(Engine::Helm, path, documents)
 }
 
 #[cfg(test)]

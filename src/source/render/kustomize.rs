@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use super::{Engine, RenderError, run_bounded, sandboxed};
-use crate::manifest::{self, SourceFile};
+use crate::manifest;
 
 /// `kustomize build` of `path` inside the checkout `root` (a directory
 /// holding the commit's files): the rendered objects, filed by the
@@ -46,29 +46,12 @@ pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
 /// from (in the order they came), without the origin annotations.
 fn split_by_origin(output: &[u8], path: &str) -> manifest::Tree {
     let text = String::from_utf8_lossy(output);
-    let mut files: Vec<(String, String)> = Vec::new();
-    for document in text.split("\n---\n") {
+    let documents = text.split("\n---\n").map(|document| {
         let (origin, cleaned) = without_origin(document);
         let origin = origin.unwrap_or_else(|| format!("{path}/kustomization.yaml"));
-        let name = format!("{origin} (kustomize build {path})");
-        match files.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, text)) => {
-                text.push_str("---\n");
-                text.push_str(&cleaned);
-            }
-            None => files.push((name, cleaned)),
-        }
-    }
-    manifest::Tree {
-        files: files
-            .into_iter()
-            .map(|(path, text)| SourceFile {
-                path,
-                bytes: text.into_bytes(),
-            })
-            .collect(),
-        problems: Vec::new(),
-    }
+        (origin, cleaned)
+    });
+    super::filed(Engine::Kustomize, path, documents)
 }
 
 /// A document's origin (the repository path of the file it came from) and

@@ -248,6 +248,40 @@ pub fn build(
     }
 }
 
+/// Rendered documents filed by the repository file each came from: one
+/// file per origin, named `<origin> (<engine command>)`, its documents in
+/// the order they came, each ending in a newline.
+pub(super) fn filed(
+    engine: Engine,
+    path: &str,
+    documents: impl IntoIterator<Item = (String, String)>,
+) -> manifest::Tree {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for (origin, mut body) in documents {
+        if !body.ends_with('\n') {
+            body.push('\n');
+        }
+        let name = format!("{origin} ({})", engine.command(path));
+        match files.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, text)) => {
+                text.push_str("---\n");
+                text.push_str(&body);
+            }
+            None => files.push((name, body)),
+        }
+    }
+    manifest::Tree {
+        files: files
+            .into_iter()
+            .map(|(path, text)| SourceFile {
+                path,
+                bytes: text.into_bytes(),
+            })
+            .collect(),
+        problems: Vec::new(),
+    }
+}
+
 /// Renders already made, in the state directory: a revision whose commit
 /// tree, manifest path and renderer are the same is not built again (so a
 /// steady `serve` poll renders nothing). Each entry is one JSON file named
