@@ -19,6 +19,8 @@ mod http;
 #[allow(dead_code)]
 #[path = "../tests/support/kube_cluster.rs"]
 mod kube_cluster;
+#[path = "../tests/support/scripts.rs"]
+mod scripts;
 #[allow(dead_code)]
 #[path = "../tests/support/served.rs"]
 mod served;

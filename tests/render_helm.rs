@@ -12,17 +12,7 @@ use std::process::{Command, Output};
 use support::jobs_repo::JobsRepo;
 
 fn helm() -> PathBuf {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/helm-binary");
-    let out = Command::new(script).output().unwrap();
-    assert!(out.status.success(), "scripts/helm-binary: {out:?}");
-    PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap()
-            .trim(),
-    )
-    .join("helm")
+    support::scripts::dir("helm-binary").join("helm")
 }
 
 const CHART: &str = "apiVersion: v2\nname: migrations\nversion: 0.1.0\n";

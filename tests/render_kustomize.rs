@@ -12,17 +12,7 @@ use std::process::{Command, Output};
 use support::jobs_repo::JobsRepo;
 
 fn kustomize() -> PathBuf {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kustomize-binary");
-    let out = Command::new(script).output().unwrap();
-    assert!(out.status.success(), "scripts/kustomize-binary: {out:?}");
-    PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap()
-            .trim(),
-    )
-    .join("kustomize")
+    support::scripts::dir("kustomize-binary").join("kustomize")
 }
 
 const BASE_JOB: &str = "apiVersion: batch/v1

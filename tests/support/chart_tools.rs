@@ -41,8 +41,8 @@ pub struct Tools {
 pub fn tools() -> &'static Tools {
     static TOOLS: OnceLock<Tools> = OnceLock::new();
     TOOLS.get_or_init(|| {
-        let helm = lines_of("helm-binary");
-        let kubeconform = lines_of("kubeconform-binary");
+        let helm = crate::support::scripts::lines("helm-binary");
+        let kubeconform = crate::support::scripts::lines("kubeconform-binary");
         let [.., location, bin] = kubeconform.as_slice() else {
             panic!("scripts/kubeconform-binary printed {kubeconform:?}");
         };
@@ -52,22 +52,6 @@ pub fn tools() -> &'static Tools {
             schema_location: location.clone(),
         }
     })
-}
-
-fn lines_of(script: &str) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(script);
-    let out = Command::new(&path).output().unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/{script} failed (run scripts/test-deps first): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 /// `helm ARGS`, with helm's own cache, configuration and data kept out of

@@ -27,21 +27,7 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 /// Where scripts/gitea-binary put Gitea: `bin/gitea` and its source
 /// (templates, locales).
 fn install() -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gitea-binary");
-    let out = Command::new(&script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/gitea-binary failed (run scripts/test-deps): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(
-        stdout
-            .lines()
-            .last()
-            .expect("it prints the install dir")
-            .trim(),
-    )
+    super::scripts::dir("gitea-binary")
 }
 
 pub struct Gitea {

@@ -55,13 +55,7 @@ impl Cluster {
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        let bin = Command::new(script("kube-binaries")).output().unwrap();
-        let bin = String::from_utf8_lossy(&bin.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_string();
-        Command::new(Path::new(&bin).join("kubectl"))
+        Command::new(super::scripts::dir("kube-binaries").join("kubectl"))
             .env("KUBECONFIG", &self.kubeconfig)
             .args(args)
             .output()
@@ -79,14 +73,7 @@ impl Cluster {
     fn kubelet(&self) {
         let (stop, hold) = (self.stop_kubelet.clone(), self.hold.clone());
         let kubeconfig = self.kubeconfig.clone();
-        let bin = Command::new(script("kube-binaries")).output().unwrap();
-        let kubectl = Path::new(
-            String::from_utf8_lossy(&bin.stdout)
-                .lines()
-                .last()
-                .unwrap_or_default(),
-        )
-        .join("kubectl");
+        let kubectl = super::scripts::dir("kube-binaries").join("kubectl");
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 let out = Command::new(&kubectl)

@@ -13,5 +13,6 @@ pub mod kube_cluster;
 pub mod pod_gen;
 pub mod rng;
 pub mod robfig;
+pub mod scripts;
 pub mod served;
 pub mod yaml_json;
