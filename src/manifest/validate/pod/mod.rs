@@ -3,6 +3,7 @@
 //! security contexts in their own modules.
 
 mod containers;
+mod env;
 mod probes;
 mod resources;
 mod scheduling;
