@@ -4,15 +4,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// Exit status of a process whose output pipe was closed (128 + SIGPIPE),
 /// as `jobcd … | head` expects.
 const EXIT_BROKEN_PIPE: i32 = 141;
 
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
-    let cli = jobcd::cli::Cli::parse();
+    let cli = jobcd::cli::parse();
     match jobcd::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -194,10 +194,17 @@ fn version_names_the_commit_it_was_built_from() {
         .ok()
         .filter(|o| o.status.success() && Path::new(root).join(".git").exists())
         .map_or("unknown".to_owned(), |o| stdout(&o).trim().to_owned());
-    assert_eq!(
-        version.trim(),
-        format!("jobcd {} (commit {head})", env!("CARGO_PKG_VERSION"))
-    );
+    let mut lines = version.lines();
+    let first = format!("jobcd {} (commit {head})", env!("CARGO_PKG_VERSION"));
+    assert_eq!(lines.next(), Some(first.as_str()), "{version}");
+    // `--version` also names the rendering engines, found or not; `-V` is
+    // the one line.
+    let engines: Vec<&str> = lines.collect();
+    assert_eq!(engines.len(), 2, "{version}");
+    assert!(engines[0].starts_with("kustomize"), "{version}");
+    assert!(engines[1].starts_with("helm"), "{version}");
+    let short = jobcd(&["-V"]);
+    assert_eq!(stdout(&short).trim(), first);
 }
 
 #[test]

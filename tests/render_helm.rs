@@ -128,6 +128,9 @@ fn a_chart_is_validated_and_synced_as_the_objects_it_renders() {
         "{}",
         text(&out)
     );
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let notes = repo.notes(head.trim());
+    assert!(notes.contains("; rendered by helm v3.22.0"), "{notes}");
     let out = run(&repo, "sync", &[]);
     assert!(text(&out).contains("2 unchanged"), "{}", text(&out));
     // A values change re-renders and re-runs it.

@@ -62,15 +62,36 @@ patches:
 }
 
 /// jobcd on `repo` (its `jobs/` prefix is where JobsRepo keeps files).
-fn jobcd(repo: &JobsRepo, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jobcd"))
+fn jobcd_command(repo: &JobsRepo, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jobcd"));
+    command
         .env("HOME", repo.dir.path())
         .env("JOBCD_KUSTOMIZE", kustomize())
         .arg("--state-dir")
         .arg(repo.dir.path().join("state"))
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args);
+    command
+}
+
+/// `command` with kustomize sandboxed or not (a bubblewrap path that is
+/// not a file turns the sandbox off).
+fn sandboxed(sandbox: Sandbox, mut command: Command) -> Command {
+    if sandbox == Sandbox::None {
+        command.env("JOBCD_BWRAP", "/nonexistent/bwrap");
+    }
+    command
+}
+
+/// An address of this machine that is not loopback: the one its default
+/// route leaves from (no packet is sent).
+fn outward_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .connect("192.0.2.254:9")
+        .expect("a default route: the test needs an address of this machine that is not loopback");
+    let address = socket.local_addr().unwrap().ip();
+    assert!(!address.is_loopback(), "{address}");
+    address
 }
 
 fn text(out: &Output) -> String {
@@ -94,9 +115,13 @@ fn on_overlay<'a>(repo: &'a JobsRepo, command: &'a str, extra: &[&'a str]) -> Ve
 }
 
 fn run(repo: &JobsRepo, command: &str, extra: &[&str]) -> Output {
+    run_command(repo, command, extra).output().unwrap()
+}
+
+fn run_command(repo: &JobsRepo, command: &str, extra: &[&str]) -> Command {
     let args = on_overlay(repo, command, extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    jobcd(repo, &args)
+    jobcd_command(repo, &args)
 }
 
 #[test]
@@ -132,6 +157,10 @@ fn an_overlay_is_validated_and_synced_as_the_objects_it_makes() {
         "{}",
         text(&out)
     );
+    // The sync's status names the engine that rendered the revision.
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let notes = repo.notes(head.trim());
+    assert!(notes.contains("; rendered by kustomize v5.8.1"), "{notes}");
     let out = run(&repo, "sync", &[]);
     assert!(
         text(&out).contains("1 unchanged"),
@@ -180,13 +209,68 @@ fn a_mistake_in_the_base_is_named_at_the_base_file() {
 
 #[test]
 fn a_repository_cannot_make_kustomize_read_outside_it_or_the_network() {
+    refusals(Sandbox::Bubblewrap);
+}
+
+#[test]
+fn without_a_sandbox_the_same_refusals_hold() {
+    refusals(Sandbox::None);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Sandbox {
+    Bubblewrap,
+    None,
+}
+
+/// A malicious repository's attempts, each refused, with kustomize run as
+/// `sandbox` says.
+fn refusals(sandbox: Sandbox) {
+    // A server on this machine's own network address (not loopback): a
+    // remote resource the repository names there must never be fetched.
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let address = outward_address();
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let fetched = fetched.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                fetched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut stream = stream;
+                let body = BASE_JOB;
+                let _ = std::io::Write::write_all(
+                    &mut stream,
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        });
+    }
+    let http = format!("resources:\n  - http://{address}:{port}/job.yaml\n");
+    let outside = match sandbox {
+        // In the sandbox there is no /etc at all; outside it, /etc is not a
+        // kustomization, and files outside the root are not loaded.
+        Sandbox::Bubblewrap => "lstat /etc: no such file or directory",
+        Sandbox::None => "unable to find one of 'kustomization.yaml'",
+    };
     for (name, kustomization, extra, refused) in [
         (
             "a base outside the repository",
             "resources: [../../../../../../../../etc]\n",
             None,
-            "lstat /etc: no such file or directory",
+            outside,
         ),
+        (
+            "a file outside the repository",
+            "resources: [../../../../../../../../etc/passwd]\n",
+            None,
+            "",
+        ),
+        ("a resource over HTTP", http.as_str(), None, ""),
         (
             "a remote base",
             "resources:\n  - https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.0.0\n",
@@ -212,15 +296,23 @@ fn a_repository_cannot_make_kustomize_read_outside_it_or_the_network() {
             files.push((path, Some(content)));
         }
         repo.commit(&files);
-        let out = run(&repo, "validate", &[]);
+        let out = sandboxed(sandbox, run_command(&repo, "validate", &[]))
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out));
         let said = text(&out);
         assert!(
             said.contains("error: jobs/overlays/prod/kustomization.yaml: kustomize build jobs/overlays/prod failed")
                 && said.contains(refused),
-            "{name}: {said}"
+            "{name} ({sandbox:?}): {said}"
         );
+        assert!(!said.contains("root:x:0:0"), "{name}: {said}");
     }
+    assert_eq!(
+        fetched.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the remote resource was fetched ({sandbox:?})"
+    );
     // A symlink to a file of this machine is not written out for kustomize.
     let repo = JobsRepo::new();
     repo.commit(&[
@@ -231,7 +323,9 @@ fn a_repository_cannot_make_kustomize_read_outside_it_or_the_network() {
         .unwrap();
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-q", "-m", "link"]);
-    let out = run(&repo, "validate", &[]);
+    let out = sandboxed(sandbox, run_command(&repo, "validate", &[]))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("passwd"),
@@ -363,4 +457,41 @@ fn a_revision_already_rendered_is_not_built_again() {
     repo.commit(&[("overlays/prod/kustomization.yaml", Some(&overlay(7)))]);
     let fresh = run(&repo, "validate", &["-o", "json"]);
     assert_eq!(names(&fresh), ["prod-migrate"], "{}", text(&fresh));
+}
+
+#[test]
+fn uncommitted_changes_render_without_touching_the_working_tree_or_index() {
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        ("base/job.yaml", Some(BASE_JOB)),
+        ("base/kustomization.yaml", Some(BASE)),
+        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
+    ]);
+    // Edited and not committed; one more file, untracked, is used.
+    std::fs::write(
+        repo.path().join("jobs/overlays/prod/kustomization.yaml"),
+        overlay(9).replace("namePrefix: prod-", "namePrefix: dev-"),
+    )
+    .unwrap();
+    std::fs::write(repo.path().join("jobs/base/notes.txt"), "untracked\n").unwrap();
+    let status_before = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
+    let index_before = std::fs::read(repo.path().join(".git/index")).unwrap();
+
+    let out = run(&repo, "validate", &["--uncommitted", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["objects"][0]["name"], "dev-migrate", "{report}");
+    let out = run(&repo, "diff", &["--uncommitted"]);
+    assert!(text(&out).contains("+  backoffLimit: 9"), "{}", text(&out));
+
+    assert_eq!(
+        repo.git(&["status", "--porcelain", "--untracked-files=all"]),
+        status_before,
+        "nothing written into the working tree"
+    );
+    assert_eq!(
+        std::fs::read(repo.path().join(".git/index")).unwrap(),
+        index_before,
+        "the index is not written"
+    );
 }

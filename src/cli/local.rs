@@ -163,7 +163,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path, verbosity: Verbosity) -> anyho
     let revision = loaded
         .revision
         .map_or_else(|| "working-tree".to_string(), |r| r.sha);
-    let (label, tree) = (loaded.label, loaded.tree);
+    let (label, tree, rendered) = (loaded.label, loaded.tree, loaded.rendered);
     let validation = manifest::load_tree(&tree, &label, &options);
     for d in &validation.diagnostics {
         eprintln!("{d}");
@@ -184,6 +184,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path, verbosity: Verbosity) -> anyho
             validation: &validation,
             policy: &policy,
             mode: Mode::Apply,
+            rendered: rendered.as_ref(),
         };
         let mut on = |event: Event<'_>| print_by_hand(&event, verbosity);
         let reconciled =

@@ -164,6 +164,22 @@ pub(crate) enum Format {
     Yaml,
 }
 
+/// The command line of this process. `--version` (not `-V`) also names
+/// the rendering engines found here, with their versions: asking them
+/// costs a process each, so only then.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    if std::env::args_os().any(|a| a == "--version") {
+        let engines = crate::source::render::versions().join("\n");
+        // Built once for the life of the process (clap keeps &'static str).
+        let text: &'static str = format!("{VERSION}\n{engines}").leak();
+        command = command.long_version(text);
+    }
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 /// Runs a parsed command line. `Err` means a usage, I/O or environment
 /// problem (exit 2); invalid input is reported and returns exit code 1.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -137,6 +137,8 @@ pub(crate) struct Loaded {
     pub tree: crate::manifest::Tree,
     /// The commit, when read from git.
     pub revision: Option<crate::source::Revision>,
+    /// The engine that rendered the files, if one did.
+    pub rendered: Option<crate::source::render::Rendered>,
 }
 
 impl RepoArgs {
@@ -157,6 +159,7 @@ impl RepoArgs {
                     label,
                     tree: snapshot.tree,
                     revision: Some(snapshot.revision),
+                    rendered: snapshot.rendered,
                 })
             }
             None => {
@@ -174,6 +177,7 @@ impl RepoArgs {
                     label,
                     tree,
                     revision: None,
+                    rendered: None,
                 })
             }
         }

@@ -126,6 +126,8 @@ pub(super) struct Revision {
     /// The repository holding the source's git notes.
     notes_repo: PathBuf,
     pub(super) validation: manifest::Validation,
+    /// The engine that rendered it, if one did.
+    rendered: Option<crate::source::render::Rendered>,
 }
 
 fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
@@ -155,6 +157,7 @@ fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
         sha,
         notes_repo,
         validation,
+        rendered: loaded.rendered,
     })
 }
 
@@ -368,6 +371,7 @@ async fn reconcile<T: Target + Sync>(
         validation: &revision.validation,
         policy: &policy,
         mode: kind.mode(),
+        rendered: revision.rendered.as_ref(),
     };
     let mut on = |event: reconcile::Event<'_>| printer.event(event);
     let work = reconcile::run(target, request, statuses, &mut on, std::future::pending());

@@ -273,6 +273,7 @@ pub async fn reconcile<T: Target>(
         validation: &validation,
         policy: &shared.policy,
         mode: Mode::Apply,
+        rendered: snapshot.rendered.as_ref(),
     };
     let mut on = |event: Event<'_>| log(event, reason);
     let reconciled = reconcile::run(target, request, Some(shared.statuses), &mut on, stop).await;

@@ -16,6 +16,7 @@ use crate::plan::{self, Action, Plan, Policy};
 use crate::report::record;
 use crate::report::statuses::Statuses;
 use crate::report::{SYNC_CONTEXT, Status};
+use crate::source::render::Rendered;
 use crate::target::{Cause, JobRef, Outcome, RunEvent, RunResult, Target};
 
 /// How often a reconcile says what it still waits for.
@@ -44,6 +45,9 @@ pub struct Request<'a> {
     pub policy: &'a Policy,
     /// Apply, or rehearse.
     pub mode: Mode,
+    /// The engine that rendered the manifests, if one did: the sync's
+    /// statuses name it.
+    pub rendered: Option<&'a Rendered>,
 }
 
 /// What happens during a reconcile, for people and logs.
@@ -251,7 +255,13 @@ pub async fn run<T: Target>(
         validation,
         policy,
         mode,
+        rendered,
     } = request;
+    // The sync's statuses say what rendered the revision.
+    let sync_status = |status: Status| match rendered {
+        Some(by) => status.noting(&format!("rendered by {by}")),
+        None => status,
+    };
     let statuses = statuses.filter(|_| mode == Mode::Apply);
     let reporter = Reporter { source, statuses };
     // Subscribed before anything is read or applied, so that no followed
@@ -271,11 +281,15 @@ pub async fn run<T: Target>(
         Ok(prepared) => prepared,
         Err(Unprepared::Invalid) => {
             let first = validation.first_error();
-            reporter.note(record::rejected(sha, &first)).await;
+            reporter
+                .note(sync_status(record::rejected(sha, &first)))
+                .await;
             return Reconciled::Invalid;
         }
         Err(Unprepared::Refused(e)) => {
-            reporter.note(record::rejected(sha, &e.to_string())).await;
+            reporter
+                .note(sync_status(record::rejected(sha, &e.to_string())))
+                .await;
             return Reconciled::Refused(Refused::Target(e));
         }
         Err(Unprepared::Unreadable(e)) => return Reconciled::Unreadable(e),
@@ -284,7 +298,7 @@ pub async fn run<T: Target>(
         Ok(plan) => plan,
         Err(refusal) => {
             reporter
-                .note(record::rejected(sha, &refusal.to_string()))
+                .note(sync_status(record::rejected(sha, &refusal.to_string())))
                 .await;
             return Reconciled::Refused(Refused::Prune(refusal));
         }
@@ -310,7 +324,9 @@ pub async fn run<T: Target>(
         ..reporter
     };
     if counts.changes {
-        reporter.note(record::syncing(sha, desired.len())).await;
+        reporter
+            .note(sync_status(record::syncing(sha, desired.len())))
+            .await;
     }
     let (done, failure) = match apply::apply(target, &plan).await {
         Ok(done) => (done, None),
@@ -351,7 +367,7 @@ pub async fn run<T: Target>(
         let summary = format!("{applied}; {going} Job run(s) still going");
         if why == Stop::Superseded {
             reporter
-                .note(final_status(sha, &failure, counts, &summary))
+                .note(sync_status(final_status(sha, &failure, counts, &summary)))
                 .await;
         }
         return Reconciled::Applied(Synced {
@@ -375,7 +391,7 @@ pub async fn run<T: Target>(
     let failed_runs = runs.iter().filter(|r| !r.result.succeeded()).count();
     let summary = format!("{applied}; {} Job run(s), {failed_runs} failed", runs.len());
     reporter
-        .note(final_status(sha, &failure, counts, &summary))
+        .note(sync_status(final_status(sha, &failure, counts, &summary)))
         .await;
     Reconciled::Applied(Synced {
         done,

@@ -86,6 +86,19 @@ impl Status {
             target_url: None,
         }
     }
+
+    /// The status with `note` after its description (`…; rendered by
+    /// kustomize v5.8.1`), the description cut to leave the note room.
+    pub fn noting(mut self, note: &str) -> Status {
+        let room = MAX_DESCRIPTION.saturating_sub(note.chars().count() + 2);
+        let mut text: String = self.description.chars().take(room).collect();
+        if text.chars().count() < self.description.chars().count() {
+            text.pop();
+            text.push('…');
+        }
+        self.description = shorten(&format!("{text}; {note}"));
+        self
+    }
 }
 
 /// The context of a Job's runs.
@@ -138,6 +151,19 @@ pub trait Reporter: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_note_keeps_its_room_at_the_end_of_a_description() {
+        let short = Status::new("abc", SYNC_CONTEXT, State::Success, "1 created");
+        assert_eq!(
+            short.noting("rendered by helm v3.22.0").description,
+            "1 created; rendered by helm v3.22.0"
+        );
+        let long = Status::new("abc", SYNC_CONTEXT, State::Failure, &"x".repeat(200));
+        let noted = long.noting("rendered by helm v3.22.0").description;
+        assert_eq!(noted.chars().count(), MAX_DESCRIPTION);
+        assert!(noted.ends_with("x…; rendered by helm v3.22.0"), "{noted}");
+    }
 
     #[test]
     fn descriptions_keep_their_first_line_and_at_most_140_characters() {

@@ -248,6 +248,8 @@ pub struct Snapshot {
     pub revision: Revision,
     /// The manifest files under the source's path.
     pub tree: manifest::Tree,
+    /// The engine that rendered them, if one did.
+    pub rendered: Option<render::Rendered>,
 }
 
 impl Source {
@@ -272,23 +274,29 @@ impl Source {
                             .collect()
                     })
                     .unwrap_or_default();
-                if let Some(engine) = self.renders(&names) {
-                    let path = self.clean_path();
-                    return Ok(Snapshot {
-                        tree: render::tree(
-                            render::build(engine, workdir, &path, &self.helm),
-                            engine,
-                            &path,
-                        )?,
-                        revision,
-                    });
+                if self.renders(&names).is_some() {
+                    // The working tree as a tree of its own (what `git
+                    // add -A` would stage; the index file is not written),
+                    // rendered as a commit's would be.
+                    let top = tree::working_tree(&repo, &revision.sha)?;
+                    if let Some((tree, rendered)) = self.rendered(&repo, &top, &revision.sha)? {
+                        return Ok(Snapshot {
+                            revision,
+                            tree,
+                            rendered: Some(rendered),
+                        });
+                    }
                 }
                 manifest::read_dir(&dir)?
             }
             _ => {
                 let top = commit.tree().map_err(|e| Error::git(&revision.sha, e))?;
-                if let Some(tree) = self.rendered(&repo, &top, &revision.sha)? {
-                    return Ok(Snapshot { revision, tree });
+                if let Some((tree, rendered)) = self.rendered(&repo, &top, &revision.sha)? {
+                    return Ok(Snapshot {
+                        revision,
+                        tree,
+                        rendered: Some(rendered),
+                    });
                 }
                 tree::read(&repo, &commit, &self.path)?
             }
@@ -296,7 +304,11 @@ impl Source {
         // Paths as the repository has them, not relative to --path: what
         // people grep for, and what forges annotate.
         let tree = tree.under(&self.clean_path());
-        Ok(Snapshot { revision, tree })
+        Ok(Snapshot {
+            revision,
+            tree,
+            rendered: None,
+        })
     }
 
     /// The source's path as the repository names it (`./a/` → `a`).
@@ -310,37 +322,41 @@ impl Source {
         render::builds(self.render, &names)
     }
 
-    /// The path of `top` rendered, when it is to be: its files written out
-    /// to a temporary directory, then built.
+    /// The path of `top` rendered, when it is to be: from the cache, else
+    /// its files written out to a temporary directory and built; and what
+    /// rendered it.
     fn rendered(
         &self,
         repo: &git2::Repository,
         top: &git2::Tree<'_>,
         sha: &str,
-    ) -> Result<Option<manifest::Tree>, Error> {
+    ) -> Result<Option<(manifest::Tree, render::Rendered)>, Error> {
         let Some(engine) = self.renders(&tree::names_in(repo, top, &self.path)) else {
             return Ok(None);
         };
         let path = self.clean_path();
+        let program = engine.find().ok_or_else(|| render::RenderError::NoEngine {
+            engine,
+            path: path.clone(),
+        })?;
         let cache = render::Cache::new(&self.state_dir);
         let key = render::Cache::key(
             &top.id().to_string(),
             &format!("{path}\n{:?}", self.helm),
             self.render,
             engine,
+            &program,
         );
-        if let Some(tree) = cache.get(&key) {
-            return Ok(Some(tree));
+        if let Some(cached) = cache.get(&key) {
+            return Ok(Some(cached));
         }
+        let renderer = render::Renderer::at(engine, program)?;
         let dir = render::Scratch::new()?;
         tree::write_out(repo, top, dir.path(), sha)?;
-        let tree = render::tree(
-            render::build(engine, dir.path(), &path, &self.helm),
-            engine,
-            &path,
-        )?;
-        cache.put(&key, &tree);
-        Ok(Some(tree))
+        let tree = render::tree(renderer.build(dir.path(), &path, &self.helm), engine, &path)?;
+        let rendered = renderer.rendered();
+        cache.put(&key, &tree, &rendered);
+        Ok(Some((tree, rendered)))
     }
 
     /// The manifests under the source's path in what merging commit `head`
@@ -378,7 +394,7 @@ impl Source {
             .write_tree_to(&repo)
             .and_then(|oid| repo.find_tree(oid))
             .map_err(|e| Error::git(head, e))?;
-        if let Some(rendered) = self.rendered(&repo, &tree, head)? {
+        if let Some((rendered, _)) = self.rendered(&repo, &tree, head)? {
             return Ok(rendered);
         }
         let files = tree::read_tree(&repo, tree, head, &self.path)?;

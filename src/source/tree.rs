@@ -294,6 +294,20 @@ pub(crate) fn write_out(
     }
 }
 
+/// The working tree of `repo` as a tree: what `git add -A` would stage
+/// (ignored files left out), its blobs and trees written to the object
+/// database as `git add` writes them; the index file is not changed.
+pub(crate) fn working_tree<'r>(repo: &'r Repository, sha: &str) -> Result<Tree<'r>, Error> {
+    let err = |e| Error::git(&format!("{sha} (the working tree)"), e);
+    let mut index = repo.index().map_err(err)?;
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .map_err(err)?;
+    index.update_all(["*"], None).map_err(err)?;
+    let id = index.write_tree_to(repo).map_err(err)?;
+    repo.find_tree(id).map_err(err)
+}
+
 /// The names of the files directly in `path` of `top`.
 pub(crate) fn names_in(repo: &Repository, top: &Tree<'_>, path: &str) -> Vec<String> {
     let dir = match normalise(path).as_deref() {

@@ -110,6 +110,7 @@ async fn reconcile(target: &Misbehaving) -> Reconciled<std::io::Error> {
         validation: &validation,
         policy: &policy,
         mode: Mode::Apply,
+        rendered: None,
     };
     let mut on = |_: Event<'_>| {};
     let run = run(target, request, None, &mut on, std::future::pending());

@@ -13,19 +13,22 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use super::{Engine, HelmValues, RenderError, run_bounded, sandboxed};
+use super::run::Runner;
+use super::{Engine, HelmValues, RenderError};
 use crate::manifest;
 
-/// `helm template` of the chart at `path` inside the checkout `root`, with
-/// `values` (files of the repository, then `--set`s).
-pub fn build(root: &Path, path: &str, values: &HelmValues) -> Result<manifest::Tree, RenderError> {
-    let engine = Engine::Helm.find().ok_or_else(|| RenderError::NoEngine {
-        engine: Engine::Helm,
-        path: path.to_string(),
-    })?;
+/// `helm template` of the chart at `path` inside the checkout `root` (a
+/// directory holding the commit's files, ours to write in), with `values`
+/// (files of the repository, then `--set`s).
+pub(super) fn build(
+    helm: &Runner,
+    root: &Path,
+    path: &str,
+    values: &HelmValues,
+) -> Result<manifest::Tree, RenderError> {
     let release = values.release.clone().unwrap_or_else(|| release_name(path));
     let namespace = values.namespace.as_deref().unwrap_or("default");
-    let (mut command, seen_root) = sandboxed(&engine, root);
+    let (mut command, seen_root) = helm.command(root);
     // Helm wants writable homes; in the sandbox /tmp is its own tmpfs,
     // outside it a directory beside the checkout's files.
     let homes = if seen_root == root {
@@ -63,8 +66,7 @@ pub fn build(root: &Path, path: &str, values: &HelmValues) -> Result<manifest::T
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let output = run_bounded(command, &engine, &Engine::Helm.command(path))?;
-    let _ = std::fs::remove_dir_all(root.join(".jobcd-helm"));
+    let output = helm.run(command, &Engine::Helm.command(path))?;
     Ok(split_by_source(&output, path))
 }
 

@@ -4,19 +4,18 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use super::{Engine, RenderError, run_bounded, sandboxed};
+use super::run::Runner;
+use super::{Engine, RenderError};
 use crate::manifest;
 
 /// `kustomize build` of `path` inside the checkout `root` (a directory
-/// holding the commit's files): the rendered objects, filed by the
-/// repository file each came from.
-pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
-    let engine = Engine::Kustomize
-        .find()
-        .ok_or_else(|| RenderError::NoEngine {
-            engine: Engine::Kustomize,
-            path: path.to_string(),
-        })?;
+/// holding the commit's files, ours to write in): the rendered objects,
+/// filed by the repository file each came from.
+pub(super) fn build(
+    kustomize: &Runner,
+    root: &Path,
+    path: &str,
+) -> Result<manifest::Tree, RenderError> {
     // A kustomization of our own around the user's, asking for origin
     // annotations; it lives beside the checkout's files.
     let wrapper = root.join(".jobcd-render");
@@ -30,15 +29,14 @@ pub fn build(root: &Path, path: &str) -> Result<manifest::Tree, RenderError> {
         wrapper.join("kustomization.yaml"),
         format!("resources:\n  - ../{target}\nbuildMetadata: [originAnnotations]\n"),
     )?;
-    let (mut command, seen_root) = sandboxed(&engine, root);
+    let (mut command, seen_root) = kustomize.command(root);
     command
         .args(["build", "--load-restrictor", "LoadRestrictionsRootOnly"])
         .arg(seen_root.join(".jobcd-render"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let output = run_bounded(command, &engine, &Engine::Kustomize.command(path))?;
-    let _ = std::fs::remove_dir_all(&wrapper);
+    let output = kustomize.run(command, &Engine::Kustomize.command(path))?;
     Ok(split_by_origin(&output, path))
 }
 

@@ -5,9 +5,10 @@
 //!
 //! A repository is untrusted input, and so is what it asks an engine to do:
 //! - the engine sees only the commit's files, written out to a temporary
-//!   directory (symlinks are not written), and, where bubblewrap exists,
-//!   runs in a sandbox where that directory and the binary are all there
-//!   is, with no network (so no remote bases or chart repositories);
+//!   directory (symlinks are not written), and runs in a bubblewrap sandbox
+//!   where that directory and the binary are all there is, with no network
+//!   (so no remote bases or chart repositories) — or, where no sandbox can
+//!   be made, with its HTTP sent to a proxy that refuses it;
 //! - its environment is empty (no jobcd credentials, no `PATH` to find
 //!   `git` or plugins), kustomize loads files under its root-only
 //!   restrictor, and a render runs at most [`TIME_LIMIT`] with its output
@@ -18,15 +19,17 @@
 //! comments), named `<file> (<engine command>)`, so a diagnostic names the
 //! file to edit.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::manifest::{self, SourceFile};
 
+mod cache;
 mod helm;
 mod kustomize;
+mod run;
+
+pub use cache::{CACHE_ENTRIES, Cache};
 
 /// How a source's manifests become objects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,6 +113,129 @@ impl Engine {
             _ => crate::programs::on_path(self.program()),
         }
     }
+
+    /// What the program takes to print its version.
+    fn version_args(self) -> &'static [&'static str] {
+        match self {
+            Engine::Kustomize => &["version"],
+            Engine::Helm => &["version", "--short"],
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.program())
+    }
+}
+
+/// What rendered a source's manifests, for statuses and `--version`:
+/// `kustomize v5.8.1`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rendered {
+    /// The engine's program name.
+    pub engine: String,
+    /// What the program says its version is.
+    pub version: String,
+}
+
+impl std::fmt::Display for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.engine, self.version)
+    }
+}
+
+/// An engine found on this machine, ready to render: its program, how it
+/// runs (sandboxed or not) and its version.
+#[derive(Debug, Clone)]
+pub struct Renderer {
+    engine: Engine,
+    runner: run::Runner,
+    version: String,
+}
+
+impl Renderer {
+    /// `engine` as found on this machine ([`Engine::find`]), for the
+    /// manifest path `path` (named when it is missing). Asks the program
+    /// its version, in the sandbox it will render in.
+    pub fn find(engine: Engine, path: &str) -> Result<Renderer, RenderError> {
+        let program = engine.find().ok_or_else(|| RenderError::NoEngine {
+            engine,
+            path: path.to_string(),
+        })?;
+        Renderer::at(engine, program)
+    }
+
+    /// `engine` run as `program`.
+    pub fn at(engine: Engine, program: PathBuf) -> Result<Renderer, RenderError> {
+        let (runner, version) = run::Runner::probe(program, engine.version_args())?;
+        Ok(Renderer {
+            engine,
+            runner,
+            version,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// What it is, for statuses: `kustomize v5.8.1`.
+    pub fn rendered(&self) -> Rendered {
+        Rendered {
+            engine: self.engine.program().to_string(),
+            version: self.version.clone(),
+        }
+    }
+
+    /// Whether it runs in a bubblewrap sandbox.
+    pub fn sandboxed(&self) -> bool {
+        self.runner.bwrap.is_some()
+    }
+
+    /// Its render of `path` inside the checkout `root` (a directory holding
+    /// the commit's files): the objects, filed by the repository file each
+    /// came from.
+    pub fn build(
+        &self,
+        root: &Path,
+        path: &str,
+        values: &HelmValues,
+    ) -> Result<manifest::Tree, RenderError> {
+        match self.engine {
+            Engine::Kustomize => kustomize::build(&self.runner, root, path),
+            Engine::Helm => helm::build(&self.runner, root, path, values),
+        }
+    }
+}
+
+/// One line per engine for `jobcd --version`: its version and program, or
+/// that it is missing and how to provide it.
+pub fn versions() -> Vec<String> {
+    [Engine::Kustomize, Engine::Helm]
+        .into_iter()
+        .map(|engine| match engine.find() {
+            None => format!(
+                "{engine}: not found (put it on PATH or name it with {}; needed to render a {})",
+                engine.variable(),
+                engine.input()
+            ),
+            Some(program) => match Renderer::at(engine, program.clone()) {
+                Ok(r) => format!(
+                    "{} ({}{})",
+                    r.rendered(),
+                    program.display(),
+                    if r.sandboxed() {
+                        ", sandboxed"
+                    } else {
+                        ", NOT sandboxed"
+                    }
+                ),
+                Err(e) => format!("{engine}: {} does not run: {e}", program.display()),
+            },
+        })
+        .collect()
 }
 
 impl std::str::FromStr for Render {
@@ -233,21 +359,6 @@ pub fn builds(render: Render, names: &[&str]) -> Option<Engine> {
     }
 }
 
-/// `engine`'s render of `path` inside the checkout `root` (a directory
-/// holding the commit's files): the objects, filed by the repository file
-/// each came from.
-pub fn build(
-    engine: Engine,
-    root: &Path,
-    path: &str,
-    values: &HelmValues,
-) -> Result<manifest::Tree, RenderError> {
-    match engine {
-        Engine::Kustomize => kustomize::build(root, path),
-        Engine::Helm => helm::build(root, path, values),
-    }
-}
-
 /// Rendered documents filed by the repository file each came from: one
 /// file per origin, named `<origin> (<engine command>)`, its documents in
 /// the order they came, each ending in a newline.
@@ -279,119 +390,6 @@ pub(super) fn filed(
             })
             .collect(),
         problems: Vec::new(),
-    }
-}
-
-/// Renders already made, in the state directory: a revision whose commit
-/// tree, manifest path and renderer are the same is not built again (so a
-/// steady `serve` poll renders nothing). Each entry is one JSON file named
-/// by the hash of its key, written atomically; the oldest beyond
-/// [`CACHE_ENTRIES`] are removed. Only renders without problems are kept.
-pub struct Cache {
-    dir: PathBuf,
-}
-
-/// Renders the cache keeps.
-pub const CACHE_ENTRIES: usize = 64;
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Entry {
-    path: String,
-    text: String,
-}
-
-impl Cache {
-    /// The cache under `state_dir`.
-    pub fn new(state_dir: &Path) -> Cache {
-        Cache {
-            dir: state_dir.join("render-cache"),
-        }
-    }
-
-    /// The key of a render of `path` in the tree `tree_id` with `render`
-    /// by the kustomize that would run now (its path, size and time, so a
-    /// new kustomize renders afresh).
-    pub fn key(tree_id: &str, path: &str, render: Render, engine: Engine) -> String {
-        let program = engine
-            .find()
-            .map(|e| {
-                let meta = std::fs::metadata(&e).ok();
-                let stamp = meta
-                    .as_ref()
-                    .and_then(|m| m.modified().ok())
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-                format!(
-                    "{}:{}:{:?}",
-                    e.display(),
-                    meta.map_or(0, |m| m.len()),
-                    stamp
-                )
-            })
-            .unwrap_or_default();
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(
-            format!("{tree_id}\n{path}\n{render:?}\n{engine:?}\n{program}").as_bytes(),
-        );
-        crate::hex::hex(&digest)
-    }
-
-    /// The render stored under `key`.
-    pub fn get(&self, key: &str) -> Option<manifest::Tree> {
-        let text = std::fs::read(self.dir.join(format!("{key}.json"))).ok()?;
-        let entries: Vec<Entry> = serde_json::from_slice(&text).ok()?;
-        Some(manifest::Tree {
-            files: entries
-                .into_iter()
-                .map(|e| SourceFile {
-                    path: e.path,
-                    bytes: e.text.into_bytes(),
-                })
-                .collect(),
-            problems: Vec::new(),
-        })
-    }
-
-    /// Stores `tree` under `key` (when it has no problems); a cache that
-    /// cannot be written only costs a render next time.
-    pub fn put(&self, key: &str, tree: &manifest::Tree) {
-        if !tree.problems.is_empty() || std::fs::create_dir_all(&self.dir).is_err() {
-            return;
-        }
-        let entries: Vec<Entry> = tree
-            .files
-            .iter()
-            .map(|f| Entry {
-                path: f.path.clone(),
-                text: String::from_utf8_lossy(&f.bytes).into_owned(),
-            })
-            .collect();
-        let Ok(json) = serde_json::to_vec(&entries) else {
-            return;
-        };
-        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
-        if std::fs::write(&tmp, json).is_ok() {
-            let _ = std::fs::rename(&tmp, self.dir.join(format!("{key}.json")));
-        }
-        self.prune();
-    }
-
-    /// Removes the oldest entries beyond [`CACHE_ENTRIES`].
-    fn prune(&self) {
-        let Ok(listing) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        let mut entries: Vec<(std::time::SystemTime, PathBuf)> = listing
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-            .collect();
-        if entries.len() <= CACHE_ENTRIES {
-            return;
-        }
-        entries.sort();
-        for (_, path) in &entries[..entries.len() - CACHE_ENTRIES] {
-            let _ = std::fs::remove_file(path);
-        }
     }
 }
 
@@ -429,96 +427,6 @@ pub fn tree(
         }
         Err(e) => Err(e),
     }
-}
-
-/// kustomize in bubblewrap when it exists (the checkout at /src, read-only,
-/// and nothing else of this machine; no network), else as a plain process;
-/// either way with an empty environment. Also where the command sees the
-/// checkout.
-pub(super) fn sandboxed(engine: &Path, root: &Path) -> (Command, PathBuf) {
-    let bwrap = std::env::var_os("JOBCD_BWRAP")
-        .map(PathBuf::from)
-        .or_else(|| crate::programs::on_path("bwrap"))
-        .filter(|b| b.is_file());
-    let (mut command, seen) = match bwrap {
-        Some(bwrap) => {
-            let mut c = Command::new(bwrap);
-            c.args(["--unshare-all", "--die-with-parent", "--new-session"])
-                .arg("--ro-bind")
-                .arg(root)
-                .arg("/src")
-                .arg("--ro-bind")
-                .arg(engine)
-                .arg("/engine")
-                .args([
-                    "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/src",
-                    "/engine",
-                ]);
-            (c, PathBuf::from("/src"))
-        }
-        None => {
-            let mut c = Command::new(engine);
-            c.current_dir(root);
-            (c, root.to_path_buf())
-        }
-    };
-    command.env_clear().env("HOME", "/nonexistent");
-    (command, seen)
-}
-
-/// Runs `command`, keeping at most [`OUTPUT_LIMIT`] of its stdout and
-/// stopping it after [`TIME_LIMIT`].
-pub(super) fn run_bounded(
-    mut command: Command,
-    engine: &Path,
-    what: &str,
-) -> Result<Vec<u8>, RenderError> {
-    let mut child = command.spawn().map_err(|source| RenderError::Start {
-        engine: engine.display().to_string(),
-        source,
-    })?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let read = (&mut stdout)
-            .take(OUTPUT_LIMIT as u64 + 1)
-            .read_to_end(&mut out);
-        (read, out)
-    });
-    let errors = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = (&mut stderr).take(64 << 10).read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if started.elapsed() > TIME_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(RenderError::TooSlow {
-                what: what.to_string(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (_, out) = reader.join().unwrap_or((Ok(0), Vec::new()));
-    let message = errors.join().unwrap_or_default();
-    if out.len() > OUTPUT_LIMIT {
-        return Err(RenderError::TooLarge {
-            what: what.to_string(),
-        });
-    }
-    if !status.success() {
-        return Err(RenderError::Failed {
-            what: what.to_string(),
-            message: message.trim().trim_start_matches("Error: ").to_string(),
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
