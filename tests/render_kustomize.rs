@@ -495,3 +495,50 @@ fn uncommitted_changes_render_without_touching_the_working_tree_or_index() {
         "the index is not written"
     );
 }
+
+#[test]
+fn a_directory_holding_a_kustomization_is_rendered_from_its_working_tree() {
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        ("base/job.yaml", Some(BASE_JOB)),
+        ("base/kustomization.yaml", Some(BASE)),
+        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
+    ]);
+    let overlay_dir = repo.path().join("jobs/overlays/prod");
+    // Named, or the current directory: the base outside it is found in
+    // the repository around it.
+    for (cwd, args) in [
+        (
+            repo.path().to_path_buf(),
+            vec!["validate", "-o", "json", "jobs/overlays/prod"],
+        ),
+        (overlay_dir.clone(), vec!["validate", "-o", "json"]),
+    ] {
+        let out = jobcd_command(&repo, &args)
+            .current_dir(&cwd)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["objects"][0]["name"], "prod-migrate", "{report}");
+        assert_eq!(
+            report["objects"][0]["file"],
+            "jobs/base/job.yaml (kustomize build jobs/overlays/prod)"
+        );
+    }
+    // Outside any repository there is nothing to render it from: said so,
+    // with the way out.
+    let alone = tempfile::tempdir().unwrap();
+    std::fs::write(alone.path().join("kustomization.yaml"), overlay(5)).unwrap();
+    let out = jobcd_command(&repo, &["validate"])
+        .arg(alone.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("holds a kustomization.yaml and is not in a git repository")
+            && text(&out).contains("--render plain"),
+        "{}",
+        text(&out)
+    );
+}

@@ -119,13 +119,18 @@ impl RepoArgs {
             timeout: Duration::from_secs(self.credentials.git_timeout.max(1)),
             uncommitted: self.uncommitted,
             render: self.render,
-            helm: crate::source::render::HelmValues {
-                files: self.helm_values.clone(),
-                set: self.helm_set.clone(),
-                release: self.helm_release.clone(),
-                namespace: self.helm_namespace.clone(),
-            },
+            helm: self.helm_values(),
         })
+    }
+
+    /// How a Helm chart is rendered.
+    fn helm_values(&self) -> crate::source::render::HelmValues {
+        crate::source::render::HelmValues {
+            files: self.helm_values.clone(),
+            set: self.helm_set.clone(),
+            release: self.helm_release.clone(),
+            namespace: self.helm_namespace.clone(),
+        }
     }
 }
 
@@ -163,6 +168,30 @@ impl RepoArgs {
                 })
             }
             None => {
+                // One directory holding a kustomization or a chart is
+                // rendered, as its repository's working tree has it.
+                let one = match paths {
+                    [] => Some(std::path::Path::new(".")),
+                    [dir] => Some(dir.as_path()),
+                    _ => None,
+                };
+                if let Some(dir) = one
+                    && dir.is_dir()
+                    && let Some(source) = Source::working_directory(
+                        dir,
+                        self.render,
+                        self.helm_values(),
+                        state_dir.clone(),
+                    )?
+                {
+                    let snapshot = source.snapshot()?;
+                    return Ok(Loaded {
+                        label: dir.display().to_string(),
+                        tree: snapshot.tree,
+                        revision: None,
+                        rendered: snapshot.rendered,
+                    });
+                }
                 let tree = crate::manifest::read_paths(paths)?;
                 let label = match paths {
                     [] => ".".to_string(),

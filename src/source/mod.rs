@@ -199,6 +199,17 @@ pub enum Error {
     /// The renderer could not run (not installed, or not startable).
     #[error(transparent)]
     Render(#[from] render::RenderError),
+    /// A directory to render is not in a git working tree.
+    #[error(
+        "{} holds a {} and is not in a git repository: jobcd renders from a repository's files (a base may be anywhere in it); run it in the repository's working tree, or read the YAML as it is with --render plain",
+        dir.display(), engine.input()
+    )]
+    NotInRepository {
+        /// The directory.
+        dir: PathBuf,
+        /// The engine it would take.
+        engine: render::Engine,
+    },
 }
 
 fn available_hint(available: &[String]) -> String {
@@ -253,6 +264,58 @@ pub struct Snapshot {
 }
 
 impl Source {
+    /// The source that reads `dir`, a directory of a git working tree, as
+    /// it is now, when `render` renders it (`jobcd validate
+    /// deploy/overlays/prod`): its repository, found upwards from `dir`,
+    /// read uncommitted at the current branch, with `dir` as the path.
+    /// None when `dir` is read as plain YAML.
+    pub fn working_directory(
+        dir: &std::path::Path,
+        render: render::Render,
+        helm: render::HelmValues,
+        state_dir: PathBuf,
+    ) -> Result<Option<Source>, Error> {
+        let unreadable = |source| manifest::Error::Root {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let names: Vec<String> = std::fs::read_dir(dir)
+            .map_err(unreadable)?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let Some(engine) = render::builds(render, &names) else {
+            return Ok(None);
+        };
+        let not_in_repository = || Error::NotInRepository {
+            dir: dir.to_path_buf(),
+            engine,
+        };
+        let repo = git2::Repository::discover(dir).map_err(|_| not_in_repository())?;
+        let workdir = repo.workdir().ok_or_else(not_in_repository)?;
+        let (workdir, full) = (
+            workdir.canonicalize().map_err(unreadable)?,
+            dir.canonicalize().map_err(unreadable)?,
+        );
+        let path = full
+            .strip_prefix(&workdir)
+            .map_err(|_| not_in_repository())?
+            .to_string_lossy()
+            .into_owned();
+        Ok(Some(Source {
+            location: Location::Local(workdir),
+            reference: RefName::parse(None),
+            path,
+            credentials: Credentials::default(),
+            state_dir,
+            timeout: DEFAULT_TIMEOUT,
+            uncommitted: true,
+            render,
+            helm,
+        }))
+    }
+
     /// Fetches (for a remote), resolves the ref and reads the manifests.
     pub fn snapshot(&self) -> Result<Snapshot, Error> {
         let (repo, url) = self.open()?;
