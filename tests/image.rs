@@ -6,8 +6,9 @@
 //! bubblewrap sandbox, read-only as the chart mounts it, with nothing of
 //! this machine's file system in sight: jobcd starts, evaluates a CronJob
 //! in Europe/Berlin from the image's time zone database, validates
-//! manifests, and clones over HTTPS into its state directory trusting the
-//! image's CA bundle. Building twice gives the same digests.
+//! manifests, renders an overlay with the image's kustomize, and clones
+//! over HTTPS into its state directory trusting the image's CA bundle.
+//! Building twice gives the same digests.
 //!
 //! bubblewrap comes from Debian (`scripts/test-deps`); no container engine
 //! is needed.
@@ -442,6 +443,9 @@ fn the_config_runs_jobcd_serve_as_the_chart_expects() {
         env!("CARGO_PKG_VERSION")
     );
     assert_eq!(labels["org.opencontainers.image.licenses"], "Apache-2.0");
+    // The engines' versions, as the pinned builds report them.
+    assert_eq!(labels["dev.jobcd.kustomize.version"], "v5.8.1");
+    assert_eq!(labels["dev.jobcd.helm.version"], "v3.22.0");
     let head = Command::new("git")
         .current_dir(repo_root())
         .args(["rev-parse", "HEAD"])
@@ -539,7 +543,7 @@ fn the_layer_holds_jobcd_its_libraries_time_zones_and_certificates() {
     assert_eq!((binary.kind, binary.mode), (b'0', 0o755));
     assert_eq!(&file("usr/local/bin/jobcd")[..4], b"\x7fELF");
 
-    // Exactly the libraries the binary loads, and no other program.
+    // Exactly the libraries the binary loads.
     let libraries: BTreeSet<String> = entries
         .iter()
         .filter(|e| e.kind == b'0' && e.name.contains(".so") && !e.name.starts_with("usr/share/"))
@@ -551,7 +555,15 @@ fn the_layer_holds_jobcd_its_libraries_time_zones_and_certificates() {
         .filter(|e| e.kind == b'0' && e.mode & 0o111 != 0 && !e.name.contains(".so"))
         .map(|e| e.name.as_str())
         .collect();
-    assert_eq!(programs, ["usr/local/bin/jobcd"]);
+    // jobcd, and the rendering engines (static: no libraries of their own).
+    assert_eq!(
+        programs,
+        [
+            "usr/local/bin/helm",
+            "usr/local/bin/jobcd",
+            "usr/local/bin/kustomize"
+        ]
+    );
 
     // The user the chart runs as, at home in the state directory.
     let passwd = text(file("etc/passwd"));
@@ -831,6 +843,52 @@ fn the_image_runs_on_its_own_with_a_read_only_root() {
         "{}",
         describe(&out)
     );
+
+    // The engines are on the image's PATH; with no bubblewrap in the image
+    // they render unsandboxed, and say so.
+    let out = container.run(&["--version"], state.path(), no);
+    let version = text(&out.stdout);
+    assert!(
+        version.contains("\nkustomize v5.8.1 (/usr/local/bin/kustomize, NOT sandboxed)\n")
+            && version.contains("\nhelm v3.22.0 (/usr/local/bin/helm, NOT sandboxed)"),
+        "{version}"
+    );
+    // An overlay in a repository renders in the image, from a read-only
+    // mount, caching into the state directory.
+    let repo = Repo::new();
+    repo.commit_and_push(
+        &[
+            ("base/job.yaml", JOB),
+            ("base/kustomization.yaml", "resources: [job.yaml]\n"),
+            (
+                "overlays/prod/kustomization.yaml",
+                "resources: [../../base]\nnamePrefix: prod-\n",
+            ),
+        ],
+        "an overlay",
+    );
+    let mount: &[&OsStr] = &[
+        "--ro-bind".as_ref(),
+        repo.bare.as_os_str(),
+        "/srv/repo.git".as_ref(),
+    ];
+    let out = container.run(
+        &[
+            "validate",
+            "--repo",
+            "/srv/repo.git",
+            "--path",
+            "overlays/prod",
+            "-o",
+            "json",
+        ],
+        state.path(),
+        mount,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["objects"][0]["name"], "prod-migrate-001", "{report}");
+    assert!(state.path().join("render-cache").is_dir());
 }
 
 #[test]
