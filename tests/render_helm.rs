@@ -188,10 +188,11 @@ fn values_files_and_settings_of_the_repository_are_applied_in_order() {
         prod.contains("schedule: \"30 4 * * *\"") && prod.contains("busybox:prod"),
         "{prod}"
     );
+    // --values and --set are the short names helm users type.
     let set = schedule_and_image(&[
-        "--helm-values",
+        "--values",
         "jobs/env/prod.yaml",
-        "--helm-set",
+        "--set",
         "image=busybox:set",
     ]);
     assert!(

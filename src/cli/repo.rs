@@ -27,10 +27,10 @@ pub(crate) struct RepoArgs {
     #[arg(long, default_value = "auto", env = "JOBCD_RENDER")]
     pub render: crate::source::render::Render,
     /// A Helm values file of the repository (a path from its top), after the chart's own; repeat for more.
-    #[arg(long = "helm-values", value_name = "FILE")]
+    #[arg(long = "helm-values", visible_alias = "values", value_name = "FILE")]
     pub helm_values: Vec<String>,
     /// A Helm value, KEY=VALUE, after the values files; repeat for more.
-    #[arg(long = "helm-set", value_name = "KEY=VALUE")]
+    #[arg(long = "helm-set", visible_alias = "set", value_name = "KEY=VALUE")]
     pub helm_set: Vec<String>,
     /// The Helm release name (default: the chart directory's name).
     #[arg(long = "helm-release", value_name = "NAME")]
