@@ -166,9 +166,32 @@ impl Renderer {
         Renderer::at(engine, program)
     }
 
-    /// `engine` run as `program`.
+    /// `engine` run as `program`. A program is probed (sandbox, version)
+    /// once per process, and again only when its file changes.
     pub fn at(engine: Engine, program: PathBuf) -> Result<Renderer, RenderError> {
-        let (runner, version) = run::Runner::probe(program, engine.version_args())?;
+        use std::collections::HashMap;
+        use std::sync::Mutex;
+        type Probed = HashMap<(PathBuf, String), (run::Runner, String)>;
+        static PROBED: Mutex<Option<Probed>> = Mutex::new(None);
+        let stamp = std::fs::metadata(&program)
+            .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
+            .unwrap_or_default();
+        let key = (program.clone(), stamp);
+        let known = PROBED
+            .lock()
+            .ok()
+            .and_then(|probed| probed.as_ref()?.get(&key).cloned());
+        let (runner, version) = match known {
+            Some(known) => known,
+            None => {
+                let probed = run::Runner::probe(program, engine.version_args())?;
+                if let Ok(mut memo) = PROBED.lock() {
+                    memo.get_or_insert_with(HashMap::new)
+                        .insert(key, probed.clone());
+                }
+                probed
+            }
+        };
         Ok(Renderer {
             engine,
             runner,
