@@ -66,6 +66,7 @@ fn through_the_executor(isolation: Isolation) -> Duration {
         backoff_base: Duration::from_secs(10),
         crash_backoff: Duration::from_secs(10),
         supervisor: supervisor::Command::binary(Path::new(env!("CARGO_BIN_EXE_jobcd"))),
+        node: jobcd::target::local::downward::Node::here(dir.path()),
     };
     let job: Job = serde_json::from_value(serde_json::json!({
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "bench"},

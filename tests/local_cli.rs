@@ -307,3 +307,120 @@ fn a_policy_annotation_added_to_a_job_that_ran_does_not_run_it_again() {
         "it ran once"
     );
 }
+
+/// The Kubernetes docs' downward-API examples (dapi-envars-fieldref and
+/// dapi-envars-resourcefieldref), as an Indexed Job: each variable gets
+/// what the kubelet would give it, with this machine as the node.
+const DOWNWARD: &str = r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: dapi-envars
+  namespace: batch
+spec:
+  completionMode: Indexed
+  completions: 1
+  template:
+    metadata:
+      labels: {app: dapi}
+      annotations: {build: "42"}
+    spec:
+      restartPolicy: Never
+      serviceAccountName: reporter
+      containers:
+        - name: test-container
+          image: registry.k8s.io/busybox:1.27.2
+          command: [sh, -c]
+          args:
+            - |
+              echo "node=$MY_NODE_NAME"
+              echo "pod=$MY_POD_NAME"
+              echo "namespace=$MY_POD_NAMESPACE"
+              echo "ip=$MY_POD_IP"
+              echo "account=$MY_POD_SERVICE_ACCOUNT"
+              echo "app=$MY_APP"
+              echo "build=$MY_BUILD"
+              echo "index=$MY_INDEX"
+              echo "uid=$MY_UID"
+              echo "cpu-request=$MY_CPU_REQUEST"
+              echo "cpu-limit=$MY_CPU_LIMIT"
+              echo "mem-request=$MY_MEM_REQUEST"
+              echo "mem-limit=$MY_MEM_LIMIT"
+              echo "where=$(WHERE)"
+          resources:
+            requests: {memory: 32Mi, cpu: 125m}
+            limits: {memory: 64Mi, cpu: 250m}
+          env:
+            - name: MY_NODE_NAME
+              valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+            - name: MY_POD_NAME
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            - name: MY_POD_NAMESPACE
+              valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+            - name: MY_POD_IP
+              valueFrom: {fieldRef: {fieldPath: status.podIP}}
+            - name: MY_POD_SERVICE_ACCOUNT
+              valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}
+            - name: MY_APP
+              valueFrom: {fieldRef: {fieldPath: "metadata.labels['app']"}}
+            - name: MY_BUILD
+              valueFrom: {fieldRef: {fieldPath: "metadata.annotations['build']"}}
+            - name: MY_INDEX
+              valueFrom: {fieldRef: {fieldPath: "metadata.labels['batch.kubernetes.io/job-completion-index']"}}
+            - name: MY_UID
+              valueFrom: {fieldRef: {fieldPath: metadata.uid}}
+            - name: MY_CPU_REQUEST
+              valueFrom: {resourceFieldRef: {containerName: test-container, resource: requests.cpu, divisor: 1m}}
+            - name: MY_CPU_LIMIT
+              valueFrom: {resourceFieldRef: {containerName: test-container, resource: limits.cpu, divisor: 1m}}
+            - name: MY_MEM_REQUEST
+              valueFrom: {resourceFieldRef: {containerName: test-container, resource: requests.memory, divisor: 1Mi}}
+            - name: MY_MEM_LIMIT
+              valueFrom: {resourceFieldRef: {containerName: test-container, resource: limits.memory, divisor: 1Mi}}
+            - name: WHERE
+              value: "$(MY_POD_NAMESPACE)/$(MY_POD_NAME)"
+"#;
+
+#[test]
+fn the_downward_api_gives_a_container_its_pod_and_resources() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dapi.yaml"), DOWNWARD).unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = text(&jobcd(state.path(), &["local", "runs", "dapi-envars"]));
+    let pod = runs
+        .split_whitespace()
+        .find(|w| w.starts_with("dapi-envars-0-"))
+        .unwrap_or_else(|| panic!("the pod is listed: {runs}"))
+        .to_string();
+    let logs = text(&jobcd(state.path(), &["local", "logs", &pod]));
+    let value = |key: &str| -> String {
+        logs.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} in {logs}"))
+            .to_string()
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(value("node"), hostname.trim());
+    assert_eq!(value("pod"), pod);
+    assert_eq!(value("namespace"), "batch");
+    assert!(value("ip").parse::<std::net::IpAddr>().is_ok(), "{logs}");
+    assert_eq!(value("account"), "reporter");
+    assert_eq!(value("app"), "dapi");
+    assert_eq!(value("build"), "42");
+    assert_eq!(value("index"), "0");
+    let uid = value("uid");
+    assert_eq!(
+        uid.split('-').map(str::len).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12],
+        "{uid}"
+    );
+    assert_eq!(value("cpu-request"), "125");
+    assert_eq!(value("cpu-limit"), "250");
+    assert_eq!(value("mem-request"), "32");
+    assert_eq!(value("mem-limit"), "64");
+    assert_eq!(value("where"), format!("batch/{pod}"));
+}

@@ -11,7 +11,7 @@ pub mod emit;
 mod load;
 mod object;
 mod path;
-mod quantity;
+pub(crate) mod quantity;
 mod validate;
 mod walk;
 

@@ -121,6 +121,41 @@ impl Quantity {
         Some(value)
     }
 
+    /// The value in units of 10^`scale`, rounded up (toward +∞): Kubernetes'
+    /// `ScaledValue` (`Value()` is scale 0, `MilliValue()` scale −3) for
+    /// the quantities resources take. Beyond i64 it saturates (Kubernetes
+    /// gives 0 or a wrapped value there).
+    pub(crate) fn scaled(&self, scale: i64) -> i64 {
+        let shift = self.exponent - scale;
+        let (whole, rest_nonzero): (&[u8], bool) = if shift >= 0 {
+            (&self.digits, false)
+        } else {
+            let keep = self.digits.len() as i64 + shift;
+            if keep <= 0 {
+                (&[], !self.digits.is_empty())
+            } else {
+                let (whole, rest) = self.digits.split_at(keep as usize);
+                (whole, rest.iter().any(|d| *d != 0))
+            }
+        };
+        let zeros = usize::try_from(shift.max(0)).unwrap_or(usize::MAX).min(64);
+        let mut value: i64 = 0;
+        for d in whole.iter().copied().chain(std::iter::repeat_n(0, zeros)) {
+            match value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(i64::from(d)))
+            {
+                Some(v) => value = v,
+                None => return if self.negative { i64::MIN } else { i64::MAX },
+            }
+        }
+        match (self.negative, rest_nonzero) {
+            (true, _) => -value,
+            (false, true) => value.saturating_add(1),
+            (false, false) => value,
+        }
+    }
+
     /// A whole multiple of `unit` (a positive whole number).
     pub(crate) fn is_multiple_of(&self, unit: u64) -> bool {
         if !self.is_integer() || unit == 0 {
@@ -314,6 +349,24 @@ mod tests {
 
     fn q(text: &str) -> Quantity {
         Quantity::parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+    }
+
+    #[test]
+    fn scaled_values_round_up_as_kubernetes_does() {
+        // resource.Quantity's Value() and MilliValue() on the same inputs.
+        for (text, value, milli) in [
+            ("500m", 1, 500),
+            ("1", 1, 1000),
+            ("2.5", 3, 2500),
+            ("1Gi", 1_073_741_824, 1_073_741_824_000),
+            ("128Mi", 134_217_728, 134_217_728_000),
+            ("1k", 1000, 1_000_000),
+            ("0.1m", 1, 1),
+            ("0", 0, 0),
+        ] {
+            assert_eq!(q(text).scaled(0), value, "{text}");
+            assert_eq!(q(text).scaled(-3), milli, "{text}");
+        }
     }
 
     #[test]

@@ -6,12 +6,16 @@
 //! references in command, args and env values expand as the kubelet expands
 //! them: to variables defined earlier in the container's env (or by
 //! Kubernetes itself), `$$` escapes a `$`, and unknown references stay as
-//! written. The process does not inherit jobcd's own environment (which may
-//! hold credentials): it starts from a container-like base.
+//! written. `valueFrom` takes the downward API (`fieldRef`,
+//! `resourceFieldRef`; see [`super::downward`]). The process does not
+//! inherit jobcd's own environment (which may hold credentials): it starts
+//! from a container-like base.
 
 use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Container;
+
+use super::downward;
 
 /// `PATH` of the base environment, as most images set it.
 pub const DEFAULT_PATH: &str = crate::programs::DEFAULT_PATH;
@@ -39,13 +43,19 @@ pub struct Unsupported {
     pub problem: String,
 }
 
-/// Resolves `container` (at field path `path`) for a pod whose Kubernetes
-/// provided variables are `provided` (HOSTNAME, JOB_COMPLETION_INDEX).
-pub fn resolve(
-    container: &Container,
-    path: &str,
-    provided: &[(String, String)],
-) -> Result<Process, Unsupported> {
+/// The pod a container runs in, as its environment sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pod<'a> {
+    /// The variables Kubernetes sets (HOSTNAME, JOB_COMPLETION_INDEX).
+    pub provided: &'a [(String, String)],
+    /// What the downward API tells.
+    pub facts: &'a downward::Pod,
+    /// The pod's containers (a `resourceFieldRef` may name another).
+    pub containers: &'a [Container],
+}
+
+/// Resolves `container` (at field path `path`) for `pod`.
+pub fn resolve(container: &Container, path: &str, pod: Pod<'_>) -> Result<Process, Unsupported> {
     let unsupported = |field: &str, problem: String| Unsupported {
         field: format!("{path}.{field}"),
         problem,
@@ -70,18 +80,31 @@ pub fn resolve(
         ("PATH".into(), DEFAULT_PATH.into()),
         ("HOME".into(), "/root".into()),
     ];
-    set_all(&mut env, provided);
+    set_all(&mut env, pod.provided);
     for (i, var) in container.env.iter().flatten().enumerate() {
-        if var.value_from.is_some() {
-            return Err(unsupported(
-                &format!("env[{i}].valueFrom"),
-                format!(
-                    "{} takes its value from the cluster (a Secret, ConfigMap or field), which is not available locally; give it a literal value",
-                    var.name
-                ),
-            ));
-        }
-        let value = expand(var.value.as_deref().unwrap_or_default(), &env);
+        let value = match &var.value_from {
+            // A value, even empty, is expanded (as the kubelet does when
+            // both are given, validation refuses the pair).
+            None => expand(var.value.as_deref().unwrap_or_default(), &env),
+            Some(from) => {
+                let field = |what: &str| format!("env[{i}].valueFrom.{what}");
+                if let Some(selector) = &from.field_ref {
+                    downward::field(pod.facts, selector)
+                        .map_err(|problem| unsupported(&field("fieldRef"), problem))?
+                } else if let Some(selector) = &from.resource_field_ref {
+                    downward::resource(selector, container, pod.containers, &pod.facts.node)
+                        .map_err(|problem| unsupported(&field("resourceFieldRef"), problem))?
+                } else {
+                    return Err(unsupported(
+                        &format!("env[{i}].valueFrom"),
+                        format!(
+                            "{} takes its value from a ConfigMap or Secret, which the local target does not hold yet; give it a literal value",
+                            var.name
+                        ),
+                    ));
+                }
+            }
+        };
         set_all(&mut env, &[(var.name.clone(), value)]);
     }
     let argv = command
@@ -161,6 +184,19 @@ mod tests {
         }
     }
 
+    fn pod(provided: &[(String, String)]) -> Pod<'_> {
+        static FACTS: std::sync::OnceLock<downward::Pod> = std::sync::OnceLock::new();
+        Pod {
+            provided,
+            facts: FACTS.get_or_init(|| downward::Pod {
+                name: "pi-abc".into(),
+                namespace: "batch".into(),
+                ..downward::Pod::default()
+            }),
+            containers: &[],
+        }
+    }
+
     #[test]
     fn command_args_and_env_expand_like_the_kubelet() {
         let c = container(
@@ -168,12 +204,8 @@ mod tests {
             vec!["echo $(GREETING) $(MISSING) $$(GREETING) $HOME"],
             vec![("NAME", "world"), ("GREETING", "hello $(NAME)")],
         );
-        let p = resolve(
-            &c,
-            "spec.template.spec.containers[0]",
-            &[("HOSTNAME".into(), "pi-abc".into())],
-        )
-        .unwrap();
+        let provided = [("HOSTNAME".into(), "pi-abc".into())];
+        let p = resolve(&c, "spec.template.spec.containers[0]", pod(&provided)).unwrap();
         assert_eq!(
             p.argv,
             ["sh", "-c", "echo hello world $(MISSING) $(GREETING) $HOME"]
@@ -191,7 +223,7 @@ mod tests {
         let err = resolve(
             &container(None, vec!["--flag"], vec![]),
             "spec.template.spec.containers[0]",
-            &[],
+            pod(&[]),
         )
         .unwrap_err();
         assert_eq!(err.field, "spec.template.spec.containers[0].command");
@@ -203,14 +235,55 @@ mod tests {
     }
 
     #[test]
-    fn value_from_is_not_available_locally() {
+    fn the_downward_api_resolves_and_later_variables_expand_it() {
+        let mut c = container(Some(vec!["true"]), vec![], vec![]);
+        c.env = Some(vec![
+            EnvVar {
+                name: "POD".into(),
+                value: None,
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
+                        field_path: "metadata.namespace".into(),
+                        api_version: Some("v1".into()),
+                    }),
+                    ..EnvVarSource::default()
+                }),
+            },
+            EnvVar {
+                name: "WHERE".into(),
+                value: Some("in $(POD)".into()),
+                value_from: None,
+            },
+        ]);
+        let p = resolve(&c, "spec.template.spec.containers[0]", pod(&[])).unwrap();
+        assert!(
+            p.env.contains(&("POD".into(), "batch".into())),
+            "{:?}",
+            p.env
+        );
+        assert!(
+            p.env.contains(&("WHERE".into(), "in batch".into())),
+            "{:?}",
+            p.env
+        );
+    }
+
+    #[test]
+    fn config_maps_and_secrets_are_not_available_locally_yet() {
         let mut c = container(Some(vec!["true"]), vec![], vec![]);
         c.env = Some(vec![EnvVar {
             name: "TOKEN".into(),
             value: None,
-            value_from: Some(EnvVarSource::default()),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(k8s_openapi::api::core::v1::SecretKeySelector {
+                    name: "db".into(),
+                    key: "password".into(),
+                    optional: None,
+                }),
+                ..EnvVarSource::default()
+            }),
         }]);
-        let err = resolve(&c, "spec.template.spec.containers[0]", &[]).unwrap_err();
+        let err = resolve(&c, "spec.template.spec.containers[0]", pod(&[])).unwrap_err();
         assert_eq!(
             err.field,
             "spec.template.spec.containers[0].env[0].valueFrom"

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use super::clock::{Clock, sleep_until};
 use super::container::{self, Process, Unsupported};
+use super::downward;
 use super::isolation::{Isolation, Sandbox};
 use super::job_controller::{self, Phase, Status};
 use super::pod::{self, Plan};
@@ -51,6 +52,8 @@ pub struct Runtime {
     pub crash_backoff: Duration,
     /// How to start a pod's supervisor.
     pub supervisor: supervisor::Command,
+    /// This machine as the pods' node, for the downward API.
+    pub node: downward::Node,
 }
 
 /// Why a Job could not be run.
@@ -244,8 +247,14 @@ pub fn check(job: &Job) -> Result<(), Unsupported> {
                 .enumerate()
                 .map(|(i, c)| (format!("spec.template.spec.containers[{i}]"), c)),
         );
+    let facts = downward::Pod::default();
+    let pod = container::Pod {
+        provided: &[],
+        facts: &facts,
+        containers: &pod.containers,
+    };
     for (path, c) in all {
-        container::resolve(c, &path, &[])?;
+        container::resolve(c, &path, pod)?;
     }
     Ok(())
 }
@@ -360,8 +369,16 @@ pub async fn run_until(
                 }
             }
             for index in &actions.create {
-                let live =
-                    start_pod(rt, &record, &pod_spec, *index, grace, &tx, &mut tasks).await?;
+                let live = start_pod(
+                    rt,
+                    &record,
+                    &job_spec.template,
+                    *index,
+                    grace,
+                    &tx,
+                    &mut tasks,
+                )
+                .await?;
                 report(Progress::PodCreated {
                     pod: live.record.name.clone(),
                     index: *index,
@@ -610,7 +627,7 @@ fn view(live: &Live, namespace: &str) -> job_controller::Pod {
 async fn start_pod(
     rt: &Runtime,
     job: &JobRecord,
-    pod_spec: &k8s_openapi::api::core::v1::PodSpec,
+    template: &k8s_openapi::api::core::v1::PodTemplateSpec,
     index: Option<i32>,
     grace: Duration,
     tx: &mpsc::UnboundedSender<(i64, Message)>,
@@ -620,22 +637,39 @@ async fn start_pod(
         Some(i) => format!("{}-{i}-{}", job.name, suffix(&job.uid)),
         None => format!("{}-{}", job.name, suffix(&job.uid)),
     };
+    let default_spec = k8s_openapi::api::core::v1::PodSpec::default();
+    let pod_spec = template.spec.as_ref().unwrap_or(&default_spec);
     let mut provided = vec![("HOSTNAME".to_string(), name.clone())];
     if let Some(i) = index {
         provided.push(("JOB_COMPLETION_INDEX".to_string(), i.to_string()));
     }
+    let facts = downward::Pod::of_job_pod(
+        &job.namespace,
+        &job.name,
+        &job.uid,
+        &name,
+        index,
+        template,
+        rt.node.clone(),
+    );
+    let pod = container::Pod {
+        provided: &provided,
+        facts: &facts,
+        containers: &pod_spec.containers,
+    };
     let resolve = |list: &[k8s_openapi::api::core::v1::Container],
                    field: &str|
      -> Result<Vec<Process>, Error> {
         list.iter()
             .enumerate()
             .map(|(i, c)| {
-                container::resolve(c, &format!("spec.template.spec.{field}[{i}]"), &provided)
-                    .map_err(|e| Error::Unsupported {
+                container::resolve(c, &format!("spec.template.spec.{field}[{i}]"), pod).map_err(
+                    |e| Error::Unsupported {
                         namespace: job.namespace.clone(),
                         name: job.name.clone(),
                         problem: e.to_string(),
-                    })
+                    },
+                )
             })
             .collect()
     };

@@ -3,7 +3,8 @@
 //! containers are host processes under a supervisor of their own.
 //!
 //! Built so far, each tested on its own:
-//! - [`container::resolve`] turns a manifest's container into a host process;
+//! - [`container::resolve`] turns a manifest's container into a host process,
+//!   its environment from the [`downward`] API included;
 //! - [`process`] runs it as its own process group with capped logs and
 //!   kubelet-style stopping;
 //! - [`pod::run`] runs init containers in order, then the containers
@@ -26,6 +27,7 @@
 pub mod clock;
 pub(crate) mod container;
 pub mod cron_controller;
+pub mod downward;
 pub mod executor;
 mod ids;
 pub mod isolation;

@@ -133,6 +133,8 @@ impl Executor {
                 backoff_base: BACKOFF_BASE,
                 crash_backoff: CRASH_BACKOFF_BASE,
                 supervisor: super::supervisor::Command::this_binary(),
+                // A reader runs nothing; a runner looks at its machine.
+                node: super::downward::Node::default(),
             },
             active: Arc::new(Active::new()),
             lock: None,
@@ -169,6 +171,12 @@ impl Executor {
         executor.runtime.isolation = tokio::task::spawn_blocking(Isolation::probe)
             .await
             .unwrap_or_else(|e| Isolation::Unavailable(format!("probing failed: {e}")));
+        let scratch = executor.runtime.scratch_dir.clone();
+        executor.runtime.node = tokio::task::spawn_blocking(move || {
+            super::downward::Node::here(scratch.parent().unwrap_or(&scratch))
+        })
+        .await
+        .unwrap_or_default();
         adjust(&mut executor.runtime);
         executor.lock = Some(Arc::new(lock));
         let recovery = recovery::recover(&executor.runtime).await?;

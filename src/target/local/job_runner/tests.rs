@@ -20,6 +20,7 @@ fn runtime(dir: &std::path::Path) -> Runtime {
         backoff_base: Duration::from_millis(10),
         crash_backoff: Duration::from_millis(10),
         supervisor: crate::target::local::supervisor::Command::this_binary(),
+        node: crate::target::local::downward::Node::here(dir),
     }
 }
 
