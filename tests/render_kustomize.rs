@@ -36,6 +36,17 @@ configMapGenerator:
     literals: [MODE=base]
 ";
 
+/// A repository with the base and the prod overlay (backoffLimit 5).
+fn overlay_repo() -> JobsRepo {
+    let repo = JobsRepo::new();
+    repo.commit(&[
+        ("base/job.yaml", Some(BASE_JOB)),
+        ("base/kustomization.yaml", Some(BASE)),
+        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
+    ]);
+    repo
+}
+
 fn overlay(backoff: u32) -> String {
     format!(
         "resources: [../../base]
@@ -126,12 +137,7 @@ fn run_command(repo: &JobsRepo, command: &str, extra: &[&str]) -> Command {
 
 #[test]
 fn an_overlay_is_validated_and_synced_as_the_objects_it_makes() {
-    let repo = JobsRepo::new();
-    repo.commit(&[
-        ("base/job.yaml", Some(BASE_JOB)),
-        ("base/kustomization.yaml", Some(BASE)),
-        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
-    ]);
+    let repo = overlay_repo();
     let out = run(&repo, "validate", &["-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -424,12 +430,7 @@ spec:
 
 #[test]
 fn a_revision_already_rendered_is_not_built_again() {
-    let repo = JobsRepo::new();
-    repo.commit(&[
-        ("base/job.yaml", Some(BASE_JOB)),
-        ("base/kustomization.yaml", Some(BASE)),
-        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
-    ]);
+    let repo = overlay_repo();
     let names = |out: &Output| -> Vec<String> {
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         report["objects"]
@@ -461,12 +462,7 @@ fn a_revision_already_rendered_is_not_built_again() {
 
 #[test]
 fn uncommitted_changes_render_without_touching_the_working_tree_or_index() {
-    let repo = JobsRepo::new();
-    repo.commit(&[
-        ("base/job.yaml", Some(BASE_JOB)),
-        ("base/kustomization.yaml", Some(BASE)),
-        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
-    ]);
+    let repo = overlay_repo();
     // Edited and not committed; one more file, untracked, is used.
     std::fs::write(
         repo.path().join("jobs/overlays/prod/kustomization.yaml"),
@@ -498,12 +494,7 @@ fn uncommitted_changes_render_without_touching_the_working_tree_or_index() {
 
 #[test]
 fn a_directory_holding_a_kustomization_is_rendered_from_its_working_tree() {
-    let repo = JobsRepo::new();
-    repo.commit(&[
-        ("base/job.yaml", Some(BASE_JOB)),
-        ("base/kustomization.yaml", Some(BASE)),
-        ("overlays/prod/kustomization.yaml", Some(&overlay(5))),
-    ]);
+    let repo = overlay_repo();
     let overlay_dir = repo.path().join("jobs/overlays/prod");
     // Named, or the current directory: the base outside it is found in
     // the repository around it.

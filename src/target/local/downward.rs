@@ -87,15 +87,7 @@ const INDEX_KEY: &str = "batch.kubernetes.io/job-completion-index";
 /// time for the same pod.
 fn uid_of(job_uid: &str, pod_name: &str) -> String {
     use sha2::Digest;
-    let hex = crate::hex::hex(&sha2::Sha256::digest(format!("{job_uid}/{pod_name}")));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    super::ids::uid(&sha2::Sha256::digest(format!("{job_uid}/{pod_name}")))
 }
 
 /// This machine as a node.

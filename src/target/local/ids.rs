@@ -14,10 +14,31 @@ pub(crate) fn fresh(seed: &str) -> [u8; 32] {
     Sha256::digest(format!("{seed}/{n}/{}/{now}", std::process::id())).into()
 }
 
+/// `bytes` (16 or more) as a Kubernetes uid: 8-4-4-4-12 hex digits.
+pub(crate) fn uid(bytes: &[u8]) -> String {
+    let hex = crate::hex::hex(&bytes[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_same_seed_gives_different_ids() {
         assert_ne!(super::fresh("a"), super::fresh("a"));
+    }
+
+    #[test]
+    fn a_uid_has_kubernetes_shape() {
+        assert_eq!(
+            super::uid(&[0xab; 32]),
+            "abababab-abab-abab-abab-abababababab"
+        );
     }
 }

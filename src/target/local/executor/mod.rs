@@ -541,15 +541,7 @@ fn scratch_dir(state_dir: &Path) -> PathBuf {
 
 /// A Kubernetes-style uid (8-4-4-4-12 hex digits).
 fn uid(namespace: &str, name: &str) -> String {
-    let hex = hex(&super::ids::fresh(&format!("{namespace}/{name}"))[..16]);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    super::ids::uid(&super::ids::fresh(&format!("{namespace}/{name}")))
 }
 
 #[cfg(test)]
