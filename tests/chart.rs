@@ -124,9 +124,10 @@ fn every_rendering_is_valid_kubernetes_in_strict_mode() {
 }
 
 /// The properties that make the chart's configuration and its RBAC one
-/// thing: whatever the values, jobcd may touch Jobs and CronJobs exactly in
-/// the namespaces its configuration manages, and ConfigMaps and Leases only
-/// by the names its configuration gives them.
+/// thing: whatever the values, jobcd may touch Jobs, CronJobs and
+/// ConfigMaps exactly in the namespaces its configuration manages, and in
+/// its own namespace ConfigMaps and Leases only by the names its
+/// configuration gives them.
 fn assert_rbac_follows_config(label: &str, rendered: &Rendered, config: &config::Config) {
     let config::Target::Kube {
         namespaces,
@@ -166,6 +167,8 @@ fn assert_rbac_follows_config(label: &str, rendered: &Rendered, config: &config:
             assert_eq!(
                 role["rules"],
                 json!([{"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"],
+                    "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+                    {"apiGroups": [""], "resources": ["configmaps"],
                     "verbs": ["get", "list", "watch", "create", "patch", "delete"]}]),
                 "{label}: {namespace}"
             );
@@ -851,6 +854,12 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
         "batch/cronjobs create",
         "batch/cronjobs patch",
         "batch/cronjobs delete",
+        "/configmaps get",
+        "/configmaps list",
+        "/configmaps watch",
+        "/configmaps create",
+        "/configmaps patch",
+        "/configmaps delete",
     ]);
     assert_eq!(allowed(&cluster, &kubeconfig, "team-a"), batch);
     assert_eq!(allowed(&cluster, &kubeconfig, "team-b"), batch);

@@ -663,3 +663,109 @@ fn a_sync_survives_the_api_server_restarting_under_it() {
         text(&out)
     );
 }
+
+#[test]
+fn config_maps_are_applied_before_their_jobs_updated_in_place_and_pruned() {
+    let cluster = Cluster::start();
+    create_namespace(&cluster, "conf");
+    let repo = Repo::new();
+    let settings = |mode: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: conf}}\ndata:\n  MODE: {mode}\n"
+        )
+    };
+    let reader = job("conf", "reader", "echo $MODE", "").replace(
+        "command: [sh, -c, 'echo $MODE']}]",
+        "command: [sh, -c, 'echo $MODE'], envFrom: [{configMapRef: {name: settings}}]}]",
+    );
+    assert!(reader.contains("envFrom"), "{reader}");
+    repo.commit(&[
+        ("settings.yaml", Some(&settings("prod"))),
+        ("reader.yaml", Some(&reader)),
+    ]);
+    let out = repo.sync(&cluster, "conf", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    // The ConfigMap is created before the Job that reads it.
+    let (map, job) = (
+        all.find("ConfigMap conf/settings: create").expect(&all),
+        all.find("Job conf/reader: create").expect(&all),
+    );
+    assert!(map < job, "{all}");
+    let live = cluster.json(&["-n", "conf", "get", "configmap", "settings"]);
+    assert_eq!(live["data"]["MODE"], "prod", "{live}");
+    assert_eq!(
+        live["metadata"]["labels"]["app.kubernetes.io/managed-by"], "jobcd",
+        "{live}"
+    );
+    assert_eq!(
+        live["metadata"]["annotations"]["jobcd.dev/path"],
+        "jobs/settings.yaml"
+    );
+    let uid = live["metadata"]["uid"].clone();
+
+    // Unchanged: nothing written. Changed: updated in place (same object),
+    // and the Job, whose spec is the same, does not run again.
+    let again = repo.sync(&cluster, "conf", &[]);
+    assert_eq!(writes(&again), 0, "{}", text(&again));
+    repo.commit(&[("settings.yaml", Some(&settings("staging")))]);
+    let out = repo.sync(&cluster, "conf", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("ConfigMap conf/settings: update") && text(&out).contains("0 re-run"),
+        "{}",
+        text(&out)
+    );
+    let live = cluster.json(&["-n", "conf", "get", "configmap", "settings"]);
+    assert_eq!(
+        (
+            live["data"]["MODE"].clone(),
+            live["metadata"]["uid"].clone()
+        ),
+        ("staging".into(), uid)
+    );
+
+    // A ConfigMap of the same name jobcd does not manage is left alone.
+    let out = cluster.kubectl(&[
+        "-n",
+        "conf",
+        "create",
+        "configmap",
+        "theirs",
+        "--from-literal=A=1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    repo.commit(&[(
+        "theirs.yaml",
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs, namespace: conf}\ndata: {A: '2'}\n"),
+    )]);
+    let out = repo.sync(&cluster, "conf", &[]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("theirs"), "{}", text(&out));
+    let theirs = cluster.json(&["-n", "conf", "get", "configmap", "theirs"]);
+    assert_eq!(theirs["data"]["A"], "1", "{theirs}");
+
+    // Removed from the repository: pruned, after the Job that read it.
+    repo.commit(&[
+        ("theirs.yaml", None),
+        ("settings.yaml", None),
+        ("reader.yaml", None),
+        ("README.md", Some("nothing here now\n")),
+    ]);
+    let out = repo.sync(&cluster, "conf", &["--allow-empty"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    let (job, map) = (
+        all.find("Job conf/reader: prune").expect(&all),
+        all.find("ConfigMap conf/settings: prune").expect(&all),
+    );
+    assert!(job < map, "{all}");
+    let gone = cluster.kubectl(&["-n", "conf", "get", "configmap", "settings"]);
+    assert!(!gone.status.success(), "{gone:?}");
+    assert!(
+        cluster
+            .kubectl(&["-n", "conf", "get", "configmap", "theirs"])
+            .status
+            .success()
+    );
+}

@@ -424,3 +424,94 @@ fn the_downward_api_gives_a_container_its_pod_and_resources() {
     assert_eq!(value("mem-limit"), "64");
     assert_eq!(value("where"), format!("batch/{pod}"));
 }
+
+#[test]
+fn config_maps_applied_with_the_jobs_reach_their_environment() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("settings.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata:\n  MODE: prod\n  LEVEL: '3'\n",
+    )
+    .unwrap();
+    let job = |name: &str, from: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: c\n          image: busybox\n          command: [sh, -c, 'echo \"$APP_MODE $ONE\"']\n          envFrom: [{{configMapRef: {{name: {from}}}, prefix: APP_}}]\n          env:\n            - name: ONE\n              valueFrom: {{configMapKeyRef: {{name: {from}, key: LEVEL}}}}\n"
+        )
+    };
+    std::fs::write(dir.path().join("reader.yaml"), job("reader", "settings")).unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = text(&jobcd(state.path(), &["local", "runs", "reader"]));
+    let pod = runs
+        .split_whitespace()
+        .find(|w| w.starts_with("reader-"))
+        .unwrap_or_else(|| panic!("{runs}"))
+        .to_string();
+    let logs = text(&jobcd(state.path(), &["local", "logs", &pod]));
+    assert_eq!(logs.trim(), "prod 3");
+    let status = text(&jobcd(state.path(), &["local", "status"]));
+    assert!(
+        status.contains("ConfigMap default/settings (by hand")
+            && status.contains("2 keys: LEVEL, MODE"),
+        "{status}"
+    );
+
+    // A Job whose ConfigMap is missing is refused before it is recorded.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("lost.yaml"), job("lost", "absent")).unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", other.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("Job default/lost: spec.template.spec.containers[0].envFrom[0].configMapRef: CreateContainerConfigError: configmap \"absent\" not found in namespace \"default\""),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&jobcd(state.path(), &["local", "runs", "lost"])).contains("no runs"),
+        "nothing recorded"
+    );
+
+    // A CronJob's run that needs one ends failed, saying why.
+    std::fs::write(
+        other.path().join("lost.yaml"),
+        r#"apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: '0 3 * * *'
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+            - name: c
+              image: busybox
+              command: [sh, -c, 'echo $MODE']
+              envFrom: [{configMapRef: {name: absent}}]
+"#,
+    )
+    .unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", other.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = jobcd(state.path(), &["local", "run-now", "cronjob/nightly"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("CreateContainerConfigError"),
+        "{}",
+        text(&out)
+    );
+    let runs = text(&jobcd(state.path(), &["local", "runs", "cronjob/nightly"]));
+    assert!(runs.contains("CreateContainerConfigError"), "{runs}");
+}

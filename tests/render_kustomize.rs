@@ -27,7 +27,9 @@ spec:
       containers:
         - name: migrate
           image: busybox
-          command: [sh, -c, 'echo migrating']
+          command: [sh, -c, 'echo migrating in $MODE']
+          envFrom:
+            - configMapRef: {name: migrate-env}
 ";
 
 const BASE: &str = "resources: [job.yaml]
@@ -55,6 +57,10 @@ namespace: batch
 labels:
   - pairs: {{env: prod}}
     includeTemplates: true
+configMapGenerator:
+  - name: migrate-env
+    behavior: merge
+    literals: [MODE=prod]
 patches:
   - target: {{kind: Job, name: migrate}}
     patch: |-
@@ -125,6 +131,24 @@ fn on_overlay<'a>(repo: &'a JobsRepo, command: &'a str, extra: &[&'a str]) -> Ve
     args
 }
 
+/// The output of the latest pod of Job `job`, run on the local target.
+fn pod_logs(repo: &JobsRepo, job: &str) -> String {
+    let runs = jobcd_command(repo, &["local", "runs", job])
+        .output()
+        .unwrap();
+    let runs = text(&runs);
+    let pod = runs
+        .split_whitespace()
+        .rfind(|w| w.starts_with(&format!("{job}-")))
+        .unwrap_or_else(|| panic!("a pod of {job}: {runs}"))
+        .to_owned();
+    text(
+        &jobcd_command(repo, &["local", "logs", &pod])
+            .output()
+            .unwrap(),
+    )
+}
+
 fn run(repo: &JobsRepo, command: &str, extra: &[&str]) -> Output {
     run_command(repo, command, extra).output().unwrap()
 }
@@ -142,18 +166,19 @@ fn an_overlay_is_validated_and_synced_as_the_objects_it_makes() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let objects = report["objects"].as_array().unwrap();
-    assert_eq!(objects.len(), 1, "{report}");
+    assert_eq!(objects.len(), 2, "{report}");
     assert_eq!(objects[0]["namespace"], "batch");
     assert_eq!(objects[0]["name"], "prod-migrate");
     assert_eq!(
         objects[0]["file"], "jobs/base/job.yaml (kustomize build jobs/overlays/prod)",
         "the object names the file it came from: {report}"
     );
-    assert_eq!(
-        report["ignored"].as_array().unwrap().len(),
-        1,
-        "the generated ConfigMap"
-    );
+    // The generated ConfigMap, with its hash suffix, is an object too.
+    assert_eq!(objects[1]["kind"], "ConfigMap", "{report}");
+    assert_eq!(objects[1]["namespace"], "batch");
+    let generated = objects[1]["name"].as_str().unwrap().to_owned();
+    assert!(generated.starts_with("prod-migrate-env-"), "{generated}");
+    assert_eq!(report["ignored"], serde_json::json!([]), "{report}");
 
     // Synced as rendered: patched, prefixed, in the overlay's namespace.
     let out = run(&repo, "sync", &[]);
@@ -163,13 +188,16 @@ fn an_overlay_is_validated_and_synced_as_the_objects_it_makes() {
         "{}",
         text(&out)
     );
+    // The Job read the generated ConfigMap: the overlay's value.
+    let logs = pod_logs(&repo, "prod-migrate");
+    assert_eq!(logs.trim(), "migrating in prod", "{logs}");
     // The sync's status names the engine that rendered the revision.
     let head = repo.git(&["rev-parse", "HEAD"]);
     let notes = repo.notes(head.trim());
     assert!(notes.contains("; rendered by kustomize v5.8.1"), "{notes}");
     let out = run(&repo, "sync", &[]);
     assert!(
-        text(&out).contains("1 unchanged"),
+        text(&out).contains("2 unchanged"),
         "run once: {}",
         text(&out)
     );
@@ -437,6 +465,7 @@ fn a_revision_already_rendered_is_not_built_again() {
             .as_array()
             .unwrap()
             .iter()
+            .filter(|o| o["kind"] == "Job")
             .map(|o| o["name"].as_str().unwrap().to_owned())
             .collect()
     };

@@ -281,14 +281,14 @@ fn dot_directories_are_skipped_and_other_kinds_ignored_unless_strict() {
         (".github/workflow.yaml", b"on: push\n"),
         ("job.yaml", JOB.as_bytes()),
         (
-            "cm.yaml",
-            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+            "deploy.yaml",
+            b"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
         ),
         ("empty.yaml", b"# only a comment\n---\n---\n"),
     ]);
     let (code, stdout, _) = validate(dir.path());
     assert_eq!(code, 0);
-    assert!(stdout.contains("ConfigMap settings"), "{stdout}");
+    assert!(stdout.contains("Deployment web"), "{stdout}");
     assert!(
         stdout.contains("1 objects in 3 files, 1 ignored"),
         "{stdout}"
@@ -297,7 +297,7 @@ fn dot_directories_are_skipped_and_other_kinds_ignored_unless_strict() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("cm.yaml:1: v1 ConfigMap is not a Job or CronJob")
+            .contains("deploy.yaml:1: apps/v1 Deployment is not a Job, CronJob or ConfigMap")
     );
 }
 
@@ -746,4 +746,46 @@ spec:
         );
     }
     assert!(stdout.contains("4 warnings"), "{stdout}");
+}
+
+#[test]
+fn config_maps_are_objects_validated_as_the_api_server_does() {
+    let big = "x".repeat(600 * 1024);
+    let dir = tree(&[
+        (
+            "settings.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata:\n  MODE: prod\n  app.properties: |\n    a=1\n",
+        ),
+        (
+            "bad.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata:\n  ok: 'yes'\n  'no/slash': x\n  both: x\nbinaryData:\n  both: eA==\n",
+        ),
+        (
+            "flag.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flag}\ndata:\n  enabled: true\n",
+        ),
+        (
+            "big.yaml",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata:\n  a: {big}\n  b: {big}\n")
+                .as_bytes(),
+        ),
+    ]);
+    let out = jobcd(&["validate", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("ConfigMap default/settings")
+            && stdout.contains("2 keys: MODE, app.properties"),
+        "{stdout}"
+    );
+    for expected in [
+        "bad.yaml:6: ConfigMap default/bad: data[\"no/slash\"]: invalid key \"no/slash\": must consist of",
+        "bad.yaml:7: ConfigMap default/bad: data.both: key \"both\" is in binaryData too",
+        // kubectl: "cannot unmarshal bool into ... of type string".
+        "flag.yaml:5: ConfigMap default/flag: data.enabled: expected a string, found the boolean true",
+        "big.yaml:4: ConfigMap default/big: data: the values hold 1228800 bytes; at most 1048576 are allowed",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
 }

@@ -83,6 +83,7 @@ pub(crate) fn print_objects(v: &Validation) {
                 .as_ref()
                 .map(|s| cron_summary(&s.schedule, s.time_zone.as_deref())),
             Typed::Job(_) => None,
+            Typed::ConfigMap(map) => Some(config_map_summary(map)),
         };
         match detail {
             Some(d) => println!("{:<40} {}  {d}", object.id.to_string(), object.location),
@@ -91,7 +92,7 @@ pub(crate) fn print_objects(v: &Validation) {
     }
     for ignored in &v.ignored {
         println!(
-            "{:<40} {}  ignored (not a Job or CronJob)",
+            "{:<40} {}  ignored (not a Job, CronJob or ConfigMap)",
             format!(
                 "{} {}",
                 printable(&ignored.kind),
@@ -99,6 +100,22 @@ pub(crate) fn print_objects(v: &Validation) {
             ),
             ignored.location
         );
+    }
+}
+
+/// "3 keys: A, B, C" (binaryData keys too).
+pub(crate) fn config_map_summary(map: &k8s_openapi::api::core::v1::ConfigMap) -> String {
+    let keys: Vec<&str> = map
+        .data
+        .iter()
+        .flat_map(|d| d.keys())
+        .chain(map.binary_data.iter().flat_map(|d| d.keys()))
+        .map(String::as_str)
+        .collect();
+    match keys.len() {
+        0 => "no keys".to_string(),
+        1 => format!("1 key: {}", keys[0]),
+        n => format!("{n} keys: {}", keys.join(", ")),
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::decode::{self, closest};
 use super::diagnostic::{Diagnostic, Severity};
@@ -403,6 +404,7 @@ fn load_document(origin: &Origin<'_>, root: Node, options: &Options, out: &mut V
         ("batch/v1", "CronJob") => {
             load_object::<CronJob>(origin, root, Kind::CronJob, options, out)
         }
+        ("v1", "ConfigMap") => load_object::<ConfigMap>(origin, root, Kind::ConfigMap, options, out),
         ("v1", "List") => match (root.line, root.into_entry("items").map(|n| n.value)) {
             (_, Some(Value::Seq(items))) => {
                 for (i, item) in items.into_iter().enumerate() {
@@ -467,8 +469,8 @@ fn load_document(origin: &Origin<'_>, root: Node, options: &Options, out: &mut V
             };
             if options.strict {
                 out.diagnostics.push(
-                    Diagnostic::file_error(file, root.line, format!("{api_version} {kind} is not a Job or CronJob"))
-                        .with_hint("jobcd applies only batch/v1 Jobs and CronJobs; move other objects elsewhere or drop --strict"),
+                    Diagnostic::file_error(file, root.line, format!("{api_version} {kind} is not a Job, CronJob or ConfigMap"))
+                        .with_hint("jobcd applies only batch/v1 Jobs and CronJobs and the v1 ConfigMaps they read; move other objects elsewhere or drop --strict"),
                 );
             }
             out.ignored.push(ignored);
@@ -548,6 +550,15 @@ impl Validate for Job {
     }
     fn into_typed(self) -> Typed {
         Typed::Job(Box::new(self))
+    }
+}
+
+impl Validate for ConfigMap {
+    fn validate(&self, root: &Node, _now: Timestamp) -> Vec<validate::Finding> {
+        validate::config_map(self, root)
+    }
+    fn into_typed(self) -> Typed {
+        Typed::ConfigMap(Box::new(self))
     }
 }
 

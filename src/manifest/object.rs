@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::ConfigMap;
 use serde::Serialize;
 
 use super::path::line_of;
@@ -18,6 +19,29 @@ pub enum Kind {
     Job,
     /// `batch/v1` CronJob: updated in place.
     CronJob,
+    /// `v1` ConfigMap: configuration a Job's pods read (`envFrom`,
+    /// `configMapKeyRef`, volumes); updated in place.
+    ConfigMap,
+}
+
+impl Kind {
+    /// Every kind, in the order a plan applies them: configuration before
+    /// what reads it.
+    pub const ALL: [Kind; 3] = [Kind::ConfigMap, Kind::CronJob, Kind::Job];
+
+    /// The kind's API version.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Kind::Job | Kind::CronJob => "batch/v1",
+            Kind::ConfigMap => "v1",
+        }
+    }
+
+    /// Whether it runs something (a Job or CronJob), rather than holding
+    /// data for what runs.
+    pub fn runs(self) -> bool {
+        !matches!(self, Kind::ConfigMap)
+    }
 }
 
 impl fmt::Display for Kind {
@@ -25,6 +49,7 @@ impl fmt::Display for Kind {
         f.write_str(match self {
             Kind::Job => "Job",
             Kind::CronJob => "CronJob",
+            Kind::ConfigMap => "ConfigMap",
         })
     }
 }
@@ -68,6 +93,8 @@ pub enum Typed {
     Job(Box<Job>),
     /// A CronJob.
     CronJob(Box<CronJob>),
+    /// A ConfigMap.
+    ConfigMap(Box<ConfigMap>),
 }
 
 /// A valid Job or CronJob from the repository.
@@ -89,6 +116,7 @@ impl Object {
         let metadata = match &self.typed {
             Typed::Job(job) => &job.metadata,
             Typed::CronJob(cron) => &cron.metadata,
+            Typed::ConfigMap(map) => &map.metadata,
         };
         metadata.annotations.as_ref()?.get(key).map(String::as_str)
     }

@@ -263,8 +263,17 @@ pub fn plan<'a>(
             .is_some_and(|v| ownership::annotation(&v, PRUNE) == Some("disabled"));
         steps.push(Step::of_leaving(l, keep));
     }
+    // Configuration first, then what reads it; pruned in the reverse
+    // order, so a Job never loses its ConfigMap before it goes itself.
     steps.sort_by(|a, b| {
-        let key = |s: &Step<'_>| (s.action == Action::Prune, s.id.kind == Kind::Job);
+        let key = |s: &Step<'_>| {
+            let order = Kind::ALL.iter().position(|k| *k == s.id.kind);
+            if s.action == Action::Prune {
+                (true, order.map(|o| Kind::ALL.len() - o))
+            } else {
+                (false, order)
+            }
+        };
         key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
     });
 
@@ -339,6 +348,7 @@ fn decide(
             ),
             (Kind::Job, None) => (Action::Create, "new Job: it will run".into()),
             (Kind::CronJob, _) => (Action::Create, "new CronJob".into()),
+            (Kind::ConfigMap, _) => (Action::Create, "new ConfigMap".into()),
         };
     };
     match live.source.as_deref() {
@@ -422,7 +432,7 @@ fn decide(
         return (Action::Unchanged, reason);
     }
     match id.kind {
-        Kind::CronJob if policy.correct_drift => {
+        Kind::CronJob | Kind::ConfigMap if policy.correct_drift => {
             // Fields someone else took over would make the update a
             // conflict: git wins, as for drift.
             let drift = drift::drifted(
@@ -440,7 +450,9 @@ fn decide(
                 )
             }
         }
-        Kind::CronJob => (Action::Update, "spec changed: updated in place".into()),
+        Kind::CronJob | Kind::ConfigMap => {
+            (Action::Update, "spec changed: updated in place".into())
+        }
         Kind::Job => {
             if d.object.annotation(ON_CHANGE) == Some("ignore") {
                 (

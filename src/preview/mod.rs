@@ -261,7 +261,7 @@ pub fn preview(
             match (step.id.kind, step.desired) {
                 (Kind::Job, _) => out.summary.jobs_unchanged += 1,
                 (Kind::CronJob, Some(d)) => shared.push(d),
-                (Kind::CronJob, None) => {}
+                (Kind::CronJob, None) | (Kind::ConfigMap, _) => {}
             }
             continue;
         };
@@ -321,7 +321,8 @@ pub fn preview(
                     reason: step.reason.clone(),
                 });
             }
-            Kind::Job => {}
+            // A ConfigMap's change is in `changes`, with its diff.
+            Kind::Job | Kind::ConfigMap => {}
         }
     }
     out.collisions = crowded_minutes(&out.cronjobs, &shared, options, window);
@@ -400,7 +401,7 @@ fn story(
         let d = d?;
         match &d.object.typed {
             Typed::CronJob(cron) => Timing::of(cron, &options.default_zone, window).ok(),
-            Typed::Job(_) => None,
+            Typed::Job(_) | Typed::ConfigMap(_) => None,
         }
     };
     let base = before.iter().find(|d| d.object.id == step.id);

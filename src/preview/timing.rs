@@ -305,7 +305,7 @@ mod tests {
         let objects = crate::testing::objects("c.yaml", yaml);
         match &objects[0].typed {
             crate::manifest::Typed::CronJob(c) => (**c).clone(),
-            crate::manifest::Typed::Job(_) => panic!("not a CronJob"),
+            _ => panic!("not a CronJob"),
         }
     }
 

@@ -92,8 +92,11 @@ pub struct ApplyFailure {
 impl std::fmt::Display for ApplyFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.id {
-            Some(id) => write!(f, "{id}: {}", self.message),
-            None => f.write_str(&self.message),
+            // A target's error often names the object already.
+            Some(id) if !self.message.starts_with(&id.to_string()) => {
+                write!(f, "{id}: {}", self.message)
+            }
+            _ => f.write_str(&self.message),
         }
     }
 }

@@ -24,11 +24,32 @@ pub(super) fn status(executor: &Executor) -> anyhow::Result<Outcome> {
     let runs = executor.runs(None)?;
     let now = Timestamp::now();
     for o in &objects {
+        let origin = if o.source == BY_HAND {
+            "by hand".to_string()
+        } else {
+            format!("source {}", o.source)
+        };
+        let head = format!(
+            "{:?} {}/{} ({origin}: {} @ {})",
+            o.kind,
+            o.namespace,
+            o.name,
+            o.path,
+            crate::cli::short_sha(&o.revision)
+        );
+        if o.kind == Kind::ConfigMap {
+            let keys = serde_json::from_str::<k8s_openapi::api::core::v1::ConfigMap>(&o.manifest)
+                .map(|map| crate::cli::validate::config_map_summary(&map))
+                .unwrap_or_default();
+            println!("{head}\n  {keys}");
+            continue;
+        }
         let last = runs.iter().rev().find(|r| {
             r.job.namespace == o.namespace
                 && match o.kind {
                     Kind::Job => r.job.name == o.name && r.job.owner_cronjob.is_none(),
                     Kind::CronJob => r.job.owner_cronjob.as_deref() == Some(o.name.as_str()),
+                    Kind::ConfigMap => false,
                 }
         });
         let last = last.map_or("never run".to_string(), |r| {
@@ -46,21 +67,9 @@ pub(super) fn status(executor: &Executor) -> anyhow::Result<Outcome> {
         });
         let next = match o.kind {
             Kind::CronJob => next_fire(&o.name, &o.manifest, now),
-            Kind::Job => String::new(),
+            Kind::Job | Kind::ConfigMap => String::new(),
         };
-        let origin = if o.source == BY_HAND {
-            "by hand".to_string()
-        } else {
-            format!("source {}", o.source)
-        };
-        println!(
-            "{:?} {}/{} ({origin}: {} @ {}){next}\n  {last}",
-            o.kind,
-            o.namespace,
-            o.name,
-            o.path,
-            crate::cli::short_sha(&o.revision)
-        );
+        println!("{head}{next}\n  {last}");
     }
     Ok(Outcome::Success)
 }

@@ -12,11 +12,12 @@ const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;
 
 /// The longest name the API server accepts for a kind: a Job's name becomes
 /// the value of its pods' `job-name` label (63 characters); a CronJob's Jobs
-/// add an 11-character suffix to it.
+/// add an 11-character suffix to it; a ConfigMap's is any DNS subdomain.
 pub(crate) fn object_name_limit(kind: Kind) -> usize {
     match kind {
         Kind::Job => 63,
         Kind::CronJob => 52,
+        Kind::ConfigMap => 253,
     }
 }
 
@@ -63,11 +64,13 @@ pub(super) fn jobcd_metadata(f: &mut Findings<'_>, meta: &ObjectMeta, kind: Kind
     let get = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
     let field = |key: &str| join_key("metadata.annotations", key);
     f.one_of(field(ON_CHANGE), get(ON_CHANGE), &["rerun", "ignore"]);
-    if kind == Kind::CronJob && get(ON_CHANGE).is_some() {
+    if kind != Kind::Job && get(ON_CHANGE).is_some() {
         f.warning(
             field(ON_CHANGE),
-            "has no effect on a CronJob",
-            Some("CronJobs are updated in place; the annotation applies to Jobs"),
+            format!("has no effect on a {kind}"),
+            Some(&format!(
+                "{kind}s are updated in place; the annotation applies to Jobs"
+            )),
         );
     }
     f.one_of(field(PRUNE), get(PRUNE), &["enabled", "disabled"]);

@@ -6,6 +6,7 @@
 //! each finding comes from the YAML node tree, so every problem points at the
 //! line to edit.
 
+mod config_map;
 mod cronjob;
 mod job;
 mod meta;
@@ -17,6 +18,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::diagnostic::Severity;
 use super::path::line_of;
@@ -135,6 +137,13 @@ pub(crate) fn job(job: &Job, root: &Node) -> Vec<Finding> {
             Some("a Job needs spec.template"),
         ),
     }
+    f.list
+}
+
+/// Validates a ConfigMap as the API server would on create.
+pub(crate) fn config_map(map: &ConfigMap, root: &Node) -> Vec<Finding> {
+    let mut f = Findings::new(root);
+    config_map::config_map(&mut f, map);
     f.list
 }
 

@@ -73,6 +73,9 @@ pub struct KubeTarget {
     own_namespace: String,
     jobs: Vec<Store<DynamicObject>>,
     cronjobs: Vec<cache::LiveCache>,
+    /// The ConfigMaps of jobcd's sources, per managed namespace (the
+    /// run-once ledgers, which carry no source, are not among them).
+    config_maps: Vec<cache::LiveCache>,
     /// Each source's ledger, created on first use and shared with the
     /// followers.
     ledgers: follow::Ledgers,
@@ -115,6 +118,7 @@ fn resource(kind: Kind) -> ApiResource {
     match kind {
         Kind::Job => ApiResource::erase::<Job>(&()),
         Kind::CronJob => ApiResource::erase::<CronJob>(&()),
+        Kind::ConfigMap => ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
     }
 }
 
@@ -143,6 +147,7 @@ impl KubeTarget {
             own_namespace,
             jobs: Vec::new(),
             cronjobs: Vec::new(),
+            config_maps: Vec::new(),
             ledgers,
             events,
             health: Arc::default(),
@@ -165,6 +170,15 @@ impl KubeTarget {
             );
             target.tasks.push(task);
             target.cronjobs.push(cronjobs);
+            let (config_maps, task) = cache::LiveCache::spawn(
+                target.api(Kind::ConfigMap, &namespace),
+                Kind::ConfigMap,
+                &format!("{managed},{}", ownership::SOURCE),
+                target.refused.clone(),
+                format!("ConfigMaps in namespace {namespace}"),
+            );
+            target.tasks.push(task);
+            target.config_maps.push(config_maps);
             // jobcd's Jobs, and the Jobs its CronJobs create.
             for labels in [managed.as_str(), SCHEDULED_FOR] {
                 let (listed, followed) = tokio::sync::watch::channel(false);
@@ -281,11 +295,16 @@ impl KubeTarget {
                 .await?
                 .map_err(|e| Error::Timeout(e.to_string()))?;
         }
-        for cache in &self.cronjobs {
-            let mut listed = cache.listed();
-            self.until_listed(listed.wait_for(|done| *done), "CronJobs")
-                .await?
-                .map_err(|_| Error::Timeout("the CronJob watch stopped".into()))?;
+        for (caches, what) in [
+            (&self.cronjobs, "CronJob"),
+            (&self.config_maps, "ConfigMap"),
+        ] {
+            for cache in caches {
+                let mut listed = cache.listed();
+                self.until_listed(listed.wait_for(|done| *done), &format!("{what}s"))
+                    .await?
+                    .map_err(|_| Error::Timeout(format!("the {what} watch stopped")))?;
+            }
         }
         Ok(())
     }
@@ -343,6 +362,7 @@ impl Target for KubeTarget {
             .flat_map(|s| s.state())
             .filter_map(|o| live_of(Kind::Job, &o))
             .chain(self.cronjobs.iter().flat_map(cache::LiveCache::live))
+            .chain(self.config_maps.iter().flat_map(cache::LiveCache::live))
             .collect();
         live.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(live)
@@ -355,6 +375,7 @@ impl Target for KubeTarget {
         };
         Ok(match id.kind {
             Kind::CronJob => self.cronjobs[at].get(&id.name),
+            Kind::ConfigMap => self.config_maps[at].get(&id.name),
             Kind::Job => self.jobs[at]
                 .state()
                 .iter()
@@ -381,18 +402,22 @@ impl Target for KubeTarget {
                 )
             })
         });
-        let cronjobs = self
-            .namespaces
-            .iter()
-            .zip(&self.cronjobs)
-            .flat_map(|(namespace, cache)| {
-                cache
-                    .names()
-                    .into_iter()
-                    .map(move |name| (Kind::CronJob, namespace.clone(), name))
-            });
-        let managed: std::collections::HashSet<(Kind, String, String)> =
-            jobs.chain(cronjobs).collect();
+        let cached = |kind: Kind, caches: &'_ [cache::LiveCache]| {
+            self.namespaces
+                .iter()
+                .zip(caches)
+                .flat_map(move |(namespace, cache)| {
+                    cache
+                        .names()
+                        .into_iter()
+                        .map(move |name| (kind, namespace.clone(), name))
+                })
+                .collect::<Vec<_>>()
+        };
+        let managed: std::collections::HashSet<(Kind, String, String)> = jobs
+            .chain(cached(Kind::CronJob, &self.cronjobs))
+            .chain(cached(Kind::ConfigMap, &self.config_maps))
+            .collect();
         let mut conflicts = Vec::new();
         for d in desired {
             let id = &d.object.id;
@@ -422,7 +447,7 @@ impl Target for KubeTarget {
                 let created = self.server_apply(d, false).await?;
                 match d.object.id.kind {
                     Kind::Job => self.started(d, &created).await,
-                    Kind::CronJob => Ok(Applied::Done),
+                    Kind::CronJob | Kind::ConfigMap => Ok(Applied::Done),
                 }
             }
             Operation::Update(d) => {

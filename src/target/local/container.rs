@@ -6,16 +6,14 @@
 //! references in command, args and env values expand as the kubelet expands
 //! them: to variables defined earlier in the container's env (or by
 //! Kubernetes itself), `$$` escapes a `$`, and unknown references stay as
-//! written. `valueFrom` takes the downward API (`fieldRef`,
-//! `resourceFieldRef`; see [`super::downward`]). The process does not
-//! inherit jobcd's own environment (which may hold credentials): it starts
-//! from a container-like base.
+//! written. The environment itself is made as the kubelet makes it (see
+//! [`super::environment`]). The process does not inherit jobcd's own
+//! environment (which may hold credentials): it starts from a
+//! container-like base.
 
 use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Container;
-
-use super::downward;
 
 /// `PATH` of the base environment, as most images set it.
 pub const DEFAULT_PATH: &str = crate::programs::DEFAULT_PATH;
@@ -33,7 +31,8 @@ pub struct Process {
     pub working_dir: Option<PathBuf>,
 }
 
-/// Something in a container the process runtime cannot do.
+/// Something in a container the process runtime cannot do, or a
+/// ConfigMap it needs that is missing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
 pub struct Unsupported {
@@ -41,24 +40,19 @@ pub struct Unsupported {
     pub field: String,
     /// What cannot be done, and what to do instead.
     pub problem: String,
+    /// A ConfigMap or key is missing (`CreateContainerConfigError`): the
+    /// container could start once it is there.
+    pub missing_config: bool,
 }
 
-/// The pod a container runs in, as its environment sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct Pod<'a> {
-    /// The variables Kubernetes sets (HOSTNAME, JOB_COMPLETION_INDEX).
-    pub provided: &'a [(String, String)],
-    /// What the downward API tells.
-    pub facts: &'a downward::Pod,
-    /// The pod's containers (a `resourceFieldRef` may name another).
-    pub containers: &'a [Container],
-}
+pub use super::environment::Pod;
 
 /// Resolves `container` (at field path `path`) for `pod`.
 pub fn resolve(container: &Container, path: &str, pod: Pod<'_>) -> Result<Process, Unsupported> {
     let unsupported = |field: &str, problem: String| Unsupported {
         field: format!("{path}.{field}"),
         problem,
+        missing_config: false,
     };
     let Some(command) = container.command.as_ref().filter(|c| !c.is_empty()) else {
         return Err(unsupported(
@@ -69,44 +63,11 @@ pub fn resolve(container: &Container, path: &str, pod: Pod<'_>) -> Result<Proces
             ),
         ));
     };
-    if container.env_from.as_ref().is_some_and(|e| !e.is_empty()) {
-        return Err(unsupported(
-            "envFrom",
-            "ConfigMaps and Secrets are not available locally; write the variables as env values"
-                .into(),
-        ));
-    }
-    let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), DEFAULT_PATH.into()),
-        ("HOME".into(), "/root".into()),
-    ];
-    set_all(&mut env, pod.provided);
-    for (i, var) in container.env.iter().flatten().enumerate() {
-        let value = match &var.value_from {
-            // A value, even empty, is expanded (as the kubelet does when
-            // both are given, validation refuses the pair).
-            None => expand(var.value.as_deref().unwrap_or_default(), &env),
-            Some(from) => {
-                let field = |what: &str| format!("env[{i}].valueFrom.{what}");
-                if let Some(selector) = &from.field_ref {
-                    downward::field(pod.facts, selector)
-                        .map_err(|problem| unsupported(&field("fieldRef"), problem))?
-                } else if let Some(selector) = &from.resource_field_ref {
-                    downward::resource(selector, container, pod.containers, &pod.facts.node)
-                        .map_err(|problem| unsupported(&field("resourceFieldRef"), problem))?
-                } else {
-                    return Err(unsupported(
-                        &format!("env[{i}].valueFrom"),
-                        format!(
-                            "{} takes its value from a ConfigMap or Secret, which the local target does not hold yet; give it a literal value",
-                            var.name
-                        ),
-                    ));
-                }
-            }
-        };
-        set_all(&mut env, &[(var.name.clone(), value)]);
-    }
+    let env = super::environment::of(container, pod).map_err(|e| Unsupported {
+        field: format!("{path}.{}", e.field),
+        problem: e.problem,
+        missing_config: e.missing,
+    })?;
     let argv = command
         .iter()
         .chain(container.args.iter().flatten())
@@ -118,15 +79,6 @@ pub fn resolve(container: &Container, path: &str, pod: Pod<'_>) -> Result<Proces
         env,
         working_dir: container.working_dir.as_ref().map(PathBuf::from),
     })
-}
-
-fn set_all(env: &mut Vec<(String, String)>, vars: &[(String, String)]) {
-    for (name, value) in vars {
-        match env.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = value.clone(),
-            None => env.push((name.clone(), value.clone())),
-        }
-    }
 }
 
 /// Expands `$(NAME)` from `env`; `$$` is a literal `$`; anything else stays.
@@ -184,6 +136,8 @@ mod tests {
         }
     }
 
+    use crate::target::local::downward;
+
     fn pod(provided: &[(String, String)]) -> Pod<'_> {
         static FACTS: std::sync::OnceLock<downward::Pod> = std::sync::OnceLock::new();
         Pod {
@@ -194,6 +148,7 @@ mod tests {
                 ..downward::Pod::default()
             }),
             containers: &[],
+            config_maps: None,
         }
     }
 
@@ -269,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn config_maps_and_secrets_are_not_available_locally_yet() {
+    fn secrets_are_not_available_locally_yet() {
         let mut c = container(Some(vec!["true"]), vec![], vec![]);
         c.env = Some(vec![EnvVar {
             name: "TOKEN".into(),
@@ -286,7 +241,7 @@ mod tests {
         let err = resolve(&c, "spec.template.spec.containers[0]", pod(&[])).unwrap_err();
         assert_eq!(
             err.field,
-            "spec.template.spec.containers[0].env[0].valueFrom"
+            "spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef"
         );
     }
 }

@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use super::clock::{Clock, sleep_until};
 use super::container::{self, Process, Unsupported};
 use super::downward;
+use super::environment;
 use super::isolation::{Isolation, Sandbox};
 use super::job_controller::{self, Phase, Status};
 use super::pod::{self, Plan};
@@ -26,6 +27,7 @@ use super::process::Exit;
 use super::procfs;
 use super::store::{self, HostProcess, JobRecord, PodRecord, Store, Supervisor};
 use super::supervisor::{self, FollowError, Supervised};
+use crate::manifest::Kind;
 
 /// Grace period when the pod template sets none, as Kubernetes defaults it.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -67,6 +69,17 @@ pub enum Error {
         /// Name.
         name: String,
         /// What, with the field path.
+        problem: String,
+    },
+    /// A ConfigMap or key a container reads is missing: on a node its pod
+    /// would wait (`CreateContainerConfigError`).
+    #[error("Job {namespace}/{name}: {problem}")]
+    MissingConfig {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// What is missing, with the field path.
         problem: String,
     },
     /// The executor was opened to read, not to run.
@@ -176,6 +189,9 @@ pub enum Ended {
 pub const REASON_DELETED: &str = "Deleted";
 /// Pod reason for pods stopped because jobcd shut down.
 pub const REASON_SHUTDOWN: &str = "TerminationByKubelet";
+/// Why a Job failed whose pod could not start for a missing ConfigMap or
+/// key (the kubelet's reason for the waiting container).
+pub const REASON_CONFIG: &str = "CreateContainerConfigError";
 
 /// What a pod task tells the run.
 enum Message {
@@ -252,11 +268,71 @@ pub fn check(job: &Job) -> Result<(), Unsupported> {
         provided: &[],
         facts: &facts,
         containers: &pod.containers,
+        // Whether they exist is the pod's business when it starts.
+        config_maps: None,
     };
     for (path, c) in all {
         container::resolve(c, &path, pod)?;
     }
     Ok(())
+}
+
+/// Checks that the ConfigMaps and keys `job`'s containers read are applied
+/// in `namespace` now: a Job whose pods could not start is refused before
+/// it is recorded.
+pub async fn check_config(rt: &Runtime, namespace: &str, job: &Job) -> Result<(), Error> {
+    let Some(spec) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
+        return Ok(());
+    };
+    let config_maps = config_maps_for(rt, namespace, spec).await?;
+    let facts = downward::Pod {
+        namespace: namespace.to_string(),
+        ..downward::Pod::default()
+    };
+    let pod = container::Pod {
+        provided: &[],
+        facts: &facts,
+        containers: &spec.containers,
+        config_maps: Some(&config_maps),
+    };
+    let all = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| (format!("spec.template.spec.initContainers[{i}]"), c))
+        .chain(
+            spec.containers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("spec.template.spec.containers[{i}]"), c)),
+        );
+    for (path, c) in all {
+        container::resolve(c, &path, pod).map_err(|e| refused(namespace, job_name(job), e))?;
+    }
+    Ok(())
+}
+
+fn job_name(job: &Job) -> &str {
+    job.metadata.name.as_deref().unwrap_or_default()
+}
+
+/// A container's refusal as the runner's error.
+fn refused(namespace: &str, name: &str, e: Unsupported) -> Error {
+    let (namespace, name, problem) = (namespace.to_string(), name.to_string(), e.to_string());
+    if e.missing_config {
+        Error::MissingConfig {
+            namespace,
+            name,
+            problem,
+        }
+    } else {
+        Error::Unsupported {
+            namespace,
+            name,
+            problem,
+        }
+    }
 }
 
 /// Runs `record` (already stored) as `job` until it ends; returns its status.
@@ -368,8 +444,9 @@ pub async fn run_until(
                     let _ = live.stop.send(true);
                 }
             }
+            let mut unstartable = None;
             for index in &actions.create {
-                let live = start_pod(
+                let started = start_pod(
                     rt,
                     &record,
                     &job_spec.template,
@@ -378,12 +455,29 @@ pub async fn run_until(
                     &tx,
                     &mut tasks,
                 )
-                .await?;
+                .await;
+                let live = match started {
+                    Ok(live) => live,
+                    Err(Error::MissingConfig { problem, .. }) => {
+                        unstartable = Some(problem);
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
                 report(Progress::PodCreated {
                     pod: live.record.name.clone(),
                     index: *index,
                 });
                 pods.push(live);
+            }
+            // A node would keep such a pod waiting for its ConfigMap; a
+            // run here ends, failed, saying what is missing (the ConfigMap
+            // went after the Job was applied, or a CronJob's run needs
+            // one that was never applied). The next pass saves it and
+            // stops the pods already running.
+            if let Some(problem) = unstartable {
+                record.status.fail(REASON_CONFIG, &problem, rt.clock.now());
+                continue;
             }
             if record.status.finished() && pods.iter().all(|p| p.done) {
                 break Ok(());
@@ -624,6 +718,48 @@ fn view(live: &Live, namespace: &str) -> job_controller::Pod {
     }
 }
 
+/// The ConfigMaps in `namespace` that `spec`'s containers read, as applied
+/// now (those that exist).
+async fn config_maps_for(
+    rt: &Runtime,
+    namespace: &str,
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+) -> Result<environment::ConfigMaps, Error> {
+    let containers: Vec<&k8s_openapi::api::core::v1::Container> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .collect();
+    let names = environment::config_maps_named(&containers);
+    if names.is_empty() {
+        return Ok(environment::ConfigMaps::new());
+    }
+    let namespace = namespace.to_string();
+    let stored = rt
+        .with_store(move |s| {
+            names
+                .into_iter()
+                .filter_map(|name| {
+                    s.object(Kind::ConfigMap, &namespace, &name)
+                        .transpose()
+                        .map(|o| o.map(|o| (name, o.manifest)))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(stored
+        .into_iter()
+        .map(|(name, manifest)| {
+            let data = serde_json::from_str::<k8s_openapi::api::core::v1::ConfigMap>(&manifest)
+                .ok()
+                .and_then(|map| map.data)
+                .unwrap_or_default();
+            (name, data)
+        })
+        .collect())
+}
+
 async fn start_pod(
     rt: &Runtime,
     job: &JobRecord,
@@ -652,10 +788,12 @@ async fn start_pod(
         template,
         rt.node.clone(),
     );
+    let config_maps = config_maps_for(rt, &job.namespace, pod_spec).await?;
     let pod = container::Pod {
         provided: &provided,
         facts: &facts,
         containers: &pod_spec.containers,
+        config_maps: Some(&config_maps),
     };
     let resolve = |list: &[k8s_openapi::api::core::v1::Container],
                    field: &str|
@@ -663,13 +801,8 @@ async fn start_pod(
         list.iter()
             .enumerate()
             .map(|(i, c)| {
-                container::resolve(c, &format!("spec.template.spec.{field}[{i}]"), pod).map_err(
-                    |e| Error::Unsupported {
-                        namespace: job.namespace.clone(),
-                        name: job.name.clone(),
-                        problem: e.to_string(),
-                    },
-                )
+                container::resolve(c, &format!("spec.template.spec.{field}[{i}]"), pod)
+                    .map_err(|e| refused(&job.namespace, &job.name, e))
             })
             .collect()
     };

@@ -28,6 +28,7 @@ pub mod clock;
 pub(crate) mod container;
 pub mod cron_controller;
 pub mod downward;
+pub(crate) mod environment;
 pub mod executor;
 mod ids;
 pub mod isolation;

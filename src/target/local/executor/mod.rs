@@ -232,6 +232,14 @@ impl Executor {
         Ok(())
     }
 
+    /// Applies a ConfigMap: kept for the pods that read it from now on (a
+    /// pod already running keeps the values it started with, as a
+    /// container's environment on a node does).
+    pub fn apply_config_map(&self, desired: &Desired) -> Result<(), store::Error> {
+        let now = self.runtime.clock.now();
+        self.store().put_object(&applied(desired, now))
+    }
+
     /// Applies a Job: unless this spec already ran (or is running) for
     /// `source`, replaces any other instance of the Job and starts a run.
     pub async fn apply_job(
@@ -253,6 +261,7 @@ impl Executor {
             name: name.clone(),
             problem: e.to_string(),
         })?;
+        job_runner::check_config(&self.runtime, &namespace, job).await?;
         let (src, ns, n, h) = (
             source.to_string(),
             namespace.clone(),

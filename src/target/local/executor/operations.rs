@@ -67,6 +67,10 @@ impl Target for Executor {
                     self.apply_cronjob(desired)?;
                     Ok(Applied::Done)
                 }
+                Kind::ConfigMap => {
+                    self.apply_config_map(desired)?;
+                    Ok(Applied::Done)
+                }
                 Kind::Job => Ok(match self.apply_job(desired, None).await? {
                     Started::Started(run) | Started::InFlight(run) => {
                         Applied::RunStarted { uid: run.uid }
@@ -136,6 +140,8 @@ impl Executor {
                             && match kind {
                                 Kind::Job => j.name == name && j.owner_cronjob.is_none(),
                                 Kind::CronJob => j.owner_cronjob.as_deref() == Some(name.as_str()),
+                                // Pods already running keep what they read.
+                                Kind::ConfigMap => false,
                             }
                     })
                     .collect::<Vec<_>>())

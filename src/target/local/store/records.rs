@@ -207,6 +207,7 @@ fn object_row(r: &Row<'_>) -> rusqlite::Result<AppliedObject> {
         kind: match kind.as_str() {
             "Job" => Kind::Job,
             "CronJob" => Kind::CronJob,
+            "ConfigMap" => Kind::ConfigMap,
             other => return Err(unreadable(0, format!("unknown kind {other:?}"))),
         },
         namespace: r.get(1)?,
@@ -272,6 +273,7 @@ fn kind_text(kind: Kind) -> &'static str {
     match kind {
         Kind::Job => "Job",
         Kind::CronJob => "CronJob",
+        Kind::ConfigMap => "ConfigMap",
     }
 }
 
@@ -318,6 +320,26 @@ impl Store {
             )
             .map(drop)
             .map_err(|e| self.sqlite("deleting an applied object", e))
+    }
+
+    /// The applied object of `kind` named `namespace/name`, if any.
+    pub fn object(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<AppliedObject>, Error> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .prepare_cached(
+                "SELECT kind, namespace, name, source, revision, path, spec_hash, manifest, applied_at
+                 FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![kind_text(kind), namespace, name], object_row)
+                    .optional()
+            })
+            .map_err(|e| self.sqlite("reading an applied object", e))
     }
 
     /// Every applied object, by kind, namespace and name.
