@@ -238,8 +238,22 @@ impl<'de> de::Deserializer<'de> for De<'_> {
         visitor.visit_unit()
     }
 
+    // Go's JSON decoding leaves a string that is `null` as it was, empty:
+    // `data: {FLAG: null}` is a ConfigMap key with an empty value, and a
+    // required name that is null is missing, not mistyped.
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.node.value {
+            Value::Null => self.locate(visitor.visit_str("")),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_str(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char
         bytes byte_buf unit unit_struct seq tuple tuple_struct map identifier
     }
 }

@@ -1,4 +1,4 @@
-//! Generated Jobs and CronJobs for the validation oracle
+//! Generated Jobs, CronJobs and ConfigMaps for the validation oracle
 //! (tests/validate_oracle.rs): pod templates shaped like real ones (the
 //! Kubernetes docs' examples, popular charts' migration and backup Jobs),
 //! each with one field changed at random — to a value that may or may not
@@ -32,6 +32,14 @@ fn case(rng: &mut Rng, i: usize) -> Case {
     let (family, mutate) = *rng.pick(FAMILIES);
     let change = mutate(rng, &mut pod);
     let name = format!("case-{i}");
+    if family == "configMap" {
+        let (change, doc) = config_map(rng, &name);
+        return Case {
+            family,
+            change,
+            doc,
+        };
+    }
     let doc = if rng.percent(80) {
         let mut spec = json!({"backoffLimit": 2, "template": {"spec": pod}});
         if family == "podFailurePolicy" {
@@ -135,7 +143,104 @@ const FAMILIES: &[(&str, Mutation)] = &[
     ("selector", |_, _| "a selector or template labels".into()),
     ("gates", gates),
     ("extras", extras),
+    ("configMap", |_, _| "a ConfigMap".into()),
 ];
+
+/// A ConfigMap like the ones Jobs read (a settings map, a properties
+/// file), with one thing changed: its name, a key of any shape, a key in
+/// both `data` and `binaryData`, a value that is not a string, or values
+/// around the 1 MiB limit.
+fn config_map(rng: &mut Rng, case: &str) -> (String, Value) {
+    let mut doc = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": case},
+        "data": {"MODE": "prod", "app.properties": "level=3\nurl=http://db:5432\n"}});
+    let change = match rng.below(5) {
+        0 => {
+            // Each valid name once in a tree (two would be duplicates):
+            // the case's own name, in a shape of `name`'s pool.
+            let name = name(rng);
+            let unique = match name.as_str() {
+                "" => String::new(),
+                long if long.len() > 60 => format!("{case}{}", &long[case.len()..]),
+                shape => format!("{}{case}{}", &shape[..1], &shape[1..]),
+            };
+            doc["metadata"]["name"] = json!(unique);
+            format!("metadata.name = {unique:?}")
+        }
+        1 => {
+            let key = if rng.percent(10) {
+                "k".repeat(rng.range(250, 256) as usize)
+            } else {
+                (*rng.pick(&[
+                    "LOG_LEVEL",
+                    "a-b_c.d",
+                    ".env",
+                    "..",
+                    ".",
+                    "a/b",
+                    "with space",
+                    "é",
+                    "a:b",
+                    "..hidden",
+                    "-dash",
+                    "x=y",
+                ]))
+                .to_owned()
+            };
+            let bag = if rng.percent(30) {
+                "binaryData"
+            } else {
+                "data"
+            };
+            let value = if bag == "data" {
+                json!("v")
+            } else {
+                json!("eA==")
+            };
+            doc[bag][&key] = value;
+            format!("{bag}[{key:?}]")
+        }
+        2 => {
+            let key = *rng.pick(&["MODE", "other"]);
+            doc["binaryData"] = json!({key: "eA=="});
+            format!("binaryData[{key:?}] beside data")
+        }
+        3 => {
+            let value = rng
+                .pick(&[json!(true), json!(3), json!(null), json!("3"), json!("")])
+                .clone();
+            doc["data"]["FLAG"] = value.clone();
+            format!("data.FLAG = {value}")
+        }
+        _ => {
+            // Around 1 MiB in all, split over data and binaryData.
+            let total = 1_048_576 + rng.range(-2, 3);
+            let binary = rng.range(0, 9);
+            let text = total - binary - 3;
+            doc["data"] = json!({"big": "x".repeat(text as usize), "MODE": "pro"});
+            let bytes: Vec<u8> = vec![b'y'; binary as usize];
+            doc["binaryData"] = json!({"blob": base64(&bytes)});
+            format!("{total} bytes of values")
+        }
+    };
+    (change, doc)
+}
+
+/// Standard base64, padded.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
 
 /// The first container (there is always one).
 fn main(pod: &mut Value) -> &mut Value {

@@ -115,7 +115,8 @@ pub(crate) fn port_number(port: i64) -> Result<(), String> {
 }
 
 /// Checks a ConfigMap or Secret key: at most 253 characters of letters,
-/// digits, '-', '_' and '.', and not "." or "..".
+/// digits, '-', '_' and '.', and not "." or "..", nor starting with ".."
+/// (apimachinery's `IsConfigMapKey`: it becomes a file name in a volume).
 pub(crate) fn config_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
         return Err("must not be empty".into());
@@ -125,6 +126,9 @@ pub(crate) fn config_key(key: &str) -> Result<(), String> {
     }
     if key == "." || key == ".." {
         return Err(format!("must not be {key:?}"));
+    }
+    if key.starts_with("..") {
+        return Err("must not start with '..'".into());
     }
     if !key
         .bytes()
@@ -211,6 +215,7 @@ mod tests {
         );
         assert!(config_key("a_b-c.d").is_ok() && config_key(".env").is_ok());
         assert!(config_key("..").is_err() && config_key("a/b").is_err() && config_key("").is_err());
+        assert!(config_key("..data").is_err() && config_key(".data").is_ok());
         assert!(
             sysctl("net.ipv4.ip_local_port_range").is_ok()
                 && sysctl("net/ipv4/tcp_syncookies").is_ok()
