@@ -312,7 +312,7 @@ fn the_examples_sync_to_a_cluster_and_a_second_sync_writes_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let all = text(&out);
     assert!(
-        all.contains("5 created") && all.contains("3 Job run(s), 0 failed"),
+        all.contains("6 created") && all.contains("3 Job run(s), 0 failed"),
         "{all}"
     );
     for job in ["pi", "render-thumbnails", "migrate-001-add-orders-index"] {

@@ -53,7 +53,7 @@ fn the_examples_are_valid() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     // The two serve configurations are another kind: listed and ignored.
     assert!(
-        stdout.contains("valid: 5 objects in 7 files, 2 ignored"),
+        stdout.contains("valid: 6 objects in 7 files, 2 ignored"),
         "{stdout}"
     );
     assert!(
