@@ -248,33 +248,18 @@ impl Runtime {
 
 /// Checks that every container of the Job can run here; the error names the field.
 pub fn check(job: &Job) -> Result<(), Unsupported> {
-    let Some(pod) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
+    let Some(spec) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
         return Ok(());
     };
-    let all = pod
-        .init_containers
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, c)| (format!("spec.template.spec.initContainers[{i}]"), c))
-        .chain(
-            pod.containers
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (format!("spec.template.spec.containers[{i}]"), c)),
-        );
     let facts = downward::Pod::default();
     let pod = container::Pod {
         provided: &[],
         facts: &facts,
-        containers: &pod.containers,
+        containers: &spec.containers,
         // Whether they exist is the pod's business when it starts.
         config_maps: None,
     };
-    for (path, c) in all {
-        container::resolve(c, &path, pod)?;
-    }
-    Ok(())
+    resolve_all(spec, pod)
 }
 
 /// Checks that the ConfigMaps and keys `job`'s containers read are applied
@@ -295,20 +280,20 @@ pub async fn check_config(rt: &Runtime, namespace: &str, job: &Job) -> Result<()
         containers: &spec.containers,
         config_maps: Some(&config_maps),
     };
-    let all = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, c)| (format!("spec.template.spec.initContainers[{i}]"), c))
-        .chain(
-            spec.containers
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (format!("spec.template.spec.containers[{i}]"), c)),
-        );
-    for (path, c) in all {
-        container::resolve(c, &path, pod).map_err(|e| refused(namespace, job_name(job), e))?;
+    resolve_all(spec, pod).map_err(|e| refused(namespace, job_name(job), e))
+}
+
+/// Resolves every container of `spec` (init containers first) in `pod`.
+fn resolve_all(
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+    pod: container::Pod<'_>,
+) -> Result<(), Unsupported> {
+    let init = spec.init_containers.iter().flatten().enumerate();
+    for (i, c) in init {
+        container::resolve(c, &format!("spec.template.spec.initContainers[{i}]"), pod)?;
+    }
+    for (i, c) in spec.containers.iter().enumerate() {
+        container::resolve(c, &format!("spec.template.spec.containers[{i}]"), pod)?;
     }
     Ok(())
 }
