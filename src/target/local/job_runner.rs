@@ -17,9 +17,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::clock::{Clock, sleep_until};
-use super::container::{self, Process, Unsupported};
+use super::container::{self, Process};
 use super::downward;
-use super::environment;
 use super::isolation::{Isolation, Sandbox};
 use super::job_controller::{self, Phase, Status};
 use super::pod::{self, Plan};
@@ -27,7 +26,6 @@ use super::process::Exit;
 use super::procfs;
 use super::store::{self, HostProcess, JobRecord, PodRecord, Store, Supervisor};
 use super::supervisor::{self, FollowError, Supervised};
-use crate::manifest::Kind;
 
 /// Grace period when the pod template sets none, as Kubernetes defaults it.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -243,80 +241,6 @@ impl Runtime {
         .await
         .expect("store calls do not panic");
         result.map_err(Error::Store)
-    }
-}
-
-/// Checks that every container of the Job can run here; the error names the field.
-pub fn check(job: &Job) -> Result<(), Unsupported> {
-    let Some(spec) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
-        return Ok(());
-    };
-    let facts = downward::Pod::default();
-    let pod = container::Pod {
-        provided: &[],
-        facts: &facts,
-        containers: &spec.containers,
-        // Whether they exist is the pod's business when it starts.
-        config_maps: None,
-    };
-    resolve_all(spec, pod)
-}
-
-/// Checks that the ConfigMaps and keys `job`'s containers read are applied
-/// in `namespace` now: a Job whose pods could not start is refused before
-/// it is recorded.
-pub async fn check_config(rt: &Runtime, namespace: &str, job: &Job) -> Result<(), Error> {
-    let Some(spec) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
-        return Ok(());
-    };
-    let config_maps = config_maps_for(rt, namespace, spec).await?;
-    let facts = downward::Pod {
-        namespace: namespace.to_string(),
-        ..downward::Pod::default()
-    };
-    let pod = container::Pod {
-        provided: &[],
-        facts: &facts,
-        containers: &spec.containers,
-        config_maps: Some(&config_maps),
-    };
-    resolve_all(spec, pod).map_err(|e| refused(namespace, job_name(job), e))
-}
-
-/// Resolves every container of `spec` (init containers first) in `pod`.
-fn resolve_all(
-    spec: &k8s_openapi::api::core::v1::PodSpec,
-    pod: container::Pod<'_>,
-) -> Result<(), Unsupported> {
-    let init = spec.init_containers.iter().flatten().enumerate();
-    for (i, c) in init {
-        container::resolve(c, &format!("spec.template.spec.initContainers[{i}]"), pod)?;
-    }
-    for (i, c) in spec.containers.iter().enumerate() {
-        container::resolve(c, &format!("spec.template.spec.containers[{i}]"), pod)?;
-    }
-    Ok(())
-}
-
-fn job_name(job: &Job) -> &str {
-    job.metadata.name.as_deref().unwrap_or_default()
-}
-
-/// A container's refusal as the runner's error.
-fn refused(namespace: &str, name: &str, e: Unsupported) -> Error {
-    let (namespace, name, problem) = (namespace.to_string(), name.to_string(), e.to_string());
-    if e.missing_config {
-        Error::MissingConfig {
-            namespace,
-            name,
-            problem,
-        }
-    } else {
-        Error::Unsupported {
-            namespace,
-            name,
-            problem,
-        }
     }
 }
 
@@ -703,48 +627,6 @@ fn view(live: &Live, namespace: &str) -> job_controller::Pod {
     }
 }
 
-/// The ConfigMaps in `namespace` that `spec`'s containers read, as applied
-/// now (those that exist).
-async fn config_maps_for(
-    rt: &Runtime,
-    namespace: &str,
-    spec: &k8s_openapi::api::core::v1::PodSpec,
-) -> Result<environment::ConfigMaps, Error> {
-    let containers: Vec<&k8s_openapi::api::core::v1::Container> = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .chain(&spec.containers)
-        .collect();
-    let names = environment::config_maps_named(&containers);
-    if names.is_empty() {
-        return Ok(environment::ConfigMaps::new());
-    }
-    let namespace = namespace.to_string();
-    let stored = rt
-        .with_store(move |s| {
-            names
-                .into_iter()
-                .filter_map(|name| {
-                    s.object(Kind::ConfigMap, &namespace, &name)
-                        .transpose()
-                        .map(|o| o.map(|o| (name, o.manifest)))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await?;
-    Ok(stored
-        .into_iter()
-        .map(|(name, manifest)| {
-            let data = serde_json::from_str::<k8s_openapi::api::core::v1::ConfigMap>(&manifest)
-                .ok()
-                .and_then(|map| map.data)
-                .unwrap_or_default();
-            (name, data)
-        })
-        .collect())
-}
-
 async fn start_pod(
     rt: &Runtime,
     job: &JobRecord,
@@ -879,5 +761,9 @@ pub(crate) fn boot_id() -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+mod checks;
 #[cfg(test)]
 mod tests;
+
+pub use checks::{check, check_config};
+use checks::{config_maps_for, refused};
