@@ -63,6 +63,7 @@ fn cronjobs() -> Vec<Desired> {
     let options = manifest::Options {
         strict: true,
         now: Timestamp::now(),
+        allow_secrets: false,
     };
     let desired = manifest::load(&files, &options)
         .into_desired()

@@ -35,6 +35,7 @@ fn main() {
     let options = manifest::Options {
         strict: false,
         now: "2026-01-01T00:00:00Z".parse().unwrap(),
+        allow_secrets: false,
     };
     let mut times = Vec::new();
     let mut reads = Vec::new();

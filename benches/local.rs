@@ -67,6 +67,7 @@ fn through_the_executor(isolation: Isolation) -> Duration {
         crash_backoff: Duration::from_secs(10),
         supervisor: supervisor::Command::binary(Path::new(env!("CARGO_BIN_EXE_jobcd"))),
         node: jobcd::target::local::downward::Node::here(dir.path()),
+        secrets: jobcd::target::local::secrets::Store::new(dir.path()),
     };
     let job: Job = serde_json::from_value(serde_json::json!({
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "bench"},

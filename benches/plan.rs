@@ -45,6 +45,7 @@ fn load(changed_every: Option<usize>) -> manifest::DesiredSet {
     let options = manifest::Options {
         strict: true,
         now: Timestamp::now(),
+        allow_secrets: false,
     };
     manifest::load(&files, &options)
         .into_desired()

@@ -130,6 +130,7 @@ fn main() {
         let options = manifest::Options {
             strict: false,
             now: NOW.parse().expect("instant"),
+            allow_secrets: false,
         };
         let (a, b) = manifest::load_trees(&trees[0], &trees[1], ("base", "head"), &options);
         let sets = [a, b].map(|v| v.into_desired().expect("valid"));

@@ -104,6 +104,7 @@ fn time(source: &Source, objects: usize, rounds: usize) -> Vec<Duration> {
             &jobcd::manifest::Options {
                 strict: false,
                 now: "2026-01-01T00:00:00Z".parse().unwrap(),
+                allow_secrets: false,
             },
         );
         assert_eq!(v.objects.len(), objects, "{:?}", v.diagnostics.first());

@@ -13,6 +13,7 @@ pub(crate) fn objects(path: &str, yaml: &str) -> Vec<Object> {
     let options = manifest::Options {
         strict: true,
         now: "2026-01-01T00:00:00Z".parse().expect("a valid time"),
+        allow_secrets: false,
     };
     manifest::load(&files, &options)
         .into_desired()

@@ -515,3 +515,108 @@ spec:
     let runs = text(&jobcd(state.path(), &["local", "runs", "cronjob/nightly"]));
     assert!(runs.contains("CreateContainerConfigError"), "{runs}");
 }
+
+#[test]
+fn secrets_are_created_out_of_git_and_reach_the_pods_that_name_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("db.env");
+    std::fs::write(
+        &env_file,
+        "# the database\nPGUSER=app\nPGPASSWORD=correct-horse\n",
+    )
+    .unwrap();
+    let out = jobcd(
+        state.path(),
+        &[
+            "local",
+            "secret",
+            "create",
+            "db",
+            "-n",
+            "batch",
+            "--from-env-file",
+            env_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        text(&out).trim(),
+        "secret batch/db created (2 keys: PGPASSWORD, PGUSER)"
+    );
+    let file = state.path().join("secrets/batch/db.json");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let listed = text(&jobcd(state.path(), &["local", "secret", "list"]));
+    assert_eq!(
+        listed.trim(),
+        "batch/db  PGPASSWORD (13 bytes), PGUSER (3 bytes)"
+    );
+    let again = jobcd(
+        state.path(),
+        &[
+            "local",
+            "secret",
+            "create",
+            "db",
+            "-n",
+            "batch",
+            "--from-literal",
+            "X=1",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("exists already"), "{}", text(&again));
+
+    let job = |name: &str, secret: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}, namespace: batch}}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: c\n          image: postgres:16\n          command: [sh, -c, 'echo \"$PGUSER:$PASSWORD\"']\n          envFrom: [{{secretRef: {{name: {secret}}}}}]\n          env:\n            - name: PASSWORD\n              valueFrom: {{secretKeyRef: {{name: {secret}, key: PGPASSWORD}}}}\n"
+        )
+    };
+    let manifests = tempfile::tempdir().unwrap();
+    std::fs::write(manifests.path().join("job.yaml"), job("reader", "db")).unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", manifests.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("correct-horse"), "{}", text(&out));
+    let runs = text(&jobcd(state.path(), &["local", "runs", "reader"]));
+    assert!(!runs.contains("correct-horse"), "{runs}");
+    let pod = runs
+        .split_whitespace()
+        .find(|w| w.starts_with("reader-"))
+        .unwrap_or_else(|| panic!("{runs}"))
+        .to_string();
+    let logs = text(&jobcd(state.path(), &["local", "logs", &pod]));
+    assert_eq!(logs.trim(), "app:correct-horse");
+
+    // Another namespace's Secret is not this one's; the refusal names the
+    // way to create it, and no value.
+    std::fs::write(
+        manifests.path().join("job.yaml"),
+        job("other", "db").replace("namespace: batch", "namespace: default"),
+    )
+    .unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", manifests.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("secret \"db\" not found in namespace \"default\"")
+            && text(&out).contains("jobcd local secret create"),
+        "{}",
+        text(&out)
+    );
+
+    let out = jobcd(
+        state.path(),
+        &["local", "secret", "delete", "db", "-n", "batch"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!file.exists());
+    let listed = text(&jobcd(state.path(), &["local", "secret", "list"]));
+    assert!(listed.starts_with("no secrets"), "{listed}");
+}

@@ -789,3 +789,31 @@ fn config_maps_are_objects_validated_as_the_api_server_does() {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
 }
+
+#[test]
+fn a_secret_in_git_is_refused_unless_allowed_and_then_ignored() {
+    let dir = tree(&[
+        ("job.yaml", JOB.as_bytes()),
+        (
+            "db.yaml",
+            b"apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: hunter2\n",
+        ),
+    ]);
+    let out = jobcd(&["validate", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("db.yaml:2: kind: Secret db: a Secret in git is readable by everyone who can read the repository")
+            && stderr.contains("jobcd local secret create")
+            && stderr.contains("--allow-secrets")
+            && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+    let out = jobcd(&["validate", "--allow-secrets", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1 objects in 2 files, 1 ignored"),
+        "{stdout}"
+    );
+}

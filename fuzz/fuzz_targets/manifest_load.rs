@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let options = Options {
         strict: false,
         now: jiff::Timestamp::UNIX_EPOCH,
+        allow_secrets: false,
     };
     let v = load(&files, &options);
     for d in &v.diagnostics {

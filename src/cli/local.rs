@@ -23,6 +23,7 @@ use crate::target::local::{
 use crate::target::{PodChange, RunEvent, RunResult, Target};
 
 mod inspect;
+mod secret;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
@@ -62,6 +63,9 @@ pub(crate) enum Command {
         #[arg(long, short = 'n', default_value = manifest::DEFAULT_NAMESPACE)]
         namespace: String,
     },
+    /// Secrets for the local target's pods, kept out of git: create, list, delete (values are never printed).
+    #[command(subcommand)]
+    Secret(secret::Command),
     /// Run a CronJob's Job now, like `kubectl create job --from=cronjob/NAME`.
     RunNow {
         /// The CronJob: `NAME` or `cronjob/NAME`.
@@ -118,6 +122,7 @@ pub(crate) fn run(
             inspect::runs(&open()?, name.as_deref())
         }
         Command::Logs { pod, follow } => runtime.block_on(inspect::logs(&open()?, &pod, follow)),
+        Command::Secret(command) => secret::run(command, &state_dir),
     }
 }
 
@@ -158,6 +163,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path, verbosity: Verbosity) -> anyho
     let options = manifest::Options {
         strict: false,
         now: Timestamp::now(),
+        allow_secrets: args.repo.allow_secrets,
     };
     let loaded = args.repo.load(&args.paths, state_dir.to_path_buf())?;
     let revision = loaded

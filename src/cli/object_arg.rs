@@ -1,6 +1,7 @@
 //! Objects named on the command line as kubectl names them: `KIND NAME`, or
 //! one or more `KIND/NAME`, with kubectl's spellings of the kinds (`job`,
-//! `jobs`, `job.batch`; `cronjob`, `cronjobs`, `cj`, `cronjob.batch`).
+//! `jobs`, `job.batch`; `cronjob`, `cronjobs`, `cj`, `cronjob.batch`;
+//! `configmap`, `configmaps`, `cm`).
 
 use anyhow::bail;
 
@@ -11,6 +12,7 @@ fn kind(word: &str) -> Option<Kind> {
     match word.to_ascii_lowercase().as_str() {
         "job" | "jobs" | "job.batch" | "jobs.batch" => Some(Kind::Job),
         "cronjob" | "cronjobs" | "cj" | "cronjob.batch" | "cronjobs.batch" => Some(Kind::CronJob),
+        "configmap" | "configmaps" | "cm" => Some(Kind::ConfigMap),
         _ => None,
     }
 }
@@ -18,7 +20,7 @@ fn kind(word: &str) -> Option<Kind> {
 fn known_kind(word: &str) -> anyhow::Result<Kind> {
     kind(word).ok_or_else(|| {
         anyhow::anyhow!(
-            "{word:?} is not a kind jobcd manages: name a `job` or a `cronjob` (as `job/NAME` or `job NAME`)"
+            "{word:?} is not a kind jobcd manages: name a `job`, a `cronjob` or a `configmap` (as `job/NAME` or `job NAME`)"
         )
     })
 }

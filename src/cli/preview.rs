@@ -42,6 +42,10 @@ pub(crate) struct Args {
     /// How manifests are rendered: auto (kustomize build of a kustomization, helm template of a chart), plain YAML, kustomize or helm.
     #[arg(long, default_value = "auto", env = "JOBCD_RENDER")]
     render: crate::source::render::Render,
+    /// Let plain v1 Secrets stay in the repository (ignored, never applied) instead of refusing the revision.
+    #[arg(long, env = "JOBCD_ALLOW_SECRETS")]
+    allow_secrets: bool,
+
     /// A Helm values file of the repository (a path from its top), after the chart's own; repeat for more.
     #[arg(long = "helm-values", visible_alias = "values", value_name = "FILE")]
     helm_values: Vec<String>,
@@ -154,7 +158,11 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
             .merged(&base.revision.sha, &head.revision.sha)
             .with_context(|| format!("previewing {head_ref} merged into {}", args.base))?;
     }
-    let options = manifest::Options { strict: false, now };
+    let options = manifest::Options {
+        strict: false,
+        now,
+        allow_secrets: args.allow_secrets,
+    };
     let label = |s: &Snapshot| format!("{}@{}", args.repo, s.revision.short_sha);
     let (base_validation, head_validation) = manifest::load_trees(
         &base.tree,
@@ -245,6 +253,7 @@ fn source(
         helm_set: args.helm_set.clone(),
         helm_release: args.helm_release.clone(),
         helm_namespace: args.helm_namespace.clone(),
+        allow_secrets: args.allow_secrets,
         credentials: args.credentials.clone(),
     };
     repo_args.source(&args.repo, state_dir.to_path_buf())

@@ -38,6 +38,9 @@ pub(crate) struct RepoArgs {
     /// The Helm release's namespace, .Release.Namespace (default: default).
     #[arg(long = "helm-namespace", value_name = "NAMESPACE")]
     pub helm_namespace: Option<String>,
+    /// Let plain v1 Secrets stay in the repository (ignored, never applied) instead of refusing the revision.
+    #[arg(long, env = "JOBCD_ALLOW_SECRETS")]
+    pub allow_secrets: bool,
     #[command(flatten)]
     pub credentials: CredentialArgs,
 }

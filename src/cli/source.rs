@@ -97,6 +97,7 @@ fn show(args: ShowArgs, state_dir: std::path::PathBuf) -> anyhow::Result<Outcome
     let options = manifest::Options {
         strict: false,
         now: jiff::Timestamp::now(),
+        allow_secrets: args.repo.allow_secrets,
     };
     let validation = manifest::load_tree(
         &snapshot.tree,

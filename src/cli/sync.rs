@@ -150,6 +150,7 @@ fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
     let options = manifest::Options {
         strict: false,
         now: Timestamp::now(),
+        allow_secrets: args.repo.allow_secrets,
     };
     let validation = manifest::load_tree(&loaded.tree, &loaded.label, &options);
     Ok(Revision {

@@ -31,6 +31,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf, verbosity: Verbosity) -> anyho
     let options = manifest::Options {
         strict: args.strict,
         now: jiff::Timestamp::now(),
+        allow_secrets: args.repo.allow_secrets,
     };
     let loaded = args.repo.load(&args.paths, state_dir)?;
     let (label, tree, revision) = (loaded.label, loaded.tree, loaded.revision);

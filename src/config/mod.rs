@@ -155,6 +155,8 @@ pub struct Source {
     pub render: crate::source::render::Render,
     /// Values of a Helm chart (`helmValues`, `helmSet`).
     pub helm: crate::source::render::HelmValues,
+    /// Plain Secrets in the repository are ignored rather than refused.
+    pub allow_secrets: bool,
 }
 
 /// A configuration that is wrong: every problem, by line.
@@ -501,6 +503,7 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                 "helmSet",
                 "helmRelease",
                 "helmNamespace",
+                "allowSecrets",
             ],
             p,
         );
@@ -560,6 +563,7 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                 release: m.string("helmRelease", p),
                 namespace: m.string("helmNamespace", p),
             },
+            allow_secrets: m.boolean("allowSecrets", p).unwrap_or(false),
         };
         out.push(source);
     }

@@ -206,7 +206,7 @@ fn the_example_configurations_are_valid() {
 
 #[test]
 fn a_source_names_how_it_is_rendered() {
-    let text = "target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a}\n  - {name: b, repo: /srv/b, render: kustomize}\n  - {name: c, repo: /srv/c, render: plain}\n  - {name: d, repo: /srv/d, render: helm, helmValues: [env/prod.yaml], helmSet: [image=x], helmRelease: billing, helmNamespace: batch}\n";
+    let text = "target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a}\n  - {name: b, repo: /srv/b, render: kustomize}\n  - {name: c, repo: /srv/c, render: plain}\n  - {name: d, repo: /srv/d, render: helm, helmValues: [env/prod.yaml], helmSet: [image=x], helmRelease: billing, helmNamespace: batch, allowSecrets: true}\n";
     let config = parse(text, "jobcd.yaml").expect("valid");
     let renders: Vec<crate::source::render::Render> =
         config.sources.iter().map(|s| s.render).collect();
@@ -219,6 +219,9 @@ fn a_source_names_how_it_is_rendered() {
     assert_eq!(config.sources[3].helm.set, ["image=x"]);
     assert_eq!(config.sources[3].helm.release.as_deref(), Some("billing"));
     assert_eq!(config.sources[3].helm.namespace.as_deref(), Some("batch"));
+    // A chart that renders a Secret needs it said: they are refused otherwise.
+    let allowed: Vec<bool> = config.sources.iter().map(|s| s.allow_secrets).collect();
+    assert_eq!(allowed, [false, false, false, true]);
     let wrong =
         problems("target: {kind: local}\nsources:\n  - {name: a, repo: /srv/a, render: jsonnet}\n");
     assert!(

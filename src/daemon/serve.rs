@@ -37,6 +37,8 @@ pub struct Looped {
     pub ready: Arc<Readiness>,
     /// Push the git notes to the source's remote after each reconcile.
     pub push_notes: bool,
+    /// Plain Secrets in its repository are ignored rather than refused.
+    pub allow_secrets: bool,
 }
 
 /// A source's readiness: ready after its first successful sync; until
@@ -265,6 +267,7 @@ pub async fn reconcile<T: Target>(
     let options = manifest::Options {
         strict: false,
         now: Timestamp::now(),
+        allow_secrets: s.allow_secrets,
     };
     let validation = manifest::load_tree(&snapshot.tree, &s.name, &options);
     let request = Request {

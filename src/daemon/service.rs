@@ -203,6 +203,7 @@ impl Service {
                 trigger,
                 ready: Arc::new(Readiness::default()),
                 push_notes,
+                allow_secrets: s.allow_secrets,
             });
         }
         let undelivered: statuses::Undelivered =

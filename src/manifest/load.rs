@@ -69,6 +69,9 @@ pub struct Options {
     pub strict: bool,
     /// The current time, for warnings about schedules that never fire.
     pub now: Timestamp,
+    /// Let plain `v1` Secrets stay in the repository (ignored, never
+    /// applied) instead of refusing the revision.
+    pub allow_secrets: bool,
 }
 
 /// Everything found in a set of files: the valid objects, the documents of
@@ -405,6 +408,16 @@ fn load_document(origin: &Origin<'_>, root: Node, options: &Options, out: &mut V
             load_object::<CronJob>(origin, root, Kind::CronJob, options, out)
         }
         ("v1", "ConfigMap") => load_object::<ConfigMap>(origin, root, Kind::ConfigMap, options, out),
+        ("v1", "Secret") if !options.allow_secrets => out.diagnostics.push(
+            located(
+                file,
+                &root,
+                kind,
+                "kind",
+                "a Secret in git is readable by everyone who can read the repository (base64 is not encryption)".into(),
+            )
+            .with_hint("keep its values out of git: `jobcd local secret create` for the local target, a sealed or external secret on a cluster; or let it be ignored with --allow-secrets (sources[].allowSecrets)"),
+        ),
         ("v1", "List") => match (root.line, root.into_entry("items").map(|n| n.value)) {
             (_, Some(Value::Seq(items))) => {
                 for (i, item) in items.into_iter().enumerate() {

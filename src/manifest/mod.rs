@@ -13,6 +13,7 @@ mod object;
 mod path;
 pub(crate) mod quantity;
 mod validate;
+pub(crate) use validate::names;
 mod walk;
 
 pub use diagnostic::{Diagnostic, Severity};

@@ -19,7 +19,14 @@ fn validation(files: &[(&str, &str)], now: Timestamp) -> manifest::Validation {
             bytes: yaml.as_bytes().to_vec(),
         })
         .collect();
-    manifest::load(&files, &manifest::Options { strict: false, now })
+    manifest::load(
+        &files,
+        &manifest::Options {
+            strict: false,
+            now,
+            allow_secrets: false,
+        },
+    )
 }
 
 fn set(files: &[(&str, &str)]) -> DesiredSet {

@@ -10,6 +10,7 @@ fn load_text(text: &str) -> Validation {
         &Options {
             strict: false,
             now: Timestamp::UNIX_EPOCH,
+            allow_secrets: false,
         },
     )
 }
@@ -112,6 +113,7 @@ fn loading_two_revisions_at_once_equals_loading_each() {
     let options = Options {
         strict: false,
         now: Timestamp::UNIX_EPOCH,
+        allow_secrets: false,
     };
     let (x, y) = load_both(&first, &second, &options);
     for (together, alone) in [(x, load(&first, &options)), (y, load(&second, &options))] {

@@ -10,7 +10,7 @@ mod config_map;
 mod cronjob;
 mod job;
 mod meta;
-mod names;
+pub(crate) mod names;
 mod pod;
 mod selector;
 

@@ -21,6 +21,7 @@ fn validation() -> Validation {
     let options = manifest::Options {
         strict: false,
         now: "2026-01-01T00:00:00Z".parse().expect("a valid time"),
+        allow_secrets: false,
     };
     manifest::load(&files, &options)
 }

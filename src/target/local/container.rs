@@ -149,6 +149,7 @@ mod tests {
             }),
             containers: &[],
             config_maps: None,
+            secrets: None,
         }
     }
 
@@ -220,28 +221,6 @@ mod tests {
             p.env.contains(&("WHERE".into(), "in batch".into())),
             "{:?}",
             p.env
-        );
-    }
-
-    #[test]
-    fn secrets_are_not_available_locally_yet() {
-        let mut c = container(Some(vec!["true"]), vec![], vec![]);
-        c.env = Some(vec![EnvVar {
-            name: "TOKEN".into(),
-            value: None,
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(k8s_openapi::api::core::v1::SecretKeySelector {
-                    name: "db".into(),
-                    key: "password".into(),
-                    optional: None,
-                }),
-                ..EnvVarSource::default()
-            }),
-        }]);
-        let err = resolve(&c, "spec.template.spec.containers[0]", pod(&[])).unwrap_err();
-        assert_eq!(
-            err.field,
-            "spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef"
         );
     }
 }

@@ -3,11 +3,12 @@
 //! container-like base and the variables Kubernetes sets, then every
 //! `envFrom` ConfigMap's `data` (with its `prefix`), then `env` in order,
 //! each value expanding `$(VAR)` from what came before, or taken from its
-//! `valueFrom`: the downward API ([`super::downward`]) or a ConfigMap key.
+//! `valueFrom`: the downward API ([`super::downward`]), a ConfigMap key or
+//! a Secret key.
 //! A ConfigMap or key that is missing fails the container
 //! (`CreateContainerConfigError`) unless the reference is `optional`, and
-//! an optional key that is missing leaves its variable unset. Secrets are
-//! not held by the local target yet: a reference to one is refused.
+//! an optional key that is missing leaves its variable unset. Secrets come
+//! the same way from the local target's store ([`super::secrets`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,6 +19,9 @@ use super::downward;
 
 /// ConfigMaps' `data`, by name, in the pod's namespace.
 pub type ConfigMaps = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Secrets' data, by name, in the pod's namespace.
+pub type Secrets = BTreeMap<String, super::secrets::Data>;
 
 /// The pod a container runs in, as its environment sees it.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +35,8 @@ pub struct Pod<'a> {
     /// The ConfigMaps the containers name that exist; None when they were
     /// not looked up (a Job checked before it runs: any reference goes).
     pub config_maps: Option<&'a ConfigMaps>,
+    /// The Secrets they name that are stored, likewise.
+    pub secrets: Option<&'a Secrets>,
 }
 
 /// Why the environment cannot be made: the field (below the container)
@@ -47,42 +53,90 @@ pub struct Problem {
     pub missing: bool,
 }
 
-/// The names of the ConfigMaps `containers` read their environment from.
-pub fn config_maps_named(containers: &[&Container]) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
+/// The names of the ConfigMaps and of the Secrets `containers` read their
+/// environment from.
+pub fn named(containers: &[&Container]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut maps, mut secrets) = (BTreeSet::new(), BTreeSet::new());
     for c in containers {
         for from in c.env_from.iter().flatten() {
             if let Some(map) = &from.config_map_ref {
-                names.insert(map.name.clone());
+                maps.insert(map.name.clone());
+            }
+            if let Some(secret) = &from.secret_ref {
+                secrets.insert(secret.name.clone());
             }
         }
-        for var in c.env.iter().flatten() {
-            if let Some(key) = var
-                .value_from
-                .as_ref()
-                .and_then(|v| v.config_map_key_ref.as_ref())
-            {
-                names.insert(key.name.clone());
+        for from in c.env.iter().flatten().filter_map(|v| v.value_from.as_ref()) {
+            if let Some(key) = &from.config_map_key_ref {
+                maps.insert(key.name.clone());
+            }
+            if let Some(key) = &from.secret_key_ref {
+                secrets.insert(key.name.clone());
             }
         }
     }
-    names
+    (maps, secrets)
 }
 
-/// What a lookup of a ConfigMap found.
-enum Found<'a> {
-    /// Its data.
-    Data(&'a BTreeMap<String, String>),
+/// Where a variable's values come from: a ConfigMap or a Secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    ConfigMap,
+    Secret,
+}
+
+impl Kind {
+    /// As the kubelet names it in "… not found".
+    fn lower(self) -> &'static str {
+        match self {
+            Kind::ConfigMap => "configmap",
+            Kind::Secret => "secret",
+        }
+    }
+
+    /// How to provide one.
+    fn remedy(self) -> &'static str {
+        match self {
+            Kind::ConfigMap => "apply it with the revision, or mark the reference optional",
+            Kind::Secret => {
+                "create it with `jobcd local secret create NAME -n NAMESPACE --from-literal KEY=VALUE …`, or mark the reference optional"
+            }
+        }
+    }
+}
+
+/// One object's values, as text.
+type Values = BTreeMap<String, String>;
+
+/// What a lookup found.
+enum Found {
+    /// Its values.
+    Values(Values),
     /// None of that name.
     Missing,
     /// Not looked up.
     Unknown,
 }
 
-fn lookup<'a>(pod: &Pod<'a>, name: &str) -> Found<'a> {
-    match pod.config_maps {
-        None => Found::Unknown,
-        Some(maps) => maps.get(name).map_or(Found::Missing, Found::Data),
+fn lookup(pod: &Pod<'_>, kind: Kind, name: &str) -> Found {
+    match kind {
+        Kind::ConfigMap => match pod.config_maps {
+            None => Found::Unknown,
+            Some(maps) => maps
+                .get(name)
+                .map_or(Found::Missing, |d| Found::Values(d.clone())),
+        },
+        // A value is bytes; the environment is text (as Go's string()).
+        Kind::Secret => match pod.secrets {
+            None => Found::Unknown,
+            Some(secrets) => secrets.get(name).map_or(Found::Missing, |d| {
+                Found::Values(
+                    d.iter()
+                        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                        .collect(),
+                )
+            }),
+        },
     }
 }
 
@@ -93,16 +147,14 @@ pub fn of(container: &Container, pod: Pod<'_>) -> Result<Vec<(String, String)>, 
         problem,
         missing: false,
     };
-    let absent = |field: String, problem: String| Problem {
+    let absent = |field: String, kind: Kind, what: String| Problem {
         field,
-        problem,
+        problem: format!(
+            "CreateContainerConfigError: {what} in namespace {:?} (on a cluster the pod would wait for it): {}",
+            pod.facts.namespace,
+            kind.remedy()
+        ),
         missing: true,
-    };
-    let missing = |what: String| {
-        format!(
-            "CreateContainerConfigError: {what} in namespace {:?} (on a cluster the pod would wait for it): apply it with the revision, or mark the reference optional",
-            pod.facts.namespace
-        )
     };
     let mut env: Vec<(String, String)> = vec![
         ("PATH".into(), DEFAULT_PATH.into()),
@@ -110,24 +162,23 @@ pub fn of(container: &Container, pod: Pod<'_>) -> Result<Vec<(String, String)>, 
     ];
     set_all(&mut env, pod.provided);
     for (i, from) in container.env_from.iter().flatten().enumerate() {
-        if from.secret_ref.is_some() {
-            return Err(problem(format!("envFrom[{i}].secretRef"), SECRETS.into()));
-        }
-        let Some(reference) = &from.config_map_ref else {
-            continue;
+        let (kind, field, name, optional) = match (&from.config_map_ref, &from.secret_ref) {
+            (Some(r), _) => (Kind::ConfigMap, "configMapRef", &r.name, r.optional),
+            (None, Some(r)) => (Kind::Secret, "secretRef", &r.name, r.optional),
+            (None, None) => continue,
         };
-        let optional = reference.optional == Some(true);
-        match lookup(&pod, &reference.name) {
-            Found::Data(data) => {
+        match lookup(&pod, kind, name) {
+            Found::Values(values) => {
                 let prefix = from.prefix.as_deref().unwrap_or_default();
-                for (key, value) in data {
-                    set_all(&mut env, &[(format!("{prefix}{key}"), value.clone())]);
+                for (key, value) in values {
+                    set_all(&mut env, &[(format!("{prefix}{key}"), value)]);
                 }
             }
-            Found::Missing if !optional => {
+            Found::Missing if optional != Some(true) => {
                 return Err(absent(
-                    format!("envFrom[{i}].configMapRef"),
-                    missing(format!("configmap {:?} not found", reference.name)),
+                    format!("envFrom[{i}].{field}"),
+                    kind,
+                    format!("{} {name:?} not found", kind.lower()),
                 ));
             }
             Found::Missing | Found::Unknown => {}
@@ -138,39 +189,51 @@ pub fn of(container: &Container, pod: Pod<'_>) -> Result<Vec<(String, String)>, 
         let value = match &var.value_from {
             None => expand(var.value.as_deref().unwrap_or_default(), &env),
             Some(from) => {
-                if let Some(selector) = &from.field_ref {
-                    downward::field(pod.facts, selector)
-                        .map_err(|e| problem(field("fieldRef"), e))?
-                } else if let Some(selector) = &from.resource_field_ref {
-                    downward::resource(selector, container, pod.containers, &pod.facts.node)
-                        .map_err(|e| problem(field("resourceFieldRef"), e))?
-                } else if let Some(key) = &from.config_map_key_ref {
-                    let optional = key.optional == Some(true);
-                    match lookup(&pod, &key.name) {
-                        Found::Data(data) => match data.get(&key.key) {
-                            Some(value) => value.clone(),
+                let reference = match (&from.config_map_key_ref, &from.secret_key_ref) {
+                    (Some(r), _) => Some((
+                        Kind::ConfigMap,
+                        "configMapKeyRef",
+                        &r.name,
+                        &r.key,
+                        r.optional,
+                    )),
+                    (None, Some(r)) => {
+                        Some((Kind::Secret, "secretKeyRef", &r.name, &r.key, r.optional))
+                    }
+                    (None, None) => None,
+                };
+                if let Some((kind, what, name, key, optional)) = reference {
+                    let optional = optional == Some(true);
+                    match lookup(&pod, kind, name) {
+                        Found::Values(mut values) => match values.remove(key) {
+                            Some(value) => value,
                             None if optional => continue,
                             None => {
                                 return Err(absent(
-                                    field("configMapKeyRef"),
-                                    missing(format!(
-                                        "couldn't find key {:?} in ConfigMap {:?}",
-                                        key.key, key.name
-                                    )),
+                                    field(what),
+                                    kind,
+                                    format!("couldn't find key {key:?} in {kind:?} {name:?}"),
                                 ));
                             }
                         },
                         Found::Missing if optional => continue,
                         Found::Missing => {
                             return Err(absent(
-                                field("configMapKeyRef"),
-                                missing(format!("configmap {:?} not found", key.name)),
+                                field(what),
+                                kind,
+                                format!("{} {name:?} not found", kind.lower()),
                             ));
                         }
                         Found::Unknown => String::new(),
                     }
+                } else if let Some(selector) = &from.field_ref {
+                    downward::field(pod.facts, selector)
+                        .map_err(|e| problem(field("fieldRef"), e))?
+                } else if let Some(selector) = &from.resource_field_ref {
+                    downward::resource(selector, container, pod.containers, &pod.facts.node)
+                        .map_err(|e| problem(field("resourceFieldRef"), e))?
                 } else {
-                    return Err(problem(field("secretKeyRef"), SECRETS.into()));
+                    String::new()
                 }
             }
         };
@@ -178,9 +241,6 @@ pub fn of(container: &Container, pod: Pod<'_>) -> Result<Vec<(String, String)>, 
     }
     Ok(env)
 }
-
-/// Why a Secret reference is refused.
-const SECRETS: &str = "Secrets are not held by the local target yet (they must never be in git in plain text); give the value another way, or run on a cluster";
 
 fn set_all(env: &mut Vec<(String, String)>, vars: &[(String, String)]) {
     for (name, value) in vars {
@@ -233,6 +293,14 @@ mod tests {
     }
 
     fn env_of(c: &Container, maps: Option<&ConfigMaps>) -> Result<Vec<(String, String)>, Problem> {
+        env_with(c, maps, None)
+    }
+
+    fn env_with(
+        c: &Container,
+        maps: Option<&ConfigMaps>,
+        secrets: Option<&Secrets>,
+    ) -> Result<Vec<(String, String)>, Problem> {
         let facts = facts();
         of(
             c,
@@ -241,6 +309,7 @@ mod tests {
                 facts: &facts,
                 containers: std::slice::from_ref(c),
                 config_maps: maps,
+                secrets,
             },
         )
     }
@@ -326,11 +395,70 @@ mod tests {
         };
         assert!(env_of(&c, None).is_ok());
         assert_eq!(
-            config_maps_named(&[&Container {
+            named(&[&Container {
                 env: Some(vec![key_ref("X", "b", "k", false)]),
                 ..c.clone()
-            }]),
+            }])
+            .0,
             BTreeSet::from(["absent".to_string(), "b".to_string()])
+        );
+    }
+
+    #[test]
+    fn secrets_are_read_like_config_maps_and_never_named_by_value() {
+        use k8s_openapi::api::core::v1::{SecretEnvSource, SecretKeySelector};
+        let secrets = Secrets::from([(
+            "db".to_string(),
+            BTreeMap::from([("password".to_string(), b"s3cret".to_vec())]),
+        )]);
+        let c = Container {
+            env_from: Some(vec![EnvFromSource {
+                secret_ref: Some(SecretEnvSource {
+                    name: "db".into(),
+                    optional: None,
+                }),
+                prefix: Some("DB_".into()),
+                config_map_ref: None,
+            }]),
+            env: Some(vec![EnvVar {
+                name: "PASSWORD".into(),
+                value: None,
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: "db".into(),
+                        key: "password".into(),
+                        optional: None,
+                    }),
+                    ..EnvVarSource::default()
+                }),
+            }]),
+            ..Container::default()
+        };
+        let env: BTreeMap<String, String> = env_with(&c, None, Some(&secrets))
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(env["DB_password"], "s3cret");
+        assert_eq!(env["PASSWORD"], "s3cret");
+        let mut wrong = c.clone();
+        wrong.env_from = None;
+        wrong.env.as_mut().unwrap()[0]
+            .value_from
+            .as_mut()
+            .unwrap()
+            .secret_key_ref
+            .as_mut()
+            .unwrap()
+            .key = "user".into();
+        let e = env_with(&wrong, None, Some(&secrets)).unwrap_err();
+        assert!(e.missing);
+        assert!(
+            e.problem
+                .contains("couldn't find key \"user\" in Secret \"db\"")
+                && e.problem.contains("jobcd local secret create")
+                && !e.problem.contains("s3cret"),
+            "{}",
+            e.problem
         );
     }
 }

@@ -54,6 +54,8 @@ pub struct Runtime {
     pub supervisor: supervisor::Command,
     /// This machine as the pods' node, for the downward API.
     pub node: downward::Node,
+    /// The Secrets pods read.
+    pub secrets: super::secrets::Store,
 }
 
 /// Why a Job could not be run.
@@ -80,6 +82,9 @@ pub enum Error {
         /// What is missing, with the field path.
         problem: String,
     },
+    /// The Secret store could not be read.
+    #[error(transparent)]
+    Secrets(#[from] super::secrets::Error),
     /// The executor was opened to read, not to run.
     #[error("cannot {what}: the executor was opened to read; start it to run Jobs")]
     ReadOnly {
@@ -655,12 +660,13 @@ async fn start_pod(
         template,
         rt.node.clone(),
     );
-    let config_maps = config_maps_for(rt, &job.namespace, pod_spec).await?;
+    let (config_maps, secrets) = inputs_for(rt, &job.namespace, pod_spec).await?;
     let pod = container::Pod {
         provided: &provided,
         facts: &facts,
         containers: &pod_spec.containers,
         config_maps: Some(&config_maps),
+        secrets: Some(&secrets),
     };
     let resolve = |list: &[k8s_openapi::api::core::v1::Container],
                    field: &str|
@@ -766,4 +772,4 @@ mod checks;
 mod tests;
 
 pub use checks::{check, check_config};
-use checks::{config_maps_for, refused};
+use checks::{inputs_for, refused};

@@ -37,6 +37,7 @@ pub mod job_runner;
 pub(crate) mod pod;
 pub(crate) mod process;
 pub(crate) mod procfs;
+pub mod secrets;
 pub mod store;
 pub mod supervisor;
 

@@ -135,6 +135,7 @@ impl Executor {
                 supervisor: super::supervisor::Command::this_binary(),
                 // A reader runs nothing; a runner looks at its machine.
                 node: super::downward::Node::default(),
+                secrets: super::secrets::Store::new(state_dir),
             },
             active: Arc::new(Active::new()),
             lock: None,

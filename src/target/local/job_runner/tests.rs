@@ -21,6 +21,7 @@ fn runtime(dir: &std::path::Path) -> Runtime {
         crash_backoff: Duration::from_millis(10),
         supervisor: crate::target::local::supervisor::Command::this_binary(),
         node: crate::target::local::downward::Node::here(dir),
+        secrets: crate::target::local::secrets::Store::new(dir),
     }
 }
 
