@@ -277,9 +277,22 @@ pub fn plan<'a>(
         key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id))
     });
 
+    // A generated ConfigMap replaced by its successor (a Kustomize
+    // generator whose data changed) is a rename, not a deletion: it does
+    // not count against the prune share.
+    let created: HashSet<(&str, &str)> = steps
+        .iter()
+        .filter(|s| s.action == Action::Create && s.id.kind == Kind::ConfigMap)
+        .filter_map(|s| Some((s.id.namespace.as_str(), generated_stem(&s.id.name)?)))
+        .collect();
+    let replaced = |id: &ObjectRef| {
+        id.kind == Kind::ConfigMap
+            && generated_stem(&id.name)
+                .is_some_and(|stem| created.contains(&(id.namespace.as_str(), stem)))
+    };
     let would_delete: Vec<ObjectRef> = steps
         .iter()
-        .filter(|s| s.action == Action::Prune)
+        .filter(|s| s.action == Action::Prune && !replaced(&s.id))
         .map(|s| s.id.clone())
         .collect();
     if !would_delete.is_empty() {
@@ -297,6 +310,17 @@ pub fn plan<'a>(
         }
     }
     Ok(Plan { steps })
+}
+
+/// The name before a Kustomize generator's hash suffix: `migrate-env` of
+/// `migrate-env-d42229gtkh` (a dash and ten characters of the alphabet
+/// kustomize's hasher encodes with, `bcdfghkmt2456789`).
+fn generated_stem(name: &str) -> Option<&str> {
+    let (stem, suffix) = name.rsplit_once('-')?;
+    (!stem.is_empty()
+        && suffix.len() == 10
+        && suffix.bytes().all(|b| b"bcdfghkmt2456789".contains(&b)))
+    .then_some(stem)
 }
 
 /// How the desired spec's run went, as the ledger has it (by the spec

@@ -417,3 +417,51 @@ fn objects_an_older_jobcd_hashed_with_their_policy_annotations_are_not_run_again
     let plan = make("prod", &desired, &[], &ledger, &Policy::default()).unwrap();
     assert_eq!(step(&plan, "Job default/migrate").action, Action::Skip);
 }
+
+fn config_map(name: &str, value: &str) -> Desired {
+    desired(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{MODE: {value}}}\n"
+    ))
+}
+
+#[test]
+fn generated_config_maps_replaced_by_their_successors_do_not_count_as_mass_deletion() {
+    // Four Jobs, each reading its own generated ConfigMap; a commit changes
+    // every generator's data: four new names, four old ones pruned (half
+    // of the source's objects, above the 25 % share).
+    let old: Vec<Desired> = (0..4)
+        .map(|i| config_map(&format!("env{i}-d42229gtkh"), "a"))
+        .collect();
+    let jobs: Vec<Desired> = (0..4)
+        .map(|i| job(&format!("j{i}"), "'true'", ""))
+        .collect();
+    let lives: Vec<Live> = old
+        .iter()
+        .chain(&jobs)
+        .map(|d| live(d, Some("prod")))
+        .collect();
+    let new: Vec<Desired> = (0..4)
+        .map(|i| config_map(&format!("env{i}-mk855kg62t"), "b"))
+        .chain(jobs.iter().cloned())
+        .collect();
+    let plan = make("prod", &new, &lives, &Ledger::default(), &Policy::default()).unwrap();
+    assert_eq!(plan.count(Action::Prune), 4);
+    assert_eq!(plan.count(Action::Create), 4);
+    // The same prunes without successors are a mass deletion.
+    let err = make(
+        "prod",
+        &jobs,
+        &lives,
+        &Ledger::default(),
+        &Policy::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Refusal::TooMany { .. }), "{err}");
+    assert_eq!(
+        generated_stem("migrate-env-d42229gtkh"),
+        Some("migrate-env")
+    );
+    assert_eq!(generated_stem("settings"), None);
+    assert_eq!(generated_stem("app-production"), None);
+    assert_eq!(generated_stem("-d42229gtkh"), None);
+}
