@@ -1,14 +1,15 @@
 //! A container's environment, made as the kubelet's
 //! `makeEnvironmentVariables` makes it (`pkg/kubelet/kubelet_pods.go`): a
 //! container-like base and the variables Kubernetes sets, then every
-//! `envFrom` ConfigMap's `data` (with its `prefix`), then `env` in order,
-//! each value expanding `$(VAR)` from what came before, or taken from its
-//! `valueFrom`: the downward API ([`super::downward`]), a ConfigMap key or
-//! a Secret key.
-//! A ConfigMap or key that is missing fails the container
-//! (`CreateContainerConfigError`) unless the reference is `optional`, and
-//! an optional key that is missing leaves its variable unset. Secrets come
-//! the same way from the local target's store ([`super::secrets`]).
+//! `envFrom` ConfigMap's or Secret's data (with its `prefix`), then `env`
+//! in order, each value expanding `$(VAR)` from what came before, or taken
+//! from its `valueFrom`: the downward API ([`super::downward`]), a
+//! ConfigMap key or a Secret key. ConfigMaps are the ones the revision
+//! applied, Secrets come from the local target's store
+//! ([`super::secrets`]). A ConfigMap, Secret or key that is missing fails
+//! the container (`CreateContainerConfigError`) unless the reference is
+//! `optional`, and an optional key that is missing leaves its variable
+//! unset.
 
 use std::collections::{BTreeMap, BTreeSet};
 
