@@ -28,20 +28,6 @@ impl Kind {
     /// Every kind, in the order a plan applies them: configuration before
     /// what reads it.
     pub const ALL: [Kind; 3] = [Kind::ConfigMap, Kind::CronJob, Kind::Job];
-
-    /// The kind's API version.
-    pub fn api_version(self) -> &'static str {
-        match self {
-            Kind::Job | Kind::CronJob => "batch/v1",
-            Kind::ConfigMap => "v1",
-        }
-    }
-
-    /// Whether it runs something (a Job or CronJob), rather than holding
-    /// data for what runs.
-    pub fn runs(self) -> bool {
-        !matches!(self, Kind::ConfigMap)
-    }
 }
 
 impl fmt::Display for Kind {

@@ -199,11 +199,6 @@ impl Renderer {
         })
     }
 
-    /// The engine.
-    pub fn engine(&self) -> Engine {
-        self.engine
-    }
-
     /// What it is, for statuses: `kustomize v5.8.1`.
     pub fn rendered(&self) -> Rendered {
         Rendered {
