@@ -218,28 +218,11 @@ fn config_map(rng: &mut Rng, case: &str) -> (String, Value) {
             let text = total - binary - 3;
             doc["data"] = json!({"big": "x".repeat(text as usize), "MODE": "pro"});
             let bytes: Vec<u8> = vec![b'y'; binary as usize];
-            doc["binaryData"] = json!({"blob": base64(&bytes)});
+            doc["binaryData"] = json!({"blob": k8s_openapi::ByteString(bytes)});
             format!("{total} bytes of values")
         }
     };
     (change, doc)
-}
-
-/// Standard base64, padded.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The first container (there is always one).

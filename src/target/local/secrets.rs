@@ -12,6 +12,8 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::ByteString;
+
 /// A Secret's data: key → bytes.
 pub type Data = BTreeMap<String, Vec<u8>>;
 
@@ -83,7 +85,7 @@ pub struct Store {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct File {
     /// Values, base64 as in a Secret's `data`.
-    data: BTreeMap<String, String>,
+    data: BTreeMap<String, ByteString>,
 }
 
 impl Store {
@@ -121,7 +123,7 @@ impl Store {
         let file = File {
             data: data
                 .iter()
-                .map(|(k, v)| (k.clone(), base64::encode(v)))
+                .map(|(k, v)| (k.clone(), ByteString(v.clone())))
                 .collect(),
         };
         let json = serde_json::to_vec(&file).expect("a map of strings serializes");
@@ -156,15 +158,7 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        let mut data = Data::new();
-        for (key, value) in file.data {
-            let bytes = base64::decode(&value).ok_or_else(|| Error::Invalid {
-                what: format!("{} key {key:?}", path.display()),
-                problem: "not base64; delete the Secret and create it again".into(),
-            })?;
-            data.insert(key, bytes);
-        }
-        Ok(Some(data))
+        Ok(Some(file.data.into_iter().map(|(k, v)| (k, v.0)).collect()))
     }
 
     /// Deletes Secret `namespace/name`; whether there was one.
@@ -250,44 +244,6 @@ fn check(namespace: &str, name: &str, data: &Data) -> Result<(), Error> {
     Ok(())
 }
 
-/// Standard base64, as a Secret's `data` holds values.
-mod base64 {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub(super) fn encode(bytes: &[u8]) -> String {
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let n =
-                chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-
-    pub(super) fn decode(text: &str) -> Option<Vec<u8>> {
-        let text = text.trim_end_matches('=');
-        let mut out = Vec::with_capacity(text.len() * 3 / 4);
-        let (mut acc, mut bits) = (0u32, 0);
-        for c in text.bytes() {
-            let v = ALPHABET.iter().position(|a| *a == c)? as u32;
-            acc = (acc << 6) | v;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        Some(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,13 +302,5 @@ mod tests {
                 data.keys().collect::<Vec<_>>()
             );
         }
-    }
-
-    #[test]
-    fn base64_round_trips() {
-        for bytes in [&b""[..], b"a", b"ab", b"abc", b"abcd", b"\x00\xff\x10"] {
-            assert_eq!(base64::decode(&base64::encode(bytes)).unwrap(), bytes);
-        }
-        assert_eq!(base64::encode(b"x"), "eA==");
     }
 }
