@@ -30,3 +30,14 @@ pub(crate) fn find(program: &str, path: Option<&str>) -> Option<PathBuf> {
 pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
     find(program, std::env::var("PATH").ok().as_deref())
 }
+
+/// The variable that names bubblewrap, for the local executor's sandbox
+/// and the rendering engines' alike.
+pub const BWRAP_ENV: &str = "JOBCD_BWRAP";
+
+/// bubblewrap: the program `JOBCD_BWRAP` names, else `bwrap` on `PATH`.
+pub(crate) fn bwrap() -> Option<PathBuf> {
+    std::env::var_os(BWRAP_ENV)
+        .map(PathBuf::from)
+        .or_else(|| on_path("bwrap"))
+}

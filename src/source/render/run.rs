@@ -13,9 +13,6 @@ use std::time::{Duration, Instant};
 
 use super::{OUTPUT_LIMIT, RenderError, TIME_LIMIT};
 
-/// The variable naming bubblewrap (as for the local executor's sandbox).
-const BWRAP_ENV: &str = "JOBCD_BWRAP";
-
 /// Where an unsandboxed engine's HTTP goes: a port nothing listens on, so
 /// every request to another machine is refused. (Go's proxy rules never
 /// proxy loopback addresses: those stay reachable, and so only this
@@ -120,13 +117,10 @@ impl Runner {
     }
 }
 
-/// bubblewrap: `JOBCD_BWRAP` (a path that is not a file turns the sandbox
-/// off), else `bwrap` on `PATH`.
+/// bubblewrap ([`crate::programs::bwrap`]); a path that is not a file
+/// turns the sandbox off.
 fn bwrap() -> Option<PathBuf> {
-    std::env::var_os(BWRAP_ENV)
-        .map(PathBuf::from)
-        .or_else(|| crate::programs::on_path("bwrap"))
-        .filter(|b| b.is_file())
+    crate::programs::bwrap().filter(|b| b.is_file())
 }
 
 /// Says once per process that engines run without a sandbox, and why.

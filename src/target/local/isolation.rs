@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 /// The program that overrides where bubblewrap is found.
-pub const BWRAP_ENV: &str = "JOBCD_BWRAP";
+pub use crate::programs::BWRAP_ENV;
 
 /// How containers are kept from jobcd.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,10 +31,8 @@ impl Isolation {
     /// on jobcd's PATH), by making one sandbox. Blocking: call it off the
     /// async runtime.
     pub fn probe() -> Isolation {
-        let named = std::env::var_os(BWRAP_ENV).map(PathBuf::from);
         // Looked up in jobcd's own PATH, as a container's program is in its.
-        let found = named.or_else(|| crate::programs::on_path("bwrap"));
-        let Some(bwrap) = found else {
+        let Some(bwrap) = crate::programs::bwrap() else {
             return Isolation::Unavailable(
                 "bubblewrap (bwrap) is not installed; install it (the bubblewrap package) to isolate them"
                     .into(),
