@@ -48,17 +48,7 @@ impl Cache {
         engine: Engine,
         program: &Path,
     ) -> String {
-        let meta = std::fs::metadata(program).ok();
-        let stamp = meta
-            .as_ref()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-        let program = format!(
-            "{}:{}:{:?}",
-            program.display(),
-            meta.map_or(0, |m| m.len()),
-            stamp
-        );
+        let program = super::identity(program);
         use sha2::Digest;
         let digest = sha2::Sha256::digest(
             format!("{tree_id}\n{settings}\n{render:?}\n{engine:?}\n{program}").as_bytes(),

@@ -171,12 +171,9 @@ impl Renderer {
     pub fn at(engine: Engine, program: PathBuf) -> Result<Renderer, RenderError> {
         use std::collections::HashMap;
         use std::sync::Mutex;
-        type Probed = HashMap<(PathBuf, String), (run::Runner, String)>;
+        type Probed = HashMap<String, (run::Runner, String)>;
         static PROBED: Mutex<Option<Probed>> = Mutex::new(None);
-        let stamp = std::fs::metadata(&program)
-            .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
-            .unwrap_or_default();
-        let key = (program.clone(), stamp);
+        let key = identity(&program);
         let known = PROBED
             .lock()
             .ok()
@@ -226,6 +223,22 @@ impl Renderer {
             Engine::Helm => helm::build(&self.runner, root, path, values),
         }
     }
+}
+
+/// `program`'s path, size and modification time: what changes when the
+/// binary is replaced (keys of the render cache and of the probes).
+fn identity(program: &Path) -> String {
+    let meta = std::fs::metadata(program).ok();
+    let modified = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    format!(
+        "{}:{}:{:?}",
+        program.display(),
+        meta.map_or(0, |m| m.len()),
+        modified
+    )
 }
 
 /// One line per engine for `jobcd --version`: its version and program, or
