@@ -92,11 +92,8 @@ pub struct ApplyFailure {
 impl std::fmt::Display for ApplyFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.id {
-            // A target's error often names the object already.
-            Some(id) if !self.message.starts_with(&id.to_string()) => {
-                write!(f, "{id}: {}", self.message)
-            }
-            _ => f.write_str(&self.message),
+            Some(id) => write!(f, "{id}: {}", self.message),
+            None => f.write_str(&self.message),
         }
     }
 }

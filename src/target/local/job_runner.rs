@@ -61,8 +61,9 @@ pub struct Runtime {
 /// Why a Job could not be run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The manifest asks for something the local executor cannot do.
-    #[error("Job {namespace}/{name}: {problem}")]
+    /// The manifest asks for something the local executor cannot do. (The
+    /// message leaves the Job out: whoever reports it names the Job.)
+    #[error("{problem}")]
     Unsupported {
         /// Namespace.
         namespace: String,
@@ -73,7 +74,7 @@ pub enum Error {
     },
     /// A ConfigMap or key a container reads is missing: on a node its pod
     /// would wait (`CreateContainerConfigError`).
-    #[error("Job {namespace}/{name}: {problem}")]
+    #[error("{problem}")]
     MissingConfig {
         /// Namespace.
         namespace: String,
