@@ -13,6 +13,14 @@ fn jobcd(state: &Path, args: &[&str]) -> Output {
         .expect("the jobcd binary runs")
 }
 
+/// The first pod named `prefix…` that `jobcd local runs` listed.
+fn pod_in(runs: &str, prefix: &str) -> String {
+    runs.split_whitespace()
+        .find(|w| w.starts_with(prefix))
+        .unwrap_or_else(|| panic!("a pod {prefix}… is listed: {runs}"))
+        .to_string()
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -391,11 +399,7 @@ fn the_downward_api_gives_a_container_its_pod_and_resources() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let runs = text(&jobcd(state.path(), &["local", "runs", "dapi-envars"]));
-    let pod = runs
-        .split_whitespace()
-        .find(|w| w.starts_with("dapi-envars-0-"))
-        .unwrap_or_else(|| panic!("the pod is listed: {runs}"))
-        .to_string();
+    let pod = pod_in(&runs, "dapi-envars-0-");
     let logs = text(&jobcd(state.path(), &["local", "logs", &pod]));
     let value = |key: &str| -> String {
         logs.lines()
@@ -446,11 +450,7 @@ fn config_maps_applied_with_the_jobs_reach_their_environment() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let runs = text(&jobcd(state.path(), &["local", "runs", "reader"]));
-    let pod = runs
-        .split_whitespace()
-        .find(|w| w.starts_with("reader-"))
-        .unwrap_or_else(|| panic!("{runs}"))
-        .to_string();
+    let pod = pod_in(&runs, "reader-");
     let logs = text(&jobcd(state.path(), &["local", "logs", &pod]));
     assert_eq!(logs.trim(), "prod 3");
     let status = text(&jobcd(state.path(), &["local", "status"]));
@@ -584,11 +584,7 @@ fn secrets_are_created_out_of_git_and_reach_the_pods_that_name_them() {
     assert!(!text(&out).contains("correct-horse"), "{}", text(&out));
     let runs = text(&jobcd(state.path(), &["local", "runs", "reader"]));
     assert!(!runs.contains("correct-horse"), "{runs}");
-    let pod = runs
-        .split_whitespace()
-        .find(|w| w.starts_with("reader-"))
-        .unwrap_or_else(|| panic!("{runs}"))
-        .to_string();
+    let pod = pod_in(&runs, "reader-");
     let logs = text(&jobcd(state.path(), &["local", "logs", &pod]));
     assert_eq!(logs.trim(), "app:correct-horse");
 
