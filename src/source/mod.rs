@@ -279,11 +279,7 @@ impl Source {
             path: dir.to_path_buf(),
             source,
         };
-        let names: Vec<String> = std::fs::read_dir(dir)
-            .map_err(unreadable)?
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
+        let names = entry_names(dir).map_err(unreadable)?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let Some(engine) = render::builds(render, &names) else {
             return Ok(None);
@@ -329,14 +325,7 @@ impl Source {
                     problem: "cannot be read uncommitted: the repository is bare".into(),
                 })?;
                 let dir = workdir.join(&self.path);
-                let names: Vec<String> = std::fs::read_dir(&dir)
-                    .map(|entries| {
-                        entries
-                            .filter_map(Result::ok)
-                            .map(|e| e.file_name().to_string_lossy().into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let names = entry_names(&dir).unwrap_or_default();
                 if self.renders(&names).is_some() {
                     // The working tree as a tree of its own (what `git
                     // add -A` would stage; the index file is not written),
@@ -561,6 +550,14 @@ impl Source {
 }
 
 /// Opens a repository on this machine.
+/// The names of the entries directly in `dir`.
+fn entry_names(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+    Ok(std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect())
+}
+
 fn open_local(path: &std::path::Path) -> Result<git2::Repository, Error> {
     git2::Repository::open(path).map_err(|e| Error::NotARepository {
         path: path.to_path_buf(),
