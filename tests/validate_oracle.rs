@@ -68,15 +68,10 @@ fn server_verdicts(cluster: &Cluster, docs: &[Value]) -> Vec<(Verdict, String, V
 }
 
 async fn dry_run(client: &kube::Client, doc: &Value) -> (Verdict, String, Vec<String>) {
-    let path = match doc["kind"].as_str() {
-        Some("CronJob") => "apis/batch/v1",
-        Some("ConfigMap") => "api/v1",
-        _ => "apis/batch/v1",
-    };
-    let plural = match doc["kind"].as_str() {
-        Some("CronJob") => "cronjobs",
-        Some("ConfigMap") => "configmaps",
-        _ => "jobs",
+    let (path, plural) = match doc["kind"].as_str() {
+        Some("CronJob") => ("apis/batch/v1", "cronjobs"),
+        Some("ConfigMap") => ("api/v1", "configmaps"),
+        _ => ("apis/batch/v1", "jobs"),
     };
     let request = http::Request::post(format!(
         "/{path}/namespaces/{NAMESPACE}/{plural}?dryRun=All&fieldValidation=Strict&fieldManager=oracle"
