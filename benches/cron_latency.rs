@@ -95,9 +95,14 @@ async fn round(objects: &[Desired]) -> (Duration, Duration) {
         .unwrap();
     let shift = boundary.duration_since(now + lead);
     let clock = Arc::new(Shifted(shift));
-    let (executor, _) = Executor::start_with(dir.path(), clock, |rt| {
-        rt.supervisor = supervisor::Command::binary(Path::new(env!("CARGO_BIN_EXE_jobcd")));
-    })
+    let (executor, _) = Executor::start_with(
+        dir.path(),
+        clock,
+        &jobcd::target::local::Settings::default(),
+        |rt| {
+            rt.supervisor = supervisor::Command::binary(Path::new(env!("CARGO_BIN_EXE_jobcd")));
+        },
+    )
     .await
     .unwrap();
     for o in objects {

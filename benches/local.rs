@@ -68,6 +68,8 @@ fn through_the_executor(isolation: Isolation) -> Duration {
         supervisor: supervisor::Command::binary(Path::new(env!("CARGO_BIN_EXE_jobcd"))),
         node: jobcd::target::local::downward::Node::here(dir.path()),
         secrets: jobcd::target::local::secrets::Store::new(dir.path()),
+        engine: None,
+        allowed: Default::default(),
     };
     let job: Job = serde_json::from_value(serde_json::json!({
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "bench"},

@@ -18,7 +18,8 @@ use crate::reconcile::{self, Event, Mode, Reconciled, Request};
 use crate::report::runs::{self, Reported, Sink};
 use crate::report::statuses::Statuses;
 use crate::target::local::{
-    BY_HAND, CronEvent, Executor, Isolation, JobRef, JobStatus as Status, Notice, SystemClock,
+    BY_HAND, CronEvent, Executor, Isolation, JobRef, JobStatus as Status, Notice, Settings,
+    SystemClock,
 };
 use crate::target::{PodChange, RunEvent, RunResult, Target};
 
@@ -89,6 +90,7 @@ pub(crate) struct ApplyArgs {
 pub(crate) fn run(
     command: Command,
     state_dir: PathBuf,
+    settings: &Settings,
     verbosity: Verbosity,
 ) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -99,11 +101,13 @@ pub(crate) fn run(
             .context("opening the local executor's state")
     };
     match command {
-        Command::Apply(args) => runtime.block_on(apply(*args, &state_dir, verbosity)),
-        Command::Serve => runtime.block_on(serve(&state_dir, verbosity)),
+        Command::Apply(args) => runtime.block_on(apply(*args, &state_dir, settings, verbosity)),
+        Command::Serve => runtime.block_on(serve(&state_dir, settings, verbosity)),
         Command::RunNow { cronjob, namespace } => {
             let cronjob = object_arg::name_of(&cronjob, Kind::CronJob)?;
-            runtime.block_on(run_now(&state_dir, &namespace, &cronjob, verbosity))
+            runtime.block_on(run_now(
+                &state_dir, settings, &namespace, &cronjob, verbosity,
+            ))
         }
         Command::Delete { objects, namespace } => {
             let objects = object_arg::objects(&objects)?
@@ -114,7 +118,7 @@ pub(crate) fn run(
                     name,
                 })
                 .collect();
-            runtime.block_on(delete(&state_dir, objects, verbosity))
+            runtime.block_on(delete(&state_dir, settings, objects, verbosity))
         }
         Command::Status => inspect::status(&open()?),
         Command::Runs { name } => {
@@ -127,14 +131,17 @@ pub(crate) fn run(
 }
 
 /// Starts the executor to run Jobs, saying on stderr what it recovered.
-pub(super) async fn start(state_dir: &Path) -> anyhow::Result<Executor> {
-    let (executor, recovery) = Executor::start(state_dir, Arc::new(SystemClock))
+pub(super) async fn start(state_dir: &Path, settings: &Settings) -> anyhow::Result<Executor> {
+    let (executor, recovery) = Executor::start(state_dir, Arc::new(SystemClock), settings)
         .await
         .context("starting the local executor")?;
     for line in recovery.lines() {
         eprintln!("{line}");
     }
-    if let Isolation::Unavailable(_) = executor.isolation() {
+    // On an engine, the engine isolates the containers.
+    if executor.engine().is_none()
+        && let Isolation::Unavailable(_) = executor.isolation()
+    {
         eprintln!("warning: {}", executor.isolation().describe());
     }
     Ok(executor)
@@ -159,7 +166,12 @@ pub(super) async fn interruptible(
 /// `jobcd local apply`: the revision reconciled as the by-hand source,
 /// through the same step as a sync, but nothing is pruned and nothing
 /// reported (like `kubectl apply`).
-async fn apply(args: ApplyArgs, state_dir: &Path, verbosity: Verbosity) -> anyhow::Result<Outcome> {
+async fn apply(
+    args: ApplyArgs,
+    state_dir: &Path,
+    settings: &Settings,
+    verbosity: Verbosity,
+) -> anyhow::Result<Outcome> {
     let options = manifest::Options {
         strict: false,
         now: Timestamp::now(),
@@ -178,7 +190,7 @@ async fn apply(args: ApplyArgs, state_dir: &Path, verbosity: Verbosity) -> anyho
         eprintln!("{label}: invalid; nothing was applied");
         return Ok(Outcome::Invalid);
     }
-    let executor = start(state_dir).await?;
+    let executor = start(state_dir, settings).await?;
     let work = async {
         let policy = Policy {
             prune: false,
@@ -309,10 +321,11 @@ fn print_end(id: &str, o: &crate::target::Outcome, verbosity: Verbosity) -> bool
 /// Deletes every object named, or none when one of them is unknown.
 async fn delete(
     state_dir: &Path,
+    settings: &Settings,
     objects: Vec<ObjectRef>,
     verbosity: Verbosity,
 ) -> anyhow::Result<Outcome> {
-    let executor = start(state_dir).await?;
+    let executor = start(state_dir, settings).await?;
     let applied = executor.objects()?;
     let known = |id: &ObjectRef| {
         applied
@@ -336,11 +349,12 @@ async fn delete(
 
 async fn run_now(
     state_dir: &Path,
+    settings: &Settings,
     namespace: &str,
     cronjob: &str,
     verbosity: Verbosity,
 ) -> anyhow::Result<Outcome> {
-    let executor = start(state_dir).await?;
+    let executor = start(state_dir, settings).await?;
     let (statuses, reporter) = status_reporter(state_dir)?;
     let work = async {
         let mut events = executor.events();
@@ -396,8 +410,12 @@ impl Sink for Unreported {
     }
 }
 
-async fn serve(state_dir: &Path, verbosity: Verbosity) -> anyhow::Result<Outcome> {
-    let executor = start(state_dir).await?;
+async fn serve(
+    state_dir: &Path,
+    settings: &Settings,
+    verbosity: Verbosity,
+) -> anyhow::Result<Outcome> {
+    let executor = start(state_dir, settings).await?;
     let (statuses, reporter) = status_reporter(state_dir)?;
     let mut notices = executor.notices();
     let printer = async {

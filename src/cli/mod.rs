@@ -56,6 +56,40 @@ pub struct Cli {
         default_value_t
     )]
     log_format: LogFormat,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+/// How the local target runs containers (sync, diff and `local …`).
+#[derive(Debug, Clone, clap::Args)]
+struct RuntimeArgs {
+    /// Where the local target runs containers: process (host processes from `command`, no images), podman or docker (images, volumes, limits).
+    #[arg(
+        long,
+        global = true,
+        env = crate::target::local::ContainerRuntime::ENV,
+        default_value = "process",
+        value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<crate::target::local::ContainerRuntime>()),
+    )]
+    runtime: crate::target::local::ContainerRuntime,
+    /// A directory under which pods on podman or docker may mount hostPath volumes (repeatable; none by default).
+    #[arg(long = "allow-host-path", global = true, value_name = "DIR")]
+    allow_host_paths: Vec<PathBuf>,
+    /// Let privileged containers run on podman or docker (refused by default).
+    #[arg(long, global = true)]
+    allow_privileged: bool,
+}
+
+impl RuntimeArgs {
+    fn settings(&self) -> crate::target::local::Settings {
+        crate::target::local::Settings {
+            runtime: self.runtime,
+            allowed: crate::target::local::engine::Allowed {
+                host_paths: self.allow_host_paths.clone(),
+                privileged: self.allow_privileged,
+            },
+        }
+    }
 }
 
 /// How much a command says, from `-q`, nothing, `-v` and `-vv`.
@@ -188,6 +222,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn dispatch(cli: Cli) -> anyhow::Result<exit::Outcome> {
     let explicit = cli.state_dir;
+    let settings = cli.runtime.settings();
     let state_dir = || repo::state_dir(explicit.clone());
     let verbosity = Verbosity::from_flags(cli.quiet, cli.verbose);
     let service = matches!(
@@ -207,13 +242,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<exit::Outcome> {
         Command::Schedule(args) => schedule::run(args),
         Command::Source(command) => source::run(command, state_dir()),
         Command::Diff(args) => sync::run_diff(args, state_dir(), verbosity),
-        Command::Sync(args) => sync::run_sync(args, state_dir(), verbosity),
+        Command::Sync(args) => sync::run_sync(args, state_dir(), &settings, verbosity),
         Command::Preview(args) => preview::run(args, state_dir()),
         Command::Status(args) => status::run(args, state_dir()),
         // Its configuration file names a state directory too: the flag
         // (or JOBCD_STATE_DIR), given, wins over it.
         Command::Serve(args) => serve::run(args, explicit),
-        Command::Local(command) => local::run(command, state_dir(), verbosity),
+        Command::Local(command) => local::run(command, state_dir(), &settings, verbosity),
         Command::Completion { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "jobcd", &mut std::io::stdout());

@@ -20,7 +20,7 @@ use crate::report::runs::{self, Reported, Sink};
 use crate::report::statuses::{Route, Statuses};
 use crate::report::{Reporter, forge};
 use crate::target::Target;
-use crate::target::local::{Executor, SystemClock};
+use crate::target::local::{Executor, Settings, SystemClock};
 
 mod kube;
 mod show;
@@ -227,6 +227,7 @@ fn local_reader(state_dir: &Path) -> anyhow::Result<Executor> {
 pub(crate) fn run_sync(
     mut args: SyncArgs,
     state_dir: PathBuf,
+    settings: &Settings,
     verbosity: Verbosity,
 ) -> anyhow::Result<Outcome> {
     args.common.verbosity = verbosity;
@@ -281,7 +282,7 @@ pub(crate) fn run_sync(
                 reconcile(&args, &executor, &revision, kind, statuses).await?
             }
             TargetKind::Local => {
-                let executor = super::local::start(&state_dir).await?;
+                let executor = super::local::start(&state_dir, settings).await?;
                 let work = reconcile(&args, &executor, &revision, kind, statuses);
                 super::local::interruptible(&executor, work).await?
             }

@@ -65,8 +65,8 @@ pub const DEFAULT_LEASE_DURATION: u64 = 15;
 /// The target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// The local executor.
-    Local,
+    /// The local executor, and how it runs pods.
+    Local(crate::target::local::Settings),
     /// A Kubernetes cluster.
     Kube {
         /// kubeconfig file (default: in-cluster or the usual places).
@@ -286,7 +286,7 @@ fn read_leader_election(
             Some("between 3s and 5m; 15s is usual"),
         );
     }
-    if enabled && matches!(target, Target::Local) {
+    if enabled && matches!(target, Target::Local(_)) {
         p.add(
             node.line,
             "leaderElection",
@@ -308,15 +308,39 @@ fn read_target(top: &Map<'_>, p: &mut Problems<'_>) -> Target {
             "target is required",
             Some("target: {kind: local} or target: {kind: kube, namespaces: [...]}"),
         );
-        return Target::Local;
+        return Target::Local(Default::default());
     };
     let Some(t) = Map::of(node, "target", p) else {
-        return Target::Local;
+        return Target::Local(Default::default());
     };
     match t.required("kind", p).as_deref() {
         Some("local") => {
-            t.only(&["kind"], p);
-            Target::Local
+            t.only(&["kind", "runtime", "hostPaths", "allowPrivileged"], p);
+            let runtime = match t.string("runtime", p) {
+                None => crate::target::local::ContainerRuntime::default(),
+                Some(name) => name.parse().unwrap_or_else(|e| {
+                    let line = t.get("runtime").map_or(node.line, |n| n.line);
+                    p.add(
+                        line,
+                        "target.runtime",
+                        format!("{e}"),
+                        Some("process, podman or docker"),
+                    );
+                    crate::target::local::ContainerRuntime::default()
+                }),
+            };
+            Target::Local(crate::target::local::Settings {
+                runtime,
+                allowed: crate::target::local::engine::Allowed {
+                    host_paths: t
+                        .strings("hostPaths", p)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(PathBuf::from)
+                        .collect(),
+                    privileged: t.boolean("allowPrivileged", p).unwrap_or(false),
+                },
+            })
         }
         Some("kube") => {
             t.only(
@@ -344,9 +368,9 @@ fn read_target(top: &Map<'_>, p: &mut Problems<'_>) -> Target {
                 format!("{other:?} is not a target"),
                 Some("local or kube"),
             );
-            Target::Local
+            Target::Local(Default::default())
         }
-        None => Target::Local,
+        None => Target::Local(Default::default()),
     }
 }
 

@@ -89,10 +89,11 @@ impl Service {
     /// SIGTERM or SIGINT), or until this replica loses the leader Lease.
     pub async fn run(self, shutdown: CancellationToken) -> Result<Exit, Error> {
         match self.config.target.clone() {
-            config::Target::Local => {
-                let (executor, recovery) = Executor::start(&self.state_dir, Arc::new(SystemClock))
-                    .await
-                    .map_err(Error::Executor)?;
+            config::Target::Local(settings) => {
+                let (executor, recovery) =
+                    Executor::start(&self.state_dir, Arc::new(SystemClock), &settings)
+                        .await
+                        .map_err(Error::Executor)?;
                 for line in recovery.lines() {
                     warn!("{line}");
                 }

@@ -47,13 +47,13 @@ impl Overrides {
                     *context = Some(name);
                 }
             }
-            config::Target::Local if self.kubeconfig.is_some() || self.context.is_some() => {
+            config::Target::Local(_) if self.kubeconfig.is_some() || self.context.is_some() => {
                 return Err(
                     "--kubeconfig and --context are for target kind kube; this file's target is local"
                         .into(),
                 );
             }
-            config::Target::Local => {}
+            config::Target::Local(_) => {}
         }
         if self.no_correct_drift {
             config.correct_drift = false;

@@ -1,34 +1,42 @@
-//! From a manifest's container to a host process: argv, environment and
-//! working directory, as Kubernetes would give them to the container.
+//! From a manifest's container to what runs: a host process (the process
+//! runtime), or an image on a container engine ([`super::image`]).
 //!
 //! The process runtime does not use images, so a container must say what to
-//! run with `command`; the image's entrypoint is unknown here. `$(VAR)`
-//! references in command, args and env values expand as the kubelet expands
-//! them: to variables defined earlier in the container's env (or by
-//! Kubernetes itself), `$$` escapes a `$`, and unknown references stay as
-//! written. The environment itself is made as the kubelet makes it (see
-//! [`super::environment`]). The process does not inherit jobcd's own
-//! environment (which may hold credentials): it starts from a
-//! container-like base.
+//! run with `command`; the image's entrypoint is unknown there, and volumes
+//! need a container runtime. `$(VAR)` references in command, args and env
+//! values expand as the kubelet expands them: to variables defined earlier
+//! in the container's env (or by Kubernetes itself), `$$` escapes a `$`,
+//! and unknown references stay as written. The environment itself is made
+//! as the kubelet makes it (see [`super::environment`]); a host process
+//! also gets a container-like `PATH` and `HOME` where the container sets
+//! none (an image would give them), and never inherits jobcd's own
+//! environment (which may hold credentials).
 
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::core::v1::{Container, PodSecurityContext};
 
-/// `PATH` of the base environment, as most images set it.
+use super::engine::ContainerRuntime;
+use super::image::Image;
+
+/// `PATH` of a host process whose container sets none, as most images set it.
 pub const DEFAULT_PATH: &str = crate::programs::DEFAULT_PATH;
 
-/// A container ready to start as a process.
+/// A container ready to start.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Process {
     /// The container's name.
     pub name: String,
-    /// `command` followed by `args`, expanded.
+    /// `command` followed by `args`, expanded (the process runtime; empty
+    /// for an image, whose [`Image`] has them apart).
     pub argv: Vec<String>,
     /// The complete environment.
     pub env: Vec<(String, String)>,
     /// `workingDir`, if set.
     pub working_dir: Option<PathBuf>,
+    /// The image it runs from, on a container runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Image>,
 }
 
 /// Something in a container the process runtime cannot do, or a
@@ -47,37 +55,88 @@ pub struct Unsupported {
 
 pub use super::environment::Pod;
 
-/// Resolves `container` (at field path `path`) for `pod`.
-pub fn resolve(container: &Container, path: &str, pod: Pod<'_>) -> Result<Process, Unsupported> {
+/// Resolves `container` (at field path `path`) for `pod` on `runtime`;
+/// `security` is the pod's `securityContext`.
+pub fn resolve(
+    container: &Container,
+    path: &str,
+    pod: Pod<'_>,
+    runtime: ContainerRuntime,
+    security: Option<&PodSecurityContext>,
+) -> Result<Process, Unsupported> {
     let unsupported = |field: &str, problem: String| Unsupported {
         field: format!("{path}.{field}"),
         problem,
         missing_config: false,
     };
-    let Some(command) = container.command.as_ref().filter(|c| !c.is_empty()) else {
-        return Err(unsupported(
-            "command",
-            format!(
-                "container {:?} has no command; the local process runtime does not run images, so it cannot use the image's entrypoint — set command (e.g. [\"sh\", \"-c\", \"...\"])",
-                container.name
-            ),
-        ));
-    };
-    let env = super::environment::of(container, pod).map_err(|e| Unsupported {
+    let command = container.command.as_ref().filter(|c| !c.is_empty());
+    if runtime == ContainerRuntime::Process {
+        if command.is_none() {
+            return Err(unsupported(
+                "command",
+                format!(
+                    "container {:?} has no command; the local process runtime does not run images, so it cannot use the image's entrypoint — set command (e.g. [\"sh\", \"-c\", \"...\"]), or run images with --runtime podman or docker",
+                    container.name
+                ),
+            ));
+        }
+        if let Some(mount) = container.volume_mounts.iter().flatten().next() {
+            return Err(unsupported(
+                "volumeMounts[0]",
+                format!(
+                    "container {:?} mounts volume {:?}; the local process runtime cannot mount volumes — run it with --runtime podman or docker (target.runtime in the serve configuration)",
+                    container.name, mount.name
+                ),
+            ));
+        }
+    }
+    let mut env = super::environment::of(container, pod).map_err(|e| Unsupported {
         field: format!("{path}.{}", e.field),
         problem: e.problem,
         missing_config: e.missing,
     })?;
-    let argv = command
-        .iter()
-        .chain(container.args.iter().flatten())
-        .map(|a| expand(a, &env))
-        .collect();
+    let expand_all = |list: &Vec<String>| list.iter().map(|a| expand(a, &env)).collect::<Vec<_>>();
+    if runtime == ContainerRuntime::Process {
+        let argv = command
+            .into_iter()
+            .flatten()
+            .chain(container.args.iter().flatten())
+            .map(|a| expand(a, &env))
+            .collect();
+        for (name, value) in [("PATH", DEFAULT_PATH), ("HOME", "/root")]
+            .into_iter()
+            .rev()
+        {
+            if !env.iter().any(|(n, _)| n == name) {
+                env.insert(0, (name.into(), value.into()));
+            }
+        }
+        return Ok(Process {
+            name: container.name.clone(),
+            argv,
+            env,
+            working_dir: container.working_dir.as_ref().map(PathBuf::from),
+            image: None,
+        });
+    }
+    if container.image.as_deref().is_none_or(str::is_empty) {
+        return Err(unsupported(
+            "image",
+            format!("container {:?} names no image", container.name),
+        ));
+    }
+    let args = container
+        .args
+        .as_ref()
+        .filter(|a| !a.is_empty())
+        .map(&expand_all);
+    let image = Image::of(container, security, command.map(&expand_all), args);
     Ok(Process {
         name: container.name.clone(),
-        argv,
+        argv: Vec::new(),
         env,
         working_dir: container.working_dir.as_ref().map(PathBuf::from),
+        image: Some(image),
     })
 }
 
@@ -138,6 +197,8 @@ mod tests {
 
     use crate::target::local::downward;
 
+    const PROCESS: ContainerRuntime = ContainerRuntime::Process;
+
     fn pod(provided: &[(String, String)]) -> Pod<'_> {
         static FACTS: std::sync::OnceLock<downward::Pod> = std::sync::OnceLock::new();
         Pod {
@@ -161,7 +222,14 @@ mod tests {
             vec![("NAME", "world"), ("GREETING", "hello $(NAME)")],
         );
         let provided = [("HOSTNAME".into(), "pi-abc".into())];
-        let p = resolve(&c, "spec.template.spec.containers[0]", pod(&provided)).unwrap();
+        let p = resolve(
+            &c,
+            "spec.template.spec.containers[0]",
+            pod(&provided),
+            PROCESS,
+            None,
+        )
+        .unwrap();
         assert_eq!(
             p.argv,
             ["sh", "-c", "echo hello world $(MISSING) $(GREETING) $HOME"]
@@ -180,6 +248,8 @@ mod tests {
             &container(None, vec!["--flag"], vec![]),
             "spec.template.spec.containers[0]",
             pod(&[]),
+            PROCESS,
+            None,
         )
         .unwrap_err();
         assert_eq!(err.field, "spec.template.spec.containers[0].command");
@@ -211,7 +281,14 @@ mod tests {
                 value_from: None,
             },
         ]);
-        let p = resolve(&c, "spec.template.spec.containers[0]", pod(&[])).unwrap();
+        let p = resolve(
+            &c,
+            "spec.template.spec.containers[0]",
+            pod(&[]),
+            PROCESS,
+            None,
+        )
+        .unwrap();
         assert!(
             p.env.contains(&("POD".into(), "batch".into())),
             "{:?}",

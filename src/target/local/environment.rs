@@ -1,6 +1,6 @@
 //! A container's environment, made as the kubelet's
-//! `makeEnvironmentVariables` makes it (`pkg/kubelet/kubelet_pods.go`): a
-//! container-like base and the variables Kubernetes sets, then every
+//! `makeEnvironmentVariables` makes it (`pkg/kubelet/kubelet_pods.go`):
+//! the variables Kubernetes sets, then every
 //! `envFrom` ConfigMap's or Secret's data (with its `prefix`), then `env`
 //! in order, each value expanding `$(VAR)` from what came before, or taken
 //! from its `valueFrom`: the downward API ([`super::downward`]), a
@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Container;
 
-use super::container::{DEFAULT_PATH, expand};
+use super::container::expand;
 use super::downward;
 
 /// ConfigMaps' `data`, by name, in the pod's namespace.
@@ -157,10 +157,7 @@ pub fn of(container: &Container, pod: Pod<'_>) -> Result<Vec<(String, String)>, 
         ),
         missing: true,
     };
-    let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), DEFAULT_PATH.into()),
-        ("HOME".into(), "/root".into()),
-    ];
+    let mut env: Vec<(String, String)> = Vec::new();
     set_all(&mut env, pod.provided);
     for (i, from) in container.env_from.iter().flatten().enumerate() {
         let (kind, field, name, optional) = match (&from.config_map_ref, &from.secret_ref) {

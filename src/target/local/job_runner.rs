@@ -18,14 +18,14 @@ use tokio::task::JoinSet;
 
 use super::clock::{Clock, sleep_until};
 use super::container::{self, Process};
-use super::downward;
+use super::engine::{Allowed, ContainerRuntime, Engine, OnEngine};
 use super::isolation::{Isolation, Sandbox};
 use super::job_controller::{self, Phase, Status};
 use super::pod::{self, Plan};
-use super::process::Exit;
 use super::procfs;
 use super::store::{self, HostProcess, JobRecord, PodRecord, Store, Supervisor};
 use super::supervisor::{self, FollowError, Supervised};
+use super::{downward, volumes};
 
 /// Grace period when the pod template sets none, as Kubernetes defaults it.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -56,6 +56,10 @@ pub struct Runtime {
     pub node: downward::Node,
     /// The Secrets pods read.
     pub secrets: super::secrets::Store,
+    /// The container engine pods run on; None for host processes.
+    pub engine: Option<Engine>,
+    /// What pods on an engine may use of this machine.
+    pub allowed: Allowed,
 }
 
 /// Why a Job could not be run.
@@ -215,12 +219,25 @@ struct Live {
 }
 
 impl Runtime {
+    /// Where containers run.
+    pub fn container_runtime(&self) -> ContainerRuntime {
+        match self.engine.as_ref().map(|e| e.kind) {
+            None => ContainerRuntime::Process,
+            Some(super::engine::Kind::Podman) => ContainerRuntime::Podman,
+            Some(super::engine::Kind::Docker) => ContainerRuntime::Docker,
+        }
+    }
+
     /// The sandbox of pod `pod`'s containers, where there is one: jobcd's
     /// state directory and every pod's scratch directory hidden, but its own.
     fn sandbox(&self, pod: &str) -> Option<Sandbox> {
         let Isolation::Bubblewrap(bwrap) = &self.isolation else {
             return None;
         };
+        if self.engine.is_some() {
+            // The engine isolates its containers.
+            return None;
+        }
         Some(Sandbox {
             bwrap: bwrap.clone(),
             hide: self
@@ -295,7 +312,7 @@ pub async fn run_until(
     let job_spec = job.spec.clone().unwrap_or_default();
     let mut spec = job_controller::Spec::from_job(&job_spec).map_err(unsupported)?;
     spec.backoff_base = rt.backoff_base;
-    check(job).map_err(|e| unsupported(e.to_string()))?;
+    check(job, rt.container_runtime(), &rt.allowed).map_err(|e| unsupported(e.to_string()))?;
     let pod_spec = job_spec.template.spec.clone().unwrap_or_default();
     let grace = pod_spec
         .termination_grace_period_seconds
@@ -462,6 +479,8 @@ fn handle(
             live.record.started_at.get_or_insert(rt.clock.now());
         }
         Message::Event(pod::Event::Restarting { .. }) => live.record.restarts += 1,
+        // The pod stays pending; its events say why.
+        Message::Event(pod::Event::Waiting { .. }) => return Ok(None),
         Message::Event(pod::Event::Exited { container, .. }) => {
             // Not worth a write: recovery checks a process is alive anyway,
             // and the pod's end, which follows, saves the list.
@@ -616,17 +635,7 @@ fn view(live: &Live, namespace: &str) -> job_controller::Pod {
         index: r.completion_index,
         phase: if live.done { r.phase } else { Phase::Running },
         restarts: r.restarts,
-        exits: r
-            .exits
-            .iter()
-            .map(|(c, e)| {
-                let code = match e {
-                    Exit::Code(c) => *c,
-                    Exit::Signal(s) => 128 + s,
-                };
-                (c.clone(), code)
-            })
-            .collect(),
+        exits: r.exits.iter().map(|(c, e)| (c.clone(), e.code())).collect(),
         finished: r.finished_at,
         terminating: live.terminating,
         disrupted: matches!(r.reason.as_deref(), Some(REASON_SHUTDOWN | REASON_LOST)),
@@ -661,26 +670,35 @@ async fn start_pod(
         template,
         rt.node.clone(),
     );
-    let (config_maps, secrets) = inputs_for(rt, &job.namespace, pod_spec).await?;
+    let inputs = inputs_for(rt, &job.namespace, pod_spec).await?;
     let pod = container::Pod {
         provided: &provided,
         facts: &facts,
         containers: &pod_spec.containers,
-        config_maps: Some(&config_maps),
-        secrets: Some(&secrets),
+        config_maps: Some(&inputs.config_maps),
+        secrets: Some(&inputs.secrets),
     };
+    let runtime = rt.container_runtime();
+    let security = pod_spec.security_context.as_ref();
     let resolve = |list: &[k8s_openapi::api::core::v1::Container],
                    field: &str|
      -> Result<Vec<Process>, Error> {
         list.iter()
             .enumerate()
             .map(|(i, c)| {
-                container::resolve(c, &format!("spec.template.spec.{field}[{i}]"), pod)
+                let path = format!("spec.template.spec.{field}[{i}]");
+                container::resolve(c, &path, pod, runtime, security)
                     .map_err(|e| refused(&job.namespace, &job.name, e))
             })
             .collect()
     };
     let dir = rt.pods_dir.join(&name);
+    let engine = match &rt.engine {
+        Some(engine) => {
+            Some(engine_pod(rt, engine, job, pod_spec, &facts, &inputs, &dir, &name).await?)
+        }
+        None => None,
+    };
     let plan = Plan {
         init: resolve(
             pod_spec.init_containers.as_deref().unwrap_or_default(),
@@ -694,6 +712,7 @@ async fn start_pod(
         dir: dir.clone(),
         log_cap: rt.log_cap,
         crash_backoff: rt.crash_backoff,
+        engine,
     };
     let mut record = PodRecord {
         id: 0,
@@ -749,6 +768,118 @@ async fn start_pod(
         terminating: false,
         done: false,
     })
+}
+
+/// What the engine needs for pod `name`: its volumes, made on disk now,
+/// and the registry credentials of its `imagePullSecrets`.
+#[allow(clippy::too_many_arguments)]
+async fn engine_pod(
+    rt: &Runtime,
+    engine: &Engine,
+    job: &JobRecord,
+    pod_spec: &k8s_openapi::api::core::v1::PodSpec,
+    facts: &downward::Pod,
+    inputs: &checks::Inputs,
+    dir: &Path,
+    name: &str,
+) -> Result<OnEngine, Error> {
+    let scratch = rt.scratch_dir.join(name);
+    let files_dir = dir.join("volumes");
+    let prepared = volumes::prepare(
+        pod_spec,
+        volumes::Context {
+            facts,
+            containers: &pod_spec.containers,
+            files_dir: &files_dir,
+            scratch_dir: &scratch,
+            config_maps: Some(&inputs.files),
+            secrets: Some(&inputs.secrets),
+            host_paths: &rt.allowed.host_paths,
+        },
+    )
+    .map_err(|e| refused(&job.namespace, &job.name, checks::volume_problem(e)))?;
+    let auth = registry_auth(pod_spec, &inputs.secrets);
+    let auth_path = auth
+        .as_ref()
+        .map(|_| dir.join("registry").join("config.json"));
+    let volumes = prepared.volumes.clone();
+    let written = {
+        let auth_path = auth_path.clone();
+        tokio::task::spawn_blocking(move || {
+            volumes::write(&prepared)?;
+            if let (Some(path), Some(auth)) = (auth_path, auth) {
+                write_private(&path, &auth)?;
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+    };
+    written.map_err(|source| Error::Spawn {
+        pod: name.to_string(),
+        source,
+    })?;
+    Ok(OnEngine {
+        engine: engine.clone(),
+        pod: super::engine::PodSpec {
+            namespace: job.namespace.clone(),
+            name: name.to_string(),
+            host_network: pod_spec.host_network == Some(true),
+            volumes,
+            auth: auth_path,
+        },
+    })
+}
+
+/// The registry credentials of `spec`'s `imagePullSecrets` that are
+/// stored, merged into one Docker `config.json`; None when there are none.
+fn registry_auth(
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+    secrets: &super::environment::Secrets,
+) -> Option<Vec<u8>> {
+    let mut auths = serde_json::Map::new();
+    for reference in spec.image_pull_secrets.iter().flatten() {
+        let Some(data) = secrets.get(&reference.name) else {
+            continue;
+        };
+        // `.dockerconfigjson` holds {"auths": {...}}; the older
+        // `.dockercfg` holds the map itself.
+        let found = data
+            .get(".dockerconfigjson")
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| v.get("auths").cloned())
+            .or_else(|| {
+                data.get(".dockercfg")
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            });
+        if let Some(serde_json::Value::Object(map)) = found {
+            for (registry, entry) in map {
+                auths.entry(registry).or_insert(entry);
+            }
+        }
+    }
+    (!auths.is_empty()).then(|| {
+        serde_json::to_vec(&serde_json::json!({ "auths": auths })).expect("JSON serializes")
+    })
+}
+
+/// Writes `bytes` to `path`, readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(parent) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    std::io::Write::write_all(&mut file, bytes)
 }
 
 /// Five characters to tell pods of a Job apart, like generateName's.

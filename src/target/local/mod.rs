@@ -28,9 +28,11 @@ pub mod clock;
 pub(crate) mod container;
 pub mod cron_controller;
 pub mod downward;
+pub mod engine;
 pub(crate) mod environment;
 pub mod executor;
 mod ids;
+pub mod image;
 pub mod isolation;
 pub mod job_controller;
 pub mod job_runner;
@@ -40,11 +42,15 @@ pub(crate) mod procfs;
 pub mod secrets;
 pub mod store;
 pub mod supervisor;
+pub mod volumes;
 
 // What the rest of jobcd (the commands, the service) uses of the executor;
 // the submodules are its internals.
 pub use clock::SystemClock;
 pub use cron_controller::{Event as CronEvent, Spec as CronSpec};
-pub use executor::{BY_HAND, Executor, Finished, JobRef, Notice, Recovery, StartError, outcome};
+pub use engine::ContainerRuntime;
+pub use executor::{
+    BY_HAND, Executor, Finished, JobRef, Notice, Recovery, Settings, StartError, outcome,
+};
 pub use isolation::Isolation;
 pub use job_controller::Status as JobStatus;

@@ -7,6 +7,12 @@
 //! only ends when every container has succeeded; the Job controller decides
 //! from the restart count when to give up. Every container runs in its own
 //! process group; stopping the pod stops them all.
+//!
+//! On a container engine ([`Plan::engine`]) the pod's shared namespaces are
+//! made first and removed at the end, each container's process is the
+//! engine's client running it attached, a container whose image cannot be
+//! had waits (`ErrImagePull`, retried with the same back-off as a crash),
+//! and how a container ended is the engine's word (an OOM kill included).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::container::Process;
+use super::engine::OnEngine;
 use super::isolation::Sandbox;
 use super::process::{self, Exit, Placement, Running};
 
@@ -44,6 +51,9 @@ pub struct Plan {
     pub log_cap: u64,
     /// First CrashLoopBackOff delay (tests scale it down).
     pub crash_backoff: Duration,
+    /// The container engine the pod runs on; None for host processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<OnEngine>,
 }
 
 /// What happens while a pod runs, for the executor to record.
@@ -63,6 +73,18 @@ pub enum Event {
         container: String,
         /// How.
         exit: Exit,
+    },
+    /// A container cannot start yet (its image cannot be had, or its
+    /// configuration is refused); it is tried again after `after`.
+    Waiting {
+        /// Container name.
+        container: String,
+        /// The kubelet's reason (`ErrImagePull`, …).
+        reason: String,
+        /// What went wrong.
+        message: String,
+        /// When it is tried again.
+        after: Duration,
     },
     /// A failed container will start again (OnFailure) after `after`.
     Restarting {
@@ -90,6 +112,21 @@ pub struct Outcome {
 
 /// Runs `plan` until it ends or `stop` turns true.
 pub async fn run(
+    plan: &Plan,
+    events: mpsc::UnboundedSender<Event>,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<Outcome> {
+    let Some(on) = &plan.engine else {
+        return run_containers(plan, events, stop).await;
+    };
+    on.create().await?;
+    let outcome = run_containers(plan, events, stop).await;
+    on.remove().await;
+    outcome
+}
+
+/// Runs the init containers, then the containers.
+async fn run_containers(
     plan: &Plan,
     events: mpsc::UnboundedSender<Event>,
     mut stop: watch::Receiver<bool>,
@@ -161,18 +198,34 @@ async fn run_to_success(
             outcome.stopped = true;
             return Ok(false);
         }
-        let exit = match Running::start(process, &placement).await {
+        if let (Some(on), Some(image)) = (&plan.engine, &process.image)
+            && !ready(plan, on, process, image, events, stop).await
+        {
+            outcome.stopped = true;
+            return Ok(false);
+        }
+        let exit = match start(plan, process, &placement).await {
             Ok(mut running) => {
                 let _ = events.send(Event::Started {
                     container: process.name.clone(),
                     pid: running.pid(),
                 });
-                tokio::select! {
+                let exit = tokio::select! {
                     exit = running.wait() => exit?,
                     () = stopped(stop) => {
                         outcome.stopped = true;
-                        process::stop(&mut running, plan.grace).await?
+                        match &plan.engine {
+                            Some(on) => {
+                                on.stop(process, plan.grace).await?;
+                                running.wait().await?
+                            }
+                            None => process::stop(&mut running, plan.grace).await?,
+                        }
                     }
+                };
+                match &plan.engine {
+                    Some(on) => on.ended(process, exit).await?,
+                    None => exit,
                 }
             }
             // A command that cannot start is the container failing, as a
@@ -231,6 +284,56 @@ async fn run_to_success(
                 outcome.stopped = true;
                 return Ok(false);
             }
+        }
+    }
+}
+
+/// Starts `process`: a host process, or the engine's client running its
+/// container.
+async fn start(plan: &Plan, process: &Process, placement: &Placement) -> std::io::Result<Running> {
+    match (&plan.engine, &process.image) {
+        (Some(on), Some(image)) => {
+            let command = on.run_command(process, image).await?;
+            Running::spawn(command, placement).await
+        }
+        _ => Running::start(process, placement).await,
+    }
+}
+
+/// Waits until `process`'s image is ready on the engine, retrying with
+/// the crash back-off while it is not (as the kubelet's ImagePullBackOff);
+/// false when the pod was stopped first.
+async fn ready(
+    plan: &Plan,
+    on: &OnEngine,
+    process: &Process,
+    image: &super::image::Image,
+    events: &mpsc::UnboundedSender<Event>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut tries: u32 = 0;
+    loop {
+        let waiting = tokio::select! {
+            ready = on.prepare(image) => match ready {
+                Ok(()) => return true,
+                Err(waiting) => waiting,
+            },
+            () = stopped(stop) => return false,
+        };
+        let after = plan
+            .crash_backoff
+            .saturating_mul(1 << tries.min(16))
+            .min(CRASH_BACKOFF_CAP);
+        tries += 1;
+        let _ = events.send(Event::Waiting {
+            container: process.name.clone(),
+            reason: waiting.reason.into(),
+            message: waiting.message,
+            after,
+        });
+        tokio::select! {
+            () = tokio::time::sleep(after) => {}
+            () = stopped(stop) => return false,
         }
     }
 }

@@ -27,6 +27,9 @@ pub enum Exit {
     Code(i32),
     /// A signal ended it.
     Signal(i32),
+    /// The kernel killed it for exceeding its memory limit (a container
+    /// engine says so): exit code 137, reason `OOMKilled`.
+    OomKilled,
 }
 
 impl std::fmt::Display for Exit {
@@ -35,6 +38,7 @@ impl std::fmt::Display for Exit {
         match self {
             Exit::Code(code) => write!(f, "{code}"),
             Exit::Signal(signal) => write!(f, "signal {signal}"),
+            Exit::OomKilled => write!(f, "137 (OOMKilled)"),
         }
     }
 }
@@ -43,6 +47,15 @@ impl Exit {
     /// Whether this counts as success (exit status 0).
     pub fn success(self) -> bool {
         self == Exit::Code(0)
+    }
+
+    /// The exit code the kubelet reports: a signal's is 128 + signal.
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Code(code) => code,
+            Exit::Signal(signal) => 128 + signal,
+            Exit::OomKilled => 137,
+        }
     }
 }
 
@@ -69,28 +82,12 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts `process`.
+    /// Starts `process` on this machine.
     pub async fn start(process: &Process, placement: &Placement) -> std::io::Result<Running> {
         let (program, args) = process
             .argv
             .split_first()
             .ok_or_else(|| std::io::Error::other("empty command"))?;
-        // One trip to the blocking pool for the directories and the log.
-        let log_file = {
-            let placement = placement.clone();
-            tokio::task::spawn_blocking(move || {
-                std::fs::create_dir_all(&placement.scratch_dir)?;
-                if let Some(parent) = placement.log_path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&placement.log_path)
-            })
-            .await
-            .map_err(std::io::Error::other)??
-        };
         // A program found on the container's PATH is started by its path:
         // std can then spawn with posix_spawn (vfork speed) instead of
         // forking jobcd's whole address space, which it must do when PATH
@@ -126,7 +123,30 @@ impl Running {
         };
         command
             .env_clear()
-            .envs(process.env.iter().map(|(k, v)| (k, v)))
+            .envs(process.env.iter().map(|(k, v)| (k, v)));
+        Running::spawn(command, placement).await
+    }
+
+    /// Starts `command` (its environment already set) as the leader of
+    /// its own process group, its output going to the placement's log.
+    pub async fn spawn(mut command: Command, placement: &Placement) -> std::io::Result<Running> {
+        // One trip to the blocking pool for the directories and the log.
+        let log_file = {
+            let placement = placement.clone();
+            tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&placement.scratch_dir)?;
+                if let Some(parent) = placement.log_path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&placement.log_path)
+            })
+            .await
+            .map_err(std::io::Error::other)??
+        };
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -271,6 +291,7 @@ mod tests {
                 ("GREETING".into(), "hi".into()),
             ],
             working_dir: None,
+            image: None,
         }
     }
 

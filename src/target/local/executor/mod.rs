@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::clock::Clock;
 use super::cron_controller;
+use super::engine::{Allowed, ContainerRuntime, Engine};
 use super::isolation::{self, Isolation};
 use super::job_controller::BACKOFF_BASE;
 use super::job_runner::{self, Error, Progress, Runtime, Stop};
@@ -65,6 +66,18 @@ pub enum StartError {
     /// Recovering or resuming runs failed.
     #[error(transparent)]
     Recovery(#[from] Error),
+    /// The container engine asked for cannot be used.
+    #[error(transparent)]
+    Engine(#[from] super::engine::Unavailable),
+}
+
+/// How a runner runs pods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Where containers run.
+    pub runtime: ContainerRuntime,
+    /// What pods on an engine may use of this machine.
+    pub allowed: Allowed,
 }
 
 /// What applying one Job did.
@@ -136,6 +149,9 @@ impl Executor {
                 // A reader runs nothing; a runner looks at its machine.
                 node: super::downward::Node::default(),
                 secrets: super::secrets::Store::new(state_dir),
+                // A reader runs nothing; a runner gets its engine at start.
+                engine: None,
+                allowed: Allowed::default(),
             },
             active: Arc::new(Active::new()),
             lock: None,
@@ -148,8 +164,9 @@ impl Executor {
     pub async fn start(
         state_dir: &Path,
         clock: Arc<dyn Clock>,
+        settings: &Settings,
     ) -> Result<(Executor, Recovery), StartError> {
-        Executor::start_with(state_dir, clock, |_| {}).await
+        Executor::start_with(state_dir, clock, settings, |_| {}).await
     }
 
     /// [`Executor::start`], with the runtime's settings adjusted first
@@ -157,6 +174,7 @@ impl Executor {
     pub async fn start_with(
         state_dir: &Path,
         clock: Arc<dyn Clock>,
+        settings: &Settings,
         adjust: impl FnOnce(&mut Runtime),
     ) -> Result<(Executor, Recovery), StartError> {
         std::fs::create_dir_all(state_dir).map_err(|source| store::Error::StateDir {
@@ -178,6 +196,14 @@ impl Executor {
         })
         .await
         .unwrap_or_default();
+        if let Some(kind) = settings.runtime.engine() {
+            let dir = state_dir.to_path_buf();
+            let engine = tokio::task::spawn_blocking(move || Engine::probe(kind, &dir))
+                .await
+                .expect("probing an engine does not panic")?;
+            executor.runtime.engine = Some(engine);
+        }
+        executor.runtime.allowed = settings.allowed.clone();
         adjust(&mut executor.runtime);
         executor.lock = Some(Arc::new(lock));
         let recovery = recovery::recover(&executor.runtime).await?;
@@ -200,6 +226,11 @@ impl Executor {
     /// How its containers are kept from jobcd.
     pub fn isolation(&self) -> &Isolation {
         &self.runtime.isolation
+    }
+
+    /// The container engine pods run on; None for host processes.
+    pub fn engine(&self) -> Option<&Engine> {
+        self.runtime.engine.as_ref()
     }
 
     /// Whether this executor may run Jobs (it holds the runner lock);
@@ -257,7 +288,8 @@ impl Executor {
                 id: object.id.clone(),
             });
         };
-        job_runner::check(job).map_err(|e| Error::Unsupported {
+        let runtime = self.runtime.container_runtime();
+        job_runner::check(job, runtime, &self.runtime.allowed).map_err(|e| Error::Unsupported {
             namespace: namespace.clone(),
             name: name.clone(),
             problem: e.to_string(),

@@ -19,7 +19,7 @@ fn at(s: &str) -> Timestamp {
 }
 
 async fn start(dir: &Path, clock: Arc<ManualClock>) -> Executor {
-    let (executor, recovery) = Executor::start_with(dir, clock, |rt| {
+    let (executor, recovery) = Executor::start_with(dir, clock, &Settings::default(), |rt| {
         rt.backoff_base = Duration::from_millis(10);
         rt.crash_backoff = Duration::from_millis(10);
     })
@@ -407,7 +407,7 @@ async fn serve_fires_on_time_and_shutdown_leaves_the_run_to_resume() {
     // with backoffLimit 0 that ends the Job. (The lock goes when the last
     // run task has dropped its handle on the executor, just after the run.)
     let (executor, recovery) = loop {
-        match Executor::start(dir.path(), clock.clone()).await {
+        match Executor::start(dir.path(), clock.clone(), &Settings::default()).await {
             Err(StartError::Lock(_)) => tokio::time::sleep(Duration::from_millis(10)).await,
             started => break started.unwrap(),
         }
@@ -430,7 +430,9 @@ async fn a_second_runner_on_the_same_state_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
     let _first = start(dir.path(), clock.clone()).await;
-    let err = Executor::start(dir.path(), clock).await.unwrap_err();
+    let err = Executor::start(dir.path(), clock, &Settings::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StartError::Lock(_)), "{err}");
     // Readers are welcome.
     Executor::open(dir.path(), Arc::new(ManualClock::starting_at(at(T0)))).unwrap();
@@ -622,7 +624,9 @@ async fn recovery_finds_a_container_whose_pid_was_not_saved_yet_by_its_hostname(
     let dir = tempfile::tempdir().unwrap();
     let (pod_name, mut orphan) = crashed_gap(dir.path(), true);
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
-    let (executor, recovery) = Executor::start(dir.path(), clock).await.unwrap();
+    let (executor, recovery) = Executor::start(dir.path(), clock, &Settings::default())
+        .await
+        .unwrap();
     assert_eq!(recovery.lost_pods, [(pod_name.clone(), 1)]);
     assert_eq!(
         ended(&mut orphan).await.signal(),
@@ -644,7 +648,9 @@ async fn a_pod_whose_supervisor_never_got_its_plan_is_removed_and_not_counted() 
     let dir = tempfile::tempdir().unwrap();
     let (pod_name, mut orphan) = crashed_gap(dir.path(), false);
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
-    let (executor, recovery) = Executor::start(dir.path(), clock).await.unwrap();
+    let (executor, recovery) = Executor::start(dir.path(), clock, &Settings::default())
+        .await
+        .unwrap();
     assert_eq!(recovery.unstarted, std::slice::from_ref(&pod_name));
     assert_eq!(recovery.lost_pods, []);
     assert_eq!(
@@ -685,7 +691,7 @@ fn block_on<T>(work: impl Future<Output = T>) -> T {
 
 fn start_error(dir: &Path) -> StartError {
     let clock = Arc::new(ManualClock::starting_at(at(T0)));
-    match block_on(Executor::start(dir, clock)) {
+    match block_on(Executor::start(dir, clock, &Settings::default())) {
         Ok(_) => panic!("the runner started on lost state"),
         Err(e) => e,
     }

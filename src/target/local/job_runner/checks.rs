@@ -1,6 +1,8 @@
 //! Whether a Job's containers can run here, before anything is recorded:
-//! what the process runtime cannot do, and the ConfigMaps and Secrets they
-//! read that are not there.
+//! what the runtime cannot do or the configuration does not allow, and
+//! the ConfigMaps and Secrets they read that are not there.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, PodSpec};
@@ -8,10 +10,13 @@ use k8s_openapi::api::core::v1::{Container, PodSpec};
 use super::{Error, Runtime};
 use crate::manifest::Kind;
 use crate::target::local::container::{self, Unsupported};
-use crate::target::local::{downward, environment};
+use crate::target::local::engine::{Allowed, ContainerRuntime};
+use crate::target::local::secrets::Data;
+use crate::target::local::{downward, environment, volumes};
 
-/// Checks that every container of the Job can run here; the error names the field.
-pub fn check(job: &Job) -> Result<(), Unsupported> {
+/// Checks that every container of the Job can run on `runtime` with what
+/// `allowed` allows; the error names the field.
+pub fn check(job: &Job, runtime: ContainerRuntime, allowed: &Allowed) -> Result<(), Unsupported> {
     let Some(spec) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
         return Ok(());
     };
@@ -24,7 +29,49 @@ pub fn check(job: &Job) -> Result<(), Unsupported> {
         config_maps: None,
         secrets: None,
     };
-    resolve_all(spec, pod)
+    resolve_all(spec, pod, runtime)?;
+    if runtime == ContainerRuntime::Process {
+        return Ok(());
+    }
+    let privileged = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .position(|c| c.security_context.as_ref().and_then(|s| s.privileged) == Some(true));
+    if let Some(i) = privileged
+        && !allowed.privileged
+    {
+        return Err(Unsupported {
+            field: format!("spec.template.spec containers[{i}].securityContext.privileged"),
+            problem: "privileged containers are not allowed on the local target; allow them with --allow-privileged (target.allowPrivileged in the serve configuration)".into(),
+            missing_config: false,
+        });
+    }
+    let (files, scratch) = (std::path::Path::new("/"), std::path::Path::new("/"));
+    volumes::prepare(
+        spec,
+        volumes::Context {
+            facts: &facts,
+            containers: &spec.containers,
+            files_dir: files,
+            scratch_dir: scratch,
+            config_maps: None,
+            secrets: None,
+            host_paths: &allowed.host_paths,
+        },
+    )
+    .map(drop)
+    .map_err(volume_problem)
+}
+
+/// A volume's problem as a container's.
+pub(super) fn volume_problem(e: volumes::Problem) -> Unsupported {
+    Unsupported {
+        field: format!("spec.template.spec.{}", e.field),
+        problem: e.problem,
+        missing_config: e.missing,
+    }
 }
 
 /// Checks that the ConfigMaps (applied) and Secrets (stored) and their keys
@@ -34,7 +81,7 @@ pub async fn check_config(rt: &Runtime, namespace: &str, job: &Job) -> Result<()
     let Some(spec) = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
         return Ok(());
     };
-    let (config_maps, secrets) = inputs_for(rt, namespace, spec).await?;
+    let inputs = inputs_for(rt, namespace, spec).await?;
     let facts = downward::Pod {
         namespace: namespace.to_string(),
         ..downward::Pod::default()
@@ -43,20 +90,46 @@ pub async fn check_config(rt: &Runtime, namespace: &str, job: &Job) -> Result<()
         provided: &[],
         facts: &facts,
         containers: &spec.containers,
-        config_maps: Some(&config_maps),
-        secrets: Some(&secrets),
+        config_maps: Some(&inputs.config_maps),
+        secrets: Some(&inputs.secrets),
     };
-    resolve_all(spec, pod).map_err(|e| refused(namespace, job_name(job), e))
+    let runtime = rt.container_runtime();
+    resolve_all(spec, pod, runtime).map_err(|e| refused(namespace, job_name(job), e))?;
+    if runtime == ContainerRuntime::Process {
+        return Ok(());
+    }
+    let root = std::path::Path::new("/");
+    volumes::prepare(
+        spec,
+        volumes::Context {
+            facts: &facts,
+            containers: &spec.containers,
+            files_dir: root,
+            scratch_dir: root,
+            config_maps: Some(&inputs.files),
+            secrets: Some(&inputs.secrets),
+            host_paths: &rt.allowed.host_paths,
+        },
+    )
+    .map(drop)
+    .map_err(|e| refused(namespace, job_name(job), volume_problem(e)))
 }
 
 /// Resolves every container of `spec` (init containers first) in `pod`.
-fn resolve_all(spec: &PodSpec, pod: container::Pod<'_>) -> Result<(), Unsupported> {
+fn resolve_all(
+    spec: &PodSpec,
+    pod: container::Pod<'_>,
+    runtime: ContainerRuntime,
+) -> Result<(), Unsupported> {
+    let security = spec.security_context.as_ref();
     let init = spec.init_containers.iter().flatten().enumerate();
     for (i, c) in init {
-        container::resolve(c, &format!("spec.template.spec.initContainers[{i}]"), pod)?;
+        let path = format!("spec.template.spec.initContainers[{i}]");
+        container::resolve(c, &path, pod, runtime, security)?;
     }
     for (i, c) in spec.containers.iter().enumerate() {
-        container::resolve(c, &format!("spec.template.spec.containers[{i}]"), pod)?;
+        let path = format!("spec.template.spec.containers[{i}]");
+        container::resolve(c, &path, pod, runtime, security)?;
     }
     Ok(())
 }
@@ -83,21 +156,45 @@ pub(super) fn refused(namespace: &str, name: &str, e: Unsupported) -> Error {
     }
 }
 
-/// The ConfigMaps (as applied now) and Secrets (as stored) in `namespace`
-/// that `spec`'s containers read, those that exist.
+/// What a pod's containers and volumes read: ConfigMaps as applied now,
+/// Secrets as stored, those that exist.
+pub(super) struct Inputs {
+    /// ConfigMaps' `data`, for the environment.
+    pub config_maps: environment::ConfigMaps,
+    /// ConfigMaps' `data` and `binaryData` as bytes, for volumes.
+    pub files: BTreeMap<String, Data>,
+    /// Secrets (for the environment, volumes and `imagePullSecrets`).
+    pub secrets: environment::Secrets,
+}
+
+/// The ConfigMaps and Secrets in `namespace` that `spec` reads.
 pub(super) async fn inputs_for(
     rt: &Runtime,
     namespace: &str,
     spec: &PodSpec,
-) -> Result<(environment::ConfigMaps, environment::Secrets), Error> {
+) -> Result<Inputs, Error> {
     let containers: Vec<&Container> = spec
         .init_containers
         .iter()
         .flatten()
         .chain(&spec.containers)
         .collect();
-    let (maps, secrets) = environment::named(&containers);
-    let mut config_maps = environment::ConfigMaps::new();
+    let (mut maps, mut secrets) = environment::named(&containers);
+    let (volume_maps, volume_secrets) = volumes::named(spec);
+    maps.extend(volume_maps);
+    secrets.extend(volume_secrets);
+    secrets.extend(
+        spec.image_pull_secrets
+            .iter()
+            .flatten()
+            .map(|s| s.name.clone())
+            .filter(|n| !n.is_empty()),
+    );
+    let mut inputs = Inputs {
+        config_maps: environment::ConfigMaps::new(),
+        files: BTreeMap::new(),
+        secrets: environment::Secrets::new(),
+    };
     if !maps.is_empty() {
         let ns = namespace.to_string();
         let stored = rt
@@ -112,17 +209,26 @@ pub(super) async fn inputs_for(
             })
             .await?;
         for (name, manifest) in stored {
-            let data = serde_json::from_str::<k8s_openapi::api::core::v1::ConfigMap>(&manifest)
-                .ok()
-                .and_then(|map| map.data)
+            let map = serde_json::from_str::<k8s_openapi::api::core::v1::ConfigMap>(&manifest)
                 .unwrap_or_default();
-            config_maps.insert(name, data);
+            let data = map.data.unwrap_or_default();
+            let mut files: Data = data
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+                .collect();
+            files.extend(
+                map.binary_data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0)),
+            );
+            inputs.files.insert(name.clone(), files);
+            inputs.config_maps.insert(name, data);
         }
     }
-    let mut found = environment::Secrets::new();
     if !secrets.is_empty() {
         let (store, ns) = (rt.secrets.clone(), namespace.to_string());
-        found = tokio::task::spawn_blocking(move || {
+        inputs.secrets = tokio::task::spawn_blocking(move || {
             let mut found = environment::Secrets::new();
             for name in secrets {
                 if let Some(data) = store.get(&ns, &name)? {
@@ -134,5 +240,5 @@ pub(super) async fn inputs_for(
         .await
         .expect("reading secrets does not panic")?;
     }
-    Ok((config_maps, found))
+    Ok(inputs)
 }

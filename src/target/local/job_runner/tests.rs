@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use super::*;
 use crate::target::local::clock::SystemClock;
 use crate::target::local::job_controller::ConditionType;
+use crate::target::local::process::Exit;
 
 fn runtime(dir: &std::path::Path) -> Runtime {
     Runtime {
@@ -22,6 +23,8 @@ fn runtime(dir: &std::path::Path) -> Runtime {
         supervisor: crate::target::local::supervisor::Command::this_binary(),
         node: crate::target::local::downward::Node::here(dir),
         secrets: crate::target::local::secrets::Store::new(dir),
+        engine: None,
+        allowed: crate::target::local::engine::Allowed::default(),
     }
 }
 

@@ -9,6 +9,7 @@ fn sh(name: &str, script: &str) -> Process {
         argv: vec!["sh".into(), "-c".into(), script.into()],
         env: vec![("PATH".into(), DEFAULT_PATH.into())],
         working_dir: None,
+        image: None,
     }
 }
 
@@ -28,6 +29,7 @@ fn plan(
         sandbox: None,
         log_cap: 1 << 20,
         crash_backoff: Duration::from_millis(20),
+        engine: None,
     }
 }
 
@@ -190,6 +192,7 @@ async fn a_command_that_does_not_exist_fails_the_container_with_127() {
         argv: vec!["/nonexistent/tool".into()],
         env: vec![],
         working_dir: None,
+        image: None,
     };
     let (outcome, _) = go(&plan(dir.path(), vec![], vec![missing], false)).await;
     assert_eq!(outcome.exits, [("main".into(), Exit::Code(127))]);

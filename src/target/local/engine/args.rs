@@ -1,0 +1,272 @@
+//! The client arguments that make a pod and run its containers.
+
+use std::ffi::OsString;
+
+use super::{Engine, Kind, LABEL_POD, LABEL_STATE};
+use crate::target::local::container::Process;
+use crate::target::local::image::Image;
+use crate::target::local::volumes::{Source, Volume};
+
+/// What the engine needs to know of the pod a container runs in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PodSpec {
+    /// Namespace.
+    pub namespace: String,
+    /// Name (also its hostname).
+    pub name: String,
+    /// `hostNetwork: true`.
+    pub host_network: bool,
+    /// Its volumes.
+    pub volumes: Vec<Volume>,
+    /// Registry credentials (a Docker `config.json`) from
+    /// `imagePullSecrets`, when there are any.
+    pub auth: Option<std::path::PathBuf>,
+}
+
+impl PodSpec {
+    /// `namespace/name`, the value of [`LABEL_POD`].
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The engine's name of the pod (Podman) or its infra container
+    /// (Docker).
+    pub fn engine_name(&self) -> String {
+        format!("jobcd_{}_{}", self.namespace, self.name)
+    }
+}
+
+/// The engine's name of container `container` of `pod`.
+pub fn container_name(pod: &PodSpec, container: &str) -> String {
+    format!("jobcd_{}_{}_{}", pod.namespace, pod.name, container)
+}
+
+impl Engine {
+    fn labels(&self, pod: &PodSpec) -> Vec<OsString> {
+        vec![
+            "--label".into(),
+            format!("{LABEL_STATE}={}", self.owner).into(),
+            "--label".into(),
+            format!("{LABEL_POD}={}", pod.label()).into(),
+        ]
+    }
+
+    /// The arguments that make `pod`'s shared namespaces: a Podman pod, or
+    /// on Docker an infra container the containers join. Its hostname is
+    /// the pod's name; its network the host's for `hostNetwork`, else the
+    /// engine's default.
+    pub fn pod_create(&self, pod: &PodSpec) -> Vec<OsString> {
+        let mut args: Vec<OsString> = match self.kind {
+            Kind::Podman => vec!["pod".into(), "create".into()],
+            Kind::Docker => vec!["run".into(), "--detach".into()],
+        };
+        args.extend(["--name".into(), pod.engine_name().into()]);
+        args.extend(self.labels(pod));
+        if pod.host_network {
+            args.extend(["--network".into(), "host".into()]);
+        } else {
+            args.extend(["--hostname".into(), pod.name.clone().into()]);
+        }
+        if self.kind == Kind::Docker {
+            args.extend(["--pull".into(), "missing".into()]);
+            args.push(self.pause_image.clone().into());
+        }
+        args
+    }
+
+    /// The arguments that remove `pod`'s shared namespaces.
+    pub fn pod_remove(&self, pod: &PodSpec) -> Vec<OsString> {
+        match self.kind {
+            Kind::Podman => vec![
+                "pod".into(),
+                "rm".into(),
+                "--force".into(),
+                pod.engine_name().into(),
+            ],
+            Kind::Docker => vec!["rm".into(), "--force".into(), pod.engine_name().into()],
+        }
+    }
+
+    /// The arguments that make `pod`'s tmpfs volumes.
+    pub fn memory_volumes(&self, pod: &PodSpec) -> Vec<Vec<OsString>> {
+        pod.volumes
+            .iter()
+            .filter_map(|v| match &v.source {
+                Source::Memory { name, size } => {
+                    let mut options = "mode=1777".to_string();
+                    if let Some(size) = size {
+                        options.push_str(&format!(",size={size}"));
+                    }
+                    let mut args: Vec<OsString> = vec!["volume".into(), "create".into()];
+                    args.extend(self.labels(pod));
+                    args.extend([
+                        "--driver".into(),
+                        "local".into(),
+                        "--opt".into(),
+                        "type=tmpfs".into(),
+                        "--opt".into(),
+                        "device=tmpfs".into(),
+                        "--opt".into(),
+                        format!("o={options}").into(),
+                        name.into(),
+                    ]);
+                    Some(args)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The arguments that run `process` (with its image) in `pod`,
+    /// attached: its output comes on the client's stdout and stderr, and
+    /// the client exits with the container. Its environment goes by name
+    /// only (`--env NAME`): the values are in the client's environment
+    /// ([`Engine::run_env`]), never on a command line.
+    pub fn run(&self, pod: &PodSpec, process: &Process, image: &Image) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "run".into(),
+            "--name".into(),
+            container_name(pod, &process.name).into(),
+            "--pull".into(),
+            "never".into(),
+            "--sig-proxy=false".into(),
+        ];
+        args.extend(self.labels(pod));
+        match self.kind {
+            Kind::Podman => args.extend(["--pod".into(), pod.engine_name().into()]),
+            Kind::Docker => {
+                let shared = format!("container:{}", pod.engine_name());
+                args.extend([
+                    "--network".into(),
+                    shared.clone().into(),
+                    "--ipc".into(),
+                    shared.into(),
+                ]);
+            }
+        }
+        for (name, value) in &process.env {
+            // A variable the client itself reads (PATH, HOME, …) keeps the
+            // client's value in its environment and goes on the command
+            // line instead.
+            if self.env.iter().any(|(n, _)| n == name) {
+                args.extend(["--env".into(), format!("{name}={value}").into()]);
+            } else {
+                args.extend(["--env".into(), name.into()]);
+            }
+        }
+        if let Some(dir) = &process.working_dir {
+            args.extend(["--workdir".into(), dir.into()]);
+        }
+        self.mounts(pod, image, &mut args);
+        let limits = &image.limits;
+        if let Some(memory) = limits.memory {
+            // No swap beyond the limit, as on a node.
+            args.extend([
+                "--memory".into(),
+                memory.to_string().into(),
+                "--memory-swap".into(),
+                memory.to_string().into(),
+            ]);
+        }
+        if let Some(millis) = limits.cpu_millis {
+            args.extend([
+                "--cpus".into(),
+                format!("{}.{:03}", millis / 1000, millis % 1000).into(),
+            ]);
+        }
+        if let Some(shares) = limits.cpu_shares {
+            args.extend(["--cpu-shares".into(), shares.to_string().into()]);
+        }
+        let security = &image.security;
+        match (security.user, security.group) {
+            (Some(user), Some(group)) => {
+                args.extend(["--user".into(), format!("{user}:{group}").into()])
+            }
+            (Some(user), None) => args.extend(["--user".into(), user.to_string().into()]),
+            // A group without a user keeps the image's user.
+            (None, _) => {}
+        }
+        for group in &security.supplemental_groups {
+            args.extend(["--group-add".into(), group.to_string().into()]);
+        }
+        if security.read_only_root {
+            args.push("--read-only".into());
+            if self.kind == Kind::Podman {
+                // Podman adds writable tmpfs mounts to a read-only root
+                // unless told not to; a node does not.
+                args.push("--read-only-tmpfs=false".into());
+            }
+        }
+        for cap in &security.add {
+            args.extend(["--cap-add".into(), cap.into()]);
+        }
+        for cap in &security.drop {
+            args.extend(["--cap-drop".into(), cap.into()]);
+        }
+        if security.privileged {
+            args.push("--privileged".into());
+        }
+        if security.no_new_privileges {
+            args.extend(["--security-opt".into(), "no-new-privileges".into()]);
+        }
+        // `command` replaces the ENTRYPOINT (the client takes one word
+        // for it; the rest goes before `args`), which also drops the
+        // image's CMD; `args` replace the CMD.
+        let mut tail: Vec<OsString> = Vec::new();
+        if let Some(command) = &image.command {
+            let (first, rest) = command
+                .split_first()
+                .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
+            args.extend(["--entrypoint".into(), first.into()]);
+            tail.extend(rest.iter().map(Into::into));
+        }
+        if let Some(more) = &image.args {
+            tail.extend(more.iter().map(Into::into));
+        }
+        args.push(image.reference.clone().into());
+        args.extend(tail);
+        args
+    }
+
+    fn mounts(&self, pod: &PodSpec, image: &Image, args: &mut Vec<OsString>) {
+        for mount in &image.mounts {
+            let Some(volume) = pod.volumes.iter().find(|v| v.name == mount.volume) else {
+                continue;
+            };
+            let read_only = mount.read_only || volume.read_only;
+            let spec = match &volume.source {
+                Source::Bind(path) => {
+                    let source = match &mount.sub_path {
+                        Some(sub) => path.join(sub),
+                        None => path.clone(),
+                    };
+                    format!(
+                        "type=bind,source={},target={}",
+                        source.display(),
+                        mount.path
+                    )
+                }
+                Source::Named(name) | Source::Memory { name, .. } => {
+                    format!("type=volume,source={name},target={}", mount.path)
+                }
+            };
+            let spec = if read_only { spec + ",readonly" } else { spec };
+            args.extend(["--mount".into(), spec.into()]);
+        }
+    }
+
+    /// The client's environment for running `process`: the engine's own,
+    /// and the container's variables that `--env NAME` passes on.
+    pub fn run_env(&self, process: &Process) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        let own = self.env.len();
+        env.extend(
+            process
+                .env
+                .iter()
+                .filter(|(name, _)| !self.env[..own].iter().any(|(n, _)| n == name))
+                .cloned(),
+        );
+        env
+    }
+}

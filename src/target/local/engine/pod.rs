@@ -1,0 +1,181 @@
+//! A pod on an engine, as the pod's supervisor runs it: the shared
+//! namespaces first, then for each container its image (pulled as its
+//! policy says), a start, a stop and an end read back from the engine,
+//! and everything removed when the pod is done.
+
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use super::{Engine, PodSpec, container_name};
+use crate::target::local::container::Process;
+use crate::target::local::image::{Image, Pull};
+use crate::target::local::process::Exit;
+
+/// A pod on an engine: the engine and what it needs to know of the pod.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OnEngine {
+    /// The engine.
+    pub engine: Engine,
+    /// The pod.
+    pub pod: PodSpec,
+}
+
+/// Why a container cannot start yet; the kubelet's waiting reasons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// `ErrImagePull`, `ErrImageNeverPull` or `CreateContainerConfigError`.
+    pub reason: &'static str,
+    /// What the engine or the check said.
+    pub message: String,
+}
+
+impl OnEngine {
+    async fn client(&self, args: Vec<std::ffi::OsString>) -> std::io::Result<()> {
+        let out = self
+            .engine
+            .command()
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .await?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!(
+                "{} {}: {}",
+                self.engine.kind,
+                args.iter()
+                    .take(2)
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+
+    /// Makes the pod's shared namespaces and tmpfs volumes, after removing
+    /// whatever an earlier attempt at this pod left.
+    pub async fn create(&self) -> std::io::Result<()> {
+        self.remove().await;
+        for args in self.engine.memory_volumes(&self.pod) {
+            self.client(args).await?;
+        }
+        self.client(self.engine.pod_create(&self.pod)).await
+    }
+
+    /// Removes the pod's containers, shared namespaces and tmpfs volumes.
+    pub async fn remove(&self) {
+        let label = self.pod.label();
+        if let Ok(names) = self
+            .engine
+            .containers_labelled(super::LABEL_POD, &label)
+            .await
+        {
+            let _ = self.engine.remove(&names).await;
+        }
+        let _ = self.client(self.engine.pod_remove(&self.pod)).await;
+        for v in &self.pod.volumes {
+            if let crate::target::local::volumes::Source::Memory { name, .. } = &v.source {
+                let _ = self
+                    .client(vec![
+                        "volume".into(),
+                        "rm".into(),
+                        "--force".into(),
+                        name.into(),
+                    ])
+                    .await;
+            }
+        }
+    }
+
+    /// Gets `image` ready to run: pulled as its policy says, and allowed
+    /// by the container's `runAsNonRoot`.
+    pub async fn prepare(&self, image: &Image) -> Result<(), Waiting> {
+        let engine = &self.engine;
+        let reference = &image.reference;
+        let have = |e: std::io::Error| Waiting {
+            reason: "ErrImagePull",
+            message: e.to_string(),
+        };
+        let pull = match image.pull {
+            Pull::Always => true,
+            Pull::IfNotPresent => !engine.has_image(reference).await.map_err(have)?,
+            Pull::Never => {
+                if !engine.has_image(reference).await.map_err(have)? {
+                    return Err(Waiting {
+                        reason: "ErrImageNeverPull",
+                        message: format!(
+                            "container image {reference:?} is not present with pull policy of Never"
+                        ),
+                    });
+                }
+                false
+            }
+        };
+        if pull {
+            engine
+                .pull(reference, self.pod.auth.as_deref())
+                .await
+                .map_err(|e| Waiting {
+                    reason: "ErrImagePull",
+                    message: format!("pulling {reference:?}: {e}"),
+                })?;
+        }
+        if image.security.non_root {
+            let user = engine
+                .output(&[
+                    "image",
+                    "inspect",
+                    "--format",
+                    "{{.Config.User}}",
+                    reference,
+                ])
+                .await
+                .map_err(have)?;
+            if let Some(why) = image.security.refuses(user.trim()) {
+                return Err(Waiting {
+                    reason: "CreateContainerConfigError",
+                    message: why,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The client command that runs `process` attached; any container an
+    /// earlier start of it left is removed first.
+    pub async fn run_command(&self, process: &Process, image: &Image) -> std::io::Result<Command> {
+        let name = container_name(&self.pod, &process.name);
+        self.engine.remove(&[name]).await?;
+        let mut command = self.engine.command();
+        command
+            .args(self.engine.run(&self.pod, process, image))
+            .env_clear()
+            .envs(self.engine.run_env(process));
+        Ok(command)
+    }
+
+    /// Stops `process`'s container: its stop signal, SIGKILL after `grace`.
+    pub async fn stop(&self, process: &Process, grace: Duration) -> std::io::Result<()> {
+        self.engine
+            .stop(&container_name(&self.pod, &process.name), grace)
+            .await
+    }
+
+    /// How `process`'s container ended, from the engine (which knows an
+    /// OOM kill), given the client's own exit; the container is removed.
+    pub async fn ended(&self, process: &Process, client: Exit) -> std::io::Result<Exit> {
+        let name = container_name(&self.pod, &process.name);
+        let exit = match self.engine.ended(&name).await? {
+            Some((_, true)) => Exit::OomKilled,
+            Some((code, false)) => Exit::Code(code),
+            // Never created: the client's error is in the log.
+            None => client,
+        };
+        self.engine.remove(&[name]).await?;
+        Ok(exit)
+    }
+}
