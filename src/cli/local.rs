@@ -231,7 +231,7 @@ fn print_by_hand(event: &Event<'_>, verbosity: Verbosity) {
         }
         Event::Run(RunEvent::Pod { job, pod, change }) if verbosity.reports() => {
             let id = format!("Job {}/{}", job.namespace, job.name);
-            print_pod(&id, pod, *change);
+            print_pod(&id, pod, change);
         }
         Event::Run(RunEvent::Pod { .. }) => {}
         Event::Run(RunEvent::Ended(outcome)) => {
@@ -270,13 +270,18 @@ fn print_by_hand_plan(plan: &Plan<'_>, verbosity: Verbosity) {
     }
 }
 
-fn print_pod(id: &str, pod: &str, change: PodChange) {
+fn print_pod(id: &str, pod: &str, change: &PodChange) {
     match change {
         PodChange::Started { index: Some(i) } => println!("{id}: pod {pod} started (index {i})"),
         PodChange::Started { index: None } => println!("{id}: pod {pod} started"),
         PodChange::Succeeded => println!("{id}: pod {pod} Succeeded"),
         PodChange::Failed => println!("{id}: pod {pod} Failed"),
         PodChange::Stopped => println!("{id}: pod {pod} stopped"),
+        PodChange::Waiting {
+            container,
+            reason,
+            message,
+        } => println!("{id}: pod {pod} container {container} waiting: {reason}: {message}"),
     }
 }
 
@@ -372,7 +377,7 @@ async fn run_now(
             runs::report(&executor, &statuses, &event, &mut sink).await;
             match event {
                 RunEvent::Pod { pod, change, .. } if verbosity.reports() => {
-                    print_pod(&id, &pod, change);
+                    print_pod(&id, &pod, &change);
                 }
                 RunEvent::Pod { .. } => {}
                 RunEvent::Ended(o) => {

@@ -144,7 +144,7 @@ pub enum RunEvent {
 }
 
 /// What happened to a pod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PodChange {
     /// It was created (with its completion index, for an Indexed Job).
     Started {
@@ -157,6 +157,16 @@ pub enum PodChange {
     Failed,
     /// It was stopped before it ended.
     Stopped,
+    /// A container of it cannot start yet and is waiting (its image
+    /// cannot be had, or its configuration is refused).
+    Waiting {
+        /// The container.
+        container: String,
+        /// The kubelet's reason (`ErrImagePull`, …).
+        reason: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl RunEvent {

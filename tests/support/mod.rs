@@ -4,6 +4,7 @@
 
 pub mod crash_scene;
 pub mod cron_gen;
+pub mod engines;
 pub mod fake_forge;
 pub mod git_servers;
 pub mod gitea;

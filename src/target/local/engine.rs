@@ -413,19 +413,49 @@ impl Engine {
             .collect())
     }
 
-    /// The value of `label` on each container of this state directory:
-    /// (container, value).
-    pub async fn owned(&self, label: &str) -> std::io::Result<Vec<(String, String)>> {
+    /// Removes what this state directory's pods left on the engine —
+    /// containers, Podman pods, tmpfs volumes — but for the pods named in
+    /// `keep` (still running under their supervisors); the names of the
+    /// containers removed.
+    pub async fn sweep(
+        &self,
+        keep: &std::collections::HashSet<String>,
+    ) -> std::io::Result<Vec<String>> {
         let filter = format!("label={LABEL_STATE}={}", self.owner);
-        let format = format!("{{{{.Names}}}}\t{{{{.Label \"{label}\"}}}}");
+        let format = format!("{{{{.Names}}}}\t{{{{.Label \"{LABEL_POD}\"}}}}");
         let out = self
             .output(&["ps", "--all", "--filter", &filter, "--format", &format])
             .await?;
-        Ok(out
+        let kept = |pod: &str| keep.contains(pod.rsplit('/').next().unwrap_or(pod));
+        let gone: Vec<String> = out
             .lines()
             .filter_map(|l| l.split_once('\t'))
-            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-            .collect())
+            .filter(|(_, pod)| !kept(pod.trim()))
+            .map(|(name, _)| name.trim().to_string())
+            .collect();
+        self.remove(&gone).await?;
+        // Pods and volumes are named `jobcd_<namespace>_<pod>[_<volume>]`
+        // (names and namespaces have no `_`).
+        let pod_of = |name: &str| name.split('_').nth(2).map(str::to_string);
+        if self.kind == Kind::Podman {
+            let pods = self
+                .output(&["pod", "ps", "--filter", &filter, "--format", "{{.Name}}"])
+                .await?;
+            for name in pods.lines().map(str::trim).filter(|n| !n.is_empty()) {
+                if !pod_of(name).is_some_and(|p| keep.contains(&p)) {
+                    let _ = self.output(&["pod", "rm", "--force", name]).await;
+                }
+            }
+        }
+        let volumes = self
+            .output(&["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"])
+            .await?;
+        for name in volumes.lines().map(str::trim).filter(|n| !n.is_empty()) {
+            if !pod_of(name).is_some_and(|p| keep.contains(&p)) {
+                let _ = self.output(&["volume", "rm", "--force", name]).await;
+            }
+        }
+        Ok(gone)
     }
 }
 

@@ -168,6 +168,17 @@ pub enum Progress {
         /// Its phase (Succeeded or Failed), or None when it was stopped.
         phase: Option<Phase>,
     },
+    /// A container of a pod cannot start yet.
+    PodWaiting {
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+        /// The kubelet's reason.
+        reason: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// A request to end a run before the Job does.
@@ -479,8 +490,21 @@ fn handle(
             live.record.started_at.get_or_insert(rt.clock.now());
         }
         Message::Event(pod::Event::Restarting { .. }) => live.record.restarts += 1,
-        // The pod stays pending; its events say why.
-        Message::Event(pod::Event::Waiting { .. }) => return Ok(None),
+        // The pod stays pending; whoever follows the run learns why.
+        Message::Event(pod::Event::Waiting {
+            container,
+            reason,
+            message,
+            ..
+        }) => {
+            report(Progress::PodWaiting {
+                pod: live.record.name.clone(),
+                container,
+                reason,
+                message,
+            });
+            return Ok(None);
+        }
         Message::Event(pod::Event::Exited { container, .. }) => {
             // Not worth a write: recovery checks a process is alive anyway,
             // and the pod's end, which follows, saves the list.

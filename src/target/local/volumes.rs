@@ -2,8 +2,9 @@
 //!
 //! - `emptyDir`: a directory of the pod's (mode 0777) that its containers
 //!   share and that goes with the pod; `medium: Memory` is a tmpfs volume
-//!   of the engine, `sizeLimit` its size. A disk `emptyDir`'s `sizeLimit`
-//!   is not enforced (the kubelet evicts the pod; nothing does here).
+//!   of the engine, `sizeLimit` its size on Docker (Podman 4.3 refuses a
+//!   size for a tmpfs volume). A disk `emptyDir`'s `sizeLimit` is not
+//!   enforced (the kubelet evicts the pod; nothing does here).
 //! - `configMap`, `secret`, `downwardAPI` and `projected`: their keys as
 //!   files (all keys, or the `items` with their `path` and `mode`,
 //!   `defaultMode` 0644 otherwise), written before the pod starts into the

@@ -68,6 +68,8 @@ impl Engine {
             args.extend(["--hostname".into(), pod.name.clone().into()]);
         }
         if self.kind == Kind::Docker {
+            // The containers join its IPC namespace, as a pod's share one.
+            args.extend(["--ipc".into(), "shareable".into()]);
             args.extend(["--pull".into(), "missing".into()]);
             args.push(self.pause_image.clone().into());
         }
@@ -94,7 +96,10 @@ impl Engine {
             .filter_map(|v| match &v.source {
                 Source::Memory { name, size } => {
                     let mut options = "mode=1777".to_string();
-                    if let Some(size) = size {
+                    // Podman (4.3) takes a `size` for an XFS project quota
+                    // whatever the volume's type, and refuses it elsewhere:
+                    // there the tmpfs is as large as the kernel allows.
+                    if let (Some(size), Kind::Docker) = (size, self.kind) {
                         options.push_str(&format!(",size={size}"));
                     }
                     let mut args: Vec<OsString> = vec!["volume".into(), "create".into()];

@@ -198,6 +198,19 @@ impl Executor {
                         None => PodChange::Stopped,
                     },
                 ),
+                Progress::PodWaiting {
+                    pod,
+                    container,
+                    reason,
+                    message,
+                } => (
+                    pod.clone(),
+                    PodChange::Waiting {
+                        container: container.clone(),
+                        reason: reason.clone(),
+                        message: message.clone(),
+                    },
+                ),
             };
             let job = pods_of.clone();
             let _ = events.send(RunEvent::Pod { job, pod, change });

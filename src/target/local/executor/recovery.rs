@@ -49,6 +49,11 @@ pub struct Recovery {
     pub unstoppable: Vec<i32>,
     /// Unfinished Jobs, to resume.
     pub resume: Vec<JobRecord>,
+    /// Containers left on the engine by pods that no longer run (their
+    /// supervisor died with jobcd), removed.
+    pub containers_removed: Vec<String>,
+    /// Why the engine could not be swept, if it could not.
+    pub sweep_failed: Option<String>,
 }
 
 /// What an adopted pod was doing.
@@ -88,6 +93,18 @@ impl Recovery {
         for group in &self.unstoppable {
             lines.push(format!(
                 "warning: process group {group} of a lost pod survived SIGKILL (uninterruptible, or not ours); not waiting for it"
+            ));
+        }
+        if !self.containers_removed.is_empty() {
+            lines.push(format!(
+                "recovered: removed {} container(s) that pods no longer running left on the engine: {}",
+                self.containers_removed.len(),
+                self.containers_removed.join(", ")
+            ));
+        }
+        if let Some(why) = &self.sweep_failed {
+            lines.push(format!(
+                "warning: could not look for containers that lost pods left on the engine: {why}"
             ));
         }
         for job in &self.resume {
@@ -192,6 +209,20 @@ pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
         });
         if !groups.is_empty() {
             tokio::time::sleep(POLL).await;
+        }
+    }
+    if let Some(engine) = &rt.engine {
+        // A pod's containers outlive its supervisor: all but those of the
+        // pods still running go.
+        let keep: HashSet<String> = recovery
+            .adopted
+            .iter()
+            .filter(|(_, how)| *how == Adopted::Running)
+            .map(|(pod, _)| pod.clone())
+            .collect();
+        match engine.sweep(&keep).await {
+            Ok(removed) => recovery.containers_removed = removed,
+            Err(e) => recovery.sweep_failed = Some(e.to_string()),
         }
     }
     let now = rt.clock.now();

@@ -1,0 +1,441 @@
+//! The local target on real container engines: every scenario runs on
+//! Podman and on a Docker daemon of the test's own (tests/support/engines.rs),
+//! through `jobcd local apply --runtime …`, and is checked by the pods'
+//! logs, `jobcd local runs`, and what the engine has left.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use support::engines::{ECHO_IMAGE, Engine, Kind, NONROOT_IMAGE};
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `scenario` on each engine.
+fn on_both(scenario: impl Fn(&Engine)) {
+    for engine in [Engine::podman(), Engine::docker()] {
+        scenario(&engine);
+        assert_eq!(
+            engine.containers(),
+            Vec::<String>::new(),
+            "{:?}: every container of a finished pod is removed",
+            engine.kind
+        );
+    }
+}
+
+/// Writes `manifest` and applies it; the output and exit code.
+fn apply(engine: &Engine, state: &Path, manifest: &str, extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
+    engine
+        .jobcd(state)
+        .args(extra)
+        .args(["local", "apply"])
+        .arg(dir.path())
+        .output()
+        .unwrap()
+}
+
+/// What ran, for a failure's message: `local runs` and every pod's logs.
+fn ran(engine: &Engine, state: &Path) -> String {
+    let runs = engine
+        .jobcd(state)
+        .args(["local", "runs"])
+        .output()
+        .unwrap();
+    let mut all = text(&runs);
+    for pod in std::fs::read_dir(state.join("pods")).into_iter().flatten() {
+        let pod = pod.unwrap().path();
+        for file in std::fs::read_dir(pod.join("logs")).into_iter().flatten() {
+            let file = file.unwrap().path();
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            all.push_str(&format!("\n== {}\n{text}", file.display()));
+        }
+        let complaints = std::fs::read_to_string(pod.join("supervisor.log")).unwrap_or_default();
+        all.push_str(&complaints);
+    }
+    all
+}
+
+/// The log of container `container` of the Job's only pod.
+fn log(state: &Path, container: &str) -> String {
+    let pods = std::fs::read_dir(state.join("pods")).unwrap();
+    let pod = pods.map(|e| e.unwrap().path()).next().expect("a pod ran");
+    std::fs::read_to_string(pod.join("logs").join(format!("{container}.log"))).unwrap_or_default()
+}
+
+fn job(name: &str, pod_spec: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  backoffLimit: 0\n  template:\n    metadata: {{labels: {{team: data}}}}\n    spec:\n      restartPolicy: Never\n{}",
+        pod_spec
+            .lines()
+            .map(|l| format!("      {l}\n"))
+            .collect::<String>()
+    )
+}
+
+#[test]
+fn command_and_args_override_entrypoint_and_cmd_as_on_a_node() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let spec = format!(
+            r#"containers:
+- name: image-default
+  image: {ECHO_IMAGE}
+- name: args-only
+  image: {ECHO_IMAGE}
+  args: ["hello", "$(NAME)"]
+  env: [{{name: NAME, value: world}}]
+- name: command-only
+  image: {ECHO_IMAGE}
+  command: ["/bin/echo", "just", "the", "command"]
+- name: both
+  image: {ECHO_IMAGE}
+  workingDir: /tmp
+  command: ["/bin/sh", "-c"]
+  args: ["echo $0 in $(pwd) on $(hostname)", "shell"]
+"#
+        );
+        let out = apply(engine, state.path(), &job("entry", &spec), &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{:?}: {}\n{}",
+            engine.kind,
+            text(&out),
+            ran(engine, state.path())
+        );
+        assert_eq!(log(state.path(), "image-default"), "from image\n");
+        assert_eq!(log(state.path(), "args-only"), "hello world\n");
+        assert_eq!(
+            log(state.path(), "command-only"),
+            "just the command\n",
+            "command drops the image's CMD"
+        );
+        let both = log(state.path(), "both");
+        assert!(both.starts_with("shell in /tmp on entry-"), "{both}");
+    });
+}
+
+#[test]
+fn config_maps_secrets_and_the_downward_api_reach_env_and_files() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let created = engine
+            .jobcd(state.path())
+            .args(["local", "secret", "create", "db", "--from-literal"])
+            .arg("password=correct-horse")
+            .output()
+            .unwrap();
+        assert_eq!(created.status.code(), Some(0), "{}", text(&created));
+        let manifest = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\ndata:\n  MODE: nightly\n  app.conf: |\n    retries=3\n---\n{}",
+            job(
+                "reader",
+                &format!(
+                    r#"containers:
+- name: main
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c"]
+  args:
+  - >-
+    echo "mode=$MODE password=$PASSWORD";
+    cat /etc/app/app.conf;
+    stat -c '%a' /etc/app/app.conf /secrets/password;
+    cat /secrets/password; echo;
+    cat /pod/labels; echo;
+    cat /pod/name
+  envFrom: [{{configMapRef: {{name: settings}}}}]
+  env:
+  - name: PASSWORD
+    valueFrom: {{secretKeyRef: {{name: db, key: password}}}}
+  volumeMounts:
+  - {{name: config, mountPath: /etc/app}}
+  - {{name: secret, mountPath: /secrets}}
+  - {{name: pod, mountPath: /pod}}
+volumes:
+- name: config
+  configMap:
+    name: settings
+    items: [{{key: app.conf, path: app.conf, mode: 0640}}]
+- name: secret
+  secret: {{secretName: db, defaultMode: 0400}}
+- name: pod
+  downwardAPI:
+    items:
+    - {{path: labels, fieldRef: {{fieldPath: "metadata.labels['team']"}}}}
+    - {{path: name, fieldRef: {{fieldPath: metadata.name}}}}
+"#
+                )
+            )
+        );
+        let out = apply(engine, state.path(), &manifest, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{:?}: {}\n{}",
+            engine.kind,
+            text(&out),
+            ran(engine, state.path())
+        );
+        assert!(!text(&out).contains("correct-horse"), "{}", text(&out));
+        let log = log(state.path(), "main");
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines[0], "mode=nightly password=correct-horse", "{log}");
+        assert_eq!(lines[1], "retries=3", "{log}");
+        assert_eq!(
+            &lines[2..4],
+            ["640", "400"],
+            "item mode and defaultMode: {log}"
+        );
+        assert_eq!(lines[4], "correct-horse", "{log}");
+        assert_eq!(lines[5], "data", "{log}");
+        assert!(lines[6].starts_with("reader-"), "{log}");
+        let runs = text(
+            &engine
+                .jobcd(state.path())
+                .args(["local", "runs"])
+                .output()
+                .unwrap(),
+        );
+        assert!(!runs.contains("correct-horse"), "{runs}");
+    });
+}
+
+#[test]
+fn an_init_container_fills_an_empty_dir_and_containers_share_localhost() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let spec = format!(
+            r#"initContainers:
+- name: fill
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "echo prepared > /work/input"]
+  volumeMounts: [{{name: work, mountPath: /work}}]
+containers:
+- name: server
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "cat /work/input | nc -l -p 7070"]
+  volumeMounts: [{{name: work, mountPath: /work}}]
+- name: client
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "until nc 127.0.0.1 7070 > /tmp/got 2>/dev/null && test -s /tmp/got; do sleep 0.1; done; cat /tmp/got"]
+- name: memory
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "grep ' /scratch ' /proc/mounts | cut -d' ' -f3"]
+  volumeMounts: [{{name: scratch, mountPath: /scratch}}]
+volumes:
+- name: work
+  emptyDir: {{}}
+- name: scratch
+  emptyDir: {{medium: Memory, sizeLimit: 8Mi}}
+"#
+        );
+        let out = apply(engine, state.path(), &job("share", &spec), &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{:?}: {}\n{}",
+            engine.kind,
+            text(&out),
+            ran(engine, state.path())
+        );
+        assert_eq!(log(state.path(), "client"), "prepared\n");
+        assert_eq!(
+            log(state.path(), "memory"),
+            "tmpfs\n",
+            "medium: Memory is a tmpfs"
+        );
+    });
+}
+
+#[test]
+fn a_memory_hungry_container_is_killed_and_the_pod_failure_policy_decides() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let spec = format!(
+            r#"containers:
+- name: hungry
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done"]
+  resources: {{limits: {{memory: 16Mi}}}}
+"#
+        );
+        let manifest = job("hungry", &spec).replace(
+            "  backoffLimit: 0\n",
+            "  backoffLimit: 5\n  podFailurePolicy:\n    rules:\n    - action: FailJob\n      onExitCodes: {operator: In, values: [137]}\n",
+        );
+        let out = apply(engine, state.path(), &manifest, &[]);
+        let all = text(&out);
+        let ran = ran(engine, state.path());
+        assert_eq!(out.status.code(), Some(1), "{:?}: {all}", engine.kind);
+        assert!(
+            all.contains("Failed (PodFailurePolicy"),
+            "{:?}: {all}\n{ran}",
+            engine.kind
+        );
+        let runs = text(
+            &engine
+                .jobcd(state.path())
+                .args(["local", "runs"])
+                .output()
+                .unwrap(),
+        );
+        assert!(runs.contains("1 failed"), "one pod, no retries: {runs}");
+        // Docker says why; Podman 4.3's conmon does not notice an OOM kill
+        // on these machines' cgroup v1 hierarchy, and reports plain 137.
+        let reason = if engine.kind == Kind::Docker {
+            "hungry=137 (OOMKilled)"
+        } else {
+            "hungry=137"
+        };
+        assert!(runs.contains(reason), "{runs}");
+    });
+}
+
+#[test]
+fn security_context_user_and_run_as_non_root() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let spec = format!(
+            r#"securityContext: {{runAsNonRoot: true}}
+containers:
+- name: image-user
+  image: {NONROOT_IMAGE}
+- name: pod-user
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "id -u; id -g; touch /x 2>/dev/null || echo read-only"]
+  securityContext: {{runAsUser: 4242, runAsGroup: 4343, readOnlyRootFilesystem: true}}
+"#
+        );
+        let out = apply(engine, state.path(), &job("users", &spec), &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{:?}: {}\n{}",
+            engine.kind,
+            text(&out),
+            ran(engine, state.path())
+        );
+        assert_eq!(log(state.path(), "image-user"), "1000\n");
+        assert_eq!(log(state.path(), "pod-user"), "4242\n4343\nread-only\n");
+
+        // A root image under runAsNonRoot never starts: the pod waits, as
+        // on a node, until the Job's deadline.
+        let state = tempfile::tempdir().unwrap();
+        let spec = format!(
+            "securityContext: {{runAsNonRoot: true}}\ncontainers:\n- name: root\n  image: {ECHO_IMAGE}\n"
+        );
+        let manifest = job("root", &spec).replace(
+            "  backoffLimit: 0\n",
+            "  backoffLimit: 0\n  activeDeadlineSeconds: 3\n",
+        );
+        let out = apply(engine, state.path(), &manifest, &[]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("DeadlineExceeded"), "{all}");
+        assert!(
+            all.contains(
+                "CreateContainerConfigError: container has runAsNonRoot and image will run as root"
+            ),
+            "the reason is shown: {all}"
+        );
+        assert_eq!(log(state.path(), "root"), "", "it never ran");
+    });
+}
+
+#[test]
+fn host_paths_and_privileged_containers_need_the_configuration_to_allow_them() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let host = tempfile::tempdir().unwrap();
+        std::fs::write(host.path().join("data.txt"), "from the host\n").unwrap();
+        let spec = format!(
+            "containers:\n- name: main\n  image: {ECHO_IMAGE}\n  command: [/bin/cat, /host/data.txt]\n  volumeMounts: [{{name: host, mountPath: /host, readOnly: true}}]\nvolumes:\n- name: host\n  hostPath: {{path: {}, type: Directory}}\n",
+            host.path().display()
+        );
+        let out = apply(engine, state.path(), &job("host", &spec), &[]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(
+            all.contains("volumes[0].hostPath.path")
+                && all.contains("--allow-host-path DIR")
+                && all.contains("target.hostPaths"),
+            "{all}"
+        );
+        let allow = host.path().to_str().unwrap();
+        let out = apply(
+            engine,
+            state.path(),
+            &job("host", &spec),
+            &["--allow-host-path", allow],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(log(state.path(), "main"), "from the host\n");
+
+        let spec = format!(
+            "containers:\n- name: main\n  image: {ECHO_IMAGE}\n  securityContext: {{privileged: true}}\n"
+        );
+        let out = apply(engine, state.path(), &job("privileged", &spec), &[]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("--allow-privileged"), "{all}");
+    });
+}
+
+#[test]
+fn the_process_runtime_refuses_volumes_and_an_engine_that_is_not_there_is_named() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        job(
+            "vol",
+            "containers:\n- name: main\n  image: busybox\n  command: [\"true\"]\n  volumeMounts: [{name: w, mountPath: /w}]\nvolumes:\n- {name: w, emptyDir: {}}\n",
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_jobcd"))
+            .arg("--state-dir")
+            .arg(state.path())
+            .args(extra)
+            .args(["local", "apply"])
+            .arg(dir.path())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[], &[]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("containers[0].volumeMounts[0]") && all.contains("--runtime podman or docker"),
+        "{all}"
+    );
+    let out = run(
+        &["--runtime", "docker"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let all = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("does not work here") && all.contains("--runtime"),
+        "{all}"
+    );
+    let out = run(&["--runtime", "rkt"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("use process, podman or docker"),
+        "{}",
+        text(&out)
+    );
+}
