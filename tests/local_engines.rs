@@ -439,3 +439,84 @@ fn the_process_runtime_refuses_volumes_and_an_engine_that_is_not_there_is_named(
         text(&out)
     );
 }
+
+/// The pids of the processes whose command line holds all of `words`.
+fn pids_with(words: &[&str]) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            words.iter().all(|w| cmdline.contains(w))
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_jobcd_leaves_no_container_running_after_the_next_start() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let spec = format!(
+            "containers:\n- name: main\n  image: {ECHO_IMAGE}\n  command: [/bin/sh, -c, 'echo up; sleep 300']\n"
+        );
+        std::fs::write(dir.path().join("m.yaml"), job("sleeper", &spec)).unwrap();
+        let mut jobcd = engine
+            .jobcd(state.path())
+            .args(["local", "apply"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let running = || {
+            let out = engine.client(&["ps", "--format", "{{.Names}}"]);
+            String::from_utf8_lossy(&out.stdout).contains("_main")
+        };
+        while !running() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "{:?}: the container never ran",
+                engine.kind
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // jobcd and the pod's supervisor die at once, as in a power cut of
+        // jobcd's processes; the container, under the engine, goes on.
+        let state_path = state.path().to_str().unwrap();
+        let supervisors = pids_with(&["supervise", state_path]);
+        assert!(!supervisors.is_empty(), "a supervisor runs the pod");
+        let kill = |pid: i32| {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        };
+        kill(jobcd.id() as i32);
+        supervisors.into_iter().for_each(kill);
+        let _ = jobcd.wait();
+        assert!(running(), "{:?}: the container outlived jobcd", engine.kind);
+
+        let out = engine
+            .jobcd(state.path())
+            .args(["local", "delete", "job/sleeper"])
+            .output()
+            .unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{:?}: {all}", engine.kind);
+        assert!(
+            all.contains("recovered: removed")
+                && all.contains("_sleeper-")
+                && all.contains("_main"),
+            "{:?}: {all}",
+            engine.kind
+        );
+        assert!(
+            !running(),
+            "{:?}: no container runs after the next start",
+            engine.kind
+        );
+    });
+}

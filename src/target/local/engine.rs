@@ -378,15 +378,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Removes the containers (and, on Podman, pods) named, whatever state
-    /// they are in.
+    /// Removes the containers named, killing those still running.
     pub async fn remove(&self, containers: &[String]) -> std::io::Result<()> {
         if containers.is_empty() {
             return Ok(());
         }
-        let _ = self
-            .command()
-            .args(["rm", "--force", "--volumes"])
+        let mut command = self.command();
+        command.args(["rm", "--force", "--volumes"]);
+        if self.kind == Kind::Podman {
+            // Killed at once, as Docker's `rm --force` does (Podman would
+            // wait out a stop timeout first).
+            command.args(["--time", "0"]);
+        }
+        let _ = command
             .args(containers)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -422,7 +426,11 @@ impl Engine {
         keep: &std::collections::HashSet<String>,
     ) -> std::io::Result<Vec<String>> {
         let filter = format!("label={LABEL_STATE}={}", self.owner);
-        let format = format!("{{{{.Names}}}}\t{{{{.Label \"{LABEL_POD}\"}}}}");
+        // Podman's ps has the labels as a map, Docker's a method for one.
+        let format = match self.kind {
+            Kind::Podman => format!("{{{{.Names}}}}\t{{{{index .Labels \"{LABEL_POD}\"}}}}"),
+            Kind::Docker => format!("{{{{.Names}}}}\t{{{{.Label \"{LABEL_POD}\"}}}}"),
+        };
         let out = self
             .output(&["ps", "--all", "--filter", &filter, "--format", &format])
             .await?;

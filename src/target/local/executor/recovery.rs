@@ -152,6 +152,21 @@ pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
         }
     }
     recovery.unstarted = unstarted.iter().map(|p| p.name.clone()).collect();
+    if let Some(engine) = &rt.engine {
+        // A pod's containers outlive its supervisor: all but those of the
+        // pods still running go, first, so that their clients (among the
+        // groups stopped below) end with them.
+        let keep: HashSet<String> = recovery
+            .adopted
+            .iter()
+            .filter(|(_, how)| *how == Adopted::Running)
+            .map(|(pod, _)| pod.clone())
+            .collect();
+        match engine.sweep(&keep).await {
+            Ok(removed) => recovery.containers_removed = removed,
+            Err(e) => recovery.sweep_failed = Some(e.to_string()),
+        }
+    }
     // What is left of a lost pod's processes is stopped; so is anything
     // an unstarted pod's name is found on (a supervisor waiting for the
     // plan it will never get).
@@ -209,20 +224,6 @@ pub async fn recover(rt: &Runtime) -> Result<Recovery, Error> {
         });
         if !groups.is_empty() {
             tokio::time::sleep(POLL).await;
-        }
-    }
-    if let Some(engine) = &rt.engine {
-        // A pod's containers outlive its supervisor: all but those of the
-        // pods still running go.
-        let keep: HashSet<String> = recovery
-            .adopted
-            .iter()
-            .filter(|(_, how)| *how == Adopted::Running)
-            .map(|(pod, _)| pod.clone())
-            .collect();
-        match engine.sweep(&keep).await {
-            Ok(removed) => recovery.containers_removed = removed,
-            Err(e) => recovery.sweep_failed = Some(e.to_string()),
         }
     }
     let now = rt.clock.now();
