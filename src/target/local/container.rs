@@ -261,6 +261,43 @@ mod tests {
     }
 
     #[test]
+    fn on_an_engine_command_and_args_stay_apart_and_no_host_base_is_added() {
+        let c = container(None, vec!["--date", "$(DAY)"], vec![("DAY", "monday")]);
+        let c = Container {
+            image: Some("tools:1".into()),
+            ..c
+        };
+        let p = resolve(
+            &c,
+            "spec.template.spec.containers[0]",
+            pod(&[]),
+            ContainerRuntime::Podman,
+            None,
+        )
+        .unwrap();
+        let image = p.image.expect("an image to run");
+        assert_eq!(image.command, None, "the image's ENTRYPOINT runs");
+        assert_eq!(image.args, Some(vec!["--date".into(), "monday".into()]));
+        assert!(p.argv.is_empty());
+        assert!(
+            !p.env.iter().any(|(n, _)| n == "PATH" || n == "HOME"),
+            "the image gives PATH and HOME: {:?}",
+            p.env
+        );
+        // An empty args list is no args: the image's CMD runs.
+        let c = Container {
+            args: Some(vec![]),
+            ..c
+        };
+        let p = resolve(&c, "x", pod(&[]), ContainerRuntime::Docker, None).unwrap();
+        assert_eq!(p.image.unwrap().args, None);
+        // No image at all cannot run on an engine.
+        let c = Container { image: None, ..c };
+        let err = resolve(&c, "x", pod(&[]), ContainerRuntime::Docker, None).unwrap_err();
+        assert_eq!(err.field, "x.image");
+    }
+
+    #[test]
     fn the_downward_api_resolves_and_later_variables_expand_it() {
         let mut c = container(Some(vec!["true"]), vec![], vec![]);
         c.env = Some(vec![

@@ -275,3 +275,141 @@ impl Engine {
         env
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::local::image::{Limits, Mount, Pull, Security};
+
+    fn engine(kind: Kind) -> Engine {
+        Engine {
+            kind,
+            program: "/usr/bin/podman".into(),
+            version: "4.3.1".into(),
+            env: vec![("PATH".into(), "/usr/bin".into())],
+            owner: "0123456789abcdef".into(),
+            pause_image: "pause:1".into(),
+        }
+    }
+
+    fn pod() -> PodSpec {
+        PodSpec {
+            namespace: "batch".into(),
+            name: "job-abcde".into(),
+            host_network: false,
+            volumes: vec![Volume {
+                name: "config".into(),
+                source: Source::Bind("/state/pods/job-abcde/volumes/config".into()),
+                read_only: true,
+            }],
+            auth: None,
+        }
+    }
+
+    fn strings(args: Vec<OsString>) -> Vec<String> {
+        args.into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_container_runs_attached_with_its_env_by_name_and_its_overrides() {
+        let process = Process {
+            name: "main".into(),
+            argv: Vec::new(),
+            env: vec![
+                ("PASSWORD".into(), "hunter2".into()),
+                ("PATH".into(), "/opt/bin".into()),
+            ],
+            working_dir: Some("/work".into()),
+            image: None,
+        };
+        let image = Image {
+            reference: "postgres:16".into(),
+            command: Some(vec!["psql".into(), "-c".into()]),
+            args: Some(vec!["select 1".into()]),
+            pull: Pull::IfNotPresent,
+            mounts: vec![Mount {
+                volume: "config".into(),
+                path: "/etc/app".into(),
+                read_only: false,
+                sub_path: None,
+            }],
+            limits: Limits {
+                memory: Some(64 << 20),
+                cpu_millis: Some(500),
+                cpu_shares: Some(512),
+            },
+            security: Security {
+                user: Some(1000),
+                group: Some(2000),
+                read_only_root: true,
+                drop: vec!["ALL".into()],
+                ..Security::default()
+            },
+            termination_message_path: "/dev/termination-log".into(),
+            fallback_to_logs: false,
+        };
+        let podman = engine(Kind::Podman);
+        let args = strings(podman.run(&pod(), &process, &image));
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("run --name jobcd_batch_job-abcde_main --pull never --sig-proxy=false --label dev.jobcd.state=0123456789abcdef --label dev.jobcd.pod=batch/job-abcde --pod jobcd_batch_job-abcde"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("--env PASSWORD --env PATH=/opt/bin --workdir /work"),
+            "a secret goes by name; a variable the client reads goes by value: {joined}"
+        );
+        assert!(!joined.contains("hunter2"), "{joined}");
+        assert!(
+            joined.contains("--mount type=bind,source=/state/pods/job-abcde/volumes/config,target=/etc/app,readonly"),
+            "{joined}"
+        );
+        assert!(
+            joined
+                .contains("--memory 67108864 --memory-swap 67108864 --cpus 0.500 --cpu-shares 512"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("--user 1000:2000 --read-only --read-only-tmpfs=false --cap-drop ALL"),
+            "{joined}"
+        );
+        assert!(
+            joined.ends_with("--entrypoint psql postgres:16 -c select 1"),
+            "{joined}"
+        );
+        let env = podman.run_env(&process);
+        assert!(env.contains(&("PASSWORD".into(), "hunter2".into())));
+        assert!(
+            env.contains(&("PATH".into(), "/usr/bin".into()))
+                && !env.iter().any(|(_, v)| v == "/opt/bin"),
+            "the client keeps its own PATH: {env:?}"
+        );
+
+        let docker = strings(engine(Kind::Docker).run(&pod(), &process, &image)).join(" ");
+        assert!(
+            docker.contains(
+                "--network container:jobcd_batch_job-abcde --ipc container:jobcd_batch_job-abcde"
+            ),
+            "{docker}"
+        );
+        assert!(!docker.contains("--read-only-tmpfs"), "{docker}");
+    }
+
+    #[test]
+    fn a_pod_is_a_podman_pod_or_a_docker_infra_container() {
+        let podman = strings(engine(Kind::Podman).pod_create(&pod())).join(" ");
+        assert_eq!(
+            podman,
+            "pod create --name jobcd_batch_job-abcde --label dev.jobcd.state=0123456789abcdef --label dev.jobcd.pod=batch/job-abcde --hostname job-abcde"
+        );
+        let docker = strings(engine(Kind::Docker).pod_create(&pod())).join(" ");
+        assert_eq!(
+            docker,
+            "run --detach --name jobcd_batch_job-abcde --label dev.jobcd.state=0123456789abcdef --label dev.jobcd.pod=batch/job-abcde --hostname job-abcde --ipc shareable --pull missing pause:1"
+        );
+        let mut host = pod();
+        host.host_network = true;
+        let host = strings(engine(Kind::Podman).pod_create(&host)).join(" ");
+        assert!(host.ends_with("--network host"), "{host}");
+    }
+}
