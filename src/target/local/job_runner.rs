@@ -18,14 +18,14 @@ use tokio::task::JoinSet;
 
 use super::clock::{Clock, sleep_until};
 use super::container::{self, Process};
-use super::engine::{Allowed, ContainerRuntime, Engine, OnEngine};
+use super::downward;
+use super::engine::{Allowed, ContainerRuntime, Engine};
 use super::isolation::{Isolation, Sandbox};
 use super::job_controller::{self, Phase, Status};
 use super::pod::{self, Plan};
 use super::procfs;
 use super::store::{self, HostProcess, JobRecord, PodRecord, Store, Supervisor};
 use super::supervisor::{self, FollowError, Supervised};
-use super::{downward, volumes};
 
 /// Grace period when the pod template sets none, as Kubernetes defaults it.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -794,118 +794,6 @@ async fn start_pod(
     })
 }
 
-/// What the engine needs for pod `name`: its volumes, made on disk now,
-/// and the registry credentials of its `imagePullSecrets`.
-#[allow(clippy::too_many_arguments)]
-async fn engine_pod(
-    rt: &Runtime,
-    engine: &Engine,
-    job: &JobRecord,
-    pod_spec: &k8s_openapi::api::core::v1::PodSpec,
-    facts: &downward::Pod,
-    inputs: &checks::Inputs,
-    dir: &Path,
-    name: &str,
-) -> Result<OnEngine, Error> {
-    let scratch = rt.scratch_dir.join(name);
-    let files_dir = dir.join("volumes");
-    let prepared = volumes::prepare(
-        pod_spec,
-        volumes::Context {
-            facts,
-            containers: &pod_spec.containers,
-            files_dir: &files_dir,
-            scratch_dir: &scratch,
-            config_maps: Some(&inputs.files),
-            secrets: Some(&inputs.secrets),
-            host_paths: &rt.allowed.host_paths,
-        },
-    )
-    .map_err(|e| refused(&job.namespace, &job.name, checks::volume_problem(e)))?;
-    let auth = registry_auth(pod_spec, &inputs.secrets);
-    let auth_path = auth
-        .as_ref()
-        .map(|_| dir.join("registry").join("config.json"));
-    let volumes = prepared.volumes.clone();
-    let written = {
-        let auth_path = auth_path.clone();
-        tokio::task::spawn_blocking(move || {
-            volumes::write(&prepared)?;
-            if let (Some(path), Some(auth)) = (auth_path, auth) {
-                write_private(&path, &auth)?;
-            }
-            Ok::<_, std::io::Error>(())
-        })
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|r| r)
-    };
-    written.map_err(|source| Error::Spawn {
-        pod: name.to_string(),
-        source,
-    })?;
-    Ok(OnEngine {
-        engine: engine.clone(),
-        pod: super::engine::PodSpec {
-            namespace: job.namespace.clone(),
-            name: name.to_string(),
-            host_network: pod_spec.host_network == Some(true),
-            volumes,
-            auth: auth_path,
-        },
-    })
-}
-
-/// The registry credentials of `spec`'s `imagePullSecrets` that are
-/// stored, merged into one Docker `config.json`; None when there are none.
-fn registry_auth(
-    spec: &k8s_openapi::api::core::v1::PodSpec,
-    secrets: &super::environment::Secrets,
-) -> Option<Vec<u8>> {
-    let mut auths = serde_json::Map::new();
-    for reference in spec.image_pull_secrets.iter().flatten() {
-        let Some(data) = secrets.get(&reference.name) else {
-            continue;
-        };
-        // `.dockerconfigjson` holds {"auths": {...}}; the older
-        // `.dockercfg` holds the map itself.
-        let found = data
-            .get(".dockerconfigjson")
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-            .and_then(|v| v.get("auths").cloned())
-            .or_else(|| {
-                data.get(".dockercfg")
-                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-            });
-        if let Some(serde_json::Value::Object(map)) = found {
-            for (registry, entry) in map {
-                auths.entry(registry).or_insert(entry);
-            }
-        }
-    }
-    (!auths.is_empty()).then(|| {
-        serde_json::to_vec(&serde_json::json!({ "auths": auths })).expect("JSON serializes")
-    })
-}
-
-/// Writes `bytes` to `path`, readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)?;
-    std::io::Write::write_all(&mut file, bytes)
-}
-
 /// Five characters to tell pods of a Job apart, like generateName's.
 fn suffix(seed: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -924,8 +812,10 @@ pub(crate) fn boot_id() -> Option<String> {
 }
 
 mod checks;
+mod engine_pod;
 #[cfg(test)]
 mod tests;
 
 pub use checks::{check, check_config};
 use checks::{inputs_for, refused};
+use engine_pod::engine_pod;
