@@ -231,3 +231,35 @@ fn a_source_names_how_it_is_rendered() {
         "{wrong:?}"
     );
 }
+
+#[test]
+fn the_local_target_takes_its_runtime_and_what_pods_may_use() {
+    let c = parse(
+        "target:\n  kind: local\n  runtime: podman\n  hostPaths: [/srv/data]\n  allowPrivileged: true\nsources:\n- {name: a, repo: /srv/a}\n",
+        "jobcd.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let Target::Local(settings) = c.target else {
+        panic!("a local target: {:?}", c.target);
+    };
+    assert_eq!(
+        settings.runtime,
+        crate::target::local::ContainerRuntime::Podman
+    );
+    assert_eq!(settings.allowed.host_paths, [PathBuf::from("/srv/data")]);
+    assert!(settings.allowed.privileged);
+    let default = parse(
+        "target: {kind: local}\nsources:\n- {name: a, repo: /x}\n",
+        "jobcd.yaml",
+    )
+    .unwrap();
+    assert_eq!(default.target, Target::Local(Default::default()));
+    let wrong =
+        problems("target:\n  kind: local\n  runtime: rkt\nsources:\n- {name: a, repo: /x}\n")
+            .join("\n");
+    assert!(
+        wrong.contains("jobcd.yaml:3")
+            && wrong.contains("unknown runtime \"rkt\": use process, podman or docker"),
+        "{wrong}"
+    );
+}

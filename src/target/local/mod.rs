@@ -1,10 +1,12 @@
 //! The local executor: runs Jobs and CronJobs on this machine with the Job
 //! and CronJob controllers' semantics (docs/kubernetes-semantics.md). A pod's
-//! containers are host processes under a supervisor of their own.
+//! containers are host processes, or containers of a Podman or Docker
+//! engine ([`engine`]), under a supervisor of their own.
 //!
 //! Built so far, each tested on its own:
-//! - [`container::resolve`] turns a manifest's container into a host process,
-//!   its environment from the [`downward`] API included;
+//! - [`container::resolve`] turns a manifest's container into a host process
+//!   or an [`image`] to run, its environment from the [`downward`] API
+//!   included, and [`volumes`] makes a pod's volumes;
 //! - [`process`] runs it as its own process group with capped logs and
 //!   kubelet-style stopping;
 //! - [`pod::run`] runs init containers in order, then the containers
