@@ -22,6 +22,14 @@ fn text(out: &Output) -> String {
 fn on_both(scenario: impl Fn(&Engine)) {
     for engine in [Engine::podman(), Engine::docker()] {
         scenario(&engine);
+        // A pod's supervisor removes its containers just after it records
+        // the pod's end.
+        let started = std::time::Instant::now();
+        while !engine.containers().is_empty()
+            && started.elapsed() < std::time::Duration::from_secs(30)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         assert_eq!(
             engine.containers(),
             Vec::<String>::new(),

@@ -205,12 +205,21 @@ impl Engine {
     /// Finds `kind`'s client and checks that it works (Docker: that its
     /// daemon answers). Blocking: call it off the async runtime.
     pub fn probe(kind: Kind, state_dir: &Path) -> Result<Engine, Unavailable> {
+        Engine::probe_in(kind, state_dir, engine_env())
+    }
+
+    /// [`Engine::probe`], the client configured by `env` instead of
+    /// jobcd's environment (benchmarks and tests of their own engines).
+    pub fn probe_in(
+        kind: Kind,
+        state_dir: &Path,
+        env: Vec<(String, String)>,
+    ) -> Result<Engine, Unavailable> {
         let (name, variable) = kind.program();
         let program = std::env::var_os(variable)
             .map(PathBuf::from)
             .or_else(|| crate::programs::on_path(name))
             .ok_or(Unavailable::NotInstalled { kind, variable })?;
-        let env = engine_env();
         let format = match kind {
             Kind::Podman => "{{.Version.Version}}",
             Kind::Docker => "{{.ServerVersion}}",
@@ -233,16 +242,20 @@ impl Engine {
                 detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
             });
         }
+        let pause_image = env
+            .iter()
+            .find(|(k, _)| k == PAUSE_IMAGE_ENV)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(PAUSE_IMAGE_ENV).ok())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_PAUSE_IMAGE.to_string());
         Ok(Engine {
             kind,
             program,
             version: String::from_utf8_lossy(&out.stdout).trim().to_string(),
             env,
             owner: owner(state_dir),
-            pause_image: std::env::var(PAUSE_IMAGE_ENV)
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| DEFAULT_PAUSE_IMAGE.to_string()),
+            pause_image,
         })
     }
 
@@ -397,24 +410,6 @@ impl Engine {
             .status()
             .await?;
         Ok(())
-    }
-
-    /// The names of the containers labelled with `label=value`.
-    pub async fn containers_labelled(
-        &self,
-        label: &str,
-        value: &str,
-    ) -> std::io::Result<Vec<String>> {
-        let filter = format!("label={label}={value}");
-        let out = self
-            .output(&["ps", "--all", "--filter", &filter, "--format", "{{.Names}}"])
-            .await?;
-        Ok(out
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect())
     }
 
     /// Removes what this state directory's pods left on the engine —

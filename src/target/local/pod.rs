@@ -116,13 +116,23 @@ pub async fn run(
     events: mpsc::UnboundedSender<Event>,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<Outcome> {
-    let Some(on) = &plan.engine else {
-        return run_containers(plan, events, stop).await;
-    };
-    on.create().await?;
-    let outcome = run_containers(plan, events, stop).await;
-    on.remove().await;
-    outcome
+    if let Some(on) = &plan.engine
+        && let Err(e) = on.create().await
+    {
+        on.remove().await;
+        return Err(e);
+    }
+    run_containers(plan, events, stop).await
+}
+
+/// Removes what the pod left on its engine (its containers, shared
+/// namespaces and tmpfs volumes), once its end is recorded: the next
+/// pod need not wait for it, and what a crash leaves here the next
+/// start's recovery removes.
+pub async fn clean_up(plan: &Plan) {
+    if let Some(on) = &plan.engine {
+        on.remove().await;
+    }
 }
 
 /// Runs the init containers, then the containers.
@@ -198,12 +208,28 @@ async fn run_to_success(
             outcome.stopped = true;
             return Ok(false);
         }
-        if let (Some(on), Some(image)) = (&plan.engine, &process.image)
+        // An image to pull every time, or to check for runAsNonRoot, is
+        // got ready first; otherwise the container starts at once, and
+        // only a start that fails for want of the image waits for it (one
+        // client call fewer per container).
+        let on_engine = plan.engine.as_ref().zip(process.image.as_ref());
+        let prepared = on_engine.is_some_and(|(_, image)| OnEngine::must_prepare(image));
+        if let Some((on, image)) = on_engine
+            && prepared
             && !ready(plan, on, process, image, events, stop).await
         {
             outcome.stopped = true;
             return Ok(false);
         }
+        if restarts > 0
+            && let Some(on) = &plan.engine
+        {
+            on.forget(process).await?;
+        }
+        let log_before = match on_engine {
+            Some(_) => log_length(&placement.log_path).await,
+            None => 0,
+        };
         let exit = match start(plan, process, &placement).await {
             Ok(mut running) => {
                 let _ = events.send(Event::Started {
@@ -252,6 +278,20 @@ async fn run_to_success(
             }
             Err(e) => return Err(e),
         };
+        if let Some((on, image)) = on_engine
+            && !prepared
+            && exit == Exit::Code(125)
+            && !on.engine.has_image(&image.reference).await?
+        {
+            // The client's complaint about the missing image is not the
+            // container's output.
+            truncate_log(&placement.log_path, log_before).await?;
+            if !ready(plan, on, process, image, events, stop).await {
+                outcome.stopped = true;
+                return Ok(false);
+            }
+            continue;
+        }
         let _ = events.send(Event::Exited {
             container: process.name.clone(),
             exit,
@@ -292,10 +332,7 @@ async fn run_to_success(
 /// container.
 async fn start(plan: &Plan, process: &Process, placement: &Placement) -> std::io::Result<Running> {
     match (&plan.engine, &process.image) {
-        (Some(on), Some(image)) => {
-            let command = on.run_command(process, image).await?;
-            Running::spawn(command, placement).await
-        }
+        (Some(on), Some(image)) => Running::spawn(on.run_command(process, image), placement).await,
         _ => Running::start(process, placement).await,
     }
 }
@@ -336,6 +373,17 @@ async fn ready(
             () = stopped(stop) => return false,
         }
     }
+}
+
+/// The length of the log at `path` (0 when there is none yet).
+async fn log_length(path: &std::path::Path) -> u64 {
+    tokio::fs::metadata(path).await.map_or(0, |m| m.len())
+}
+
+/// Cuts the log at `path` back to `length` bytes.
+async fn truncate_log(path: &std::path::Path, length: u64) -> std::io::Result<()> {
+    let file = tokio::fs::OpenOptions::new().write(true).open(path).await?;
+    file.set_len(length).await
 }
 
 /// Resolves once a stop is requested; never, if the requester is gone.

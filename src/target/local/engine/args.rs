@@ -21,6 +21,12 @@ pub struct PodSpec {
     /// Registry credentials (a Docker `config.json`) from
     /// `imagePullSecrets`, when there are any.
     pub auth: Option<std::path::PathBuf>,
+    /// Whether its containers run together and so need shared namespaces
+    /// (a Podman pod, a Docker infra container); a pod of one container
+    /// (after its init containers) gets its hostname directly.
+    pub shared: bool,
+    /// The names of all its containers, init containers included.
+    pub containers: Vec<String>,
 }
 
 impl PodSpec {
@@ -136,10 +142,18 @@ impl Engine {
             "never".into(),
             "--sig-proxy=false".into(),
         ];
+        // The engine removes the container as it ends, unless an OOM kill
+        // must be asked about (only a container with a memory limit is
+        // killed for its own memory): one client call fewer.
+        if image.limits.memory.is_none() {
+            args.push("--rm".into());
+        }
         args.extend(self.labels(pod));
-        match self.kind {
-            Kind::Podman => args.extend(["--pod".into(), pod.engine_name().into()]),
-            Kind::Docker => {
+        match (pod.shared, self.kind) {
+            (false, _) if pod.host_network => args.extend(["--network".into(), "host".into()]),
+            (false, _) => args.extend(["--hostname".into(), pod.name.clone().into()]),
+            (true, Kind::Podman) => args.extend(["--pod".into(), pod.engine_name().into()]),
+            (true, Kind::Docker) => {
                 let shared = format!("container:{}", pod.engine_name());
                 args.extend([
                     "--network".into(),
@@ -303,6 +317,8 @@ mod tests {
                 read_only: true,
             }],
             auth: None,
+            shared: true,
+            containers: vec!["main".into()],
         }
     }
 
@@ -393,6 +409,37 @@ mod tests {
             "{docker}"
         );
         assert!(!docker.contains("--read-only-tmpfs"), "{docker}");
+    }
+
+    #[test]
+    fn a_pod_of_one_container_needs_no_shared_namespaces() {
+        let process = Process {
+            name: "main".into(),
+            argv: Vec::new(),
+            env: Vec::new(),
+            working_dir: None,
+            image: None,
+        };
+        let image = Image::of(
+            &k8s_openapi::api::core::v1::Container {
+                image: Some("tools:1".into()),
+                ..Default::default()
+            },
+            None,
+            None,
+            None,
+        );
+        let mut alone = pod();
+        alone.shared = false;
+        let args = strings(engine(Kind::Podman).run(&alone, &process, &image)).join(" ");
+        assert!(args.contains("--hostname job-abcde"), "{args}");
+        assert!(!args.contains("--pod"), "{args}");
+        alone.host_network = true;
+        let args = strings(engine(Kind::Docker).run(&alone, &process, &image)).join(" ");
+        assert!(
+            args.contains("--network host") && !args.contains("--hostname"),
+            "{args}"
+        );
     }
 
     #[test]

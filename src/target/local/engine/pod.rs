@@ -56,27 +56,30 @@ impl OnEngine {
         }
     }
 
-    /// Makes the pod's shared namespaces and tmpfs volumes, after removing
-    /// whatever an earlier attempt at this pod left.
+    /// Makes the pod's tmpfs volumes and, for containers that run
+    /// together, its shared namespaces.
     pub async fn create(&self) -> std::io::Result<()> {
-        self.remove().await;
         for args in self.engine.memory_volumes(&self.pod) {
             self.client(args).await?;
         }
-        self.client(self.engine.pod_create(&self.pod)).await
+        if self.pod.shared {
+            self.client(self.engine.pod_create(&self.pod)).await?;
+        }
+        Ok(())
     }
 
     /// Removes the pod's containers, shared namespaces and tmpfs volumes.
     pub async fn remove(&self) {
-        let label = self.pod.label();
-        if let Ok(names) = self
-            .engine
-            .containers_labelled(super::LABEL_POD, &label)
-            .await
-        {
-            let _ = self.engine.remove(&names).await;
+        let names: Vec<String> = self
+            .pod
+            .containers
+            .iter()
+            .map(|c| container_name(&self.pod, c))
+            .collect();
+        let _ = self.engine.remove(&names).await;
+        if self.pod.shared {
+            let _ = self.client(self.engine.pod_remove(&self.pod)).await;
         }
-        let _ = self.client(self.engine.pod_remove(&self.pod)).await;
         for v in &self.pod.volumes {
             if let crate::target::local::volumes::Source::Memory { name, .. } = &v.source {
                 let _ = self
@@ -89,6 +92,13 @@ impl OnEngine {
                     .await;
             }
         }
+    }
+
+    /// Whether `image` must be got ready before every start: pulled each
+    /// time (`Always`), or its user checked (`runAsNonRoot`). Otherwise a
+    /// start that finds the image missing gets it ready then.
+    pub fn must_prepare(image: &Image) -> bool {
+        image.pull == Pull::Always || image.security.non_root
     }
 
     /// Gets `image` ready to run: pulled as its policy says, and allowed
@@ -145,17 +155,22 @@ impl OnEngine {
         Ok(())
     }
 
-    /// The client command that runs `process` attached; any container an
-    /// earlier start of it left is removed first.
-    pub async fn run_command(&self, process: &Process, image: &Image) -> std::io::Result<Command> {
-        let name = container_name(&self.pod, &process.name);
-        self.engine.remove(&[name]).await?;
+    /// The client command that runs `process` attached.
+    pub fn run_command(&self, process: &Process, image: &Image) -> Command {
         let mut command = self.engine.command();
         command
             .args(self.engine.run(&self.pod, process, image))
             .env_clear()
             .envs(self.engine.run_env(process));
-        Ok(command)
+        command
+    }
+
+    /// Removes what an earlier start of `process` left, before it starts
+    /// again (OnFailure).
+    pub async fn forget(&self, process: &Process) -> std::io::Result<()> {
+        self.engine
+            .remove(&[container_name(&self.pod, &process.name)])
+            .await
     }
 
     /// Stops `process`'s container: its stop signal, SIGKILL after `grace`.
@@ -165,17 +180,20 @@ impl OnEngine {
             .await
     }
 
-    /// How `process`'s container ended, from the engine (which knows an
-    /// OOM kill), given the client's own exit; the container is removed.
+    /// How `process`'s container ended, given the client's exit, which is
+    /// the container's: the engine is asked only when the code may mean
+    /// more — 137, which an OOM kill also gives, and 125–127, which the
+    /// client also gives for its own errors (when the container was never
+    /// made, the client's code stands; its message is in the log).
     pub async fn ended(&self, process: &Process, client: Exit) -> std::io::Result<Exit> {
+        if !matches!(client, Exit::Code(125..=127 | 137)) {
+            return Ok(client);
+        }
         let name = container_name(&self.pod, &process.name);
-        let exit = match self.engine.ended(&name).await? {
+        Ok(match self.engine.ended(&name).await? {
             Some((_, true)) => Exit::OomKilled,
             Some((code, false)) => Exit::Code(code),
-            // Never created: the client's error is in the log.
             None => client,
-        };
-        self.engine.remove(&[name]).await?;
-        Ok(exit)
+        })
     }
 }

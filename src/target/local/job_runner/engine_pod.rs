@@ -67,6 +67,14 @@ pub(super) async fn engine_pod(
             host_network: pod_spec.host_network == Some(true),
             volumes,
             auth: auth_path,
+            shared: pod_spec.containers.len() > 1,
+            containers: pod_spec
+                .init_containers
+                .iter()
+                .flatten()
+                .chain(&pod_spec.containers)
+                .map(|c| c.name.clone())
+                .collect(),
         },
     })
 }

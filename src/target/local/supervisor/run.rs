@@ -55,6 +55,7 @@ pub fn main(dir: &Path) -> bool {
     runtime.block_on(async {
         let ended = supervise(&plan, &files).await;
         leave(&files, &ended).await;
+        pod::clean_up(&plan).await;
     });
     true
 }
