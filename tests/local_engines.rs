@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use support::engines::{ECHO_IMAGE, Engine, Kind, NONROOT_IMAGE};
+use support::engines::{ECHO_IMAGE, Engine, Kind, NONROOT_IMAGE, Registry};
 
 fn text(out: &Output) -> String {
     format!(
@@ -525,6 +525,108 @@ fn a_killed_jobcd_leaves_no_container_running_after_the_next_start() {
             !running(),
             "{:?}: no container runs after the next start",
             engine.kind
+        );
+    });
+}
+
+#[test]
+fn images_are_pulled_as_their_policy_says_with_the_pods_pull_secrets() {
+    on_both(|engine| {
+        let mut registry = Registry::start();
+        engine.trust(&registry);
+        let image = registry.push(engine, ECHO_IMAGE, "jobcd/echo:1");
+        let state = tempfile::tempdir().unwrap();
+        let pulling = |name: &str, policy: &str, secrets: &str| {
+            let spec = format!(
+                "{secrets}containers:\n- name: main\n  image: {image}\n  imagePullPolicy: {policy}\n  args: [pulled, {name}]\n"
+            );
+            job(name, &spec).replace(
+                "  backoffLimit: 0\n",
+                "  backoffLimit: 0\n  activeDeadlineSeconds: 4\n",
+            )
+        };
+        // Not in the store, no credentials: the pull is refused, and the
+        // container waits until the deadline.
+        let out = apply(
+            engine,
+            state.path(),
+            &pulling("anonymous", "IfNotPresent", ""),
+            &[],
+        );
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{:?}: {all}", engine.kind);
+        assert!(
+            all.contains("container main waiting: ErrImagePull"),
+            "{all}"
+        );
+        assert!(all.contains("DeadlineExceeded"), "{all}");
+
+        // With the pod's pull secret, from `local secret create`.
+        let config = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(config.path(), registry.docker_config()).unwrap();
+        let created = engine
+            .jobcd(state.path())
+            .args(["local", "secret", "create", "regcred", "--from-file"])
+            .arg(format!(".dockerconfigjson={}", config.path().display()))
+            .output()
+            .unwrap();
+        assert_eq!(created.status.code(), Some(0), "{}", text(&created));
+        let secrets = "imagePullSecrets: [{name: regcred}]\n";
+        let out = apply(
+            engine,
+            state.path(),
+            &pulling("authorized", "IfNotPresent", secrets),
+            &[],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{:?}: {}\n{}",
+            engine.kind,
+            text(&out),
+            ran(engine, state.path())
+        );
+        assert!(!text(&out).contains(registry.password), "{}", text(&out));
+
+        // In the store now: IfNotPresent and Never run it without the
+        // registry; Always goes to the registry every time.
+        registry.stop();
+        let out = apply(
+            engine,
+            state.path(),
+            &pulling("cached", "IfNotPresent", ""),
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let out = apply(engine, state.path(), &pulling("never", "Never", ""), &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let out = apply(
+            engine,
+            state.path(),
+            &pulling("always", "Always", secrets),
+            &[],
+        );
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(
+            all.contains("container main waiting: ErrImagePull"),
+            "{all}"
+        );
+
+        // Never, and not in the store: it waits, never pulling.
+        let missing = format!("{}/jobcd/absent:1", registry.host);
+        let spec =
+            format!("containers:\n- name: main\n  image: {missing}\n  imagePullPolicy: Never\n");
+        let manifest = job("absent", &spec).replace(
+            "  backoffLimit: 0\n",
+            "  backoffLimit: 0\n  activeDeadlineSeconds: 3\n",
+        );
+        let out = apply(engine, state.path(), &manifest, &[]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(
+            all.contains("container main waiting: ErrImageNeverPull"),
+            "{all}"
         );
     });
 }

@@ -103,7 +103,18 @@ impl Engine {
             ),
         )
         .unwrap();
+        // No registry to search for short names; registries the tests
+        // start are added by `Engine::trust`.
+        std::fs::write(
+            d.join("registries.conf"),
+            "unqualified-search-registries = []\n",
+        )
+        .unwrap();
         let env = vec![
+            (
+                "CONTAINERS_REGISTRIES_CONF".to_string(),
+                d.join("registries.conf").display().to_string(),
+            ),
             (
                 "CONTAINERS_STORAGE_CONF".to_string(),
                 d.join("storage.conf").display().to_string(),
@@ -229,6 +240,24 @@ impl Engine {
         }
     }
 
+    /// Lets the engine pull from `registry` over plain HTTP (Docker does
+    /// for loopback registries by itself).
+    pub fn trust(&self, registry: &Registry) {
+        if self.kind == Kind::Podman {
+            use std::io::Write;
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(self.dir.path().join("registries.conf"))
+                .unwrap();
+            writeln!(
+                conf,
+                "[[registry]]\nlocation = \"{}\"\ninsecure = true",
+                registry.host
+            )
+            .unwrap();
+        }
+    }
+
     /// Names of the containers the engine has, running or not.
     pub fn containers(&self) -> Vec<String> {
         let out = self.client(&["ps", "--all", "--format", "{{.Names}}"]);
@@ -280,5 +309,142 @@ impl Drop for Engine {
             .args(["-R", "u+w"])
             .arg(self.dir.path())
             .status();
+    }
+}
+
+/// A real registry (Debian's `docker-registry`, the distribution project's)
+/// on loopback with basic auth, stopped on drop.
+pub struct Registry {
+    pub dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+    pub user: &'static str,
+    pub password: &'static str,
+    child: std::process::Child,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let (user, password) = ("puller", "s3cret-pull");
+        let htpasswd = Command::new("htpasswd")
+            .args(["-Bbn", user, password])
+            .output()
+            .expect("htpasswd runs (scripts/test-deps installs apache2-utils)");
+        assert!(htpasswd.status.success());
+        std::fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        std::fs::write(
+            dir.path().join("config.yml"),
+            format!(
+                "version: 0.1\nlog: {{level: warn}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\nhttp: {{addr: \"{host}\"}}\nauth:\n  htpasswd: {{realm: jobcd-test, path: {}}}\n",
+                dir.path().join("data").display(),
+                dir.path().join("htpasswd").display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("docker-registry runs (scripts/test-deps installs it)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(&host).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the registry did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            dir,
+            host,
+            user,
+            password,
+            child,
+        }
+    }
+
+    /// A Docker `config.json` with this registry's credentials, as a
+    /// `kubernetes.io/dockerconfigjson` Secret holds it.
+    pub fn docker_config(&self) -> String {
+        use base64::Engine as _;
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", self.user, self.password));
+        format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}",
+            self.host
+        )
+    }
+
+    /// Pushes `image` from `engine` to this registry as `name`; the
+    /// engine's own credentials are left as they were (a pull without a
+    /// pull secret must not find them).
+    pub fn push(&self, engine: &Engine, image: &str, name: &str) -> String {
+        let target = format!("{}/{name}", self.host);
+        let creds = format!("{}:{}", self.user, self.password);
+        let scratch = tempfile::tempdir().unwrap();
+        std::fs::write(scratch.path().join("auth.json"), "{}").unwrap();
+        let client = |args: &[&str]| {
+            let out = Command::new(engine.kind.runtime())
+                .envs(engine.env.iter().map(|(k, v)| (k, v)))
+                .env("DOCKER_CONFIG", scratch.path())
+                .env("REGISTRY_AUTH_FILE", scratch.path().join("auth.json"))
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{} {args:?}: {}",
+                engine.kind.runtime(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        match engine.kind {
+            Kind::Podman => client(&[
+                "push",
+                "--tls-verify=false",
+                "--creds",
+                &creds,
+                image,
+                &target,
+            ]),
+            Kind::Docker => {
+                client(&[
+                    "login",
+                    "--username",
+                    self.user,
+                    "--password",
+                    self.password,
+                    &self.host,
+                ]);
+                client(&["tag", image, &target]);
+                client(&["push", &target]);
+                // Pulled later by jobcd, not found in the store.
+                client(&["rmi", &target]);
+            }
+        }
+        target
+    }
+
+    /// Stops the registry: pulls fail from then on.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

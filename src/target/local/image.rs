@@ -205,6 +205,13 @@ pub struct Image {
 pub const DEFAULT_TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
 
 impl Image {
+    /// Whether the engine may remove the container as it ends: only a
+    /// container with a memory limit can be killed for its own memory, and
+    /// then the engine must be asked about it first.
+    pub fn removed_as_it_ends(&self) -> bool {
+        self.limits.memory.is_none()
+    }
+
     /// The image part of `container`, with `command` and `args` already
     /// expanded by the caller.
     pub fn of(

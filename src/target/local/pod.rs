@@ -119,20 +119,29 @@ pub async fn run(
     if let Some(on) = &plan.engine
         && let Err(e) = on.create().await
     {
-        on.remove().await;
+        clean_up(plan, true).await;
         return Err(e);
     }
     run_containers(plan, events, stop).await
 }
 
-/// Removes what the pod left on its engine (its containers, shared
-/// namespaces and tmpfs volumes), once its end is recorded: the next
-/// pod need not wait for it, and what a crash leaves here the next
-/// start's recovery removes.
-pub async fn clean_up(plan: &Plan) {
-    if let Some(on) = &plan.engine {
-        on.remove().await;
-    }
+/// Removes what the pod left on its engine (its shared namespaces, tmpfs
+/// volumes, and the containers the engine does not remove as they end:
+/// those with a memory limit, or all of them when the pod did not end by
+/// itself), once its end is recorded: the next pod need not wait for it,
+/// and what a crash leaves here the next start's recovery removes.
+pub async fn clean_up(plan: &Plan, all: bool) {
+    let Some(on) = &plan.engine else {
+        return;
+    };
+    let containers: Vec<&str> = plan
+        .init
+        .iter()
+        .chain(&plan.containers)
+        .filter(|p| all || p.image.as_ref().is_some_and(|i| !i.removed_as_it_ends()))
+        .map(|p| p.name.as_str())
+        .collect();
+    on.remove(&containers).await;
 }
 
 /// Runs the init containers, then the containers.

@@ -143,9 +143,8 @@ impl Engine {
             "--sig-proxy=false".into(),
         ];
         // The engine removes the container as it ends, unless an OOM kill
-        // must be asked about (only a container with a memory limit is
-        // killed for its own memory): one client call fewer.
-        if image.limits.memory.is_none() {
+        // must be asked about: one client call fewer.
+        if image.removed_as_it_ends() {
             args.push("--rm".into());
         }
         args.extend(self.labels(pod));

@@ -68,15 +68,17 @@ impl OnEngine {
         Ok(())
     }
 
-    /// Removes the pod's containers, shared namespaces and tmpfs volumes.
-    pub async fn remove(&self) {
-        let names: Vec<String> = self
-            .pod
-            .containers
+    /// Removes the pod's containers named in `containers` (those the
+    /// engine does not remove by itself), shared namespaces and tmpfs
+    /// volumes.
+    pub async fn remove(&self, containers: &[&str]) {
+        let names: Vec<String> = containers
             .iter()
             .map(|c| container_name(&self.pod, c))
             .collect();
-        let _ = self.engine.remove(&names).await;
+        if !names.is_empty() {
+            let _ = self.engine.remove(&names).await;
+        }
         if self.pod.shared {
             let _ = self.client(self.engine.pod_remove(&self.pod)).await;
         }

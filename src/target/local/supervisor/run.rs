@@ -55,7 +55,9 @@ pub fn main(dir: &Path) -> bool {
     runtime.block_on(async {
         let ended = supervise(&plan, &files).await;
         leave(&files, &ended).await;
-        pod::clean_up(&plan).await;
+        // A pod that ran to its end leaves only what the engine keeps.
+        let all = !matches!(&ended, Ended::Finished(outcome) if !outcome.stopped);
+        pod::clean_up(&plan, all).await;
     });
     true
 }
