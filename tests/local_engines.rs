@@ -73,6 +73,18 @@ fn ran(engine: &Engine, state: &Path) -> String {
     all
 }
 
+/// Asserts that `out` succeeded; what ran says why when it did not.
+fn succeeded(engine: &Engine, state: &Path, out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{:?}: {}\n{}",
+        engine.kind,
+        text(out),
+        ran(engine, state)
+    );
+}
+
 /// The log of container `container` of the Job's only pod.
 fn log(state: &Path, container: &str) -> String {
     let pods = std::fs::read_dir(state.join("pods")).unwrap();
@@ -113,14 +125,7 @@ fn command_and_args_override_entrypoint_and_cmd_as_on_a_node() {
 "#
         );
         let out = apply(engine, state.path(), &job("entry", &spec), &[]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{:?}: {}\n{}",
-            engine.kind,
-            text(&out),
-            ran(engine, state.path())
-        );
+        succeeded(engine, state.path(), &out);
         assert_eq!(log(state.path(), "image-default"), "from image\n");
         assert_eq!(log(state.path(), "args-only"), "hello world\n");
         assert_eq!(
@@ -186,14 +191,7 @@ volumes:
             )
         );
         let out = apply(engine, state.path(), &manifest, &[]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{:?}: {}\n{}",
-            engine.kind,
-            text(&out),
-            ran(engine, state.path())
-        );
+        succeeded(engine, state.path(), &out);
         assert!(!text(&out).contains("correct-horse"), "{}", text(&out));
         let log = log(state.path(), "main");
         let lines: Vec<&str> = log.lines().collect();
@@ -248,14 +246,7 @@ volumes:
 "#
         );
         let out = apply(engine, state.path(), &job("share", &spec), &[]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{:?}: {}\n{}",
-            engine.kind,
-            text(&out),
-            ran(engine, state.path())
-        );
+        succeeded(engine, state.path(), &out);
         assert_eq!(log(state.path(), "client"), "prepared\n");
         assert_eq!(
             log(state.path(), "memory"),
@@ -325,14 +316,7 @@ containers:
 "#
         );
         let out = apply(engine, state.path(), &job("users", &spec), &[]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{:?}: {}\n{}",
-            engine.kind,
-            text(&out),
-            ran(engine, state.path())
-        );
+        succeeded(engine, state.path(), &out);
         assert_eq!(log(state.path(), "image-user"), "1000\n");
         assert_eq!(log(state.path(), "pod-user"), "4242\n4343\nread-only\n");
 
@@ -386,7 +370,7 @@ fn host_paths_and_privileged_containers_need_the_configuration_to_allow_them() {
             &job("host", &spec),
             &["--allow-host-path", allow],
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        succeeded(engine, state.path(), &out);
         assert_eq!(log(state.path(), "main"), "from the host\n");
 
         let spec = format!(
@@ -578,14 +562,7 @@ fn images_are_pulled_as_their_policy_says_with_the_pods_pull_secrets() {
             &pulling("authorized", "IfNotPresent", secrets),
             &[],
         );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{:?}: {}\n{}",
-            engine.kind,
-            text(&out),
-            ran(engine, state.path())
-        );
+        succeeded(engine, state.path(), &out);
         assert!(!text(&out).contains(registry.password), "{}", text(&out));
 
         // In the store now: IfNotPresent and Never run it without the
@@ -597,9 +574,9 @@ fn images_are_pulled_as_their_policy_says_with_the_pods_pull_secrets() {
             &pulling("cached", "IfNotPresent", ""),
             &[],
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        succeeded(engine, state.path(), &out);
         let out = apply(engine, state.path(), &pulling("never", "Never", ""), &[]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        succeeded(engine, state.path(), &out);
         let out = apply(
             engine,
             state.path(),

@@ -203,11 +203,14 @@ fn one(
     if let Some(c) = &v.config_map {
         out.dirs.push((files_dir.clone(), 0o755));
         let mode = c.default_mode.unwrap_or(DEFAULT_MODE);
+        let source = Keys {
+            kind: Kind::ConfigMap,
+            name: &c.name,
+            items: c.items.as_deref(),
+            optional: c.optional,
+        };
         keys(
-            Kind::ConfigMap,
-            &c.name,
-            c.items.as_deref(),
-            c.optional,
+            source,
             mode,
             &format!("{field}.configMap"),
             &files_dir,
@@ -220,11 +223,14 @@ fn one(
         out.dirs.push((files_dir.clone(), 0o755));
         let mode = s.default_mode.unwrap_or(DEFAULT_MODE);
         let name = s.secret_name.clone().unwrap_or_default();
+        let source = Keys {
+            kind: Kind::Secret,
+            name: &name,
+            items: s.items.as_deref(),
+            optional: s.optional,
+        };
         keys(
-            Kind::Secret,
-            &name,
-            s.items.as_deref(),
-            s.optional,
+            source,
             mode,
             &format!("{field}.secret"),
             &files_dir,
@@ -251,38 +257,36 @@ fn one(
         let mode = p.default_mode.unwrap_or(DEFAULT_MODE);
         for (j, s) in p.sources.iter().flatten().enumerate() {
             let field = format!("{field}.projected.sources[{j}]");
-            if let Some(ConfigMapProjection {
-                name,
-                items,
-                optional,
-            }) = &s.config_map
-            {
-                let (kind, field) = (Kind::ConfigMap, format!("{field}.configMap"));
-                keys(
+            let source = match (&s.config_map, &s.secret) {
+                (
+                    Some(ConfigMapProjection {
+                        name,
+                        items,
+                        optional,
+                    }),
+                    _,
+                ) => Some((Kind::ConfigMap, "configMap", name, items, optional)),
+                (
+                    None,
+                    Some(SecretProjection {
+                        name,
+                        items,
+                        optional,
+                    }),
+                ) => Some((Kind::Secret, "secret", name, items, optional)),
+                (None, None) => None,
+            };
+            if let Some((kind, key, name, items, optional)) = source {
+                let source = Keys {
                     kind,
                     name,
-                    items.as_deref(),
-                    *optional,
-                    mode,
-                    &field,
-                    &files_dir,
-                    ctx,
-                    out,
-                )?;
-            } else if let Some(SecretProjection {
-                name,
-                items,
-                optional,
-            }) = &s.secret
-            {
-                let (kind, field) = (Kind::Secret, format!("{field}.secret"));
+                    items: items.as_deref(),
+                    optional: *optional,
+                };
                 keys(
-                    kind,
-                    name,
-                    items.as_deref(),
-                    *optional,
+                    source,
                     mode,
-                    &field,
+                    &format!("{field}.{key}"),
                     &files_dir,
                     ctx,
                     out,
@@ -353,19 +357,30 @@ enum Kind {
     Secret,
 }
 
-/// The files of a ConfigMap's or Secret's keys.
-#[allow(clippy::too_many_arguments)]
-fn keys(
+/// A ConfigMap or Secret whose keys become files.
+#[derive(Clone, Copy)]
+struct Keys<'a> {
     kind: Kind,
-    name: &str,
-    items: Option<&[KeyToPath]>,
+    name: &'a str,
+    items: Option<&'a [KeyToPath]>,
     optional: Option<bool>,
+}
+
+/// The files of a ConfigMap's or Secret's keys.
+fn keys(
+    source: Keys<'_>,
     default_mode: i32,
     field: &str,
     dir: &Path,
     ctx: Context<'_>,
     out: &mut Prepared,
 ) -> Result<(), Problem> {
+    let Keys {
+        kind,
+        name,
+        items,
+        optional,
+    } = source;
     let (found, what, remedy) = match kind {
         Kind::ConfigMap => (
             ctx.config_maps.map(|m| m.get(name)),
