@@ -97,9 +97,14 @@ impl Service {
                 for line in recovery.lines() {
                     warn!("{line}");
                 }
-                match executor.isolation() {
-                    Isolation::Bubblewrap(_) => info!("{}", executor.isolation().describe()),
-                    Isolation::Unavailable(_) => warn!("{}", executor.isolation().describe()),
+                match (executor.engine(), executor.isolation()) {
+                    (Some(engine), _) => info!("{}", engine.describe()),
+                    (None, Isolation::Bubblewrap(_)) => {
+                        info!("{}", executor.isolation().describe())
+                    }
+                    (None, Isolation::Unavailable(_)) => {
+                        warn!("{}", executor.isolation().describe())
+                    }
                 }
                 let executor = Arc::new(executor);
                 let exit = self
