@@ -607,3 +607,49 @@ fn images_are_pulled_as_their_policy_says_with_the_pods_pull_secrets() {
         );
     });
 }
+
+#[test]
+fn termination_messages_come_from_their_file_or_the_logs_tail() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let spec = format!(
+            r#"containers:
+- name: file
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "echo 'migrated 42 rows' > /dev/termination-log"]
+- name: custom
+  image: {NONROOT_IMAGE}
+  args: ["echo done > /tmp/why"]
+  terminationMessagePath: /tmp/why
+- name: fallback
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "for i in $(seq 1 100); do echo line $i; done; exit 3"]
+  terminationMessagePolicy: FallbackToLogsOnError
+"#
+        );
+        let out = apply(engine, state.path(), &job("messages", &spec), &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let runs = text(
+            &engine
+                .jobcd(state.path())
+                .args(["local", "runs"])
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            runs.contains("file terminated with message \"migrated 42 rows\""),
+            "{runs}"
+        );
+        assert!(
+            runs.contains("custom terminated with message \"done\""),
+            "a non-root user writes its own path: {runs}"
+        );
+        // The last 80 lines of the log, as the kubelet takes them.
+        assert!(
+            runs.contains("fallback terminated with message \"line 21\\nline 22")
+                && runs.contains("line 100\""),
+            "{runs}"
+        );
+        assert!(!runs.contains("line 20\\n"), "{runs}");
+    });
+}

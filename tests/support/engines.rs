@@ -60,6 +60,7 @@ fn rootfs() -> &'static Path {
         for applet in [
             "sh", "echo", "cat", "env", "sleep", "ls", "id", "hostname", "nc", "head", "tr",
             "test", "stat", "wc", "mkdir", "touch", "printf", "true", "false", "kill", "grep",
+            "seq", "cut",
         ] {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
         }

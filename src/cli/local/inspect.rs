@@ -132,6 +132,13 @@ pub(super) fn runs(executor: &Executor, name: Option<&str>) -> anyhow::Result<Ou
                 p.started_at.map_or("-".into(), |t| t.to_string()),
                 p.finished_at.map_or("-".into(), |t| t.to_string())
             );
+            // On one line each, escaped: a message is the container's text.
+            for (container, message) in &p.messages {
+                println!(
+                    "    {container} terminated with message {:?}",
+                    message.trim_end()
+                );
+            }
         }
     }
     Ok(Outcome::Success)

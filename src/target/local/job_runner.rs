@@ -526,6 +526,7 @@ fn handle(
             live.record.supervisor = None;
             live.record.finished_at = Some(rt.clock.now());
             live.record.exits = outcome.exits;
+            live.record.messages = outcome.messages;
             live.record.restarts = outcome.restarts;
             live.record.phase = if outcome.succeeded {
                 Phase::Succeeded
@@ -750,6 +751,7 @@ async fn start_pod(
         started_at: None,
         finished_at: None,
         exits: Vec::new(),
+        messages: Vec::new(),
         reason: None,
         restarts: 0,
         log_dir: dir.join("logs").display().to_string(),

@@ -108,6 +108,10 @@ pub struct Outcome {
     pub exits: Vec<(String, Exit)>,
     /// Container restarts (OnFailure).
     pub restarts: i32,
+    /// The termination message of each container that left one, from its
+    /// last run: (container, message).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<(String, String)>,
 }
 
 /// Runs `plan` until it ends or `stop` turns true.
@@ -155,6 +159,7 @@ async fn run_containers(
         stopped: false,
         exits: Vec::new(),
         restarts: 0,
+        messages: Vec::new(),
     };
     for init in &plan.init {
         if !run_to_success(plan, init, &events, &mut stop, &mut outcome).await? {
@@ -172,6 +177,7 @@ async fn run_containers(
                 stopped: false,
                 exits: Vec::new(),
                 restarts: 0,
+                messages: Vec::new(),
             };
             let ok = run_to_success(&plan, &container, &events, &mut stop, &mut own).await;
             (i, ok.map(|ok| (ok, own)))
@@ -191,6 +197,7 @@ async fn run_containers(
         outcome.stopped |= own.stopped;
         outcome.restarts += own.restarts;
         outcome.exits.extend(own.exits);
+        outcome.messages.extend(own.messages);
     }
     outcome.succeeded = all_ok && !outcome.stopped;
     Ok(outcome)
@@ -236,7 +243,10 @@ async fn run_to_success(
             on.forget(process).await?;
         }
         let log_before = match on_engine {
-            Some(_) => log_length(&placement.log_path).await,
+            Some((on, _)) => {
+                on.empty_message(process).await?;
+                log_length(&placement.log_path).await
+            }
             None => 0,
         };
         let exit = match start(plan, process, &placement).await {
@@ -300,6 +310,15 @@ async fn run_to_success(
                 return Ok(false);
             }
             continue;
+        }
+        if let Some((on, image)) = on_engine {
+            let message = on
+                .message(process, image, exit, &placement.log_path, log_before)
+                .await;
+            outcome.messages.retain(|(name, _)| *name != process.name);
+            outcome
+                .messages
+                .extend(message.map(|m| (process.name.clone(), m)));
         }
         let _ = events.send(Event::Exited {
             container: process.name.clone(),

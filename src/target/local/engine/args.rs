@@ -27,6 +27,9 @@ pub struct PodSpec {
     pub shared: bool,
     /// The names of all its containers, init containers included.
     pub containers: Vec<String>,
+    /// Where each container's termination message file is (`<dir>/<name>`),
+    /// bound at its `terminationMessagePath`.
+    pub termination_dir: std::path::PathBuf,
 }
 
 impl PodSpec {
@@ -176,6 +179,17 @@ impl Engine {
             args.extend(["--workdir".into(), dir.into()]);
         }
         self.mounts(pod, image, &mut args);
+        if !image.termination_message_path.is_empty() {
+            args.extend([
+                "--mount".into(),
+                format!(
+                    "type=bind,source={},target={}",
+                    pod.termination_dir.join(&process.name).display(),
+                    image.termination_message_path
+                )
+                .into(),
+            ]);
+        }
         let limits = &image.limits;
         if let Some(memory) = limits.memory {
             // No swap beyond the limit, as on a node.
@@ -318,6 +332,7 @@ mod tests {
             auth: None,
             shared: true,
             containers: vec!["main".into()],
+            termination_dir: "/state/pods/job-abcde/termination".into(),
         }
     }
 
@@ -376,7 +391,7 @@ mod tests {
         );
         assert!(!joined.contains("hunter2"), "{joined}");
         assert!(
-            joined.contains("--mount type=bind,source=/state/pods/job-abcde/volumes/config,target=/etc/app,readonly"),
+            joined.contains("--mount type=bind,source=/state/pods/job-abcde/volumes/config,target=/etc/app,readonly --mount type=bind,source=/state/pods/job-abcde/termination/main,target=/dev/termination-log"),
             "{joined}"
         );
         assert!(

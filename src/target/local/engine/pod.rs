@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::process::Command;
 
 use super::{Engine, PodSpec, container_name};
@@ -20,6 +21,14 @@ pub struct OnEngine {
     /// The pod.
     pub pod: PodSpec,
 }
+
+/// The most of a termination message file that is read (its end).
+pub const MESSAGE_MAX: u64 = 4 * 1024;
+/// The most of a log's end that stands in for a message
+/// (FallbackToLogsOnError), in bytes and in lines.
+pub const MESSAGE_LOG_MAX: u64 = 2 * 1024;
+/// See [`MESSAGE_LOG_MAX`].
+pub const MESSAGE_LOG_LINES: usize = 80;
 
 /// Why a container cannot start yet; the kubelet's waiting reasons.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +184,45 @@ impl OnEngine {
             .await
     }
 
+    /// Makes `process`'s termination message file empty and writable by
+    /// any user the container runs as (0666, as the kubelet makes it),
+    /// before it starts.
+    pub async fn empty_message(&self, process: &Process) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.pod.termination_dir.join(&process.name);
+        tokio::fs::create_dir_all(&self.pod.termination_dir).await?;
+        tokio::fs::write(&path, b"").await?;
+        tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).await
+    }
+
+    /// `process`'s termination message once it ended with `exit`, as the
+    /// kubelet reads it: the last 4 KiB of its file; when that is empty,
+    /// the container failed and its policy is FallbackToLogsOnError, the
+    /// last 80 lines (at most 2 KiB) of what it wrote to its log, which
+    /// holds its output from `log_start` on.
+    pub async fn message(
+        &self,
+        process: &Process,
+        image: &Image,
+        exit: Exit,
+        log: &std::path::Path,
+        log_start: u64,
+    ) -> Option<String> {
+        let path = self.pod.termination_dir.join(&process.name);
+        let written = tail(&path, 0, MESSAGE_MAX).await.unwrap_or_default();
+        if !written.is_empty() {
+            return Some(String::from_utf8_lossy(&written).into_owned());
+        }
+        if !image.fallback_to_logs || exit.success() {
+            return None;
+        }
+        let logged = tail(log, log_start, MESSAGE_LOG_MAX).await.ok()?;
+        let text = String::from_utf8_lossy(&logged);
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let kept = lines[lines.len().saturating_sub(MESSAGE_LOG_LINES)..].concat();
+        (!kept.is_empty()).then_some(kept)
+    }
+
     /// Stops `process`'s container: its stop signal, SIGKILL after `grace`.
     pub async fn stop(&self, process: &Process, grace: Duration) -> std::io::Result<()> {
         self.engine
@@ -198,4 +246,15 @@ impl OnEngine {
             None => client,
         })
     }
+}
+
+/// The last `max` bytes of the file at `path` from offset `start` on.
+async fn tail(path: &std::path::Path, start: u64, max: u64) -> std::io::Result<Vec<u8>> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let length = file.metadata().await?.len();
+    let from = length.saturating_sub(max).max(start.min(length));
+    file.seek(std::io::SeekFrom::Start(from)).await?;
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes).await?;
+    Ok(bytes)
 }

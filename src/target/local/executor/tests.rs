@@ -585,6 +585,7 @@ fn crashed_gap(dir: &Path, started: bool) -> (String, std::process::Child) {
             started_at: None,
             finished_at: None,
             exits: Vec::new(),
+            messages: Vec::new(),
             reason: None,
             restarts: 0,
             log_dir: String::new(),

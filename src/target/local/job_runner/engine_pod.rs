@@ -75,6 +75,7 @@ pub(super) async fn engine_pod(
                 .chain(&pod_spec.containers)
                 .map(|c| c.name.clone())
                 .collect(),
+            termination_dir: dir.join("termination"),
         },
     })
 }

@@ -108,6 +108,8 @@ pub struct PodRecord {
     pub finished_at: Option<Timestamp>,
     /// Last exit of each container.
     pub exits: Vec<(String, Exit)>,
+    /// The termination message of each container that left one.
+    pub messages: Vec<(String, String)>,
     /// Why it ended, when not plainly (`Deleted`, `NodeLost`, …).
     pub reason: Option<String>,
     /// Container restarts.
@@ -237,7 +239,7 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
 }
 
 const JOB_COLUMNS: &str = "uid, namespace, name, owner_cronjob, spec_hash, manifest, scheduled_time, created_at, status, deleted_at";
-const POD_COLUMNS: &str = "id, job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir, supervisor";
+const POD_COLUMNS: &str = "id, job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir, supervisor, messages";
 
 fn pod_row(r: &Row<'_>) -> rusqlite::Result<PodRecord> {
     let phase: String = r.get(4)?;
@@ -266,6 +268,7 @@ fn pod_row(r: &Row<'_>) -> rusqlite::Result<PodRecord> {
             .map(|text| serde_json::from_str(&text))
             .transpose()
             .map_err(|e| unreadable(13, e.to_string()))?,
+        messages: json(r, 14)?,
     })
 }
 
@@ -429,14 +432,15 @@ impl Store {
     /// Records a new pod; returns its id.
     pub fn insert_pod(&self, p: &PodRecord) -> Result<i64, Error> {
         let exits = serde_json::to_string(&p.exits).expect("exits always serialize");
+        let messages = serde_json::to_string(&p.messages).expect("messages always serialize");
         let processes = serde_json::to_string(&p.processes).expect("processes always serialize");
         let supervisor = p
             .supervisor
             .map(|s| serde_json::to_string(&s).expect("always serializes"));
         self.conn
             .execute(
-                "INSERT INTO pods (job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir, supervisor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "INSERT INTO pods (job_uid, name, completion_index, phase, processes, boot_id, started_at, finished_at, exits, reason, restarts, log_dir, supervisor, messages)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     p.job_uid,
                     p.name,
@@ -450,7 +454,8 @@ impl Store {
                     p.reason,
                     p.restarts,
                     p.log_dir,
-                    supervisor
+                    supervisor,
+                    messages
                 ],
             )
             .map_err(|e| self.sqlite(&format!("recording pod {}", p.name), e))?;
@@ -480,13 +485,14 @@ impl Store {
     /// Saves a pod's progress.
     pub fn update_pod(&self, p: &PodRecord) -> Result<(), Error> {
         let exits = serde_json::to_string(&p.exits).expect("exits always serialize");
+        let messages = serde_json::to_string(&p.messages).expect("messages always serialize");
         let processes = serde_json::to_string(&p.processes).expect("processes always serialize");
         let supervisor = p
             .supervisor
             .map(|s| serde_json::to_string(&s).expect("always serializes"));
         self.conn
             .prepare_cached(
-                "UPDATE pods SET phase = ?2, processes = ?3, boot_id = ?4, started_at = ?5, finished_at = ?6, exits = ?7, reason = ?8, restarts = ?9, supervisor = ?10
+                "UPDATE pods SET phase = ?2, processes = ?3, boot_id = ?4, started_at = ?5, finished_at = ?6, exits = ?7, reason = ?8, restarts = ?9, supervisor = ?10, messages = ?11
                  WHERE id = ?1",
             )
             .and_then(|mut st| {
@@ -500,7 +506,8 @@ impl Store {
                     exits,
                     p.reason,
                     p.restarts,
-                    supervisor
+                    supervisor,
+                    messages
                 ])
             })
             .map(drop)

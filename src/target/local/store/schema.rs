@@ -86,4 +86,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE pods ADD COLUMN supervisor TEXT;
     "#,
+    // 4: each container's termination message (its terminationMessagePath,
+    // or its log's tail for FallbackToLogsOnError), JSON.
+    r#"
+    ALTER TABLE pods ADD COLUMN messages TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];

@@ -36,6 +36,7 @@ fn pod(job_uid: &str) -> PodRecord {
         started_at: Some(at("2026-01-01T00:00:01Z")),
         finished_at: None,
         exits: Vec::new(),
+        messages: Vec::new(),
         reason: None,
         restarts: 0,
         log_dir: "/tmp/logs".into(),
