@@ -653,3 +653,132 @@ fn termination_messages_come_from_their_file_or_the_logs_tail() {
         assert!(!runs.contains("line 20\\n"), "{runs}");
     });
 }
+
+#[test]
+fn capabilities_cpu_limits_and_privileged_when_allowed() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let caps = "grep CapEff /proc/self/status | cut -f2";
+        // Docker grants a privileged container every capability there is,
+        // and these machines' own bounding set lacks CAP_SYS_RESOURCE, so
+        // runc refuses it here ("unable to apply caps"); Podman grants
+        // those of its bounding set.
+        let privileged = if engine.kind == Kind::Podman {
+            format!(
+                "- name: privileged\n  image: {ECHO_IMAGE}\n  command: [\"/bin/sh\", \"-c\", \"{caps}\"]\n  securityContext: {{privileged: true}}\n"
+            )
+        } else {
+            String::new()
+        };
+        let spec = format!(
+            r#"containers:
+- name: dropped
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "{caps}"]
+  securityContext: {{capabilities: {{drop: [ALL]}}}}
+{privileged}- name: quota
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us"]
+  resources: {{limits: {{cpu: 500m}}}}
+"#
+        );
+        let out = apply(
+            engine,
+            state.path(),
+            &job("caps", &spec),
+            &["--allow-privileged"],
+        );
+        succeeded(engine, state.path(), &out);
+        assert_eq!(log(state.path(), "dropped"), "0000000000000000\n");
+        if engine.kind == Kind::Podman {
+            let all = log(state.path(), "privileged");
+            let own = std::fs::read_to_string("/proc/self/status").unwrap();
+            let bounding = own
+                .lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .unwrap()
+                .trim()
+                .to_string();
+            assert_eq!(
+                all.trim(),
+                bounding,
+                "a privileged container has every capability this machine has"
+            );
+        }
+        let quota = log(state.path(), "quota");
+        assert!(
+            quota.trim() == "50000" || quota.starts_with("50000 "),
+            "half a CPU is a 50 ms quota per 100 ms: {quota}"
+        );
+    });
+}
+
+#[test]
+fn a_stop_sends_sigterm_then_sigkill_after_the_grace_period_and_on_failure_restarts() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let spec = format!(
+            r#"terminationGracePeriodSeconds: 2
+containers:
+- name: polite
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "trap 'echo got TERM; exit 0' TERM; echo up; while :; do sleep 0.1; done"]
+- name: stubborn
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "trap '' TERM; echo up; while :; do sleep 0.1; done"]
+"#
+        );
+        let manifest = job("stopped", &spec).replace(
+            "  backoffLimit: 0\n",
+            "  backoffLimit: 0\n  activeDeadlineSeconds: 3\n",
+        );
+        let out = apply(engine, state.path(), &manifest, &[]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("DeadlineExceeded"), "{all}");
+        assert_eq!(log(state.path(), "polite"), "up\ngot TERM\n");
+        let runs = text(
+            &engine
+                .jobcd(state.path())
+                .args(["local", "runs"])
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            runs.contains("polite=0") && runs.contains("stubborn=137"),
+            "SIGTERM ended one; SIGKILL the other after 2 s: {runs}"
+        );
+
+        // OnFailure: the container starts again in the same pod, which
+        // keeps its emptyDir; the second start succeeds.
+        let state = tempfile::tempdir().unwrap();
+        let spec = format!(
+            r#"restartPolicy: OnFailure
+containers:
+- name: flaky
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "if test -e /work/tried; then echo second; else touch /work/tried; echo first; exit 1; fi"]
+  volumeMounts: [{{name: work, mountPath: /work}}]
+volumes:
+- {{name: work, emptyDir: {{}}}}
+"#
+        );
+        let manifest = job("flaky", &spec)
+            .replace("      restartPolicy: Never\n", "")
+            .replace("  backoffLimit: 0\n", "  backoffLimit: 2\n");
+        let out = apply(engine, state.path(), &manifest, &[]);
+        succeeded(engine, state.path(), &out);
+        assert_eq!(log(state.path(), "flaky"), "first\nsecond\n");
+        let runs = text(
+            &engine
+                .jobcd(state.path())
+                .args(["local", "runs"])
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            runs.contains("Succeeded restarts 1 exits [flaky=0]"),
+            "{runs}"
+        );
+    });
+}
