@@ -782,3 +782,47 @@ volumes:
         );
     });
 }
+
+#[test]
+fn a_claim_outlives_its_pods_and_sub_paths_and_host_network_work() {
+    on_both(|engine| {
+        let state = tempfile::tempdir().unwrap();
+        let writer = format!(
+            r#"containers:
+- name: main
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "mkdir -p /data/reports && echo kept > /data/reports/latest"]
+  volumeMounts: [{{name: data, mountPath: /data}}]
+volumes:
+- {{name: data, persistentVolumeClaim: {{claimName: reports}}}}
+"#
+        );
+        let out = apply(engine, state.path(), &job("writer", &writer), &[]);
+        succeeded(engine, state.path(), &out);
+        let reader = format!(
+            r#"hostNetwork: true
+containers:
+- name: main
+  image: {ECHO_IMAGE}
+  command: ["/bin/sh", "-c", "cat /reports/latest; hostname"]
+  volumeMounts: [{{name: data, mountPath: /reports, subPath: reports, readOnly: true}}]
+volumes:
+- {{name: data, persistentVolumeClaim: {{claimName: reports}}}}
+"#
+        );
+        let state = tempfile::tempdir().unwrap();
+        let out = apply(engine, state.path(), &job("reader", &reader), &[]);
+        succeeded(engine, state.path(), &out);
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(
+            log(state.path(), "main"),
+            format!("kept\n{}", host),
+            "the claim's data, through a subPath; the host's name on its network"
+        );
+        let volumes = engine.client(&["volume", "ls", "--format", "{{.Name}}"]);
+        assert!(
+            String::from_utf8_lossy(&volumes.stdout).contains("jobcd-pvc-default-reports"),
+            "the claim's volume is kept"
+        );
+    });
+}

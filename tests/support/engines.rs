@@ -309,6 +309,7 @@ impl Drop for Engine {
         let _ = Command::new("chmod")
             .args(["-R", "u+w"])
             .arg(self.dir.path())
+            .stderr(Stdio::null())
             .status();
     }
 }

@@ -300,6 +300,20 @@ impl Engine {
         }
     }
 
+    /// Where the named volume `name` is on this machine, made if it is not
+    /// there yet (a claim's volume, for a `subPath` inside it).
+    pub async fn volume_path(&self, name: &str) -> std::io::Result<PathBuf> {
+        let inspect = ["volume", "inspect", "--format", "{{.Mountpoint}}", name];
+        let path = match self.output(&inspect).await {
+            Ok(path) => path,
+            Err(_) => {
+                self.output(&["volume", "create", name]).await?;
+                self.output(&inspect).await?
+            }
+        };
+        Ok(PathBuf::from(path.trim()))
+    }
+
     /// Whether `image` is in the engine's store.
     pub async fn has_image(&self, image: &str) -> std::io::Result<bool> {
         let out = self

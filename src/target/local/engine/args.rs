@@ -30,6 +30,10 @@ pub struct PodSpec {
     /// Where each container's termination message file is (`<dir>/<name>`),
     /// bound at its `terminationMessagePath`.
     pub termination_dir: std::path::PathBuf,
+    /// Where the named volumes that are mounted with a `subPath` are on
+    /// this machine (the path inside one is bound).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub volume_paths: std::collections::BTreeMap<String, std::path::PathBuf>,
 }
 
 impl PodSpec {
@@ -278,7 +282,15 @@ impl Engine {
                         mount.path
                     )
                 }
-                Source::Named(name) | Source::Memory { name, .. } => {
+                Source::Named(name) => match (&mount.sub_path, pod.volume_paths.get(name)) {
+                    (Some(sub), Some(path)) => format!(
+                        "type=bind,source={},target={}",
+                        path.join(sub).display(),
+                        mount.path
+                    ),
+                    _ => format!("type=volume,source={name},target={}", mount.path),
+                },
+                Source::Memory { name, .. } => {
                     format!("type=volume,source={name},target={}", mount.path)
                 }
             };
@@ -333,6 +345,7 @@ mod tests {
             shared: true,
             containers: vec!["main".into()],
             termination_dir: "/state/pods/job-abcde/termination".into(),
+            volume_paths: Default::default(),
         }
     }
 

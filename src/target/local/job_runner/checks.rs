@@ -33,20 +33,35 @@ pub fn check(job: &Job, runtime: ContainerRuntime, allowed: &Allowed) -> Result<
     if runtime == ContainerRuntime::Process {
         return Ok(());
     }
-    let privileged = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .chain(&spec.containers)
-        .position(|c| c.security_context.as_ref().and_then(|s| s.privileged) == Some(true));
-    if let Some(i) = privileged
+    let privileged = containers_of(spec)
+        .find(|(_, c)| c.security_context.as_ref().and_then(|s| s.privileged) == Some(true));
+    if let Some((path, _)) = privileged
         && !allowed.privileged
     {
         return Err(Unsupported {
-            field: format!("spec.template.spec containers[{i}].securityContext.privileged"),
+            field: format!("{path}.securityContext.privileged"),
             problem: "privileged containers are not allowed on the local target; allow them with --allow-privileged (target.allowPrivileged in the serve configuration)".into(),
             missing_config: false,
         });
+    }
+    let memory = |name: &str| {
+        spec.volumes.iter().flatten().any(|v| {
+            v.name == name
+                && v.empty_dir.as_ref().and_then(|e| e.medium.as_deref()) == Some("Memory")
+        })
+    };
+    for (path, c) in containers_of(spec) {
+        let sub_path =
+            c.volume_mounts.iter().flatten().position(|m| {
+                m.sub_path.as_deref().is_some_and(|s| !s.is_empty()) && memory(&m.name)
+            });
+        if let Some(j) = sub_path {
+            return Err(Unsupported {
+                field: format!("{path}.volumeMounts[{j}].subPath"),
+                problem: "a subPath inside an emptyDir of medium Memory is not supported by the local target; mount the volume whole".into(),
+                missing_config: false,
+            });
+        }
     }
     let (files, scratch) = (std::path::Path::new("/"), std::path::Path::new("/"));
     volumes::prepare(
@@ -115,6 +130,14 @@ pub async fn check_config(rt: &Runtime, namespace: &str, job: &Job) -> Result<()
     .map_err(|e| refused(namespace, job_name(job), volume_problem(e)))
 }
 
+/// Every container of `spec`, init containers first, with its field path.
+fn containers_of(spec: &PodSpec) -> impl Iterator<Item = (String, &Container)> {
+    let init = spec.init_containers.iter().flatten().enumerate();
+    let init = init.map(|(i, c)| (format!("spec.template.spec.initContainers[{i}]"), c));
+    let main = spec.containers.iter().enumerate();
+    init.chain(main.map(|(i, c)| (format!("spec.template.spec.containers[{i}]"), c)))
+}
+
 /// Resolves every container of `spec` (init containers first) in `pod`.
 fn resolve_all(
     spec: &PodSpec,
@@ -122,13 +145,7 @@ fn resolve_all(
     runtime: ContainerRuntime,
 ) -> Result<(), Unsupported> {
     let security = spec.security_context.as_ref();
-    let init = spec.init_containers.iter().flatten().enumerate();
-    for (i, c) in init {
-        let path = format!("spec.template.spec.initContainers[{i}]");
-        container::resolve(c, &path, pod, runtime, security)?;
-    }
-    for (i, c) in spec.containers.iter().enumerate() {
-        let path = format!("spec.template.spec.containers[{i}]");
+    for (path, c) in containers_of(spec) {
         container::resolve(c, &path, pod, runtime, security)?;
     }
     Ok(())

@@ -37,6 +37,32 @@ pub(super) async fn engine_pod(
         },
     )
     .map_err(|e| refused(&job.namespace, &job.name, checks::volume_problem(e)))?;
+    // A subPath is a path inside its volume, made when missing (as the
+    // kubelet makes it): a claim's volume is found (or made) on the engine
+    // first.
+    let mut volume_paths = std::collections::BTreeMap::new();
+    let mut sub_dirs = Vec::new();
+    for (mount, sub) in sub_paths(pod_spec) {
+        let Some(volume) = prepared.volumes.iter().find(|v| v.name == mount.name) else {
+            continue;
+        };
+        match &volume.source {
+            volumes::Source::Bind(path) => sub_dirs.push(path.join(sub)),
+            volumes::Source::Named(volume_name) => {
+                let path =
+                    engine
+                        .volume_path(volume_name)
+                        .await
+                        .map_err(|source| Error::Spawn {
+                            pod: name.to_string(),
+                            source,
+                        })?;
+                sub_dirs.push(path.join(sub));
+                volume_paths.insert(volume_name.clone(), path);
+            }
+            volumes::Source::Memory { .. } => {}
+        }
+    }
     let auth = registry_auth(pod_spec, &inputs.secrets);
     let auth_path = auth
         .as_ref()
@@ -46,6 +72,10 @@ pub(super) async fn engine_pod(
         let auth_path = auth_path.clone();
         tokio::task::spawn_blocking(move || {
             volumes::write(&prepared)?;
+            // After the files: a subPath naming a ConfigMap's key is there.
+            for dir in sub_dirs.iter().filter(|d| !d.exists()) {
+                std::fs::create_dir_all(dir)?;
+            }
             if let (Some(path), Some(auth)) = (auth_path, auth) {
                 write_private(&path, &auth)?;
             }
@@ -76,8 +106,22 @@ pub(super) async fn engine_pod(
                 .map(|c| c.name.clone())
                 .collect(),
             termination_dir: dir.join("termination"),
+            volume_paths,
         },
     })
+}
+
+/// Each `volumeMounts` entry with a `subPath`: (the mount, the subPath).
+fn sub_paths(
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+) -> Vec<(&k8s_openapi::api::core::v1::VolumeMount, &str)> {
+    spec.init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .flat_map(|c| c.volume_mounts.iter().flatten())
+        .filter_map(|m| Some((m, m.sub_path.as_deref().filter(|s| !s.is_empty())?)))
+        .collect()
 }
 
 /// The registry credentials of `spec`'s `imagePullSecrets` that are
