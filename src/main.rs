@@ -9,6 +9,12 @@ use std::process::ExitCode;
 const EXIT_BROKEN_PIPE: i32 = 141;
 
 fn main() -> ExitCode {
+    // A pod's supervisor is started once per pod and must start fast:
+    // `jobcd supervise DIR` goes straight to it, without building the whole
+    // command line's parser (the parsed `supervise` command ends the same).
+    if let Some(dir) = supervisor_dir() {
+        return jobcd::cli::supervise(&dir);
+    }
     quiet_on_broken_pipe();
     let cli = jobcd::cli::parse();
     match jobcd::cli::run(cli) {
@@ -17,6 +23,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(jobcd::cli::EXIT_ERROR)
         }
+    }
+}
+
+/// `DIR` when the arguments are exactly `supervise DIR`.
+fn supervisor_dir() -> Option<std::path::PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    match (args.next(), args.next(), args.next()) {
+        (Some(command), Some(dir), None) if command == "supervise" && dir != "--help" => {
+            Some(dir.into())
+        }
+        _ => None,
     }
 }
 

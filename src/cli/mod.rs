@@ -214,6 +214,15 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
+/// `jobcd supervise DIR`: runs the pod whose directory is `dir`.
+pub fn supervise(dir: &std::path::Path) -> ExitCode {
+    supervised(dir).code()
+}
+
+fn supervised(dir: &std::path::Path) -> exit::Outcome {
+    exit::Outcome::from(crate::target::local::supervisor::main(dir))
+}
+
 /// Runs a parsed command line. `Err` means a usage, I/O or environment
 /// problem (exit 2); invalid input is reported and returns exit code 1.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -254,9 +263,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<exit::Outcome> {
             clap_complete::generate(shell, &mut Cli::command(), "jobcd", &mut std::io::stdout());
             Ok(exit::Outcome::Success)
         }
-        Command::Supervise { dir } => Ok(exit::Outcome::from(
-            crate::target::local::supervisor::main(&dir),
-        )),
+        Command::Supervise { dir } => Ok(supervised(&dir)),
     }
 }
 

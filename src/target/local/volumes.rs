@@ -144,6 +144,13 @@ pub fn named(spec: &PodSpec) -> (Vec<String>, Vec<String>) {
 /// Makes `spec`'s volumes in `ctx`.
 pub fn prepare(spec: &PodSpec, ctx: Context<'_>) -> Result<Prepared, Problem> {
     let mut out = Prepared::default();
+    // What is made for the volumes is for the pod's containers (each
+    // volume's own directory is bound into them): other users of this
+    // machine do not get past these two.
+    if spec.volumes.as_ref().is_some_and(|v| !v.is_empty()) {
+        out.dirs.push((ctx.files_dir.to_path_buf(), 0o700));
+        out.dirs.push((ctx.scratch_dir.join("volumes"), 0o700));
+    }
     for (i, v) in spec.volumes.iter().flatten().enumerate() {
         let field = format!("volumes[{i}]");
         let volume = one(v, &field, ctx, &mut out)?;

@@ -191,6 +191,10 @@ impl OnEngine {
         use std::os::unix::fs::PermissionsExt;
         let path = self.pod.termination_dir.join(&process.name);
         tokio::fs::create_dir_all(&self.pod.termination_dir).await?;
+        // The file is bound into the container; other users of this
+        // machine do not get to it.
+        let private = std::fs::Permissions::from_mode(0o700);
+        tokio::fs::set_permissions(&self.pod.termination_dir, private).await?;
         tokio::fs::write(&path, b"").await?;
         tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).await
     }

@@ -195,7 +195,15 @@ fn empty_dirs_claims_and_other_types() {
         f.ctx(),
     )
     .unwrap();
-    assert_eq!(p.dirs, [(PathBuf::from("/scratch/p/volumes/work"), 0o777)]);
+    assert_eq!(
+        p.dirs,
+        [
+            (PathBuf::from("/state/pods/p/volumes"), 0o700),
+            (PathBuf::from("/scratch/p/volumes"), 0o700),
+            (PathBuf::from("/scratch/p/volumes/work"), 0o777)
+        ],
+        "the pod's volume directories are its own; an emptyDir is anyone's in the pod"
+    );
     assert_eq!(
         p.volumes[0].source,
         Source::Bind("/scratch/p/volumes/work".into())
