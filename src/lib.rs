@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 mod db;
+pub mod health;
 mod hex;
 pub mod manifest;
 pub mod ownership;
