@@ -32,6 +32,9 @@ pub const ON_CHANGE: &str = "jobcd.dev/on-change";
 pub const RUN: &str = "jobcd.dev/run";
 /// Policy annotation: `disabled` keeps the object when it leaves git.
 pub const PRUNE: &str = "jobcd.dev/prune";
+/// Health annotation on a CronJob: how old its last success may be
+/// (`26h`, `90m`, `7d`) before it is stale (see [`crate::health`]).
+pub const MAX_AGE: &str = "jobcd.dev/max-age";
 
 /// Annotations that tell jobcd what to do with an object, not what the
 /// object is: changing them changes no spec (a Job is not run again for
@@ -159,6 +162,37 @@ fn entry<'a>(metadata: &'a mut Map<String, Value>, field: &str) -> &'a mut Map<S
         *value = Value::Object(Map::new());
     }
     value.as_object_mut().expect("made an object above")
+}
+
+/// Reads a `jobcd.dev/max-age` value: a whole number and a unit, `s`, `m`,
+/// `h` or `d` (`26h`, `90m`, `7d`).
+pub fn parse_max_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = match number.parse() {
+        Ok(n) if unit.chars().all(|c| c.is_ascii_alphabetic()) && !unit.is_empty() => n,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a whole number and a unit: write it as 26h, 90m, 7d or 3600s"
+            ));
+        }
+    };
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use s, m, h or d")),
+    };
+    match number.checked_mul(seconds) {
+        Some(0) | None => Err(format!(
+            "{text:?} must be more than zero and at most centuries"
+        )),
+        Some(secs) => Ok(std::time::Duration::from_secs(secs)),
+    }
 }
 
 #[cfg(test)]

@@ -351,6 +351,25 @@ fn jobcd_policy_annotations_must_name_a_known_policy() {
 }
 
 #[test]
+fn a_max_age_that_does_not_read_is_an_error_and_on_a_job_a_warning() {
+    let bad = JOB.replace(
+        "  name: pi\n",
+        "  name: pi\n  annotations:\n    jobcd.dev/max-age: 1.5 days\n",
+    );
+    let dir = tree(&[("jobs/pi.yaml", bad.as_bytes())]);
+    let (code, stdout, stderr) = validate(dir.path());
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(code, 1, "{all}");
+    assert!(
+        all.contains("jobs/pi.yaml:6")
+            && all.contains("jobcd.dev/max-age")
+            && all.contains("write it as 26h, 90m, 7d or 3600s")
+            && all.contains("has no effect on a Job"),
+        "{all}"
+    );
+}
+
+#[test]
 fn a_reader_that_goes_away_ends_jobcd_quietly() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;

@@ -20,12 +20,11 @@ use jiff::Timestamp;
 
 use crate::schedule::{Schedule, Zone};
 
+pub mod local;
 #[cfg(test)]
 mod tests;
 
-/// The annotation that sets how old a CronJob's last success may be
-/// (`26h`, `90m`, `7d`).
-pub const MAX_AGE_ANNOTATION: &str = "jobcd.dev/max-age";
+pub use crate::ownership::{MAX_AGE as MAX_AGE_ANNOTATION, parse_max_age};
 
 /// The most slots judged at once (a `* * * * *` CronJob over a week).
 pub const MAX_SLOTS: usize = 10_080;
@@ -288,30 +287,4 @@ fn period(cronjob: &CronJob<'_>, now: Timestamp) -> Option<Duration> {
 /// `later - earlier`, or zero when it is not later.
 fn non_negative(later: Timestamp, earlier: Timestamp) -> Duration {
     Duration::try_from(later.duration_since(earlier)).unwrap_or_default()
-}
-
-/// Reads a `jobcd.dev/max-age` value: a whole number and a unit, `s`, `m`,
-/// `h` or `d` (`26h`, `90m`, `7d`).
-pub fn parse_max_age(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit: write it as 26h, 90m, 7d or 3600s"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| {
-        format!("{text:?} does not start with a whole number: write it as 26h, 90m, 7d or 3600s")
-    })?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use s, m, h or d")),
-    };
-    match number.checked_mul(seconds) {
-        Some(0) | None => Err(format!(
-            "{text:?} must be more than zero and at most centuries"
-        )),
-        Some(secs) => Ok(Duration::from_secs(secs)),
-    }
 }

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::CronJob;
 
 use super::verdict;
+use crate::health;
 use crate::manifest::Kind;
 use crate::target::local::{BY_HAND, CronSpec, Executor, Isolation};
 
@@ -22,6 +23,7 @@ pub(super) fn status(executor: &Executor) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let runs = executor.runs(None)?;
+    let states = executor.cron_states()?;
     let now = Timestamp::now();
     for o in &objects {
         let origin = if o.source == BY_HAND {
@@ -70,12 +72,61 @@ pub(super) fn status(executor: &Executor) -> anyhow::Result<Outcome> {
             Kind::Job | Kind::ConfigMap => String::new(),
         };
         println!("{head}{next}\n  {last}");
+        if o.kind == Kind::CronJob {
+            let state = states
+                .iter()
+                .find(|s| s.namespace == o.namespace && s.name == o.name);
+            let health =
+                health::local::judge_applied(o, state, &runs, now, &health::Policy::default());
+            println!("  {}", health_line(health));
+        }
     }
     Ok(Outcome::Success)
 }
 
 /// "; "SCHEDULE" next at … (zone)" for a recorded CronJob. The local
 /// executor evaluates a CronJob without timeZone in this machine's zone.
+/// One line on a CronJob's health: what is wrong, or that nothing is.
+fn health_line(health: Result<health::Health, health::local::Unjudged>) -> String {
+    let health = match health {
+        Ok(health) => health,
+        Err(e) => return format!("health: unknown ({e})"),
+    };
+    let time = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
+    let mut problems = Vec::new();
+    let missed: Vec<Timestamp> = health.missed().collect();
+    if let Some(last) = missed.last() {
+        problems.push(format!("{} missed (last {})", missed.len(), time(*last)));
+    }
+    for overrun in &health.overruns {
+        problems.push(format!(
+            "the run of {} was still going at the next slot, {}",
+            time(overrun.scheduled),
+            time(overrun.next)
+        ));
+    }
+    if let Some(stale) = health.stale {
+        let allowed = stale.allowance.as_secs() / 3600;
+        problems.push(match stale.last_success {
+            Some(at) => format!("stale: last success {} (allowed {allowed} h)", time(at)),
+            None => format!("stale: no success in the {allowed} h allowed"),
+        });
+    }
+    if let Some(age) = health.suspended_too_long {
+        problems.push(format!("suspended for {} days", age.as_secs() / 86_400));
+    }
+    if problems.is_empty() {
+        let on_time = health
+            .slots
+            .iter()
+            .filter(|s| matches!(s.state, health::SlotState::Ran { .. }))
+            .count();
+        format!("health: ok ({on_time} of {} slots ran)", health.slots.len())
+    } else {
+        format!("health: {}", problems.join("; "))
+    }
+}
+
 fn next_fire(name: &str, manifest: &str, now: Timestamp) -> String {
     let spec = serde_json::from_str::<CronJob>(manifest)
         .map_err(|e| e.to_string())

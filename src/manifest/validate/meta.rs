@@ -57,9 +57,11 @@ pub(super) fn object_meta(f: &mut Findings<'_>, meta: &ObjectMeta, name_limit: u
 }
 
 /// Checks the annotations that steer jobcd (`jobcd.dev/on-change`,
-/// `jobcd.dev/prune`) and warns about the metadata jobcd writes itself.
+/// `jobcd.dev/prune`, `jobcd.dev/max-age`) and warns about the metadata jobcd writes itself.
 pub(super) fn jobcd_metadata(f: &mut Findings<'_>, meta: &ObjectMeta, kind: Kind) {
-    use crate::ownership::{MANAGED_BY, ON_CHANGE, PATH, PRUNE, REVISION, SOURCE, SPEC_HASH};
+    use crate::ownership::{
+        MANAGED_BY, MAX_AGE, ON_CHANGE, PATH, PRUNE, REVISION, SOURCE, SPEC_HASH,
+    };
     let annotations = meta.annotations.as_ref();
     let get = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
     let field = |key: &str| join_key("metadata.annotations", key);
@@ -74,6 +76,22 @@ pub(super) fn jobcd_metadata(f: &mut Findings<'_>, meta: &ObjectMeta, kind: Kind
         );
     }
     f.one_of(field(PRUNE), get(PRUNE), &["enabled", "disabled"]);
+    if let Some(value) = get(MAX_AGE) {
+        if let Err(e) = crate::ownership::parse_max_age(value) {
+            f.error(
+                field(MAX_AGE),
+                e,
+                Some("e.g. 26h: a nightly job may be a little late"),
+            );
+        }
+        if kind != Kind::CronJob {
+            f.warning(
+                field(MAX_AGE),
+                format!("has no effect on a {kind}"),
+                Some("it sets how old a CronJob's last success may be"),
+            );
+        }
+    }
     for key in [REVISION, PATH, SPEC_HASH] {
         if get(key).is_some() {
             f.warning(

@@ -500,6 +500,12 @@ impl Executor {
         self.store().objects()
     }
 
+    /// Every CronJob's scheduling state (since when it is followed, its
+    /// last slot and success).
+    pub fn cron_states(&self) -> Result<Vec<store::CronState>, store::Error> {
+        self.store().cron_states()
+    }
+
     /// The pod named `name`, as last recorded.
     pub fn pod(&self, name: &str) -> Result<Option<PodRecord>, store::Error> {
         self.store().pod_named(name)
