@@ -616,3 +616,42 @@ fn secrets_are_created_out_of_git_and_reach_the_pods_that_name_them() {
     let listed = text(&jobcd(state.path(), &["local", "secret", "list"]));
     assert!(listed.starts_with("no secrets"), "{listed}");
 }
+
+#[test]
+fn a_slot_that_no_job_ran_is_reported_missed_once_its_deadline_passed() {
+    // Real time: the CronJob is recorded but nothing fires it (no `local
+    // serve`), as when jobcd is stopped across a minute boundary.
+    let state = tempfile::tempdir().unwrap();
+    let manifests = tempfile::tempdir().unwrap();
+    std::fs::write(
+        manifests.path().join("every-minute.yaml"),
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: every-minute}\nspec:\n  schedule: \"* * * * *\"\n  timeZone: UTC\n  startingDeadlineSeconds: 10\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: c, image: busybox, command: [\"true\"]}]\n",
+    )
+    .unwrap();
+    let out = jobcd(
+        state.path(),
+        &["local", "apply", manifests.path().to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status = || text(&jobcd(state.path(), &["local", "status"]));
+    // A minute boundary may just have passed: that slot is still due.
+    assert!(status().contains("health: ok (0 of "), "{}", status());
+    let applied = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // The next minute boundary, then its 10 s deadline, then a second.
+    let missed_at = (applied / 60 + 1) * 60 + 11;
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        if now >= missed_at {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let report = status();
+    assert!(report.contains("health: 1 missed (last "), "{report}");
+}
