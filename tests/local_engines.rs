@@ -126,6 +126,17 @@ fn command_and_args_override_entrypoint_and_cmd_as_on_a_node() {
         );
         let out = apply(engine, state.path(), &job("entry", &spec), &[]);
         succeeded(engine, state.path(), &out);
+        let status = text(
+            &engine
+                .jobcd(state.path())
+                .args(["local", "status"])
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            status.starts_with(&format!("containers run on {} ", engine.kind.runtime())),
+            "{status}"
+        );
         assert_eq!(log(state.path(), "image-default"), "from image\n");
         assert_eq!(log(state.path(), "args-only"), "hello world\n");
         assert_eq!(
@@ -422,6 +433,18 @@ fn the_process_runtime_refuses_volumes_and_an_engine_that_is_not_there_is_named(
     assert!(
         all.contains("does not work here") && all.contains("--runtime"),
         "{all}"
+    );
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--runtime", "docker", "local", "status"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let first = text(&status);
+    assert!(
+        first.starts_with("containers cannot run: ") && first.contains("does not work here"),
+        "local status says the engine does not answer: {first}"
     );
     let out = run(&["--runtime", "rkt"], &[]);
     assert_eq!(out.status.code(), Some(2));

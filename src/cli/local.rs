@@ -120,7 +120,7 @@ pub(crate) fn run(
                 .collect();
             runtime.block_on(delete(&state_dir, settings, objects, verbosity))
         }
-        Command::Status => inspect::status(&open()?),
+        Command::Status => inspect::status(&open()?, &state_dir, settings),
         Command::Runs { name } => {
             let name = name.as_deref().map(object_arg::any_name).transpose()?;
             inspect::runs(&open()?, name.as_deref())

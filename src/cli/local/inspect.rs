@@ -11,13 +11,24 @@ use k8s_openapi::api::batch::v1::CronJob;
 use super::verdict;
 use crate::health;
 use crate::manifest::Kind;
-use crate::target::local::{BY_HAND, CronSpec, Executor, Isolation};
+use crate::target::local::engine::Engine;
+use crate::target::local::{BY_HAND, CronSpec, Executor, Isolation, Settings};
 
-pub(super) fn status(executor: &Executor) -> anyhow::Result<Outcome> {
+pub(super) fn status(
+    executor: &Executor,
+    state_dir: &Path,
+    settings: &Settings,
+) -> anyhow::Result<Outcome> {
     let objects = executor.objects()?;
-    // Whether the containers of a runner would be isolated here.
-    let isolation = Isolation::probe();
-    println!("{}", isolation.describe());
+    // Where a runner with these settings would run containers: an engine
+    // (and whether it answers), or host processes (and whether isolated).
+    match settings.runtime.engine() {
+        Some(kind) => match Engine::probe(kind, state_dir) {
+            Ok(engine) => println!("{}", engine.describe()),
+            Err(e) => println!("containers cannot run: {e}"),
+        },
+        None => println!("{}", Isolation::probe().describe()),
+    }
     if objects.is_empty() {
         println!("nothing applied yet; try `jobcd sync --repo . --path examples`");
         return Ok(Outcome::Success);
