@@ -52,14 +52,20 @@ fn apply(engine: &Engine, state: &Path, manifest: &str, extra: &[&str]) -> Outpu
         .unwrap()
 }
 
+/// What `jobcd local COMMAND` printed (`runs`, `status`).
+fn local(engine: &Engine, state: &Path, command: &str) -> String {
+    text(
+        &engine
+            .jobcd(state)
+            .args(["local", command])
+            .output()
+            .unwrap(),
+    )
+}
+
 /// What ran, for a failure's message: `local runs` and every pod's logs.
 fn ran(engine: &Engine, state: &Path) -> String {
-    let runs = engine
-        .jobcd(state)
-        .args(["local", "runs"])
-        .output()
-        .unwrap();
-    let mut all = text(&runs);
+    let mut all = local(engine, state, "runs");
     for pod in std::fs::read_dir(state.join("pods")).into_iter().flatten() {
         let pod = pod.unwrap().path();
         for file in std::fs::read_dir(pod.join("logs")).into_iter().flatten() {
@@ -91,6 +97,9 @@ fn log(state: &Path, container: &str) -> String {
     let pod = pods.map(|e| e.unwrap().path()).next().expect("a pod ran");
     std::fs::read_to_string(pod.join("logs").join(format!("{container}.log"))).unwrap_or_default()
 }
+
+/// The line of [`job`]'s manifest to add Job fields after.
+const BACKOFF: &str = "  backoffLimit: 0\n";
 
 fn job(name: &str, pod_spec: &str) -> String {
     format!(
@@ -126,13 +135,7 @@ fn command_and_args_override_entrypoint_and_cmd_as_on_a_node() {
         );
         let out = apply(engine, state.path(), &job("entry", &spec), &[]);
         succeeded(engine, state.path(), &out);
-        let status = text(
-            &engine
-                .jobcd(state.path())
-                .args(["local", "status"])
-                .output()
-                .unwrap(),
-        );
+        let status = local(engine, state.path(), "status");
         assert!(
             status.starts_with(&format!("containers run on {} ", engine.kind.runtime())),
             "{status}"
@@ -216,13 +219,7 @@ volumes:
         assert_eq!(lines[4], "correct-horse", "{log}");
         assert_eq!(lines[5], "data", "{log}");
         assert!(lines[6].starts_with("reader-"), "{log}");
-        let runs = text(
-            &engine
-                .jobcd(state.path())
-                .args(["local", "runs"])
-                .output()
-                .unwrap(),
-        );
+        let runs = local(engine, state.path(), "runs");
         assert!(!runs.contains("correct-horse"), "{runs}");
     });
 }
@@ -292,13 +289,7 @@ fn a_memory_hungry_container_is_killed_and_the_pod_failure_policy_decides() {
             "{:?}: {all}\n{ran}",
             engine.kind
         );
-        let runs = text(
-            &engine
-                .jobcd(state.path())
-                .args(["local", "runs"])
-                .output()
-                .unwrap(),
-        );
+        let runs = local(engine, state.path(), "runs");
         assert!(runs.contains("1 failed"), "one pod, no retries: {runs}");
         // Docker says why; Podman 4.3's conmon does not notice an OOM kill
         // on these machines' cgroup v1 hierarchy, and reports plain 137.
@@ -337,10 +328,8 @@ containers:
         let spec = format!(
             "securityContext: {{runAsNonRoot: true}}\ncontainers:\n- name: root\n  image: {ECHO_IMAGE}\n"
         );
-        let manifest = job("root", &spec).replace(
-            "  backoffLimit: 0\n",
-            "  backoffLimit: 0\n  activeDeadlineSeconds: 3\n",
-        );
+        let manifest =
+            job("root", &spec).replace(BACKOFF, &format!("{BACKOFF}  activeDeadlineSeconds: 3\n"));
         let out = apply(engine, state.path(), &manifest, &[]);
         let all = text(&out);
         assert_eq!(out.status.code(), Some(1), "{all}");
@@ -547,10 +536,7 @@ fn images_are_pulled_as_their_policy_says_with_the_pods_pull_secrets() {
             let spec = format!(
                 "{secrets}containers:\n- name: main\n  image: {image}\n  imagePullPolicy: {policy}\n  args: [pulled, {name}]\n"
             );
-            job(name, &spec).replace(
-                "  backoffLimit: 0\n",
-                "  backoffLimit: 0\n  activeDeadlineSeconds: 4\n",
-            )
+            job(name, &spec).replace(BACKOFF, &format!("{BACKOFF}  activeDeadlineSeconds: 4\n"))
         };
         // Not in the store, no credentials: the pull is refused, and the
         // container waits until the deadline.
@@ -617,10 +603,8 @@ fn images_are_pulled_as_their_policy_says_with_the_pods_pull_secrets() {
         let missing = format!("{}/jobcd/absent:1", registry.host);
         let spec =
             format!("containers:\n- name: main\n  image: {missing}\n  imagePullPolicy: Never\n");
-        let manifest = job("absent", &spec).replace(
-            "  backoffLimit: 0\n",
-            "  backoffLimit: 0\n  activeDeadlineSeconds: 3\n",
-        );
+        let manifest = job("absent", &spec)
+            .replace(BACKOFF, &format!("{BACKOFF}  activeDeadlineSeconds: 3\n"));
         let out = apply(engine, state.path(), &manifest, &[]);
         let all = text(&out);
         assert_eq!(out.status.code(), Some(1), "{all}");
@@ -652,13 +636,7 @@ fn termination_messages_come_from_their_file_or_the_logs_tail() {
         );
         let out = apply(engine, state.path(), &job("messages", &spec), &[]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-        let runs = text(
-            &engine
-                .jobcd(state.path())
-                .args(["local", "runs"])
-                .output()
-                .unwrap(),
-        );
+        let runs = local(engine, state.path(), "runs");
         assert!(
             runs.contains("file terminated with message \"migrated 42 rows\""),
             "{runs}"
@@ -751,22 +729,14 @@ containers:
   command: ["/bin/sh", "-c", "trap '' TERM; echo up; while :; do sleep 0.1; done"]
 "#
         );
-        let manifest = job("stopped", &spec).replace(
-            "  backoffLimit: 0\n",
-            "  backoffLimit: 0\n  activeDeadlineSeconds: 3\n",
-        );
+        let manifest = job("stopped", &spec)
+            .replace(BACKOFF, &format!("{BACKOFF}  activeDeadlineSeconds: 3\n"));
         let out = apply(engine, state.path(), &manifest, &[]);
         let all = text(&out);
         assert_eq!(out.status.code(), Some(1), "{all}");
         assert!(all.contains("DeadlineExceeded"), "{all}");
         assert_eq!(log(state.path(), "polite"), "up\ngot TERM\n");
-        let runs = text(
-            &engine
-                .jobcd(state.path())
-                .args(["local", "runs"])
-                .output()
-                .unwrap(),
-        );
+        let runs = local(engine, state.path(), "runs");
         assert!(
             runs.contains("polite=0") && runs.contains("stubborn=137"),
             "SIGTERM ended one; SIGKILL the other after 2 s: {runs}"
@@ -792,13 +762,7 @@ volumes:
         let out = apply(engine, state.path(), &manifest, &[]);
         succeeded(engine, state.path(), &out);
         assert_eq!(log(state.path(), "flaky"), "first\nsecond\n");
-        let runs = text(
-            &engine
-                .jobcd(state.path())
-                .args(["local", "runs"])
-                .output()
-                .unwrap(),
-        );
+        let runs = local(engine, state.path(), "runs");
         assert!(
             runs.contains("Succeeded restarts 1 exits [flaky=0]"),
             "{runs}"
