@@ -548,7 +548,34 @@ fn the_pod_is_hardened_probed_and_rolled_on_config_changes() {
             "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=k,affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
             "extraEnv[0].name=RUST_LOG,extraEnv[0].value=debug",
             "logFormat=text",
+            "envFrom[0].secretRef.name=proxy-settings",
+            "extraArgs[0]=-v",
+            "extraVolumes[0].name=private-ca,extraVolumes[0].configMap.name=private-ca",
+            "extraVolumeMounts[0].name=private-ca,extraVolumeMounts[0].mountPath=/etc/ssl/private-ca,extraVolumeMounts[0].readOnly=true",
         ],
+    );
+    let container = &pass.one("Deployment", RELEASE)["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["args"],
+        json!(["serve", "--config", "/etc/jobcd/jobcd.yaml", "-v"])
+    );
+    assert_eq!(
+        container["envFrom"],
+        json!([{"secretRef": {"name": "proxy-settings"}}])
+    );
+    assert!(
+        container["volumeMounts"].as_array().unwrap().contains(
+            &json!({"name": "private-ca", "mountPath": "/etc/ssl/private-ca", "readOnly": true})
+        ),
+        "{container}"
+    );
+    let volumes = &pass.one("Deployment", RELEASE)["spec"]["template"]["spec"]["volumes"];
+    assert!(
+        volumes
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "private-ca", "configMap": {"name": "private-ca"}})),
+        "{volumes}"
     );
     let pod = &pass.one("Deployment", RELEASE)["spec"]["template"];
     assert_eq!(pod["metadata"]["annotations"]["a"], "b");
