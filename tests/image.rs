@@ -396,15 +396,35 @@ fn the_layout_is_a_valid_oci_image_and_the_archive_holds_it() {
     }
 }
 
+/// The chart's deployment template.
+fn chart_template() -> String {
+    fs::read_to_string(repo_root().join("charts/jobcd/templates/deployment.yaml")).unwrap()
+}
+
 /// The part of a line of the chart's deployment template after `key: `.
 fn chart_value(key: &str) -> String {
-    let path = repo_root().join("charts/jobcd/templates/deployment.yaml");
-    let template = fs::read_to_string(&path).unwrap();
-    template
+    chart_template()
         .lines()
         .find_map(|line| line.trim().strip_prefix(&format!("{key}: ")))
-        .unwrap_or_else(|| panic!("no {key} in {}", path.display()))
+        .unwrap_or_else(|| panic!("no {key} in the chart's deployment template"))
         .to_string()
+}
+
+/// The container's own `args` in the chart's deployment template: the
+/// `- ` items after `args:` (the values' extraArgs follow as template code).
+fn chart_args() -> Value {
+    let template = chart_template();
+    let items: Vec<String> = template
+        .lines()
+        .skip_while(|line| line.trim() != "args:")
+        .skip(1)
+        .map_while(|line| line.trim().strip_prefix("- ").map(str::to_string))
+        .collect();
+    assert!(
+        !items.is_empty(),
+        "no args: list in the chart's deployment template"
+    );
+    json!(items)
 }
 
 #[test]
@@ -414,7 +434,7 @@ fn the_config_runs_jobcd_serve_as_the_chart_expects() {
 
     assert_eq!(config["Entrypoint"], json!(["/usr/local/bin/jobcd"]));
     // The chart passes the same arguments; without them the image does the same.
-    let chart_args: Value = serde_json::from_str(&chart_value("args")).unwrap();
+    let chart_args = chart_args();
     assert_eq!(config["Cmd"], chart_args);
     assert_eq!(
         config["Cmd"],
