@@ -280,7 +280,7 @@ impl Engine {
     }
 
     /// Runs the client with `args`; its stdout, or its stderr as the error.
-    pub async fn output(&self, args: &[&str]) -> std::io::Result<String> {
+    pub async fn output<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> std::io::Result<String> {
         let out = self
             .command()
             .args(args)
@@ -291,10 +291,16 @@ impl Engine {
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
+            // The subcommand (`volume create`, `pod rm`) names what failed.
+            let words: Vec<_> = args
+                .iter()
+                .take(2)
+                .map(|a| a.as_ref().to_string_lossy())
+                .collect();
             Err(std::io::Error::other(format!(
                 "{} {}: {}",
                 self.kind,
-                args.first().copied().unwrap_or_default(),
+                words.join(" "),
                 String::from_utf8_lossy(&out.stderr).trim()
             )))
         }

@@ -40,39 +40,16 @@ pub struct Waiting {
 }
 
 impl OnEngine {
-    async fn client(&self, args: Vec<std::ffi::OsString>) -> std::io::Result<()> {
-        let out = self
-            .engine
-            .command()
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .output()
-            .await?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(std::io::Error::other(format!(
-                "{} {}: {}",
-                self.engine.kind,
-                args.iter()
-                    .take(2)
-                    .map(|a| a.to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )))
-        }
-    }
-
     /// Makes the pod's tmpfs volumes and, for containers that run
     /// together, its shared namespaces.
     pub async fn create(&self) -> std::io::Result<()> {
         for args in self.engine.memory_volumes(&self.pod) {
-            self.client(args).await?;
+            self.engine.output(&args).await?;
         }
         if self.pod.shared {
-            self.client(self.engine.pod_create(&self.pod)).await?;
+            self.engine
+                .output(&self.engine.pod_create(&self.pod))
+                .await?;
         }
         Ok(())
     }
@@ -89,18 +66,11 @@ impl OnEngine {
             let _ = self.engine.remove(&names).await;
         }
         if self.pod.shared {
-            let _ = self.client(self.engine.pod_remove(&self.pod)).await;
+            let _ = self.engine.output(&self.engine.pod_remove(&self.pod)).await;
         }
         for v in &self.pod.volumes {
             if let crate::target::local::volumes::Source::Memory { name, .. } = &v.source {
-                let _ = self
-                    .client(vec![
-                        "volume".into(),
-                        "rm".into(),
-                        "--force".into(),
-                        name.into(),
-                    ])
-                    .await;
+                let _ = self.engine.output(&["volume", "rm", "--force", name]).await;
             }
         }
     }

@@ -63,17 +63,29 @@ pub fn check(job: &Job, runtime: ContainerRuntime, allowed: &Allowed) -> Result<
             });
         }
     }
-    let (files, scratch) = (std::path::Path::new("/"), std::path::Path::new("/"));
+    check_volumes(spec, &facts, None, &allowed.host_paths)
+}
+
+/// Checks that `spec`'s volumes can be made (with `inputs`' ConfigMaps and
+/// Secrets, when they were looked up), making nothing.
+fn check_volumes(
+    spec: &PodSpec,
+    facts: &downward::Pod,
+    inputs: Option<&Inputs>,
+    host_paths: &[std::path::PathBuf],
+) -> Result<(), Unsupported> {
+    // Nothing is written: the directories are only placeholders.
+    let root = std::path::Path::new("/");
     volumes::prepare(
         spec,
         volumes::Context {
-            facts: &facts,
+            facts,
             containers: &spec.containers,
-            files_dir: files,
-            scratch_dir: scratch,
-            config_maps: None,
-            secrets: None,
-            host_paths: &allowed.host_paths,
+            files_dir: root,
+            scratch_dir: root,
+            config_maps: inputs.map(|i| &i.files),
+            secrets: inputs.map(|i| &i.secrets),
+            host_paths,
         },
     )
     .map(drop)
@@ -113,21 +125,8 @@ pub async fn check_config(rt: &Runtime, namespace: &str, job: &Job) -> Result<()
     if runtime == ContainerRuntime::Process {
         return Ok(());
     }
-    let root = std::path::Path::new("/");
-    volumes::prepare(
-        spec,
-        volumes::Context {
-            facts: &facts,
-            containers: &spec.containers,
-            files_dir: root,
-            scratch_dir: root,
-            config_maps: Some(&inputs.files),
-            secrets: Some(&inputs.secrets),
-            host_paths: &rt.allowed.host_paths,
-        },
-    )
-    .map(drop)
-    .map_err(|e| refused(namespace, job_name(job), volume_problem(e)))
+    check_volumes(spec, &facts, Some(&inputs), &rt.allowed.host_paths)
+        .map_err(|e| refused(namespace, job_name(job), e))
 }
 
 /// Every container of `spec`, init containers first, with its field path.
