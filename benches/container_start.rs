@@ -11,19 +11,14 @@
 #[path = "../tests/support/engines.rs"]
 #[allow(dead_code)]
 mod engines;
+#[path = "support/job_runs.rs"]
+mod job_runs;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
-use jobcd::target::local::clock::SystemClock;
 use jobcd::target::local::engine::{self, Engine};
 use jobcd::target::local::isolation::Isolation;
-use jobcd::target::local::job_runner::{self, Runtime};
-use jobcd::target::local::store::{JobRecord, Store};
-use jobcd::target::local::supervisor;
-use k8s_openapi::api::batch::v1::Job;
 
 fn main() {
     let runs: usize = std::env::var("RUNS")
@@ -92,38 +87,11 @@ fn through_the_executor(test_engine: &engines::Engine, runs: usize) -> Duration 
         .collect();
     env.extend(test_engine.env.iter().cloned());
     let engine = Engine::probe_in(kind, dir.path(), env).expect("the engine answers");
-    let runtime = Runtime {
-        store: Arc::new(Mutex::new(Store::open(dir.path()).unwrap())),
-        pods_dir: dir.path().join("pods"),
-        scratch_dir: dir.path().join("scratch"),
-        isolation: Isolation::Unavailable("the engine isolates".into()),
-        clock: Arc::new(SystemClock),
-        log_cap: 1 << 20,
-        backoff_base: Duration::from_secs(10),
-        crash_backoff: Duration::from_secs(10),
-        supervisor: supervisor::Command::binary(Path::new(env!("CARGO_BIN_EXE_jobcd"))),
-        node: jobcd::target::local::downward::Node::here(dir.path()),
-        secrets: jobcd::target::local::secrets::Store::new(dir.path()),
-        engine: Some(engine),
-        allowed: Default::default(),
-    };
-    let job: Job = serde_json::from_value(serde_json::json!({
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "bench"},
-        "spec": {"completions": runs, "parallelism": 1, "template": {"spec": {
-            "restartPolicy": "Never",
-            "containers": [{"name": "main", "image": engines::ECHO_IMAGE, "command": ["/bin/true"]}]}}}
-    }))
-    .unwrap();
-    let record = JobRecord::new("bench", "default", "bench", "h", "{}", Timestamp::now());
-    runtime.store.lock().unwrap().insert_job(&record).unwrap();
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let t = Instant::now();
-    let status = tokio
-        .block_on(job_runner::run(&runtime, record, &job, None))
-        .unwrap();
-    assert_eq!(status.succeeded as usize, runs);
-    t.elapsed()
+    job_runs::time(
+        Isolation::Unavailable("the engine isolates".into()),
+        Some(engine),
+        engines::ECHO_IMAGE,
+        "/bin/true",
+        runs,
+    )
 }

@@ -5,18 +5,13 @@
 //!
 //! `cargo bench --bench local`.
 
-use std::path::Path;
+#[path = "support/job_runs.rs"]
+mod job_runs;
+
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
-use jobcd::target::local::clock::SystemClock;
 use jobcd::target::local::isolation::Isolation;
-use jobcd::target::local::job_runner::{self, Runtime};
-use jobcd::target::local::store::{JobRecord, Store};
-use jobcd::target::local::supervisor;
-use k8s_openapi::api::batch::v1::Job;
 
 const RUNS: usize = 1_000;
 
@@ -55,39 +50,5 @@ fn main() {
 
 /// 1,000 runs of `true`, one at a time, through a Job.
 fn through_the_executor(isolation: Isolation) -> Duration {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime {
-        store: Arc::new(Mutex::new(Store::open(dir.path()).unwrap())),
-        pods_dir: dir.path().join("pods"),
-        scratch_dir: dir.path().join("scratch"),
-        isolation,
-        clock: Arc::new(SystemClock),
-        log_cap: 1 << 20,
-        backoff_base: Duration::from_secs(10),
-        crash_backoff: Duration::from_secs(10),
-        supervisor: supervisor::Command::binary(Path::new(env!("CARGO_BIN_EXE_jobcd"))),
-        node: jobcd::target::local::downward::Node::here(dir.path()),
-        secrets: jobcd::target::local::secrets::Store::new(dir.path()),
-        engine: None,
-        allowed: Default::default(),
-    };
-    let job: Job = serde_json::from_value(serde_json::json!({
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "bench"},
-        "spec": {"completions": RUNS, "parallelism": 1, "template": {"spec": {
-            "restartPolicy": "Never",
-            "containers": [{"name": "main", "image": "none", "command": ["true"]}]}}}
-    }))
-    .unwrap();
-    let record = JobRecord::new("bench", "default", "bench", "h", "{}", Timestamp::now());
-    runtime.store.lock().unwrap().insert_job(&record).unwrap();
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let t = Instant::now();
-    let status = tokio
-        .block_on(job_runner::run(&runtime, record, &job, None))
-        .unwrap();
-    assert_eq!(status.succeeded as usize, RUNS);
-    t.elapsed()
+    job_runs::time(isolation, None, "none", "true", RUNS)
 }
