@@ -40,6 +40,11 @@ pub struct Policy {
     pub stale_periods: u32,
     /// A suspension older than this is reported; None: never.
     pub suspended_max_age: Option<Duration>,
+    /// Slots are judged over this many of the CronJob's periods before
+    /// now (plus its deadline), not since it was created: what happened
+    /// further back was told then, and a `* * * * *` CronJob a year old
+    /// does not cost half a million slots at each look.
+    pub lookback_periods: u32,
 }
 
 impl Default for Policy {
@@ -48,6 +53,7 @@ impl Default for Policy {
             grace: Duration::from_secs(5 * 60),
             stale_periods: 2,
             suspended_max_age: Some(Duration::from_secs(7 * 24 * 3600)),
+            lookback_periods: 3,
         }
     }
 }
@@ -142,7 +148,8 @@ pub struct Stale {
 /// A CronJob's health at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Health {
-    /// The slots from `since` to now, oldest first.
+    /// The slots of the lookback window (from `since` at the earliest) to
+    /// now, oldest first.
     pub slots: Vec<Slot>,
     /// The next slot after now (None: it does not fire within five years).
     pub next: Option<Timestamp>,
@@ -176,17 +183,19 @@ impl Health {
 
 /// Judges `cronjob` from `runs` at `now` with `policy`.
 pub fn judge(cronjob: &CronJob<'_>, runs: &[Run], now: Timestamp, policy: &Policy) -> Health {
-    // Slots after `since` up to now, a slot exactly now included.
+    // Slots after the window's start up to now, a slot exactly now
+    // included.
+    let deadline = cronjob.starting_deadline.unwrap_or(policy.grace);
+    let from = window_start(cronjob, now, deadline, policy);
     let until = now
         .checked_add(jiff::SignedDuration::from_secs(1))
         .unwrap_or(now);
     let fires: Vec<Timestamp> = cronjob
         .schedule
-        .fires_between(cronjob.zone, cronjob.since, until, MAX_SLOTS)
+        .fires_between(cronjob.zone, from, until, MAX_SLOTS)
         .into_iter()
         .filter(|t| *t <= now)
         .collect();
-    let deadline = cronjob.starting_deadline.unwrap_or(policy.grace);
     let slots: Vec<Slot> = fires
         .iter()
         .map(|&at| {
@@ -243,6 +252,27 @@ pub fn judge(cronjob: &CronJob<'_>, runs: &[Run], now: Timestamp, policy: &Polic
         }),
         slots,
     }
+}
+
+/// Where the judged slots start: `lookback_periods` periods and the
+/// deadline before now, or `since` when that is later.
+fn window_start(
+    cronjob: &CronJob<'_>,
+    now: Timestamp,
+    deadline: Duration,
+    policy: &Policy,
+) -> Timestamp {
+    let Some(period) = period(cronjob, now) else {
+        return cronjob.since;
+    };
+    let back = period
+        .saturating_mul(policy.lookback_periods)
+        .saturating_add(deadline);
+    let start = jiff::SignedDuration::try_from(back)
+        .ok()
+        .and_then(|back| now.checked_sub(back).ok())
+        .unwrap_or(Timestamp::MIN);
+    start.max(cronjob.since)
 }
 
 /// Whether the last success (or, never having succeeded, the CronJob's

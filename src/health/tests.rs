@@ -72,7 +72,11 @@ fn a_nightly_backups_slots_runs_misses_and_staleness() {
         &f.cronjob("2026-11-30T12:00:00Z"),
         &runs,
         at("2026-12-04T12:00:00Z"),
-        &Policy::default(),
+        // Four days back: the first run's slot is in the window.
+        &Policy {
+            lookback_periods: 4,
+            ..Policy::default()
+        },
     );
     let states: Vec<(String, SlotState)> = h
         .slots
@@ -310,4 +314,39 @@ fn max_age_values_read_as_a_number_and_a_unit() {
     for bad in ["26", "h", "26 h", "1.5h", "0h", "26w", ""] {
         assert!(parse_max_age(bad).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn an_old_cronjob_is_judged_over_its_last_periods_not_since_it_began() {
+    // Every minute for three months: the window is three periods (3 min)
+    // and the 5 min grace before now, so the latest slot is judged and the
+    // first ones, long told, are not.
+    let f = Fixture::new("* * * * *", "UTC");
+    let cronjob = f.cronjob("2026-09-01T00:00:00Z");
+    let now = at("2026-12-06T12:00:30Z");
+    let runs = [run(
+        "2026-12-06T11:58:00Z",
+        "2026-12-06T11:58:01Z",
+        Some("2026-12-06T11:58:10Z"),
+        Outcome::Succeeded,
+    )];
+    let h = judge(&cronjob, &runs, now, &Policy::default());
+    assert_eq!(h.last_scheduled, Some(at("2026-12-06T12:00:00Z")));
+    assert_eq!(h.slots.len(), 8, "{:?}", h.slots);
+    assert_eq!(h.slots[0].at, at("2026-12-06T11:53:00Z"));
+    assert_eq!(
+        h.missed().collect::<Vec<_>>(),
+        [
+            at("2026-12-06T11:53:00Z"),
+            at("2026-12-06T11:54:00Z"),
+            at("2026-12-06T11:55:00Z")
+        ],
+        "slots older than the grace with no Job"
+    );
+    let everything = Policy {
+        lookback_periods: u32::MAX,
+        ..Policy::default()
+    };
+    let h = judge(&cronjob, &runs, now, &everything);
+    assert_eq!(h.slots.len(), MAX_SLOTS, "capped, from `since`");
 }
