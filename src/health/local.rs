@@ -5,74 +5,87 @@
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::CronJob as ApiCronJob;
 
-use super::{CronJob, Health, MAX_AGE_ANNOTATION, Outcome, Policy, Run, judge, parse_max_age};
-use crate::target::local::executor::Run as LocalRun;
+use super::observe::{Facts, Observation, Observe, Observed, Unjudged, UnjudgedWhy};
+use super::{Outcome, Run};
+use crate::manifest::Kind;
+use crate::ownership::BY_HAND;
+use crate::schedule::Zone;
+use crate::target::local::Executor;
+use crate::target::local::JobStatus;
 use crate::target::local::job_controller::ConditionType;
-use crate::target::local::store::{AppliedObject, CronState};
-use crate::target::local::{CronSpec, JobStatus};
+use crate::target::local::job_runner::Error;
+use crate::target::local::store::{AppliedObject, CronState, JobRecord};
 
-/// Why a CronJob's health cannot be judged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Unjudged {
-    /// Its stored manifest is not a CronJob this executor can schedule.
-    #[error("cannot be scheduled: {0}")]
-    Unschedulable(String),
-    /// Its `jobcd.dev/max-age` annotation does not read.
-    #[error("annotation {MAX_AGE_ANNOTATION}: {0}")]
-    MaxAge(String),
-}
-
-/// The health of the applied CronJob `object` at `now`, from its
-/// scheduling state (None: it was never scheduled yet, so followed since
-/// it was applied) and the Job runs of the executor.
-pub fn judge_applied(
+/// The applied CronJob `object` as health reads it, from its scheduling
+/// state (None: it was never scheduled yet, so followed since it was
+/// applied) and the executor's Job records. The executor runs a CronJob
+/// that names no zone in this machine's zone.
+pub fn observed(
     object: &AppliedObject,
     state: Option<&CronState>,
-    runs: &[LocalRun],
-    now: Timestamp,
-    policy: &Policy,
-) -> Result<Health, Unjudged> {
+    jobs: &[JobRecord],
+) -> Result<Observed, UnjudgedWhy> {
     let cron: ApiCronJob = serde_json::from_str(&object.manifest)
-        .map_err(|e| Unjudged::Unschedulable(e.to_string()))?;
-    let spec = CronSpec::from_cronjob(&object.name, &cron).map_err(Unjudged::Unschedulable)?;
-    let max_age = cron
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(MAX_AGE_ANNOTATION))
-        .map(|v| parse_max_age(v))
-        .transpose()
-        .map_err(Unjudged::MaxAge)?;
-    let cronjob = CronJob {
-        schedule: &spec.schedule,
-        zone: &spec.zone,
-        starting_deadline: spec
-            .starting_deadline
-            .and_then(|s| u64::try_from(s).ok())
-            .map(std::time::Duration::from_secs),
-        // The store keeps no time of the change to `suspend: true`; the
-        // manifest that says so was applied then, or later.
-        suspended_since: spec.suspend.then_some(object.applied_at),
-        max_age,
-        since: state.map_or(object.applied_at, |s| s.state.created),
-    };
-    let runs: Vec<Run> = runs
+        .map_err(|e| UnjudgedWhy::Unschedulable(e.to_string()))?;
+    let facts = Facts::of(&cron, &Zone::system())?;
+    let runs = jobs
         .iter()
-        .filter(|r| {
-            r.job.namespace == object.namespace
-                && r.job.owner_cronjob.as_deref() == Some(object.name.as_str())
+        .filter(|j| {
+            j.namespace == object.namespace
+                && j.owner_cronjob.as_deref() == Some(object.name.as_str())
         })
-        .filter_map(|r| {
-            let (outcome, finished) = ended(&r.job.status, r.job.deleted_at);
+        .filter_map(|j| {
+            let (outcome, finished) = ended(&j.status, j.deleted_at);
             Some(Run {
-                scheduled: r.job.scheduled_time?,
-                started: r.job.created_at,
+                scheduled: j.scheduled_time?,
+                started: j.created_at,
                 finished,
                 outcome,
             })
         })
         .collect();
-    Ok(judge(&cronjob, &runs, now, policy))
+    Ok(Observed {
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        source: object.source.clone(),
+        revision: object.revision.clone(),
+        schedule: facts.schedule,
+        zone: facts.zone,
+        starting_deadline: facts.starting_deadline,
+        // The store keeps no time of the change to `suspend: true`; the
+        // manifest that says so was applied then, or later.
+        suspended_since: facts.suspended.then_some(object.applied_at),
+        max_age: facts.max_age,
+        since: state.map_or(object.applied_at, |s| s.state.created),
+        runs,
+    })
+}
+
+impl Observe for Executor {
+    type Error = Error;
+
+    /// The CronJobs applied from a source (not by hand).
+    async fn observe(&self, _now: Timestamp) -> Result<Observation, Error> {
+        let (objects, states, jobs) = self.cronjob_records().await?;
+        let mut seen = Observation::default();
+        for object in objects
+            .iter()
+            .filter(|o| o.kind == Kind::CronJob && o.source != BY_HAND)
+        {
+            let state = states
+                .iter()
+                .find(|s| s.namespace == object.namespace && s.name == object.name);
+            match observed(object, state, &jobs) {
+                Ok(cronjob) => seen.cronjobs.push(cronjob),
+                Err(why) => seen.unjudged.push(Unjudged {
+                    namespace: object.namespace.clone(),
+                    name: object.name.clone(),
+                    why,
+                }),
+            }
+        }
+        Ok(seen)
+    }
 }
 
 /// How a Job ended, and when: complete, failed, or deleted before it
@@ -100,10 +113,10 @@ fn ended(status: &JobStatus, deleted: Option<Timestamp>) -> (Outcome, Option<Tim
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::health::Policy;
     use crate::manifest::Kind;
     use crate::target::local::cron_controller::State;
     use crate::target::local::job_controller::Condition;
-    use crate::target::local::store::JobRecord;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
@@ -123,7 +136,7 @@ mod tests {
         }
     }
 
-    fn job(scheduled: &str, condition: Option<(ConditionType, &str)>) -> LocalRun {
+    fn job(scheduled: &str, condition: Option<(ConditionType, &str)>) -> JobRecord {
         let mut job = JobRecord::new("u", "default", "backup-1", "h", "{}", at(scheduled));
         job.owner_cronjob = Some("backup".into());
         job.scheduled_time = Some(at(scheduled));
@@ -136,10 +149,7 @@ mod tests {
                 at: at(when),
             });
         }
-        LocalRun {
-            job,
-            pods: Vec::new(),
-        }
+        job
     }
 
     #[test]
@@ -170,14 +180,9 @@ mod tests {
                 Some((ConditionType::Failed, "2026-12-04T03:01:00Z")),
             ),
         ];
-        let h = judge_applied(
-            &o,
-            Some(&state),
-            &runs,
-            at("2026-12-04T12:00:00Z"),
-            &Policy::default(),
-        )
-        .unwrap();
+        let h = observed(&o, Some(&state), &runs)
+            .unwrap()
+            .judge(at("2026-12-04T12:00:00Z"), &Policy::default());
         let missed: Vec<Timestamp> = h.missed().collect();
         assert_eq!(missed, [at("2026-12-03T03:00:00Z")], "the slot with no Job");
         assert_eq!(h.last_success, Some(at("2026-12-02T03:05:00Z")));
@@ -190,14 +195,7 @@ mod tests {
 
         let mut bad = o.clone();
         bad.manifest = bad.manifest.replace("30h", "soon");
-        let err = judge_applied(
-            &bad,
-            Some(&state),
-            &runs,
-            at("2026-12-04T12:00:00Z"),
-            &Policy::default(),
-        )
-        .unwrap_err();
+        let err = observed(&bad, Some(&state), &runs).unwrap_err();
         assert!(err.to_string().contains("jobcd.dev/max-age"), "{err}");
     }
 }

@@ -21,8 +21,10 @@ use jiff::Timestamp;
 use crate::schedule::{Schedule, Zone};
 
 pub mod local;
+pub mod observe;
 #[cfg(test)]
 mod tests;
+pub mod track;
 
 pub use crate::ownership::{MAX_AGE as MAX_AGE_ANNOTATION, parse_max_age};
 

@@ -35,6 +35,7 @@ pub(super) fn status(
     }
     let runs = executor.runs(None)?;
     let states = executor.cron_states()?;
+    let jobs: Vec<_> = runs.iter().map(|r| r.job.clone()).collect();
     let now = Timestamp::now();
     for o in &objects {
         let origin = if o.source == BY_HAND {
@@ -87,8 +88,8 @@ pub(super) fn status(
             let state = states
                 .iter()
                 .find(|s| s.namespace == o.namespace && s.name == o.name);
-            let health =
-                health::local::judge_applied(o, state, &runs, now, &health::Policy::default());
+            let health = health::local::observed(o, state, &jobs)
+                .map(|c| c.judge(now, &health::Policy::default()));
             println!("  {}", health_line(health));
         }
     }
@@ -98,7 +99,7 @@ pub(super) fn status(
 /// "; "SCHEDULE" next at … (zone)" for a recorded CronJob. The local
 /// executor evaluates a CronJob without timeZone in this machine's zone.
 /// One line on a CronJob's health: what is wrong, or that nothing is.
-fn health_line(health: Result<health::Health, health::local::Unjudged>) -> String {
+fn health_line(health: Result<health::Health, health::observe::UnjudgedWhy>) -> String {
     let health = match health {
         Ok(health) => health,
         Err(e) => return format!("health: unknown ({e})"),

@@ -506,6 +506,24 @@ impl Executor {
         self.store().cron_states()
     }
 
+    /// What CronJob health reads, in one read off the async runtime: the
+    /// applied objects, every CronJob's scheduling state, and every Job
+    /// record (removed Jobs included: they ran their slots).
+    pub async fn cronjob_records(
+        &self,
+    ) -> Result<
+        (
+            Vec<AppliedObject>,
+            Vec<store::CronState>,
+            Vec<store::JobRecord>,
+        ),
+        Error,
+    > {
+        self.runtime
+            .with_store(|s| Ok((s.objects()?, s.cron_states()?, s.all_jobs()?)))
+            .await
+    }
+
     /// The pod named `name`, as last recorded.
     pub fn pod(&self, name: &str) -> Result<Option<PodRecord>, store::Error> {
         self.store().pod_named(name)
