@@ -72,6 +72,10 @@ pub struct Status {
     /// Where to read more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_url: Option<String>,
+    /// What a notification receiver sends, as JSON; None for a commit
+    /// status. Never part of a commit status itself.
+    #[serde(skip)]
+    pub payload: Option<String>,
 }
 
 impl Status {
@@ -84,6 +88,7 @@ impl Status {
             state,
             description: shorten(description),
             target_url: None,
+            payload: None,
         }
     }
 

@@ -76,6 +76,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sources ADD COLUMN forge TEXT;
 "#,
+    // 6: what a notification receiver sends (JSON), beside the status
+    // that names it; compared like the rest when deduplicating.
+    r#"
+    ALTER TABLE outbox ADD COLUMN payload TEXT;
+    ALTER TABLE delivered ADD COLUMN payload TEXT;
+"#,
 ];
 
 /// Where a source's statuses go.
@@ -136,13 +142,14 @@ impl Outbox {
     /// same state is already delivered or waiting).
     pub fn enqueue(&self, reporter: &str, status: &Status, now: Timestamp) -> Result<bool, Error> {
         let key = params![reporter, status.sha, status.context];
-        let waiting: Option<(String, String, Option<String>)> = self
+        type Last = (String, String, Option<String>, Option<String>);
+        let waiting: Option<Last> = self
             .conn
             .query_row(
-                "SELECT state, description, target_url FROM outbox
+                "SELECT state, description, target_url, payload FROM outbox
                  WHERE reporter = ?1 AND sha = ?2 AND context = ?3 ORDER BY id DESC LIMIT 1",
                 key,
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(self.sqlite("reading the outbox"))?;
@@ -151,10 +158,10 @@ impl Outbox {
             None => self
                 .conn
                 .query_row(
-                    "SELECT state, description, target_url FROM delivered
+                    "SELECT state, description, target_url, payload FROM delivered
                      WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
                     key,
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()
                 .map_err(self.sqlite("reading the outbox"))?,
@@ -163,6 +170,7 @@ impl Outbox {
             status.state.as_str().to_string(),
             status.description.clone(),
             status.target_url.clone(),
+            status.payload.clone(),
         );
         if last.as_ref() == Some(&this) {
             return Ok(false);
@@ -180,8 +188,8 @@ impl Outbox {
         )
         .map_err(self.sqlite("updating the outbox"))?;
         tx.execute(
-            "INSERT INTO outbox (reporter, sha, context, state, description, target_url, created_at, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            "INSERT INTO outbox (reporter, sha, context, state, description, target_url, payload, created_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
             params![
                 reporter,
                 status.sha,
@@ -189,6 +197,7 @@ impl Outbox {
                 status.state.as_str(),
                 status.description,
                 status.target_url,
+                status.payload,
                 now.to_string()
             ],
         )
@@ -278,7 +287,7 @@ impl Outbox {
         args: impl rusqlite::Params,
     ) -> Result<Vec<Pending>, Error> {
         let sql = format!(
-            "SELECT id, reporter, sha, context, state, description, target_url, attempts, last_error
+            "SELECT id, reporter, sha, context, state, description, target_url, attempts, last_error, payload
              FROM outbox WHERE {condition} ORDER BY id"
         );
         let mut statement = self
@@ -297,6 +306,7 @@ impl Outbox {
                         state: State::parse(&state).unwrap_or(State::Error),
                         description: r.get(5)?,
                         target_url: r.get(6)?,
+                        payload: r.get(9)?,
                     },
                     attempts: r.get(7)?,
                     last_error: r.get(8)?,
@@ -313,12 +323,12 @@ impl Outbox {
             .unchecked_transaction()
             .map_err(self.sqlite("starting a transaction"))?;
         tx.execute(
-            "INSERT INTO delivered (reporter, sha, context, state, description, target_url, delivered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO delivered (reporter, sha, context, state, description, target_url, payload, delivered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (reporter, sha, context) DO UPDATE SET
                state = excluded.state, description = excluded.description,
-               target_url = excluded.target_url, delivered_at = excluded.delivered_at,
-               posts = posts + 1",
+               target_url = excluded.target_url, payload = excluded.payload,
+               delivered_at = excluded.delivered_at, posts = posts + 1",
             params![
                 pending.reporter,
                 s.sha,
@@ -326,6 +336,7 @@ impl Outbox {
                 s.state.as_str(),
                 s.description,
                 s.target_url,
+                s.payload,
                 now.to_string()
             ],
         )

@@ -222,3 +222,43 @@ fn a_reporters_limit_per_context_is_never_exceeded() {
         "the rest is dropped, not retried"
     );
 }
+
+#[test]
+fn a_notifications_payload_is_kept_for_delivery_and_counts_when_deduplicating() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let now = at("2026-01-01T00:00:00Z");
+    let context = "jobcd/cronjob/default/backup/missed";
+    let mut firing = Status::new(SHA, context, State::Failure, "missed the run of 03:00");
+    firing.payload = Some(r#"{"endsAt":"2026-01-01T00:20:00Z"}"#.into());
+    assert!(outbox.enqueue("notify/am", &firing, now).unwrap());
+    assert!(
+        !outbox.enqueue("notify/am", &firing, now).unwrap(),
+        "duplicate"
+    );
+    assert_eq!(
+        outbox.waiting().unwrap()[0].status,
+        firing,
+        "payload read back"
+    );
+    struct Keep(Mutex<Vec<Status>>);
+    impl Reporter for Keep {
+        fn name(&self) -> &str {
+            "notify/am"
+        }
+        fn deliver(&self, status: &Status, _at: Timestamp) -> Result<(), Failure> {
+            self.0.lock().unwrap().push(status.clone());
+            Ok(())
+        }
+    }
+    let keep = Keep(Mutex::default());
+    outbox.deliver_due(&[&keep], now).unwrap();
+    assert_eq!(keep.0.lock().unwrap().as_slice(), [firing.clone()]);
+    assert!(
+        !outbox.enqueue("notify/am", &firing, now).unwrap(),
+        "same as delivered"
+    );
+    // The same description with a later end: a re-send, queued.
+    firing.payload = Some(r#"{"endsAt":"2026-01-01T00:25:00Z"}"#.into());
+    assert!(outbox.enqueue("notify/am", &firing, now).unwrap());
+}
