@@ -145,6 +145,9 @@ pub struct Stale {
     pub last_success: Option<Timestamp>,
     /// How old it may be.
     pub allowance: Duration,
+    /// When it became stale: the last success (or, never having
+    /// succeeded, the first slot) plus the allowance.
+    pub since: Timestamp,
 }
 
 /// A CronJob's health at one moment.
@@ -299,9 +302,10 @@ fn stale(
         // first slot it was expected to run.
         None => cronjob.schedule.next_after(cronjob.since, cronjob.zone)?,
     };
-    (non_negative(now, since) > allowance).then_some(Stale {
+    (non_negative(now, since) > allowance).then(|| Stale {
         last_success,
         allowance,
+        since: crate::saturating::after(since, allowance),
     })
 }
 

@@ -123,7 +123,8 @@ fn a_nightly_backups_slots_runs_misses_and_staleness() {
         h.stale,
         Some(Stale {
             last_success: Some(at("2026-12-01T02:10:05Z")),
-            allowance: secs(48 * 3600)
+            allowance: secs(48 * 3600),
+            since: at("2026-12-03T02:10:05Z"),
         })
     );
 }
@@ -258,7 +259,8 @@ fn the_allowance_is_the_annotation_or_periods_of_the_longest_gap() {
         h.stale,
         Some(Stale {
             last_success: Some(at("2026-12-04T09:30:00Z")),
-            allowance: secs(26 * 3600)
+            allowance: secs(26 * 3600),
+            since: at("2026-12-05T11:30:00Z"),
         })
     );
     // Never succeeded: stale once the allowance has passed since its first
@@ -273,7 +275,8 @@ fn the_allowance_is_the_annotation_or_periods_of_the_longest_gap() {
         h.stale,
         Some(Stale {
             last_success: None,
-            allowance: secs(26 * 3600)
+            allowance: secs(26 * 3600),
+            since: at("2026-11-03T11:00:00Z"),
         })
     );
     let h = judge(

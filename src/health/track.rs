@@ -92,13 +92,8 @@ pub enum Trouble {
         /// The slot that came while it ran.
         next: Timestamp,
     },
-    /// No success since `last_success` (or ever), beyond `allowance`.
-    Stale {
-        /// The last success's end.
-        last_success: Option<Timestamp>,
-        /// How old it may be.
-        allowance: Duration,
-    },
+    /// No success for longer than allowed.
+    Stale(super::Stale),
     /// Suspended for `age`.
     Suspended {
         /// How long.
@@ -117,7 +112,7 @@ impl Trouble {
         match self {
             Trouble::Missed { .. } => Kind::Missed,
             Trouble::Overrunning { .. } => Kind::Overrunning,
-            Trouble::Stale { .. } => Kind::Stale,
+            Trouble::Stale(_) => Kind::Stale,
             Trouble::Suspended { .. } => Kind::Suspended,
             Trouble::Failed { .. } => Kind::Failed,
         }
@@ -296,13 +291,7 @@ impl Known {
                     next: o.next,
                 }),
             ),
-            (
-                Kind::Stale,
-                health.stale.map(|s| Trouble::Stale {
-                    last_success: s.last_success,
-                    allowance: s.allowance,
-                }),
-            ),
+            (Kind::Stale, health.stale.map(Trouble::Stale)),
             (
                 Kind::Suspended,
                 health
@@ -374,18 +363,20 @@ fn describe(change: &Change, cronjob: &Observed) -> String {
             when(*scheduled),
             when(*next)
         ),
-        Change::Firing(Trouble::Stale {
+        Change::Firing(Trouble::Stale(super::Stale {
             last_success: Some(at),
             allowance,
-        }) => format!(
+            ..
+        })) => format!(
             "stale: last success {}, longer ago than the {} allowed",
             when(*at),
             human(*allowance)
         ),
-        Change::Firing(Trouble::Stale {
+        Change::Firing(Trouble::Stale(super::Stale {
             last_success: None,
             allowance,
-        }) => format!(
+            ..
+        })) => format!(
             "stale: no run succeeded in the {} allowed",
             human(*allowance)
         ),

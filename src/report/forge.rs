@@ -95,19 +95,7 @@ impl std::fmt::Debug for Forge {
 impl Forge {
     /// The reporter for `project` (`owner/repo`) at the API root `api`.
     pub fn new(kind: Kind, api: &str, project: &str, token: Secret) -> Forge {
-        // The system's trust store (SSL_CERT_FILE too), not only the
-        // public roots ureq bundles: a self-hosted GitLab or Gitea is often
-        // signed by a private CA.
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .timeout_global(Some(TIMEOUT))
-            .http_status_as_error(false)
-            .user_agent(concat!("jobcd/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = agent();
         let api = api.trim_end_matches('/').to_string();
         let name = format!("{kind:?}:{api}/{project}").to_lowercase();
         Forge {
@@ -255,6 +243,23 @@ impl Reporter for Forge {
             retry_after,
         })
     }
+}
+
+/// The HTTP client of every reporter: the system's trust store
+/// (SSL_CERT_FILE too), not only the public roots ureq bundles — a
+/// self-hosted GitLab, Gitea or Alertmanager is often signed by a private
+/// CA — a 10 s limit per request, and HTTP errors as responses.
+pub fn agent() -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_global(Some(TIMEOUT))
+        .http_status_as_error(false)
+        .user_agent(concat!("jobcd/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
 }
 
 /// How long a rate-limited forge asks to wait: `Retry-After` (seconds), or

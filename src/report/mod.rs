@@ -9,6 +9,7 @@
 
 pub mod forge;
 pub mod notes;
+pub mod notify;
 pub mod outbox;
 pub mod record;
 pub mod runs;

@@ -171,10 +171,11 @@ fn staleness_fires_once_as_it_ages_and_a_removed_cronjob_is_forgotten() {
     let stale = look(&mut tracker, &cronjob, "2026-12-06T10:03:30Z");
     assert_eq!(
         changes(&stale),
-        [Change::Firing(Trouble::Stale {
+        [Change::Firing(Trouble::Stale(crate::health::Stale {
             last_success: None,
-            allowance: Duration::from_secs(120)
-        })]
+            allowance: Duration::from_secs(120),
+            since: at("2026-12-06T10:03:00Z"),
+        }))]
     );
     assert_eq!(
         stale.notices[0].message,
