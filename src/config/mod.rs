@@ -7,11 +7,13 @@
 //! Secrets are never in the file: credentials, tokens and webhook secrets
 //! are named by file (`…File`) or environment variable (`…Env`).
 
+mod health;
 mod read;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+pub use health::{Health, Notification};
 use read::{Map, Problems};
 
 use crate::manifest::Diagnostic;
@@ -44,6 +46,10 @@ pub struct Config {
     pub leader_election: Option<LeaderElection>,
     /// Put managed objects changed on the cluster back as in git.
     pub correct_drift: bool,
+    /// How CronJob health is watched.
+    pub health: Health,
+    /// Who is told of CronJob troubles.
+    pub notifications: Vec<Notification>,
 }
 
 /// Leader election through a `coordination.k8s.io/v1` Lease in the
@@ -240,6 +246,8 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
             "sources",
             "leaderElection",
             "correctDrift",
+            "health",
+            "notifications",
         ],
         p,
     );
@@ -259,6 +267,8 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
         sources: read_sources(top, p),
         leader_election,
         correct_drift: top.boolean("correctDrift", p).unwrap_or(true),
+        health: health::read_health(top, p),
+        notifications: health::read_notifications(top, p),
     }
 }
 

@@ -263,3 +263,73 @@ fn the_local_target_takes_its_runtime_and_what_pods_may_use() {
         "{wrong}"
     );
 }
+
+#[test]
+fn health_rules_and_receivers_read_with_secrets_kept_out_of_the_file() {
+    let text = r#"
+target: {kind: local}
+sources: [{name: a, repo: /srv/a}]
+health:
+  interval: 10s
+  grace: 2m
+  stalePeriods: 3
+  suspendedMaxAge: 0s
+notifications:
+  - name: am
+    kind: alertmanager
+    url: http://alertmanager:9093
+    resend: 30s
+  - name: chat
+    kind: slack
+    urlEnv: SLACK_WEBHOOK_URL
+    events: [missed, stale]
+  - name: hook
+    kind: webhook
+    url: https://hooks.example/jobcd
+    secretFile: /secrets/hook
+    events: [failed, recovered]
+"#;
+    let c = parse(text, "jobcd.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.health.interval, std::time::Duration::from_secs(10));
+    assert_eq!(c.health.policy.grace, std::time::Duration::from_secs(120));
+    assert_eq!(c.health.policy.stale_periods, 3);
+    assert_eq!(c.health.policy.suspended_max_age, None, "0s: never too old");
+    let [am, chat, hook] = c.notifications.as_slice() else {
+        panic!("{:?}", c.notifications)
+    };
+    use crate::health::track::Kind;
+    use crate::report::notify::Format;
+    assert_eq!((am.format, am.resend.as_secs()), (Format::Alertmanager, 30));
+    assert_eq!(am.events.len(), Kind::ALL.len(), "every kind by default");
+    assert!(am.recovered);
+    assert_eq!(
+        chat.url_secret,
+        Some(SecretRef::Env("SLACK_WEBHOOK_URL".into()))
+    );
+    assert_eq!(
+        chat.events.iter().copied().collect::<Vec<_>>(),
+        [Kind::Missed, Kind::Stale]
+    );
+    assert!(!chat.recovered);
+    assert_eq!(hook.secret, Some(SecretRef::File("/secrets/hook".into())));
+    assert!(hook.recovered);
+
+    let found = problems(
+        "target: {kind: local}\nsources: [{name: a, repo: /srv/a}]\nnotifications:\n  - name: chat\n    kind: slack\n    url: https://hooks.slack.com/services/T/B/X\n  - name: chat\n    kind: pager\n    url: ftp://x\n    events: [late]\n  - name: w\n    kind: webhook\n    url: http://x\n    resend: 1m\n",
+    );
+    let want = [
+        "jobcd.yaml:6: notifications[0].url: a Slack webhook URL is a secret",
+        "jobcd.yaml:7: notifications[1].name: receiver \"chat\" is defined twice",
+        "jobcd.yaml:8: notifications[1].kind: \"pager\" is not a kind of receiver",
+        "jobcd.yaml:9: notifications[1].url: \"ftp://x\" is not an http:// or https:// URL",
+        "jobcd.yaml:10: notifications[1].events: \"late\" is not a kind of CronJob trouble",
+        "jobcd.yaml:14: notifications[2].resend: only Alertmanager alerts are sent again",
+    ];
+    for want in want {
+        let want = format!("error: {want}");
+        assert!(
+            found.iter().any(|f| f.starts_with(&want)),
+            "{want}\nin {found:#?}"
+        );
+    }
+}
