@@ -1,7 +1,10 @@
 //! The service's metrics, in Prometheus' text format (`GET /metrics`):
 //! how long reconciles take and how they end per source, objects applied
 //! by operation, Job runs by outcome, each source's last successful sync,
-//! Kubernetes API requests by verb, and the status outbox's backlog.
+//! Kubernetes API requests by verb, the status outbox's backlog, and
+//! each managed CronJob's health ([`cronjobs`]).
+
+pub mod cronjobs;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -49,6 +52,7 @@ pub struct Metrics {
     runs: Family<OutcomeLabel, Counter>,
     last_success: Family<SourceLabel, Gauge<f64, AtomicU64>>,
     backlog: Gauge,
+    cronjobs: cronjobs::CronJobs,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -104,7 +108,9 @@ impl Metrics {
         if let Some(api) = api {
             registry.register_collector(Box::new(ApiRequests(api)));
         }
+        let cronjobs = cronjobs::CronJobs::register(&mut registry);
         Metrics {
+            cronjobs,
             registry,
             duration,
             results,
@@ -148,6 +154,11 @@ impl Metrics {
                 outcome: outcome.label().into(),
             })
             .inc();
+    }
+
+    /// The CronJob metrics.
+    pub fn cronjobs(&self) -> &cronjobs::CronJobs {
+        &self.cronjobs
     }
 
     /// Statuses waiting in the outbox.

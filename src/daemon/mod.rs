@@ -1,8 +1,9 @@
 //! The service: `jobcd serve`'s composition root ([`service`]), the loop
 //! that reconciles each source on its trigger, the webhook receiver,
-//! metrics, health and leader election. Business logic that commands also
+//! metrics, readiness, CronJob health and leader election. Business logic that commands also
 //! need lives in the library parts (`reconcile`, `report`), not here.
 
+pub mod health;
 pub mod http;
 pub mod leader;
 pub mod listener;

@@ -1,5 +1,6 @@
 //! `jobcd serve`'s composition root: from a configuration, the target, the
 //! status reporter, the sources' loops, the CronJob-run reporter, the
+//! CronJob health watch (with its notification receivers), the
 //! HTTP listener and (on a cluster) the leader election — every long-lived
 //! task spawned here, in one [`JoinSet`], and stopped by one
 //! [`CancellationToken`].
@@ -26,6 +27,7 @@ use super::serve::{self, Ended, FLUSH_GRACE, Looped, Readiness, Shared};
 use super::setup;
 use super::trigger::{Handle, Reason, Trigger};
 use crate::config::{self, Config};
+use crate::health::observe::Observe;
 use crate::plan::Policy;
 use crate::report::runs::{self, Reported, Sink};
 use crate::report::statuses::{self, Statuses};
@@ -158,7 +160,7 @@ impl Service {
         shutdown: CancellationToken,
     ) -> Result<Exit, Error>
     where
-        T: Target + Background + Send + Sync + 'static,
+        T: Target + Background + Observe + Send + Sync + 'static,
     {
         let config = &self.config;
         let mut looped = Vec::new();
@@ -212,6 +214,12 @@ impl Service {
                 allow_secrets: s.allow_secrets,
             });
         }
+        let receivers = config
+            .notifications
+            .iter()
+            .map(setup::receiver_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        routes.extend(receivers.iter().map(setup::notify_route));
         let undelivered: statuses::Undelivered =
             Arc::new(|e: &str| warn!("status not delivered yet: {e}"));
         let (statuses, reporter) =
@@ -327,6 +335,25 @@ impl Service {
                         () = runs::follow(target.as_ref(), &statuses, &mut sink) => {}
                         () = work.cancelled() => {}
                     }
+                }
+            });
+            tasks.spawn({
+                let (target, statuses, metrics, work) = (
+                    target.clone(),
+                    statuses.clone(),
+                    metrics.clone(),
+                    work.clone(),
+                );
+                let (interval, policy) = (config.health.interval, config.health.policy);
+                async move {
+                    let watch = super::health::Watch {
+                        interval,
+                        policy,
+                        statuses: &statuses,
+                        metrics: &metrics,
+                        receivers: &receivers,
+                    };
+                    super::health::watch(target.as_ref(), watch, work).await;
                 }
             });
             if let Some(relay) = relay {

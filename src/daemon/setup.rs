@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::config::{self, Config, SecretRef};
 use crate::report::notes::GitNotes;
+use crate::report::notify::{Receiver, Sender};
 use crate::report::outbox::SourceReport;
 use crate::report::statuses::Route;
 use crate::report::{Reporter, forge};
@@ -28,6 +29,15 @@ pub enum Error {
     MissingEnv {
         /// The variable.
         var: String,
+    },
+    /// A notification receiver's URL or key cannot be read.
+    #[error("notification receiver {name}")]
+    Receiver {
+        /// The receiver.
+        name: String,
+        /// Why.
+        #[source]
+        source: SecretError,
     },
     /// The forge reporter cannot be set up.
     #[error("source {name}: reporting to the forge")]
@@ -137,4 +147,39 @@ pub fn route_of(config: &Config, s: &config::Source, source: &Source) -> Result<
         reporters,
         remember,
     })
+}
+
+/// A configured notification receiver, its URL and key read.
+pub fn receiver_of(n: &config::Notification) -> Result<Receiver, Error> {
+    let secret = |r: &SecretRef| {
+        read_secret(r).map_err(|source| Error::Receiver {
+            name: n.name.clone(),
+            source,
+        })
+    };
+    let url = match (&n.url, &n.url_secret) {
+        (Some(url), _) => url.clone(),
+        (None, Some(r)) => secret(r)?.expose().trim().to_string(),
+        // The configuration requires one of them.
+        (None, None) => String::new(),
+    };
+    Ok(Receiver {
+        name: n.name.clone(),
+        format: n.format,
+        url,
+        secret: n.secret.as_ref().map(secret).transpose()?,
+        events: n.events.clone(),
+        recovered: n.recovered,
+        resend: n.resend,
+    })
+}
+
+/// Where a receiver's messages go: a route of its own, named so that no
+/// source can take it (source names hold no `/`).
+pub fn notify_route(receiver: &Receiver) -> Route {
+    Route {
+        source: receiver.reporter_name(),
+        reporters: vec![Box::new(Sender::new(receiver.clone()))],
+        remember: None,
+    }
 }

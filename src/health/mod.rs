@@ -20,6 +20,7 @@ use jiff::Timestamp;
 
 use crate::schedule::{Schedule, Zone};
 
+pub mod kube;
 pub mod local;
 pub mod observe;
 #[cfg(test)]

@@ -191,6 +191,8 @@ struct Known {
     missed: BTreeSet<Timestamp>,
     /// Slots whose run was already seen.
     ran: BTreeSet<Timestamp>,
+    /// The notice of each trouble firing now.
+    told: BTreeMap<Kind, Notice>,
 }
 
 /// Remembers each CronJob's troubles between looks.
@@ -216,7 +218,7 @@ impl Tracker {
             let known = self.known.entry(key.clone()).or_default();
             let (changes, started) = known.update(health);
             for change in changes {
-                look.notices.push(Notice {
+                let notice = Notice {
                     namespace: cronjob.namespace.clone(),
                     name: cronjob.name.clone(),
                     source: cronjob.source.clone(),
@@ -225,7 +227,12 @@ impl Tracker {
                     message: describe(&change, cronjob),
                     change,
                     at: now,
-                });
+                };
+                match change {
+                    Change::Firing(_) => known.told.insert(change.kind(), notice.clone()),
+                    Change::Resolved(kind) => known.told.remove(&kind),
+                };
+                look.notices.push(notice);
             }
             look.started
                 .extend(started.into_iter().map(|delay| Started {
@@ -239,6 +246,19 @@ impl Tracker {
         let present: BTreeSet<_> = present.into_iter().collect();
         self.known.retain(|key, _| present.contains(key));
         look
+    }
+
+    /// The troubles of the CronJob `namespace/name` firing now.
+    pub fn firing(&self, namespace: &str, name: &str) -> Vec<Kind> {
+        self.known
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|k| k.told.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The notice that told each trouble firing now, of every CronJob.
+    pub fn firing_notices(&self) -> impl Iterator<Item = &Notice> {
+        self.known.values().flat_map(|k| k.told.values())
     }
 }
 

@@ -73,6 +73,12 @@ fn a_missed_slot_is_told_once_and_clears_when_a_later_slot_runs() {
         changes(&look(&mut tracker, &cronjob, "2026-12-06T10:01:50Z")).is_empty(),
         "told once"
     );
+    assert_eq!(tracker.firing("default", "tick"), [Kind::Missed]);
+    assert_eq!(
+        tracker.firing_notices().collect::<Vec<_>>(),
+        [notice],
+        "what is firing, as it was told"
+    );
     // jobcd was away: 10:02 and 10:03 missed, both told in one notice.
     let two = look(&mut tracker, &cronjob, "2026-12-06T10:03:30Z");
     assert_eq!(
@@ -92,6 +98,8 @@ fn a_missed_slot_is_told_once_and_clears_when_a_later_slot_runs() {
         .push(run("2026-12-06T10:04:00Z", "2026-12-06T10:04:02Z", None));
     let ran = look(&mut tracker, &cronjob, "2026-12-06T10:04:20Z");
     assert_eq!(changes(&ran), [Change::Resolved(Kind::Missed)]);
+    assert!(tracker.firing("default", "tick").is_empty());
+    assert_eq!(tracker.firing_notices().count(), 0);
     assert_eq!(ran.started.len(), 1);
     assert_eq!(ran.started[0].delay, Duration::from_secs(2));
     assert!(

@@ -22,8 +22,9 @@ use crate::target::{Cause, JobRef, Outcome, RunEvent, RunResult};
 /// Finds the ledger of a source.
 pub type Ledgers = Arc<dyn Fn(&str) -> Arc<ClusterLedger> + Send + Sync>;
 
-/// A CronJob's health, from the Jobs it created: when a run last
-/// succeeded, when one last failed, and the latest run's outcome.
+/// A CronJob's record of runs, from the Jobs it created: when a run last
+/// succeeded, when one last failed, the latest outcome, and each Job seen
+/// (deleted ones too, up to [`RUNS_KEPT`]) for its health.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CronJobHealth {
     /// Namespace.
@@ -34,29 +35,91 @@ pub struct CronJobHealth {
     pub last_success: Option<Timestamp>,
     /// When its last failed run finished.
     pub last_failure: Option<Timestamp>,
-    /// The run that finished last.
-    pub latest: Outcome,
+    /// The run that finished last, if one did.
+    pub latest: Option<Outcome>,
+    /// Its Jobs by uid.
+    pub runs: HashMap<String, CronJobRun>,
 }
+
+/// One Job a CronJob created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CronJobRun {
+    /// The slot it was made for
+    /// (`batch.kubernetes.io/cronjob-scheduled-timestamp`).
+    pub scheduled: Option<Timestamp>,
+    /// When it was created.
+    pub created: Timestamp,
+    /// How and when it ended, if it has (deleted unfinished: `Deleted`).
+    pub ended: Option<(RunResult, Timestamp)>,
+}
+
+/// Jobs kept per CronJob: the newest, more than its history limits keep.
+pub const RUNS_KEPT: usize = 50;
+
+/// The annotation the CronJob controller sets on each Job it makes.
+const SCHEDULED_TIMESTAMP: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
 /// Health by (namespace, CronJob), shared with the target.
 pub type Health = Arc<Mutex<HashMap<(String, String), CronJobHealth>>>;
 
-/// Notes a finished Job of a CronJob.
-fn note_health(health: &Health, job: &DynamicObject, outcome: &Outcome) {
-    let Some(cronjob) = outcome.cronjob.clone() else {
+/// Notes a Job of a CronJob as it is now: running, ended with `ended`, or
+/// (`deleted_at`) deleted before it ended.
+fn note_run(
+    health: &Health,
+    job: &DynamicObject,
+    ended: Option<&Outcome>,
+    deleted_at: Option<Timestamp>,
+) {
+    let Some(cronjob) = owner_cronjob(job) else {
         return;
     };
-    let finished = finished_at(job);
+    let namespace = job.metadata.namespace.clone().unwrap_or_default();
     let mut all = health.lock().unwrap_or_else(|p| p.into_inner());
     let entry = all
-        .entry((outcome.namespace.clone(), cronjob.clone()))
+        .entry((namespace.clone(), cronjob.clone()))
         .or_insert_with(|| CronJobHealth {
-            namespace: outcome.namespace.clone(),
+            namespace,
             cronjob,
             last_success: None,
             last_failure: None,
-            latest: outcome.clone(),
+            latest: None,
+            runs: HashMap::new(),
         });
+    let created = job
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(Timestamp::UNIX_EPOCH, |t| t.0);
+    let finished = ended.and_then(|_| finished_at(job)).or(deleted_at);
+    let run = CronJobRun {
+        scheduled: job
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SCHEDULED_TIMESTAMP))
+            .and_then(|t| t.parse().ok()),
+        created,
+        ended: match (ended, finished) {
+            (Some(o), Some(at)) => Some((o.result, at)),
+            (None, Some(at)) => Some((RunResult::Deleted, at)),
+            _ => None,
+        },
+    };
+    let uid = job.metadata.uid.clone().unwrap_or_default();
+    entry.runs.insert(uid, run);
+    if entry.runs.len() > RUNS_KEPT {
+        let oldest = entry
+            .runs
+            .iter()
+            .min_by_key(|(_, r)| r.created)
+            .map(|(uid, _)| uid.clone());
+        if let Some(uid) = oldest {
+            entry.runs.remove(&uid);
+        }
+    }
+    let Some(outcome) = ended else {
+        return;
+    };
     let slot = if outcome.result.succeeded() {
         &mut entry.last_success
     } else {
@@ -67,7 +130,7 @@ fn note_health(health: &Health, job: &DynamicObject, outcome: &Outcome) {
     }
     let latest = entry.last_success.max(entry.last_failure);
     if finished.is_some() && finished >= latest {
-        entry.latest = outcome.clone();
+        entry.latest = Some(outcome.clone());
     }
 }
 
@@ -128,6 +191,7 @@ pub fn spawn(
                     let uid = job.metadata.uid.clone().unwrap_or_default();
                     seen.listed(&uid);
                     let Some((result, reason)) = terminal(&job) else {
+                        note_run(&health, &job, None, None);
                         if seen.started(&uid) && !history {
                             let cause = match owner_cronjob(&job) {
                                 Some(_) => Cause::CronJob,
@@ -140,13 +204,16 @@ pub fn spawn(
                     };
                     record(&ledgers, &job, result).await;
                     let ended = outcome(&job, result, reason);
-                    note_health(&health, &job, &ended);
+                    note_run(&health, &job, Some(&ended), None);
                     if seen.ended(&uid) && !history {
                         let _ = events.send(RunEvent::Ended(ended));
                     }
                 }
                 Event::Delete(job) => {
                     let uid = job.metadata.uid.clone().unwrap_or_default();
+                    if terminal(&job).is_none() {
+                        note_run(&health, &job, None, Some(Timestamp::now()));
+                    }
                     if terminal(&job).is_none() && seen.ended(&uid) {
                         let ended = outcome(&job, RunResult::Deleted, None);
                         let _ = events.send(RunEvent::Ended(ended));

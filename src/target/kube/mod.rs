@@ -32,7 +32,7 @@ use tokio::sync::broadcast;
 
 pub use client::{ApiCounts, Connection};
 pub use error::Error;
-pub use follow::CronJobHealth;
+pub use follow::{CronJobHealth, CronJobRun};
 
 use crate::manifest::{Kind, ObjectRef};
 use crate::ownership;
@@ -201,9 +201,9 @@ impl KubeTarget {
         Ok(target)
     }
 
-    /// The health of every CronJob that has finished runs, from the Jobs it
-    /// created (last success, last failure, the latest outcome); waits for
-    /// the watches' first lists.
+    /// The runs of every CronJob that made Jobs, from the Jobs it created
+    /// (last success, last failure, the latest outcome, each Job); waits
+    /// for the watches' first lists.
     pub async fn cronjob_health(&self) -> Result<Vec<CronJobHealth>, Error> {
         for followed in &self.followed {
             let mut followed = followed.clone();
@@ -220,6 +220,17 @@ impl KubeTarget {
             .collect();
         all.sort_by(|a, b| (&a.namespace, &a.cronjob).cmp(&(&b.namespace, &b.cronjob)));
         Ok(all)
+    }
+
+    /// The CronJobs jobcd manages, as [`Target::live`] has them; waits
+    /// for the watches' first lists.
+    pub async fn live_cronjobs(&self) -> Result<Vec<Live>, Error> {
+        self.ready().await?;
+        Ok(self
+            .cronjobs
+            .iter()
+            .flat_map(cache::LiveCache::live)
+            .collect())
     }
 
     /// Requests sent so far, by verb.
@@ -511,7 +522,7 @@ impl Target for KubeTarget {
             .cronjob_health()
             .await?
             .into_iter()
-            .map(|h| h.latest)
+            .filter_map(|h| h.latest)
             .collect())
     }
 
