@@ -422,7 +422,8 @@ pub fn human(d: Duration) -> String {
         _ if s >= 172_800 => format!("{}d{}h", s / 86_400, s % 86_400 / 3600),
         _ if s >= 3600 && s.is_multiple_of(3600) => format!("{}h", s / 3600),
         _ if s >= 3600 => format!("{}h{}m", s / 3600, s % 3600 / 60),
-        _ if s >= 60 => format!("{}m", s / 60),
+        _ if s >= 60 && s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ if s >= 60 => format!("{}m{}s", s / 60, s % 60),
         _ => format!("{s}s"),
     }
 }

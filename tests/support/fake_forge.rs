@@ -19,6 +19,8 @@ pub struct Request {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// The body as it came, byte for byte (what a signature covers).
+    pub raw: Vec<u8>,
 }
 
 impl Request {
@@ -141,6 +143,7 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
         path,
         headers,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        raw: body,
     })
 }
 

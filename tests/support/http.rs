@@ -70,3 +70,12 @@ pub fn promtool(text: &str) -> (Option<i32>, String) {
         ),
     )
 }
+
+/// The status of `GET url`, or None when nothing answers (yet).
+pub fn try_get(url: &str) -> Option<u16> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    agent.get(url).call().ok().map(|r| r.status().as_u16())
+}

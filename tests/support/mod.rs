@@ -2,6 +2,7 @@
 //! of them.
 #![allow(dead_code)]
 
+pub mod alertmanager;
 pub mod crash_scene;
 pub mod cron_gen;
 pub mod engines;

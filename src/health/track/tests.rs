@@ -219,6 +219,7 @@ fn kinds_read_back_and_durations_read_for_people() {
     let cases = [
         (45, "45s"),
         (120, "2m"),
+        (65, "1m5s"),
         (26 * 3600, "26h"),
         (5400, "1h30m"),
         (7 * 86_400, "7d"),
