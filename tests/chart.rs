@@ -112,7 +112,12 @@ fn every_rendering_is_valid_kubernetes_in_strict_mode() {
         );
         last = rendered.text;
     }
-    // The check has teeth: a misspelt field fails it.
+    // The check has teeth: a misspelt field fails it, in a Kubernetes
+    // kind and in a Prometheus Operator kind (vendored schemas).
+    let monitor = last.replacen("honorLabels: true", "honourLabels: true", 1);
+    let out = chart_tools::kubeconform(&monitor);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("honourLabels"), "{}", text(&out));
     let broken = last.replacen("readOnlyRootFilesystem", "readOnlyRootFileSystem", 1);
     let out = chart_tools::kubeconform(&broken);
     assert!(!out.status.success(), "{}", text(&out));
@@ -254,6 +259,11 @@ fn secret_files(config: &config::Config) -> BTreeMap<String, String> {
             file(&Some(forge.token.clone())).as_deref(),
         );
     }
+    for n in &config.notifications {
+        let at = |key: &str| format!("notifications[{}].{key}", n.name);
+        add(at("urlFile"), file(&n.url_secret).as_deref());
+        add(at("secretFile"), file(&n.secret).as_deref());
+    }
     files
 }
 
@@ -355,6 +365,14 @@ fn the_rendered_config_is_what_jobcd_reads_and_what_the_rbac_grants() {
     assert_eq!(
         at("reporters.forge.tokenFile"),
         pair("jobcd-forge", "token")
+    );
+    assert_eq!(
+        at("notifications[chat].urlFile"),
+        pair("jobcd-slack", "url")
+    );
+    assert_eq!(
+        at("notifications[hook].secretFile"),
+        pair("jobcd-hook", "hmac")
     );
     assert_eq!(
         wanted.values().collect::<BTreeSet<_>>(),

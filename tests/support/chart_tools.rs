@@ -145,12 +145,18 @@ impl Rendered {
 }
 
 /// `kubeconform -strict -summary` of `manifests` against the offline
-/// schemas of the test cluster's Kubernetes version.
+/// schemas of the test cluster's Kubernetes version, and for the
+/// Prometheus Operator's kinds (ServiceMonitor, PrometheusRule) the schemas
+/// vendored in tests/schemas (scripts/vendor-crd-schemas).
 pub fn kubeconform(manifests: &str) -> Output {
     let tools = tools();
+    let vendored = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/schemas/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json");
     let mut child = Command::new(&tools.kubeconform)
         .args(["-strict", "-summary", "-schema-location"])
         .arg(&tools.schema_location)
+        .arg("-schema-location")
+        .arg(vendored)
         .arg("-")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

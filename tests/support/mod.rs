@@ -17,4 +17,5 @@ pub mod rng;
 pub mod robfig;
 pub mod scripts;
 pub mod served;
+pub mod values_table;
 pub mod yaml_json;

@@ -105,12 +105,40 @@ projected volume), so the two always agree.
 {{- end -}}
 
 {{/*
-Every Secret file the pod mounts: the sources' and the forge token.
+The Secret files of one notification receiver, as for a source: its URL
+(urlSecretRef -> urlFile) and its key (secretRef -> secretFile).
+*/}}
+{{- define "jobcd.receiverSecretFiles" -}}
+{{- $receiver := . -}}
+{{- $files := list -}}
+{{- $kinds := list
+  (dict "ref" "urlSecretRef" "field" "urlFile" "key" "url" "file" "url")
+  (dict "ref" "secretRef" "field" "secretFile" "key" "secret" "file" "secret")
+-}}
+{{- range $kinds -}}
+{{- $ref := get $receiver .ref -}}
+{{- if $ref -}}
+{{- $files = append $files (dict
+    "field" .field
+    "secret" $ref.name
+    "key" ($ref.key | default .key)
+    "path" (printf "notifications/%s/%s" $receiver.name .file)) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $files -}}
+{{- end -}}
+
+{{/*
+Every Secret file the pod mounts: the sources', the notification
+receivers' and the forge token.
 */}}
 {{- define "jobcd.secretFiles" -}}
 {{- $files := list -}}
 {{- range .Values.sources -}}
 {{- $files = concat $files (include "jobcd.sourceSecretFiles" . | fromJsonArray) -}}
+{{- end -}}
+{{- range .Values.notifications -}}
+{{- $files = concat $files (include "jobcd.receiverSecretFiles" . | fromJsonArray) -}}
 {{- end -}}
 {{- $forge := .Values.reporters.forge -}}
 {{- if $forge.enabled -}}
@@ -146,6 +174,17 @@ reads are listed in jobcd's README (`jobcd serve`).
 {{- if $forge.project }}{{ $_ := set $f "project" $forge.project }}{{ end -}}
 {{- $_ := set $reporters "forge" $f -}}
 {{- end -}}
+{{- $receivers := list -}}
+{{- range .Values.notifications -}}
+{{- $r := dict "name" .name "kind" .kind -}}
+{{- if .url }}{{ $_ := set $r "url" .url }}{{ end -}}
+{{- if .events }}{{ $_ := set $r "events" .events }}{{ end -}}
+{{- if .resend }}{{ $_ := set $r "resend" .resend }}{{ end -}}
+{{- range include "jobcd.receiverSecretFiles" . | fromJsonArray -}}
+{{- $_ := set $r .field (printf "%s/%s" $dir .path) -}}
+{{- end -}}
+{{- $receivers = append $receivers $r -}}
+{{- end -}}
 {{- $config := dict
   "apiVersion" "jobcd.dev/v1alpha1"
   "kind" "Config"
@@ -166,11 +205,19 @@ reads are listed in jobcd's README (`jobcd serve`).
     "enabled" .Values.leaderElection.enabled
     "leaseName" (include "jobcd.leaseName" .)
     "leaseDuration" .Values.leaderElection.leaseDuration)
+  "health" (dict
+    "interval" .Values.health.interval
+    "grace" .Values.health.grace
+    "stalePeriods" (int .Values.health.stalePeriods)
+    "suspendedMaxAge" .Values.health.suspendedMaxAge)
   "sources" $sources
 -}}
-{{- $order := list "apiVersion" "kind" "listen" "stateDir" "target" "prune" "concurrency" "correctDrift" "reporters" "leaderElection" "sources" -}}
+{{- if $receivers }}{{ $_ := set $config "notifications" $receivers }}{{ end -}}
+{{- $order := list "apiVersion" "kind" "listen" "stateDir" "target" "prune" "concurrency" "correctDrift" "reporters" "leaderElection" "health" "notifications" "sources" -}}
 {{- range $order }}
+{{- if hasKey $config . }}
 {{ toYaml (dict . (get $config .)) }}
+{{- end }}
 {{- end -}}
 {{- range $key, $value := .Values.extraConfig -}}
 {{- if hasKey $config $key -}}
@@ -193,6 +240,19 @@ Checks of value combinations the schema cannot express.
 {{- fail (printf "sources: %q is named twice; each source needs its own name (it names the source's ledger and Secret files)" .name) -}}
 {{- end -}}
 {{- $names = append $names .name -}}
+{{- end -}}
+{{- $receivers := list -}}
+{{- range .Values.notifications -}}
+{{- if has .name $receivers -}}
+{{- fail (printf "notifications: %q is named twice; each receiver needs its own name" .name) -}}
+{{- end -}}
+{{- $receivers = append $receivers .name -}}
+{{- if and (eq .kind "slack") (not .urlSecretRef) -}}
+{{- fail (printf "notifications[%s]: a Slack webhook URL is a secret: give urlSecretRef, not url" .name) -}}
+{{- end -}}
+{{- if and (not .url) (not .urlSecretRef) -}}
+{{- fail (printf "notifications[%s]: give url or urlSecretRef" .name) -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) -}}
 {{- fail "persistence.enabled: all replicas of the Deployment would share one claim (and one state directory); set replicaCount to 1" -}}
