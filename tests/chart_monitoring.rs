@@ -8,6 +8,8 @@
 //! Secrets mounted where it reads them; and the README's values table is
 //! the one values.yaml's comments make.
 
+// Shared with tests/chart.rs, which uses all of it.
+#[allow(dead_code)]
 #[path = "support/chart_tools.rs"]
 mod chart_tools;
 #[path = "support/chart_yaml.rs"]
