@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use jobcd::health::observe::{Observe, Observed};
 use jobcd::health::{Health, Outcome, Policy};
-use jobcd::target::kube::{Connection, KubeTarget, Settings};
+use jobcd::target::kube::KubeTarget;
 use support::jobs_repo::JobsRepo;
 use support::kube_cluster::Cluster;
 
@@ -74,16 +74,7 @@ fn the_clusters_cronjob_runs_are_judged_slot_by_slot() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let target = KubeTarget::connect(Settings {
-            connection: Connection {
-                kubeconfig: Some(cluster.kubeconfig.clone()),
-                context: None,
-            },
-            namespaces: vec!["health".into()],
-            ..Settings::default()
-        })
-        .await
-        .unwrap();
+        let target = cluster.target("health").await;
 
         // The controller's first Job, held: running, matched to its slot.
         let (held, first) = look_until(&target, "a first run", |_, h| h.active == 1).await;

@@ -223,18 +223,8 @@ fn a_repository_lives_its_whole_life_on_a_real_cluster() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        use jobcd::target::kube::{Connection, KubeTarget, Settings};
         use jobcd::target::{Cause, RunEvent, RunResult, Target};
-        let target = KubeTarget::connect(Settings {
-            connection: Connection {
-                kubeconfig: Some(cluster.kubeconfig.clone()),
-                context: None,
-            },
-            namespaces: vec!["life".into()],
-            ..Settings::default()
-        })
-        .await
-        .unwrap();
+        let target = cluster.target("life").await;
         let mut events = target.events();
         let live = target.live().await.unwrap();
         assert!(live.iter().any(|l| l.id.name == "nightly"));

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::metrics::Metrics;
 use super::metrics::cronjobs::Row;
@@ -161,27 +161,23 @@ fn sent_key(r: &Receiver, n: &Notice) -> (String, String, String, Kind) {
 
 /// A notice in the log: troubles as warnings, recoveries as information.
 fn log(n: &Notice) {
+    macro_rules! told {
+        ($level:ident) => {
+            tracing::$level!(
+                source = %n.source,
+                namespace = %n.namespace,
+                cronjob = %n.name,
+                event = n.change.kind().as_str(),
+                "CronJob {}/{}: {}",
+                n.namespace,
+                n.name,
+                n.message
+            )
+        };
+    }
     match n.change {
-        Change::Firing(_) => warn!(
-            source = %n.source,
-            namespace = %n.namespace,
-            cronjob = %n.name,
-            event = n.change.kind().as_str(),
-            "CronJob {}/{}: {}",
-            n.namespace,
-            n.name,
-            n.message
-        ),
-        Change::Resolved(_) => info!(
-            source = %n.source,
-            namespace = %n.namespace,
-            cronjob = %n.name,
-            event = n.change.kind().as_str(),
-            "CronJob {}/{}: {}",
-            n.namespace,
-            n.name,
-            n.message
-        ),
+        Change::Firing(_) => told!(warn),
+        Change::Resolved(_) => told!(info),
     }
 }
 

@@ -135,6 +135,21 @@ impl Cluster {
         assert!(out.status.success(), "{what}: {out:?}");
     }
 
+    /// jobcd's kube target on this cluster, managing `namespace`.
+    pub async fn target(&self, namespace: &str) -> jobcd::target::kube::KubeTarget {
+        use jobcd::target::kube::{Connection, KubeTarget, Settings};
+        KubeTarget::connect(Settings {
+            connection: Connection {
+                kubeconfig: Some(self.kubeconfig.clone()),
+                context: None,
+            },
+            namespaces: vec![namespace.into()],
+            ..Settings::default()
+        })
+        .await
+        .unwrap()
+    }
+
     pub fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + PATIENCE;
         while !done() {
