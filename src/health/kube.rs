@@ -25,7 +25,11 @@ impl Observe for KubeTarget {
         let runs = self.cronjob_health().await?;
         let mut seen = Observation::default();
         for live in &cronjobs {
-            let Some(source) = live.source.as_deref().filter(|s| *s != BY_HAND) else {
+            // Managed from a commit: its troubles have one to be told on.
+            let (Some(source), Some(_)) = (
+                live.source.as_deref().filter(|s| *s != BY_HAND),
+                live.revision.as_deref(),
+            ) else {
                 continue;
             };
             let made = runs
