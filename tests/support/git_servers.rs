@@ -328,8 +328,14 @@ pub struct GitDaemon {
 impl GitDaemon {
     /// Serves `repo` (and anything else in its base directory).
     pub fn start(repo: &Repo) -> GitDaemon {
+        GitDaemon::serve(&repo.base())
+    }
+
+    /// Serves every repository under `base`, logging each connection to
+    /// [`GitDaemon::log`].
+    pub fn serve(base: &Path) -> GitDaemon {
         let dir = tempfile::tempdir().unwrap();
-        let base = repo.base();
+        let base = base.to_path_buf();
         let (server, port) = start_on_free_port("git daemon", &dir.path().join("log"), |port| {
             // git-daemon itself, not `git daemon`: killing the `git` wrapper
             // would leave the daemon running.
@@ -342,6 +348,7 @@ impl GitDaemon {
                 "--enable=receive-pack",
                 "--reuseaddr",
                 "--informative-errors",
+                "--verbose",
                 base.to_str().unwrap(),
             ]);
             cmd
@@ -356,6 +363,11 @@ impl GitDaemon {
     /// The git:// URL of the repository.
     pub fn url(&self) -> String {
         format!("git://127.0.0.1:{}/{REPO_NAME}", self.port)
+    }
+
+    /// What it logged so far (with --verbose: a line per request served).
+    pub fn log(&self) -> String {
+        self.server.log_text()
     }
 }
 
