@@ -137,6 +137,8 @@ pub struct Report {
     pub peak_mib: f64,
     /// Its resident memory once idle after converging, MiB.
     pub idle_mib: f64,
+    /// Of which anonymous (the heap), MiB.
+    pub idle_anon_mib: f64,
     /// Fetches the git daemon served until then.
     pub fetches: usize,
     /// Kubernetes API requests until then, by verb.
@@ -155,6 +157,12 @@ pub struct Report {
 
 /// `/proc/<pid>/status` fields VmRSS and VmHWM, MiB.
 fn memory(pid: u32) -> (f64, f64) {
+    let [rss, peak, _, _] = memory_parts(pid);
+    (rss, peak)
+}
+
+/// VmRSS, VmHWM, RssAnon and RssFile of `pid`, MiB.
+fn memory_parts(pid: u32) -> [f64; 4] {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -165,7 +173,7 @@ fn memory(pid: u32) -> (f64, f64) {
             .unwrap_or_default()
             / 1024.0
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    ["VmRSS:", "VmHWM:", "RssAnon:", "RssFile:"].map(field)
 }
 
 /// CPU seconds of `pid` and its waited-for children (utime, stime,
@@ -235,7 +243,8 @@ pub fn measure(fleet: &Fleet, root: &Path, target: &str, concurrency: usize) -> 
     let text = metrics();
     report.api = api(&text);
     std::thread::sleep(Duration::from_secs(5));
-    report.idle_mib = memory(pid).0;
+    let [rss, _, anon, _] = memory_parts(pid);
+    (report.idle_mib, report.idle_anon_mib) = (rss, anon);
 
     // Steady state: every source pushed-to with nothing new.
     let (before_api, before_runs) = (api(&text), reconciles(&text));
@@ -294,12 +303,13 @@ impl std::fmt::Display for Report {
         };
         write!(
             f,
-            "converged in {:.1} s ({:.1} CPU s), peak RSS {:.0} MiB, idle {:.0} MiB, {} fetches, API: {}; \
+            "converged in {:.1} s ({:.1} CPU s), peak RSS {:.0} MiB, idle {:.0} MiB ({:.0} anonymous), {} fetches, API: {}; \
              steady round {:.1} s ({:.1} CPU s), {} fetches, API: {}; peak over all {:.0} MiB",
             self.converged.as_secs_f64(),
             self.converge_cpu,
             self.peak_mib,
             self.idle_mib,
+            self.idle_anon_mib,
             self.fetches,
             verbs(&self.api),
             self.steady.as_secs_f64(),

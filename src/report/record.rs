@@ -1,65 +1,8 @@
 //! What a sync reports: the statuses of a revision and of the Job runs it
 //! caused, queued in the outbox and delivered to every reporter.
 
-use jiff::Timestamp;
-
-use super::outbox::{Delivery, Outbox};
-use super::{Reporter, SYNC_CONTEXT, State, Status, cronjob_context, job_context};
-use crate::db::Error;
+use super::{SYNC_CONTEXT, State, Status, cronjob_context, job_context};
 use crate::target::{Outcome, RunResult};
-
-/// The outbox with the reporters it delivers to.
-pub struct Recorder {
-    outbox: Outbox,
-    reporters: Vec<Box<dyn Reporter>>,
-}
-
-impl std::fmt::Debug for Recorder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.reporters.iter().map(|r| r.name()).collect();
-        f.debug_struct("Recorder")
-            .field("reporters", &names)
-            .finish()
-    }
-}
-
-impl Recorder {
-    /// Statuses go through `outbox` to `reporters`.
-    pub fn new(outbox: Outbox, reporters: Vec<Box<dyn Reporter>>) -> Recorder {
-        Recorder { outbox, reporters }
-    }
-
-    /// Queues `status` for every reporter.
-    pub fn record(&self, status: &Status, now: Timestamp) -> Result<(), Error> {
-        for reporter in &self.reporters {
-            self.outbox.enqueue(reporter.name(), status, now)?;
-        }
-        Ok(())
-    }
-
-    /// Whether every reporter already has (or is about to get) a success
-    /// for `context` on `sha`: re-syncing an applied commit need not say so
-    /// again.
-    pub fn succeeded(&self, sha: &str, context: &str) -> Result<bool, Error> {
-        for reporter in &self.reporters {
-            if self.outbox.latest(reporter.name(), sha, context)? != Some(State::Success) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// How many statuses wait to be delivered.
-    pub fn backlog(&self) -> Result<i64, Error> {
-        self.outbox.backlog()
-    }
-
-    /// Delivers what is due.
-    pub fn deliver(&self, now: Timestamp) -> Result<Delivery, Error> {
-        let reporters: Vec<&dyn Reporter> = self.reporters.iter().map(AsRef::as_ref).collect();
-        self.outbox.deliver_due(&reporters, now)
-    }
-}
 
 /// `jobcd/sync` while the revision is being applied.
 pub fn syncing(sha: &str, objects: usize) -> Status {
