@@ -70,7 +70,9 @@ pub async fn prepare<T: Target>(
     let set = validation.desired_set().ok_or(Unprepared::Invalid)?;
     let desired = desired(&set, source, sha);
     target.admit(&desired).await.map_err(Unprepared::Refused)?;
-    let (live, ledger) = observe(target, source)
+    let wanted: Vec<crate::manifest::ObjectRef> =
+        desired.iter().map(|d| d.object.id.clone()).collect();
+    let (live, ledger) = observe(target, source, &wanted)
         .await
         .map_err(Unprepared::Unreadable)?;
     Ok(Prepared {
@@ -80,8 +82,16 @@ pub async fn prepare<T: Target>(
     })
 }
 
-/// What the plan needs from the target: its live objects and the
-/// source's run-once ledger.
-pub async fn observe<T: Target>(target: &T, source: &str) -> Result<(Vec<Live>, Ledger), T::Error> {
-    Ok((target.live().await?, target.ledger(source).await?))
+/// What the plan needs from the target: the live objects that concern
+/// `source`'s revision (its own, and those holding a name in `wanted`)
+/// and the source's run-once ledger.
+pub async fn observe<T: Target>(
+    target: &T,
+    source: &str,
+    wanted: &[crate::manifest::ObjectRef],
+) -> Result<(Vec<Live>, Ledger), T::Error> {
+    Ok((
+        target.live_for(source, wanted).await?,
+        target.ledger(source).await?,
+    ))
 }

@@ -40,6 +40,18 @@ pub trait Target {
     /// managed or not (an unmanaged one with a desired name is a conflict).
     fn live(&self) -> impl Future<Output = Result<Vec<Live>, Self::Error>> + Send;
 
+    /// What a plan of `source`'s revision needs of [`Target::live`]: the
+    /// objects `source` manages, and any object holding a name in
+    /// `wanted` (the revision's objects), managed or not: what the plan
+    /// looks at, no more.
+    /// With a thousand sources, each reconcile reading every object made a
+    /// round of reconciles quadratic: targets answer from their indexes.
+    fn live_for(
+        &self,
+        source: &str,
+        wanted: &[ObjectRef],
+    ) -> impl Future<Output = Result<Vec<Live>, Self::Error>> + Send;
+
     /// One object of [`Target::live`], if it is live. A target that keeps
     /// its objects by name answers without building them all.
     fn live_object(

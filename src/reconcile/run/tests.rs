@@ -64,6 +64,10 @@ impl Target for Misbehaving {
         Ok(Vec::new())
     }
 
+    async fn live_for(&self, _: &str, _: &[ObjectRef]) -> Result<Vec<Live>, Self::Error> {
+        Ok(Vec::new())
+    }
+
     async fn ledger(&self, _: &str) -> Result<Ledger, Self::Error> {
         Ok(Ledger::default())
     }

@@ -97,6 +97,26 @@ impl LiveCache {
             .collect()
     }
 
+    /// The objects `source` manages, and those named in `names`, however
+    /// managed — cloning only those.
+    pub(super) fn concerning(&self, source: &str, names: &[&str]) -> Vec<Live> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut found: Vec<Live> = state
+            .objects
+            .values()
+            .filter(|l| l.source.as_deref() == Some(source))
+            .cloned()
+            .collect();
+        for name in names {
+            if let Some(l) = state.objects.get(*name)
+                && l.source.as_deref() != Some(source)
+            {
+                found.push(l.clone());
+            }
+        }
+        found
+    }
+
     /// The object named `name`.
     pub(super) fn get(&self, name: &str) -> Option<Live> {
         self.state

@@ -379,6 +379,46 @@ impl Target for KubeTarget {
         Ok(live)
     }
 
+    async fn live_for(&self, source: &str, wanted: &[ObjectRef]) -> Result<Vec<Live>, Error> {
+        self.ready().await?;
+        let mut live = Vec::new();
+        for (at, namespace) in self.namespaces.iter().enumerate() {
+            let names = |kind: Kind| -> Vec<&str> {
+                wanted
+                    .iter()
+                    .filter(|id| id.kind == kind && id.namespace == *namespace)
+                    .map(|id| id.name.as_str())
+                    .collect()
+            };
+            live.extend(self.cronjobs[at].concerning(source, &names(Kind::CronJob)));
+            live.extend(self.config_maps[at].concerning(source, &names(Kind::ConfigMap)));
+            // Jobs are kept whole by the reflector: pick by label and name
+            // before reading them as live objects.
+            let jobs = names(Kind::Job);
+            live.extend(
+                self.jobs[at]
+                    .state()
+                    .iter()
+                    .filter(|o| {
+                        let labelled = o
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get(ownership::SOURCE))
+                            .is_some_and(|s| s == source);
+                        labelled
+                            || o.metadata
+                                .name
+                                .as_deref()
+                                .is_some_and(|n| jobs.contains(&n))
+                    })
+                    .filter_map(|o| live_of(Kind::Job, o)),
+            );
+        }
+        live.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(live)
+    }
+
     async fn live_object(&self, id: &ObjectRef) -> Result<Option<Live>, Error> {
         self.ready().await?;
         let Some(at) = self.namespaces.iter().position(|n| *n == id.namespace) else {

@@ -5,38 +5,57 @@ use tokio::sync::broadcast;
 
 use super::super::job_controller::ConditionType;
 use super::super::job_runner::{Ended, Error, Stop};
+use super::super::store::AppliedObject;
 use super::{Applied as Started, Executor};
 use crate::manifest::{Kind, ObjectRef};
 use crate::target::{
     Applied, JobRef, Ledger, Live, Operation, Outcome, RunEvent, RunResult, Target,
 };
 
+/// Applied objects as live ones, by id. Each is managed by the source
+/// recorded with it; objects applied by hand by the by-hand source, which
+/// syncs never touch.
+fn lives(objects: Vec<AppliedObject>) -> Vec<Live> {
+    let mut live: Vec<Live> = objects
+        .into_iter()
+        .map(|o| Live {
+            id: ObjectRef {
+                kind: o.kind,
+                namespace: o.namespace,
+                name: o.name,
+            },
+            source: Some(o.source),
+            revision: Some(o.revision),
+            path: Some(o.path),
+            spec_hash: Some(o.spec_hash),
+            manifest: o.manifest,
+            applied_at: Some(o.applied_at),
+            observed: None,
+        })
+        .collect();
+    live.sort_by(|a, b| a.id.cmp(&b.id));
+    live
+}
+
 impl Target for Executor {
     type Error = Error;
 
     async fn live(&self) -> Result<Vec<Live>, Error> {
         let objects = self.runtime.with_store(|s| s.objects()).await?;
-        // Each object is managed by the source recorded with it; objects
-        // applied by hand by the by-hand source, which syncs never touch.
-        let mut live: Vec<Live> = objects
-            .into_iter()
-            .map(|o| Live {
-                id: ObjectRef {
-                    kind: o.kind,
-                    namespace: o.namespace,
-                    name: o.name,
-                },
-                source: Some(o.source),
-                revision: Some(o.revision),
-                path: Some(o.path),
-                spec_hash: Some(o.spec_hash),
-                manifest: o.manifest,
-                applied_at: Some(o.applied_at),
-                observed: None,
-            })
+        Ok(lives(objects))
+    }
+
+    async fn live_for(&self, source: &str, wanted: &[ObjectRef]) -> Result<Vec<Live>, Error> {
+        let source = source.to_string();
+        let wanted: Vec<_> = wanted
+            .iter()
+            .map(|id| (id.kind, id.namespace.clone(), id.name.clone()))
             .collect();
-        live.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(live)
+        let objects = self
+            .runtime
+            .with_store(move |s| s.objects_for(&source, &wanted))
+            .await?;
+        Ok(lives(objects))
     }
 
     async fn ledger(&self, source: &str) -> Result<Ledger, Error> {

@@ -345,6 +345,31 @@ impl Store {
             .map_err(|e| self.sqlite("reading an applied object", e))
     }
 
+    /// The applied objects of `source` (by the `objects_source` index),
+    /// and those named in `wanted`, whatever their source.
+    pub fn objects_for(
+        &self,
+        source: &str,
+        wanted: &[(Kind, String, String)],
+    ) -> Result<Vec<AppliedObject>, Error> {
+        let mut found: Vec<AppliedObject> = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, namespace, name, source, revision, path, spec_hash, manifest, applied_at
+                 FROM objects WHERE source = ?1",
+            )
+            .and_then(|mut st| st.query_map(params![source], object_row)?.collect())
+            .map_err(|e| self.sqlite("listing applied objects", e))?;
+        for (kind, namespace, name) in wanted {
+            if let Some(o) = self.object(*kind, namespace, name)?
+                && o.source != source
+            {
+                found.push(o);
+            }
+        }
+        Ok(found)
+    }
+
     /// Every applied object, by kind, namespace and name.
     pub fn objects(&self) -> Result<Vec<AppliedObject>, Error> {
         self.conn

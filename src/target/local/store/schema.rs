@@ -91,4 +91,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE pods ADD COLUMN messages TEXT NOT NULL DEFAULT '[]';
     "#,
+    // 5: a source's objects, found without reading every source's (a
+    // reconcile plans against its own objects only).
+    r#"
+    CREATE INDEX objects_source ON objects (source);
+"#,
 ];

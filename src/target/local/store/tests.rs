@@ -270,3 +270,48 @@ fn processes_opening_a_new_store_together_migrate_it_once() {
         }
     }
 }
+
+#[test]
+fn a_sources_objects_and_the_names_it_wants_are_found_without_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let object = |kind, name: &str, source: &str| AppliedObject {
+        kind,
+        namespace: "default".into(),
+        name: name.into(),
+        source: source.into(),
+        revision: "0".repeat(40),
+        path: format!("{name}.yaml"),
+        spec_hash: "h".into(),
+        manifest: "{}".into(),
+        applied_at: at("2026-12-06T00:00:00Z"),
+    };
+    for o in [
+        object(Kind::CronJob, "a-1", "a"),
+        object(Kind::Job, "a-2", "a"),
+        object(Kind::CronJob, "b-1", "b"),
+        object(Kind::CronJob, "b-2", "b"),
+        object(Kind::CronJob, "hand", crate::ownership::BY_HAND),
+    ] {
+        store.put_object(&o).unwrap();
+    }
+    let wanted = [
+        (Kind::CronJob, "default".to_string(), "b-1".to_string()),
+        (Kind::CronJob, "default".to_string(), "hand".to_string()),
+        (Kind::CronJob, "default".to_string(), "a-1".to_string()),
+        (Kind::CronJob, "default".to_string(), "nowhere".to_string()),
+    ];
+    let mut names: Vec<String> = store
+        .objects_for("a", &wanted)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["a-1", "a-2", "b-1", "hand"],
+        "a's own, once, and the names it wants"
+    );
+    assert_eq!(store.objects_for("c", &[]).unwrap(), []);
+}
