@@ -225,7 +225,8 @@ pub fn measure(fleet: &Fleet, root: &Path, target: &str, concurrency: usize) -> 
     let started = Instant::now();
     let served = Served::start(root, &config, &[("FLEET_SECRET", SECRET)]);
     let pid = served.child.id();
-    served.wait_ready();
+    // Thousands of sources take minutes, not the tests' 90 s.
+    served.wait_ready_within(Duration::from_secs(3600));
     let mut report = Report {
         converged: started.elapsed(),
         converge_cpu: cpu_seconds(pid),

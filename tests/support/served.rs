@@ -103,7 +103,12 @@ impl Served {
 
     /// Waits until `GET /readyz` answers 200.
     pub fn wait_ready(&self) {
-        let deadline = Instant::now() + PATIENCE;
+        self.wait_ready_within(PATIENCE);
+    }
+
+    /// Waits until `GET /readyz` answers 200, at most `patience`.
+    pub fn wait_ready_within(&self, patience: Duration) {
+        let deadline = Instant::now() + patience;
         while super::http::request("GET", &format!("{}/readyz", self.base), &[], b"").0 != 200 {
             assert!(Instant::now() < deadline, "never ready:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));

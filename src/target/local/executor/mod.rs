@@ -50,6 +50,9 @@ pub use crate::ownership::BY_HAND;
 pub struct Executor {
     runtime: Runtime,
     active: Arc<Active>,
+    /// Each CronJob's manifest as the scheduler reads it, parsed once per
+    /// apply rather than at every pass.
+    cron_specs: Arc<Mutex<scheduler::Parsed>>,
     /// Held by a runner ([`Executor::start`]); None for a reader.
     lock: Option<Arc<RunnerLock>>,
 }
@@ -154,6 +157,7 @@ impl Executor {
                 allowed: Allowed::default(),
             },
             active: Arc::new(Active::new()),
+            cron_specs: Arc::default(),
             lock: None,
         })
     }

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -16,7 +17,7 @@ use super::super::clock::sleep_until;
 use super::super::cron_controller::{self, Child, Event};
 use super::super::job_controller::ConditionType;
 use super::super::job_runner::{Error, Stop};
-use super::super::store::{CronState, JobRecord};
+use super::super::store::{CronJobHead, CronState, JobRecord};
 use super::{Executor, JobRef, Notice, job_from_template, uid};
 use crate::manifest::Kind;
 use crate::saturating::shifted;
@@ -55,10 +56,11 @@ impl Executor {
     pub async fn tick(&self) -> Result<Option<Timestamp>, Error> {
         self.runner(|| "fire CronJobs".into())?;
         let now = self.runtime.clock.now();
-        let (objects, jobs, states) = self
+        let (heads, jobs, states) = self
             .runtime
-            .with_store(|s| Ok((s.objects()?, s.live_jobs()?, s.cron_states()?)))
+            .with_store(|s| Ok((s.cronjob_heads()?, s.live_jobs()?, s.cron_states()?)))
             .await?;
+        let specs = self.cron_specs(&heads).await?;
         let states: HashMap<(&str, &str), &CronState> = states
             .iter()
             .map(|c| ((c.namespace.as_str(), c.name.as_str()), c))
@@ -69,23 +71,18 @@ impl Executor {
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
         };
-        for object in objects.iter().filter(|o| o.kind == Kind::CronJob) {
+        for (object, parsed) in heads.iter().zip(specs) {
             let (namespace, name) = (&object.namespace, &object.name);
             let cron_event = |event| Notice::Cron {
                 namespace: namespace.clone(),
                 name: name.clone(),
                 event,
             };
-            let spec = serde_json::from_str::<CronJob>(&object.manifest)
-                .map_err(|e| e.to_string())
-                .and_then(|cron| Ok((cron_controller::Spec::from_cronjob(name, &cron)?, cron)));
-            let (spec, cron) = match spec {
-                Ok(spec) => spec,
-                Err(_) => {
-                    self.active.notify(cron_event(Event::InvalidSchedule));
-                    continue;
-                }
+            let Some(parsed) = parsed else {
+                self.active.notify(cron_event(Event::InvalidSchedule));
+                continue;
             };
+            let (spec, cron) = (&parsed.0, &parsed.1);
             let children: Vec<&JobRecord> = jobs
                 .iter()
                 .filter(|j| j.namespace == *namespace && j.owner_cronjob.as_deref() == Some(name))
@@ -101,7 +98,7 @@ impl Executor {
             );
             let before = state.clone();
             let views: Vec<Child> = children.iter().map(|j| child(j)).collect();
-            let actions = cron_controller::sync(&spec, &mut state, &views, now);
+            let actions = cron_controller::sync(spec, &mut state, &views, now);
             for doomed in &actions.delete {
                 if let Some(job) = children.iter().find(|j| j.name == *doomed) {
                     self.remove(job, "SuccessfulDelete").await?;
@@ -129,7 +126,7 @@ impl Executor {
                         .await?;
                 }
                 Some(new) => {
-                    let job = job_from_template(&cron, &new.name, Some(&new.scheduled_annotation));
+                    let job = job_from_template(cron, &new.name, Some(&new.scheduled_annotation));
                     let manifest = serde_json::to_string(&job).expect("a Job always serializes");
                     let record = JobRecord {
                         owner_cronjob: Some(name.clone()),
@@ -160,6 +157,69 @@ impl Executor {
         }
         due(self.expire_finished(&jobs, now).await?);
         Ok(next)
+    }
+
+    /// Each of `heads`' parsed spec (None: it cannot be scheduled), from
+    /// the cache where its spec hash and time of applying are unchanged,
+    /// else read and parsed now; CronJobs no longer applied leave the
+    /// cache.
+    async fn cron_specs(&self, heads: &[CronJobHead]) -> Result<Vec<Option<Arc<Spec>>>, Error> {
+        let stale: Vec<(String, String)> = {
+            let cache = self.cron_specs.lock().expect("no thread panics holding it");
+            heads
+                .iter()
+                .filter(|h| {
+                    cache
+                        .get(&(h.namespace.clone(), h.name.clone()))
+                        .is_none_or(|c| c.spec_hash != h.spec_hash || c.applied_at != h.applied_at)
+                })
+                .map(|h| (h.namespace.clone(), h.name.clone()))
+                .collect()
+        };
+        let fresh = self
+            .runtime
+            .with_store(move |s| {
+                stale
+                    .into_iter()
+                    .filter_map(|(namespace, name)| {
+                        s.object(Kind::CronJob, &namespace, &name).transpose()
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        let mut cache = self.cron_specs.lock().expect("no thread panics holding it");
+        for object in fresh {
+            let parsed = serde_json::from_str::<CronJob>(&object.manifest)
+                .map_err(|e| e.to_string())
+                .and_then(|cron| {
+                    Ok(Arc::new((
+                        cron_controller::Spec::from_cronjob(&object.name, &cron)?,
+                        cron,
+                    )))
+                })
+                .ok();
+            cache.insert(
+                (object.namespace, object.name),
+                Cached {
+                    spec_hash: object.spec_hash,
+                    applied_at: object.applied_at,
+                    parsed,
+                },
+            );
+        }
+        let keep: std::collections::HashSet<(&str, &str)> = heads
+            .iter()
+            .map(|h| (h.namespace.as_str(), h.name.as_str()))
+            .collect();
+        cache.retain(|(ns, name), _| keep.contains(&(ns.as_str(), name.as_str())));
+        Ok(heads
+            .iter()
+            .map(|h| {
+                cache
+                    .get(&(h.namespace.clone(), h.name.clone()))
+                    .and_then(|c| c.parsed.clone())
+            })
+            .collect())
     }
 
     /// The TTL-after-finished controller on its own: removes finished Jobs
@@ -209,6 +269,21 @@ impl Executor {
         });
         Ok(())
     }
+}
+
+/// A CronJob's schedule as the controller reads it, and the object (its
+/// Job template).
+pub(super) type Spec = (cron_controller::Spec, CronJob);
+
+/// The parsed CronJobs, by namespace and name.
+pub(super) type Parsed = HashMap<(String, String), Cached>;
+
+/// One CronJob parsed, and what it was parsed from.
+#[derive(Debug)]
+pub(super) struct Cached {
+    spec_hash: String,
+    applied_at: Timestamp,
+    parsed: Option<Arc<Spec>>,
 }
 
 /// A CronJob's view of one of its Jobs.

@@ -19,7 +19,8 @@ use rusqlite::Connection;
 use crate::db;
 
 pub use records::{
-    AppliedObject, CronState, HostProcess, JobRecord, LedgerEntry, PodRecord, Supervisor,
+    AppliedObject, CronJobHead, CronState, HostProcess, JobRecord, LedgerEntry, PodRecord,
+    Supervisor,
 };
 pub use scheduling::LEDGER_RUNNING;
 

@@ -33,6 +33,19 @@ pub struct AppliedObject {
     pub applied_at: Timestamp,
 }
 
+/// An applied CronJob, without its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronJobHead {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its spec hash.
+    pub spec_hash: String,
+    /// When it was last applied.
+    pub applied_at: Timestamp,
+}
+
 /// A Job instance: from a manifest, or created by a CronJob for a slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
@@ -368,6 +381,28 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// Every applied CronJob's name, spec hash and time of applying,
+    /// without its manifest: what the scheduler reads at each pass.
+    pub fn cronjob_heads(&self) -> Result<Vec<CronJobHead>, Error> {
+        self.conn
+            .prepare_cached(
+                "SELECT namespace, name, spec_hash, applied_at FROM objects
+                 WHERE kind = 'CronJob' ORDER BY namespace, name",
+            )
+            .and_then(|mut st| {
+                st.query_map([], |r| {
+                    Ok(CronJobHead {
+                        namespace: r.get(0)?,
+                        name: r.get(1)?,
+                        spec_hash: r.get(2)?,
+                        applied_at: ts(r, 3)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.sqlite("listing applied CronJobs", e))
     }
 
     /// Every applied object, by kind, namespace and name.
