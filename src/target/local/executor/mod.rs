@@ -50,8 +50,8 @@ pub use crate::ownership::BY_HAND;
 pub struct Executor {
     runtime: Runtime,
     active: Arc<Active>,
-    /// Each CronJob's manifest as the scheduler reads it, parsed once per
-    /// apply rather than at every pass.
+    /// Each CronJob's schedule and policies as the scheduler reads them,
+    /// parsed once per apply rather than at every pass.
     cron_specs: Arc<Mutex<scheduler::Parsed>>,
     /// Held by a runner ([`Executor::start`]); None for a reader.
     lock: Option<Arc<RunnerLock>>,

@@ -82,7 +82,7 @@ impl Executor {
                 self.active.notify(cron_event(Event::InvalidSchedule));
                 continue;
             };
-            let (spec, cron) = (&parsed.0, &parsed.1);
+            let spec = parsed.as_ref();
             let children: Vec<&JobRecord> = jobs
                 .iter()
                 .filter(|j| j.namespace == *namespace && j.owner_cronjob.as_deref() == Some(name))
@@ -126,7 +126,14 @@ impl Executor {
                         .await?;
                 }
                 Some(new) => {
-                    let job = job_from_template(cron, &new.name, Some(&new.scheduled_annotation));
+                    // The template is read when a Job is made, not kept:
+                    // 10,000 typed CronJobs held ~50 MB between passes.
+                    let Some(cron) = self.cronjob(namespace, name).await? else {
+                        // Removed since this pass began (its spec, parsed
+                        // from the same manifest, did read).
+                        continue;
+                    };
+                    let job = job_from_template(&cron, &new.name, Some(&new.scheduled_annotation));
                     let manifest = serde_json::to_string(&job).expect("a Job always serializes");
                     let record = JobRecord {
                         owner_cronjob: Some(name.clone()),
@@ -191,12 +198,8 @@ impl Executor {
         for object in fresh {
             let parsed = serde_json::from_str::<CronJob>(&object.manifest)
                 .map_err(|e| e.to_string())
-                .and_then(|cron| {
-                    Ok(Arc::new((
-                        cron_controller::Spec::from_cronjob(&object.name, &cron)?,
-                        cron,
-                    )))
-                })
+                .and_then(|cron| cron_controller::Spec::from_cronjob(&object.name, &cron))
+                .map(Arc::new)
                 .ok();
             cache.insert(
                 (object.namespace, object.name),
@@ -220,6 +223,17 @@ impl Executor {
                     .and_then(|c| c.parsed.clone())
             })
             .collect())
+    }
+
+    /// The applied CronJob `namespace/name`, read from the store; None
+    /// when it is gone or does not read.
+    async fn cronjob(&self, namespace: &str, name: &str) -> Result<Option<CronJob>, Error> {
+        let (ns, n) = (namespace.to_string(), name.to_string());
+        let object = self
+            .runtime
+            .with_store(move |s| s.object(Kind::CronJob, &ns, &n))
+            .await?;
+        Ok(object.and_then(|o| serde_json::from_str(&o.manifest).ok()))
     }
 
     /// The TTL-after-finished controller on its own: removes finished Jobs
@@ -271,9 +285,8 @@ impl Executor {
     }
 }
 
-/// A CronJob's schedule as the controller reads it, and the object (its
-/// Job template).
-pub(super) type Spec = (cron_controller::Spec, CronJob);
+/// A CronJob's schedule and policies, as the controller reads them.
+pub(super) type Spec = cron_controller::Spec;
 
 /// The parsed CronJobs, by namespace and name.
 pub(super) type Parsed = HashMap<(String, String), Cached>;
