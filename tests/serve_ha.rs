@@ -122,7 +122,7 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
         (code, text.as_str()),
         (202, "relayed to the leader: jobs\n")
     );
-    a.wait_log("a push relayed by a standby");
+    a.wait_log("a push relayed by another replica");
     a.wait_log("reason=Webhook");
     assert!(!b.log().contains("reason=Webhook"), "{}", b.log());
 

@@ -62,10 +62,18 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
                 }
             }
         }),
-        leading: Box::new({
+        standby: Box::new({
             let leading = leading.clone();
-            move || leading.load(Ordering::SeqCst)
+            move || {
+                (!leading.load(Ordering::SeqCst))
+                    .then_some("another replica holds the leader Lease")
+            }
         }),
+        owns: Box::new({
+            let leading = leading.clone();
+            move |_| leading.load(Ordering::SeqCst)
+        }),
+        others: "the leader",
         metrics: Box::new(|| "# TYPE jobcd_up gauge\njobcd_up 1\n# EOF\n".into()),
         relay: None,
     });

@@ -61,10 +61,15 @@ pub struct LeaderElection {
     /// Seconds a leader holds the Lease without renewing it; a replica
     /// takes over at most this long after the leader died.
     pub lease_duration: u64,
+    /// How many shards the sources are split into, each with its own
+    /// Lease `<leaseName>-shard-<i>`; 1: one leader reconciles them all.
+    pub shards: u32,
 }
 
 /// Default Lease name.
 pub const DEFAULT_LEASE_NAME: &str = "jobcd";
+/// The most shards the sources can be split into.
+pub const MAX_SHARDS: u32 = 256;
 /// Default Lease duration, seconds.
 pub const DEFAULT_LEASE_DURATION: u64 = 15;
 
@@ -279,7 +284,7 @@ fn read_leader_election(
 ) -> Option<LeaderElection> {
     let node = top.get("leaderElection")?;
     let m = Map::of(node, "leaderElection", p)?;
-    m.only(&["enabled", "leaseName", "leaseDuration"], p);
+    m.only(&["enabled", "leaseName", "leaseDuration", "shards"], p);
     let enabled = m.boolean("enabled", p).unwrap_or(true);
     let lease_name = m
         .string("leaseName", p)
@@ -296,6 +301,9 @@ fn read_leader_election(
             Some("between 3s and 5m; 15s is usual"),
         );
     }
+    let shards = m
+        .integer("shards", 1..=i64::from(MAX_SHARDS), p)
+        .unwrap_or(1) as u32;
     if enabled && matches!(target, Target::Local(_)) {
         p.add(
             node.line,
@@ -307,6 +315,7 @@ fn read_leader_election(
     enabled.then_some(LeaderElection {
         lease_name,
         lease_duration,
+        shards,
     })
 }
 

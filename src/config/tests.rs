@@ -70,6 +70,7 @@ fn a_full_configuration_reads_into_its_values() {
         Some(LeaderElection {
             lease_name: "jobcd-prod".into(),
             lease_duration: 20,
+            shards: 1,
         })
     );
 }
@@ -108,7 +109,24 @@ fn leader_election_is_for_clusters_and_sane_durations() {
         Some(LeaderElection {
             lease_name: DEFAULT_LEASE_NAME.into(),
             lease_duration: DEFAULT_LEASE_DURATION,
+            shards: 1,
         })
+    );
+    let sharded = parse(
+        "target: {kind: kube}\nleaderElection: {shards: 4}\nsources:\n- {name: a, repo: /x}\n",
+        "jobcd.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sharded.leader_election.map(|l| l.shards), Some(4));
+    let zero = problems(
+        "target: {kind: kube}\nleaderElection:\n  shards: 0\nsources:\n- {name: a, repo: /x}\n",
+    )
+    .join("\n");
+    assert!(
+        zero.contains("jobcd.yaml:3")
+            && zero.contains("leaderElection.shards")
+            && zero.contains("from 1 to 256"),
+        "{zero}"
     );
 }
 

@@ -32,6 +32,9 @@ pub struct Watch<'a> {
     pub metrics: &'a Metrics,
     /// Who is told.
     pub receivers: &'a [Receiver],
+    /// Whether this replica watches the CronJobs of a source (with
+    /// sharded replicas, each watches its own shards').
+    pub owns: &'a (dyn Fn(&str) -> bool + Sync),
 }
 
 /// Looks at `target`'s CronJobs every interval until `until` is cancelled.
@@ -49,7 +52,10 @@ pub async fn watch<T: Observe + Sync>(target: &T, w: Watch<'_>, until: Cancellat
         }
         let now = Timestamp::now();
         match target.observe(now).await {
-            Ok(seen) => state.look(seen, now, &w).await,
+            Ok(mut seen) => {
+                seen.cronjobs.retain(|c| (w.owns)(&c.source));
+                state.look(seen, now, &w).await
+            }
             Err(e) => warn!("CronJob health: reading the CronJobs: {e}"),
         }
     }

@@ -45,13 +45,20 @@ pub struct Service {
     /// Why each source that has not synced once yet is not ready, a
     /// sentence each (none: ready).
     pub not_ready: Box<dyn Fn() -> Vec<String> + Send + Sync>,
-    /// Whether this replica reconciles: false while another replica holds
-    /// the leader Lease.
-    pub leading: Box<dyn Fn() -> bool + Send + Sync>,
+    /// Why this replica reconciles nothing now (another replica holds the
+    /// leader Lease, or every shard); None while it reconciles.
+    pub standby: Box<dyn Fn() -> Option<&'static str> + Send + Sync>,
+    /// Whether this replica reconciles source `name` (with sharding, only
+    /// the sources of the shards it holds).
+    pub owns: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    /// Who reconciles the sources this replica does not, for answers:
+    /// "the leader", "the replica holding its shard".
+    pub others: &'static str,
     /// The metrics, in Prometheus' text format.
     pub metrics: Box<dyn Fn() -> String + Send + Sync>,
-    /// On a standby: hands the sources a verified push concerns to the
-    /// leader (None: the push is refused with 503).
+    /// Hands the sources a verified push concerns that this replica does
+    /// not reconcile to the one that does (None: the push is refused with
+    /// 503).
     pub relay: Option<Relay>,
 }
 
@@ -73,13 +80,10 @@ pub fn router(service: Arc<Service>) -> Router {
 }
 
 async fn readyz(State(s): State<Arc<Service>>) -> (StatusCode, String) {
-    if !(s.leading)() {
+    if let Some(why) = (s.standby)() {
         // Healthy and ready to take over: a standby is not restarted, and
         // a rolling update can go on while the leader runs.
-        return (
-            StatusCode::OK,
-            "standby: another replica holds the leader Lease\n".into(),
-        );
+        return (StatusCode::OK, format!("standby: {why}\n"));
     }
     let not_ready = (s.not_ready)();
     if not_ready.is_empty() {
@@ -158,33 +162,48 @@ async fn hook(
             "no source follows this repository and branch\n".into(),
         );
     }
-    let names: Vec<String> = concerned.iter().map(|s| s.name.clone()).collect();
-    if !(service.leading)() {
+    let (mine, theirs): (Vec<&HookSource>, Vec<&HookSource>) =
+        concerned.into_iter().partition(|s| (service.owns)(&s.name));
+    let names = |sources: &[&HookSource]| -> Vec<String> {
+        sources.iter().map(|s| s.name.clone()).collect()
+    };
+    let (names, relayed) = (names(&mine), names(&theirs));
+    for source in &mine {
+        source.trigger.fire(Reason::Webhook);
+    }
+    let mut answer = String::new();
+    if !names.is_empty() {
+        answer = format!("triggered: {}\n", names.join(", "));
+    }
+    if !relayed.is_empty() {
         let Some(relay) = &service.relay else {
             // The forge shows the failed delivery (and can redeliver it);
             // the leader's poll picks the commit up in any case.
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "this replica is a standby: the leader reconciles; redeliver, or wait for its poll\n"
-                    .into(),
+                format!(
+                    "{answer}this replica is a standby for {}: {} reconciles; redeliver, or wait for its poll\n",
+                    relayed.join(", "),
+                    service.others
+                ),
             );
         };
-        return match relay(names.clone()).await {
-            Ok(()) => (
-                StatusCode::ACCEPTED,
-                format!("relayed to the leader: {}\n", names.join(", ")),
-            ),
-            Err(e) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("this replica is a standby and could not reach the leader: {e}\n"),
-            ),
-        };
+        match relay(relayed.clone()).await {
+            Ok(()) => answer.push_str(&format!(
+                "relayed to {}: {}\n",
+                service.others,
+                relayed.join(", ")
+            )),
+            Err(e) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "{answer}this replica is a standby and could not reach {}: {e}\n",
+                        service.others
+                    ),
+                );
+            }
+        }
     }
-    for source in &concerned {
-        source.trigger.fire(Reason::Webhook);
-    }
-    (
-        StatusCode::ACCEPTED,
-        format!("triggered: {}\n", names.join(", ")),
-    )
+    (StatusCode::ACCEPTED, answer)
 }

@@ -162,6 +162,15 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// The relay through Lease `name` (it exists, or is created by the
+    /// replicas' election).
+    pub fn on(api: Api<Lease>, name: &str) -> Relay {
+        Relay {
+            api,
+            name: name.to_string(),
+        }
+    }
+
     /// On a standby: asks the leader to reconcile `sources`.
     pub async fn send(&self, sources: &[String]) -> Result<(), kube::Error> {
         let now = Timestamp::now().to_string();

@@ -12,5 +12,6 @@ pub mod metrics;
 pub mod serve;
 pub mod service;
 pub mod setup;
+pub mod shards;
 pub mod trigger;
 pub mod webhook;

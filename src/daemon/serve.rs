@@ -17,6 +17,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use super::leader::Leadership;
 use super::metrics::Metrics;
+use super::shards::Shards;
 use super::trigger::{Reason, Trigger};
 use crate::manifest;
 use crate::plan::{Action, Policy};
@@ -107,14 +108,25 @@ pub struct Shared<'a> {
     pub metrics: &'a Metrics,
     /// Where statuses go.
     pub statuses: &'a Statuses,
-    /// The election this replica is in, if several replicas run.
-    pub leader: Option<&'a Leadership>,
+    /// Which sources this replica reconciles.
+    pub scope: Scope<'a>,
+}
+
+/// Which sources a replica reconciles.
+#[derive(Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every one: the only replica, or the leader of an election (which
+    /// it confirms before each reconcile).
+    All(Option<&'a Leadership>),
+    /// Those of the shards it holds.
+    Sharded(&'a Shards),
 }
 
 /// Runs every source's loop until `shutdown` is cancelled; applies in
 /// flight finish first. With a leader, each reconcile first confirms that
 /// this replica still holds the Lease; when it does not, every loop stops
-/// taking work.
+/// taking work. Sharded, a source whose shard this replica does not hold
+/// is skipped, and its shard cannot be given up while it reconciles.
 pub async fn run<T: Target + Sync>(
     target: &T,
     mut sources: Vec<Looped>,
@@ -144,13 +156,23 @@ pub async fn run<T: Target + Sync>(
                 let Ok(_permit) = permit else {
                     return;
                 };
-                if let Some(leader) = shared.leader
-                    && !leader.confirm().await
-                {
-                    error!(lease = %leader.lease, "this replica no longer holds the leader Lease: not reconciling");
-                    let _ = demote.send(true);
-                    return;
-                }
+                let _in_flight = match shared.scope {
+                    Scope::All(Some(leader)) if !leader.confirm().await => {
+                        error!(lease = %leader.lease, "this replica no longer holds the leader Lease: not reconciling");
+                        let _ = demote.send(true);
+                        return;
+                    }
+                    Scope::All(_) => None,
+                    Scope::Sharded(shards) => match shards.begin(&s.name) {
+                        Some(in_flight) => Some(in_flight),
+                        // Another replica's: taking the shard over
+                        // triggers it here.
+                        None => {
+                            s.trigger.done(true);
+                            continue;
+                        }
+                    },
+                };
                 let started = Instant::now();
                 let span = info_span!(
                     "reconcile",

@@ -11,6 +11,7 @@
 //! within [`FLUSH_GRACE`]; on a cluster the Lease is released. A replica
 //! that loses the Lease stops at once.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,12 +24,14 @@ use tracing::{error, info, warn};
 use super::http::{self, HookSource, Relay};
 use super::leader::{self, Leadership};
 use super::metrics::Metrics;
-use super::serve::{self, Ended, FLUSH_GRACE, Looped, Readiness, Shared};
+use super::serve::{self, Ended, FLUSH_GRACE, Looped, Readiness, Scope, Shared};
 use super::setup;
+use super::shards::{self, Shards};
 use super::trigger::{Handle, Reason, Trigger};
 use crate::config::{self, Config};
 use crate::health::observe::Observe;
 use crate::plan::Policy;
+use crate::report::notify::Receiver;
 use crate::report::runs::{self, Reported, Sink};
 use crate::report::statuses::{self, Statuses};
 use crate::source::watch::{DEFAULT_DEBOUNCE, RefWatch};
@@ -110,7 +113,7 @@ impl Service {
                 }
                 let executor = Arc::new(executor);
                 let exit = self
-                    .serve(executor.clone(), None, None, shutdown.clone())
+                    .serve(executor.clone(), None, Election::Alone, shutdown.clone())
                     .await;
                 executor.shutdown().await;
                 exit
@@ -132,21 +135,28 @@ impl Service {
                 })
                 .await
                 .map_err(Error::Kube)?;
-                let leadership = match &self.config.leader_election {
-                    Some(election) => Some(
+                let election = match &self.config.leader_election {
+                    Some(settings) if settings.shards > 1 => {
+                        Election::Sharded(Arc::new(Shards::new(
+                            target.client().clone(),
+                            target.own_namespace(),
+                            settings,
+                            &leader::identity(),
+                        )))
+                    }
+                    Some(settings) => Election::Leader(Box::new(
                         leader::join(
                             target.client().clone(),
                             target.own_namespace(),
-                            election,
+                            settings,
                             &leader::identity(),
                         )
                         .await?,
-                    ),
-                    None => None,
+                    )),
+                    None => Election::Alone,
                 };
                 let api = Some(target.api_counts().clone());
-                self.serve(Arc::new(target), api, leadership, shutdown)
-                    .await
+                self.serve(Arc::new(target), api, election, shutdown).await
             }
         }
     }
@@ -156,7 +166,7 @@ impl Service {
         self,
         target: Arc<T>,
         api: Option<cluster::ApiCounts>,
-        mut leadership: Option<Leadership>,
+        mut election: Election,
         shutdown: CancellationToken,
     ) -> Result<Exit, Error>
     where
@@ -229,25 +239,63 @@ impl Service {
             .iter()
             .map(|l| (l.name.clone(), l.ready.clone()))
             .collect();
-        let leading = Arc::new(AtomicBool::new(leadership.is_none()));
-        // Pushes reaching a standby go to the leader through the Lease.
-        let relay = leadership.as_ref().map(Leadership::relay);
+        let leading = Arc::new(AtomicBool::new(matches!(election, Election::Alone)));
+        let owns: Owns = match &election {
+            Election::Sharded(shards) => {
+                let shards = shards.clone();
+                Arc::new(move |name| shards.owns(name))
+            }
+            Election::Alone | Election::Leader(_) => {
+                let leading = leading.clone();
+                Arc::new(move |_| leading.load(Ordering::SeqCst))
+            }
+        };
+        // Pushes reaching a replica that does not reconcile their source go
+        // to the one that does through the (coordination) Lease.
+        let relay = match &election {
+            Election::Alone => None,
+            Election::Leader(l) => Some(l.relay()),
+            Election::Sharded(shards) => Some(shards.relay()),
+        };
         let triggers: Vec<(String, Handle)> = hooks
             .iter()
             .map(|h| (h.name.clone(), h.trigger.clone()))
             .collect();
         let endpoints = Arc::new(http::Service {
             sources: hooks,
-            not_ready: Box::new(move || {
-                readiness
-                    .iter()
-                    .filter_map(|(name, r)| r.why_not(name))
-                    .collect()
+            not_ready: Box::new({
+                let owns = owns.clone();
+                move || {
+                    readiness
+                        .iter()
+                        .filter(|(name, _)| owns(name))
+                        .filter_map(|(name, r)| r.why_not(name))
+                        .collect()
+                }
             }),
-            leading: Box::new({
-                let leading = leading.clone();
-                move || leading.load(Ordering::SeqCst)
+            standby: match &election {
+                Election::Sharded(shards) => {
+                    let shards = shards.clone();
+                    Box::new(move || {
+                        (!shards.holds_any()).then_some("other replicas hold every shard")
+                    })
+                }
+                Election::Alone | Election::Leader(_) => {
+                    let leading = leading.clone();
+                    Box::new(move || {
+                        (!leading.load(Ordering::SeqCst))
+                            .then_some("another replica holds the leader Lease")
+                    })
+                }
+            },
+            owns: Box::new({
+                let owns = owns.clone();
+                move |name| owns(name)
             }),
+            others: match &election {
+                Election::Sharded(_) => "the replica holding its shard",
+                Election::Alone | Election::Leader(_) => "the leader",
+            },
             metrics: Box::new({
                 let metrics = metrics.clone();
                 move || metrics.encode()
@@ -300,10 +348,24 @@ impl Service {
             async move { target.run_cronjobs(work).await }
         });
 
+        let followers = Followers {
+            target: target.clone(),
+            statuses: statuses.clone(),
+            metrics: metrics.clone(),
+            work: work.clone(),
+            owns: owns.clone(),
+        };
+        let policy = Policy {
+            allow_empty: config.prune.allow_empty,
+            max_prune_share: config.prune.max_share,
+            force_prune: config.prune.force,
+            correct_drift: config.correct_drift,
+            prune: true,
+        };
         let mut exit = Exit::Stopped;
-        let leads = match &mut leadership {
-            None => true,
-            Some(l) => {
+        let leads = match &mut election {
+            Election::Alone | Election::Sharded(_) => true,
+            Election::Leader(l) => {
                 info!(lease = %l.lease, identity = %l.identity, "standby until this replica holds the leader Lease");
                 tokio::select! {
                     got = l.acquired() => {
@@ -319,87 +381,53 @@ impl Service {
         };
         if leads {
             leading.store(true, Ordering::SeqCst);
-            if let Some(l) = &leadership {
+            if let Election::Leader(l) = &election {
                 info!(lease = %l.lease, identity = %l.identity, "leading: this replica reconciles");
             }
-            tasks.spawn({
-                let (target, statuses, metrics, work) = (
-                    target.clone(),
-                    statuses.clone(),
-                    metrics.clone(),
-                    work.clone(),
-                );
-                async move {
-                    let mut sink = Logged { metrics: &metrics };
-                    tokio::select! {
-                        () = runs::follow(target.as_ref(), &statuses, &mut sink) => {}
-                        () = work.cancelled() => {}
-                    }
-                }
-            });
-            tasks.spawn({
-                let (target, statuses, metrics, work) = (
-                    target.clone(),
-                    statuses.clone(),
-                    metrics.clone(),
-                    work.clone(),
-                );
-                let (interval, policy) = (config.health.interval, config.health.policy);
-                async move {
-                    let watch = super::health::Watch {
-                        interval,
-                        policy,
-                        statuses: &statuses,
-                        metrics: &metrics,
-                        receivers: &receivers,
-                    };
-                    super::health::watch(target.as_ref(), watch, work).await;
-                }
-            });
+            followers.spawn(&mut tasks, &config.health, receivers);
             if let Some(relay) = relay {
-                let work = work.clone();
-                tasks.spawn(async move {
-                    let receive = relay.receive(|source| {
-                        info!(source, "a push relayed by a standby");
-                        if let Some((_, trigger)) = triggers.iter().find(|(n, _)| n == source) {
-                            trigger.fire(Reason::Webhook);
-                        }
-                    });
-                    tokio::select! {
-                        () = receive => {}
-                        () = work.cancelled() => {}
-                    }
-                });
+                followers.receive(&mut tasks, relay, triggers.clone());
             }
-            let shared = Shared {
-                policy: Policy {
-                    allow_empty: config.prune.allow_empty,
-                    max_prune_share: config.prune.max_share,
-                    force_prune: config.prune.force,
-                    correct_drift: config.correct_drift,
-                    prune: true,
-                },
+            let shared = |scope| Shared {
+                policy,
                 concurrency: config.concurrency,
                 metrics: &metrics,
                 statuses: &statuses,
-                leader: leadership.as_ref(),
+                scope,
             };
-            let loops = serve::run(target.as_ref(), looped, &shared, work.clone());
-            let lost = async {
-                match &leadership {
-                    Some(l) => l.watcher().lost().await,
-                    None => std::future::pending().await,
+            let lost = match &election {
+                Election::Alone => {
+                    serve::run(
+                        target.as_ref(),
+                        looped,
+                        &shared(Scope::All(None)),
+                        work.clone(),
+                    )
+                    .await;
+                    false
+                }
+                Election::Leader(l) => {
+                    let shared = shared(Scope::All(Some(l)));
+                    let loops = serve::run(target.as_ref(), looped, &shared, work.clone());
+                    let mut holding = l.watcher();
+                    let demoted = tokio::select! {
+                        ended = loops => ended == Ended::Demoted,
+                        () = holding.lost() => true,
+                    };
+                    if demoted {
+                        error!(lease = %l.lease, identity = %l.identity, "lost the leader Lease: stopped at once; exiting to restart as a standby");
+                    }
+                    demoted
+                }
+                Election::Sharded(shards) => {
+                    followers.take_over(&mut tasks, shards.clone(), triggers);
+                    let shared = shared(Scope::Sharded(shards));
+                    let loops = serve::run(target.as_ref(), looped, &shared, work.clone());
+                    sharded(shards, loops).await
                 }
             };
-            let demoted = tokio::select! {
-                ended = loops => ended == Ended::Demoted,
-                () = lost => true,
-            };
-            if demoted {
+            if lost {
                 leading.store(false, Ordering::SeqCst);
-                if let Some(l) = &leadership {
-                    error!(lease = %l.lease, identity = %l.identity, "lost the leader Lease: stopped at once; exiting to restart as a standby");
-                }
                 exit = Exit::LostLease;
             }
         }
@@ -409,9 +437,10 @@ impl Service {
         if exit != Exit::LostLease {
             serve::flush(&statuses, &pushes, FLUSH_GRACE).await;
         }
-        drop(statuses);
+        // The reporter ends once every handle on it is gone.
+        drop((statuses, followers));
         let _ = reporter.await;
-        if let Some(l) = leadership
+        if let Election::Leader(l) = election
             && exit == Exit::Stopped
         {
             l.release(Duration::from_secs(5)).await;
@@ -423,13 +452,185 @@ impl Service {
     }
 }
 
-/// What the CronJob-run reporter does besides reporting: log each run
-/// and count its end.
-struct Logged<'a> {
-    metrics: &'a Metrics,
+/// How this replica shares the work with other replicas.
+enum Election {
+    /// It is the only one.
+    Alone,
+    /// The replica holding the leader Lease reconciles every source.
+    Leader(Box<Leadership>),
+    /// Each replica reconciles the sources of the shards it holds.
+    Sharded(Arc<Shards>),
 }
 
-impl Sink for Logged<'_> {
+/// Whether this replica reconciles (and reports on) a source now.
+type Owns = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Runs the loops of a sharded replica alongside its part in the
+/// sharding; true when a shard was lost (stop at once). When the loops
+/// end (shutdown), the shards are released, after the applies in flight.
+async fn sharded(shards: &Shards, loops: impl Future<Output = Ended>) -> bool {
+    let coordination = CancellationToken::new();
+    let taking_part = shards.run(coordination.clone());
+    let mut taking_part = std::pin::pin!(taking_part);
+    let lost = tokio::select! {
+        _ = loops => None,
+        ended = &mut taking_part => match ended {
+            shards::Ended::Lost(index) => Some(index),
+            shards::Ended::Stopped => None,
+        },
+    };
+    match lost {
+        Some(index) => {
+            error!(
+                shard = index,
+                identity = shards.identity(),
+                "could not renew the Lease of shard {index} in time: stopped at once; exiting to restart"
+            );
+            true
+        }
+        None => {
+            coordination.cancel();
+            taking_part.await;
+            false
+        }
+    }
+}
+
+/// What reports on the sources a replica reconciles: the CronJob-run
+/// reporter, the health watch, the receiver of relayed pushes.
+struct Followers<T> {
+    target: Arc<T>,
+    statuses: Statuses,
+    metrics: Arc<Metrics>,
+    work: CancellationToken,
+    owns: Owns,
+}
+
+impl<T> Followers<T>
+where
+    T: Target + Observe + Send + Sync + 'static,
+{
+    fn logged(&self) -> Logged {
+        Logged {
+            metrics: self.metrics.clone(),
+            owns: self.owns.clone(),
+        }
+    }
+
+    /// Spawns the CronJob-run reporter and the health watch.
+    fn spawn(&self, tasks: &mut JoinSet<()>, health: &config::Health, receivers: Vec<Receiver>) {
+        tasks.spawn({
+            let (target, statuses, work) = (
+                self.target.clone(),
+                self.statuses.clone(),
+                self.work.clone(),
+            );
+            let mut sink = self.logged();
+            async move {
+                tokio::select! {
+                    () = runs::follow(target.as_ref(), &statuses, &mut sink) => {}
+                    () = work.cancelled() => {}
+                }
+            }
+        });
+        tasks.spawn({
+            let (target, statuses, metrics, work, owns) = (
+                self.target.clone(),
+                self.statuses.clone(),
+                self.metrics.clone(),
+                self.work.clone(),
+                self.owns.clone(),
+            );
+            let (interval, policy) = (health.interval, health.policy);
+            async move {
+                let owns = |source: &str| owns(source);
+                let watch = super::health::Watch {
+                    interval,
+                    policy,
+                    statuses: &statuses,
+                    metrics: &metrics,
+                    receivers: &receivers,
+                    owns: &owns,
+                };
+                super::health::watch(target.as_ref(), watch, work).await;
+            }
+        });
+    }
+
+    /// Spawns the receiver of pushes relayed by other replicas, for the
+    /// sources this one reconciles.
+    fn receive(
+        &self,
+        tasks: &mut JoinSet<()>,
+        relay: leader::Relay,
+        triggers: Vec<(String, Handle)>,
+    ) {
+        let (work, owns) = (self.work.clone(), self.owns.clone());
+        tasks.spawn(async move {
+            let receive = relay.receive(|source| {
+                if !owns(source) {
+                    return;
+                }
+                info!(source, "a push relayed by another replica");
+                if let Some((_, trigger)) = triggers.iter().find(|(n, _)| n == source) {
+                    trigger.fire(Reason::Webhook);
+                }
+            });
+            tokio::select! {
+                () = receive => {}
+                () = work.cancelled() => {}
+            }
+        });
+    }
+
+    /// Spawns what a sharded replica does when it takes a shard over: the
+    /// shard's sources reconcile at once, and the latest run of each of
+    /// their CronJobs is reported (what the previous holder may not have).
+    fn take_over(
+        &self,
+        tasks: &mut JoinSet<()>,
+        shards: Arc<Shards>,
+        triggers: Vec<(String, Handle)>,
+    ) {
+        let (target, statuses, work) = (
+            self.target.clone(),
+            self.statuses.clone(),
+            self.work.clone(),
+        );
+        let mut sink = self.logged();
+        tasks.spawn(async move {
+            let mut taken = shards.taken();
+            let mut before = BTreeSet::new();
+            loop {
+                tokio::select! {
+                    changed = taken.changed() => if changed.is_err() { return },
+                    () = work.cancelled() => return,
+                }
+                let now = taken.borrow_and_update().clone();
+                let new: BTreeSet<u32> = now.difference(&before).copied().collect();
+                before = now;
+                if new.is_empty() {
+                    continue;
+                }
+                for (name, trigger) in &triggers {
+                    if new.contains(&shards::shard_of(name, shards.count())) {
+                        trigger.fire(Reason::Takeover);
+                    }
+                }
+                runs::catch_up(target.as_ref(), &statuses, &mut sink).await;
+            }
+        });
+    }
+}
+
+/// What the CronJob-run reporter does besides reporting: log each run
+/// and count its end; and which sources it reports on.
+struct Logged {
+    metrics: Arc<Metrics>,
+    owns: Owns,
+}
+
+impl Sink for Logged {
     fn reported(&mut self, run: Reported<'_>) {
         match run.event {
             RunEvent::Started { job, .. } => info!(
@@ -462,6 +663,10 @@ impl Sink for Logged<'_> {
 
     fn trouble(&mut self, what: &str) {
         warn!("CronJob runs: {what}");
+    }
+
+    fn concerns(&self, source: &str) -> bool {
+        (self.owns)(source)
     }
 }
 

@@ -27,6 +27,8 @@ pub enum Reason {
     Webhook,
     /// A file of a watched local repository changed.
     Watch,
+    /// This replica took over the source's shard.
+    Takeover,
 }
 
 /// Fires a source's trigger; cheap to clone, for webhooks and watchers.

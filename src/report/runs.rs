@@ -28,6 +28,12 @@ pub trait Sink {
     fn reported(&mut self, run: Reported<'_>);
     /// The reporter missed `n` events, or could not read the target.
     fn trouble(&mut self, what: &str);
+    /// Whether this reporter reports the runs of `source`'s CronJobs
+    /// (with sharded replicas, each reports its own shards' runs).
+    fn concerns(&self, source: &str) -> bool {
+        let _ = source;
+        true
+    }
 }
 
 /// Reports every CronJob run of `target` until its event stream closes:
@@ -101,7 +107,7 @@ pub async fn report<T: Target + Sync>(
         return;
     };
     // Objects applied by hand have no commit to report on.
-    if source == crate::ownership::BY_HAND {
+    if source == crate::ownership::BY_HAND || !sink.concerns(source) {
         return;
     }
     let status = match event {
