@@ -224,6 +224,17 @@ fn assert_rbac_follows_config(label: &str, rendered: &Rendered, config: &config:
             json!({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
             "resourceNames": [lease], "verbs": ["get", "patch", "list", "watch"]}),
         );
+        let shards = config.leader_election.as_ref().map_or(1, |e| e.shards);
+        assert_eq!(election["shards"], shards, "{label}");
+        if shards > 1 {
+            let names: Vec<String> = (0..shards)
+                .map(|i| jobcd::daemon::shards::lease_name(lease, i))
+                .collect();
+            expected.push(
+                json!({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                "resourceNames": names, "verbs": ["get", "patch"]}),
+            );
+        }
     }
     assert_eq!(
         rendered.one("Role", &ledger_role)["rules"],
@@ -325,7 +336,7 @@ fn the_rendered_config_is_what_jobcd_reads_and_what_the_rbac_grants() {
     );
     assert_eq!(
         full.config()["leaderElection"],
-        json!({"enabled": true, "leaseName": "jobcd-leader", "leaseDuration": "20s"})
+        json!({"enabled": true, "leaseName": "jobcd-leader", "leaseDuration": "20s", "shards": 3})
     );
 
     // Secrets by reference only: none rendered, each named one mounted as
@@ -967,8 +978,62 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
     });
 
     // `jobcd serve` with the configuration the chart installed, as the pod
-    // runs it (only the volumes' paths moved into a temporary directory):
-    // it takes the leader Lease, syncs, and hands the Lease back on SIGTERM.
+    // runs it: it takes the leader Lease, syncs, and hands the Lease back
+    // on SIGTERM.
+    let holder = |lease: &str| {
+        cluster.json(&["-n", NAMESPACE, "get", "lease", lease])["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    serve_as_installed(&cluster, &kubeconfig, &[RELEASE.to_string()], &holder);
+    // Sharded (two shards, one Lease each): the Role lets it take both.
+    let out = helm(&["upgrade", RELEASE])
+        .arg(chart_dir())
+        .args(["--namespace", NAMESPACE, "--kubeconfig"])
+        .arg(&cluster.kubeconfig)
+        .arg("--values")
+        .arg(&values)
+        .args(["--set", "leaderElection.shards=2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "helm upgrade: {}", text(&out));
+    let shards: Vec<String> = (0..2)
+        .map(|i| jobcd::daemon::shards::lease_name(RELEASE, i))
+        .collect();
+    serve_as_installed(&cluster, &kubeconfig, &shards, &holder);
+
+    // A source the chart does not configure: its ledger is out of reach.
+    let out = sync(&repo, &kubeconfig, "team-a", "other", &[]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("jobcd-ledger-other"), "{all}");
+    assert!(all.contains("forbidden"), "{all}");
+
+    // A namespace the chart does not manage: the API server refuses.
+    let stray = JobsRepo::new();
+    stray.commit(&[("stray.yaml", Some(&job("elsewhere", "stray", "no")))]);
+    let out = sync(&stray, &kubeconfig, "elsewhere", "jobs", &[]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("forbidden") && all.contains("grant it with RBAC"),
+        "not an RBAC refusal: {all}"
+    );
+    let stray_jobs = cluster.json(&["-n", "elsewhere", "get", "jobs"]);
+    assert_eq!(stray_jobs["items"], json!([]));
+}
+
+/// Runs `jobcd serve` with the configuration the chart installed, as the
+/// pod runs it (only the volumes' paths moved into a temporary directory)
+/// and with the pod's credentials: it takes every Lease of `leases`, syncs
+/// without a refusal, and hands them back on SIGTERM.
+fn serve_as_installed(
+    cluster: &Cluster,
+    kubeconfig: &Path,
+    leases: &[String],
+    holder: &dyn Fn(&str) -> String,
+) {
     let installed = cluster.json(&["-n", NAMESPACE, "get", "configmap", RELEASE]);
     let pod = tempfile::tempdir().unwrap();
     let secrets = pod.path().join("secrets");
@@ -991,13 +1056,9 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
             ("JOBCD_LISTEN", "127.0.0.1:0"),
         ],
     );
-    let holder = || {
-        cluster.json(&["-n", NAMESPACE, "get", "lease", RELEASE])["spec"]["holderIdentity"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    cluster.wait_for("serve to take the Lease", || holder() == pod_name);
+    cluster.wait_for("serve to take the Leases", || {
+        leases.iter().all(|l| holder(l) == pod_name)
+    });
     let deadline = Instant::now() + PATIENCE;
     while request("GET", &format!("{}/readyz", served.base), &[], b"") != (200, "ready\n".into()) {
         assert!(Instant::now() < deadline, "never synced:\n{}", served.log());
@@ -1006,25 +1067,7 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
     assert!(!served.log().contains("forbidden"), "{}", served.log());
     served.signal(Signal::SIGTERM);
     assert!(served.wait_exit().success(), "{}", served.log());
-    cluster.wait_for("the Lease to be handed back", || holder().is_empty());
-
-    // A source the chart does not configure: its ledger is out of reach.
-    let out = sync(&repo, &kubeconfig, "team-a", "other", &[]);
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
-    let all = text(&out);
-    assert!(all.contains("jobcd-ledger-other"), "{all}");
-    assert!(all.contains("forbidden"), "{all}");
-
-    // A namespace the chart does not manage: the API server refuses.
-    let stray = JobsRepo::new();
-    stray.commit(&[("stray.yaml", Some(&job("elsewhere", "stray", "no")))]);
-    let out = sync(&stray, &kubeconfig, "elsewhere", "jobs", &[]);
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
-    let all = text(&out);
-    assert!(
-        all.contains("forbidden") && all.contains("grant it with RBAC"),
-        "not an RBAC refusal: {all}"
-    );
-    let stray_jobs = cluster.json(&["-n", "elsewhere", "get", "jobs"]);
-    assert_eq!(stray_jobs["items"], json!([]));
+    cluster.wait_for("the Leases to be handed back", || {
+        leases.iter().all(|l| holder(l).is_empty())
+    });
 }

@@ -204,7 +204,8 @@ reads are listed in jobcd's README (`jobcd serve`).
   "leaderElection" (dict
     "enabled" .Values.leaderElection.enabled
     "leaseName" (include "jobcd.leaseName" .)
-    "leaseDuration" .Values.leaderElection.leaseDuration)
+    "leaseDuration" .Values.leaderElection.leaseDuration
+    "shards" (int .Values.leaderElection.shards))
   "health" (dict
     "interval" .Values.health.interval
     "grace" .Values.health.grace
