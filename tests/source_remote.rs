@@ -320,6 +320,44 @@ fn a_push_is_fetched_incrementally_into_the_same_mirror() {
     assert_eq!(src.revision().unwrap().sha, second);
 }
 
+/// What issue 21 proposed as `ls-remote` before each fetch is what a fetch
+/// of an unmoved ref already is: the server's ref advertisement and a
+/// flush — no want, no have, no pack.
+#[test]
+fn an_unmoved_ref_costs_only_the_ref_advertisement() {
+    let (repo, first) = jobs_repo();
+    let daemon = GitDaemon::traced(&repo);
+    let state = tempfile::tempdir().unwrap();
+    let src = source(
+        &daemon.url(),
+        None,
+        "jobs",
+        Credentials::default(),
+        state.path(),
+    );
+    assert_eq!(src.snapshot().unwrap().revision.sha, first);
+    let cloned = daemon.packets();
+    assert!(cloned.contains("upload-pack< want "), "{cloned}");
+    assert_eq!(src.snapshot().unwrap().revision.sha, first);
+    let again = daemon.packets();
+    assert!(
+        again.contains(&format!("upload-pack> {first} refs/heads/main")),
+        "{again}"
+    );
+    for step in [
+        "upload-pack< want ",
+        "upload-pack< have ",
+        "upload-pack< done",
+        "PACK",
+    ] {
+        assert!(!again.contains(step), "{step:?} in:\n{again}");
+    }
+    // A push moves the ref: then objects are asked for.
+    let second = repo.commit_and_push(&[("jobs/x.yaml", &NIGHTLY.replace("nightly", "x"))], "x");
+    assert_eq!(src.snapshot().unwrap().revision.sha, second);
+    assert!(daemon.packets().contains("upload-pack< want "));
+}
+
 #[test]
 fn a_force_push_is_followed() {
     let (repo, first) = jobs_repo();

@@ -334,8 +334,20 @@ impl GitDaemon {
     /// Serves every repository under `base`, logging each connection to
     /// [`GitDaemon::log`].
     pub fn serve(base: &Path) -> GitDaemon {
+        GitDaemon::serve_traced(base, false)
+    }
+
+    /// Serves `repo` with every pkt-line upload-pack exchanges traced
+    /// (`GIT_TRACE_PACKET`), for [`GitDaemon::packets`].
+    #[allow(dead_code)]
+    pub fn traced(repo: &Repo) -> GitDaemon {
+        GitDaemon::serve_traced(&repo.base(), true)
+    }
+
+    fn serve_traced(base: &Path, traced: bool) -> GitDaemon {
         let dir = tempfile::tempdir().unwrap();
         let base = base.to_path_buf();
+        let packets = dir.path().join("packets");
         let (server, port) = start_on_free_port("git daemon", &dir.path().join("log"), |port| {
             // git-daemon itself, not `git daemon`: killing the `git` wrapper
             // would leave the daemon running.
@@ -351,6 +363,9 @@ impl GitDaemon {
                 "--verbose",
                 base.to_str().unwrap(),
             ]);
+            if traced {
+                cmd.env("GIT_TRACE_PACKET", &packets);
+            }
             cmd
         });
         GitDaemon {
@@ -368,6 +383,16 @@ impl GitDaemon {
     /// What it logged so far (with --verbose: a line per request served).
     pub fn log(&self) -> String {
         self.server.log_text()
+    }
+
+    /// The pkt-lines traced so far, and clears them (a daemon made by
+    /// [`GitDaemon::traced`]).
+    #[allow(dead_code)]
+    pub fn packets(&self) -> String {
+        let path = self._dir.path().join("packets");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, "").unwrap();
+        text
     }
 }
 
