@@ -57,9 +57,9 @@ pub fn observed(
 ) -> Result<Observed, UnjudgedWhy> {
     // The whole object where jobcd's part is not all of it: a suspension
     // someone else set counts.
-    let text = live.observed.as_deref().unwrap_or(&live.manifest);
+    let text = live.whole();
     let cron: ApiCronJob =
-        serde_json::from_str(text).map_err(|e| UnjudgedWhy::Unschedulable(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| UnjudgedWhy::Unschedulable(e.to_string()))?;
     let facts = Facts::of(&cron, &Zone::utc())?;
     let created = cron.metadata.creation_timestamp.as_ref().map(|t| t.0);
     let since = created.or(live.applied_at).unwrap_or(now);

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod drift;
 pub mod normalize;
 mod objects;
+pub mod observed;
 
 pub use compute::{Action, DEFAULT_MAX_PRUNE_SHARE, Plan, Policy, Refusal, Step, plan};
 pub use normalize::spec_hash;

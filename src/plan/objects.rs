@@ -40,14 +40,32 @@ pub struct Live {
     /// The object as applied, in JSON: on a cluster, the fields jobcd's
     /// field manager owns.
     pub manifest: String,
-    /// The whole live object in JSON, where it differs from `manifest`
-    /// (on a cluster), to show what drifted.
+    /// On a cluster, where someone else holds part of the object: what of
+    /// the live object differs from `manifest`, in JSON (see
+    /// [`super::observed`]), to show what drifted.
     pub observed: Option<String>,
     /// When it was applied.
     pub applied_at: Option<Timestamp>,
 }
 
 impl Live {
+    /// The whole live object in JSON: `manifest` with `observed` laid over
+    /// it (`manifest` alone when nobody else holds any of it).
+    pub fn whole(&self) -> std::borrow::Cow<'_, str> {
+        let Some(differing) = &self.observed else {
+            return self.manifest.as_str().into();
+        };
+        match (
+            serde_json::from_str(&self.manifest),
+            serde_json::from_str(differing),
+        ) {
+            (Ok(owned), Ok(differing)) => super::observed::merged(&owned, &differing)
+                .to_string()
+                .into(),
+            _ => self.manifest.as_str().into(),
+        }
+    }
+
     /// `d` as it is live once its source has applied it (not yet run).
     pub fn applied(d: &Desired) -> Live {
         Live {

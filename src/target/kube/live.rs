@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{FIELD_MANAGER, SCHEDULED_FOR, owned};
 use crate::manifest::{Kind, ObjectRef};
 use crate::ownership::{self, Owner};
+use crate::plan;
 use crate::target::Live;
 
 /// A watched object as [`Live`]; None for Jobs a CronJob owns.
@@ -26,20 +27,34 @@ pub(super) fn live_of(kind: Kind, object: &DynamicObject) -> Option<Live> {
             .as_str()
             .map(str::to_string)
     };
+    let (revision, path, spec_hash) = (
+        annotation(ownership::REVISION),
+        annotation(ownership::PATH),
+        annotation(ownership::SPEC_HASH),
+    );
+    let source = match ownership::owner(&value) {
+        Owner::Source(s) => Some(s),
+        Owner::Unmanaged => None,
+    };
     let owned = owned::owned_by(&value, FIELD_MANAGER);
-    // The whole object, for what drifted, when jobcd's part is not all.
-    let observed = owned.as_ref().map(|_| {
-        let mut whole = value.clone();
+    let is_owned = owned.is_some();
+    let mut applied = owned.unwrap_or_else(|| value.clone());
+    unstamp(&mut applied);
+    // What of the whole object differs from jobcd's part, for what
+    // drifted, when jobcd's part is not all. Kept for every object of a
+    // watch: compact (plan::observed), and each string no larger than
+    // its text.
+    let observed = is_owned.then(|| {
+        let mut whole = value;
         if let Some(map) = whole.as_object_mut() {
             map.remove("status");
         }
         if let Some(meta) = whole.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("managedFields");
         }
-        whole.to_string()
+        plan::observed::differing(&mut whole, &applied);
+        compact(whole.to_string())
     });
-    let mut applied = owned.unwrap_or_else(|| value.clone());
-    unstamp(&mut applied);
     let applied_at = object
         .metadata
         .managed_fields
@@ -54,17 +69,21 @@ pub(super) fn live_of(kind: Kind, object: &DynamicObject) -> Option<Live> {
             namespace: object.metadata.namespace.clone().unwrap_or_default(),
             name: object.metadata.name.clone().unwrap_or_default(),
         },
-        source: match ownership::owner(&value) {
-            Owner::Source(s) => Some(s),
-            Owner::Unmanaged => None,
-        },
-        revision: annotation(ownership::REVISION),
-        path: annotation(ownership::PATH),
-        spec_hash: annotation(ownership::SPEC_HASH),
-        manifest: applied.to_string(),
+        source,
+        revision,
+        path,
+        spec_hash,
+        manifest: compact(applied.to_string()),
         applied_at,
         observed,
     })
+}
+
+/// `text` without the spare capacity its serialisation grew (up to
+/// twice its length).
+fn compact(mut text: String) -> String {
+    text.shrink_to_fit();
+    text
 }
 
 /// Removes the label jobcd stamps on a CronJob's Job template (not in git),
