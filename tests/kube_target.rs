@@ -548,6 +548,22 @@ fn refusals_and_failures_are_reported_and_apply_nothing() {
     let after = repo.sync(&cluster, "team", &["--correct-drift"]);
     assert_eq!(writes(&after), 0, "{}", text(&after));
     assert!(!text(&after).contains("drifted"), "{}", text(&after));
+
+    // A namespace nobody created: the first operation fails, the rest are
+    // not attempted, and the summary says so rather than what was planned.
+    let nowhere = Repo::new();
+    nowhere.commit(&[
+        ("a.yaml", Some(&cronjob("nowhere", "a", "0 1 * * *"))),
+        ("b.yaml", Some(&cronjob("nowhere", "b", "0 2 * * *"))),
+    ]);
+    let out = nowhere.sync(&cluster, "nowhere", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("does the namespace exist?"), "{all}");
+    assert!(
+        all.contains("stopped at CronJob nowhere/a after 0 of 2 change(s); planned 2 created"),
+        "{all}"
+    );
 }
 
 #[test]

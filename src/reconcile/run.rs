@@ -357,7 +357,18 @@ pub async fn run<T: Target>(
         following.insert(uid, id, sha.to_string());
     }
     following.resume(resumed, source, &live);
-    let applied = summary(&plan);
+    // After a failed operation the plan's counts are not what happened.
+    let applied = match &failure {
+        None => summary(&plan),
+        Some(f) => format!(
+            "stopped at {} after {} of {} change(s); planned {}",
+            f.id.as_ref()
+                .map_or_else(|| "an operation".to_string(), ToString::to_string),
+            done.len(),
+            changes(&plan),
+            summary(&plan)
+        ),
+    };
     let Followed {
         runs,
         going,
@@ -421,6 +432,20 @@ fn summary(plan: &Plan<'_>) -> String {
         plan.count(Action::Skip),
         plan.count(Action::Conflict),
     )
+}
+
+/// How many operations the plan carries out.
+fn changes(plan: &Plan<'_>) -> usize {
+    [
+        Action::Create,
+        Action::Update,
+        Action::Revert,
+        Action::Rerun,
+        Action::Prune,
+    ]
+    .into_iter()
+    .map(|a| plan.count(a))
+    .sum()
 }
 
 /// The sync's last status on commit `sha`.
