@@ -562,7 +562,7 @@ impl Validate for Job {
         validate::job(self, root)
     }
     fn into_typed(self) -> Typed {
-        Typed::Job(Box::new(self))
+        Typed::Job(std::sync::Arc::new(self))
     }
 }
 
@@ -571,7 +571,7 @@ impl Validate for ConfigMap {
         validate::config_map(self, root)
     }
     fn into_typed(self) -> Typed {
-        Typed::ConfigMap(Box::new(self))
+        Typed::ConfigMap(std::sync::Arc::new(self))
     }
 }
 
@@ -580,7 +580,7 @@ impl Validate for CronJob {
         validate::cronjob(self, root, now)
     }
     fn into_typed(self) -> Typed {
-        Typed::CronJob(Box::new(self))
+        Typed::CronJob(std::sync::Arc::new(self))
     }
 }
 

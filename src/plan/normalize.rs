@@ -33,7 +33,7 @@ pub fn normalized(object: &Object) -> Value {
             serde_json::to_value(cron)
         }
         // A ConfigMap has no defaults of its own.
-        Typed::ConfigMap(map) => serde_json::to_value(map),
+        Typed::ConfigMap(map) => serde_json::to_value(&**map),
     }
     .expect("typed objects always serialize");
     if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
