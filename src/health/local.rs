@@ -2,6 +2,8 @@
 //! recorded: the applied manifest, the scheduling state (since when the
 //! CronJob is followed) and the Jobs it made, removed ones included.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::CronJob as ApiCronJob;
 
@@ -18,22 +20,18 @@ use crate::target::local::store::{AppliedObject, CronState, JobRecord};
 
 /// The applied CronJob `object` as health reads it, from its scheduling
 /// state (None: it was never scheduled yet, so followed since it was
-/// applied) and the executor's Job records. The executor runs a CronJob
-/// that names no zone in this machine's zone.
+/// applied) and the Job records it made. The executor runs a CronJob that
+/// names no zone in this machine's zone.
 pub fn observed(
     object: &AppliedObject,
     state: Option<&CronState>,
-    jobs: &[JobRecord],
+    made: &[&JobRecord],
 ) -> Result<Observed, UnjudgedWhy> {
     let cron: ApiCronJob = serde_json::from_str(&object.manifest)
         .map_err(|e| UnjudgedWhy::Unschedulable(e.to_string()))?;
     let facts = Facts::of(&cron, &Zone::system())?;
-    let runs = jobs
+    let runs = made
         .iter()
-        .filter(|j| {
-            j.namespace == object.namespace
-                && j.owner_cronjob.as_deref() == Some(object.name.as_str())
-        })
         .filter_map(|j| {
             let (outcome, finished) = ended(&j.status, j.deleted_at);
             Some(Run {
@@ -67,15 +65,29 @@ impl Observe for Executor {
     /// The CronJobs applied from a source (not by hand).
     async fn observe(&self, _now: Timestamp) -> Result<Observation, Error> {
         let (objects, states, jobs) = self.cronjob_records().await?;
+        // By namespace and name, once: 50,000 CronJobs searched one by
+        // one took minutes per look.
+        let states: HashMap<(&str, &str), &CronState> = states
+            .iter()
+            .map(|s| ((s.namespace.as_str(), s.name.as_str()), s))
+            .collect();
+        let mut made: HashMap<(&str, &str), Vec<&JobRecord>> = HashMap::new();
+        for job in &jobs {
+            if let Some(owner) = job.owner_cronjob.as_deref() {
+                made.entry((job.namespace.as_str(), owner))
+                    .or_default()
+                    .push(job);
+            }
+        }
         let mut seen = Observation::default();
         for object in objects
             .iter()
             .filter(|o| o.kind == Kind::CronJob && o.source != BY_HAND)
         {
-            let state = states
-                .iter()
-                .find(|s| s.namespace == object.namespace && s.name == object.name);
-            match observed(object, state, &jobs) {
+            let key = (object.namespace.as_str(), object.name.as_str());
+            let state = states.get(&key).copied();
+            let made = made.get(&key).map_or(&[][..], Vec::as_slice);
+            match observed(object, state, made) {
                 Ok(cronjob) => seen.cronjobs.push(cronjob),
                 Err(why) => seen.unjudged.push(Unjudged {
                     namespace: object.namespace.clone(),
@@ -180,6 +192,7 @@ mod tests {
                 Some((ConditionType::Failed, "2026-12-04T03:01:00Z")),
             ),
         ];
+        let runs: Vec<&JobRecord> = runs.iter().collect();
         let h = observed(&o, Some(&state), &runs)
             .unwrap()
             .judge(at("2026-12-04T12:00:00Z"), &Policy::default());

@@ -88,7 +88,14 @@ pub(super) fn status(
             let state = states
                 .iter()
                 .find(|s| s.namespace == o.namespace && s.name == o.name);
-            let health = health::local::observed(o, state, &jobs)
+            let made: Vec<_> = jobs
+                .iter()
+                .filter(|j| {
+                    j.namespace == o.namespace
+                        && j.owner_cronjob.as_deref() == Some(o.name.as_str())
+                })
+                .collect();
+            let health = health::local::observed(o, state, &made)
                 .map(|c| c.judge(now, &health::Policy::default()));
             println!("  {}", health_line(health));
         }
