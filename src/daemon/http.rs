@@ -134,13 +134,18 @@ async fn hook(
             header("x-gitea-event").or(header("x-forgejo-event")),
         ),
     };
+    // Each distinct secret is checked once: a fleet of sources often
+    // shares one, and 5,000 HMACs per delivery added up.
+    let mut checked: std::collections::HashMap<&[u8], bool> = std::collections::HashMap::new();
     let verified: Vec<&HookSource> = service
         .sources
         .iter()
         .filter(|s| {
-            s.secret
-                .as_deref()
-                .is_some_and(|secret| webhook::verify(forge, secret, body, signature))
+            s.secret.as_deref().is_some_and(|secret| {
+                *checked
+                    .entry(secret)
+                    .or_insert_with(|| webhook::verify(forge, secret, body, signature))
+            })
         })
         .collect();
     if verified.is_empty() {
