@@ -343,15 +343,7 @@ impl Shards {
         let patch = serde_json::json!({
             "metadata": {"annotations": {key.clone(): Timestamp::now().to_string()}}
         });
-        match self
-            .api
-            .patch(
-                &self.coordination,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-        {
+        match self.patch_coordination(&patch).await {
             Err(kube::Error::Api(e)) if e.code == 404 => {
                 let lease = Lease {
                     metadata: ObjectMeta {
@@ -466,17 +458,20 @@ impl Shards {
         }
         let key = member_key(&self.identity);
         let patch = serde_json::json!({"metadata": {"annotations": {key: null}}});
-        if let Err(e) = self
-            .api
+        if let Err(e) = self.patch_coordination(&patch).await {
+            warn!(lease = %self.coordination, "leaving the members: {e}");
+        }
+    }
+
+    /// A merge patch of the coordination Lease's annotations.
+    async fn patch_coordination(&self, patch: &serde_json::Value) -> Result<Lease, kube::Error> {
+        self.api
             .patch(
                 &self.coordination,
                 &PatchParams::default(),
-                &Patch::Merge(&patch),
+                &Patch::Merge(patch),
             )
             .await
-        {
-            warn!(lease = %self.coordination, "leaving the members: {e}");
-        }
     }
 }
 

@@ -2,8 +2,6 @@
 //! recorded: the applied manifest, the scheduling state (since when the
 //! CronJob is followed) and the Jobs it made, removed ones included.
 
-use std::collections::HashMap;
-
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::CronJob as ApiCronJob;
 
@@ -16,7 +14,7 @@ use crate::target::local::Executor;
 use crate::target::local::JobStatus;
 use crate::target::local::job_controller::ConditionType;
 use crate::target::local::job_runner::Error;
-use crate::target::local::store::{AppliedObject, CronState, JobRecord};
+use crate::target::local::store::{AppliedObject, CronState, JobRecord, index};
 
 /// The applied CronJob `object` as health reads it, from its scheduling
 /// state (None: it was never scheduled yet, so followed since it was
@@ -65,20 +63,8 @@ impl Observe for Executor {
     /// The CronJobs applied from a source (not by hand).
     async fn observe(&self, _now: Timestamp) -> Result<Observation, Error> {
         let (objects, states, jobs) = self.cronjob_records().await?;
-        // By namespace and name, once: 50,000 CronJobs searched one by
-        // one took minutes per look.
-        let states: HashMap<(&str, &str), &CronState> = states
-            .iter()
-            .map(|s| ((s.namespace.as_str(), s.name.as_str()), s))
-            .collect();
-        let mut made: HashMap<(&str, &str), Vec<&JobRecord>> = HashMap::new();
-        for job in &jobs {
-            if let Some(owner) = job.owner_cronjob.as_deref() {
-                made.entry((job.namespace.as_str(), owner))
-                    .or_default()
-                    .push(job);
-            }
-        }
+        let states = index::states_by_cronjob(&states);
+        let made = index::jobs_by_cronjob(&jobs);
         let mut seen = Observation::default();
         for object in objects
             .iter()

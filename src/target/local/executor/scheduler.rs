@@ -17,7 +17,7 @@ use super::super::clock::sleep_until;
 use super::super::cron_controller::{self, Child, Event};
 use super::super::job_controller::ConditionType;
 use super::super::job_runner::{Error, Stop};
-use super::super::store::{CronJobHead, CronState, JobRecord};
+use super::super::store::{CronJobHead, CronState, JobRecord, index};
 use super::{Executor, JobRef, Notice, job_from_template, uid};
 use crate::manifest::Kind;
 use crate::saturating::shifted;
@@ -73,19 +73,8 @@ impl Executor {
             .with_store(|s| Ok((s.cronjob_heads()?, s.live_jobs()?, s.cron_states()?)))
             .await?;
         let specs = self.cron_specs(&heads).await?;
-        let states: HashMap<(&str, &str), &CronState> = states
-            .iter()
-            .map(|c| ((c.namespace.as_str(), c.name.as_str()), c))
-            .collect();
-        let mut children_of: HashMap<(&str, &str), Vec<&JobRecord>> = HashMap::new();
-        for job in &jobs {
-            if let Some(owner) = job.owner_cronjob.as_deref() {
-                children_of
-                    .entry((job.namespace.as_str(), owner))
-                    .or_default()
-                    .push(job);
-            }
-        }
+        let states = index::states_by_cronjob(&states);
+        let children_of = index::jobs_by_cronjob(&jobs);
         let mut next: Option<Timestamp> = None;
         let mut due = |at: Option<Timestamp>| {
             if let Some(at) = at {

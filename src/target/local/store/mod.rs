@@ -8,6 +8,7 @@
 //! newer jobcd is refused rather than damaged. rusqlite blocks: async callers
 //! use it from a blocking thread.
 
+pub mod index;
 mod records;
 mod scheduling;
 mod schema;
