@@ -27,7 +27,14 @@ pub fn request(method: &str, url: &str, headers: &[(&str, String)], body: &[u8])
     let mut response = response.unwrap();
     (
         response.status().as_u16(),
-        response.body_mut().read_to_string().unwrap_or_default(),
+        // Whatever its size: ureq stops at 10 MB by default, and the
+        // metrics of 50,000 CronJobs are 38 MB.
+        response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_string()
+            .unwrap_or_default(),
     )
 }
 
