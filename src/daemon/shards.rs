@@ -340,8 +340,9 @@ impl Shards {
     /// returns the Lease as it is now.
     async fn stamp(&self) -> Result<Lease, kube::Error> {
         let key = member_key(&self.identity);
+        let stamp = decide::stamp(self.count, Timestamp::now());
         let patch = serde_json::json!({
-            "metadata": {"annotations": {key.clone(): Timestamp::now().to_string()}}
+            "metadata": {"annotations": {key.clone(): stamp.clone()}}
         });
         match self.patch_coordination(&patch).await {
             Err(kube::Error::Api(e)) if e.code == 404 => {
@@ -349,9 +350,7 @@ impl Shards {
                     metadata: ObjectMeta {
                         name: Some(self.coordination.clone()),
                         labels: Some(labels(None)),
-                        annotations: Some(
-                            [(key, Timestamp::now().to_string())].into_iter().collect(),
-                        ),
+                        annotations: Some([(key, stamp)].into_iter().collect()),
                         ..ObjectMeta::default()
                     },
                     spec: None,

@@ -170,17 +170,36 @@ pub struct Plan {
     pub take: Vec<u32>,
 }
 
+/// A member's stamp: the shard count it splits the sources into, and
+/// when it stamped (`3@2026-12-06T20:00:00Z`).
+pub fn stamp(count: u32, now: jiff::Timestamp) -> String {
+    format!("{count}@{now}")
+}
+
 impl Look<'_> {
-    /// The members alive: those whose stamp changed within three periods
-    /// (a Lease duration), and this replica.
-    fn members(&self, seen: &Seen) -> usize {
+    /// The other members alive (those whose stamp changed within three
+    /// periods, a Lease duration), by their stamps.
+    fn others<'s>(&self, seen: &'s Seen) -> impl Iterator<Item = &'s Record> {
         let own = member_key(self.identity);
-        let others = seen
-            .members
+        seen.members
             .iter()
-            .filter(|(key, r)| **key != own && self.now.duration_since(r.since) < 3 * self.period)
-            .count();
-        others + 1
+            .filter(move |(key, r)| {
+                **key != own && self.now.duration_since(r.since) < 3 * self.period
+            })
+            .map(|(_, r)| r)
+    }
+
+    /// The members alive, this replica included.
+    fn members(&self, seen: &Seen) -> usize {
+        self.others(seen).count() + 1
+    }
+
+    /// Whether a member alive splits the sources into another number of
+    /// shards (a rollout changing `shards`): the same source then maps to
+    /// another Lease there, so nothing may be taken until it is gone.
+    fn counts_differ(&self, seen: &Seen) -> bool {
+        let mine = format!("{}@", self.count);
+        self.others(seen).any(|r| !r.value.starts_with(&mine))
     }
 }
 
@@ -217,8 +236,10 @@ pub fn decide(look: &Look<'_>, seen: &Seen) -> Plan {
         }
     }
     // While a replica still runs unsharded (a rollout turning sharding
-    // on), it reconciles every source: take nothing until it is gone.
-    if seen.leader_running(look.now) {
+    // on), it reconciles every source; while one splits them into another
+    // number of shards, it maps them to other Leases: take nothing until
+    // it is gone.
+    if seen.leader_running(look.now) || look.counts_differ(seen) {
         return plan;
     }
     // Leaving shards still count until released: a replica over its share

@@ -23,7 +23,7 @@ fn lease(holder: Option<&str>, renewed: i64) -> Lease {
 fn coordination(members: &[(&str, &str)]) -> Lease {
     let annotations: BTreeMap<String, String> = members
         .iter()
-        .map(|(who, stamp)| (member_key(who), stamp.to_string()))
+        .map(|(who, stamp)| (member_key(who), format!("3@{stamp}")))
         .collect();
     Lease {
         metadata: ObjectMeta {
@@ -185,4 +185,31 @@ fn nothing_is_taken_while_an_unsharded_leader_holds_the_coordination_lease() {
     seen.members(&coordination, t0 + Duration::from_secs(15));
     let plan = decide(&look("a", &none, t0 + Duration::from_secs(15)), &seen);
     assert_eq!(plan.take, vec![0]);
+}
+
+#[test]
+fn nothing_is_taken_while_a_member_splits_the_sources_otherwise() {
+    let t0 = Instant::now();
+    let mut seen = Seen::default();
+    let mut lease = coordination(&[("a", "1")]);
+    lease
+        .metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .insert(member_key("old"), "2@1".into());
+    seen.members(&lease, t0);
+    for i in 0..3 {
+        seen.shard(i, None, t0);
+    }
+    let none = holding(&[]);
+    assert!(decide(&look("a", &none, t0), &seen).take.is_empty());
+    // The old replica stops stamping: once it is no longer alive, take.
+    let later = t0 + 3 * PERIOD;
+    seen.members(&lease, later);
+    assert_eq!(decide(&look("a", &none, later), &seen).take, vec![0, 1, 2]);
+    assert_eq!(
+        stamp(3, Timestamp::from_second(0).unwrap()),
+        "3@1970-01-01T00:00:00Z"
+    );
 }
