@@ -89,7 +89,7 @@ pub async fn join(
 /// How long before the Lease expires its holder renews it: a third of its
 /// duration, at least a second, so that a slow API server does not cost
 /// the Lease.
-fn grace(duration: u64) -> u64 {
+pub(super) fn grace(duration: u64) -> u64 {
     (duration / 3).max(1)
 }
 

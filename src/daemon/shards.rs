@@ -135,6 +135,11 @@ impl Shards {
         Relay::on(self.api.clone(), &self.coordination)
     }
 
+    /// How often a round runs: as often as a leader renews its Lease.
+    fn period(&self) -> Duration {
+        Duration::from_secs(super::leader::grace(self.duration.as_secs()))
+    }
+
     /// How many shards there are.
     pub fn count(&self) -> u32 {
         self.count
@@ -188,7 +193,7 @@ impl Shards {
     /// Takes part until `until` is cancelled (then releases what it holds)
     /// or a shard is lost.
     pub async fn run(&self, until: CancellationToken) -> Ended {
-        let period = (self.duration / 3).max(Duration::from_secs(1));
+        let period = self.period();
         let mut seen = Seen::default();
         loop {
             if let Some(lost) = self.round(&mut seen).await {
@@ -245,7 +250,7 @@ impl Shards {
             identity: &self.identity,
             holding: &holding,
             now: started,
-            period: (self.duration / 3).max(Duration::from_secs(1)),
+            period: self.period(),
         };
         let plan = decide::decide(&look, seen);
         if let Some(lost) = plan.lost {
