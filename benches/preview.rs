@@ -123,6 +123,7 @@ fn main() {
                     uncommitted: false,
                     render: jobcd::source::render::Render::default(),
                     helm: Default::default(),
+                    verify: None,
                 };
                 source.snapshot().expect("snapshot").tree
             })

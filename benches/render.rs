@@ -59,6 +59,7 @@ fn main() {
         uncommitted: false,
         render,
         helm: Default::default(),
+        verify: None,
     };
     let objects = FILES * PER_FILE;
     let overlay = "deploy/overlays/prod";

@@ -41,6 +41,7 @@ fn main() {
             uncommitted: false,
             render: jobcd::source::render::Render::default(),
             helm: Default::default(),
+            verify: None,
         };
         let t = Instant::now();
         let snapshot = source.snapshot().expect("the first fetch works");

@@ -76,6 +76,7 @@ fn source(
         uncommitted: false,
         render: jobcd::source::render::Render::default(),
         helm: Default::default(),
+        verify: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn source(dir: &Path) -> Source {
         uncommitted: false,
         render: jobcd::source::render::Render::default(),
         helm: Default::default(),
+        verify: None,
     }
 }
 

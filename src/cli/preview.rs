@@ -254,6 +254,9 @@ fn source(
         helm_release: args.helm_release.clone(),
         helm_namespace: args.helm_namespace.clone(),
         allow_secrets: args.allow_secrets,
+        // A preview applies nothing: what it reads need not be signed.
+        verify_signatures: None,
+        trusted_keys: Vec::new(),
         credentials: args.credentials.clone(),
     };
     repo_args.source(&args.repo, state_dir.to_path_buf())

@@ -41,6 +41,16 @@ pub(crate) struct RepoArgs {
     /// Let plain v1 Secrets stay in the repository (ignored, never applied) instead of refusing the revision.
     #[arg(long, env = "JOBCD_ALLOW_SECRETS")]
     pub allow_secrets: bool,
+    /// Refuse a revision unless its signatures verify: head (the commit at the ref), tag (the annotated tag the ref names) or both; with --trusted-keys (default head when keys are given).
+    #[arg(
+        long = "verify-signatures",
+        value_name = "MODE",
+        env = "JOBCD_VERIFY_SIGNATURES"
+    )]
+    pub verify_signatures: Option<crate::source::verify::Mode>,
+    /// A file of trusted keys: armored OpenPGP public keys (gpg --export --armor) or SSH allowed-signers lines; repeat for more.
+    #[arg(long = "trusted-keys", value_name = "FILE")]
+    pub trusted_keys: Vec<PathBuf>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
 }
@@ -123,7 +133,29 @@ impl RepoArgs {
             uncommitted: self.uncommitted,
             render: self.render,
             helm: self.helm_values(),
+            verify: self.verify()?,
         })
+    }
+
+    /// The signature policy `--verify-signatures` and `--trusted-keys` ask for.
+    fn verify(&self) -> anyhow::Result<Option<source::verify::Policy>> {
+        let mode = match (self.verify_signatures, self.trusted_keys.is_empty()) {
+            (None, true) => return Ok(None),
+            (Some(_), true) => anyhow::bail!(
+                "--verify-signatures needs the keys to trust: pass --trusted-keys FILE (armored OpenPGP public keys, or SSH allowed-signers lines)"
+            ),
+            (mode, false) => mode.unwrap_or(source::verify::Mode::Head),
+        };
+        if self.uncommitted {
+            anyhow::bail!(
+                "--uncommitted reads edits no one has signed; it cannot be combined with --verify-signatures"
+            );
+        }
+        let keys = source::verify::Keyring::load(&self.trusted_keys)?;
+        Ok(Some(source::verify::Policy {
+            mode,
+            keys: std::sync::Arc::new(keys),
+        }))
     }
 
     /// How a Helm chart is rendered.

@@ -35,6 +35,7 @@ pub(crate) fn run(args: Args, state_dir: PathBuf) -> anyhow::Result<Outcome> {
         uncommitted: false,
         render: crate::source::render::Render::Plain,
         helm: Default::default(),
+        verify: None,
     };
     let repo_dir = source.notes_repo();
     let repo = git2::Repository::open(&repo_dir).with_context(|| {

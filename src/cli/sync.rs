@@ -128,6 +128,8 @@ pub(super) struct Revision {
     pub(super) validation: manifest::Validation,
     /// The engine that rendered it, if one did.
     rendered: Option<crate::source::render::Rendered>,
+    /// Why its signatures were refused (then nothing of it was read).
+    unverified: Option<crate::source::verify::Refusal>,
 }
 
 fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
@@ -143,7 +145,22 @@ fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
         .repo
         .source(repo, state_dir.to_path_buf())?
         .notes_repo();
-    let loaded = args.repo.load(&[], state_dir.to_path_buf())?;
+    let loaded = match args.repo.load(&[], state_dir.to_path_buf()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            if let Some(crate::source::Error::Unverified(u)) = e.downcast_ref() {
+                return Ok(Revision {
+                    label: format!("{repo}@{}", u.revision.short_sha),
+                    sha: u.revision.sha.clone(),
+                    notes_repo,
+                    validation: manifest::Validation::default(),
+                    rendered: None,
+                    unverified: Some(u.refusal.clone()),
+                });
+            }
+            return Err(e);
+        }
+    };
     let sha = loaded
         .revision
         .map_or_else(|| "working-tree".to_string(), |r| r.sha);
@@ -159,6 +176,7 @@ fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
         notes_repo,
         validation,
         rendered: loaded.rendered,
+        unverified: None,
     })
 }
 
@@ -376,7 +394,23 @@ async fn reconcile<T: Target + Sync>(
         rendered: revision.rendered.as_ref(),
     };
     let mut on = |event: reconcile::Event<'_>| printer.event(event);
-    let work = reconcile::run(target, request, statuses, &mut on, std::future::pending());
+    let work = async {
+        match &revision.unverified {
+            Some(refusal) => {
+                reconcile::refuse_unverified(
+                    &args.source,
+                    &revision.sha,
+                    refusal,
+                    statuses,
+                    kind.mode(),
+                )
+                .await
+            }
+            None => {
+                reconcile::run(target, request, statuses, &mut on, std::future::pending()).await
+            }
+        }
+    };
     let reconciled = match statuses {
         Some(statuses) => {
             let mut quiet = Quiet;
@@ -407,9 +441,10 @@ async fn reconcile<T: Target + Sync>(
         (Kind::Diff, Reconciled::Rehearsed(counts)) if counts.changes || counts.drifted > 0 => {
             Outcome::Changes
         }
-        (Kind::Diff, Reconciled::Invalid | Reconciled::Refused(Refused::Target(_))) => {
-            Outcome::Error
-        }
+        (
+            Kind::Diff,
+            Reconciled::Invalid | Reconciled::Refused(Refused::Target(_) | Refused::Unverified(_)),
+        ) => Outcome::Error,
         _ => Outcome::Reconciled(reconciled.verdict()),
     })
 }

@@ -9,12 +9,14 @@
 
 mod health;
 mod read;
+mod trust;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub use health::{Health, Notification};
 use read::{Map, Problems};
+pub use trust::{ServiceAccount, Tenancy, Verify};
 
 use crate::manifest::Diagnostic;
 
@@ -168,6 +170,10 @@ pub struct Source {
     pub helm: crate::source::render::HelmValues,
     /// Plain Secrets in the repository are ignored rather than refused.
     pub allow_secrets: bool,
+    /// Whose signatures its revisions must carry.
+    pub verify: Option<Verify>,
+    /// Where it may write on a cluster, and as whom.
+    pub tenancy: Tenancy,
 }
 
 /// A configuration that is wrong: every problem, by line.
@@ -258,6 +264,7 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
     );
     let target = read_target(top, p);
     let leader_election = read_leader_election(top, &target, p);
+    let sources = read_sources(top, &target, p);
     Config {
         listen: top
             .string("listen", p)
@@ -269,7 +276,7 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
             .integer("concurrency", 1..=64, p)
             .unwrap_or(DEFAULT_CONCURRENCY) as usize,
         reporters: read_reporters(top, p),
-        sources: read_sources(top, p),
+        sources,
         leader_election,
         correct_drift: top.boolean("correctDrift", p).unwrap_or(true),
         health: health::read_health(top, p),
@@ -498,7 +505,7 @@ fn secret(
     }
 }
 
-fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
+fn read_sources(top: &Map<'_>, target: &Target, p: &mut Problems<'_>) -> Vec<Source> {
     let Some(node) = top.get("sources") else {
         p.add(
             0,
@@ -547,6 +554,9 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                 "helmRelease",
                 "helmNamespace",
                 "allowSecrets",
+                "verify",
+                "namespaces",
+                "serviceAccount",
             ],
             p,
         );
@@ -607,6 +617,8 @@ fn read_sources(top: &Map<'_>, p: &mut Problems<'_>) -> Vec<Source> {
                 namespace: m.string("helmNamespace", p),
             },
             allow_secrets: m.boolean("allowSecrets", p).unwrap_or(false),
+            verify: trust::read_verify(&m, p),
+            tenancy: trust::read_tenancy(&m, target, p),
         };
         out.push(source);
     }

@@ -351,3 +351,53 @@ notifications:
         );
     }
 }
+
+#[test]
+fn trust_reads_signature_checks_namespaces_and_service_accounts() {
+    let c = parse(
+        "target: {kind: kube, namespaces: [a, b]}\nsources:\n  - name: jobs\n    repo: /srv/a\n    verify:\n      mode: both\n      keyFiles: [/keys/team.asc, /keys/allowed_signers]\n    namespaces: [b]\n    serviceAccount: {namespace: b, name: deployer}\n  - name: open\n    repo: /srv/b\n",
+        "jobcd.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let jobs = &c.sources[0];
+    assert_eq!(
+        jobs.verify,
+        Some(Verify {
+            mode: crate::source::verify::Mode::Both,
+            key_files: vec!["/keys/team.asc".into(), "/keys/allowed_signers".into()],
+        })
+    );
+    assert_eq!(jobs.tenancy.namespaces, Some(vec!["b".to_string()]));
+    assert_eq!(
+        jobs.tenancy
+            .service_account
+            .as_ref()
+            .map(ServiceAccount::user),
+        Some("system:serviceaccount:b:deployer".to_string())
+    );
+    assert_eq!(c.sources[1].verify, None);
+    assert_eq!(c.sources[1].tenancy, Tenancy::default());
+
+    let all = problems(
+        "target: {kind: kube, namespaces: [a]}\nsources:\n  - name: jobs\n    repo: /srv/a\n    verify: {mode: HEAD}\n    namespaces: [a, c]\n    serviceAccount: {name: x}\n",
+    )
+    .join("\n");
+    for expected in [
+        "jobcd.yaml:5: sources[0].verify.mode",
+        "is not a signature mode",
+        "keyFiles is required",
+        "jobcd.yaml:6: sources[0].namespaces",
+        "namespace \"c\" is not among target.namespaces (a)",
+        "sources[0].serviceAccount.namespace: namespace is required",
+    ] {
+        assert!(all.contains(expected), "{expected:?} in:\n{all}");
+    }
+    let all = problems(
+        "target: {kind: local}\nsources:\n  - name: jobs\n    repo: /srv/a\n    namespaces: [a]\n",
+    )
+    .join("\n");
+    assert!(
+        all.contains("jobcd.yaml:5") && all.contains("the local target has no other identity"),
+        "{all}"
+    );
+}

@@ -34,6 +34,12 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    source: String,
+    check: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabel {
     operation: String,
 }
@@ -51,6 +57,7 @@ pub struct Metrics {
     applied: Family<OperationLabel, Counter>,
     runs: Family<OutcomeLabel, Counter>,
     last_success: Family<SourceLabel, Gauge<f64, AtomicU64>>,
+    signature_refusals: Family<CheckLabels, Counter>,
     backlog: Gauge,
     cronjobs: cronjobs::CronJobs,
 }
@@ -73,6 +80,7 @@ impl Metrics {
         let applied = Family::default();
         let runs = Family::default();
         let last_success = Family::default();
+        let signature_refusals = Family::default();
         let backlog = Gauge::default();
         registry.register_with_unit(
             "reconcile_duration",
@@ -101,6 +109,11 @@ impl Metrics {
             last_success.clone(),
         );
         registry.register(
+            "signature_refusals",
+            "Revisions refused for their signatures, by source and failed check (unsigned, not_a_tag, bad_signature, untrusted_key, expired_key, revoked_key, unsupported)",
+            signature_refusals.clone(),
+        );
+        registry.register(
             "status_backlog",
             "Commit statuses waiting to be delivered",
             backlog.clone(),
@@ -117,8 +130,19 @@ impl Metrics {
             applied,
             runs,
             last_success,
+            signature_refusals,
             backlog,
         }
+    }
+
+    /// A revision of `source` was refused for its signatures.
+    pub fn signature_refused(&self, source: &str, check: crate::source::verify::Check) {
+        self.signature_refusals
+            .get_or_create(&CheckLabels {
+                source: source.into(),
+                check: check.as_str().into(),
+            })
+            .inc();
     }
 
     /// A reconcile of `source` ended with `result` after `seconds`.

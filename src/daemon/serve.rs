@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::leader::Leadership;
 use super::metrics::Metrics;
@@ -275,6 +275,24 @@ pub async fn reconcile<T: Target>(
     let source = s.source.clone();
     let snapshot = match tokio::task::spawn_blocking(move || source.snapshot()).await {
         Ok(Ok(snapshot)) => snapshot,
+        Ok(Err(crate::source::Error::Unverified(unverified))) => {
+            let crate::source::Unverified { revision, refusal } = *unverified;
+            tracing::Span::current().record("revision", revision.short_sha.as_str());
+            error!(
+                check = refusal.check.as_str(),
+                "{refusal}; nothing applied, the last good revision stays in force"
+            );
+            shared.metrics.signature_refused(&s.name, refusal.check);
+            let refused: Reconciled<T::Error> = reconcile::refuse_unverified(
+                &s.name,
+                &revision.sha,
+                &refusal,
+                Some(shared.statuses),
+                Mode::Apply,
+            )
+            .await;
+            return refused.verdict();
+        }
         Ok(Err(e)) => {
             error!("fetching: {e}");
             return Verdict::Error;
@@ -286,6 +304,9 @@ pub async fn reconcile<T: Target>(
     };
     let sha = snapshot.revision.sha.clone();
     tracing::Span::current().record("revision", snapshot.revision.short_sha.as_str());
+    for signer in &snapshot.signers {
+        debug!("verified: {signer}");
+    }
     let options = manifest::Options {
         strict: false,
         now: Timestamp::now(),

@@ -30,6 +30,15 @@ pub enum Error {
         /// The variable.
         var: String,
     },
+    /// The trusted keys of a source that verifies signatures cannot be read.
+    #[error("source {name}: verify.keyFiles")]
+    TrustedKeys {
+        /// The source.
+        name: String,
+        /// Why.
+        #[source]
+        source: crate::source::verify::KeyringError,
+    },
     /// A notification receiver's URL or key cannot be read.
     #[error("notification receiver {name}")]
     Receiver {
@@ -111,6 +120,20 @@ pub fn source_of(s: &config::Source, state_dir: &Path) -> Result<Source, Error> 
         uncommitted: false,
         render: s.render,
         helm: s.helm.clone(),
+        verify: match &s.verify {
+            Some(v) => Some(crate::source::verify::Policy {
+                mode: v.mode,
+                keys: std::sync::Arc::new(
+                    crate::source::verify::Keyring::load(&v.key_files).map_err(|source| {
+                        Error::TrustedKeys {
+                            name: s.name.clone(),
+                            source,
+                        }
+                    })?,
+                ),
+            }),
+            None => None,
+        },
     })
 }
 

@@ -76,7 +76,7 @@ pub struct Options {
 
 /// Everything found in a set of files: the valid objects, the documents of
 /// other kinds, and every problem.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Validation {
     /// Jobs and CronJobs that decoded and validated, sorted by kind, namespace, name.
     pub objects: Vec<Object>,

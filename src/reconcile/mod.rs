@@ -13,5 +13,5 @@ pub use apply::{Done, Failed, apply, started_runs};
 pub use prepare::{Prepared, Unprepared, desired, observe, prepare};
 pub use run::{
     ApplyFailure, Counts, Event, Mode, PROGRESS, Reconciled, Refused, Request, Stop, Synced,
-    Verdict, run,
+    Verdict, refuse_unverified, run,
 };

@@ -17,6 +17,7 @@ use crate::report::record;
 use crate::report::statuses::Statuses;
 use crate::report::{SYNC_CONTEXT, Status};
 use crate::source::render::Rendered;
+use crate::source::verify::Refusal;
 use crate::target::{Cause, JobRef, Outcome, RunEvent, RunResult, Target};
 
 /// How often a reconcile says what it still waits for.
@@ -101,6 +102,8 @@ impl std::fmt::Display for ApplyFailure {
 /// Why a revision was refused whole; nothing was applied.
 #[derive(Debug)]
 pub enum Refused<E> {
+    /// Its signatures: nothing of it was read.
+    Unverified(Refusal),
     /// Prune safety.
     Prune(plan::Refusal),
     /// The target (an object outside its namespaces, a name held by an
@@ -111,6 +114,7 @@ pub enum Refused<E> {
 impl<E: std::fmt::Display> std::fmt::Display for Refused<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Refused::Unverified(refusal) => refusal.fmt(f),
             Refused::Prune(refusal) => refusal.fmt(f),
             Refused::Target(e) => e.fmt(f),
         }
@@ -412,6 +416,26 @@ pub async fn run<T: Target>(
         summary,
         interrupted: None,
     })
+}
+
+/// How a revision whose signatures were refused ends: nothing of it was
+/// read, and (unless rehearsing) its commit says which check failed, for
+/// which key. The last good revision stays in force.
+pub async fn refuse_unverified<E>(
+    source: &str,
+    sha: &str,
+    refusal: &Refusal,
+    statuses: Option<&Statuses>,
+    mode: Mode,
+) -> Reconciled<E> {
+    let reporter = Reporter {
+        source,
+        statuses: statuses.filter(|_| mode == Mode::Apply),
+    };
+    reporter
+        .note(record::rejected(sha, &refusal.to_string()))
+        .await;
+    Reconciled::Refused(Refused::Unverified(refusal.clone()))
 }
 
 /// What the plan does, for the sync's status: "N created, …".

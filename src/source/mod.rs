@@ -16,6 +16,7 @@ mod revision;
 mod timeouts;
 mod tree;
 mod url;
+pub mod verify;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -196,6 +197,9 @@ pub enum Error {
     /// Reading the working tree (`--uncommitted`) failed.
     #[error(transparent)]
     WorkingTree(#[from] manifest::Error),
+    /// The revision's signatures are refused (see [`verify`]).
+    #[error("{} at {}", .0.refusal, .0.revision.short_sha)]
+    Unverified(Box<Unverified>),
     /// The renderer could not run (not installed, or not startable).
     #[error(transparent)]
     Render(#[from] render::RenderError),
@@ -250,6 +254,8 @@ pub struct Source {
     pub render: render::Render,
     /// Values files and `--set` values for a Helm chart.
     pub helm: render::HelmValues,
+    /// Whose signatures a revision must carry to be read at all.
+    pub verify: Option<verify::Policy>,
 }
 
 /// A revision and the manifest files in it.
@@ -261,6 +267,17 @@ pub struct Snapshot {
     pub tree: manifest::Tree,
     /// The engine that rendered them, if one did.
     pub rendered: Option<render::Rendered>,
+    /// The good signatures it carries, when the source verifies them.
+    pub signers: Vec<verify::Signer>,
+}
+
+/// A revision whose signatures are refused: nothing of it was read.
+#[derive(Debug, Clone)]
+pub struct Unverified {
+    /// The commit.
+    pub revision: Revision,
+    /// Which check failed, on what, for which key.
+    pub refusal: verify::Refusal,
 }
 
 impl Source {
@@ -309,6 +326,7 @@ impl Source {
             uncommitted: true,
             render,
             helm,
+            verify: None,
         }))
     }
 
@@ -317,6 +335,23 @@ impl Source {
         let (repo, url) = self.open()?;
         let (commit, reference) = reference::resolve(&repo, &self.reference, &url)?;
         let revision = Revision::of(&commit, reference);
+        // Checked before a file of the revision is read or rendered.
+        let signers = match &self.verify {
+            Some(policy) => verify::verify(
+                &repo,
+                commit.id(),
+                &revision.reference,
+                policy,
+                jiff::Timestamp::now(),
+            )
+            .map_err(|refusal| {
+                Error::Unverified(Box::new(Unverified {
+                    revision: revision.clone(),
+                    refusal,
+                }))
+            })?,
+            None => Vec::new(),
+        };
         let tree = match (&self.location, self.uncommitted) {
             (Location::Local(_), true) => {
                 let workdir = repo.workdir().ok_or_else(|| Error::Path {
@@ -336,6 +371,7 @@ impl Source {
                             revision,
                             tree,
                             rendered: Some(rendered),
+                            signers,
                         });
                     }
                 }
@@ -348,6 +384,7 @@ impl Source {
                         revision,
                         tree,
                         rendered: Some(rendered),
+                        signers,
                     });
                 }
                 tree::read(&repo, &commit, &self.path)?
@@ -360,6 +397,7 @@ impl Source {
             revision,
             tree,
             rendered: None,
+            signers,
         })
     }
 
@@ -549,7 +587,6 @@ impl Source {
     }
 }
 
-/// Opens a repository on this machine.
 /// The names of the entries directly in `dir`.
 fn entry_names(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
     Ok(std::fs::read_dir(dir)?
@@ -558,6 +595,7 @@ fn entry_names(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
         .collect())
 }
 
+/// Opens a repository on this machine.
 fn open_local(path: &std::path::Path) -> Result<git2::Repository, Error> {
     git2::Repository::open(path).map_err(|e| Error::NotARepository {
         path: path.to_path_buf(),

@@ -137,6 +137,12 @@ impl<'a> Printer<'a> {
                 Reconciled::Refused(Refused::Target(e)) if self.kind != Kind::Sync => {
                     eprintln!("{label}: {e}; a sync of it would apply nothing")
                 }
+                Reconciled::Refused(Refused::Unverified(refusal)) if self.kind != Kind::Sync => {
+                    eprintln!("{label}: {refusal}; a sync of it would apply nothing")
+                }
+                Reconciled::Refused(Refused::Unverified(refusal)) => eprintln!(
+                    "{label}: {refusal}; nothing was applied, the last good revision stays in force"
+                ),
                 Reconciled::Invalid => eprintln!(
                     "{label}: invalid; nothing was applied, the last good revision stays in force"
                 ),
@@ -169,6 +175,9 @@ impl<'a> Printer<'a> {
         };
         match reconciled {
             Reconciled::Refused(Refused::Prune(refusal)) => {
+                report.refused = Some(refusal.to_string());
+            }
+            Reconciled::Refused(Refused::Unverified(refusal)) => {
                 report.refused = Some(refusal.to_string());
             }
             Reconciled::Refused(Refused::Target(e)) => report.error = Some(e.to_string()),
