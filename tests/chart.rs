@@ -263,6 +263,9 @@ fn secret_files(config: &config::Config) -> BTreeMap<String, String> {
         add(at("sshPassphraseFile"), file(&s.ssh_passphrase).as_deref());
         add(at("knownHostsFile"), s.known_hosts.as_deref());
         add(at("webhookSecretFile"), file(&s.webhook_secret).as_deref());
+        for (i, keys) in s.verify.iter().flat_map(|v| &v.key_files).enumerate() {
+            add(at(&format!("verify.keyFiles[{i}]")), Some(keys));
+        }
     }
     if let Some(forge) = &config.reporters.forge {
         add(
@@ -373,6 +376,15 @@ fn the_rendered_config_is_what_jobcd_reads_and_what_the_rbac_grants() {
         at("sources[reports].webhookSecretFile"),
         pair("jobcd-webhooks", "gitlab")
     );
+    assert_eq!(
+        at("sources[reports].verify.keyFiles[0]"),
+        pair("jobcd-trusted-keys", "allowed_signers")
+    );
+    assert_eq!(
+        config.sources[1].verify.as_ref().map(|v| v.mode),
+        Some(jobcd::source::verify::Mode::Tag)
+    );
+    assert_eq!(config.sources[0].verify, None);
     assert_eq!(
         at("reporters.forge.tokenFile"),
         pair("jobcd-forge", "token")

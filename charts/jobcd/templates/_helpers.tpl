@@ -77,7 +77,7 @@ Where mounted Secrets appear in the container.
 {{/*
 The Secret files of one source: a JSON list of {field, secret, key, path}
 for each *SecretRef it sets. `field` is the configuration key that names
-the file. Used by the configuration (the path) and the Deployment (the
+the file (verify.keyFiles is a list, set apart by jobcd.config). Used by the configuration (the path) and the Deployment (the
 projected volume), so the two always agree.
 */}}
 {{- define "jobcd.sourceSecretFiles" -}}
@@ -100,6 +100,14 @@ projected volume), so the two always agree.
     "key" ($ref.key | default .key)
     "path" (printf "sources/%s/%s" $source.name .file)) -}}
 {{- end -}}
+{{- end -}}
+{{- with $source.verify -}}
+{{- $ref := required (printf "sources[%s].verify.keysSecretRef: name the Secret holding the trusted keys" $source.name) .keysSecretRef -}}
+{{- $files = append $files (dict
+    "field" "verify.keyFiles"
+    "secret" (required (printf "sources[%s].verify.keysSecretRef.name: name the Secret" $source.name) $ref.name)
+    "key" ($ref.key | default "trusted-keys")
+    "path" (printf "sources/%s/trusted-keys" $source.name)) -}}
 {{- end -}}
 {{- toJson $files -}}
 {{- end -}}
@@ -162,8 +170,13 @@ reads are listed in jobcd's README (`jobcd serve`).
 {{- if .interval }}{{ $_ := set $source "interval" .interval }}{{ end -}}
 {{- if .username }}{{ $_ := set $source "username" .username }}{{ end -}}
 {{- range include "jobcd.sourceSecretFiles" . | fromJsonArray -}}
+{{- if eq .field "verify.keyFiles" -}}
+{{- $_ := set $source "verify" (dict "keyFiles" (list (printf "%s/%s" $dir .path))) -}}
+{{- else -}}
 {{- $_ := set $source .field (printf "%s/%s" $dir .path) -}}
 {{- end -}}
+{{- end -}}
+{{- if .verify }}{{ $_ := set $source.verify "mode" (.verify.mode | default "head") }}{{ end -}}
 {{- $sources = append $sources $source -}}
 {{- end -}}
 {{- $reporters := dict "notes" .Values.reporters.notes "pushNotes" .Values.reporters.pushNotes -}}
