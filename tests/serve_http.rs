@@ -18,9 +18,13 @@ fn sign(body: &[u8]) -> String {
     hmac_hex(SECRET, body)
 }
 
+/// A push to `branch`; each a new push (its `after` differs), as a forge
+/// never delivers two identical ones.
 fn push_body(branch: &str) -> Vec<u8> {
+    static PUSHES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = PUSHES.fetch_add(1, Ordering::SeqCst);
     format!(
-        r#"{{"ref":"refs/heads/{branch}","after":"0123456789abcdef0123456789abcdef01234567","repository":{{"clone_url":"https://github.com/acme/jobs.git","ssh_url":"git@github.com:acme/jobs.git","default_branch":"main"}},"project":{{"git_http_url":"https://github.com/acme/jobs.git","default_branch":"main"}}}}"#
+        r#"{{"ref":"refs/heads/{branch}","after":"{n:040x}","repository":{{"clone_url":"https://github.com/acme/jobs.git","ssh_url":"git@github.com:acme/jobs.git","default_branch":"main"}},"project":{{"git_http_url":"https://github.com/acme/jobs.git","default_branch":"main"}}}}"#
     )
     .into_bytes()
 }
@@ -76,6 +80,7 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
         others: "the leader",
         metrics: Box::new(|| "# TYPE jobcd_up gauge\njobcd_up 1\n# EOF\n".into()),
         relay: None,
+        deliveries: Default::default(),
     });
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -157,6 +162,38 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     assert_eq!((code, text.as_str()), (202, "triggered: jobs\n"));
     assert_eq!(fired(Duration::from_secs(5)), Some(Reason::Webhook));
 
+    // Replays trigger nothing: the same delivery again, the same signed
+    // body under a new delivery id, a known delivery id on a new body.
+    let delivered = push_body("main");
+    let signed = |body: &[u8], id: &str| {
+        vec![
+            event.clone(),
+            ("X-Hub-Signature-256", format!("sha256={}", sign(body))),
+            ("X-GitHub-Delivery", id.to_string()),
+        ]
+    };
+    let (code, _) = request("POST", &hook, &signed(&delivered, "d-1"), &delivered);
+    assert_eq!(code, 202);
+    assert_eq!(fired(Duration::from_secs(5)), Some(Reason::Webhook));
+    for (id, body) in [
+        ("d-1", &delivered),
+        ("d-2", &delivered),
+        ("d-1", &push_body("main")),
+    ] {
+        let (code, text) = request("POST", &hook, &signed(body, id), body);
+        assert_eq!(code, 200, "{text}");
+        assert!(text.contains("was already received"), "{text}");
+    }
+    assert!(
+        fired(Duration::from_millis(300)).is_none(),
+        "a replay fired"
+    );
+
+    // A body over the limit is refused before it is read whole.
+    let huge = vec![b' '; jobcd::daemon::http::HOOK_BODY_LIMIT + 1];
+    let (code, _) = request("POST", &hook, &signed(&huge, "d-3"), &huge);
+    assert_eq!(code, 413);
+
     // Another branch: accepted, nothing to do.
     let other = push_body("feature");
     let (code, text) = request(
@@ -184,6 +221,7 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     assert!(fired(Duration::from_millis(300)).is_none());
 
     // GitLab's token and Gitea's signature.
+    let body = push_body("main");
     let (code, _) = request(
         "POST",
         &format!("{base}/hooks/gitlab"),
@@ -208,6 +246,7 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
         &body,
     );
     assert_eq!(code, 401);
+    let body = push_body("main");
     let (code, _) = request(
         "POST",
         &format!("{base}/hooks/gitea"),
@@ -229,6 +268,7 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
         (code, text.as_str()),
         (200, "standby: another replica holds the leader Lease\n")
     );
+    let body = push_body("main");
     let (code, text) = request(
         "POST",
         &hook,
@@ -244,4 +284,19 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
     let (code, _) = request("POST", &hook, std::slice::from_ref(&event), &body);
     assert_eq!(code, 401);
     assert!(fired(Duration::from_millis(300)).is_none());
+
+    // The refused delivery was not remembered as received: redelivered
+    // once this replica leads, it is acted on.
+    leading.store(true, Ordering::SeqCst);
+    let (code, text) = request(
+        "POST",
+        &hook,
+        &[
+            event.clone(),
+            ("X-Hub-Signature-256", format!("sha256={}", sign(&body))),
+        ],
+        &body,
+    );
+    assert_eq!((code, text.as_str()), (202, "triggered: jobs\n"));
+    assert_eq!(fired(Duration::from_secs(5)), Some(Reason::Webhook));
 }

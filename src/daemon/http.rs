@@ -8,7 +8,10 @@
 //! A webhook is answered at once: it is verified against the secret of
 //! each source that has one (constant time), read, and the sources it
 //! concerns are triggered; the reconcile runs in the background. A delivery
-//! no source's secret verifies gets 401 and triggers nothing.
+//! no source's secret verifies gets 401 and triggers nothing; one that is
+//! not a push, or pushes a ref no source follows, triggers nothing; one
+//! already acted on (a replay) triggers nothing; a body over
+//! [`HOOK_BODY_LIMIT`] gets 413.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,10 +19,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 
+use super::deliveries::{Deliveries, Delivery};
 use super::trigger::{Handle, Reason};
 use super::webhook::{self, Forge};
 
@@ -60,7 +64,15 @@ pub struct Service {
     /// not reconcile to the one that does (None: the push is refused with
     /// 503).
     pub relay: Option<Relay>,
+    /// The deliveries acted on, so that a replay triggers nothing.
+    pub deliveries: Deliveries,
 }
+
+/// The largest webhook body accepted (413 above it). Push payloads list
+/// at most 20 commits (GitHub, GitLab) and weigh kilobytes; GitHub caps
+/// its deliveries at 25 MB. A push not delivered is still seen by the
+/// next poll.
+pub const HOOK_BODY_LIMIT: usize = 4 << 20;
 
 /// Sends source names to the leader; the error is for the answer.
 pub type Relay = Box<
@@ -76,6 +88,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/hooks/github", post(github))
         .route("/hooks/gitlab", post(gitlab))
         .route("/hooks/gitea", post(gitea))
+        .layer(DefaultBodyLimit::max(HOOK_BODY_LIMIT))
         .with_state(service)
 }
 
@@ -167,6 +180,22 @@ async fn hook(
             "no source follows this repository and branch\n".into(),
         );
     }
+    let id = webhook::delivery_headers(forge)
+        .iter()
+        .find_map(|name| header(name));
+    let delivery = Delivery::of(id, body);
+    if !service
+        .deliveries
+        .claim(&delivery, std::time::Instant::now())
+    {
+        return (
+            StatusCode::OK,
+            format!(
+                "delivery {} was already received: nothing to do\n",
+                delivery.id.as_deref().unwrap_or("with this body")
+            ),
+        );
+    }
     let (mine, theirs): (Vec<&HookSource>, Vec<&HookSource>) =
         concerned.into_iter().partition(|s| (service.owns)(&s.name));
     let names = |sources: &[&HookSource]| -> Vec<String> {
@@ -184,6 +213,7 @@ async fn hook(
         let Some(relay) = &service.relay else {
             // The forge shows the failed delivery (and can redeliver it);
             // the leader's poll picks the commit up in any case.
+            service.deliveries.release(&delivery);
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
@@ -200,6 +230,7 @@ async fn hook(
                 relayed.join(", ")
             )),
             Err(e) => {
+                service.deliveries.release(&delivery);
                 return (
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!(

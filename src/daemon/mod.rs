@@ -3,6 +3,7 @@
 //! metrics, readiness, CronJob health and leader election. Business logic that commands also
 //! need lives in the library parts (`reconcile`, `report`), not here.
 
+pub mod deliveries;
 pub mod followers;
 pub mod health;
 pub mod http;

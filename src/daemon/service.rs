@@ -304,6 +304,7 @@ impl Service {
                     Box::pin(async move { relay.send(&sources).await.map_err(|e| e.to_string()) })
                 })
             }),
+            deliveries: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await

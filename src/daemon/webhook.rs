@@ -65,11 +65,23 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The header carrying the forge's id of a delivery, for replay detection
+/// (see `deliveries`).
+pub fn delivery_headers(forge: Forge) -> &'static [&'static str] {
+    match forge {
+        Forge::GitHub => &["x-github-delivery"],
+        Forge::Gitea => &["x-gitea-delivery", "x-forgejo-delivery"],
+        Forge::GitLab => &["x-gitlab-event-uuid"],
+    }
+}
+
 /// A push, as the forge describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Push {
     /// Every URL the repository goes by (clone, SSH, web).
     pub urls: Vec<String>,
+    /// The full ref pushed (`refs/heads/main`, `refs/tags/v1`).
+    pub reference: Option<String>,
     /// The branch pushed (`main`), or None for tags and other refs.
     pub branch: Option<String>,
     /// The repository's default branch, when the forge says.
@@ -81,9 +93,11 @@ pub struct Push {
 /// The push in a delivery's JSON body; None when it is not a push (a
 /// ping, another event) or not readable.
 pub fn push(forge: Forge, event: Option<&str>, body: &[u8]) -> Option<Push> {
+    // Pushes only (GitHub and Gitea send tag pushes as "push" too); every
+    // other event (ping, pull request, issue, …) triggers nothing.
     let is_push = match forge {
         Forge::GitHub | Forge::Gitea => event == Some("push"),
-        Forge::GitLab => event == Some("Push Hook"),
+        Forge::GitLab => matches!(event, Some("Push Hook" | "Tag Push Hook")),
     };
     if !is_push {
         return None;
@@ -109,6 +123,7 @@ pub fn push(forge: Forge, event: Option<&str>, body: &[u8]) -> Option<Push> {
         .collect();
     Some(Push {
         urls,
+        reference: v["ref"].as_str().map(str::to_string),
         branch: v["ref"]
             .as_str()
             .and_then(|r| r.strip_prefix("refs/heads/"))
@@ -122,18 +137,27 @@ pub fn push(forge: Forge, event: Option<&str>, body: &[u8]) -> Option<Push> {
 }
 
 /// Whether `push` concerns a source syncing `repo` at `reference` (None:
-/// the default branch).
+/// the default branch): the same repository, and the ref the source
+/// follows — a branch, or a tag (a source pinned to a tag that is moved).
+/// A push to any other branch or tag triggers nothing.
 pub fn concerns(push: &Push, repo: &str, reference: Option<&str>) -> bool {
     let wanted = same_repository_key(repo);
     if !push.urls.iter().any(|u| same_repository_key(u) == wanted) {
         return false;
     }
-    let Some(branch) = push.branch.as_deref() else {
+    let Some(pushed) = push.reference.as_deref() else {
         return false;
     };
     match reference {
-        Some(r) => r.strip_prefix("refs/heads/").unwrap_or(r) == branch,
-        None => push.default_branch.as_deref().is_none_or(|d| d == branch),
+        Some(r) if r.starts_with("refs/") => pushed == r,
+        Some(r) => {
+            pushed.strip_prefix("refs/heads/") == Some(r)
+                || pushed.strip_prefix("refs/tags/") == Some(r)
+        }
+        None => push
+            .branch
+            .as_deref()
+            .is_some_and(|b| push.default_branch.as_deref().is_none_or(|d| d == b)),
     }
 }
 
@@ -231,7 +255,38 @@ mod tests {
         let p = push(Forge::Gitea, Some("push"), tag).expect("a push");
         assert!(
             !concerns(&p, "https://git.example.com/a/b", None),
-            "tags do not trigger"
+            "a tag does not trigger a source following a branch"
         );
+        assert!(
+            concerns(&p, "https://git.example.com/a/b", Some("v1")),
+            "a moved tag triggers the source following it"
+        );
+        assert!(concerns(
+            &p,
+            "https://git.example.com/a/b",
+            Some("refs/tags/v1")
+        ));
+        assert!(!concerns(&p, "https://git.example.com/a/b", Some("v2")));
+        assert!(!concerns(
+            &p,
+            "https://git.example.com/a/b",
+            Some("refs/heads/v1")
+        ));
+        let gitlab_tag = br#"{"ref":"refs/tags/v1","project":{"git_http_url":"https://gitlab.example.com/g/jobs.git"}}"#;
+        let p = push(Forge::GitLab, Some("Tag Push Hook"), gitlab_tag).expect("a tag push");
+        assert!(concerns(
+            &p,
+            "https://gitlab.example.com/g/jobs",
+            Some("v1")
+        ));
+        for (forge, event) in [
+            (Forge::GitHub, "pull_request"),
+            (Forge::Gitea, "issues"),
+            (Forge::GitLab, "Merge Request Hook"),
+            (Forge::GitLab, "Pipeline Hook"),
+        ] {
+            assert!(push(forge, Some(event), tag).is_none(), "{event}");
+            assert!(push(forge, None, tag).is_none());
+        }
     }
 }
