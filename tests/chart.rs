@@ -161,6 +161,22 @@ fn assert_rbac_follows_config(label: &str, rendered: &Rendered, config: &config:
             .to_string();
     let jobs_role = format!("{RELEASE}-jobs");
     let ledger_role = format!("{RELEASE}-ledger");
+    let impersonate_role = format!("{RELEASE}-impersonate");
+    // Sources acting as a ServiceAccount: by source, and the accounts by
+    // namespace.
+    let tenants: BTreeMap<&str, &config::ServiceAccount> = config
+        .sources
+        .iter()
+        .filter_map(|s| Some((s.name.as_str(), s.tenancy.service_account.as_ref()?)))
+        .collect();
+    let mut impersonated: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for account in tenants.values() {
+        let names = impersonated.entry(account.namespace.clone()).or_default();
+        if !names.contains(&account.name) {
+            names.push(account.name.clone());
+        }
+    }
+    let mut impersonate_namespaces = BTreeSet::new();
 
     // Role and RoleBinding for Jobs and CronJobs: in each managed namespace
     // and nowhere else, with exactly the verbs jobcd uses.
@@ -177,18 +193,57 @@ fn assert_rbac_follows_config(label: &str, rendered: &Rendered, config: &config:
                     "verbs": ["get", "list", "watch", "create", "patch", "delete"]}]),
                 "{label}: {namespace}"
             );
+        } else if role["metadata"]["name"] == impersonate_role.as_str() {
+            // jobcd may impersonate exactly the accounts of this namespace
+            // that sources name.
+            let names = &impersonated[namespace];
+            assert_eq!(
+                role["rules"],
+                json!([{"apiGroups": [""], "resources": ["serviceaccounts"],
+                    "resourceNames": names, "verbs": ["impersonate"]}]),
+                "{label}: {namespace}"
+            );
+            impersonate_namespaces.insert(namespace);
+        } else if let Some(source) = role["metadata"]["name"]
+            .as_str()
+            .and_then(|n| n.strip_prefix(&format!("{RELEASE}-ledger-")))
+        {
+            // An account may read and record its own source's ledger only.
+            assert_eq!(namespace, NAMESPACE, "{label}");
+            assert!(tenants.contains_key(source), "{label}: {source}");
+            assert_eq!(
+                role["rules"],
+                json!([{"apiGroups": [""], "resources": ["configmaps"],
+                    "resourceNames": [format!("jobcd-ledger-{source}")], "verbs": ["get", "patch"]}]),
+                "{label}: {source}"
+            );
         } else {
             assert_eq!(role["metadata"]["name"], ledger_role.as_str(), "{label}");
             assert_eq!(namespace, NAMESPACE, "{label}");
         }
     }
     assert_eq!(role_namespaces, managed, "{label}: Roles");
+    assert_eq!(
+        impersonate_namespaces,
+        impersonated.keys().map(String::as_str).collect(),
+        "{label}: impersonation Roles"
+    );
     let mut bound = BTreeSet::new();
     for binding in rendered.all("RoleBinding") {
         let namespace = binding["metadata"]["namespace"].as_str().unwrap();
         let name = binding["metadata"]["name"].as_str().unwrap();
         assert_eq!(binding["roleRef"]["name"], name, "{label}");
         assert_eq!(binding["roleRef"]["kind"], "Role", "{label}");
+        if let Some(source) = name.strip_prefix(&format!("{RELEASE}-ledger-")) {
+            // Bound to the source's account, not to jobcd.
+            let account = tenants[source];
+            assert_eq!(
+                binding["subjects"],
+                json!([{"kind": "ServiceAccount", "name": account.name, "namespace": account.namespace}]),
+                "{label}: {namespace}/{name}"
+            );
+            continue;
+        }
         assert_eq!(
             binding["subjects"],
             json!([{"kind": "ServiceAccount", "name": service_account, "namespace": NAMESPACE}]),
@@ -196,6 +251,8 @@ fn assert_rbac_follows_config(label: &str, rendered: &Rendered, config: &config:
         );
         if name == jobs_role {
             bound.insert(namespace);
+        } else if name == impersonate_role {
+            assert!(impersonated.contains_key(namespace), "{label}: {namespace}");
         } else {
             assert_eq!((namespace, name), (NAMESPACE, ledger_role.as_str()));
         }

@@ -130,6 +130,23 @@ impl Service {
                     namespaces,
                     ledger_namespace,
                     dry_run: false,
+                    tenants: self
+                        .config
+                        .sources
+                        .iter()
+                        .filter(|s| s.tenancy != config::Tenancy::default())
+                        .map(|s| {
+                            let tenant = cluster::Tenant {
+                                namespaces: s.tenancy.namespaces.clone(),
+                                impersonate: s
+                                    .tenancy
+                                    .service_account
+                                    .as_ref()
+                                    .map(config::ServiceAccount::user),
+                            };
+                            (s.name.clone(), tenant)
+                        })
+                        .collect(),
                 })
                 .await
                 .map_err(Error::Kube)?;

@@ -177,6 +177,8 @@ reads are listed in jobcd's README (`jobcd serve`).
 {{- end -}}
 {{- end -}}
 {{- if .verify }}{{ $_ := set $source.verify "mode" (.verify.mode | default "head") }}{{ end -}}
+{{- if .namespaces }}{{ $_ := set $source "namespaces" .namespaces }}{{ end -}}
+{{- with .serviceAccount }}{{ $_ := set $source "serviceAccount" (dict "name" (required "sources[].serviceAccount.name is required" .name) "namespace" (required "sources[].serviceAccount.namespace is required" .namespace)) }}{{ end -}}
 {{- $sources = append $sources $source -}}
 {{- end -}}
 {{- $reporters := dict "notes" .Values.reporters.notes "pushNotes" .Values.reporters.pushNotes -}}

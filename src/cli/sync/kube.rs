@@ -66,6 +66,7 @@ impl KubeArgs {
             namespaces: self.namespaces.clone(),
             ledger_namespace: self.ledger_namespace.clone(),
             dry_run,
+            tenants: Default::default(),
         })
         .await
         .context("connecting to the Kubernetes API server")

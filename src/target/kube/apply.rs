@@ -61,7 +61,7 @@ impl KubeTarget {
         force: bool,
     ) -> Result<DynamicObject, Error> {
         let id = &d.object.id;
-        let api = self.api(id.kind, &id.namespace);
+        let api = self.api_as(&d.source, id.kind, &id.namespace);
         let mut params = PatchParams::apply(FIELD_MANAGER);
         params.dry_run = self.dry_run;
         params.force = force;
@@ -72,19 +72,21 @@ impl KubeTarget {
                 .map_err(|e| Error::api("apply", id, e))
         })
         .await
+        .map_err(|e| self.tenants.explain(&d.source, e))
     }
 
     /// Before a create: an object of that name that jobcd does not manage
     /// for this source is a conflict, never adopted.
     pub(super) async fn refuse_foreign(&self, d: &Desired) -> Result<(), Error> {
         let id = &d.object.id;
-        let api = self.api(id.kind, &id.namespace);
+        let api = self.api_as(&d.source, id.kind, &id.namespace);
         let found = retry(|| async {
             api.get_opt(&id.name)
                 .await
                 .map_err(|e| Error::api("read", id, e))
         })
-        .await?;
+        .await
+        .map_err(|e| self.tenants.explain(&d.source, e))?;
         let Some(found) = found else {
             return Ok(());
         };
@@ -104,8 +106,13 @@ impl KubeTarget {
         }
     }
 
-    pub(super) async fn delete(&self, id: &ObjectRef) -> Result<Option<String>, Error> {
-        let api = self.api(id.kind, &id.namespace);
+    /// Deletes `id` as `source` (background propagation).
+    pub(super) async fn delete(
+        &self,
+        source: &str,
+        id: &ObjectRef,
+    ) -> Result<Option<String>, Error> {
+        let api = self.api_as(source, id.kind, &id.namespace);
         let mut params = DeleteParams::background();
         params.dry_run = self.dry_run;
         let deleted = retry(|| async {
@@ -115,13 +122,15 @@ impl KubeTarget {
                 Err(e) => Err(Error::api("delete", id, e)),
             }
         })
-        .await?;
+        .await
+        .map_err(|e| self.tenants.explain(source, e))?;
         Ok(deleted)
     }
 
-    /// Waits until the object is gone (a deleted Job's name is free).
-    pub(super) async fn gone(&self, id: &ObjectRef) -> Result<(), Error> {
-        let api = self.api(id.kind, &id.namespace);
+    /// Waits until the object is gone (a deleted Job's name is free),
+    /// looking as `source`.
+    pub(super) async fn gone(&self, source: &str, id: &ObjectRef) -> Result<(), Error> {
+        let api = self.api_as(source, id.kind, &id.namespace);
         let deadline = tokio::time::Instant::now() + GONE_TIMEOUT;
         loop {
             let found = retry(|| async {
@@ -129,7 +138,8 @@ impl KubeTarget {
                     .await
                     .map_err(|e| Error::api("read", id, e))
             })
-            .await?;
+            .await
+            .map_err(|e| self.tenants.explain(source, e))?;
             if found.is_none() {
                 return Ok(());
             }
@@ -189,10 +199,10 @@ impl KubeTarget {
             dry_run: true,
             field_manager: Some(FIELD_MANAGER.into()),
         };
-        self.api(id.kind, &id.namespace)
+        self.api_as(&d.source, id.kind, &id.namespace)
             .create(&params, &object)
             .await
-            .map_err(|e| Error::api("create", id, e))?;
+            .map_err(|e| self.tenants.explain(&d.source, Error::api("create", id, e)))?;
         Ok(Applied::Done)
     }
 }

@@ -125,7 +125,7 @@ pub async fn connect(
     connection: &Connection,
     counts: &ApiCounts,
 ) -> Result<(Client, String), ConnectError> {
-    let (client, namespace, url) = build(connection, counts).await?;
+    let (client, namespace, url) = build(connection, counts, None).await?;
     let mut delay = std::time::Duration::from_millis(250);
     for attempt in 1.. {
         match client.apiserver_version().await {
@@ -148,15 +148,27 @@ pub async fn connect(
     Ok((client, namespace))
 }
 
+/// A client like [`connect`]'s whose every request impersonates `user`
+/// (the `Impersonate-User` header): the API server authorizes each one as
+/// that user, and first checks that jobcd may impersonate it.
+pub async fn impersonating(
+    connection: &Connection,
+    counts: &ApiCounts,
+    user: &str,
+) -> Result<Client, ConnectError> {
+    Ok(build(connection, counts, Some(user)).await?.0)
+}
+
 async fn build(
     connection: &Connection,
     counts: &ApiCounts,
+    impersonate: Option<&str>,
 ) -> Result<(Client, String, String), ConnectError> {
     let options = KubeConfigOptions {
         context: connection.context.clone(),
         ..KubeConfigOptions::default()
     };
-    let config = match &connection.kubeconfig {
+    let mut config = match &connection.kubeconfig {
         Some(path) => {
             from_file(path, &options)
                 .await
@@ -170,6 +182,10 @@ async fn build(
             .map_err(|source| ConnectError::Kubeconfig { path: None, source })?,
         None => Config::infer().await.map_err(ConnectError::NoConfig)?,
     };
+    if let Some(user) = impersonate {
+        config.auth_info.impersonate = Some(user.to_string());
+        config.auth_info.impersonate_groups = None;
+    }
     let namespace = config.default_namespace.clone();
     let url = config.cluster_url.to_string();
     let counter = counts.clone();

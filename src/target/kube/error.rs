@@ -43,6 +43,22 @@ pub enum Error {
         /// The allowed ones, listed.
         allowed: String,
     },
+    /// An object in a namespace its source may not write to.
+    #[error(
+        "{object} ({at}) is in namespace {namespace:?}, where source {source_name:?} may not write (its namespaces: {allowed}); move it to one of those, or add the namespace to the source's namespaces in jobcd's configuration"
+    )]
+    NamespaceNotAllowedForSource {
+        /// The object.
+        object: String,
+        /// Its file and line.
+        at: String,
+        /// Its namespace.
+        namespace: String,
+        /// The source.
+        source_name: String,
+        /// The namespaces it may write to, listed.
+        allowed: String,
+    },
     /// Objects of the revision whose names objects jobcd does not manage
     /// already hold.
     #[error("{0}")]

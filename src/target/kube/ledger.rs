@@ -19,16 +19,26 @@ use crate::target::Ledger;
 
 /// One source's ledger, cached after the first read.
 pub struct ClusterLedger {
+    /// Reads and records, as the source.
     api: Api<ConfigMap>,
+    /// Creates it when missing, as jobcd.
+    creator: Api<ConfigMap>,
     name: String,
     cache: Mutex<Option<BTreeMap<String, String>>>,
 }
 
 impl ClusterLedger {
-    /// The ledger of `source` in `namespace`.
-    pub fn new(client: kube::Client, namespace: &str, source: &str) -> ClusterLedger {
+    /// The ledger of `source` in `namespace`, read and written with
+    /// `client`, created with `creator`.
+    pub fn new(
+        client: kube::Client,
+        creator: kube::Client,
+        namespace: &str,
+        source: &str,
+    ) -> ClusterLedger {
         ClusterLedger {
             api: Api::namespaced(client, namespace),
+            creator: Api::namespaced(creator, namespace),
             name: name_for(source),
             cache: Mutex::new(None),
         }
@@ -101,7 +111,7 @@ impl ClusterLedger {
                     what: format!("the run-once ledger {}", self.name),
                     source: std::sync::Arc::new(e),
                 })?;
-                self.api
+                self.creator
                     .create(&PostParams::default(), &map)
                     .await
                     .map_err(|e| Error::api("create the run-once ledger", &self.name, e))?;

@@ -17,6 +17,7 @@ mod follow;
 mod ledger;
 mod live;
 mod owned;
+mod tenants;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,7 @@ use tokio::sync::broadcast;
 pub use client::{ApiCounts, Connection};
 pub use error::Error;
 pub use follow::{CronJobHealth, CronJobRun};
+pub use tenants::Tenant;
 
 use crate::manifest::{Kind, ObjectRef};
 use crate::ownership;
@@ -64,11 +66,15 @@ pub struct Settings {
     pub ledger_namespace: Option<String>,
     /// Apply with the server's dry run: validated and admitted, never stored.
     pub dry_run: bool,
+    /// The sources confined to some namespaces, or to an identity, by name.
+    pub tenants: std::collections::BTreeMap<String, Tenant>,
 }
 
 /// A cluster, as a [`Target`].
 pub struct KubeTarget {
     client: Client,
+    /// Each confined source's namespaces and client.
+    tenants: tenants::Tenants,
     namespaces: Vec<String>,
     own_namespace: String,
     jobs: Vec<Store<DynamicObject>>,
@@ -140,9 +146,25 @@ impl KubeTarget {
             .ledger_namespace
             .clone()
             .unwrap_or(default_namespace);
-        let ledgers = ledgers(client.clone(), own_namespace.clone());
+        let tenants = tenants::Tenants::connect(
+            client.clone(),
+            &settings.connection,
+            &counts,
+            &settings.tenants,
+        )
+        .await?;
+        let ledgers = ledgers(
+            client.clone(),
+            settings
+                .tenants
+                .keys()
+                .map(|source| (source.clone(), tenants.client(source).clone()))
+                .collect(),
+            own_namespace.clone(),
+        );
         let mut target = KubeTarget {
             client,
+            tenants,
             namespaces,
             own_namespace,
             jobs: Vec::new(),
@@ -254,7 +276,7 @@ impl KubeTarget {
     }
 
     /// Refuses a revision with an object outside the managed namespaces,
-    /// before anything is applied.
+    /// or outside its source's, before anything is applied.
     pub fn check(&self, desired: &[Desired]) -> Result<(), Error> {
         for d in desired {
             let id = &d.object.id;
@@ -266,12 +288,24 @@ impl KubeTarget {
                     allowed: format!("managed: {}", self.namespaces.join(", ")),
                 });
             }
+            self.tenants.check(d)?;
         }
         Ok(())
     }
 
+    /// jobcd's own view of `kind` in `namespace` (the watches).
     fn api(&self, kind: Kind, namespace: &str) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), namespace, &resource(kind))
+    }
+
+    /// `kind` in `namespace` as `source` calls it (impersonating its
+    /// ServiceAccount, when it has one).
+    fn api_as(&self, source: &str, kind: Kind, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(
+            self.tenants.client(source).clone(),
+            namespace,
+            &resource(kind),
+        )
     }
 
     fn reflect(&mut self, kind: Kind, namespace: &str, labels: &str) -> Store<DynamicObject> {
@@ -351,13 +385,19 @@ impl KubeTarget {
     }
 }
 
-/// One ledger per source in `namespace`, created on first use.
-fn ledgers(client: Client, namespace: String) -> follow::Ledgers {
+/// One ledger per source in `namespace`, made on first use: read and
+/// written with the source's client (`clients`, else jobcd's own), and
+/// created, when missing, by jobcd itself — a source's account needs no
+/// right to create ConfigMaps, which Kubernetes cannot limit by name.
+fn ledgers(own: Client, clients: HashMap<String, Client>, namespace: String) -> follow::Ledgers {
     let all: Mutex<HashMap<String, Arc<ClusterLedger>>> = Mutex::default();
     Arc::new(move |source: &str| {
         let mut all = all.lock().unwrap_or_else(|p| p.into_inner());
         all.entry(source.to_string())
-            .or_insert_with(|| Arc::new(ClusterLedger::new(client.clone(), &namespace, source)))
+            .or_insert_with(|| {
+                let client = clients.get(source).unwrap_or(&own).clone();
+                Arc::new(ClusterLedger::new(client, own.clone(), &namespace, source))
+            })
             .clone()
     })
 }
@@ -514,16 +554,21 @@ impl Target for KubeTarget {
             Operation::Recreate(d) => {
                 self.check(std::slice::from_ref(d))?;
                 let id = &d.object.id;
-                self.delete(id).await?;
+                self.delete(&d.source, id).await?;
                 if self.dry_run {
                     return self.dry_run_create(d).await;
                 }
-                self.gone(id).await?;
+                self.gone(&d.source, id).await?;
                 let created = self.server_apply(d, false).await?;
                 self.started(d, &created).await
             }
             Operation::Prune(id) => {
-                self.delete(id).await?;
+                // Deleted as the source that manages it (a plan prunes
+                // only its own source's objects); gone already if the
+                // caches no longer hold it.
+                if let Some(source) = self.live_object(id).await?.and_then(|l| l.source) {
+                    self.delete(&source, id).await?;
+                }
                 Ok(Applied::Done)
             }
         }
