@@ -364,6 +364,16 @@ fn openpgp_signed_commits_apply_and_every_other_commit_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("has a bad signature"), "{}", text(&out));
+    // So does validate: what it would read is not trusted.
+    let out = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+        .env("HOME", world.repo.dir.path())
+        .args(["validate", "--path", "jobs", "--repo"])
+        .arg(world.repo.path())
+        .args(keys)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("has a bad signature"), "{}", text(&out));
 }
 
 #[test]
@@ -548,40 +558,69 @@ fn serve_keeps_the_last_good_revision_and_counts_each_refusal() {
     let served = Served::start(world.repo.dir.path(), &config, &[]);
     served.wait_log("Job default/good: Complete");
 
-    // A commit by an untrusted key arrives through the ref watch.
-    let sha = world.commit(Sign::Gpg(&mallory), "mallory");
-    served.wait_log("is signed by an untrusted key");
-    let deadline = std::time::Instant::now() + PATIENCE;
-    let metrics = loop {
-        let (_, body) = request("GET", &format!("{}/metrics", served.base), &[], b"");
-        if body.contains(r#"jobcd_signature_refusals_total{source="jobs",check="untrusted_key"} 1"#)
-            && sync_status(&world, &sha).contains("failure")
-        {
-            break body;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{body}\n{}",
-            served.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    // Refused commits arrive through the ref watch, one after the other:
+    // each is counted under its check, and its commit says which.
+    let metric = |check: &str| {
+        format!(r#"jobcd_signature_refusals_total{{source="jobs",check="{check}"}} 1"#)
     };
+    let refused = |sha: &str, check: &str, key: &str| {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let (_, body) = request("GET", &format!("{}/metrics", served.base), &[], b"");
+            let status = sync_status(&world, sha);
+            if body.contains(&metric(check)) && status.contains("failure") {
+                assert!(status.contains(key), "{status}");
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {check} refusal of {sha}:\n{body}\n{status}\n{}",
+                served.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let sha = world.commit(Sign::Gpg(&mallory), "mallory");
+    refused(&sha, "untrusted_key", &mallory);
+    let sha = world.commit(Sign::No, "unsigned");
+    refused(&sha, "unsigned", "is not signed");
+    // A signed commit rewritten afterwards.
+    world.commit(Sign::Gpg(&alice), "honest");
+    let raw = world.git(Sign::No, &["cat-file", "commit", "HEAD"]);
+    let forged = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(forged.path(), raw.replace("\nhonest", "\nforged") + "\n").unwrap();
+    let sha = world.git(
+        Sign::No,
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            forged.path().to_str().unwrap(),
+        ],
+    );
+    world.git(Sign::No, &["update-ref", "refs/heads/main", &sha]);
+    let metrics = refused(&sha, "bad_signature", &alice);
+    for check in ["untrusted_key", "unsigned", "bad_signature"] {
+        assert!(metrics.contains(&metric(check)), "{metrics}");
+    }
     assert!(
-        metrics.contains(r#"jobcd_reconcile_results_total{source="jobs",result="refused"} 1"#),
+        metrics.contains(r#"jobcd_reconcile_results_total{source="jobs",result="refused"} 3"#),
         "{metrics}"
     );
-    assert!(
-        sync_status(&world, &sha).contains(&mallory),
-        "{}",
-        sync_status(&world, &sha)
-    );
-    assert!(!world.ran("mallory"));
-    // The last good revision stays: the refused one was never planned
-    // (only the first reconcile made a plan), so nothing was pruned.
+    for job in ["mallory", "unsigned", "honest"] {
+        assert!(!world.ran(job), "{job} ran");
+    }
+    // The last good revision stays: no refused one was planned (only the
+    // first reconcile made a plan), so nothing was pruned.
     let log = served.log();
     assert_eq!(log.matches("to prune").count(), 1, "{log}");
     assert!(
         log.contains("nothing applied, the last good revision stays in force"),
         "{log}"
     );
+
+    // Signed by a trusted key again: applied.
+    world.commit(Sign::Gpg(&alice), "fixed");
+    served.wait_log("Job default/fixed: Complete");
 }
