@@ -796,77 +796,6 @@ fn cronjob(namespace: &str, name: &str) -> String {
     )
 }
 
-/// A kubeconfig that authenticates with `token` to the cluster.
-fn token_kubeconfig(cluster: &Cluster, token: &str, file: &Path) {
-    let admin = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
-    let admin = &chart_yaml::documents(&admin)[0];
-    let server = &admin["clusters"][0]["cluster"];
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "test", "cluster": {
-            "server": server["server"],
-            "certificate-authority-data": server["certificate-authority-data"]}}],
-        "users": [{"name": "jobcd", "user": {"token": token}}],
-        "contexts": [{"name": "jobcd", "context": {"cluster": "test", "user": "jobcd", "namespace": NAMESPACE}}],
-        "current-context": "jobcd",
-    });
-    // JSON is YAML: kubectl and jobcd read it as a kubeconfig.
-    std::fs::write(file, config.to_string()).unwrap();
-}
-
-/// What the API server lets the holder of `kubeconfig` do in `namespace`
-/// (a SelfSubjectRulesReview), as `group/resource[/name] verb` lines,
-/// leaving out the self-reviews every authenticated user may create.
-fn allowed(cluster: &Cluster, kubeconfig: &Path, namespace: &str) -> BTreeSet<String> {
-    let review = kubeconfig.with_file_name(format!("review-{namespace}.json"));
-    std::fs::write(
-        &review,
-        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
-            "spec": {"namespace": namespace}})
-        .to_string(),
-    )
-    .unwrap();
-    let out = cluster.kubectl(&[
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-        "create",
-        // (kubectl's client-side validation would list CRDs, which the
-        // ServiceAccount may not.)
-        "--validate=false",
-        "-f",
-        review.to_str().unwrap(),
-        "-o",
-        "json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(status["status"]["incomplete"], false, "{status}");
-    let mut rules = BTreeSet::new();
-    for rule in status["status"]["resourceRules"].as_array().unwrap() {
-        let names = match rule["resourceNames"].as_array() {
-            Some(names) => names
-                .iter()
-                .map(|n| format!("/{}", n.as_str().unwrap()))
-                .collect(),
-            None => vec![String::new()],
-        };
-        for group in strings(&rule["apiGroups"]) {
-            if group == "authorization.k8s.io" || group == "authentication.k8s.io" {
-                continue;
-            }
-            for resource in strings(&rule["resources"]) {
-                for name in &names {
-                    for verb in strings(&rule["verbs"]) {
-                        rules.insert(format!("{group}/{resource}{name} {verb}"));
-                    }
-                }
-            }
-        }
-    }
-    rules
-}
-
 fn lines(all: &[&str]) -> BTreeSet<String> {
     all.iter().map(|s| s.to_string()).collect()
 }
@@ -959,11 +888,8 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
     }
 
     // The chart's ServiceAccount, as jobcd in the pod would be.
-    let out = cluster.kubectl(&["-n", NAMESPACE, "create", "token", RELEASE]);
-    assert!(out.status.success(), "{}", text(&out));
-    let token = String::from_utf8(out.stdout).unwrap();
     let kubeconfig = repo.dir.path().join("service-account.kubeconfig");
-    token_kubeconfig(&cluster, token.trim(), &kubeconfig);
+    cluster.account_kubeconfig(NAMESPACE, RELEASE, &kubeconfig);
 
     // What the API server lets it do: exactly what jobcd uses.
     let batch = lines(&[
@@ -986,10 +912,10 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
         "/configmaps patch",
         "/configmaps delete",
     ]);
-    assert_eq!(allowed(&cluster, &kubeconfig, "team-a"), batch);
-    assert_eq!(allowed(&cluster, &kubeconfig, "team-b"), batch);
+    assert_eq!(cluster.allowed(&kubeconfig, "team-a"), batch);
+    assert_eq!(cluster.allowed(&kubeconfig, "team-b"), batch);
     assert_eq!(
-        allowed(&cluster, &kubeconfig, NAMESPACE),
+        cluster.allowed(&kubeconfig, NAMESPACE),
         lines(&[
             "/configmaps create",
             "/configmaps/jobcd-ledger-jobs get",
@@ -1001,7 +927,7 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
             "coordination.k8s.io/leases/jobcd watch",
         ])
     );
-    assert_eq!(allowed(&cluster, &kubeconfig, "elsewhere"), BTreeSet::new());
+    assert_eq!(cluster.allowed(&kubeconfig, "elsewhere"), BTreeSet::new());
 
     // jobcd syncs as it: Jobs run, the CronJob is applied, the ledger kept.
     let out = sync(&repo, &kubeconfig, "team-a", "jobs", &[]);

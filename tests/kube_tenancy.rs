@@ -62,83 +62,6 @@ fn deployer(cluster: &Cluster, dir: &Path, namespace: &str) {
     );
 }
 
-/// A kubeconfig authenticating with a token of ServiceAccount `account`
-/// in `namespace`.
-fn account_kubeconfig(cluster: &Cluster, namespace: &str, account: &str, file: &Path) {
-    let out = cluster.kubectl(&["-n", namespace, "create", "token", account]);
-    assert!(out.status.success(), "{}", text(&out));
-    let token = String::from_utf8(out.stdout).unwrap();
-    let admin = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
-    let admin = &chart_yaml::documents(&admin)[0];
-    let server = &admin["clusters"][0]["cluster"];
-    let config = json!({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "test", "cluster": {
-            "server": server["server"],
-            "certificate-authority-data": server["certificate-authority-data"]}}],
-        "users": [{"name": account, "user": {"token": token.trim()}}],
-        "contexts": [{"name": account, "context": {"cluster": "test", "user": account, "namespace": namespace}}],
-        "current-context": account,
-    });
-    std::fs::write(file, config.to_string()).unwrap();
-}
-
-/// What the holder of `kubeconfig` may do in `namespace`, per a
-/// SelfSubjectRulesReview, as `group/resource[/name] verb` lines (the
-/// self-reviews every user may create left out).
-fn allowed(cluster: &Cluster, kubeconfig: &Path, namespace: &str) -> BTreeSet<String> {
-    let review = kubeconfig.with_file_name(format!("review-{namespace}.json"));
-    std::fs::write(
-        &review,
-        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
-            "spec": {"namespace": namespace}})
-        .to_string(),
-    )
-    .unwrap();
-    let out = cluster.kubectl(&[
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-        "create",
-        "--validate=false",
-        "-f",
-        review.to_str().unwrap(),
-        "-o",
-        "json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut rules = BTreeSet::new();
-    for rule in status["status"]["resourceRules"].as_array().unwrap() {
-        let names: Vec<String> = match rule["resourceNames"].as_array() {
-            Some(names) => names
-                .iter()
-                .map(|n| format!("/{}", n.as_str().unwrap()))
-                .collect(),
-            None => vec![String::new()],
-        };
-        let strings = |v: &Value| -> Vec<String> {
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s.as_str().unwrap().to_string())
-                .collect()
-        };
-        for group in strings(&rule["apiGroups"]) {
-            if group == "authorization.k8s.io" || group == "authentication.k8s.io" {
-                continue;
-            }
-            for resource in strings(&rule["resources"]) {
-                for name in &names {
-                    for verb in strings(&rule["verbs"]) {
-                        rules.insert(format!("{group}/{resource}{name} {verb}"));
-                    }
-                }
-            }
-        }
-    }
-    rules
-}
-
 fn lines(all: &[&str]) -> BTreeSet<String> {
     all.iter().map(|s| s.to_string()).collect()
 }
@@ -205,9 +128,9 @@ fn each_source_applies_only_as_its_own_account() {
     // impersonate exactly the two deployers, each deployer may read and
     // record exactly its own source's ledger.
     let jobcd = dir.path().join("jobcd.kubeconfig");
-    account_kubeconfig(&cluster, NAMESPACE, RELEASE, &jobcd);
+    cluster.account_kubeconfig(NAMESPACE, RELEASE, &jobcd);
     for team in ["team-a", "team-b"] {
-        let rules = allowed(&cluster, &jobcd, team);
+        let rules = cluster.allowed(&jobcd, team);
         let impersonation: BTreeSet<&String> =
             rules.iter().filter(|r| r.contains("impersonate")).collect();
         assert_eq!(
@@ -219,9 +142,9 @@ fn each_source_applies_only_as_its_own_account() {
         );
     }
     let deployer_a = dir.path().join("deployer-a.kubeconfig");
-    account_kubeconfig(&cluster, "team-a", "deployer", &deployer_a);
+    cluster.account_kubeconfig("team-a", "deployer", &deployer_a);
     assert_eq!(
-        allowed(&cluster, &deployer_a, NAMESPACE),
+        cluster.allowed(&deployer_a, NAMESPACE),
         lines(&[
             "/configmaps/jobcd-ledger-a get",
             "/configmaps/jobcd-ledger-a patch",

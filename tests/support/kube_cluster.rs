@@ -4,6 +4,7 @@
 //! stand-in kubelet. A pod whose command says `fail` fails; one that says
 //! `hold` waits while [`Cluster::hold`] is set; every other pod succeeds.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -60,6 +61,88 @@ impl Cluster {
             .args(args)
             .output()
             .unwrap()
+    }
+
+    /// Writes to `file` a kubeconfig that authenticates as ServiceAccount
+    /// `account` of `namespace` (a token from the TokenRequest API), as a
+    /// pod running as it would.
+    pub fn account_kubeconfig(&self, namespace: &str, account: &str, file: &Path) {
+        let out = self.kubectl(&["-n", namespace, "create", "token", account]);
+        assert!(out.status.success(), "create token: {out:?}");
+        let token = String::from_utf8(out.stdout).unwrap();
+        let admin = self.json(&["config", "view", "--raw"]);
+        let server = &admin["clusters"][0]["cluster"];
+        let config = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "test", "cluster": {
+                "server": server["server"],
+                "certificate-authority-data": server["certificate-authority-data"]}}],
+            "users": [{"name": account, "user": {"token": token.trim()}}],
+            "contexts": [{"name": account, "context": {"cluster": "test", "user": account, "namespace": namespace}}],
+            "current-context": account,
+        });
+        // JSON is YAML: kubectl and jobcd read it as a kubeconfig.
+        std::fs::write(file, config.to_string()).unwrap();
+    }
+
+    /// What the holder of `kubeconfig` may do in `namespace`, as the API
+    /// server's SelfSubjectRulesReview says, as `group/resource[/name]
+    /// verb` lines (the self-reviews every user may create left out).
+    pub fn allowed(&self, kubeconfig: &Path, namespace: &str) -> BTreeSet<String> {
+        let review = kubeconfig.with_file_name(format!("review-{namespace}.json"));
+        std::fs::write(
+            &review,
+            serde_json::json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+                "spec": {"namespace": namespace}})
+            .to_string(),
+        )
+        .unwrap();
+        let out = self.kubectl(&[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "create",
+            // (kubectl's client-side validation would list CRDs, which a
+            // ServiceAccount may not.)
+            "--validate=false",
+            "-f",
+            review.to_str().unwrap(),
+            "-o",
+            "json",
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(status["status"]["incomplete"], false, "{status}");
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        };
+        let mut rules = BTreeSet::new();
+        for rule in status["status"]["resourceRules"].as_array().unwrap() {
+            let names = match rule["resourceNames"].as_array() {
+                Some(_) => strings(&rule["resourceNames"])
+                    .into_iter()
+                    .map(|n| format!("/{n}"))
+                    .collect(),
+                None => vec![String::new()],
+            };
+            for group in strings(&rule["apiGroups"]) {
+                if group == "authorization.k8s.io" || group == "authentication.k8s.io" {
+                    continue;
+                }
+                for resource in strings(&rule["resources"]) {
+                    for name in &names {
+                        for verb in strings(&rule["verbs"]) {
+                            rules.insert(format!("{group}/{resource}{name} {verb}"));
+                        }
+                    }
+                }
+            }
+        }
+        rules
     }
 
     pub fn json(&self, args: &[&str]) -> Value {
