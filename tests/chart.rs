@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use chart_tools::{NAMESPACE, RELEASE, Rendered, chart_dir, ci_values, helm, text};
+use chart_tools::{NAMESPACE, RELEASE, Rendered, chart_dir, ci_values, helm, install, text};
 use jobcd::config::{self, SecretRef};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
@@ -849,15 +849,7 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
         .to_string(),
     )
     .unwrap();
-    let out = helm(&["install", RELEASE])
-        .arg(chart_dir())
-        .args(["--namespace", NAMESPACE, "--kubeconfig"])
-        .arg(&cluster.kubeconfig)
-        .arg("--values")
-        .arg(&values)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "helm install: {}", text(&out));
+    install("install", &cluster.kubeconfig, &values, &[]);
     for (kind, namespace, name) in [
         ("deployment", NAMESPACE, RELEASE),
         ("configmap", NAMESPACE, RELEASE),
@@ -983,16 +975,12 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
     };
     serve_as_installed(&cluster, &kubeconfig, &[RELEASE.to_string()], &holder);
     // Sharded (two shards, one Lease each): the Role lets it take both.
-    let out = helm(&["upgrade", RELEASE])
-        .arg(chart_dir())
-        .args(["--namespace", NAMESPACE, "--kubeconfig"])
-        .arg(&cluster.kubeconfig)
-        .arg("--values")
-        .arg(&values)
-        .args(["--set", "leaderElection.shards=2"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "helm upgrade: {}", text(&out));
+    install(
+        "upgrade",
+        &cluster.kubeconfig,
+        &values,
+        &["leaderElection.shards=2"],
+    );
     let shards: Vec<String> = (0..2)
         .map(|i| jobcd::daemon::shards::lease_name(RELEASE, i))
         .collect();

@@ -19,7 +19,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use chart_tools::{NAMESPACE, RELEASE, chart_dir, helm, text};
+use chart_tools::{NAMESPACE, RELEASE, install, text};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use support::jobs_repo::JobsRepo;
@@ -114,15 +114,7 @@ fn each_source_applies_only_as_its_own_account() {
         .to_string(),
     )
     .unwrap();
-    let out = helm(&["install", RELEASE])
-        .arg(chart_dir())
-        .args(["--namespace", NAMESPACE, "--kubeconfig"])
-        .arg(&cluster.kubeconfig)
-        .arg("--values")
-        .arg(&values)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "helm install: {}", text(&out));
+    install("install", &cluster.kubeconfig, &values, &[]);
 
     // The chart's grants, as the API server reads them: jobcd may
     // impersonate exactly the two deployers, each deployer may read and

@@ -67,6 +67,24 @@ pub fn helm(args: &[&str]) -> Command {
     command
 }
 
+/// `helm install` (or `upgrade`, as `verb` says) of the chart as RELEASE
+/// into NAMESPACE of the cluster `kubeconfig` names, with `values` and
+/// `set`; it must succeed.
+pub fn install(verb: &str, kubeconfig: &Path, values: &Path, set: &[&str]) {
+    let mut command = helm(&[verb, RELEASE]);
+    command
+        .arg(chart_dir())
+        .args(["--namespace", NAMESPACE, "--kubeconfig"])
+        .arg(kubeconfig)
+        .arg("--values")
+        .arg(values);
+    for s in set {
+        command.args(["--set", s]);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "helm {verb}: {}", text(&out));
+}
+
 /// Its stdout and stderr together.
 pub fn text(out: &Output) -> String {
     format!(
