@@ -623,4 +623,10 @@ fn serve_keeps_the_last_good_revision_and_counts_each_refusal() {
     // Signed by a trusted key again: applied.
     world.commit(Sign::Gpg(&alice), "fixed");
     served.wait_log("Job default/fixed: Complete");
+
+    // Mallory's key added to the trusted keys file (as a Secret update
+    // would): serve reads it again for the next revision, no restart.
+    world.export("trusted.asc", &[&alice, &mallory]);
+    world.commit(Sign::Gpg(&mallory), "trusted-now");
+    served.wait_log("Job default/trusted-now: Complete");
 }

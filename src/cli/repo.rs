@@ -151,7 +151,7 @@ impl RepoArgs {
                 "--uncommitted reads edits no one has signed; it cannot be combined with --verify-signatures"
             );
         }
-        let keys = source::verify::Keyring::load(&self.trusted_keys)?;
+        let keys = source::verify::TrustedKeys::load(&self.trusted_keys)?;
         Ok(Some(source::verify::Policy {
             mode,
             keys: std::sync::Arc::new(keys),

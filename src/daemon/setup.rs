@@ -124,7 +124,7 @@ pub fn source_of(s: &config::Source, state_dir: &Path) -> Result<Source, Error> 
             Some(v) => Some(crate::source::verify::Policy {
                 mode: v.mode,
                 keys: std::sync::Arc::new(
-                    crate::source::verify::Keyring::load(&v.key_files).map_err(|source| {
+                    crate::source::verify::TrustedKeys::load(&v.key_files).map_err(|source| {
                         Error::TrustedKeys {
                             name: s.name.clone(),
                             source,

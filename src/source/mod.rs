@@ -197,6 +197,10 @@ pub enum Error {
     /// Reading the working tree (`--uncommitted`) failed.
     #[error(transparent)]
     WorkingTree(#[from] manifest::Error),
+    /// The trusted keys cannot be read (a key file changed into one that
+    /// is unusable): no revision can be trusted.
+    #[error(transparent)]
+    TrustedKeys(#[from] verify::KeyringError),
     /// The revision's signatures are refused (see [`verify`]).
     #[error("{} at {}", .0.refusal, .0.revision.short_sha)]
     Unverified(Box<Unverified>),
@@ -337,19 +341,23 @@ impl Source {
         let revision = Revision::of(&commit, reference);
         // Checked before a file of the revision is read or rendered.
         let signers = match &self.verify {
-            Some(policy) => verify::verify(
-                &repo,
-                commit.id(),
-                &revision.reference,
-                policy,
-                jiff::Timestamp::now(),
-            )
-            .map_err(|refusal| {
-                Error::Unverified(Box::new(Unverified {
-                    revision: revision.clone(),
-                    refusal,
-                }))
-            })?,
+            Some(policy) => {
+                let keys = policy.keys.current()?;
+                verify::verify(
+                    &repo,
+                    commit.id(),
+                    &revision.reference,
+                    policy,
+                    &keys,
+                    jiff::Timestamp::now(),
+                )
+                .map_err(|refusal| {
+                    Error::Unverified(Box::new(Unverified {
+                        revision: revision.clone(),
+                        refusal,
+                    }))
+                })?
+            }
             None => Vec::new(),
         };
         let tree = match (&self.location, self.uncommitted) {

@@ -3,6 +3,8 @@
 //! `gpg.ssh.allowedSignersFile` holds them). A file is one or the other.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use super::openpgp::Cert;
 use super::ssh::AllowedSigner;
@@ -155,5 +157,54 @@ impl<K> Keys<'_, K> {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// Trusted keys read from files, and read again when one of them changes —
+/// a mounted Secret updated to rotate or revoke a key takes effect at the
+/// next revision, without a restart. A change is a new modification time
+/// or size (Kubernetes swaps a Secret volume's files, so both move).
+#[derive(Debug)]
+pub struct TrustedKeys {
+    paths: Vec<PathBuf>,
+    loaded: Mutex<(Vec<Stamp>, Arc<Keyring>)>,
+}
+
+/// What a file looked like when it was read.
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamps(paths: &[PathBuf]) -> Vec<Stamp> {
+    paths
+        .iter()
+        .map(|p| {
+            let meta = std::fs::metadata(p).ok()?;
+            Some((meta.modified().ok()?, meta.len()))
+        })
+        .collect()
+}
+
+impl TrustedKeys {
+    /// Reads the files now; each must hold at least one key.
+    pub fn load(paths: &[PathBuf]) -> Result<TrustedKeys, KeyringError> {
+        let before = stamps(paths);
+        let keyring = Keyring::load(paths)?;
+        Ok(TrustedKeys {
+            paths: paths.to_vec(),
+            loaded: Mutex::new((before, Arc::new(keyring))),
+        })
+    }
+
+    /// The keys as the files hold them now: read again if a file changed
+    /// since. A file that became unreadable or holds no usable key is an
+    /// error (then no revision is trusted), never a silent fallback to the
+    /// keys read before.
+    pub fn current(&self) -> Result<Arc<Keyring>, KeyringError> {
+        let now = stamps(&self.paths);
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if loaded.0 != now {
+            let keyring = Arc::new(Keyring::load(&self.paths)?);
+            *loaded = (now, keyring);
+        }
+        Ok(loaded.1.clone())
     }
 }

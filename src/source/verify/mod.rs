@@ -17,7 +17,7 @@ use std::fmt;
 use git2::{Oid, Repository};
 use jiff::Timestamp;
 
-pub use keyring::{Keyring, KeyringError};
+pub use keyring::{Keyring, KeyringError, TrustedKeys};
 
 /// What must be signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub struct Policy {
     /// What must be signed.
     pub mode: Mode,
     /// Whose signatures count.
-    pub keys: std::sync::Arc<Keyring>,
+    pub keys: std::sync::Arc<TrustedKeys>,
 }
 
 /// A signed git object.
@@ -191,13 +191,15 @@ impl Refusal {
 }
 
 /// Checks the signatures `policy` asks for on the commit `commit`, which
-/// the ref `reference` (its full name) resolved to; `now` judges expiry.
-/// The good signers, or the first refusal.
+/// the ref `reference` (its full name) resolved to, against `keys` (the
+/// policy's keys as they are now); `now` judges expiry. The good signers,
+/// or the first refusal.
 pub(crate) fn verify(
     repo: &Repository,
     commit: Oid,
     reference: &str,
     policy: &Policy,
+    keys: &Keyring,
     now: Timestamp,
 ) -> Result<Vec<Signer>, Refusal> {
     let mut signers = Vec::new();
@@ -238,7 +240,7 @@ pub(crate) fn verify(
             )
         })?;
         let when = tagger_time(&raw).unwrap_or(now);
-        signers.push(check(&policy.keys, &object, signed, when, now)?);
+        signers.push(check(keys, &object, signed, when, now)?);
     }
     if policy.mode.commit() {
         let object = Object::Commit(commit.to_string()[..7].to_string());
@@ -270,7 +272,7 @@ pub(crate) fn verify(
             payload: &payload,
             signature: &signature,
         };
-        signers.push(check(&policy.keys, &object, signed, when, now)?);
+        signers.push(check(keys, &object, signed, when, now)?);
     }
     Ok(signers)
 }
