@@ -21,10 +21,8 @@ fn modes_read_as_flux_names_them() {
     assert!(error.contains("head (the commit)"), "{error}");
 }
 
-const ONE: &str =
-    "one@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINDnS5j1wKDCwv7pZyKEkWnweZivDi0+s5G+hebNxasE";
-const TWO: &str =
-    "two@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAVNcIyw7HNKCZFKIA1qn1vX5uBLzOq271nApiSx2A3X";
+const ONE: &str = "one@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINDnS5j1wKDCwv7pZyKEkWnweZivDi0+s5G+hebNxasE";
+const TWO: &str = "two@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAVNcIyw7HNKCZFKIA1qn1vX5uBLzOq271nApiSx2A3X";
 
 #[test]
 fn trusted_keys_are_read_again_when_their_file_changes() {
@@ -64,9 +62,18 @@ fn allowed_signers_lines_are_read_as_ssh_keygen_reads_them() {
         ("one@example.com".to_string(), "no key after the principals"),
         ("one@example.com ssh-ed25519".into(), "no key data"),
         ("one@example.com ssh-ed25519 AAAA".into(), "cannot be read"),
-        (format!("one@example.com nope=\"x\" {key}"), "unknown option"),
-        (format!("one@example.com valid-after=\"2024\" {key}"), "is not a time"),
-        (format!("one@example.com namespaces=\"git {key}"), "not closed"),
+        (
+            format!("one@example.com nope=\"x\" {key}"),
+            "unknown option",
+        ),
+        (
+            format!("one@example.com valid-after=\"2024\" {key}"),
+            "is not a time",
+        ),
+        (
+            format!("one@example.com namespaces=\"git {key}"),
+            "not closed",
+        ),
         ("one@example.com rsa-ish AAAA".into(), "not an SSH key type"),
     ] {
         let error = AllowedSigner::parse(&line).unwrap_err();
