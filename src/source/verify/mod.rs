@@ -279,18 +279,23 @@ pub(crate) fn verify(
 
 /// A signature and the bytes it covers.
 #[derive(Debug, Clone, Copy)]
-struct Signed<'a> {
-    payload: &'a [u8],
-    signature: &'a [u8],
+pub struct Signed<'a> {
+    /// What was signed.
+    pub payload: &'a [u8],
+    /// The armored signature (OpenPGP or SSH), as git stores it.
+    pub signature: &'a [u8],
 }
 
 const PGP_BEGIN: &[u8] = b"-----BEGIN PGP SIGNATURE-----";
 const SSH_BEGIN: &[u8] = b"-----BEGIN SSH SIGNATURE-----";
 const X509_BEGIN: &[u8] = b"-----BEGIN SIGNED MESSAGE-----";
 
-/// Checks one signature, made at `when` (the committer's or tagger's
-/// time, which SSH validity windows are judged by) against `keys`.
-fn check(
+/// Checks one signature on `object`, made at `when` (the committer's or
+/// tagger's time, which SSH validity windows are judged by) against
+/// `keys`; `now` judges OpenPGP expiry. The signature is whatever a pusher
+/// put in the object: any bytes give a signer or a refusal, never a panic
+/// (fuzz/fuzz_targets/signatures.rs).
+pub fn check(
     keys: &Keyring,
     object: &Object,
     signed: Signed<'_>,
