@@ -140,9 +140,13 @@ impl Signing {
         path
     }
 
-    /// A wrapper running gpg with its clock at `at` (git's gpg.program).
+    /// A wrapper running gpg with its clock at `at` (git's gpg.program);
+    /// `at` may go on with more options.
     fn gpg_at(&self, at: &str) -> PathBuf {
-        let path = self.keys.path().join(format!("gpg-at-{at}"));
+        let path = self
+            .keys
+            .path()
+            .join(format!("gpg-at-{}", at.replace([' ', '-'], "_")));
         std::fs::write(
             &path,
             format!("#!/bin/sh\nexec gpg --faked-system-time {at} \"$@\"\n"),
@@ -394,6 +398,26 @@ fn expired_and_revoked_openpgp_keys_are_refused() {
         &sha,
         "old",
         &["is signed by an expired key", &old, "expired at 2020-01-02"],
+    );
+
+    // A key that never expires, whose signature was made to last a day.
+    let brief = world.openpgp_key(
+        "Brief <brief@example.com>",
+        "never",
+        Some("20200101T000000"),
+    );
+    let sha = world.commit(
+        Sign::GpgAt(&brief, "20200101T010000 --default-sig-expire 1d"),
+        "brief",
+    );
+    let trusted = world.export("brief.asc", &[&brief]);
+    let out = world.sync("main", &["--trusted-keys", trusted.to_str().unwrap()]);
+    assert_refused(
+        &world,
+        &out,
+        &sha,
+        "brief",
+        &["the signature itself expired at 2020-01-02", &brief],
     );
 
     // Signed while valid, revoked since, and the revocation exported.

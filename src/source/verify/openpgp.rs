@@ -283,6 +283,24 @@ pub(super) fn verify(
             ),
         ));
     }
+    if let Some(expired) = signature
+        .created()
+        .zip(signature.signature_expiration_time())
+        .filter(|(_, after)| after.as_secs() > 0)
+        .and_then(|(created, after)| {
+            Timestamp::from_second(i64::from(created.as_secs()) + i64::from(after.as_secs())).ok()
+        })
+        .filter(|at| *at <= now)
+    {
+        return Err(Refusal::new(
+            object,
+            Check::ExpiredKey,
+            Some(described),
+            format!(
+                "the signature itself expired at {expired} (its signer gave it a lifetime); sign the object again"
+            ),
+        ));
+    }
     if !key.signs {
         return Err(Refusal::new(
             object,
