@@ -255,7 +255,7 @@ pub(super) fn verify(
             Check::BadSignature,
             Some(described),
             format!(
-                "the signature does not match the {}'s content, which was changed after it was signed ({e})",
+                "the signature does not verify over the {}'s content: it was changed after it was signed, or signed with an algorithm jobcd refuses ({e})",
                 match object {
                     Object::Commit(_) => "commit",
                     Object::Tag(_) | Object::Ref(_) => "tag",

@@ -228,7 +228,7 @@ pub(super) fn verify(
             Check::BadSignature,
             Some(described),
             format!(
-                "the signature does not match the {what}'s content, which was changed after it was signed ({e})"
+                "the signature does not verify over the {what}'s content: it was changed after it was signed, or signed with an algorithm jobcd refuses ({e})"
             ),
         ));
     }
