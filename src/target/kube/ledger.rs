@@ -6,15 +6,17 @@
 //! object name, so keys cannot collide. A ConfigMap holds up to 1 MiB:
 //! about 5,000 Job specs per source.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
+use kube::Client;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
-use tokio::sync::Mutex;
 
 use super::error::Error;
+use super::follow;
 use crate::target::Ledger;
 
 /// One source's ledger, cached after the first read.
@@ -24,7 +26,7 @@ pub struct ClusterLedger {
     /// Creates it when missing, as jobcd.
     creator: Api<ConfigMap>,
     name: String,
-    cache: Mutex<Option<BTreeMap<String, String>>>,
+    cache: tokio::sync::Mutex<Option<BTreeMap<String, String>>>,
 }
 
 impl ClusterLedger {
@@ -40,7 +42,7 @@ impl ClusterLedger {
             api: Api::namespaced(client, namespace),
             creator: Api::namespaced(creator, namespace),
             name: name_for(source),
-            cache: Mutex::new(None),
+            cache: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -121,6 +123,27 @@ impl ClusterLedger {
         entries.insert(key, outcome.to_string());
         Ok(())
     }
+}
+
+/// One ledger per source in `namespace`, made on first use: read and
+/// written with the source's client (`clients`, else jobcd's own), and
+/// created, when missing, by jobcd itself — a source's account needs no
+/// right to create ConfigMaps, which Kubernetes cannot limit by name.
+pub(super) fn ledgers(
+    own: Client,
+    clients: HashMap<String, Client>,
+    namespace: String,
+) -> follow::Ledgers {
+    let all: Mutex<HashMap<String, Arc<ClusterLedger>>> = Mutex::default();
+    Arc::new(move |source: &str| {
+        let mut all = all.lock().unwrap_or_else(|p| p.into_inner());
+        all.entry(source.to_string())
+            .or_insert_with(|| {
+                let client = clients.get(source).unwrap_or(&own).clone();
+                Arc::new(ClusterLedger::new(client, own.clone(), &namespace, source))
+            })
+            .clone()
+    })
 }
 
 /// The outcome of a run that has started and not ended.

@@ -18,16 +18,15 @@ mod ledger;
 mod live;
 mod owned;
 mod tenants;
+mod watches;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::api::{ApiResource, DynamicObject};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
 use kube::{Api, Client};
 use tokio::sync::broadcast;
 
@@ -41,7 +40,6 @@ use crate::ownership;
 use crate::target::{
     Applied, Desired, JobRef, Ledger, Live, Operation, Outcome, RunEvent, RunResult, Target,
 };
-use ledger::ClusterLedger;
 use live::live_of;
 
 /// The field manager of everything jobcd applies.
@@ -153,7 +151,7 @@ impl KubeTarget {
             &settings.tenants,
         )
         .await?;
-        let ledgers = ledgers(
+        let ledgers = ledger::ledgers(
             client.clone(),
             settings
                 .tenants
@@ -307,99 +305,6 @@ impl KubeTarget {
             &resource(kind),
         )
     }
-
-    fn reflect(&mut self, kind: Kind, namespace: &str, labels: &str) -> Store<DynamicObject> {
-        let writer = reflector::store::Writer::new(resource(kind));
-        let reader = writer.as_reader();
-        let stream = reflector::reflector(
-            writer,
-            watcher(
-                self.api(kind, namespace),
-                watcher::Config::default().labels(labels),
-            )
-            .default_backoff(),
-        );
-        let (refused, what) = (
-            self.refused.clone(),
-            format!("{kind}s in namespace {namespace}"),
-        );
-        self.tasks.push(tokio::spawn(async move {
-            stream
-                .for_each(|event| {
-                    note_refusal(&refused, &what, &event);
-                    async {}
-                })
-                .await;
-        }));
-        reader
-    }
-
-    async fn ready(&self) -> Result<(), Error> {
-        for store in &self.jobs {
-            self.until_listed(store.wait_until_ready(), "Jobs")
-                .await?
-                .map_err(|e| Error::Timeout(e.to_string()))?;
-        }
-        for (caches, what) in [
-            (&self.cronjobs, "CronJob"),
-            (&self.config_maps, "ConfigMap"),
-        ] {
-            for cache in caches {
-                let mut listed = cache.listed();
-                self.until_listed(listed.wait_for(|done| *done), &format!("{what}s"))
-                    .await?
-                    .map_err(|_| Error::Timeout(format!("the {what} watch stopped")))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits for a watch's first list (`listed`) up to READY_TIMEOUT, and
-    /// no longer once a watch was refused: that refusal is the error.
-    async fn until_listed<F: Future>(&self, listed: F, what: &str) -> Result<F::Output, Error> {
-        let refusal = || {
-            self.refused
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-        };
-        let mut listed = std::pin::pin!(tokio::time::timeout(READY_TIMEOUT, listed));
-        let mut check = tokio::time::interval(Duration::from_millis(100));
-        loop {
-            tokio::select! {
-                done = &mut listed => {
-                    return done.map_err(|_| {
-                        refusal().unwrap_or_else(|| Error::Timeout(format!(
-                            "the API server did not list {what} within {} s; is it reachable?",
-                            READY_TIMEOUT.as_secs()
-                        )))
-                    });
-                }
-                _ = check.tick() => {
-                    if let Some(refused) = refusal() {
-                        return Err(refused);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// One ledger per source in `namespace`, made on first use: read and
-/// written with the source's client (`clients`, else jobcd's own), and
-/// created, when missing, by jobcd itself — a source's account needs no
-/// right to create ConfigMaps, which Kubernetes cannot limit by name.
-fn ledgers(own: Client, clients: HashMap<String, Client>, namespace: String) -> follow::Ledgers {
-    let all: Mutex<HashMap<String, Arc<ClusterLedger>>> = Mutex::default();
-    Arc::new(move |source: &str| {
-        let mut all = all.lock().unwrap_or_else(|p| p.into_inner());
-        all.entry(source.to_string())
-            .or_insert_with(|| {
-                let client = clients.get(source).unwrap_or(&own).clone();
-                Arc::new(ClusterLedger::new(client, own.clone(), &namespace, source))
-            })
-            .clone()
-    })
 }
 
 impl Target for KubeTarget {
