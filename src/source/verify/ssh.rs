@@ -30,7 +30,7 @@ impl AllowedSigner {
         if line.is_empty() || line.starts_with('#') {
             return Ok(None);
         }
-        let tokens = tokens(line)?;
+        let tokens = split_unquoted(line, char::is_whitespace)?;
         let mut tokens = tokens.iter().map(String::as_str);
         let principals = tokens.next().unwrap_or_default().to_string();
         let next = tokens.next().ok_or("no key after the principals")?;
@@ -54,7 +54,11 @@ impl AllowedSigner {
             valid_before: None,
             cert_authority: false,
         };
-        for option in options.map(split_options).unwrap_or_default() {
+        let options = match options {
+            Some(field) => split_unquoted(field, |c| c == ',')?,
+            None => Vec::new(),
+        };
+        for option in options {
             let (name, value) = match option.split_once('=') {
                 Some((name, value)) => (name, Some(value.trim_matches('"'))),
                 None => (option.as_str(), None),
@@ -89,51 +93,27 @@ fn is_key_type(token: &str) -> bool {
         || token.starts_with("sk-ecdsa-")
 }
 
-/// The line's fields, split at spaces outside double quotes.
-fn tokens(line: &str) -> Result<Vec<String>, String> {
-    let mut tokens = Vec::new();
+/// `text` split where `separator` matches outside double quotes (the
+/// quotes kept), empty pieces left out.
+fn split_unquoted(text: &str, separator: impl Fn(char) -> bool) -> Result<Vec<String>, String> {
+    let mut pieces = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            c if c.is_whitespace() && !quoted => {
-                if !current.is_empty() {
-                    tokens.push(std::mem::take(&mut current));
-                }
-            }
-            c => current.push(c),
+    for c in text.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if !quoted && separator(c) {
+            pieces.push(std::mem::take(&mut current));
+        } else {
+            current.push(c);
         }
     }
     if quoted {
         return Err("a double quote is not closed".into());
     }
-    if !current.is_empty() {
-        tokens.push(current);
-    }
-    Ok(tokens)
-}
-
-/// The options field split at commas outside double quotes.
-fn split_options(field: &str) -> Vec<String> {
-    let mut options = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in field.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            ',' if !quoted => options.push(std::mem::take(&mut current)),
-            c => current.push(c),
-        }
-    }
-    options.push(current);
-    options.into_iter().filter(|o| !o.is_empty()).collect()
+    pieces.push(current);
+    Ok(pieces.into_iter().filter(|p| !p.is_empty()).collect())
 }
 
 /// A `valid-after`/`valid-before` time: `YYYYMMDD[HHMM[SS]]`, in UTC with
