@@ -400,6 +400,33 @@ fn expired_and_revoked_openpgp_keys_are_refused() {
         &["is signed by an expired key", &old, "expired at 2020-01-02"],
     );
 
+    // A signing subkey that never expires, under a primary key that
+    // expired a day after it was made: no longer valid than its primary.
+    let short = world.openpgp_key("Short <short@example.com>", "1d", Some("20200101T000000"));
+    world.gpg(&[
+        "--faked-system-time",
+        "20200101T000100",
+        "--quick-add-key",
+        &short,
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    let sha = world.commit(Sign::GpgAt(&short, "20200101T010000"), "short");
+    let trusted = world.export("short.asc", &[&short]);
+    let out = world.sync("main", &["--trusted-keys", trusted.to_str().unwrap()]);
+    assert_refused(
+        &world,
+        &out,
+        &sha,
+        "short",
+        &[
+            "is signed by an expired key",
+            &short,
+            "expired at 2020-01-02",
+        ],
+    );
+
     // A key that never expires, whose signature was made to last a day.
     let brief = world.openpgp_key(
         "Brief <brief@example.com>",

@@ -273,7 +273,14 @@ pub(super) fn verify(
             ),
         ));
     }
-    if let Some(expires) = key.expires.filter(|at| *at <= now) {
+    // A subkey is no longer valid than its primary key.
+    let primary = cert.keys.first().and_then(|k| k.expires);
+    if let Some(expires) = [key.expires, primary]
+        .into_iter()
+        .flatten()
+        .min()
+        .filter(|at| *at <= now)
+    {
         return Err(Refusal::new(
             object,
             Check::ExpiredKey,
