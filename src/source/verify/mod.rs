@@ -188,6 +188,23 @@ impl Refusal {
             detail: detail.into(),
         }
     }
+
+    /// A signature by `key` that does not verify over `object`'s content,
+    /// as the library (`error`) says.
+    fn altered(object: &Object, key: String, error: impl fmt::Display) -> Self {
+        let what = match object {
+            Object::Commit(_) => "commit",
+            Object::Tag(_) | Object::Ref(_) => "tag",
+        };
+        Refusal::new(
+            object,
+            Check::BadSignature,
+            Some(key),
+            format!(
+                "the signature does not verify over the {what}'s content: it was changed after it was signed, or signed with an algorithm jobcd refuses ({error})"
+            ),
+        )
+    }
 }
 
 /// Checks the signatures `policy` asks for on the commit `commit`, which

@@ -250,18 +250,7 @@ pub(super) fn verify(
         Material::Subkey(k) => signature.verify(k, signed.payload),
     };
     if let Err(e) = checked {
-        return Err(Refusal::new(
-            object,
-            Check::BadSignature,
-            Some(described),
-            format!(
-                "the signature does not verify over the {}'s content: it was changed after it was signed, or signed with an algorithm jobcd refuses ({e})",
-                match object {
-                    Object::Commit(_) => "commit",
-                    Object::Tag(_) | Object::Ref(_) => "tag",
-                }
-            ),
-        ));
+        return Err(Refusal::altered(object, described, e));
     }
     if let Some(why) = cert.revoked.as_ref().or(key.revoked.as_ref()) {
         return Err(Refusal::new(

@@ -199,18 +199,7 @@ pub(super) fn verify(
         ));
     }
     if let Err(e) = signer.key.verify(NAMESPACE, signed.payload, &signature) {
-        let what = match object {
-            Object::Commit(_) => "commit",
-            Object::Tag(_) | Object::Ref(_) => "tag",
-        };
-        return Err(Refusal::new(
-            object,
-            Check::BadSignature,
-            Some(described),
-            format!(
-                "the signature does not verify over the {what}'s content: it was changed after it was signed, or signed with an algorithm jobcd refuses ({e})"
-            ),
-        ));
+        return Err(Refusal::altered(object, described, e));
     }
     if let Some(namespaces) = &signer.namespaces
         && !namespaces.iter().any(|n| n == NAMESPACE)
