@@ -185,23 +185,7 @@ impl RepoArgs {
     /// Reads the manifests from `--repo`, or from `dir` (default `.`).
     pub(crate) fn load(&self, paths: &[PathBuf], state_dir: PathBuf) -> anyhow::Result<Loaded> {
         match &self.repo {
-            Some(repo) => {
-                let source = self.source(repo, state_dir)?;
-                let snapshot = source
-                    .snapshot()
-                    .with_context(|| format!("reading {repo}"))?;
-                let label = format!(
-                    "{repo}@{} /{}",
-                    snapshot.revision.short_sha,
-                    source.path.trim_start_matches('/')
-                );
-                Ok(Loaded {
-                    label,
-                    tree: snapshot.tree,
-                    revision: Some(snapshot.revision),
-                    rendered: snapshot.rendered,
-                })
-            }
+            Some(repo) => Self::load_source(repo, &self.source(repo, state_dir)?),
             None => {
                 // One directory holding a kustomization or a chart is
                 // rendered, as its repository's working tree has it.
@@ -245,6 +229,26 @@ impl RepoArgs {
                 })
             }
         }
+    }
+}
+
+impl RepoArgs {
+    /// Reads the manifests of `source`, the source `--repo repo` names.
+    pub(crate) fn load_source(repo: &str, source: &Source) -> anyhow::Result<Loaded> {
+        let snapshot = source
+            .snapshot()
+            .with_context(|| format!("reading {repo}"))?;
+        let label = format!(
+            "{repo}@{} /{}",
+            snapshot.revision.short_sha,
+            source.path.trim_start_matches('/')
+        );
+        Ok(Loaded {
+            label,
+            tree: snapshot.tree,
+            revision: Some(snapshot.revision),
+            rendered: snapshot.rendered,
+        })
     }
 }
 

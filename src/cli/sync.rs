@@ -141,11 +141,10 @@ fn read(args: &Args, state_dir: &Path) -> anyhow::Result<Revision> {
             "--repo is required: a local repository path or a URL (for a plain directory use `jobcd local apply DIR`)"
         );
     };
-    let notes_repo = args
-        .repo
-        .source(repo, state_dir.to_path_buf())?
-        .notes_repo();
-    let loaded = match args.repo.load(&[], state_dir.to_path_buf()) {
+    // One source, built once: its trusted keys are read and checked once.
+    let source = args.repo.source(repo, state_dir.to_path_buf())?;
+    let notes_repo = source.notes_repo();
+    let loaded = match RepoArgs::load_source(repo, &source) {
         Ok(loaded) => loaded,
         Err(e) => {
             if let Some(crate::source::Error::Unverified(u)) = e.downcast_ref() {
