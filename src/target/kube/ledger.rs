@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use kube::Client;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use super::error::Error;
 use super::follow;
+use super::tenants::Tenants;
 use crate::target::Ledger;
 
 /// One source's ledger, cached after the first read.
@@ -126,21 +126,21 @@ impl ClusterLedger {
 }
 
 /// One ledger per source in `namespace`, made on first use: read and
-/// written with the source's client (`clients`, else jobcd's own), and
-/// created, when missing, by jobcd itself — a source's account needs no
-/// right to create ConfigMaps, which Kubernetes cannot limit by name.
-pub(super) fn ledgers(
-    own: Client,
-    clients: HashMap<String, Client>,
-    namespace: String,
-) -> follow::Ledgers {
+/// written with the source's client (`tenants`), and created, when
+/// missing, by jobcd itself — a source's account needs no right to create
+/// ConfigMaps, which Kubernetes cannot limit by name.
+pub(super) fn ledgers(tenants: Tenants, namespace: String) -> follow::Ledgers {
     let all: Mutex<HashMap<String, Arc<ClusterLedger>>> = Mutex::default();
     Arc::new(move |source: &str| {
         let mut all = all.lock().unwrap_or_else(|p| p.into_inner());
         all.entry(source.to_string())
             .or_insert_with(|| {
-                let client = clients.get(source).unwrap_or(&own).clone();
-                Arc::new(ClusterLedger::new(client, own.clone(), &namespace, source))
+                Arc::new(ClusterLedger::new(
+                    tenants.client(source).clone(),
+                    tenants.own().clone(),
+                    &namespace,
+                    source,
+                ))
             })
             .clone()
     })

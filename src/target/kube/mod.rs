@@ -151,15 +151,7 @@ impl KubeTarget {
             &settings.tenants,
         )
         .await?;
-        let ledgers = ledger::ledgers(
-            client.clone(),
-            settings
-                .tenants
-                .keys()
-                .map(|source| (source.clone(), tenants.client(source).clone()))
-                .collect(),
-            own_namespace.clone(),
-        );
+        let ledgers = ledger::ledgers(tenants.clone(), own_namespace.clone());
         let mut target = KubeTarget {
             client,
             tenants,

@@ -25,6 +25,7 @@ pub struct Tenant {
 }
 
 /// Every confined source, with its client.
+#[derive(Clone)]
 pub(super) struct Tenants {
     /// jobcd's own client.
     own: Client,
@@ -64,6 +65,11 @@ impl Tenants {
             clients,
             users,
         })
+    }
+
+    /// jobcd's own client.
+    pub(super) fn own(&self) -> &Client {
+        &self.own
     }
 
     /// The client `source`'s calls are made with.
