@@ -70,6 +70,25 @@ pub struct Config {
     pub project: String,
 }
 
+impl Config {
+    /// The commit's page on the forge's web site, from the API root:
+    /// `https://api.github.com` is github.com, and an API under
+    /// `/api/v3`, `/api/v4` or `/api/v1` sits on the site's own host.
+    pub fn commit_url(&self, sha: &str) -> String {
+        let web = match self.api.trim_end_matches('/') {
+            "https://api.github.com" => "https://github.com",
+            api => ["/api/v3", "/api/v4", "/api/v1"]
+                .iter()
+                .find_map(|suffix| api.strip_suffix(suffix))
+                .unwrap_or(api),
+        };
+        match self.kind {
+            Kind::GitLab => format!("{web}/{}/-/commit/{sha}", self.project),
+            Kind::GitHub | Kind::Gitea => format!("{web}/{}/commit/{sha}", self.project),
+        }
+    }
+}
+
 /// A forge's commit-status endpoint for one repository.
 pub struct Forge {
     kind: Kind,
@@ -382,6 +401,34 @@ pub fn project_of(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_commit_links_to_its_page_on_each_forge() {
+        let link = |kind, api: &str, project: &str| {
+            Config {
+                kind,
+                api: api.into(),
+                project: project.into(),
+            }
+            .commit_url("abc123")
+        };
+        assert_eq!(
+            link(Kind::GitHub, "https://api.github.com", "ops/jobs"),
+            "https://github.com/ops/jobs/commit/abc123"
+        );
+        assert_eq!(
+            link(Kind::GitHub, "https://ghe.example.com/api/v3", "ops/jobs"),
+            "https://ghe.example.com/ops/jobs/commit/abc123"
+        );
+        assert_eq!(
+            link(Kind::GitLab, "https://gitlab.com/api/v4", "group/sub/jobs"),
+            "https://gitlab.com/group/sub/jobs/-/commit/abc123"
+        );
+        assert_eq!(
+            link(Kind::Gitea, "http://127.0.0.1:3000/api/v1/", "ops/jobs"),
+            "http://127.0.0.1:3000/ops/jobs/commit/abc123"
+        );
+    }
 
     #[test]
     fn projects_and_apis_come_from_the_repository_url() {

@@ -93,6 +93,27 @@ pub struct SourceReport {
     pub forge: Option<super::forge::Config>,
 }
 
+/// A status of a commit as jobcd reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    /// The reporter (`git-notes`, `github`, …).
+    pub reporter: String,
+    /// Its context (`jobcd/sync`, `jobcd/job/<ns>/<name>`, …).
+    pub context: String,
+    /// Its state (None: one this version does not know).
+    pub state: Option<State>,
+    /// Its description.
+    pub description: String,
+    /// Its link.
+    pub target_url: Option<String>,
+    /// When it was queued (waiting) or delivered.
+    pub at: Option<Timestamp>,
+    /// Why its last delivery failed, while it waits.
+    pub last_error: Option<String>,
+    /// Whether the reporter has it.
+    pub delivered: bool,
+}
+
 /// A status waiting for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
@@ -266,6 +287,39 @@ impl Outbox {
             .optional()
             .map_err(self.sqlite("reading the outbox"))?;
         Ok(state.and_then(|s| State::parse(&s)))
+    }
+
+    /// Every status of commit `sha`, per reporter and context the latest:
+    /// delivered, or waiting (with why its last delivery failed).
+    pub fn of_commit(&self, sha: &str) -> Result<Vec<Reported>, Error> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT reporter, context, state, description, target_url, created_at, last_error, 0 FROM outbox WHERE sha = ?1
+                 UNION ALL
+                 SELECT reporter, context, state, description, target_url, delivered_at, NULL, 1 FROM delivered WHERE sha = ?1
+                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.sha = ?1 AND o.reporter = delivered.reporter AND o.context = delivered.context)
+                 ORDER BY 2, 1",
+            )
+            .map_err(self.sqlite("reading the outbox"))?;
+        let rows = statement
+            .query_map(params![sha], |r| {
+                let state: String = r.get(2)?;
+                let at: String = r.get(5)?;
+                Ok(Reported {
+                    reporter: r.get(0)?,
+                    context: r.get(1)?,
+                    state: State::parse(&state),
+                    description: r.get(3)?,
+                    target_url: r.get(4)?,
+                    at: at.parse().ok(),
+                    last_error: r.get(6)?,
+                    delivered: r.get::<_, i64>(7)? == 1,
+                })
+            })
+            .map_err(self.sqlite("reading the outbox"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.sqlite("reading the outbox"))
     }
 
     /// Statuses waiting for `reporter` whose time has come, oldest first.

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::forge::{self, Forge};
 use super::notes::GitNotes;
-use super::outbox::{Delivery, Outbox, SourceReport};
+use super::outbox::{Delivery, Outbox, Reported, SourceReport};
 use super::{Reporter, State, Status};
 use crate::db::Error;
 
@@ -86,6 +86,10 @@ enum Request {
     },
     Backlog {
         reply: oneshot::Sender<i64>,
+    },
+    OfCommit {
+        sha: String,
+        reply: oneshot::Sender<Result<Vec<Reported>, Error>>,
     },
     Drain {
         grace: Option<Duration>,
@@ -192,6 +196,18 @@ impl Statuses {
         answer.await.unwrap_or(false)
     }
 
+    /// Every status of commit `sha` as jobcd reported it, per reporter
+    /// and context the latest (None: the reporter has stopped).
+    pub async fn of_commit(&self, sha: &str) -> Option<Result<Vec<Reported>, Error>> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request::OfCommit {
+            sha: sha.into(),
+            reply,
+        };
+        self.requests.send(request).await.ok()?;
+        answer.await.ok()
+    }
+
     /// How many statuses wait to be delivered.
     pub async fn backlog(&self) -> i64 {
         let (reply, answer) = oneshot::channel();
@@ -290,6 +306,10 @@ impl Queue {
             }
             Request::Backlog { reply } => {
                 let _ = reply.send(self.outbox.backlog().unwrap_or(0));
+                None
+            }
+            Request::OfCommit { sha, reply } => {
+                let _ = reply.send(self.outbox.of_commit(&sha));
                 None
             }
             Request::Drain { grace, reply } => {

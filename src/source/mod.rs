@@ -27,7 +27,7 @@ pub use credentials::{Credentials, HostKeyCheck, Secret};
 pub use error::Error;
 pub use reference::RefName;
 pub use revision::{Revision, short_sha};
-pub use url::{Location, Remote, Transport};
+pub use url::{Location, Remote, Transport, redact as redact_url};
 
 use crate::manifest;
 

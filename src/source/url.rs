@@ -152,19 +152,30 @@ fn split_port(hostport: &str) -> Result<(String, Option<u16>), String> {
     }
 }
 
-/// The URL with any password replaced, for messages about a URL that was
-/// refused.
-pub(crate) fn redact(url: &str) -> String {
+/// The URL with any password replaced, for messages and pages that show
+/// it. Over HTTP(S) a user name alone is replaced too: a token is often
+/// written there (`https://<token>@github.com/…`); an SSH user (`git@`)
+/// is kept.
+pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();
     };
+    let scheme = &url[..scheme_end];
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find('/').unwrap_or(rest.len());
+    let web = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     match rest[..authority_end].rsplit_once('@') {
         Some((userinfo, host)) if userinfo.contains(':') => {
             let user = userinfo.split(':').next().unwrap_or_default();
             format!(
                 "{}{user}:***@{host}{}",
+                &url[..scheme_end + 3],
+                &rest[authority_end..]
+            )
+        }
+        Some((_, host)) if web => {
+            format!(
+                "{}***@{host}{}",
                 &url[..scheme_end + 3],
                 &rest[authority_end..]
             )
@@ -176,6 +187,23 @@ pub(crate) fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_and_web_tokens_are_redacted_and_ssh_users_kept() {
+        assert_eq!(
+            redact("https://bot:s3cret@git.example.com/a.git"),
+            "https://bot:***@git.example.com/a.git"
+        );
+        assert_eq!(
+            redact("https://ghp_token@github.com/o/r.git"),
+            "https://***@github.com/o/r.git"
+        );
+        assert_eq!(
+            redact("ssh://git@git.example.com/a.git"),
+            "ssh://git@git.example.com/a.git"
+        );
+        assert_eq!(redact("/srv/repos/jobs"), "/srv/repos/jobs");
+    }
 
     fn remote(repo: &str) -> Remote {
         match Location::parse(repo).unwrap() {
