@@ -52,6 +52,29 @@ pub struct Config {
     pub health: Health,
     /// Who is told of CronJob troubles.
     pub notifications: Vec<Notification>,
+    /// The web dashboard under `/ui/`.
+    pub dashboard: Dashboard,
+}
+
+/// The web dashboard `serve` shows under `/ui/` on its listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dashboard {
+    /// Served at all.
+    pub enabled: bool,
+    /// A bearer token it asks for.
+    pub token: Option<SecretRef>,
+    /// A user and password it asks for (basic auth).
+    pub basic: Option<(String, SecretRef)>,
+}
+
+impl Default for Dashboard {
+    fn default() -> Dashboard {
+        Dashboard {
+            enabled: true,
+            token: None,
+            basic: None,
+        }
+    }
 }
 
 /// Leader election through a `coordination.k8s.io/v1` Lease in the
@@ -259,6 +282,7 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
             "correctDrift",
             "health",
             "notifications",
+            "dashboard",
         ],
         p,
     );
@@ -281,7 +305,57 @@ fn read_config(top: &Map<'_>, p: &mut Problems<'_>) -> Config {
         correct_drift: top.boolean("correctDrift", p).unwrap_or(true),
         health: health::read_health(top, p),
         notifications: health::read_notifications(top, p),
+        dashboard: read_dashboard(top, p),
     }
+}
+
+fn read_dashboard(top: &Map<'_>, p: &mut Problems<'_>) -> Dashboard {
+    let mut out = Dashboard::default();
+    let Some(m) = top
+        .get("dashboard")
+        .and_then(|n| Map::of(n, "dashboard", p))
+    else {
+        return out;
+    };
+    m.only(
+        &[
+            "enabled",
+            "tokenFile",
+            "tokenEnv",
+            "username",
+            "passwordFile",
+            "passwordEnv",
+        ],
+        p,
+    );
+    out.enabled = m.boolean("enabled", p).unwrap_or(true);
+    out.token = secret(&m, "token", "dashboard", p, false);
+    let password = secret(&m, "password", "dashboard", p, false);
+    match (m.string("username", p), password) {
+        (Some(user), Some(password)) => out.basic = Some((user, password)),
+        (None, None) => {}
+        (user, _) => {
+            let (key, line) = match user {
+                Some(_) => (
+                    "dashboard.username",
+                    m.get("username").map_or(0, |n| n.line),
+                ),
+                None => (
+                    "dashboard.username",
+                    m.get("passwordFile")
+                        .or(m.get("passwordEnv"))
+                        .map_or(0, |n| n.line),
+                ),
+            };
+            p.add(
+                line,
+                key,
+                "basic auth needs both username and passwordFile (or passwordEnv)",
+                None,
+            );
+        }
+    }
+    out
 }
 
 fn read_leader_election(

@@ -1,8 +1,10 @@
 //! The service: `jobcd serve`'s composition root ([`service`]), the loop
 //! that reconciles each source on its trigger, the webhook receiver,
-//! metrics, readiness, CronJob health and leader election. Business logic that commands also
+//! metrics, readiness, the dashboard, CronJob health and leader election. Business logic that commands also
 //! need lives in the library parts (`reconcile`, `report`), not here.
 
+pub mod board;
+pub mod dashboard;
 pub mod deliveries;
 pub mod followers;
 pub mod health;

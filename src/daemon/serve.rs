@@ -7,7 +7,6 @@
 //! within a grace period.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -15,6 +14,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use super::board::{Card, FINDINGS_KEPT, Finding, Last};
 use super::leader::Leadership;
 use super::metrics::Metrics;
 use super::shards::Shards;
@@ -34,56 +34,12 @@ pub struct Looped {
     pub source: Source,
     /// When it reconciles.
     pub trigger: Trigger,
-    /// Whether it has synced once, and if not, why.
-    pub ready: Arc<Readiness>,
+    /// What its reconciles did, for `/readyz` and the dashboard.
+    pub card: Arc<Card>,
     /// Push the git notes to the source's remote after each reconcile.
     pub push_notes: bool,
     /// Plain Secrets in its repository are ignored rather than refused.
     pub allow_secrets: bool,
-}
-
-/// A source's readiness: ready after its first successful sync; until
-/// then, how its last reconcile ended, for `/readyz`.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    synced: AtomicBool,
-    last: std::sync::Mutex<Option<Verdict>>,
-}
-
-impl Readiness {
-    /// Whether the source has synced once.
-    pub fn ready(&self) -> bool {
-        self.synced.load(Ordering::SeqCst)
-    }
-
-    /// Why source `name` is not ready yet, in a sentence; None when it is.
-    pub fn why_not(&self, name: &str) -> Option<String> {
-        if self.ready() {
-            return None;
-        }
-        let last = *self.last.lock().expect("no thread panics holding it");
-        Some(match last {
-            None => format!("source {name}: its first sync has not ended yet"),
-            Some(verdict) => format!(
-                "source {name}: its last sync {} (the log and `jobcd status` on its commit say why)",
-                match verdict {
-                    Verdict::Invalid => "found the revision invalid",
-                    Verdict::Refused => "was refused (prune safety, or the target)",
-                    Verdict::Failed => "failed (a run failed, or an object conflicts)",
-                    Verdict::Error => "met an error",
-                    Verdict::Interrupted => "was interrupted",
-                    Verdict::Synced => "synced",
-                }
-            ),
-        })
-    }
-
-    fn record(&self, verdict: Verdict) {
-        *self.last.lock().expect("no thread panics holding it") = Some(verdict);
-        if verdict == Verdict::Synced {
-            self.synced.store(true, Ordering::SeqCst);
-        }
-    }
 }
 
 /// How long shutdown tries to deliver the statuses still in the outbox.
@@ -174,6 +130,7 @@ pub async fn run<T: Target + Sync>(
                     },
                 };
                 let started = Instant::now();
+                s.card.began(Timestamp::now());
                 let span = info_span!(
                     "reconcile",
                     source = %s.name,
@@ -193,7 +150,7 @@ pub async fn run<T: Target + Sync>(
                         }
                     }
                 };
-                let verdict = reconcile(target, s, shared, reason, stop)
+                let (verdict, why) = reconcile(target, s, shared, reason, stop)
                     .instrument(span.clone())
                     .await;
                 shared.metrics.reconciled(
@@ -207,13 +164,24 @@ pub async fn run<T: Target + Sync>(
                     verdict,
                     Verdict::Synced | Verdict::Invalid | Verdict::Refused
                 );
-                s.ready.record(verdict);
                 if s.push_notes {
                     shared.statuses.drain(None).await;
                     push_notes(&s.source).instrument(span).await;
                 }
                 super::memory::after_work();
                 s.trigger.done(fine);
+                let now = Timestamp::now();
+                s.card.ended(
+                    Last {
+                        verdict,
+                        why,
+                        at: now,
+                        took: started.elapsed(),
+                    },
+                    s.trigger
+                        .until_next_poll()
+                        .and_then(|wait| now.checked_add(wait).ok()),
+                );
             }
         }
     });
@@ -264,20 +232,22 @@ pub async fn flush(statuses: &Statuses, sources: &[(String, Source, bool)], grac
 }
 
 /// One reconcile of one source, logged in the caller's span (its field
-/// `revision` is filled in once fetched); the verdict says how it ended.
+/// `revision` is filled in once fetched) and noted on its card; the
+/// verdict says how it ended, and the sentence why.
 pub async fn reconcile<T: Target>(
     target: &T,
     s: &Looped,
     shared: &Shared<'_>,
     reason: Reason,
     stop: impl Future<Output = Stop>,
-) -> Verdict {
+) -> (Verdict, String) {
     let source = s.source.clone();
     let snapshot = match tokio::task::spawn_blocking(move || source.snapshot()).await {
         Ok(Ok(snapshot)) => snapshot,
         Ok(Err(crate::source::Error::Unverified(unverified))) => {
             let crate::source::Unverified { revision, refusal } = *unverified;
             tracing::Span::current().record("revision", revision.short_sha.as_str());
+            s.card.read(&revision);
             error!(
                 check = refusal.check.as_str(),
                 "{refusal}; nothing applied, the last good revision stays in force"
@@ -291,17 +261,21 @@ pub async fn reconcile<T: Target>(
                 Mode::Apply,
             )
             .await;
-            return refused.verdict();
+            return (
+                refused.verdict(),
+                format!("signature check failed: {refusal}"),
+            );
         }
         Ok(Err(e)) => {
             error!("fetching: {e}");
-            return Verdict::Error;
+            return (Verdict::Error, format!("fetching: {e}"));
         }
         Err(e) => {
             error!("fetching: {e}");
-            return Verdict::Error;
+            return (Verdict::Error, format!("fetching: {e}"));
         }
     };
+    s.card.read(&snapshot.revision);
     let sha = snapshot.revision.sha.clone();
     tracing::Span::current().record("revision", snapshot.revision.short_sha.as_str());
     for signer in &snapshot.signers {
@@ -321,13 +295,42 @@ pub async fn reconcile<T: Target>(
         mode: Mode::Apply,
         rendered: snapshot.rendered.as_ref(),
     };
-    let mut on = |event: Event<'_>| log(event, reason);
+    let mut on = |event: Event<'_>| {
+        if let Event::Planned(plan) = &event {
+            let found = |actions: &[Action]| -> Vec<Finding> {
+                plan.steps()
+                    .iter()
+                    .filter(|step| actions.contains(&step.action))
+                    .take(FINDINGS_KEPT)
+                    .map(|step| Finding {
+                        object: step.id.to_string(),
+                        reason: step.reason.clone(),
+                    })
+                    .collect()
+            };
+            s.card.planned(
+                found(&[Action::Revert, Action::Drifted]),
+                found(&[Action::Conflict]),
+            );
+        }
+        log(event, reason)
+    };
     let reconciled = reconcile::run(target, request, Some(shared.statuses), &mut on, stop).await;
-    match &reconciled {
-        Reconciled::Invalid => error!("invalid: {}; nothing applied", validation.first_error()),
-        Reconciled::Refused(e) => error!("{e}; nothing applied"),
-        Reconciled::Unreadable(e) => error!("reading the target: {e}"),
-        Reconciled::Rehearsed(_) => {}
+    let why = match &reconciled {
+        Reconciled::Invalid => {
+            let first = validation.first_error();
+            error!("invalid: {first}; nothing applied");
+            format!("invalid: {first}")
+        }
+        Reconciled::Refused(e) => {
+            error!("{e}; nothing applied");
+            e.to_string()
+        }
+        Reconciled::Unreadable(e) => {
+            error!("reading the target: {e}");
+            format!("reading the target: {e}")
+        }
+        Reconciled::Rehearsed(_) => String::new(),
         Reconciled::Applied(synced) => {
             for done in &synced.done {
                 shared.metrics.applied(done.verb);
@@ -344,9 +347,13 @@ pub async fn reconcile<T: Target>(
                 None if synced.counts.changes => info!("{}", synced.summary),
                 None => {}
             }
+            match &synced.failure {
+                Some(failure) => format!("{}; {failure}", synced.summary),
+                None => synced.summary.clone(),
+            }
         }
-    }
-    reconciled.verdict()
+    };
+    (reconciled.verdict(), why)
 }
 
 /// Logs what happens during a reconcile.

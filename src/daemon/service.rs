@@ -20,11 +20,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use super::board::Board;
+use super::dashboard::{self, Dashboard, Inspect, Role};
 use super::followers::{Followers, Owns};
 use super::http::{self, HookSource, Relay};
 use super::leader::{self, Leadership};
 use super::metrics::Metrics;
-use super::serve::{self, Ended, FLUSH_GRACE, Looped, Readiness, Scope, Shared};
+use super::serve::{self, Ended, FLUSH_GRACE, Looped, Scope, Shared};
 use super::setup;
 use super::shards::{self, Shards};
 use super::trigger::{Handle, Reason, Trigger};
@@ -67,6 +69,9 @@ pub enum Error {
     /// The leader election.
     #[error(transparent)]
     Leader(#[from] leader::Error),
+    /// The dashboard's credentials.
+    #[error("dashboard: reading its credentials")]
+    Dashboard(#[source] setup::SecretError),
     /// The HTTP listener.
     #[error("listening on {addr}")]
     Listen {
@@ -185,15 +190,22 @@ impl Service {
         shutdown: CancellationToken,
     ) -> Result<Exit, Error>
     where
-        T: Target + Background + Observe + Send + Sync + 'static,
+        T: Target + Background + Observe + Inspect + Send + Sync + 'static,
     {
         let config = &self.config;
+        let board = Arc::new(Board::new(
+            config
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), s.repo.clone(), s.reference.clone())),
+        ));
         let mut looped = Vec::new();
         let mut hooks = Vec::new();
         let mut ref_watches = Vec::new();
         let mut routes = Vec::new();
         let mut pushes = Vec::new();
-        for s in &config.sources {
+        let mut forges = std::collections::BTreeMap::new();
+        for (s, card) in config.sources.iter().zip(board.cards()) {
             let source = setup::source_of(s, &self.state_dir)?;
             let trigger = Trigger::new(Some(Duration::from_secs(s.interval)));
             // A repository on this machine syncs as soon as a ref moves.
@@ -227,14 +239,18 @@ impl Service {
                     .transpose()?,
                 trigger: trigger.handle(),
             });
-            routes.push(setup::route_of(config, s, &source)?);
+            let route = setup::route_of(config, s, &source)?;
+            if let Some(forge) = route.remember.as_ref().and_then(|r| r.forge.clone()) {
+                forges.insert(s.name.clone(), forge);
+            }
+            routes.push(route);
             let push_notes = config.reporters.push_notes;
             pushes.push((s.name.clone(), source.clone(), push_notes));
             looped.push(Looped {
                 name: s.name.clone(),
                 source,
                 trigger,
-                ready: Arc::new(Readiness::default()),
+                card: card.clone(),
                 push_notes,
                 allow_secrets: s.allow_secrets,
             });
@@ -250,10 +266,6 @@ impl Service {
         let (statuses, reporter) =
             Statuses::start(&self.state_dir, routes, undelivered).map_err(Error::Statuses)?;
         let metrics = Arc::new(Metrics::new(api));
-        let readiness: Vec<(String, Arc<Readiness>)> = looped
-            .iter()
-            .map(|l| (l.name.clone(), l.ready.clone()))
-            .collect();
         let leading = Arc::new(AtomicBool::new(matches!(election, Election::Alone)));
         let owns: Owns = match &election {
             Election::Sharded(shards) => {
@@ -279,12 +291,13 @@ impl Service {
         let endpoints = Arc::new(http::Service {
             sources: hooks,
             not_ready: Box::new({
-                let owns = owns.clone();
+                let (owns, board) = (owns.clone(), board.clone());
                 move || {
-                    readiness
+                    board
+                        .cards()
                         .iter()
-                        .filter(|(name, _)| owns(name))
-                        .filter_map(|(name, r)| r.why_not(name))
+                        .filter(|card| owns(&card.name))
+                        .filter_map(|card| card.why_not())
                         .collect()
                 }
             }),
@@ -330,11 +343,16 @@ impl Service {
                 source,
             })?;
         info!(
-            "serving {} source(s); HTTP on {} (hooks, healthz, readyz, metrics)",
+            "serving {} source(s); HTTP on {} (hooks, healthz, readyz, metrics{})",
             config.sources.len(),
             listener
                 .local_addr()
-                .map_or(config.listen.clone(), |a| a.to_string())
+                .map_or(config.listen.clone(), |a| a.to_string()),
+            if config.dashboard.enabled {
+                ", dashboard at /ui/"
+            } else {
+                ""
+            }
         );
 
         // Every long-lived task, in one place. `shutdown` ends them all;
@@ -354,11 +372,36 @@ impl Service {
                 }
             }
         });
-        tasks.spawn(super::listener::serve(
-            listener,
-            http::router(endpoints),
-            shutdown.clone(),
-        ));
+        let mut router = http::router(endpoints);
+        if config.dashboard.enabled {
+            let auth = dashboard::Auth {
+                token: config
+                    .dashboard
+                    .token
+                    .as_ref()
+                    .map(setup::read_secret)
+                    .transpose()
+                    .map_err(Error::Dashboard)?,
+                basic: match &config.dashboard.basic {
+                    Some((user, password)) => Some((
+                        user.clone(),
+                        setup::read_secret(password).map_err(Error::Dashboard)?,
+                    )),
+                    None => None,
+                },
+            };
+            router = router.merge(dashboard::router(Arc::new(Dashboard {
+                target: target.clone(),
+                target_kind: T::KIND,
+                board: board.clone(),
+                statuses: statuses.clone(),
+                role: role_of(&election, &leading),
+                forges,
+                health: config.health.policy,
+                auth,
+            })));
+        }
+        tasks.spawn(super::listener::serve(listener, router, shutdown.clone()));
         tasks.spawn({
             let (target, work) = (target.clone(), work.clone());
             async move { target.run_cronjobs(work).await }
@@ -509,15 +552,47 @@ async fn sharded(shards: &Shards, loops: impl Future<Output = Ended>) -> bool {
     }
 }
 
+/// Whether this replica reconciles, for the dashboard's header.
+fn role_of(election: &Election, leading: &Arc<AtomicBool>) -> Box<dyn Fn() -> Role + Send + Sync> {
+    match election {
+        Election::Alone => Box::new(|| Role::Alone),
+        Election::Leader(_) => {
+            let leading = leading.clone();
+            Box::new(move || {
+                if leading.load(Ordering::SeqCst) {
+                    Role::Leader
+                } else {
+                    Role::Standby("another replica holds the leader Lease")
+                }
+            })
+        }
+        Election::Sharded(shards) => {
+            let shards = shards.clone();
+            Box::new(move || {
+                if shards.holds_any() {
+                    Role::Shards
+                } else {
+                    Role::Standby("other replicas hold every shard")
+                }
+            })
+        }
+    }
+}
+
 /// What a target runs besides reconciles, while the service runs: the
 /// local executor fires CronJobs on schedule; a cluster's own controller
 /// does that.
 pub trait Background {
+    /// Which target this is, in words.
+    const KIND: &'static str;
+
     /// Runs until `until` is cancelled.
     fn run_cronjobs(&self, until: CancellationToken) -> impl Future<Output = ()> + Send;
 }
 
 impl Background for Executor {
+    const KIND: &'static str = "local executor";
+
     async fn run_cronjobs(&self, until: CancellationToken) {
         if let Err(e) = self.serve(until.cancelled()).await {
             error!("the local executor stopped: {e}");
@@ -526,6 +601,8 @@ impl Background for Executor {
 }
 
 impl Background for KubeTarget {
+    const KIND: &'static str = "Kubernetes cluster";
+
     async fn run_cronjobs(&self, until: CancellationToken) {
         until.cancelled().await;
     }

@@ -129,6 +129,18 @@ impl Trigger {
         self.next_poll = self.interval.map(|i| Instant::now() + i + self.jitter(i));
     }
 
+    /// How long until the next poll, counted from the last
+    /// [`Trigger::done`] (a failure's backoff included); None without an
+    /// interval. A push or a file change comes sooner.
+    pub fn until_next_poll(&self) -> Option<Duration> {
+        let wait = self.next_poll?.saturating_duration_since(Instant::now());
+        Some(if self.failures > 0 {
+            wait.max(self.backoff())
+        } else {
+            wait
+        })
+    }
+
     /// The wait before retrying after the failures so far.
     pub fn backoff(&self) -> Duration {
         let factor = 1u32 << self.failures.saturating_sub(1).min(16);

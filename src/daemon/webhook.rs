@@ -48,7 +48,7 @@ pub fn verify(forge: Forge, secret: &[u8], body: &[u8], header: Option<&str>) ->
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

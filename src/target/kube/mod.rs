@@ -245,6 +245,13 @@ impl KubeTarget {
             .collect())
     }
 
+    /// Every Job the watches hold (managed or made by a managed CronJob,
+    /// in the managed namespaces); waits for their first lists.
+    pub async fn jobs(&self) -> Result<Vec<Arc<DynamicObject>>, Error> {
+        self.ready().await?;
+        Ok(self.jobs.iter().flat_map(Store::state).collect())
+    }
+
     /// Requests sent so far, by verb.
     pub fn api_counts(&self) -> &ApiCounts {
         &self.counts

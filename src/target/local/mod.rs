@@ -52,7 +52,7 @@ pub use clock::SystemClock;
 pub use cron_controller::{Event as CronEvent, Spec as CronSpec};
 pub use engine::ContainerRuntime;
 pub use executor::{
-    BY_HAND, Executor, Finished, JobRef, Notice, Recovery, Settings, StartError, outcome,
+    BY_HAND, Executor, Finished, JobRef, Notice, Recovery, Run, Settings, StartError, outcome,
 };
 pub use isolation::Isolation;
 pub use job_controller::Status as JobStatus;

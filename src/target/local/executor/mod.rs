@@ -9,6 +9,7 @@
 //! recovers those (see [`recovery`]) and resumes their Jobs.
 
 mod active;
+mod history;
 pub mod lock;
 mod operations;
 pub mod recovery;

@@ -471,6 +471,15 @@ impl Store {
         self.jobs_where("1 = 1", params![])
     }
 
+    /// The newest `limit` Job instances, deleted ones included, oldest
+    /// first.
+    pub fn recent_jobs(&self, limit: usize) -> Result<Vec<JobRecord>, Error> {
+        self.jobs_where(
+            "rowid IN (SELECT rowid FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?1)",
+            params![limit as i64],
+        )
+    }
+
     /// Every Job instance of a name (history included), oldest first.
     pub fn jobs_named(&self, namespace: &str, name: &str) -> Result<Vec<JobRecord>, Error> {
         self.jobs_where("namespace = ?1 AND name = ?2", params![namespace, name])
