@@ -87,27 +87,22 @@ impl<T: Target + Observe + Inspect + Send + Sync + 'static> Shown for T {}
 
 /// The dashboard's routes, under [`PREFIX`].
 pub fn router<T: Shown>(dashboard: Arc<Dashboard<T>>) -> Router {
-    let pages = Router::new()
-        .route("/", get(pages::overview::<T>))
-        .route("/cronjobs", get(pages::cronjobs::<T>))
-        .route("/cronjobs/{namespace}/{name}", get(pages::cronjob::<T>))
-        .route("/runs", get(pages::runs::<T>))
-        .route("/runs/{uid}", get(pages::run::<T>))
-        .route("/pods/{pod}/logs", get(pages::logs::<T>))
-        .route("/pods/{pod}/logs/follow", get(live::follow_logs::<T>))
-        .route("/commits/{source}/{sha}", get(pages::commit::<T>))
-        .route("/events", get(live::events::<T>))
-        .route("/assets/dashboard.css", get(css))
-        .route("/assets/dashboard.js", get(js))
-        .fallback(pages::not_found)
-        .layer(middleware::from_fn_with_state(
-            dashboard.clone(),
-            guard::<T>,
-        ))
-        .with_state(dashboard);
     Router::new()
-        .route(PREFIX, get(|| async { Redirect::permanent("/ui/") }))
-        .nest(PREFIX, pages)
+        .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
+        .route("/ui/", get(pages::overview::<T>))
+        .route("/ui/cronjobs", get(pages::cronjobs::<T>))
+        .route("/ui/cronjobs/{namespace}/{name}", get(pages::cronjob::<T>))
+        .route("/ui/runs", get(pages::runs::<T>))
+        .route("/ui/runs/{uid}", get(pages::run::<T>))
+        .route("/ui/pods/{pod}/logs", get(pages::logs::<T>))
+        .route("/ui/pods/{pod}/logs/follow", get(live::follow_logs::<T>))
+        .route("/ui/commits/{source}/{sha}", get(pages::commit::<T>))
+        .route("/ui/events", get(live::events::<T>))
+        .route("/ui/assets/dashboard.css", get(css))
+        .route("/ui/assets/dashboard.js", get(js))
+        .route("/ui/{*rest}", get(pages::not_found))
+        .layer(middleware::from_fn_with_state(dashboard.clone(), guard::<T>))
+        .with_state(dashboard)
 }
 
 /// Asks for credentials when they are set, and puts the security headers

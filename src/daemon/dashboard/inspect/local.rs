@@ -9,7 +9,7 @@ use super::{ConditionView, Inspect, PodView, RUNS_SHOWN, RunDetail, RunState, Ru
 use crate::ownership;
 use crate::target::local::job_controller::ConditionType;
 use crate::target::local::job_runner::Error;
-use crate::target::local::store::{JobRecord, PodRecord};
+use crate::target::local::store::{AppliedObject, JobRecord, PodRecord};
 use crate::target::local::{Executor, Run};
 
 impl Inspect for Executor {
@@ -17,11 +17,16 @@ impl Inspect for Executor {
 
     async fn runs(&self) -> Result<Vec<RunView>, Error> {
         let runs = self.recent_runs(RUNS_SHOWN).await?;
-        Ok(runs.iter().rev().map(|r| view(&r.job)).collect())
+        let applied = self.applied_jobs().await?;
+        Ok(runs.iter().rev().map(|r| view(&r.job, &applied)).collect())
     }
 
     async fn run(&self, uid: &str) -> Result<Option<RunDetail>, Error> {
-        Ok(self.run_by_uid(uid).await?.map(|r| detail(&r)))
+        let Some(run) = self.run_by_uid(uid).await? else {
+            return Ok(None);
+        };
+        let applied = self.applied_jobs().await?;
+        Ok(Some(detail(&run, &applied)))
     }
 
     fn logs(&self, pod: &str) -> Option<Vec<PathBuf>> {
@@ -29,11 +34,16 @@ impl Inspect for Executor {
     }
 }
 
-/// A Job record as a run.
-fn view(job: &JobRecord) -> RunView {
+/// A Job record as a run; `applied` (the Jobs applied from sources) says
+/// which source it is of, and its commit while the applied spec is the one
+/// it ran.
+fn view(job: &JobRecord, applied: &[AppliedObject]) -> RunView {
     let manifest: Value = serde_json::from_str(&job.manifest).unwrap_or_default();
     let metadata = &manifest["metadata"];
     let text = |v: &Value| v.as_str().map(str::to_string);
+    let object = applied
+        .iter()
+        .find(|o| o.namespace == job.namespace && o.name == job.name);
     let status = &job.status;
     let terminal = status
         .conditions
@@ -50,8 +60,13 @@ fn view(job: &JobRecord) -> RunView {
         namespace: job.namespace.clone(),
         name: job.name.clone(),
         cronjob: job.owner_cronjob.clone(),
-        source: text(&metadata["labels"][ownership::SOURCE]),
-        revision: text(&metadata["annotations"][ownership::REVISION]),
+        source: text(&metadata["labels"][ownership::SOURCE])
+            .or_else(|| object.map(|o| o.source.clone())),
+        revision: text(&metadata["annotations"][ownership::REVISION]).or_else(|| {
+            object
+                .filter(|o| o.spec_hash == job.spec_hash)
+                .map(|o| o.revision.clone())
+        }),
         created: job.created_at,
         scheduled: job.scheduled_time,
         finished: terminal
@@ -66,9 +81,9 @@ fn view(job: &JobRecord) -> RunView {
     }
 }
 
-fn detail(run: &Run) -> RunDetail {
+fn detail(run: &Run, applied: &[AppliedObject]) -> RunDetail {
     RunDetail {
-        run: view(&run.job),
+        run: view(&run.job, applied),
         conditions: run
             .job
             .status

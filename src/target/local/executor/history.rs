@@ -1,7 +1,7 @@
 //! The executor's run history as the dashboard reads it: the newest runs
 //! and one run by uid, each with its pods, off the async runtime.
 
-use super::{Error, Executor, Run};
+use super::{AppliedObject, Error, Executor, Kind, Run};
 
 impl Executor {
     /// The newest `limit` Job runs (removed ones included), oldest first,
@@ -34,6 +34,18 @@ impl Executor {
                     pods: s.pods_of(&job.uid)?,
                     job,
                 }))
+            })
+            .await
+    }
+
+    /// The Jobs applied from sources, as last applied: which source and
+    /// commit a run of that name and spec came from.
+    pub async fn applied_jobs(&self) -> Result<Vec<AppliedObject>, Error> {
+        self.runtime
+            .with_store(|s| {
+                let mut objects = s.objects()?;
+                objects.retain(|o| o.kind == Kind::Job);
+                Ok(objects)
             })
             .await
     }
