@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod alertmanager;
+pub mod browser;
 pub mod crash_scene;
 pub mod cron_gen;
 pub mod engines;

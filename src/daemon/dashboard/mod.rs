@@ -101,7 +101,10 @@ pub fn router<T: Shown>(dashboard: Arc<Dashboard<T>>) -> Router {
         .route("/ui/assets/dashboard.css", get(css))
         .route("/ui/assets/dashboard.js", get(js))
         .route("/ui/{*rest}", get(pages::not_found))
-        .layer(middleware::from_fn_with_state(dashboard.clone(), guard::<T>))
+        .layer(middleware::from_fn_with_state(
+            dashboard.clone(),
+            guard::<T>,
+        ))
         .with_state(dashboard)
 }
 

@@ -32,23 +32,43 @@
     if (element.tagName === "TR") { element.classList.add("flash"); }
   }
 
-  var source = document.body.dataset.events;
-  if (source && window.EventSource) {
-    var events = new EventSource(source);
-    events.addEventListener("open", function () { say("Live: updates appear as they happen."); });
-    events.addEventListener("error", function () { say("Live updates paused; reconnecting."); });
-    events.addEventListener("source", function (e) { apply(e.data, false); });
-    events.addEventListener("run", function (e) { apply(e.data, true); });
+  // Every stream this page holds. They are closed when the page is left
+  // (a browser holds six connections per server; a page kept in the
+  // back-forward cache would keep its streams open) and opened again if
+  // it comes back.
+  var streams = [];
+
+  function connect() {
+    var source = document.body.dataset.events;
+    if (source && window.EventSource) {
+      var events = new EventSource(source);
+      events.addEventListener("open", function () { say("Live: updates appear as they happen."); });
+      events.addEventListener("error", function () { say("Live updates paused; reconnecting."); });
+      events.addEventListener("source", function (e) { apply(e.data, false); });
+      events.addEventListener("run", function (e) { apply(e.data, true); });
+      streams.push(events);
+    }
+    // A pod's log: appended as the container writes it; kept scrolled to
+    // the end while the reader is there. Each event's id is the offset
+    // after it, so a reconnection goes on where it stopped.
+    document.querySelectorAll("pre[data-follow]").forEach(function (pre) {
+      var follow = new EventSource(pre.dataset.follow);
+      follow.addEventListener("log", function (e) {
+        var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+        pre.append(document.createTextNode(e.data));
+        if (atEnd) { pre.scrollTop = pre.scrollHeight; }
+      });
+      streams.push(follow);
+    });
   }
 
-  // A pod's log: appended as the container writes it; kept scrolled to
-  // the end while the reader is there.
-  document.querySelectorAll("pre[data-follow]").forEach(function (pre) {
-    var follow = new EventSource(pre.dataset.follow);
-    follow.addEventListener("log", function (e) {
-      var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-      pre.append(document.createTextNode(e.data));
-      if (atEnd) { pre.scrollTop = pre.scrollHeight; }
-    });
+  window.addEventListener("pagehide", function () {
+    streams.forEach(function (s) { s.close(); });
+    streams = [];
   });
+  window.addEventListener("pageshow", function (e) {
+    // Back from the cache: what changed meanwhile was not applied.
+    if (e.persisted) { window.location.reload(); }
+  });
+  connect();
 })();

@@ -9,6 +9,7 @@ use super::{ConditionView, Inspect, PodView, RUNS_SHOWN, RunDetail, RunState, Ru
 use crate::ownership;
 use crate::target::local::job_controller::ConditionType;
 use crate::target::local::job_runner::Error;
+use crate::target::local::process::Exit;
 use crate::target::local::store::{AppliedObject, JobRecord, PodRecord};
 use crate::target::local::{Executor, Run};
 
@@ -104,7 +105,15 @@ fn detail(run: &Run, applied: &[AppliedObject]) -> RunDetail {
 }
 
 fn pod(p: &PodRecord) -> PodView {
-    let mut detail: Vec<String> = p.exits.iter().map(|(c, e)| format!("{c}: {e}")).collect();
+    let mut detail: Vec<String> = p
+        .exits
+        .iter()
+        .map(|(container, exit)| match exit {
+            Exit::Code(code) => format!("{container}: exit {code}"),
+            Exit::Signal(signal) => format!("{container}: signal {signal}"),
+            Exit::OomKilled => format!("{container}: OOMKilled"),
+        })
+        .collect();
     if let Some(reason) = &p.reason {
         detail.push(reason.clone());
     }
