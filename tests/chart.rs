@@ -190,7 +190,8 @@ fn assert_rbac_follows_config(label: &str, rendered: &Rendered, config: &config:
                 json!([{"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"],
                     "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
                     {"apiGroups": [""], "resources": ["configmaps"],
-                    "verbs": ["get", "list", "watch", "create", "patch", "delete"]}]),
+                    "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+                    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]),
                 "{label}: {namespace}"
             );
         } else if role["metadata"]["name"] == impersonate_role.as_str() {
@@ -903,6 +904,8 @@ fn installed_chart_lets_jobcd_sync_its_namespaces_and_nothing_else() {
         "/configmaps create",
         "/configmaps patch",
         "/configmaps delete",
+        // The dashboard lists a run's pods.
+        "/pods list",
     ]);
     assert_eq!(cluster.allowed(&kubeconfig, "team-a"), batch);
     assert_eq!(cluster.allowed(&kubeconfig, "team-b"), batch);

@@ -145,6 +145,39 @@ fn defaults_fill_what_is_left_out() {
     assert!(c.correct_drift);
 }
 
+#[test]
+fn the_dashboard_is_on_by_default_and_asks_for_what_is_configured() {
+    let base = "target: {kind: local}\nsources:\n- {name: a, repo: /srv/a}\n";
+    let c = parse(base, "jobcd.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.dashboard, Dashboard::default());
+    assert!(c.dashboard.enabled);
+    let c = parse(
+        &format!(
+            "{base}dashboard: {{enabled: false, tokenEnv: T, username: ops, passwordFile: /p}}\n"
+        ),
+        "jobcd.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.dashboard,
+        Dashboard {
+            enabled: false,
+            token: Some(SecretRef::Env("T".into())),
+            basic: Some(("ops".into(), SecretRef::File("/p".into()))),
+        }
+    );
+    let found = problems(&format!("{base}dashboard:\n  username: ops\n  tokn: x\n")).join("\n");
+    assert!(
+        found.contains("jobcd.yaml:6") && found.contains("dashboard.username"),
+        "{found}"
+    );
+    assert!(
+        found.contains("basic auth needs both username and passwordFile"),
+        "{found}"
+    );
+    assert!(found.contains("tokn"), "{found}");
+}
+
 fn problems(text: &str) -> Vec<String> {
     match parse(text, "jobcd.yaml") {
         Ok(c) => panic!("accepted: {c:?}"),
