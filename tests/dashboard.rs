@@ -149,6 +149,12 @@ fn the_dashboard_shows_sources_timelines_runs_logs_and_commits_and_follows_them_
         format!("/ui/commits/jobs/{first}")
     );
     check_page(&browser, "overview");
+    // The keyboard reaches the skip link first, then the navigation.
+    browser.press_tab();
+    assert_eq!(browser.active_element_text(), "Skip to content");
+    browser.press_tab();
+    browser.press_tab();
+    assert_eq!(browser.active_element_text(), "Overview");
     let csp = browser.execute_async(
         "const done = arguments[arguments.length - 1]; fetch('/ui/').then(r => done(r.headers.get('content-security-policy')))",
         vec![],

@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use support::gitea::{Gitea, USER};
+use support::http::request;
 use support::jobs_repo::JobsRepo;
 use support::served::Served;
 
@@ -496,6 +497,24 @@ sources:
     );
     served.wait_ready();
     served.wait_log("Job default/first: Complete");
+    // The dashboard lists the commit's statuses and links to its page on
+    // Gitea.
+    let (code, commit_page) = request(
+        "GET",
+        &format!("{}/ui/commits/jobs/{first}", served.base),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "{commit_page}");
+    let web = gitea.api().trim_end_matches("/api/v1").to_string();
+    assert!(
+        commit_page.contains(&format!("href=\"{web}/{USER}/jobs/commit/{first}\"")),
+        "{commit_page}"
+    );
+    assert!(
+        commit_page.contains("<code>jobcd/sync</code>"),
+        "{commit_page}"
+    );
     let hooks_url = format!("{}/hooks/gitea", served.base);
     let good = add_hook(&gitea, "jobs", &hooks_url, "gitea-hook-s3cret");
     let forged = add_hook(&gitea, "jobs", &hooks_url, "not-the-secret");

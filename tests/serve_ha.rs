@@ -198,6 +198,37 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
     ]);
     assert_eq!(jobs["items"].as_array().map(Vec::len), Some(1), "{jobs}");
 
+    // The leader's dashboard: its part, the CronJob's run with the commit
+    // of its CronJob, and a run's conditions and pods read from the
+    // cluster.
+    let page = |path: &str| {
+        let (code, body) = request("GET", &format!("{}/ui/{path}", b.base), &[], b"");
+        assert_eq!(code, 200, "{path}: {body}");
+        body
+    };
+    assert!(page("").contains(">leader</span> Kubernetes cluster"));
+    let runs = page("runs");
+    let manual = runs
+        .split("<tr id=\"run-")
+        .find(|row| row.contains("ha/nightly-manual"))
+        .unwrap_or_else(|| panic!("no row of the manual run: {runs}"));
+    assert!(manual.contains("complete"), "{manual}");
+    assert!(
+        manual.contains(&second[..7]),
+        "its CronJob's commit: {manual}"
+    );
+    let once_page = page(&format!("runs/{}", uid.as_str().unwrap()));
+    assert!(
+        once_page.contains("<td>Complete</td><td>True</td>"),
+        "{once_page}"
+    );
+    assert!(
+        once_page.contains("<code>once-"),
+        "the pods, listed: {once_page}"
+    );
+    let nightly = page("cronjobs/ha/nightly");
+    assert!(nightly.contains("30 4 * * *"), "{nightly}");
+
     // A comes back as a standby. B is paused past its Lease: A takes
     // over and applies; B, resumed, finds it lost the Lease and exits 3
     // without reconciling again.

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::forge::{self, Forge};
 use super::notes::GitNotes;
-use super::outbox::{Delivery, Outbox, Reported, SourceReport};
+use super::outbox::{Delivery, Outbox, SourceReport};
 use super::{Reporter, State, Status};
 use crate::db::Error;
 
@@ -87,10 +87,7 @@ enum Request {
     Backlog {
         reply: oneshot::Sender<i64>,
     },
-    OfCommit {
-        sha: String,
-        reply: oneshot::Sender<Result<Vec<Reported>, Error>>,
-    },
+
     Drain {
         grace: Option<Duration>,
         reply: oneshot::Sender<i64>,
@@ -196,18 +193,6 @@ impl Statuses {
         answer.await.unwrap_or(false)
     }
 
-    /// Every status of commit `sha` as jobcd reported it, per reporter
-    /// and context the latest (None: the reporter has stopped).
-    pub async fn of_commit(&self, sha: &str) -> Option<Result<Vec<Reported>, Error>> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request::OfCommit {
-            sha: sha.into(),
-            reply,
-        };
-        self.requests.send(request).await.ok()?;
-        answer.await.ok()
-    }
-
     /// How many statuses wait to be delivered.
     pub async fn backlog(&self) -> i64 {
         let (reply, answer) = oneshot::channel();
@@ -308,10 +293,7 @@ impl Queue {
                 let _ = reply.send(self.outbox.backlog().unwrap_or(0));
                 None
             }
-            Request::OfCommit { sha, reply } => {
-                let _ = reply.send(self.outbox.of_commit(&sha));
-                None
-            }
+
             Request::Drain { grace, reply } => {
                 let (done, delivered) = oneshot::channel();
                 let _ = kicks.send(Kick::Drain { grace, reply: done });

@@ -33,7 +33,11 @@ impl Served {
         config: &Path,
         env: &[(&str, &str)],
     ) -> Served {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_jobcd"));
+        // A bench may compare another build (`JOBCD_BIN`): the same
+        // harness on yesterday's binary.
+        let binary =
+            std::env::var("JOBCD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_jobcd").to_string());
+        let mut command = Command::new(binary);
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }

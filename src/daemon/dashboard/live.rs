@@ -35,6 +35,7 @@ pub async fn events<T: Shown>(State(d): State<Arc<Dashboard<T>>>) -> impl IntoRe
     let stream = futures::stream::unfold(state, |(mut cards, mut runs, d)| async move {
         loop {
             let event = tokio::select! {
+                () = d.stop.cancelled() => return None,
                 changed = cards.recv() => match changed {
                     Ok(name) => source_event(&d, &name),
                     Err(RecvError::Lagged(_)) => None,
@@ -94,6 +95,7 @@ pub async fn follow_logs<T: Shown>(
     let Some(path) = path else {
         return (StatusCode::NOT_FOUND, "no such log\n").into_response();
     };
+    let stop = d.stop.clone();
     let stream = futures::stream::unfold((path, from), |(path, mut offset)| async move {
         loop {
             let length = tokio::fs::metadata(&path).await.map(|m| m.len()).ok()?;
@@ -117,6 +119,8 @@ pub async fn follow_logs<T: Shown>(
             tokio::time::sleep(LOG_POLL).await;
         }
     });
+    // Ends at shutdown, like the page updates.
+    let stream = futures::StreamExt::take_until(stream, stop.cancelled_owned());
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()

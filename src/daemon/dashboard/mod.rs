@@ -21,6 +21,7 @@ pub mod timeline;
 mod views;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -29,6 +30,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use tokio_util::sync::CancellationToken;
 
 pub use auth::Auth;
 pub use inspect::{Inspect, RunState, RunView};
@@ -37,7 +39,6 @@ use super::board::Board;
 use crate::health::Policy;
 use crate::health::observe::Observe;
 use crate::report::forge;
-use crate::report::statuses::Statuses;
 use crate::target::Target;
 
 /// Where the dashboard is served.
@@ -69,8 +70,12 @@ pub struct Dashboard<T> {
     pub target_kind: &'static str,
     /// The sources' cards.
     pub board: Arc<Board>,
-    /// The statuses reported on commits.
-    pub statuses: Statuses,
+    /// jobcd's state directory, whose outbox holds the statuses reported
+    /// on commits (read with a connection of the page's own: the
+    /// dashboard never holds the status reporter open).
+    pub state_dir: PathBuf,
+    /// Ends the live streams (at shutdown).
+    pub stop: CancellationToken,
     /// This replica's part.
     pub role: Box<dyn Fn() -> Role + Send + Sync>,
     /// Each source's forge, for links to its commits.

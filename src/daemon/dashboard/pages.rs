@@ -16,6 +16,7 @@ use super::views::{RunRow, SourceView, When, utc};
 use super::{Dashboard, Role, Shown};
 use crate::health::observe::{Observation, Observe, Observed};
 use crate::health::{CronJob, judge};
+use crate::report::outbox::Outbox;
 use crate::schedule::DstKind;
 
 /// What every page's frame shows.
@@ -687,10 +688,14 @@ pub async fn commit<T: Shown>(
     if !(sha.len() >= 4 && sha.len() <= 64 && sha.bytes().all(|b| b.is_ascii_hexdigit())) {
         return not_found_page(&d, format!("{sha:?} is not a commit sha."));
     }
-    let (statuses, unreadable) = match d.statuses.of_commit(&sha).await {
-        Some(Ok(found)) => (found, None),
-        Some(Err(e)) => (Vec::new(), Some(format!("reading the statuses: {e}"))),
-        None => (Vec::new(), Some("the status reporter has stopped".into())),
+    let read = {
+        let (dir, sha) = (d.state_dir.clone(), sha.clone());
+        tokio::task::spawn_blocking(move || Outbox::open(&dir)?.of_commit(&sha)).await
+    };
+    let (statuses, unreadable) = match read {
+        Ok(Ok(found)) => (found, None),
+        Ok(Err(e)) => (Vec::new(), Some(format!("reading the statuses: {e}"))),
+        Err(e) => (Vec::new(), Some(format!("reading the statuses: {e}"))),
     };
     render(&CommitPage {
         layout: Layout::of(&d, "overview", Timestamp::now()),

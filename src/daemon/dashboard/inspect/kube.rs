@@ -3,9 +3,10 @@
 //! server when its page is asked for, and only then.
 
 use jiff::Timestamp;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{DynamicObject, ListParams};
+use kube::api::{ApiResource, DynamicObject, ListParams};
 use serde_json::Value;
 
 use super::{ConditionView, Inspect, PodView, RUNS_SHOWN, RunDetail, RunState, RunView};
@@ -16,17 +17,29 @@ impl Inspect for KubeTarget {
     type Error = Error;
 
     async fn runs(&self) -> Result<Vec<RunView>, Error> {
-        let mut runs: Vec<RunView> = self.jobs().await?.iter().map(|j| view(j)).collect();
+        let mut runs: Vec<RunView> = every_job(self).await?.iter().map(view).collect();
         runs.sort_by(|a, b| (b.created, &b.uid).cmp(&(a.created, &a.uid)));
         runs.truncate(RUNS_SHOWN);
         Ok(runs)
     }
 
     async fn run(&self, uid: &str) -> Result<Option<RunDetail>, Error> {
-        let jobs = self.jobs().await?;
-        let Some(job) = jobs.iter().find(|j| j.metadata.uid.as_deref() == Some(uid)) else {
-            return Ok(None);
+        let of_uid = |j: &DynamicObject| j.metadata.uid.as_deref() == Some(uid);
+        // A Job jobcd applied is in the cache; only a CronJob's is listed.
+        let cached = self
+            .jobs()
+            .await?
+            .iter()
+            .find(|j| of_uid(j))
+            .map(|j| (**j).clone());
+        let job = match cached {
+            Some(job) => job,
+            None => match every_job(self).await?.into_iter().find(of_uid) {
+                Some(job) => job,
+                None => return Ok(None),
+            },
         };
+        let job = &job;
         let run = view(job);
         let pods: Api<Pod> = Api::namespaced(self.client().clone(), &run.namespace);
         let selector = format!("batch.kubernetes.io/controller-uid={uid}");
@@ -42,6 +55,31 @@ impl Inspect for KubeTarget {
             pods_unreadable,
         }))
     }
+}
+
+/// jobcd's Jobs, from the target's cache, and the Jobs its CronJobs
+/// made, listed now: the target follows those by their outcomes only, and
+/// keeping whole objects for a page no one may open would cost memory all
+/// the time.
+async fn every_job(target: &KubeTarget) -> Result<Vec<DynamicObject>, Error> {
+    let mut jobs: Vec<DynamicObject> = target.jobs().await?.iter().map(|j| (**j).clone()).collect();
+    let resource = ApiResource::erase::<Job>(&());
+    for namespace in target.namespaces() {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(target.client().clone(), namespace, &resource);
+        let made = api
+            .list(&ListParams::default().labels(SCHEDULED_FOR))
+            .await
+            .map_err(|e| {
+                Error::api(
+                    "listing",
+                    format!("the Jobs of CronJobs in namespace {namespace}"),
+                    e,
+                )
+            })?;
+        jobs.extend(made.items);
+    }
+    Ok(jobs)
 }
 
 fn time(v: &Value) -> Option<Timestamp> {

@@ -18,16 +18,18 @@ impl Inspect for Executor {
 
     async fn runs(&self) -> Result<Vec<RunView>, Error> {
         let runs = self.recent_runs(RUNS_SHOWN).await?;
-        let applied = self.applied_jobs().await?;
-        Ok(runs.iter().rev().map(|r| view(&r.job, &applied)).collect())
+        Ok(runs
+            .iter()
+            .rev()
+            .map(|(run, applied)| view(&run.job, applied.as_ref()))
+            .collect())
     }
 
     async fn run(&self, uid: &str) -> Result<Option<RunDetail>, Error> {
-        let Some(run) = self.run_by_uid(uid).await? else {
-            return Ok(None);
-        };
-        let applied = self.applied_jobs().await?;
-        Ok(Some(detail(&run, &applied)))
+        Ok(self
+            .run_by_uid(uid)
+            .await?
+            .map(|(run, applied)| detail(&run, applied.as_ref())))
     }
 
     fn logs(&self, pod: &str) -> Option<Vec<PathBuf>> {
@@ -35,16 +37,13 @@ impl Inspect for Executor {
     }
 }
 
-/// A Job record as a run; `applied` (the Jobs applied from sources) says
-/// which source it is of, and its commit while the applied spec is the one
-/// it ran.
-fn view(job: &JobRecord, applied: &[AppliedObject]) -> RunView {
+/// A Job record as a run; `applied` (the Job applied under its name, if
+/// one is) says which source it is of, and its commit while the applied
+/// spec is the one it ran.
+fn view(job: &JobRecord, applied: Option<&AppliedObject>) -> RunView {
     let manifest: Value = serde_json::from_str(&job.manifest).unwrap_or_default();
     let metadata = &manifest["metadata"];
     let text = |v: &Value| v.as_str().map(str::to_string);
-    let object = applied
-        .iter()
-        .find(|o| o.namespace == job.namespace && o.name == job.name);
     let status = &job.status;
     let terminal = status
         .conditions
@@ -62,9 +61,9 @@ fn view(job: &JobRecord, applied: &[AppliedObject]) -> RunView {
         name: job.name.clone(),
         cronjob: job.owner_cronjob.clone(),
         source: text(&metadata["labels"][ownership::SOURCE])
-            .or_else(|| object.map(|o| o.source.clone())),
+            .or_else(|| applied.map(|o| o.source.clone())),
         revision: text(&metadata["annotations"][ownership::REVISION]).or_else(|| {
-            object
+            applied
                 .filter(|o| o.spec_hash == job.spec_hash)
                 .map(|o| o.revision.clone())
         }),
@@ -82,7 +81,7 @@ fn view(job: &JobRecord, applied: &[AppliedObject]) -> RunView {
     }
 }
 
-fn detail(run: &Run, applied: &[AppliedObject]) -> RunDetail {
+fn detail(run: &Run, applied: Option<&AppliedObject>) -> RunDetail {
     RunDetail {
         run: view(&run.job, applied),
         conditions: run
