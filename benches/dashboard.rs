@@ -13,6 +13,8 @@ mod git_servers;
 #[allow(dead_code)]
 #[path = "../tests/support/http.rs"]
 mod http;
+#[path = "support/procfs.rs"]
+mod procfs;
 #[allow(dead_code)]
 #[path = "../tests/support/served.rs"]
 mod served;
@@ -37,35 +39,14 @@ fn cronjob(i: u64) -> String {
     )
 }
 
-/// Resident memory in MiB (all of it, anonymous, file-backed: the
-/// binary's pages) and user+system CPU seconds of `pid`.
-fn usage(pid: u32) -> ([f64; 3], f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or_default()
-            / 1024.0
-    };
-    let rss = ["VmRSS:", "RssAnon:", "RssFile:"].map(field);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command's closing parenthesis; utime and stime are
-    // the 14th and 15th of the whole line, in clock ticks (100 per second).
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    (rss, ticks / 100.0)
-}
-
 /// Idle for `window`: memory at its end, and the CPU seconds spent in it.
-fn idle(pid: u32, window: Duration) -> ([f64; 3], f64) {
-    let (_, before) = usage(pid);
+fn idle(pid: u32, window: Duration) -> (procfs::Memory, f64) {
+    let before = procfs::cpu_seconds(pid, false);
     std::thread::sleep(window);
-    let (rss, after) = usage(pid);
-    (rss, after - before)
+    (
+        procfs::memory(pid),
+        procfs::cpu_seconds(pid, false) - before,
+    )
 }
 
 fn main() {
@@ -101,7 +82,12 @@ fn main() {
     let pid = served.child.id();
     // Let the first sync's garbage go and the health watch settle.
     std::thread::sleep(Duration::from_secs(5));
-    let ([rss, anon, file], cpu) = idle(pid, window);
+    let (
+        procfs::Memory {
+            rss, anon, file, ..
+        },
+        cpu,
+    ) = idle(pid, window);
     println!(
         "idle, no page open: RSS {rss:.1} MiB ({anon:.1} anonymous, {file:.1} file-backed), CPU {cpu:.2} s over the window"
     );
@@ -131,7 +117,12 @@ fn main() {
             size / 1024
         );
     }
-    let ([rss, anon, file], cpu) = idle(pid, window);
+    let (
+        procfs::Memory {
+            rss, anon, file, ..
+        },
+        cpu,
+    ) = idle(pid, window);
     println!(
         "idle after reading the pages: RSS {rss:.1} MiB ({anon:.1} anonymous, {file:.1} file-backed), CPU {cpu:.2} s over the window"
     );

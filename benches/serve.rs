@@ -19,6 +19,8 @@ mod http;
 #[allow(dead_code)]
 #[path = "../tests/support/kube_cluster.rs"]
 mod kube_cluster;
+#[path = "support/procfs.rs"]
+mod procfs;
 #[path = "../tests/support/scripts.rs"]
 mod scripts;
 #[allow(dead_code)]
@@ -46,21 +48,6 @@ fn cronjob(i: usize, minute: usize) -> String {
     format!(
         "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: job-{i:04}, namespace: bench}}\nspec:\n  schedule: '{minute} 3 1 1 *'\n  timeZone: Europe/Berlin\n  jobTemplate:\n    spec:\n      backoffLimit: 2\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{{name: main, image: busybox, command: [sh, -c, 'echo {i}']}}]\n"
     )
-}
-
-/// VmRSS, VmHWM, RssAnon and RssFile of `pid`, in MiB.
-fn memory(pid: u32) -> [f64; 4] {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or_default()
-            / 1024.0
-    };
-    ["VmRSS:", "VmHWM:", "RssAnon:", "RssFile:"].map(field)
 }
 
 fn main() {
@@ -108,7 +95,12 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     std::thread::sleep(Duration::from_secs(5));
-    let [rss, peak, anon, file] = memory(served.child.id());
+    let procfs::Memory {
+        rss,
+        peak,
+        anon,
+        file,
+    } = procfs::memory(served.child.id());
     println!(
         "idle: RSS {rss:.1} MiB ({anon:.1} anonymous, {file:.1} file-backed: the binary's pages), peak so far {peak:.1} MiB; target under 40 MB"
     );
@@ -157,7 +149,12 @@ fn main() {
         ms(samples[samples.len() - 1])
     );
     std::thread::sleep(Duration::from_secs(5));
-    let [rss, peak, anon, file] = memory(served.child.id());
+    let procfs::Memory {
+        rss,
+        peak,
+        anon,
+        file,
+    } = procfs::memory(served.child.id());
     println!(
         "idle after the pushes: RSS {rss:.1} MiB ({anon:.1} anonymous, {file:.1} file-backed), peak {peak:.1} MiB"
     );

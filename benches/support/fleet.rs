@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "procfs.rs"]
+mod procfs;
+
 use crate::git_servers::GitDaemon;
 use crate::http::{hmac_hex, request};
 use crate::served::Served;
@@ -155,40 +158,6 @@ pub struct Report {
     pub peak_after_mib: f64,
 }
 
-/// `/proc/<pid>/status` fields VmRSS and VmHWM, MiB.
-fn memory(pid: u32) -> (f64, f64) {
-    let [rss, peak, _, _] = memory_parts(pid);
-    (rss, peak)
-}
-
-/// VmRSS, VmHWM, RssAnon and RssFile of `pid`, MiB.
-fn memory_parts(pid: u32) -> [f64; 4] {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or_default()
-            / 1024.0
-    };
-    ["VmRSS:", "VmHWM:", "RssAnon:", "RssFile:"].map(field)
-}
-
-/// CPU seconds of `pid` and its waited-for children (utime, stime,
-/// cutime, cstime of /proc/<pid>/stat, in clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<f64> = after
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0.0))
-        .collect();
-    // After the command: state is field 3, utime field 14 (index 11 here).
-    fields.get(11..15).map_or(0.0, |f| f.iter().sum::<f64>()) / 100.0
-}
-
 /// The sum of a counter family in a metrics exposition, by one label.
 fn by_label(metrics: &str, name: &str, label: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
@@ -229,8 +198,8 @@ pub fn measure(fleet: &Fleet, root: &Path, target: &str, concurrency: usize) -> 
     served.wait_ready_within(Duration::from_secs(3600));
     let mut report = Report {
         converged: started.elapsed(),
-        converge_cpu: cpu_seconds(pid),
-        peak_mib: memory(pid).1,
+        converge_cpu: procfs::cpu_seconds(pid, true),
+        peak_mib: procfs::memory(pid).peak,
         fetches: fleet.fetches() - fetches_before,
         ..Report::default()
     };
@@ -240,12 +209,12 @@ pub fn measure(fleet: &Fleet, root: &Path, target: &str, concurrency: usize) -> 
     let text = metrics();
     report.api = api(&text);
     std::thread::sleep(Duration::from_secs(5));
-    let [rss, _, anon, _] = memory_parts(pid);
+    let procfs::Memory { rss, anon, .. } = procfs::memory(pid);
     (report.idle_mib, report.idle_anon_mib) = (rss, anon);
 
     // Steady state: every source pushed-to with nothing new.
     let (before_api, before_runs) = (api(&text), reconciles(&text));
-    let (cpu_before, fetches_before) = (cpu_seconds(pid), fleet.fetches());
+    let (cpu_before, fetches_before) = (procfs::cpu_seconds(pid, true), fleet.fetches());
     let hook = format!("{}/hooks/github", served.base);
     let round = Instant::now();
     for s in 0..fleet.sources {
@@ -288,10 +257,10 @@ pub fn measure(fleet: &Fleet, root: &Path, target: &str, concurrency: usize) -> 
         std::thread::sleep(Duration::from_millis(500));
     };
     report.steady = round.elapsed();
-    report.steady_cpu = cpu_seconds(pid) - cpu_before;
+    report.steady_cpu = procfs::cpu_seconds(pid, true) - cpu_before;
     report.steady_fetches = fleet.fetches() - fetches_before;
     report.steady_api = delta(&api(&text), &before_api);
-    report.peak_after_mib = memory(pid).1;
+    report.peak_after_mib = procfs::memory(pid).peak;
     report
 }
 
