@@ -32,9 +32,10 @@ fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A CronJob that fires once a year (on 1 January): idle means idle.
 fn cronjob(i: u64) -> String {
     format!(
-        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: job-{i:04}, namespace: bench}}\nspec:\n  schedule: '{} 3 * * *'\n  timeZone: Europe/Berlin\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{{name: main, image: busybox, command: [sh, -c, 'echo {i}']}}]\n",
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: job-{i:04}, namespace: bench}}\nspec:\n  schedule: '{} 3 1 1 *'\n  timeZone: Europe/Berlin\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{{name: main, image: busybox, command: [sh, -c, 'echo {i}']}}]\n",
         i % 60
     )
 }

@@ -336,6 +336,12 @@ fn secret_files(config: &config::Config) -> BTreeMap<String, String> {
         add(at("urlFile"), file(&n.url_secret).as_deref());
         add(at("secretFile"), file(&n.secret).as_deref());
     }
+    add(
+        "dashboard.tokenFile".into(),
+        file(&config.dashboard.token).as_deref(),
+    );
+    let password = config.dashboard.basic.as_ref().map(|(_, p)| p.clone());
+    add("dashboard.passwordFile".into(), file(&password).as_deref());
     files
 }
 
@@ -454,6 +460,19 @@ fn the_rendered_config_is_what_jobcd_reads_and_what_the_rbac_grants() {
     assert_eq!(
         at("notifications[hook].secretFile"),
         pair("jobcd-hook", "hmac")
+    );
+    assert_eq!(at("dashboard.tokenFile"), pair("jobcd-dashboard", "token"));
+    assert_eq!(
+        at("dashboard.passwordFile"),
+        pair("jobcd-dashboard", "password")
+    );
+    assert_eq!(
+        config
+            .dashboard
+            .basic
+            .as_ref()
+            .map(|(user, _)| user.as_str()),
+        Some("ops")
     );
     assert_eq!(
         wanted.values().collect::<BTreeSet<_>>(),
@@ -753,6 +772,14 @@ fn values_that_would_break_the_charts_guarantees_are_refused() {
     refused(
         &["reporters.forge.enabled=true"],
         "reporters.forge.tokenSecretRef.name",
+    );
+    refused(
+        &["dashboard.username=ops"],
+        "basic auth needs both username and passwordSecretRef.name",
+    );
+    refused(
+        &["extraConfig.dashboard.enabled=false"],
+        "extraConfig.dashboard",
     );
     // Names the API server or jobcd would refuse.
     refused(

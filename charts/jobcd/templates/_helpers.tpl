@@ -153,6 +153,26 @@ receivers' and the forge token.
 {{- $secret := required "reporters.forge.tokenSecretRef.name: name the Secret holding the forge token" $forge.tokenSecretRef.name -}}
 {{- $files = append $files (dict "field" "tokenFile" "secret" $secret "key" ($forge.tokenSecretRef.key | default "token") "path" "forge/token") -}}
 {{- end -}}
+{{- $files = concat $files (include "jobcd.dashboardSecretFiles" . | fromJsonArray) -}}
+{{- toJson $files -}}
+{{- end -}}
+
+{{/*
+The dashboard's credentials, as Secret files: a bearer token and a
+basic-auth password (with its user).
+*/}}
+{{- define "jobcd.dashboardSecretFiles" -}}
+{{- $files := list -}}
+{{- $d := .Values.dashboard -}}
+{{- if and $d.enabled $d.tokenSecretRef.name -}}
+{{- $files = append $files (dict "field" "tokenFile" "secret" $d.tokenSecretRef.name "key" ($d.tokenSecretRef.key | default "token") "path" "dashboard/token") -}}
+{{- end -}}
+{{- if and $d.enabled (or $d.username $d.passwordSecretRef.name) -}}
+{{- if not (and $d.username $d.passwordSecretRef.name) -}}
+{{- fail "dashboard: basic auth needs both username and passwordSecretRef.name" -}}
+{{- end -}}
+{{- $files = append $files (dict "field" "passwordFile" "secret" $d.passwordSecretRef.name "key" ($d.passwordSecretRef.key | default "password") "path" "dashboard/password") -}}
+{{- end -}}
 {{- toJson $files -}}
 {{- end -}}
 
@@ -229,7 +249,15 @@ reads are listed in jobcd's README (`jobcd serve`).
   "sources" $sources
 -}}
 {{- if $receivers }}{{ $_ := set $config "notifications" $receivers }}{{ end -}}
-{{- $order := list "apiVersion" "kind" "listen" "stateDir" "target" "prune" "concurrency" "correctDrift" "reporters" "leaderElection" "health" "notifications" "sources" -}}
+{{- $dashboard := dict "enabled" .Values.dashboard.enabled -}}
+{{- if .Values.dashboard.enabled -}}
+{{- if .Values.dashboard.username }}{{ $_ := set $dashboard "username" .Values.dashboard.username }}{{ end -}}
+{{- range include "jobcd.dashboardSecretFiles" . | fromJsonArray -}}
+{{- $_ := set $dashboard .field (printf "%s/%s" $dir .path) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $config "dashboard" $dashboard -}}
+{{- $order := list "apiVersion" "kind" "listen" "stateDir" "target" "prune" "concurrency" "correctDrift" "reporters" "leaderElection" "health" "notifications" "dashboard" "sources" -}}
 {{- range $order }}
 {{- if hasKey $config . }}
 {{ toYaml (dict . (get $config .)) }}
