@@ -190,6 +190,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_next_poll_is_told_with_the_backoff_of_a_failure() {
+        let mut t = Trigger::new(Some(Duration::from_secs(60)));
+        assert_eq!(t.until_next_poll(), None, "nothing done yet");
+        assert_eq!(t.next().await, Reason::Start);
+        t.done(true);
+        let wait = t.until_next_poll().unwrap();
+        assert!(
+            wait >= Duration::from_secs(60) && wait < Duration::from_secs(66),
+            "{wait:?}"
+        );
+        // Ten failures back off 5 min, longer than the interval.
+        for _ in 0..10 {
+            t.done(false);
+        }
+        assert_eq!(t.until_next_poll(), Some(BACKOFF_MAX));
+        assert_eq!(Trigger::new(None).until_next_poll(), None, "no interval");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn starts_at_once_then_polls_with_jitter() {
         let mut t = Trigger::new(Some(Duration::from_secs(60)));
         assert_eq!(t.next().await, Reason::Start);
