@@ -101,6 +101,14 @@ fn one_replica_leads_and_the_other_takes_over_when_it_dies() {
     );
     assert!(!b.log().contains("leading"), "{}", b.log());
     assert_eq!(holder(&cluster), "replica-a");
+    // The standby's dashboard says so, and shows the source as another's.
+    let (code, standby) = request("GET", &format!("{}/ui/", b.base), &[], b"");
+    assert_eq!(code, 200, "{standby}");
+    assert!(standby.contains(">standby</span>"), "{standby}");
+    assert!(
+        standby.contains("<span class=\"badge elsewhere\">elsewhere</span>"),
+        "{standby}"
+    );
 
     // A push delivered to the standby reaches the leader through the Lease.
     let body = format!(

@@ -397,6 +397,10 @@ impl Service {
                 state_dir: self.state_dir.clone(),
                 stop: shutdown.clone(),
                 role: role_of(&election, &leading),
+                owns: Box::new({
+                    let owns = owns.clone();
+                    move |name| owns(name)
+                }),
                 forges,
                 health: config.health.policy,
                 auth,

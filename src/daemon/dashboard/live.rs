@@ -57,7 +57,7 @@ pub async fn events<T: Shown>(State(d): State<Arc<Dashboard<T>>>) -> impl IntoRe
 }
 
 fn source_event<T>(d: &Dashboard<T>, name: &str) -> Option<Event> {
-    let card = SourceView::of(d.board.card(name)?, Timestamp::now());
+    let card = SourceView::of(d.board.card(name)?, (d.owns)(name), Timestamp::now());
     let html = SourceFragment { card: &card }.render().ok()?;
     Some(Event::default().event("source").data(lines(&html)))
 }

@@ -78,6 +78,9 @@ pub struct Dashboard<T> {
     pub stop: CancellationToken,
     /// This replica's part.
     pub role: Box<dyn Fn() -> Role + Send + Sync>,
+    /// Whether this replica reconciles a source now (a standby, or a
+    /// replica without that source's shard, shows it as another's).
+    pub owns: Box<dyn Fn(&str) -> bool + Send + Sync>,
     /// Each source's forge, for links to its commits.
     pub forges: BTreeMap<String, forge::Config>,
     /// How CronJob health is judged.

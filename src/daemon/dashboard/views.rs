@@ -96,9 +96,12 @@ pub struct RevisionView {
 }
 
 impl SourceView {
-    pub fn of(card: &Card, now: Timestamp) -> SourceView {
+    /// Source `card` at `now`; `owned`: this replica reconciles it (else
+    /// what the card says is this replica's last word, not the latest).
+    pub fn of(card: &Card, owned: bool, now: Timestamp) -> SourceView {
         let s = card.state();
         let state = match s.last.as_ref().map(|l| l.verdict) {
+            _ if !owned => "elsewhere",
             None => "pending",
             Some(Verdict::Synced) => "synced",
             Some(Verdict::Failed) => "failed",
@@ -123,6 +126,9 @@ impl SourceView {
             }),
             state,
             state_text: match &s.last {
+                _ if !owned => {
+                    "another replica reconciles it now; its dashboard has the latest".into()
+                }
                 None => "its first sync has not ended yet".into(),
                 Some(last) => board::ended(last.verdict).into(),
             },

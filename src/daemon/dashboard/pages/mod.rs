@@ -177,7 +177,7 @@ pub async fn overview<T: Shown>(State(d): State<Arc<Dashboard<T>>>) -> Response 
             .board
             .cards()
             .iter()
-            .map(|c| SourceView::of(c, now))
+            .map(|c| SourceView::of(c, (d.owns)(&c.name), now))
             .collect(),
         cronjob_summary,
         caption: "The latest runs, newest first",
