@@ -82,8 +82,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
             } else {
                 println!("next {} after {from}:", next.len());
                 for t in &next {
-                    let local = t.to_zoned(zone.time_zone().clone());
-                    println!("  {}  {t}", local.strftime("%a %Y-%m-%d %H:%M %Z"));
+                    println!("  {}  {t}", zone.wall_clock(*t));
                 }
             }
         }

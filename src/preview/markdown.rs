@@ -344,8 +344,7 @@ fn next(t: &Timing) -> String {
     t.next
         .iter()
         .map(|at| {
-            let local = at.to_zoned(t.zone.time_zone().clone());
-            let text = local.strftime("%a %Y-%m-%d %H:%M %Z").to_string();
+            let text = t.zone.wall_clock(*at);
             if t.time_zone == "UTC" {
                 text
             } else {

@@ -117,6 +117,14 @@ impl Zone {
         &self.tz
     }
 
+    /// `at` on this zone's wall clock, as fire times are shown everywhere:
+    /// `Sun 2027-03-28 03:30 CEST`.
+    pub fn wall_clock(&self, at: jiff::Timestamp) -> String {
+        at.to_zoned(self.tz.clone())
+            .strftime("%a %Y-%m-%d %H:%M %Z")
+            .to_string()
+    }
+
     pub(crate) fn clock(&self) -> Clock<'_> {
         Clock {
             tz: &self.tz,

@@ -173,7 +173,7 @@ pub fn of(cronjob: &Observed, health: &Health, now: Timestamp, window: Window) -
         let whole = to.duration_since(from).as_secs_f64();
         (at.duration_since(from).as_secs_f64() / whole * 100.0).clamp(0.0, 100.0)
     };
-    let local = |at: Timestamp| local_time(at, zone);
+    let local = |at: Timestamp| zone.wall_clock(at);
     let dst = cronjob
         .schedule
         .dst_effects(zone, now, now.checked_add(DST_AHEAD).unwrap_or(now));
@@ -282,13 +282,6 @@ pub fn of(cronjob: &Observed, health: &Health, now: Timestamp, window: Window) -
         dst,
         explanation: format!("{} ({})", cronjob.schedule.describe(), zone.name()),
     }
-}
-
-/// `at` in `zone`: `Sun 2027-03-28 03:30 CEST`.
-pub fn local_time(at: Timestamp, zone: &Zone) -> String {
-    at.to_zoned(zone.time_zone().clone())
-        .strftime("%a %Y-%m-%d %H:%M %Z")
-        .to_string()
 }
 
 /// Which clock change, if any, touches the fire time `at`: one whose day

@@ -202,7 +202,7 @@ pub async fn cronjob<T: Shown>(
     };
     let t = timeline_of(&d, c, now, window);
     let zone = c.zone.clone();
-    let local = |at: Timestamp| timeline::local_time(at, &zone);
+    let local = |at: Timestamp| zone.wall_clock(at);
     let runs = runs_of(&d, Some(&seen)).await.unwrap_or_default();
     let runs: Vec<RunView> = runs
         .into_iter()
