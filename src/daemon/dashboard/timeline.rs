@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::health::observe::Observed;
 use crate::health::{Health, Outcome, Policy, SlotState};
+use crate::preview::timing::human_seconds;
 use crate::schedule::{DstEffect, DstKind, Zone};
 
 /// A slot whose Job came this long after its time or later is late: the
@@ -193,7 +194,11 @@ pub fn of(cronjob: &Observed, health: &Health, now: Timestamp, window: Window) -
                     };
                     let late = (delay >= LATE_AFTER).then_some(delay);
                     let what = match late {
-                        Some(d) => format!("{}, started {} late", kind.as_str(), seconds(d)),
+                        Some(d) => format!(
+                            "{}, started {} late",
+                            kind.as_str(),
+                            human_seconds(d.as_secs() as i64)
+                        ),
                         None => kind.as_str().to_string(),
                     };
                     (kind, late, what)
@@ -296,15 +301,6 @@ fn touched_by(effects: &[DstEffect], at: Timestamp, zone: &Zone) -> Option<DstKi
         .iter()
         .find(|e| e.date == date && e.times.contains(&time))
         .map(|e| e.kind)
-}
-
-/// `90 s`, `3 min`, `2 h`.
-fn seconds(d: Duration) -> String {
-    match d.as_secs() {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s => format!("{} h", s / 3600),
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::inspect::{RunState, RunView};
 use crate::daemon::board::{self, Card, Finding};
+use crate::preview::timing::human_seconds;
 use crate::reconcile::Verdict;
 
 /// `2026-12-07 03:00:12 UTC`.
@@ -16,13 +17,12 @@ pub fn utc(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// `4.2 s`, `3 min 10 s`, `2 h 5 min`.
+/// `4.2 s` under a minute, then as the preview tells durations: `3 min
+/// 10 s`, `2 h 5 min`.
 pub fn took(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
+    match d.as_secs() {
         0..60 => format!("{:.1} s", d.as_secs_f64()),
-        60..3600 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        s => human_seconds(s as i64),
     }
 }
 
