@@ -1,6 +1,8 @@
-//! A cluster's runs, from the target's Job watches (the Jobs jobcd applied
-//! and those its CronJobs made); a run's pods are listed from the API
-//! server when its page is asked for, and only then.
+//! A cluster's runs: the Jobs jobcd applied, from the target's cache, and
+//! the Jobs its CronJobs made, listed from the API server when a page asks;
+//! a run's pods are listed when its page is asked for, and only then.
+
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
@@ -17,29 +19,26 @@ impl Inspect for KubeTarget {
     type Error = Error;
 
     async fn runs(&self) -> Result<Vec<RunView>, Error> {
-        let mut runs: Vec<RunView> = every_job(self).await?.iter().map(view).collect();
+        let mut jobs = self.jobs().await?;
+        jobs.extend(made_by_cronjobs(self).await?);
+        let mut runs: Vec<RunView> = jobs.iter().map(|j| view(j)).collect();
         runs.sort_by(|a, b| (b.created, &b.uid).cmp(&(a.created, &a.uid)));
         runs.truncate(RUNS_SHOWN);
         Ok(runs)
     }
 
     async fn run(&self, uid: &str) -> Result<Option<RunDetail>, Error> {
-        let of_uid = |j: &DynamicObject| j.metadata.uid.as_deref() == Some(uid);
+        let of_uid = |j: &Arc<DynamicObject>| j.metadata.uid.as_deref() == Some(uid);
         // A Job jobcd applied is in the cache; only a CronJob's is listed.
-        let cached = self
-            .jobs()
-            .await?
-            .iter()
-            .find(|j| of_uid(j))
-            .map(|j| (**j).clone());
+        let cached = self.jobs().await?.into_iter().find(of_uid);
         let job = match cached {
             Some(job) => job,
-            None => match every_job(self).await?.into_iter().find(of_uid) {
+            None => match made_by_cronjobs(self).await?.into_iter().find(of_uid) {
                 Some(job) => job,
                 None => return Ok(None),
             },
         };
-        let job = &job;
+        let job = job.as_ref();
         let run = view(job);
         let pods: Api<Pod> = Api::namespaced(self.client().clone(), &run.namespace);
         let selector = format!("batch.kubernetes.io/controller-uid={uid}");
@@ -57,13 +56,13 @@ impl Inspect for KubeTarget {
     }
 }
 
-/// jobcd's Jobs, from the target's cache, and the Jobs its CronJobs
-/// made, listed now: the target follows those by their outcomes only, and
-/// keeping whole objects for a page no one may open would cost memory all
-/// the time.
-async fn every_job(target: &KubeTarget) -> Result<Vec<DynamicObject>, Error> {
-    let mut jobs: Vec<DynamicObject> = target.jobs().await?.iter().map(|j| (**j).clone()).collect();
+/// The Jobs jobcd's CronJobs made, listed now: the target follows them by
+/// their outcomes only (its cache holds jobcd's own Jobs), and keeping
+/// whole objects for a page no one may open would cost memory all the
+/// time.
+async fn made_by_cronjobs(target: &KubeTarget) -> Result<Vec<Arc<DynamicObject>>, Error> {
     let resource = ApiResource::erase::<Job>(&());
+    let mut jobs = Vec::new();
     for namespace in target.namespaces() {
         let api: Api<DynamicObject> =
             Api::namespaced_with(target.client().clone(), namespace, &resource);
@@ -77,7 +76,7 @@ async fn every_job(target: &KubeTarget) -> Result<Vec<DynamicObject>, Error> {
                     e,
                 )
             })?;
-        jobs.extend(made.items);
+        jobs.extend(made.items.into_iter().map(Arc::new));
     }
     Ok(jobs)
 }

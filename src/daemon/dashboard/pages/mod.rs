@@ -109,18 +109,27 @@ async fn runs_of<T: Shown>(
         .await
         .map_err(|e| format!("reading the runs: {}", crate::causes::one_line(&e)))?;
     if let Some(seen) = seen {
-        for run in runs.iter_mut().filter(|r| r.revision.is_none()) {
-            if let Some(c) = seen
-                .cronjobs
-                .iter()
-                .find(|c| Some(&c.name) == run.cronjob.as_ref() && c.namespace == run.namespace)
-            {
-                run.revision = Some(c.revision.clone());
-                run.source.get_or_insert_with(|| c.source.clone());
-            }
+        for run in &mut runs {
+            attribute(run, seen);
         }
     }
     Ok(runs)
+}
+
+/// A run whose Job names no commit (a CronJob made it) gets its CronJob's
+/// commit and source, as `seen` has them.
+fn attribute(run: &mut RunView, seen: &Observation) {
+    if run.revision.is_some() {
+        return;
+    }
+    if let Some(c) = seen
+        .cronjobs
+        .iter()
+        .find(|c| Some(&c.name) == run.cronjob.as_ref() && c.namespace == run.namespace)
+    {
+        run.revision = Some(c.revision.clone());
+        run.source.get_or_insert_with(|| c.source.clone());
+    }
 }
 
 fn rows(runs: &[RunView], now: Timestamp) -> Vec<RunRow> {

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
-use super::{Layout, not_found_page, observe, render, rows, runs_of, valid_name};
+use super::{Layout, attribute, not_found_page, observe, render, rows, runs_of, valid_name};
 use crate::daemon::dashboard::inspect::{ConditionView, Inspect, RUNS_SHOWN};
 use crate::daemon::dashboard::views::{RunRow, utc};
 use crate::daemon::dashboard::{Dashboard, Shown};
@@ -100,13 +100,11 @@ pub async fn run<T: Shown>(
         }
     };
     let mut run = detail.run.clone();
-    if run.revision.is_none() && run.cronjob.is_some() {
-        let seen = observe(&d, now).await.ok();
-        if let Ok(filled) = runs_of(&d, seen.as_ref()).await
-            && let Some(found) = filled.into_iter().find(|r| r.uid == run.uid)
-        {
-            run = found;
-        }
+    if run.revision.is_none()
+        && run.cronjob.is_some()
+        && let Ok(seen) = observe(&d, now).await
+    {
+        attribute(&mut run, &seen);
     }
     let row = RunRow::of(&run, now);
     render(&RunPage {
