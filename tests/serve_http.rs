@@ -73,9 +73,9 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
                     .then_some("another replica holds the leader Lease")
             }
         }),
-        owns: Box::new({
+        owns: Arc::new({
             let leading = leading.clone();
-            move |_| leading.load(Ordering::SeqCst)
+            move |_: &str| leading.load(Ordering::SeqCst)
         }),
         others: "the leader",
         metrics: Box::new(|| "# TYPE jobcd_up gauge\njobcd_up 1\n# EOF\n".into()),

@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 
 use super::deliveries::{Deliveries, Delivery};
+use super::followers::Owns;
 use super::trigger::{Handle, Reason};
 use super::webhook::{self, Forge};
 
@@ -54,7 +55,7 @@ pub struct Service {
     pub standby: Box<dyn Fn() -> Option<&'static str> + Send + Sync>,
     /// Whether this replica reconciles source `name` (with sharding, only
     /// the sources of the shards it holds).
-    pub owns: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    pub owns: Owns,
     /// Who reconciles the sources this replica does not, for answers:
     /// "the leader", "the replica holding its shard".
     pub others: &'static str,

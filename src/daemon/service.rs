@@ -288,6 +288,8 @@ impl Service {
             .iter()
             .map(|h| (h.name.clone(), h.trigger.clone()))
             .collect();
+        // This replica's part, for readiness and the dashboard.
+        let role = role_of(&election, &leading);
         let endpoints = Arc::new(http::Service {
             sources: hooks,
             not_ready: Box::new({
@@ -301,25 +303,14 @@ impl Service {
                         .collect()
                 }
             }),
-            standby: match &election {
-                Election::Sharded(shards) => {
-                    let shards = shards.clone();
-                    Box::new(move || {
-                        (!shards.holds_any()).then_some("other replicas hold every shard")
-                    })
+            standby: Box::new({
+                let role = role.clone();
+                move || match role() {
+                    Role::Standby(why) => Some(why),
+                    Role::Alone | Role::Leader | Role::Shards => None,
                 }
-                Election::Alone | Election::Leader(_) => {
-                    let leading = leading.clone();
-                    Box::new(move || {
-                        (!leading.load(Ordering::SeqCst))
-                            .then_some("another replica holds the leader Lease")
-                    })
-                }
-            },
-            owns: Box::new({
-                let owns = owns.clone();
-                move |name| owns(name)
             }),
+            owns: owns.clone(),
             others: match &election {
                 Election::Sharded(_) => "the replica holding its shard",
                 Election::Alone | Election::Leader(_) => "the leader",
@@ -396,11 +387,8 @@ impl Service {
                 board: board.clone(),
                 state_dir: self.state_dir.clone(),
                 stop: shutdown.clone(),
-                role: role_of(&election, &leading),
-                owns: Box::new({
-                    let owns = owns.clone();
-                    move |name| owns(name)
-                }),
+                role: role.clone(),
+                owns: owns.clone(),
                 forges,
                 health: config.health.policy,
                 auth,
@@ -558,12 +546,12 @@ async fn sharded(shards: &Shards, loops: impl Future<Output = Ended>) -> bool {
 }
 
 /// Whether this replica reconciles, for the dashboard's header.
-fn role_of(election: &Election, leading: &Arc<AtomicBool>) -> Box<dyn Fn() -> Role + Send + Sync> {
+fn role_of(election: &Election, leading: &Arc<AtomicBool>) -> Arc<dyn Fn() -> Role + Send + Sync> {
     match election {
-        Election::Alone => Box::new(|| Role::Alone),
+        Election::Alone => Arc::new(|| Role::Alone),
         Election::Leader(_) => {
             let leading = leading.clone();
-            Box::new(move || {
+            Arc::new(move || {
                 if leading.load(Ordering::SeqCst) {
                     Role::Leader
                 } else {
@@ -573,7 +561,7 @@ fn role_of(election: &Election, leading: &Arc<AtomicBool>) -> Box<dyn Fn() -> Ro
         }
         Election::Sharded(shards) => {
             let shards = shards.clone();
-            Box::new(move || {
+            Arc::new(move || {
                 if shards.holds_any() {
                     Role::Shards
                 } else {

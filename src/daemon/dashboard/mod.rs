@@ -36,6 +36,7 @@ pub use auth::Auth;
 pub use inspect::{Inspect, RunState, RunView};
 
 use super::board::Board;
+use super::followers::Owns;
 use crate::health::Policy;
 use crate::health::observe::Observe;
 use crate::report::forge;
@@ -77,10 +78,10 @@ pub struct Dashboard<T> {
     /// Ends the live streams (at shutdown).
     pub stop: CancellationToken,
     /// This replica's part.
-    pub role: Box<dyn Fn() -> Role + Send + Sync>,
+    pub role: Arc<dyn Fn() -> Role + Send + Sync>,
     /// Whether this replica reconciles a source now (a standby, or a
     /// replica without that source's shard, shows it as another's).
-    pub owns: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    pub owns: Owns,
     /// Each source's forge, for links to its commits.
     pub forges: BTreeMap<String, forge::Config>,
     /// How CronJob health is judged.
