@@ -40,14 +40,16 @@ fn cronjob(i: u64) -> String {
     )
 }
 
-/// Idle for `window`: memory at its end, and the CPU seconds spent in it.
-fn idle(pid: u32, window: Duration) -> (procfs::Memory, f64) {
+/// Idles for `window` and says what `pid` held at its end and the CPU
+/// seconds it spent, as `label`.
+fn idle(label: &str, pid: u32, window: Duration) {
     let before = procfs::cpu_seconds(pid, false);
     std::thread::sleep(window);
-    (
-        procfs::memory(pid),
-        procfs::cpu_seconds(pid, false) - before,
-    )
+    let cpu = procfs::cpu_seconds(pid, false) - before;
+    println!(
+        "{label}: {}, CPU {cpu:.2} s over the window",
+        procfs::memory(pid)
+    );
 }
 
 fn main() {
@@ -83,15 +85,7 @@ fn main() {
     let pid = served.child.id();
     // Let the first sync's garbage go and the health watch settle.
     std::thread::sleep(Duration::from_secs(5));
-    let (
-        procfs::Memory {
-            rss, anon, file, ..
-        },
-        cpu,
-    ) = idle(pid, window);
-    println!(
-        "idle, no page open: RSS {rss:.1} MiB ({anon:.1} anonymous, {file:.1} file-backed), CPU {cpu:.2} s over the window"
-    );
+    idle("idle, no page open", pid, window);
 
     let ui = format!("{}/ui/", served.base);
     if request("GET", &ui, &[], b"").0 != 200 {
@@ -118,13 +112,5 @@ fn main() {
             size / 1024
         );
     }
-    let (
-        procfs::Memory {
-            rss, anon, file, ..
-        },
-        cpu,
-    ) = idle(pid, window);
-    println!(
-        "idle after reading the pages: RSS {rss:.1} MiB ({anon:.1} anonymous, {file:.1} file-backed), CPU {cpu:.2} s over the window"
-    );
+    idle("idle after reading the pages", pid, window);
 }

@@ -15,6 +15,17 @@ pub struct Memory {
     pub file: f64,
 }
 
+impl std::fmt::Display for Memory {
+    /// `RSS 30.4 MiB (8.6 anonymous, 21.8 file-backed)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RSS {:.1} MiB ({:.1} anonymous, {:.1} file-backed)",
+            self.rss, self.anon, self.file
+        )
+    }
+}
+
 /// `/proc/<pid>/status`'s VmRSS, VmHWM, RssAnon and RssFile (zero once it
 /// is gone).
 pub fn memory(pid: u32) -> Memory {
