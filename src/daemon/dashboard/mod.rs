@@ -33,7 +33,7 @@ use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::Auth;
-pub use inspect::{Inspect, RunState, RunView};
+pub use inspect::Inspect;
 
 use super::board::Board;
 use super::followers::Owns;
@@ -41,9 +41,6 @@ use crate::health::Policy;
 use crate::health::observe::Observe;
 use crate::report::forge;
 use crate::target::Target;
-
-/// Where the dashboard is served.
-pub const PREFIX: &str = "/ui";
 
 /// Every answer's Content-Security-Policy: this server's own script,
 /// style and images, nothing inline, no frames, no other origin.
@@ -94,7 +91,8 @@ pub struct Dashboard<T> {
 pub trait Shown: Target + Observe + Inspect + Send + Sync + 'static {}
 impl<T: Target + Observe + Inspect + Send + Sync + 'static> Shown for T {}
 
-/// The dashboard's routes, under [`PREFIX`].
+/// The dashboard's routes, all under `/ui/` (the pages' links and the
+/// script name them so too).
 pub fn router<T: Shown>(dashboard: Arc<Dashboard<T>>) -> Router {
     Router::new()
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
