@@ -3,6 +3,7 @@
 //! metrics, readiness, the dashboard, CronJob health and leader election. Business logic that commands also
 //! need lives in the library parts (`reconcile`, `report`), not here.
 
+pub mod background;
 pub mod board;
 pub mod dashboard;
 pub mod deliveries;
