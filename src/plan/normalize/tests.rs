@@ -196,3 +196,38 @@ fn image_pull_policy_defaults_by_tag() {
     assert!(!pulls_always("registry:5000/team/busybox:1.36"));
     assert!(!pulls_always("busybox@sha256:abc"));
 }
+
+/// A ConfigMap whose text holds every kind of character JSON escapes:
+/// quotes, backslashes, control characters, and non-ASCII ones it keeps.
+const CONFIGMAP: &str = "
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: odd-text
+data:
+  quotes: \"say \\\"hi\\\" \\\\ back\"
+  controls: \"tab\\tnew\\nline\\rcr\\u0008bs\\u000cff\\u0001one\\u001fus\\u007fdel\"
+  wide: \"Zürich – 東京 🚀\"
+";
+
+#[test]
+fn hashes_stay_what_jobcd_stored() {
+    // Ledgers, annotations and the local store hold these: a change here
+    // re-runs every Job users have already run.
+    for (yaml, stored) in [
+        (
+            JOB,
+            "c9d156da875ef60fd8dfb0469611774e3b6780820d4dd7994ff60bc86593f121",
+        ),
+        (
+            CRONJOB,
+            "611309be5938ddb7f0336fe4f5d62171499d2e5c49551928e221cde71085bd92",
+        ),
+        (
+            CONFIGMAP,
+            "eea44117b7d4064a3bb463fb366ebd6024e6e3332924008f6f5664e1c9331d40",
+        ),
+    ] {
+        assert_eq!(hash(yaml), stored, "{yaml}");
+    }
+}
