@@ -65,25 +65,36 @@ pub fn legacy_spec_hash(object: &Object) -> Option<String> {
 }
 
 fn hash(value: &Value) -> String {
-    let mut text = String::new();
+    let mut text = String::with_capacity(4096);
     canonical(value, &mut text);
     hex(&Sha256::digest(text.as_bytes()))
 }
 
-/// JSON with object keys sorted, whatever order the map keeps them in.
+/// JSON with object keys sorted, whatever order the map keeps them in,
+/// byte for byte what `serde_json` writes for a map with sorted keys (the
+/// stored hashes depend on it), written without a value or string made
+/// per key or scalar.
 pub fn canonical(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
             out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
+            let mut first = true;
+            let mut member = |key: &str, value: &Value| {
+                if !std::mem::take(&mut first) {
                     out.push(',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
+                push_string(key, out);
                 out.push(':');
-                canonical(&map[key.as_str()], out);
+                canonical(value, out);
+            };
+            // serde_json's map is sorted already unless a crate turns on
+            // its `preserve_order`; then sort here.
+            if map.keys().is_sorted() {
+                map.iter().for_each(|(k, v)| member(k, v));
+            } else {
+                let mut members: Vec<_> = map.iter().collect();
+                members.sort_unstable_by_key(|(k, _)| *k);
+                members.into_iter().for_each(|(k, v)| member(k, v));
             }
             out.push('}');
         }
@@ -97,8 +108,45 @@ pub fn canonical(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        Value::String(s) => push_string(s, out),
+        Value::Number(n) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str("null"),
     }
+}
+
+/// A JSON string as `serde_json` escapes it: quotes, backslashes and
+/// control characters (short forms where JSON has them), nothing else.
+fn push_string(s: &str, out: &mut String) {
+    out.push('"');
+    let mut start = 0;
+    for (i, byte) in s.bytes().enumerate() {
+        let short = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // An ASCII byte: always a character boundary.
+        out.push_str(&s[start..i]);
+        start = i + 1;
+        if short.is_empty() {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// Drops nulls and empty lists, recursively. Empty objects stay: some mean

@@ -231,3 +231,22 @@ fn hashes_stay_what_jobcd_stored() {
         assert_eq!(hash(yaml), stored, "{yaml}");
     }
 }
+
+#[test]
+fn canonical_json_is_what_serde_json_writes() {
+    // Every ASCII and Latin character, surrogate neighbours, and a few
+    // outside the basic plane, as keys, values and list items, with
+    // numbers of each kind.
+    let text: String = (0u32..0x800)
+        .chain([0xd7ff, 0xe000, 0xfffd, 0x1f680, 0x10ffff])
+        .filter_map(char::from_u32)
+        .collect();
+    let value = serde_json::json!({
+        "z": [text.clone(), 1, -2, 2.5, 1e300, true, false, null, {}],
+        text.clone(): {"b": text, "a": [], "": u64::MAX},
+        "\"\\": "\u{0}\u{1f}\u{7f}",
+    });
+    let mut out = String::new();
+    canonical(&value, &mut out);
+    assert_eq!(out, serde_json::to_string(&value).unwrap());
+}
