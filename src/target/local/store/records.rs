@@ -373,13 +373,18 @@ impl Store {
             )
             .and_then(|mut st| st.query_map(params![source], object_row)?.collect())
             .map_err(|e| self.sqlite("listing applied objects", e))?;
-        for (kind, namespace, name) in wanted {
-            if let Some(o) = self.object(*kind, namespace, name)?
-                && o.source != source
-            {
-                found.push(o);
-            }
-        }
+        // A name the source holds already is held by nothing else (one row
+        // per kind, namespace and name): only the others are looked up.
+        let held: std::collections::HashSet<(Kind, &str, &str)> = found
+            .iter()
+            .map(|o| (o.kind, o.namespace.as_str(), o.name.as_str()))
+            .collect();
+        let others: Vec<AppliedObject> = wanted
+            .iter()
+            .filter(|(kind, namespace, name)| !held.contains(&(*kind, namespace, name)))
+            .filter_map(|(kind, namespace, name)| self.object(*kind, namespace, name).transpose())
+            .collect::<Result<_, _>>()?;
+        found.extend(others.into_iter().filter(|o| o.source != source));
         Ok(found)
     }
 
