@@ -6,7 +6,8 @@
 //! memory of the `diff` process (its rusage, from wait4). Goal (issue 21):
 //! under 300 ms and 150 MB.
 //!
-//! `cargo bench --bench diff`; `JOBCD_DIFF_OBJECTS` changes the size.
+//! `cargo bench --bench diff`; `JOBCD_DIFF_OBJECTS` changes the size, and
+//! `JOBCD_BIN` measures another build of jobcd (one from before a change).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -38,12 +39,24 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {out:?}");
 }
 
-/// Runs jobcd with `args`; its exit code, wall time and peak RSS (KiB).
+/// What one jobcd process took.
+struct Took {
+    code: i32,
+    wall: Duration,
+    /// User and system CPU time (over both cores: steadier than the wall
+    /// time on a busy machine).
+    cpu: Duration,
+    /// Peak resident memory, KiB.
+    peak: i64,
+}
+
+/// Runs jobcd with `args`; what it took.
 // wait4 reaps the child (it gives its rusage, which `Child::wait` does not).
 #[allow(clippy::zombie_processes)]
-fn jobcd(state: &Path, args: &[&str]) -> (i32, Duration, i64) {
+fn jobcd(state: &Path, args: &[&str]) -> Took {
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_jobcd"))
+    let bin = std::env::var_os("JOBCD_BIN").unwrap_or(env!("CARGO_BIN_EXE_jobcd").into());
+    let child = Command::new(bin)
         .args(args)
         .arg("--state-dir")
         .arg(state)
@@ -64,7 +77,13 @@ fn jobcd(state: &Path, args: &[&str]) -> (i32, Duration, i64) {
     } else {
         -1
     };
-    (code, elapsed, usage.ru_maxrss)
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Took {
+        code,
+        wall: elapsed,
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        peak: usage.ru_maxrss,
+    }
 }
 
 fn main() {
@@ -93,30 +112,35 @@ fn main() {
     git(repo.path(), &["commit", "-q", "-m", "reports"]);
     let repo_arg = repo.path().to_str().unwrap();
 
-    let (code, took, rss) = jobcd(state.path(), &["sync", "--repo", repo_arg]);
-    assert_eq!(code, 0, "the first sync failed");
+    let sync = jobcd(state.path(), &["sync", "--repo", repo_arg]);
+    assert_eq!(sync.code, 0, "the first sync failed");
     println!(
         "sync of {n} CronJobs (local target): {:.2} s, peak RSS {} MiB",
-        took.as_secs_f64(),
-        rss / 1024
+        sync.wall.as_secs_f64(),
+        sync.peak / 1024
     );
 
-    let mut times = Vec::new();
-    let mut peaks = Vec::new();
-    for _ in 0..ROUNDS {
-        let (code, took, rss) = jobcd(state.path(), &["diff", "--repo", repo_arg]);
-        assert_eq!(code, 0, "diff found changes in an unchanged revision");
-        times.push(took);
-        peaks.push(rss);
-    }
-    times.sort();
-    peaks.sort();
+    let mut runs: Vec<Took> = (0..ROUNDS)
+        .map(|_| jobcd(state.path(), &["diff", "--repo", repo_arg]))
+        .collect();
+    assert!(
+        runs.iter().all(|r| r.code == 0),
+        "diff found changes in an unchanged revision"
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    runs.sort_by_key(|r| r.wall);
+    let (wall, fastest, slowest) = (
+        ms(runs[ROUNDS / 2].wall),
+        ms(runs[0].wall),
+        ms(runs[ROUNDS - 1].wall),
+    );
+    runs.sort_by_key(|r| r.cpu);
+    let cpu = ms(runs[ROUNDS / 2].cpu);
+    runs.sort_by_key(|r| r.peak);
     println!(
-        "diff of {n} unchanged CronJobs: median {:.0} ms (min {:.0}, max {:.0}), peak RSS median {} MiB (max {})",
-        times[ROUNDS / 2].as_secs_f64() * 1e3,
-        times[0].as_secs_f64() * 1e3,
-        times[ROUNDS - 1].as_secs_f64() * 1e3,
-        peaks[ROUNDS / 2] / 1024,
-        peaks[ROUNDS - 1] / 1024
+        "diff of {n} unchanged CronJobs: median {wall:.0} ms (min {fastest:.0}, max {slowest:.0}), \
+         CPU median {cpu:.0} ms, peak RSS median {} MiB (max {})",
+        runs[ROUNDS / 2].peak / 1024,
+        runs[ROUNDS - 1].peak / 1024
     );
 }
