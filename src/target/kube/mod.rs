@@ -387,36 +387,39 @@ impl Target for KubeTarget {
         self.check(desired)?;
         self.ready().await?;
         // Only objects jobcd does not manage yet are looked up: a
-        // revision with nothing new costs no request.
-        let jobs = self.jobs.iter().flat_map(|s| {
-            s.state().into_iter().map(|o| {
-                (
-                    Kind::Job,
-                    o.metadata.namespace.clone().unwrap_or_default(),
-                    o.metadata.name.clone().unwrap_or_default(),
-                )
-            })
-        });
-        let cached = |kind: Kind, caches: &'_ [cache::LiveCache]| {
-            self.namespaces
-                .iter()
-                .zip(caches)
-                .flat_map(move |(namespace, cache)| {
-                    cache
-                        .names()
-                        .into_iter()
-                        .map(move |name| (kind, namespace.clone(), name))
-                })
-                .collect::<Vec<_>>()
+        // revision with nothing new costs no request. Each object is
+        // looked for in its own cache: gathering every cached name first
+        // cost each reconcile of one source as much as the whole fleet
+        // has objects.
+        let jobs: std::collections::HashSet<(String, String)> =
+            if desired.iter().any(|d| d.object.id.kind == Kind::Job) {
+                self.jobs
+                    .iter()
+                    .flat_map(|s| s.state())
+                    .map(|o| {
+                        (
+                            o.metadata.namespace.clone().unwrap_or_default(),
+                            o.metadata.name.clone().unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            } else {
+                Default::default()
+            };
+        let managed = |id: &ObjectRef| {
+            let Some(at) = self.namespaces.iter().position(|n| *n == id.namespace) else {
+                return false;
+            };
+            match id.kind {
+                Kind::CronJob => self.cronjobs[at].holds(&id.name),
+                Kind::ConfigMap => self.config_maps[at].holds(&id.name),
+                Kind::Job => jobs.contains(&(id.namespace.clone(), id.name.clone())),
+            }
         };
-        let managed: std::collections::HashSet<(Kind, String, String)> = jobs
-            .chain(cached(Kind::CronJob, &self.cronjobs))
-            .chain(cached(Kind::ConfigMap, &self.config_maps))
-            .collect();
         let mut conflicts = Vec::new();
         for d in desired {
             let id = &d.object.id;
-            if managed.contains(&(id.kind, id.namespace.clone(), id.name.clone())) {
+            if managed(id) {
                 continue;
             }
             if let Err(e) = self.refuse_foreign(d).await {
