@@ -113,7 +113,7 @@ pub async fn run<T: Target + Sync>(
                     return;
                 };
                 let _in_flight = match shared.scope {
-                    Scope::All(Some(leader)) if !leader.confirm().await => {
+                    Scope::All(Some(leader)) if !Box::pin(leader.confirm()).await => {
                         error!(lease = %leader.lease, "this replica no longer holds the leader Lease: not reconciling");
                         let _ = demote.send(true);
                         return;
@@ -150,7 +150,11 @@ pub async fn run<T: Target + Sync>(
                         }
                     }
                 };
-                let (verdict, why) = reconcile(target, s, shared, reason, stop)
+                // Boxed, as the Lease's confirmation above: a reconcile's
+                // state is kilobytes, and inline it would be held by every
+                // source's loop while it waits, not only by the few
+                // reconciling (a loop was 7.3 KB, heaptrack; now 0.7 KB).
+                let (verdict, why) = Box::pin(reconcile(target, s, shared, reason, stop))
                     .instrument(span.clone())
                     .await;
                 shared.metrics.reconciled(
