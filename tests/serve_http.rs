@@ -43,14 +43,14 @@ fn webhooks_trigger_only_when_signed_and_health_reports_readiness() {
         sources: vec![
             HookSource {
                 name: "jobs".into(),
-                repo: "https://github.com/acme/jobs".into(),
+                repo: jobcd::daemon::webhook::RepositoryKey::of("https://github.com/acme/jobs"),
                 reference: None,
                 secret: Some(SECRET.to_vec()),
                 trigger: trigger.handle(),
             },
             HookSource {
                 name: "no-secret".into(),
-                repo: "https://github.com/acme/jobs".into(),
+                repo: jobcd::daemon::webhook::RepositoryKey::of("https://github.com/acme/jobs"),
                 reference: None,
                 secret: None,
                 trigger: Trigger::new(None).handle(),

@@ -34,7 +34,7 @@ pub struct HookSource {
     /// Its name.
     pub name: String,
     /// The repository it syncs.
-    pub repo: String,
+    pub repo: webhook::RepositoryKey,
     /// The ref it follows (None: the default branch).
     pub reference: Option<String>,
     /// Its webhook secret; a source without one is never triggered by a hook.

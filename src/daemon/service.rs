@@ -227,7 +227,9 @@ impl Service {
                 name: s.name.clone(),
                 // A checkout on this machine is pushed to through its
                 // origin: a push event names that.
-                repo: source.push_url().unwrap_or_else(|| s.repo.clone()),
+                repo: super::webhook::RepositoryKey::of(
+                    &source.push_url().unwrap_or_else(|| s.repo.clone()),
+                ),
                 reference: s.reference.clone(),
                 secret: s
                     .webhook_secret
