@@ -18,6 +18,14 @@ fn a_hundred_sources_converge_and_a_steady_round_applies_nothing() {
     assert!(report.fetches >= 100, "every source fetched: {report}");
     assert!(report.peak_mib > 0.0 && report.idle_mib > 0.0, "{report}");
     assert!(report.converge_cpu > 0.0, "{report}");
+    let created = report.applied.get("create").copied();
+    assert_eq!(created, Some(1000), "every CronJob created: {report}");
+    assert_eq!(report.applied.len(), 1, "and nothing else: {report}");
+    assert!(
+        report.steady_applied.is_empty(),
+        "nothing applied when nothing changed: {report}"
+    );
+    assert_eq!(report.steady_fetches, 100, "one fetch per source: {report}");
     // Applied once: the executor holds the 1,000 CronJobs, each once.
     let objects = std::process::Command::new(env!("CARGO_BIN_EXE_jobcd"))
         .arg("--state-dir")

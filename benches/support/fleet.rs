@@ -146,6 +146,8 @@ pub struct Report {
     pub fetches: usize,
     /// Kubernetes API requests until then, by verb.
     pub api: BTreeMap<String, u64>,
+    /// Objects applied until then, by operation.
+    pub applied: BTreeMap<String, u64>,
     /// A steady-state round: every source triggered, nothing changed.
     pub steady: Duration,
     /// jobcd's CPU seconds in that round.
@@ -154,6 +156,9 @@ pub struct Report {
     pub steady_fetches: usize,
     /// API requests in that round, by verb.
     pub steady_api: BTreeMap<String, u64>,
+    /// Objects applied in that round, by operation (none, when nothing
+    /// changed).
+    pub steady_applied: BTreeMap<String, u64>,
     /// Peak resident memory over the whole run, MiB.
     pub peak_after_mib: f64,
 }
@@ -205,15 +210,17 @@ pub fn measure(fleet: &Fleet, root: &Path, target: &str, concurrency: usize) -> 
     };
     let metrics = || request("GET", &format!("{}/metrics", served.base), &[], b"").1;
     let api = |text: &str| by_label(text, "jobcd_api_requests_total", "verb");
+    let applied = |text: &str| by_label(text, "jobcd_objects_applied_total", "operation");
     let reconciles = |text: &str| by_label(text, "jobcd_reconcile_results_total", "source");
     let text = metrics();
     report.api = api(&text);
+    report.applied = applied(&text);
     std::thread::sleep(Duration::from_secs(5));
     let procfs::Memory { rss, anon, .. } = procfs::memory(pid);
     (report.idle_mib, report.idle_anon_mib) = (rss, anon);
 
     // Steady state: every source pushed-to with nothing new.
-    let (before_api, before_runs) = (api(&text), reconciles(&text));
+    let (before_api, before_applied, before_runs) = (api(&text), applied(&text), reconciles(&text));
     let (cpu_before, fetches_before) = (procfs::cpu_seconds(pid, true), fleet.fetches());
     let hook = format!("{}/hooks/github", served.base);
     let round = Instant::now();
@@ -260,6 +267,7 @@ pub fn measure(fleet: &Fleet, root: &Path, target: &str, concurrency: usize) -> 
     report.steady_cpu = procfs::cpu_seconds(pid, true) - cpu_before;
     report.steady_fetches = fleet.fetches() - fetches_before;
     report.steady_api = delta(&api(&text), &before_api);
+    report.steady_applied = delta(&applied(&text), &before_applied);
     report.peak_after_mib = procfs::memory(pid).peak;
     report
 }
@@ -278,8 +286,8 @@ impl std::fmt::Display for Report {
         };
         write!(
             f,
-            "converged in {:.1} s ({:.1} CPU s), peak RSS {:.0} MiB, idle {:.0} MiB ({:.0} anonymous), {} fetches, API: {}; \
-             steady round {:.1} s ({:.1} CPU s), {} fetches, API: {}; peak over all {:.0} MiB",
+            "converged in {:.1} s ({:.1} CPU s), peak RSS {:.0} MiB, idle {:.0} MiB ({:.0} anonymous), {} fetches, API: {}, applied: {}; \
+             steady round {:.1} s ({:.1} CPU s), {} fetches, API: {}, applied: {}; peak over all {:.0} MiB",
             self.converged.as_secs_f64(),
             self.converge_cpu,
             self.peak_mib,
@@ -287,10 +295,12 @@ impl std::fmt::Display for Report {
             self.idle_anon_mib,
             self.fetches,
             verbs(&self.api),
+            verbs(&self.applied),
             self.steady.as_secs_f64(),
             self.steady_cpu,
             self.steady_fetches,
             verbs(&self.steady_api),
+            verbs(&self.steady_applied),
             self.peak_after_mib
         )
     }
