@@ -401,7 +401,6 @@ fn entry_names(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
         .collect())
 }
 
-/// Opens a repository on this machine.
 /// libgit2 hashes every object it reads again to check it against its id;
 /// git does not (`git fsck` does), and for a revision of 1,000 files it was
 /// a thirtieth of a `diff`'s instructions, all on one thread. Packs and
@@ -411,6 +410,7 @@ fn read_unverified() {
     ONCE.call_once(|| git2::opts::strict_hash_verification(false));
 }
 
+/// Opens a repository on this machine.
 fn open_local(path: &std::path::Path) -> Result<git2::Repository, Error> {
     git2::Repository::open(path).map_err(|e| Error::NotARepository {
         path: path.to_path_buf(),
