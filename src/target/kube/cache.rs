@@ -38,15 +38,19 @@ struct State {
 
 impl State {
     fn put(&mut self, live: Live) {
-        let name = live.id.name.clone();
+        self.index(&live);
+        if let Some(old) = self.objects.insert(live.id.name.clone(), live) {
+            self.unindex(&old);
+        }
+    }
+
+    /// Notes `live`'s name under its source.
+    fn index(&mut self, live: &Live) {
         if let Some(source) = &live.source {
             self.by_source
                 .entry(source.clone())
                 .or_default()
-                .insert(name.clone());
-        }
-        if let Some(old) = self.objects.insert(name, live) {
-            self.unindex(&old);
+                .insert(live.id.name.clone());
         }
     }
 
@@ -77,14 +81,7 @@ impl State {
 
     fn replace_all(&mut self, objects: BTreeMap<String, Live>) {
         self.by_source.clear();
-        for live in objects.values() {
-            if let Some(source) = &live.source {
-                self.by_source
-                    .entry(source.clone())
-                    .or_default()
-                    .insert(live.id.name.clone());
-            }
-        }
+        objects.values().for_each(|live| self.index(live));
         self.objects = objects;
     }
 }
