@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::api::{ApiResource, DynamicObject};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use tokio::sync::broadcast;
@@ -127,6 +127,20 @@ fn resource(kind: Kind) -> ApiResource {
 }
 
 impl KubeTarget {
+    /// The position of `namespace` among the watched ones (the index of
+    /// its caches), if it is watched.
+    fn namespace_at(&self, namespace: &str) -> Option<usize> {
+        self.namespaces.iter().position(|n| n == namespace)
+    }
+
+    /// The Job `name` of the `at`th watched namespace, from its reflector
+    /// by key (not a scan of every Job).
+    fn cached_job(&self, at: usize, name: &str) -> Option<Arc<DynamicObject>> {
+        let key =
+            reflector::ObjectRef::new_with(name, resource(Kind::Job)).within(&self.namespaces[at]);
+        self.jobs[at].get(&key)
+    }
+
     /// Connects and starts watching. Returns at once; the first `live()`
     /// waits for the watches' first lists.
     pub async fn connect(settings: Settings) -> Result<KubeTarget, Error> {
@@ -365,17 +379,15 @@ impl Target for KubeTarget {
 
     async fn live_object(&self, id: &ObjectRef) -> Result<Option<Live>, Error> {
         self.ready().await?;
-        let Some(at) = self.namespaces.iter().position(|n| *n == id.namespace) else {
+        let Some(at) = self.namespace_at(&id.namespace) else {
             return Ok(None);
         };
         Ok(match id.kind {
             Kind::CronJob => self.cronjobs[at].get(&id.name),
             Kind::ConfigMap => self.config_maps[at].get(&id.name),
-            Kind::Job => self.jobs[at]
-                .state()
-                .iter()
-                .filter(|o| o.metadata.name.as_deref() == Some(id.name.as_str()))
-                .find_map(|o| live_of(Kind::Job, o)),
+            Kind::Job => self
+                .cached_job(at, &id.name)
+                .and_then(|o| live_of(Kind::Job, &o)),
         })
     }
 
@@ -391,29 +403,14 @@ impl Target for KubeTarget {
         // looked for in its own cache: gathering every cached name first
         // cost each reconcile of one source as much as the whole fleet
         // has objects.
-        let jobs: std::collections::HashSet<(String, String)> =
-            if desired.iter().any(|d| d.object.id.kind == Kind::Job) {
-                self.jobs
-                    .iter()
-                    .flat_map(|s| s.state())
-                    .map(|o| {
-                        (
-                            o.metadata.namespace.clone().unwrap_or_default(),
-                            o.metadata.name.clone().unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            } else {
-                Default::default()
-            };
         let managed = |id: &ObjectRef| {
-            let Some(at) = self.namespaces.iter().position(|n| *n == id.namespace) else {
+            let Some(at) = self.namespace_at(&id.namespace) else {
                 return false;
             };
             match id.kind {
                 Kind::CronJob => self.cronjobs[at].holds(&id.name),
                 Kind::ConfigMap => self.config_maps[at].holds(&id.name),
-                Kind::Job => jobs.contains(&(id.namespace.clone(), id.name.clone())),
+                Kind::Job => self.cached_job(at, &id.name).is_some(),
             }
         };
         let mut conflicts = Vec::new();
